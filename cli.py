@@ -1,0 +1,317 @@
+"""The `regwatch` command: one subcommand per pipeline step, plus search, status, replay server.
+
+Enters: command-line arguments and the configuration (`--config`, `REGWATCH_CONFIG`,
+`./regwatch.toml`).
+Leaves: text, JSON or CSV on stdout, progress bars on stderr, exit code 0 on success and 1 with one
+`Error: …` line on failure. Every body calls a step function in `steps.py`; nothing else lives here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import html
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+import steps
+from config import ConfigError, load_config
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.date().isoformat() if value else None
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the project's expected failures into one `Error:` line and exit code 1."""
+    from archive import ArchiveError, QueryError
+
+    try:
+        yield
+    except (ConfigError, ArchiveError, QueryError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
+
+
+@contextlib.contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar on stderr, driven by `callback(done, total)`."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+class Context:
+    """Lazily loaded configuration shared by subcommands."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config = None
+
+    @property
+    def config(self):
+        if self._config is None:
+            with _errors():
+                self._config = load_config(self.config_path)
+        return self._config
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="REGWATCH_CONFIG",
+    help="Path of regwatch.toml (default: ./regwatch.toml if present).",
+)
+@click.version_option(package_name="regwatch", prog_name="regwatch")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """regwatch: track US regulatory change on AI and export controls."""
+    ctx.obj = Context(config_path)
+
+
+@main.command()
+@click.option("--source", default="federal_register", show_default=True, help="Source to crawl.")
+@click.option("--since", type=DATE, help="First publication date (default: watermark - overlap).")
+@click.option("--until", type=DATE, help="Last publication date (default: today).")
+@click.option("--base-url", help="Base URL of the source API (e.g. a replay server).")
+@pass_context
+def crawl(obj: Context, source: str, since, until, base_url: str | None) -> None:
+    """Crawl a source into the archive.
+
+    Example: regwatch crawl --since 2025-01-01 --until 2025-01-31
+    """
+    with _errors():
+        result = steps.crawl(
+            obj.config, source=source, since=_iso(since), until=_iso(until), base_url=base_url
+        )
+    _echo_crawl(result)
+    if not result.ok:
+        raise click.ClickException(f"crawl of {result.source} failed: {result.error}")
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def import_(obj: Context, file: Path) -> None:
+    """Bulk-load Federal-Register-shaped JSON lines (backfills).
+
+    Example: regwatch import backfill-2024.jsonl
+    """
+    with _errors(), _progress("importing") as progress:
+        result = steps.import_file(obj.config, file, progress)
+    click.echo(
+        f"imported {file}: {result.inserted} new, {result.updated} changed, "
+        f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+    )
+    for line_number, reason in result.rejected[:20]:
+        click.echo(f"  line {line_number}: {reason}", err=True)
+    if result.rejected:
+        raise click.ClickException(f"{len(result.rejected)} lines of {file} were rejected")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--tag", "tags", multiple=True, help="Only documents with this tag (repeatable).")
+@click.option("--since", type=DATE, help="Published on or after this date.")
+@click.option("--until", type=DATE, help="Published on or before this date.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@pass_context
+def search(obj: Context, query: str, limit: int, tags, since, until, output_format: str) -> None:
+    """Search the archive: words ANDed, "quoted phrases", prefix* (4+ letters), -exclusions.
+
+    Example: regwatch search '"entity list" advanced comput*' --limit 5
+    """
+    with _errors(), steps.open_archive(obj.config) as archive:
+        hits = archive.search(query, limit=limit, tags=tags, since=_iso(since), until=_iso(until))
+    _SEARCH_FORMATS[output_format]([asdict(hit) for hit in hits])
+
+
+@main.command()
+@pass_context
+def reindex(obj: Context) -> None:
+    """Rebuild the search index from the SQLite archive.
+
+    Example: regwatch reindex
+    """
+    with _errors(), _progress("reindexing") as progress, steps.open_archive(obj.config) as archive:
+        count = archive.reindex(progress)
+    click.echo(f"reindexed {count} documents")
+
+
+@main.command()
+@pass_context
+def status(obj: Context) -> None:
+    """Show documents per source, last crawls, watermarks and sizes.
+
+    Example: regwatch status
+    """
+    with _errors(), steps.open_archive(obj.config) as archive:
+        report = archive.status()
+    click.echo(f"archive: {obj.config.home}")
+    for line in report.lines():
+        click.echo(line)
+
+
+@main.command()
+@click.option("--retag", is_flag=True, help="Re-tag every document, not only new or changed ones.")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Tag these JSON lines instead of the archive.",
+)
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where --input's tagged lines go.",
+)
+@pass_context
+def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | None) -> None:
+    """Tag untagged or changed documents for AI and export-control relevance.
+
+    Example: regwatch tag            (archive)
+             regwatch tag --input docs.jsonl --output tagged.jsonl
+    """
+    if (input_path is None) != (output_path is None):
+        raise click.UsageError("--input and --output go together")
+    if input_path is not None:
+        from nlp import tag_jsonl
+
+        with _errors():
+            count = tag_jsonl(input_path, output_path)
+        click.echo(f"tagged {count} documents into {output_path}")
+        return
+    with _errors(), _progress("tagging") as progress:
+        result = steps.tag(obj.config, retag=retag, progress=progress)
+    counts = ", ".join(f"{name} {n}" for name, n in sorted(result.counts.items())) or "no tags"
+    click.echo(f"tagged {result.tagged} documents with model {result.model_version}: {counts}")
+
+
+@main.command(name="eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def eval_(file: Path, as_json: bool) -> None:
+    """Score the tagger against labelled JSON lines, beside a keyword baseline.
+
+    Example: regwatch eval data/fr_labeled_dev.jsonl
+    """
+    from nlp import evaluate_file
+
+    with _errors():
+        report = evaluate_file(file)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.format_text())
+
+
+@main.command()
+@click.option("--base-url", help="Base URL of the source API (e.g. a replay server).")
+@click.option("--since", type=DATE, help="First publication date to crawl.")
+@click.option("--until", type=DATE, help="Last publication date to crawl.")
+@pass_context
+def run(obj: Context, base_url: str | None, since, until) -> None:
+    """Run the whole pipeline once: crawl, tag, digest.
+
+    Example: regwatch run --base-url http://127.0.0.1:8400/api/v1/
+    """
+    with _errors(), _progress("tagging") as progress:
+        result = steps.run(
+            obj.config, base_url=base_url, since=_iso(since), until=_iso(until), progress=progress
+        )
+    _echo_crawl(result.crawl)
+    tagged = result.tag
+    click.echo(f"tagged {tagged.tagged} documents with model {tagged.model_version}")
+    found = result.digest
+    click.echo(
+        f"digest {found.start} to {found.end}: {found.total} publications, "
+        f"{found.relevant} on AI or export control (plain HTML list)"
+    )
+    click.echo(f"digest written to {found.path}")
+    if not result.crawl.ok:
+        raise click.ClickException(f"crawl failed: {result.crawl.error}")
+
+
+@main.command(name="replay-server")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--port", type=click.IntRange(0, 65535), default=8400, show_default=True)
+def replay_server(directory: Path, port: int) -> None:
+    """Serve recorded source responses on 127.0.0.1 (offline demo and tests).
+
+    Example: regwatch replay-server data/replay --port 8400
+    """
+    from crawlers.replay_server import run_forever
+
+    with _errors():
+        run_forever(directory, port)
+
+
+def _echo_crawl(result: Any) -> None:
+    click.echo(
+        f"crawled {result.source} {result.since} to {result.until}: "
+        f"{result.inserted} new, {result.updated} changed, {result.unchanged} unchanged"
+        f" ({'ok' if result.ok else 'FAILED'})"
+    )
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("date", "document", "tags", "title", "snippet")
+    for row in rows:
+        table.add_row(
+            row["publication_date"],
+            row["source_id"],
+            ", ".join(row["tags"]),
+            row["title"],
+            _plain(row["snippet"]),
+        )
+    if rows:
+        Console().print(table)
+    else:
+        click.echo("no matches")
+
+
+def _print_json(rows: list[dict[str, Any]]) -> None:
+    click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+
+
+def _print_csv(rows: list[dict[str, Any]]) -> None:
+    fields = ["publication_date", "source", "source_id", "type", "title", "url", "tags", "score"]
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "tags": ";".join(row["tags"])})
+
+
+def _plain(snippet: str) -> str:
+    return html.unescape(snippet.replace("<b>", "").replace("</b>", ""))
+
+
+_SEARCH_FORMATS = {"table": _print_table, "json": _print_json, "csv": _print_csv}
+
+if __name__ == "__main__":
+    main()

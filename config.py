@@ -1,0 +1,180 @@
+"""Configuration: `regwatch.toml` + environment variables → a validated `Config`.
+
+Enters: the path given by `--config` or `REGWATCH_CONFIG` (else `./regwatch.toml` when present),
+the environment (`REGWATCH_HOME`, `REGWATCH_CONTACT`, …) and the key schema in
+`data/config_schema.toml`.
+Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to typed values, or
+`ConfigError` whose message is one line naming the key and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "config_schema.toml"
+DEFAULT_FILE = Path("regwatch.toml")
+CONFIG_ENV = "REGWATCH_CONFIG"
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ConfigError(ValueError):
+    """An unreadable or invalid configuration; the message names the key and the problem."""
+
+
+@dataclass(frozen=True)
+class Config(Mapping[str, Any]):
+    """Validated settings keyed by dotted names; `source` says which file they came from."""
+
+    values: Mapping[str, Any]
+    source: Path | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def __iter__(self):
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def home(self) -> Path:
+        return Path(self.values["archive.home"])
+
+
+def load_schema() -> dict[str, dict[str, Any]]:
+    """Return the key schema as `{dotted_key: {type, default, help, ...}}`."""
+    with SCHEMA_PATH.open("rb") as handle:
+        return dict(_flatten(tomllib.load(handle), stop_at="type"))
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load and validate the configuration; raises `ConfigError` with a one-line message."""
+    environ = os.environ if environ is None else environ
+    file = _choose_file(path, environ)
+    raw = _read_toml(file) if file else {}
+    schema = load_schema()
+    given = dict(_flatten(raw))
+    unknown = sorted(set(given) - set(schema))
+    if unknown:
+        raise ConfigError(f"{_where(file)}: unknown key '{unknown[0]}'")
+    values = {}
+    for key, spec in schema.items():
+        env_name = spec.get("env")
+        if env_name and environ.get(env_name):
+            values[key] = _validate(
+                key, environ[env_name], spec, f"environment variable {env_name}"
+            )
+        elif key in given:
+            values[key] = _validate(key, given[key], spec, _where(file))
+        else:
+            values[key] = _validate(key, spec["default"], spec, "default")
+    return Config(values, file)
+
+
+def _choose_file(path: str | Path | None, environ: Mapping[str, str]) -> Path | None:
+    if path is not None:
+        return Path(path)
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    return DEFAULT_FILE if DEFAULT_FILE.exists() else None
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {file}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "", stop_at: str | None = None):
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, Mapping) and (stop_at is None or stop_at not in value):
+            yield from _flatten(value, f"{key}.", stop_at)
+        else:
+            yield key, value
+
+
+def _where(file: Path | None) -> str:
+    return str(file) if file else "config"
+
+
+def _validate(key: str, value: Any, spec: Mapping[str, Any], where: str) -> Any:
+    kind = spec["type"]
+    try:
+        checked = _CHECKS[kind](value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {key} {exc}, got {value!r}") from None
+    low, high = spec.get("min"), spec.get("max")
+    if (low is not None and checked < low) or (high is not None and checked > high):
+        raise ConfigError(f"{where}: {key} must be between {low} and {high}, got {value!r}")
+    return checked
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError("must be a whole number")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError("must be a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError("must be a number") from None
+
+
+def _as_str(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError("must be a non-empty string")
+    return value.strip()
+
+
+def _as_url(value: Any) -> str:
+    text = _as_str(value)
+    parts = urlparse(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL")
+    return text if text.endswith("/") else text + "/"
+
+
+def _as_email(value: Any) -> str:
+    text = _as_str(value)
+    if not EMAIL.match(text):
+        raise ValueError("must be an e-mail address")
+    return text
+
+
+def _as_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("must be true or false")
+    return value
+
+
+_CHECKS = {
+    "str": _as_str,
+    "int": _as_int,
+    "float": _as_float,
+    "bool": _as_bool,
+    "url": _as_url,
+    "path": lambda v: Path(_as_str(v)).expanduser(),
+    "email": _as_email,
+}

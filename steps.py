@@ -1,0 +1,161 @@
+"""The pipeline's step functions, shared by `cli.py` and `scheduler.py`.
+
+Enters: a validated `Config` plus each step's own arguments.
+Leaves: a result object per step (nothing is printed here). Each step moves data one way:
+crawl (sources → archive), import (JSON lines → archive), tag (archive → nlp → archive),
+digest (archive → file), run (crawl → tag → digest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from config import Config
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TagRunResult:
+    tagged: int
+    model_version: str
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    path: Path
+    start: str
+    end: str
+    total: int
+    relevant: int
+    tagged: bool
+
+
+@dataclass(frozen=True)
+class RunResult:
+    crawl: Any
+    tag: TagRunResult
+    digest: DigestResult
+
+
+def open_archive(config: Config):
+    """Open the archive under the configured home."""
+    from archive import Archive
+
+    return Archive.open(config.home)
+
+
+def crawl(
+    config: Config,
+    *,
+    source: str = "federal_register",
+    since: str | None = None,
+    until: str | None = None,
+    base_url: str | None = None,
+):
+    """Crawl one source into the archive; returns the crawler's `CrawlResult`."""
+    from crawlers.run import crawl as run_crawl
+
+    return run_crawl(
+        config.home,
+        source=source,
+        since=since,
+        until=until,
+        base_url=base_url or config[f"sources.{source}.base_url"],
+        contact=config["crawl.contact"],
+        overlap_days=config["crawl.overlap_days"],
+    )
+
+
+def import_file(config: Config, path: Path, progress: Progress | None = None):
+    """Bulk-load Federal-Register-shaped JSON lines; bad lines are rejected with their number."""
+    from archive.importer import import_records
+
+    total = _count_lines(path)
+    with open_archive(config) as archive:
+        return import_records(archive, read_jsonl(path), progress=_bounded(progress, total))
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield `(line_number, parsed_value_or_ValueError)` for every non-blank line of `path`."""
+    import json
+
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, ValueError(f"not valid JSON ({exc.msg})")
+
+
+def tag(config: Config, *, retag: bool = False, progress: Progress | None = None) -> TagRunResult:
+    """Tag every untagged or changed document (all with `retag`) and store the results."""
+    from nlp import load_tagger
+
+    tagger = load_tagger(thresholds=_thresholds(config))
+    counts: dict[str, int] = {}
+    done = 0
+    with open_archive(config) as archive:
+        total = archive.count_to_tag(tagger.version, retag=retag)
+        for batch in archive.documents_to_tag(tagger.version, retag=retag):
+            results = list(tagger.tag_many(item.document for item in batch))
+            archive.store_tags(
+                [
+                    (item.publication_id, result.to_dict())
+                    for item, result in zip(batch, results, strict=True)
+                ],
+                tagger.version,
+            )
+            for result in results:
+                for name in result.tags:
+                    counts[name] = counts.get(name, 0) + 1
+            done += len(batch)
+            if progress:
+                progress(done, total)
+    return TagRunResult(done, tagger.version, counts)
+
+
+def digest(config: Config, *, until: str | None = None) -> DigestResult:
+    """Write the digest of the configured period and say where it is."""
+    from digests.digest import build_digest, write_digest
+
+    with open_archive(config) as archive:
+        built = build_digest(archive, days=config["digest.days"], until=until)
+    path = write_digest(built, Path(config["digest.output_dir"]))
+    return DigestResult(
+        path, built.start, built.end, built.total, len(built.relevant), built.tagged
+    )
+
+
+def run(
+    config: Config,
+    *,
+    base_url: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Crawl → tag → digest once."""
+    crawled = crawl(config, since=since, until=until, base_url=base_url)
+    tagged = tag(config, progress=progress)
+    return RunResult(crawled, tagged, digest(config))
+
+
+def _thresholds(config: Config) -> dict[str, float]:
+    prefix = "tagging.threshold_"
+    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def _bounded(progress: Progress | None, total: int) -> Callable[[int], None] | None:
+    return (lambda done: progress(done, total)) if progress else None

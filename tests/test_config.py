@@ -1,0 +1,82 @@
+"""Configuration loading: defaults, file values, environment overrides and one-line errors."""
+
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_config, load_schema
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "regwatch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_example_file_is_valid_and_equals_the_defaults():
+    example = load_config(REPO / "regwatch.example.toml", environ={})
+    defaults = {key: spec["default"] for key, spec in load_schema().items()}
+    assert set(example) == set(defaults)
+    assert example["crawl.overlap_days"] == defaults["crawl.overlap_days"]
+    assert example["sources.federal_register.base_url"] == defaults[
+        "sources.federal_register.base_url"
+    ]
+
+
+def test_file_values_and_environment_override(tmp_path):
+    path = write(tmp_path, '[crawl]\noverlap_days = 5\n[archive]\nhome = "/srv/rw"\n')
+    config = load_config(path, environ={"REGWATCH_HOME": str(tmp_path / "env-home")})
+    assert config["crawl.overlap_days"] == 5
+    assert config.home == tmp_path / "env-home"
+
+
+def test_config_path_from_environment(tmp_path):
+    path = write(tmp_path, '[crawl]\ncontact = "ops@acme.example"\n')
+    config = load_config(environ={"REGWATCH_CONFIG": str(path)})
+    assert config["crawl.contact"] == "ops@acme.example"
+    assert config.source == path
+
+
+def test_base_url_gets_a_trailing_slash(tmp_path):
+    path = write(tmp_path, '[sources.federal_register]\nbase_url = "http://127.0.0.1:9/api/v1"\n')
+    assert load_config(path, environ={})["sources.federal_register.base_url"].endswith("/v1/")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[crawl]\ncontct = 'x@y.z'\n", "unknown key 'crawl.contct'"),
+        ("[crawl]\noverlap_days = 'three'\n", "crawl.overlap_days must be a whole number"),
+        ("[crawl]\noverlap_days = -1\n", "crawl.overlap_days must be between 0 and 60"),
+        ("[crawl]\ncontact = 'nobody'\n", "crawl.contact must be an e-mail address"),
+        ("[tagging]\nthreshold_ai = 1.5\n", "tagging.threshold_ai must be between 0.0 and 1.0"),
+        ("[sources.federal_register]\nbase_url = 'ftp://x'\n", "must be an http(s) URL"),
+        ("[crawl\n", "not valid TOML"),
+    ],
+)
+def test_invalid_config_is_one_line_naming_the_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.toml", environ={})
+
+
+def test_invalid_environment_value_names_the_variable(tmp_path):
+    with pytest.raises(ConfigError, match="REGWATCH_CONTACT"):
+        load_config(environ={"REGWATCH_CONTACT": "not-an-address"})
+
+
+def test_every_key_is_documented_in_readme_and_example():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = (REPO / "regwatch.example.toml").read_text(encoding="utf-8")
+    for key in load_schema():
+        assert f"`{key}`" in readme, key
+        assert key.rsplit(".", 1)[1] in example, key
