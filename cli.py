@@ -268,6 +268,25 @@ def replay_server(directory: Path, port: int) -> None:
         run_forever(directory, port)
 
 
+@main.command()
+@click.option("--show", is_flag=True, help="Print the jobs and their next run times, then exit.")
+@pass_context
+def schedule(obj: Context, show: bool) -> None:
+    """Run crawl → tag and the weekly digest on the configured schedule.
+
+    Example: regwatch schedule --show
+    """
+    import scheduler
+
+    if not show:
+        scheduler.main(obj.config)
+        return
+    timetable = scheduler.build_scheduler(obj.config)
+    now = datetime.now(timetable.timezone)
+    for job in timetable.get_jobs():
+        click.echo(f"{job.id}: next run {job.trigger.get_next_fire_time(None, now).isoformat()}")
+
+
 def _echo_crawl(result: Any) -> None:
     click.echo(
         f"crawled {result.source} {result.since} to {result.until}: "

@@ -163,6 +163,28 @@ def _as_email(value: Any) -> str:
     return text
 
 
+def _as_cron(value: Any) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    text = _as_str(value)
+    try:
+        CronTrigger.from_crontab(text)
+    except ValueError as exc:
+        raise ValueError(f"must be a cron expression ({exc})") from None
+    return text
+
+
+def _as_timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = _as_str(value)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as America/New_York") from None
+    return text
+
+
 def _as_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError("must be true or false")
@@ -177,4 +199,6 @@ _CHECKS = {
     "url": _as_url,
     "path": lambda v: Path(_as_str(v)).expanduser(),
     "email": _as_email,
+    "cron": _as_cron,
+    "timezone": _as_timezone,
 }

@@ -20,9 +20,10 @@ def test_example_file_is_valid_and_equals_the_defaults():
     defaults = {key: spec["default"] for key, spec in load_schema().items()}
     assert set(example) == set(defaults)
     assert example["crawl.overlap_days"] == defaults["crawl.overlap_days"]
-    assert example["sources.federal_register.base_url"] == defaults[
-        "sources.federal_register.base_url"
-    ]
+    assert (
+        example["sources.federal_register.base_url"]
+        == defaults["sources.federal_register.base_url"]
+    )
 
 
 def test_file_values_and_environment_override(tmp_path):

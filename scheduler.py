@@ -1,0 +1,64 @@
+"""The timetable: the pipeline's step functions on a schedule (APScheduler 3.x).
+
+Enters: a validated `Config` (`schedule.*` cron expressions and time zone).
+Leaves: a configured `BlockingScheduler` from `build_scheduler`; `main` runs it until interrupted.
+Each crawl runs Scrapy in a child process (see `crawlers.run`), so one scheduler lives for days.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+import steps
+from config import Config, load_config
+
+MISFIRE_GRACE_SECONDS = 3600
+log = logging.getLogger("regwatch.scheduler")
+
+
+def crawl_and_tag(config: Config) -> None:
+    """Crawl every configured source incrementally, then tag what changed."""
+    result = steps.crawl(config)
+    log.info("crawl %s: ok=%s", result.source, result.ok)
+    tagged = steps.tag(config)
+    log.info("tagged %d documents", tagged.tagged)
+
+
+def weekly_digest(config: Config) -> None:
+    """Write the digest of the configured period."""
+    result = steps.digest(config)
+    log.info("digest written to %s", result.path)
+
+
+def build_scheduler(config: Config) -> BlockingScheduler:
+    """A scheduler holding the crawl and digest jobs, with explicit ids and misfire handling."""
+    zone = config["schedule.timezone"]
+    scheduler = BlockingScheduler(timezone=zone)
+    jobs = (
+        ("crawl_and_tag", crawl_and_tag, "schedule.crawl"),
+        ("weekly_digest", weekly_digest, "schedule.digest"),
+    )
+    for job_id, func, key in jobs:
+        scheduler.add_job(
+            func,
+            CronTrigger.from_crontab(config[key], timezone=zone),
+            args=[config],
+            id=job_id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
+        )
+    return scheduler
+
+
+def main(config: Config | None = None) -> None:
+    """Run the schedule in the foreground until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    build_scheduler(config or load_config()).start()
+
+
+if __name__ == "__main__":
+    main()
