@@ -1,0 +1,158 @@
+"""The `regwatch` command as a user runs it: real archive files, exact exit codes and messages."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures" / "cli"
+GOOD = FIXTURES / "fr_documents.jsonl"
+BAD = FIXTURES / "fr_documents_bad.jsonl"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
+    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def error_line(result) -> str:
+    lines = result.output.strip().splitlines()
+    assert lines, "no output"
+    assert lines[-1].startswith("Error: "), result.output
+    return lines[-1]
+
+
+def test_every_command_has_help_and_is_in_readme():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name in main.commands:
+        result = invoke(name, "--help")
+        assert result.exit_code == 0, name
+        assert "Example: regwatch" in result.output, name
+        assert f"regwatch {name}" in readme, name
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert re.fullmatch(r"regwatch, version \d+\.\d+\.\d+\n", result.output)
+
+
+def test_invalid_config_is_one_line(home, tmp_path):
+    (tmp_path / "regwatch.toml").write_text("[crawl]\noverlap_days = 'x'\n", encoding="utf-8")
+    result = invoke("status")
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert "crawl.overlap_days must be a whole number" in error_line(result)
+
+
+def test_import_then_reimport_writes_nothing_new(home):
+    first = invoke("import", str(GOOD))
+    assert first.exit_code == 0, first.output
+    assert "10 new, 0 changed, 0 unchanged, 0 rejected" in first.output
+    second = invoke("import", str(GOOD))
+    assert "0 new, 0 changed, 10 unchanged, 0 rejected" in second.output
+    status = invoke("status")
+    assert status.exit_code == 0
+    assert re.search(r"federal_register\D+10\b", status.output), status.output
+
+
+def test_import_rejects_bad_lines_and_keeps_the_good_ones(home):
+    invoke("import", str(GOOD))
+    result = CliRunner().invoke(main, ["import", str(BAD)])
+    assert result.exit_code == 1
+    assert "0 new, 0 changed, 2 unchanged, 3 rejected" in result.output
+    assert "line 2: not valid JSON" in result.output
+    assert "line 3: missing publication_date" in result.output
+    assert "line 4: expected a JSON object, got list" in result.output
+    assert error_line(result) == f"Error: 3 lines of {BAD} were rejected"
+    hits = json.loads(invoke("search", "entity list", "--format", "json").output)
+    assert hits, "documents stored before the bad import were lost"
+
+
+def test_import_missing_file_is_a_usage_error(home):
+    result = invoke("import", "nope.jsonl")
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_search_formats(home):
+    invoke("import", str(GOOD))
+    hits = json.loads(invoke("search", "temporary denial", "--format", "json").output)
+    assert isinstance(hits, list) and hits
+    assert {"source_id", "title", "publication_date", "score", "snippet", "tags"} <= set(hits[0])
+    assert "<b>" in hits[0]["snippet"].lower()
+    scores = [hit["score"] for hit in hits]
+    assert scores == sorted(scores, reverse=True)
+    csv_out = invoke("search", "temporary denial", "--format", "csv").output.splitlines()
+    assert csv_out[0].startswith("publication_date,source,source_id")
+    assert len(csv_out) == len(hits) + 1
+    table = invoke("search", "temporary denial")
+    assert table.exit_code == 0 and "2023-18772" in table.output
+
+
+def test_search_limit_and_no_match(home):
+    invoke("import", str(GOOD))
+    assert (
+        len(json.loads(invoke("search", "export", "--limit", "2", "--format", "json").output)) == 2
+    )
+    assert invoke("search", "zzzqqq").output.strip() == "no matches"
+    assert invoke("search", "export", "--limit", "0").exit_code == 2
+
+
+@pytest.mark.parametrize("query", ['"entity list', "-export", "", "ex*"])
+def test_bad_query_is_one_error_line(home, query):
+    invoke("import", str(GOOD))
+    result = CliRunner().invoke(main, ["search", query])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    error_line(result)
+
+
+def test_reindex_rebuilds_a_lost_index(home):
+    invoke("import", str(GOOD))
+    shutil.rmtree(home / "index")
+    result = invoke("reindex")
+    assert result.exit_code == 0
+    assert "reindexed 10 documents" in result.output
+    assert json.loads(invoke("search", "entity list", "--format", "json").output)
+
+
+def test_corrupt_database_is_one_line_and_left_alone(home):
+    home.mkdir(parents=True)
+    garbage = b"this is not a database" * 100
+    (home / "regwatch.db").write_bytes(garbage)
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 1
+    error_line(result)
+    assert (home / "regwatch.db").read_bytes() == garbage
+
+
+def test_crawl_unknown_source(home):
+    result = CliRunner().invoke(main, ["crawl", "--source", "nowhere"])
+    assert result.exit_code == 1
+    assert "nowhere" in error_line(result)
+
+
+def test_crawl_bad_date_is_a_usage_error(home):
+    result = invoke("crawl", "--since", "2024-13-01")
+    assert result.exit_code == 2
+    assert "2024-13-01" in result.output
+
+
+def test_tag_input_needs_output(home):
+    result = invoke("tag", "--input", str(GOOD))
+    assert result.exit_code == 2
+    assert "--input and --output go together" in result.output
