@@ -172,7 +172,7 @@ def status(obj: Context) -> None:
     with _errors(), steps.open_archive(obj.config) as archive:
         report = archive.status()
     click.echo(f"archive: {obj.config.home}")
-    for line in report.lines():
+    for line in _status_lines(report):
         click.echo(line)
 
 
@@ -293,6 +293,30 @@ def _echo_crawl(result: Any) -> None:
         f"{result.inserted} new, {result.updated} changed, {result.unchanged} unchanged"
         f" ({'ok' if result.ok else 'FAILED'})"
     )
+
+
+def _status_lines(report: Any) -> Iterator[str]:
+    sources = sorted(set(report.documents) | set(report.last_crawl) | set(report.watermarks))
+    total = sum(report.documents.values())
+    yield f"documents: {total} ({report.tagged} tagged, {report.tags_stale} with stale tags)"
+    for source in sources:
+        crawl = report.last_crawl.get(source)
+        last = f"{crawl.finished_at} ({'ok' if crawl.ok else 'failed'})" if crawl else "never"
+        yield (
+            f"  {source}: {report.documents.get(source, 0)} documents, last crawl {last}, "
+            f"watermark {report.watermarks.get(source, 'none')}"
+        )
+    yield f"database: {_size(report.database_bytes)}, index: {_size(report.index_bytes)}"
+    if report.index_pending:
+        yield f"index behind by {report.index_pending} documents (caught up on next open)"
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:

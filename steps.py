@@ -8,7 +8,7 @@ digest (archive → file), run (crawl → tag → digest).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ def crawl(
         source=source,
         since=since,
         until=until,
-        base_url=base_url or config[f"sources.{source}.base_url"],
+        base_url=base_url or config.get(f"sources.{source}.base_url"),
         contact=config["crawl.contact"],
         overlap_days=config["crawl.overlap_days"],
     )
@@ -73,25 +73,11 @@ def crawl(
 
 def import_file(config: Config, path: Path, progress: Progress | None = None):
     """Bulk-load Federal-Register-shaped JSON lines; bad lines are rejected with their number."""
-    from archive.importer import import_records
+    from archive import import_records
 
     total = _count_lines(path)
-    with open_archive(config) as archive:
-        return import_records(archive, read_jsonl(path), progress=_bounded(progress, total))
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield `(line_number, parsed_value_or_ValueError)` for every non-blank line of `path`."""
-    import json
-
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, ValueError(f"not valid JSON ({exc.msg})")
+    with open_archive(config) as archive, path.open(encoding="utf-8") as lines:
+        return import_records(archive, lines, progress=_bounded(progress, total))
 
 
 def tag(config: Config, *, retag: bool = False, progress: Progress | None = None) -> TagRunResult:

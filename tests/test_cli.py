@@ -74,7 +74,7 @@ def test_import_rejects_bad_lines_and_keeps_the_good_ones(home):
     result = CliRunner().invoke(main, ["import", str(BAD)])
     assert result.exit_code == 1
     assert "0 new, 0 changed, 2 unchanged, 3 rejected" in result.output
-    assert "line 2: not valid JSON" in result.output
+    assert "line 2: invalid JSON" in result.output
     assert "line 3: missing publication_date" in result.output
     assert "line 4: expected a JSON object, got list" in result.output
     assert error_line(result) == f"Error: 3 lines of {BAD} were rejected"
@@ -115,7 +115,7 @@ def test_search_limit_and_no_match(home):
 @pytest.mark.parametrize("query", ['"entity list', "-export", "", "ex*"])
 def test_bad_query_is_one_error_line(home, query):
     invoke("import", str(GOOD))
-    result = CliRunner().invoke(main, ["search", query])
+    result = CliRunner().invoke(main, ["search", "--", query])
     assert result.exit_code == 1
     assert result.output.count("\n") == 1
     error_line(result)
