@@ -12,6 +12,7 @@ import contextlib
 import csv
 import html
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -244,14 +245,23 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
     _echo_crawl(result.crawl)
     tagged = result.tag
     click.echo(f"tagged {tagged.tagged} documents with model {tagged.model_version}")
-    found = result.digest
-    click.echo(
-        f"digest {found.start} to {found.end}: {found.total} publications, "
-        f"{found.relevant} on AI or export control (plain HTML list)"
-    )
-    click.echo(f"digest written to {found.path}")
+    _echo_digest(result.digest)
     if not result.crawl.ok:
         raise click.ClickException(f"crawl failed: {result.crawl.error}")
+
+
+@main.command()
+@click.option("--until", type=DATE, help="Last day covered (default: newest stored publication).")
+@click.option("--days", type=click.IntRange(1, 366), help="Days covered (default: digest.days).")
+@pass_context
+def digest(obj: Context, until, days: int | None) -> None:
+    """Write the digest of a period from the archive and print where it is.
+
+    Example: regwatch digest --until 2023-10-27 --days 7
+    """
+    with _errors():
+        result = steps.digest(obj.config, until=_iso(until), days=days)
+    _echo_digest(result)
 
 
 @main.command(name="replay-server")
@@ -295,6 +305,14 @@ def _echo_crawl(result: Any) -> None:
     )
 
 
+def _echo_digest(result: Any) -> None:
+    click.echo(
+        f"digest {result.start} to {result.end}: {result.total} publications, "
+        f"{result.relevant} on AI or export control (plain HTML list)"
+    )
+    click.echo(f"digest written to {result.path.resolve()}")
+
+
 def _status_lines(report: Any) -> Iterator[str]:
     sources = sorted(set(report.documents) | set(report.last_crawl) | set(report.watermarks))
     total = sum(report.documents.values())
@@ -321,21 +339,23 @@ def _size(count: int) -> str:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table("date", "document", "tags", "title", "snippet")
+    if not rows:
+        click.echo("no matches")
+        return
+    table = Table("date", "document", "tags", "title and matching text", show_lines=True)
     for row in rows:
+        parts = re.split(r"(</?b>)", row["snippet"])
+        snippet = "".join(_MARKUP.get(part) or escape(html.unescape(part)) for part in parts)
         table.add_row(
             row["publication_date"],
             row["source_id"],
-            ", ".join(row["tags"]),
-            row["title"],
-            _plain(row["snippet"]),
+            "\n".join(row["tags"]),
+            f"[bold]{escape(row['title'])}[/bold]\n{snippet}",
         )
-    if rows:
-        Console().print(table)
-    else:
-        click.echo("no matches")
+    Console().print(table)
 
 
 def _print_json(rows: list[dict[str, Any]]) -> None:
@@ -350,10 +370,7 @@ def _print_csv(rows: list[dict[str, Any]]) -> None:
         writer.writerow({**row, "tags": ";".join(row["tags"])})
 
 
-def _plain(snippet: str) -> str:
-    return html.unescape(snippet.replace("<b>", "").replace("</b>", ""))
-
-
+_MARKUP = {"<b>": "[bold yellow]", "</b>": "[/bold yellow]"}
 _SEARCH_FORMATS = {"table": _print_table, "json": _print_json, "csv": _print_csv}
 
 if __name__ == "__main__":

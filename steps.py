@@ -107,12 +107,12 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
     return TagRunResult(done, tagger.version, counts)
 
 
-def digest(config: Config, *, until: str | None = None) -> DigestResult:
-    """Write the digest of the configured period and say where it is."""
+def digest(config: Config, *, until: str | None = None, days: int | None = None) -> DigestResult:
+    """Write the digest of `days` (default `digest.days`) ending on `until`; say where it is."""
     from digests.digest import build_digest, write_digest
 
     with open_archive(config) as archive:
-        built = build_digest(archive, days=config["digest.days"], until=until)
+        built = build_digest(archive, days=days or config["digest.days"], until=until)
     path = write_digest(built, Path(config["digest.output_dir"]))
     return DigestResult(
         path, built.start, built.end, built.total, len(built.relevant), built.tagged
