@@ -1,0 +1,67 @@
+"""Downloader middleware: retries with backoff, honouring `Retry-After`.
+
+Enters: responses and download errors that Scrapy's `RetryMiddleware` would retry (5xx, 408, 429,
+timeouts, connection losses).
+Leaves: the same retry request, released after a pause: the server's `Retry-After` (seconds or an
+HTTP date) on 429/503, capped at `RETRY_AFTER_MAX`, otherwise `RETRY_BACKOFF_BASE * 2**n` capped at
+`RETRY_BACKOFF_MAX`, n being the retries so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.http import Response
+from scrapy.settings import BaseSettings
+
+RETRY_AFTER_STATUSES = (429, 503)
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """`RetryMiddleware` that waits before handing back the retry request."""
+
+    def __init__(self, settings: BaseSettings) -> None:
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE")
+        self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX")
+        self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX")
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            await asyncio.sleep(self.delay(request, response))
+        return result
+
+    async def process_exception(
+        self, request: Request, exception: Exception
+    ) -> Request | Response | None:
+        result = super().process_exception(request, exception)
+        if isinstance(result, Request):
+            await asyncio.sleep(self.delay(request, None))
+        return result
+
+    def delay(self, request: Request, response: Response | None) -> float:
+        """Seconds to wait before retrying `request`."""
+        if response is not None and response.status in RETRY_AFTER_STATUSES:
+            wait = retry_after(response.headers.get("Retry-After"))
+            if wait is not None:
+                return min(wait, self.retry_after_max)
+        return min(self.backoff_base * 2 ** request.meta.get("retry_times", 0), self.backoff_max)
+
+
+def retry_after(value: bytes | None, now: datetime | None = None) -> float | None:
+    """Seconds a `Retry-After` header asks for, or None if absent or unreadable."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

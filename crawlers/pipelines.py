@@ -1,0 +1,144 @@
+"""Item pipeline: publications into the archive, in batches, then the watermark and crawl log.
+
+Enters: `Publication` and `Rejected` items from a spider; settings `REGWATCH_HOME`,
+`REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's `since`/`until` at close.
+Leaves: rows in the archive (`Archive.store`, one transaction per batch), a `Rejected` item dropped
+as `DropItem("<source> <id>: <reason>")` (a publication the archive refuses is dropped and counted
+the same way when its batch is retried item by item), stats `regwatch/inserted|updated|unchanged`,
+and at the end one `log_crawl` entry. The watermark is set to `until` only after every batch is
+committed and only if the crawl finished (`finish_reason == "finished"`) with no recorded failure;
+it never moves back (backfills) and never jumps a gap (`next_watermark`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.statscollectors import StatsCollector
+
+from archive import Archive, ArchiveError, StoreResult
+from crawlers.items import Publication, Rejected
+from crawlers.outcome import ERRORS, OK, STORED, WATERMARK, errors, record_failure
+
+logger = logging.getLogger(__name__)
+
+
+class ArchivePipeline:
+    def __init__(self, home: Path, source: str, batch_size: int, stats: StatsCollector) -> None:
+        self.home = home
+        self.source = source
+        self.batch_size = batch_size
+        self.stats = stats
+        self.batch: list[Publication] = []
+        self.archive: Archive | None = None
+        self.started_at = ""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        settings = crawler.settings
+        pipeline = cls(
+            Path(settings["REGWATCH_HOME"]),
+            settings["REGWATCH_SOURCE"],
+            settings.getint("REGWATCH_BATCH_SIZE"),
+            crawler.stats,
+        )
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    def open_spider(self) -> None:
+        self.started_at = _now()
+        self.archive = Archive.open(self.home)
+
+    def process_item(self, item: Publication | Rejected) -> Publication:
+        if isinstance(item, Rejected):
+            raise DropItem(f"{item.source} {item.source_id}: {item.reason}")
+        self.batch.append(item)
+        if len(self.batch) >= self.batch_size:
+            self.flush()
+        return item
+
+    def close_spider(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Store the pending batch in one transaction; a failed batch is a crawl failure."""
+        batch, self.batch = self.batch, []
+        if not batch or self.archive is None:
+            return
+        try:
+            self.count(self.archive.store(batch))
+        except ValueError:
+            self.store_each(batch)
+        except (ArchiveError, OSError) as exc:
+            record_failure(self.stats, f"storing {len(batch)} publications failed: {exc}")
+
+    def store_each(self, batch: list[Publication]) -> None:
+        """A batch the archive refused: store its items one by one, dropping the bad ones."""
+        for pub in batch:
+            try:
+                self.count(self.archive.store([pub]))
+            except ValueError as exc:
+                logger.warning("Dropped: %s", exc)  # the archive names "<source> <id>: <reason>"
+                self.stats.inc_value("item_dropped_count")
+
+    def count(self, result: StoreResult) -> None:
+        for name in STORED:
+            self.stats.inc_value(f"regwatch/{name}", getattr(result, name))
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        """Advance the watermark if everything succeeded, log the crawl, close the archive."""
+        if self.archive is None:
+            return
+        ok = reason == "finished" and not errors(self.stats)
+        self.stats.set_value(OK, ok)
+        current = self.archive.watermark(self.source)
+        mark = next_watermark(current, spider.since, spider.until) if ok else current
+        if mark != current:
+            self.archive.set_watermark(self.source, mark)
+        self.stats.set_value(WATERMARK, mark)
+        summary = _summary(self.stats.get_stats(), reason, spider)
+        self.archive.log_crawl(
+            self.source, started_at=self.started_at, finished_at=_now(), ok=ok, stats=summary
+        )
+        self.archive.close()
+        self.archive = None
+
+
+def next_watermark(current: str | None, since: date, until: date) -> str | None:
+    """The watermark after a successful crawl of `since`..`until`.
+
+    It moves to `until` if the crawl connects to what is already covered (or nothing is yet); a
+    backfill never moves it back, and a range leaving a gap after it leaves it where it is.
+    """
+    if current is None:
+        return until.isoformat()
+    covered = date.fromisoformat(current[:10])
+    if since > covered + timedelta(days=1):
+        logger.warning(
+            "watermark stays at %s: the crawl started at %s, leaving a gap", current, since
+        )
+        return current
+    return max(covered, until).isoformat()
+
+
+def _summary(stats: dict[str, Any], reason: str, spider: Spider) -> dict[str, Any]:
+    """The crawl-log entry: range, requests, counts, errors."""
+    return {
+        "since": spider.since.isoformat(),
+        "until": spider.until.isoformat(),
+        "finish_reason": reason,
+        "requests": stats.get("downloader/request_count", 0),
+        "dropped": stats.get("item_dropped_count", 0),
+        "errors": stats.get(ERRORS, []),
+        **{name: stats.get(f"regwatch/{name}", 0) for name in STORED},
+    }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,183 @@
+"""A local HTTP server replaying the Federal Register API from recorded data.
+
+Enters: a replay directory (`data/replay`, holding `federal_register/` with `store.jsonl.gz`,
+`api.json`, `recorded/`, `synthetic/`, `scenarios/`) and optionally a scenario: a route table (a
+scenario name under `federal_register/scenarios/`, a path to a JSON file, or the dict itself).
+Leaves: HTTP answers on 127.0.0.1. `/api/v1/documents.json` and `/api/v1/documents?…&format=json`
+answer searches from the store (see `replay_federal_register`); `next_page_url` points back at
+this server's own host (the one the client used in `Host`), with the real path and query. A
+scenario route `{"path", "query": {name: value}, "times": [n, …], "status", "file", "headers",
+"truncate_at"}` answers the n-th matching request with a file (relative to `federal_register/`);
+`truncate_at` declares the full Content-Length but sends only that many bytes. `"overrides"` names
+a JSON-lines file of document changes applied to the store (a corrected version of a document).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from crawlers import replay_federal_register as fr
+
+SOURCE_DIR = "federal_register"
+JSON_TYPE = "application/json; charset=utf-8"
+CONTENT_TYPES = {".json": JSON_TYPE, ".html": "text/html; charset=utf-8", ".txt": "text/plain"}
+
+
+@dataclass(slots=True)
+class Route:
+    """One scenario rule: which requests it catches and what it answers."""
+
+    status: int
+    file: str | None = None
+    path: str | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    times: list[int] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    truncate_at: int | None = None
+    seen: int = 0
+
+    def catches(self, path: str, pairs: list[tuple[str, str]]) -> bool:
+        """Count a request matching path and query; True if this occurrence is answered here."""
+        if self.path not in (None, path) or any((k, v) not in pairs for k, v in self.query.items()):
+            return False
+        self.seen += 1
+        return self.times is None or self.seen in self.times
+
+
+@dataclass(slots=True)
+class Scenario:
+    routes: list[Route] = field(default_factory=list)
+    overrides: str | None = None
+
+
+def load_scenario(source_dir: Path, scenario: str | Path | dict[str, Any] | None) -> Scenario:
+    """Resolve a scenario given by name, file path or dict."""
+    if scenario is None:
+        return Scenario()
+    if isinstance(scenario, str) and not scenario.endswith(".json"):
+        scenario = source_dir / "scenarios" / f"{scenario}.json"
+    if not isinstance(scenario, dict):
+        scenario = json.loads(Path(scenario).read_text(encoding="utf-8"))
+    routes = [Route(**r) for r in scenario.get("routes", [])]
+    return Scenario(routes=routes, overrides=scenario.get("overrides"))
+
+
+class ReplayServer(ThreadingHTTPServer):
+    """The HTTP server; `url` is the base URL to configure (`http://127.0.0.1:PORT/api/v1/`)."""
+
+    daemon_threads = True
+
+    def __init__(self, directory: Path, host: str, port: int, scenario: Scenario) -> None:
+        super().__init__((host, port), Handler)
+        self.source_dir = Path(directory) / SOURCE_DIR
+        self.api = fr.load_api(self.source_dir / "api.json")
+        overrides = self.source_dir / scenario.overrides if scenario.overrides else None
+        self.store = fr.DocumentStore.load(self.source_dir / "store.jsonl.gz", overrides)
+        self.scenario = scenario
+        self.lock = threading.Lock()
+        self.requests: list[str] = []
+        self.user_agents: list[str] = []
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/api/v1/"
+
+    def start(self) -> ReplayServer:
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread:
+            self._thread.join()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def route_for(
+        self, path: str, pairs: list[tuple[str, str]], target: str, agent: str
+    ) -> Route | None:
+        """Log the request and return the scenario route answering it, if any."""
+        with self.lock:
+            self.requests.append(target)
+            self.user_agents.append(agent)
+            return next((r for r in self.scenario.routes if r.catches(path, pairs)), None)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ReplayServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        parts = urlsplit(self.path)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        agent = self.headers.get("User-Agent", "")
+        route = self.server.route_for(parts.path, pairs, self.path, agent)
+        if route is not None:
+            self._send_route(route)
+        elif parts.path in self.server.api["search_paths"]:
+            reply = fr.search(self.server.store, self.server.api, pairs, self._origin())
+            self._send(reply.status, reply.body, {"Content-Type": JSON_TYPE})
+        else:
+            body = fr.dump(self.server.api["bodies"]["not_found"])
+            self._send(404, body, {"Content-Type": JSON_TYPE})
+
+    def _origin(self) -> str:
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        return f"http://{host}"
+
+    def _send_route(self, route: Route) -> None:
+        path = self.server.source_dir / route.file if route.file else None
+        body = path.read_bytes() if path else b""
+        kind = CONTENT_TYPES.get(path.suffix, JSON_TYPE) if path else JSON_TYPE
+        self._send(route.status, body, {"Content-Type": kind, **route.headers}, route.truncate_at)
+
+    def _send(
+        self, status: int, body: bytes, headers: dict[str, str], truncate_at: int | None = None
+    ) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body if truncate_at is None else body[:truncate_at])
+        self.close_connection = truncate_at is not None
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        """Silence per-request logging; `ReplayServer.requests` records every request."""
+
+
+def serve(
+    directory: Path | str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    scenario: str | Path | dict[str, Any] | None = None,
+) -> ReplayServer:
+    """Start a replay server in a background thread; stop it with `.stop()` or use `with`."""
+    source_dir = Path(directory) / SOURCE_DIR
+    return ReplayServer(Path(directory), host, port, load_scenario(source_dir, scenario)).start()
+
+
+def run_forever(directory: Path | str, port: int = 8400) -> None:
+    """Serve until interrupted, printing the base URL to configure (the CLI's `replay-server`)."""
+    source_dir = Path(directory) / SOURCE_DIR
+    if not (source_dir / "store.jsonl.gz").is_file():
+        raise ValueError(f"{directory}: no {SOURCE_DIR}/store.jsonl.gz (expected data/replay)")
+    server = ReplayServer(Path(directory), "127.0.0.1", port, Scenario())
+    print(f"replaying the Federal Register API at {server.url} (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,38 @@
+"""Scrapy settings of the regwatch crawlers.
+
+Enters: nothing; `crawlers.run` layers per-crawl values on top (`REGWATCH_HOME`, `REGWATCH_SOURCE`,
+`REGWATCH_BASE_URL`, `USER_AGENT` built from the configured contact) and test overrides.
+Leaves: the settings every crawl starts from. Politeness: the Federal Register allows 5 requests/s
+(maintainer, 2019), so one request at a time per host with a fixed 0.2 s delay.
+"""
+
+BOT_NAME = "regwatch"
+SPIDER_MODULES = ["crawlers.spiders"]
+NEWSPIDER_MODULE = "crawlers.spiders"
+
+# The APIs are meant for programmatic use; robots.txt governs the web pages, which we never fetch.
+ROBOTSTXT_OBEY = False
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 0.2
+DOWNLOAD_DELAY_JITTER = 0  # a random variation would allow bursts above 5 requests/s
+DOWNLOAD_TIMEOUT = 60
+
+# 5xx, 408, 429 and timeouts are retried with exponential backoff (crawlers.middlewares);
+# Retry-After on 429/503 is honoured, capped at RETRY_AFTER_MAX seconds.
+RETRY_TIMES = 5
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 30.0
+RETRY_AFTER_MAX = 120.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawlers.middlewares.BackoffRetryMiddleware": 550,
+}
+
+ITEM_PIPELINES = {"crawlers.pipelines.ArchivePipeline": 300}
+REGWATCH_BATCH_SIZE = 500
+
+LOG_LEVEL = "WARNING"

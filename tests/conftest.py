@@ -1,0 +1,39 @@
+"""Shared pytest fixtures.
+
+Enters: the repository's replay data (`data/replay`).
+Leaves: `replay_server` (base URL of a local Federal Register replay server; parametrize it
+indirectly with a scenario name), `replay` (a factory starting servers, optionally with a scenario,
+all stopped at teardown), `REPLAY_DIR`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawlers.replay_server import ReplayServer, serve
+
+REPLAY_DIR = Path(__file__).resolve().parents[1] / "data" / "replay"
+
+
+@pytest.fixture
+def replay() -> Iterator[Callable[..., ReplayServer]]:
+    """`replay(scenario=None)` starts a replay server on a free port; all stop at teardown."""
+    servers: list[ReplayServer] = []
+
+    def start(scenario: str | dict[str, Any] | None = None) -> ReplayServer:
+        servers.append(serve(REPLAY_DIR, scenario=scenario))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def replay_server(request: pytest.FixtureRequest, replay: Callable[..., ReplayServer]) -> str:
+    """Base URL (`http://127.0.0.1:PORT/api/v1/`) of a replay server (scenario: indirect param)."""
+    return replay(getattr(request, "param", None)).url

@@ -1,0 +1,407 @@
+"""The Federal Register crawler: parse tests on verbatim recordings, crawl tests against the replay
+server with rows read back from a real archive (SQLite file + index) through `archive.Archive`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
+from functools import partial
+from pathlib import Path
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import CloseSpider, DropItem
+from scrapy.http import Response, TextResponse
+from scrapy.utils.test import get_crawler
+
+import crawlers.settings
+from archive import Archive, ArchiveError
+from crawlers.items import Publication, Rejected
+from crawlers.middlewares import BackoffRetryMiddleware
+from crawlers.pipelines import ArchivePipeline, next_watermark
+from crawlers.run import crawl, crawl_window, user_agent
+from crawlers.sources import source_spec
+from crawlers.spiders.federal_register import FederalRegisterSpider
+from tests.conftest import REPLAY_DIR
+
+FR_DIR = REPLAY_DIR / "federal_register"
+RECORDED = FR_DIR / "recorded"
+CONTACT = "crawler-tests@example.org"
+# Fast but otherwise real: no politeness delay, millisecond backoff, Retry-After capped at 50 ms.
+# RETRY_TIMES is pinned because the truncated-body scenario truncates exactly 1 + 5 attempts.
+FAST = {
+    "DOWNLOAD_DELAY": 0,
+    "RETRY_BACKOFF_BASE": 0.001,
+    "RETRY_AFTER_MAX": 0.05,
+    "RETRY_TIMES": 5,
+}
+REPLAY_HOST = "http://127.0.0.1:8400/api/v1/"
+
+
+def spider(base_url: str = REPLAY_HOST, **settings) -> FederalRegisterSpider:
+    crawler = get_crawler(FederalRegisterSpider, {"REGWATCH_BASE_URL": base_url, **settings})
+    return FederalRegisterSpider.from_crawler(crawler, since="2024-01-01", until="2024-12-31")
+
+
+def response(name: str, meta: dict, kind: str = "application/json; charset=utf-8") -> Response:
+    body = (FR_DIR / name).read_bytes()
+    request = Request("http://127.0.0.1:8400/api/v1/documents.json?x=1", meta=meta)
+    return TextResponse(request.url, body=body, headers={"Content-Type": kind}, request=request)
+
+
+def whole_range(day: str) -> dict:
+    return {"slice": (date.fromisoformat(day), date.fromisoformat(day)), "received": 0}
+
+
+def store_numbers(first: str, last: str) -> set[str]:
+    with gzip.open(FR_DIR / "store.jsonl.gz", "rt", encoding="utf-8") as lines:
+        records = (json.loads(line) for line in lines)
+        return {r["document_number"] for r in records if first <= r["publication_date"] <= last}
+
+
+def rows(home: Path, first: str, last: str) -> dict[str, dict]:
+    with Archive.open(home) as archive:
+        return {r["source_id"]: r for r in archive.publications(since=first, until=last)}
+
+
+def watermark(home: Path) -> str | None:
+    with Archive.open(home) as archive:
+        return archive.watermark("federal_register")
+
+
+def run(home: Path, server, first: str, last: str, **settings):
+    return crawl(
+        home,
+        since=first,
+        until=last,
+        base_url=server.url,
+        contact=CONTACT,
+        settings={**FAST, **settings},
+    )
+
+
+# --- parse tests: verbatim recordings in, exact items and requests out ---------------------------
+
+
+def test_parse_last_page_yields_the_exact_publication_and_no_request():
+    meta = whole_range("1994-01-03")
+    out = list(spider().parse(response("recorded/search-single-last-page.json", meta)))
+    record = json.loads((RECORDED / "search-single-last-page.json").read_text())["results"][0]
+    assert out == [
+        Publication(
+            source="federal_register",
+            source_id="93-32104",
+            title=(
+                "Drawdown of Commodities and Services From the Inventory and Resources of the "
+                "Department of Defense To Maintain Egypt's Military Readiness and Security"
+            ),
+            publication_date="1994-01-03",
+            url=(
+                "https://www.federalregister.gov/documents/1994/01/03/93-32104/drawdown-of-"
+                "commodities-and-services-from-the-inventory-and-resources-of-the-department-"
+                "of-defense"
+            ),
+            type="Presidential Document",
+            agencies=[
+                {
+                    "raw_name": "EXECUTIVE OFFICE OF THE PRESIDENT",
+                    "name": "Executive Office of the President",
+                    "id": 538,
+                    "url": "https://www.federalregister.gov/agencies/executive-office-of-the-president",
+                    "json_url": "https://www.federalregister.gov/api/v1/agencies/538",
+                    "parent_id": None,
+                    "slug": "executive-office-of-the-president",
+                }
+            ],
+            raw=record,
+        )
+    ]
+
+
+def test_parse_all_fields_page_keeps_cfr_dockets_and_rins():
+    meta = {"slice": (date(2024, 12, 1), date(2024, 12, 1)), "received": 0, "count": 370}
+    items = [
+        i
+        for i in spider().parse(response("recorded/search-all-fields-page-one.json", meta))
+        if isinstance(i, Publication)
+    ]
+    first = items[0]
+    assert [i.source_id for i in items] == ["2024-31396", "2024-30747"]
+    assert first.cfr_references == [
+        {"chapter": None, "citation_url": None, "part": "52", "title": 40}
+    ]
+    assert first.docket_ids == ["EPA-R09-OAR-2023-0649", "FRL-11647-02-R9"]
+    assert first.action == "Final rule."
+    assert "page_views" not in first.raw
+
+
+def test_next_page_url_is_followed_verbatim_on_the_canonical_host():
+    recorded = json.loads((RECORDED / "search-newest-page-one.json").read_text())
+    meta = whole_range("2024-12-31")
+    default = spider("https://www.federalregister.gov/api/v1/", REGWATCH_SLICE_MAX=100_000)
+    out = list(default.parse(response("recorded/search-newest-page-one.json", meta)))
+    assert out[-1].url == recorded["next_page_url"]
+
+
+def test_next_page_url_on_the_canonical_host_is_rebased_onto_a_configured_replay_host():
+    recorded = json.loads((RECORDED / "search-newest-page-one.json").read_text())
+    meta = whole_range("2024-12-31")
+    out = list(spider().parse(response("recorded/search-newest-page-one.json", meta)))
+    expected = recorded["next_page_url"].replace(
+        "https://www.federalregister.gov", "http://127.0.0.1:8400"
+    )
+    assert [type(o).__name__ for o in out] == ["Publication", "Publication", "Request"]
+    assert out[-1].url == expected
+
+
+def test_a_slice_reading_count_10000_is_split_in_halves_without_items():
+    meta = {"slice": (date(2024, 1, 1), date(2024, 12, 31)), "received": 0}
+    out = list(spider().parse(response("recorded/search-newest-page-one.json", meta)))
+    assert [o.meta["slice"] for o in out] == [
+        (date(2024, 1, 1), date(2024, 7, 1)),
+        (date(2024, 7, 2), date(2024, 12, 31)),
+    ]
+    assert "conditions%5Bpublication_date%5D%5Bgte%5D=2024-07-02" in out[1].url
+
+
+def test_one_day_still_at_the_cap_is_paged_and_then_reported_incomplete():
+    s = spider()
+    meta = {"slice": (date(2024, 12, 31), date(2024, 12, 31)), "received": 0}
+    out = list(s.parse(response("recorded/search-newest-page-one.json", meta)))
+    assert [type(o).__name__ for o in out] == ["Publication", "Publication", "Request"]
+    meta = {**out[-1].meta}
+    list(s.parse(response("recorded/search-single-last-page.json", meta)))
+    assert s.crawler.stats.get_value("regwatch/errors") == [
+        "publication dates 2024-12-31..2024-12-31: count 10000 reaches the API cap, not all listed"
+    ]
+
+
+def test_first_request_asks_for_every_stored_field_with_the_real_query():
+    url = spider().search_url(date(2023, 10, 1), date(2023, 10, 31))
+    assert url.startswith(
+        "http://127.0.0.1:8400/api/v1/documents.json?"
+        "conditions%5Bpublication_date%5D%5Bgte%5D=2023-10-01&"
+        "conditions%5Bpublication_date%5D%5Blte%5D=2023-10-31&fields%5B%5D=document_number&"
+    )
+    assert url.endswith("&order=oldest&per_page=1000")
+    for field in ("abstract", "agencies", "cfr_references", "docket_ids", "topics", "html_url"):
+        assert f"fields%5B%5D={field}&" in url
+
+
+def test_the_html_wall_closes_the_spider_loudly():
+    s = spider()
+    wall = response(
+        "synthetic/synthetic-request-access.html", whole_range("2024-12-31"), "text/html"
+    )
+    with pytest.raises(CloseSpider) as closed:
+        list(s.parse(wall))
+    assert closed.value.reason == "access_wall"
+    assert "'Request Access' page" in s.crawler.stats.get_value("regwatch/errors")[0]
+
+
+def test_malformed_json_yields_nothing_and_records_a_failure():
+    s = spider()
+    assert (
+        list(s.parse(response("synthetic/synthetic-malformed.json", whole_range("2024-12-31"))))
+        == []
+    )
+    assert "malformed JSON" in s.crawler.stats.get_value("regwatch/errors")[0]
+
+
+def test_a_record_without_title_is_rejected_and_the_pipeline_drops_it(tmp_path):
+    item = spider().item({"document_number": "2023-99999", "publication_date": "2023-10-02"})
+    assert item == Rejected("federal_register", "2023-99999", "missing title")
+    pipeline = ArchivePipeline(tmp_path, "federal_register", 10, get_crawler().stats)
+    with pytest.raises(DropItem, match=r"^federal_register 2023-99999: missing title$"):
+        pipeline.process_item(item)
+
+
+def test_a_publication_the_archive_refuses_is_dropped_and_its_batch_still_stored(tmp_path):
+    stats = get_crawler().stats
+    pipeline = ArchivePipeline(tmp_path, "federal_register", 10, stats)
+    good = Publication("federal_register", "2023-21000", "A notice", "2023-10-02")
+    bad = Publication(
+        "federal_register", "2023-21001", "Bad date", "2023-10-02", effective_on="10/2/23"
+    )
+    pipeline.open_spider()
+    pipeline.process_item(good)
+    pipeline.process_item(bad)
+    pipeline.close_spider()
+    pipeline.archive.close()
+    assert (stats.get_value("item_dropped_count"), stats.get_value("regwatch/inserted")) == (1, 1)
+    assert set(rows(tmp_path, "2023-10-02", "2023-10-02")) == {"2023-21000"}
+
+
+def test_watermark_moves_forward_only_over_contiguous_successful_ranges():
+    d = date.fromisoformat
+    assert next_watermark(None, d("2023-10-01"), d("2023-10-31")) == "2023-10-31"
+    assert next_watermark("2023-10-31", d("2023-10-28"), d("2023-11-05")) == "2023-11-05"
+    assert next_watermark("2023-10-31", d("2023-11-01"), d("2023-11-05")) == "2023-11-05"
+    assert next_watermark("2023-10-31", d("2020-01-01"), d("2020-12-31")) == "2023-10-31"
+    assert next_watermark("2023-10-31", d("2023-11-02"), d("2023-11-05")) == "2023-10-31"
+
+
+def test_retry_waits_for_retry_after_capped_and_backs_off_otherwise():
+    project = {k: v for k, v in vars(crawlers.settings).items() if k.isupper()}
+    crawler = get_crawler(
+        settings_dict={**project, "RETRY_AFTER_MAX": 30, "RETRY_BACKOFF_BASE": 0.5}
+    )
+    middleware = BackoffRetryMiddleware.from_crawler(crawler)
+    request = Request("http://127.0.0.1/api/v1/documents.json", meta={"retry_times": 2})
+    in_7s = format_datetime(datetime.now(UTC) + timedelta(seconds=7), usegmt=True)
+
+    def wait(status: int, retry_after: str | None = None) -> float:
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        return middleware.delay(request, Response(request.url, status=status, headers=headers))
+
+    assert wait(429, "12") == 12
+    assert wait(503, "3600") == 30
+    assert 5 < wait(429, in_7s) <= 7
+    assert wait(500) == wait(429) == 0.5 * 2**2
+
+
+def test_unknown_source_is_a_one_line_error_listing_valid_names():
+    with pytest.raises(
+        ValueError, match=r"^unknown source 'fedreg'; valid sources: federal_register$"
+    ):
+        source_spec("fedreg")
+
+
+def test_user_agent_names_project_version_and_contact():
+    agent = user_agent("ops@example.org")
+    assert agent.startswith("regwatch/0.1.0 (+")
+    assert agent.endswith("; ops@example.org)")
+
+
+def test_window_starts_at_watermark_minus_overlap_and_ends_today():
+    today = date(2023, 11, 5)
+    window = partial(crawl_window, "federal_register", overlap_days=3, today=today)
+    assert window(None, None, None) == ("2023-10-06", "2023-11-05")  # first crawl: 30 days
+    assert window(None, None, "2023-10-31") == ("2023-10-28", "2023-11-05")
+    assert window("2023-01-01", "2023-01-31", "2023-10-31") == ("2023-01-01", "2023-01-31")
+    with pytest.raises(ValueError, match="since 2023-11-06 is after until 2023-11-05"):
+        window("2023-11-06", "2023-11-05", None)
+    with pytest.raises(ValueError, match=r"until 2023-11-06 is after today \(2023-11-05\)"):
+        window(None, "2023-11-06", None)
+    with pytest.raises(ValueError, match=r"since must be a date YYYY-MM-DD, got '2023-13-01'"):
+        window("2023-13-01", None, None)
+
+
+def test_crawl_reports_an_unusable_archive_home_before_starting(tmp_path):
+    home = tmp_path / "a-file"
+    home.write_text("not a directory")
+    with pytest.raises(ArchiveError, match="cannot create archive directory"):
+        crawl(home, since="2023-10-01", until="2023-10-02", contact=CONTACT)
+
+
+def test_crawl_rejects_an_unknown_source_before_starting(tmp_path):
+    with pytest.raises(
+        ValueError, match=r"^unknown source 'bis'; valid sources: federal_register$"
+    ):
+        crawl(tmp_path, source="bis", since="2023-10-01", until="2023-10-02", contact=CONTACT)
+    assert not (tmp_path / "regwatch.db").exists()
+
+
+# --- crawl tests: Scrapy in a child process against the replay server, rows in a real archive ---
+
+
+def test_full_crawl_stores_every_document_and_advances_the_watermark(tmp_path, replay):
+    server = replay()
+    result = run(tmp_path, server, "2023-10-01", "2023-10-31")
+    expected = store_numbers("2023-10-01", "2023-10-31")
+    assert (result.ok, result.error) == (True, None)
+    assert (result.inserted, result.updated, result.unchanged) == (len(expected), 0, 0)
+    assert set(rows(tmp_path, "2023-10-01", "2023-10-31")) == expected
+    assert result.watermark == watermark(tmp_path) == "2023-10-31"
+    assert result.requests == len(server.requests) == 7  # month split into 7 slices < 1,000
+    assert set(server.user_agents) == {user_agent(CONTACT)}
+    labelled = rows(tmp_path, "2023-10-25", "2023-10-25")["2023-23055"]
+    assert labelled["type"] == "Rule"
+    assert [a["slug"] for a in labelled["agencies"]] == [
+        "commerce-department",
+        "industry-and-security-bureau",
+    ]
+
+
+def test_second_crawl_of_the_same_range_writes_nothing_new(tmp_path, replay):
+    server = replay()
+    first = run(tmp_path, server, "2023-10-23", "2023-10-27")
+    again = run(tmp_path, server, "2023-10-23", "2023-10-27")
+    assert first.ok and again.ok
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, first.inserted)
+    assert len(rows(tmp_path, "2023-10-23", "2023-10-27")) == first.inserted
+
+
+def test_a_busy_day_is_paged_over_more_than_two_pages_by_next_page_url(tmp_path, replay):
+    server = replay()
+    result = run(
+        tmp_path, server, "2023-09-29", "2023-09-29", REGWATCH_PER_PAGE=100, REGWATCH_SLICE_MAX=100
+    )
+    expected = store_numbers("2023-09-29", "2023-09-29")
+    assert len(expected) > 200
+    assert result.ok and result.inserted == len(expected)
+    assert set(rows(tmp_path, "2023-09-29", "2023-09-29")) == expected
+    followed = [r for r in server.requests if r.startswith("/api/v1/documents?")]
+    assert len(followed) == 2 and all("search_after_cursor=" in r for r in followed)
+
+
+def test_a_half_year_reading_10000_is_sliced_until_every_document_is_stored(tmp_path, replay):
+    server = replay()
+    result = run(tmp_path, server, "2023-07-01", "2023-12-31")
+    expected = store_numbers("2023-07-01", "2023-12-31")
+    assert len(expected) > 10000
+    assert result.ok and result.inserted == len(expected)
+    assert set(rows(tmp_path, "2023-07-01", "2023-12-31")) == expected
+    assert not any(r.startswith("/api/v1/documents?") for r in server.requests)  # no paging
+
+
+@pytest.mark.parametrize("scenario", ["first-500", "first-429-retry-after"])
+def test_a_retryable_error_is_retried_then_the_crawl_succeeds(tmp_path, replay, scenario):
+    server = replay(scenario)
+    result = run(tmp_path, server, "2023-10-25", "2023-10-25")
+    assert result.ok and result.inserted == len(store_numbers("2023-10-25", "2023-10-25"))
+    assert result.requests == len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ("first-malformed-json", "malformed JSON"),
+        ("truncated-body", "ResponseDataLossError"),
+        ("access-wall", "'Request Access' page"),
+    ],
+)
+def test_a_broken_response_fails_the_crawl_without_partial_writes(
+    tmp_path, replay, scenario, message
+):
+    run(tmp_path, replay(), "2023-10-20", "2023-10-24")
+    server = replay(scenario)
+    failed = run(tmp_path, server, "2023-10-25", "2023-10-25")
+    assert not failed.ok and message in failed.error
+    assert (failed.inserted, failed.watermark, watermark(tmp_path)) == (
+        0,
+        "2023-10-24",
+        "2023-10-24",
+    )
+    assert rows(tmp_path, "2023-10-25", "2023-10-25") == {}
+    rerun = run(tmp_path, server, "2023-10-25", "2023-10-25")
+    assert rerun.ok and rerun.inserted == len(store_numbers("2023-10-25", "2023-10-25"))
+    assert watermark(tmp_path) == "2023-10-25"
+
+
+def test_a_corrected_document_is_updated_in_place(tmp_path, replay):
+    first = run(tmp_path, replay(), "2023-10-25", "2023-10-25")
+    before = rows(tmp_path, "2023-10-25", "2023-10-25")
+    second = run(tmp_path, replay("corrected-document"), "2023-10-25", "2023-10-25")
+    after = rows(tmp_path, "2023-10-25", "2023-10-25")
+    assert (second.inserted, second.updated, second.unchanged) == (0, 1, first.inserted - 1)
+    assert set(after) == set(before)
+    changed = after["2023-23055"]
+    assert changed["abstract"].endswith(
+        "[SYNTHETIC CORRECTION: replay test of a changed document.]"
+    )
+    assert changed["id"] == before["2023-23055"]["id"]
+    assert changed["version"] == before["2023-23055"]["version"] + 1
