@@ -201,10 +201,8 @@ def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | 
     if (input_path is None) != (output_path is None):
         raise click.UsageError("--input and --output go together")
     if input_path is not None:
-        from nlp import tag_jsonl
-
         with _errors():
-            count = tag_jsonl(input_path, output_path)
+            count = steps.tag_file(obj.config, input_path, output_path)
         click.echo(f"tagged {count} documents into {output_path}")
         return
     with _errors(), _progress("tagging") as progress:
@@ -216,15 +214,14 @@ def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | 
 @main.command(name="eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def eval_(file: Path, as_json: bool) -> None:
+@pass_context
+def eval_(obj: Context, file: Path, as_json: bool) -> None:
     """Score the tagger against labelled JSON lines, beside a keyword baseline.
 
     Example: regwatch eval data/fr_labeled_dev.jsonl
     """
-    from nlp import evaluate_file
-
     with _errors():
-        report = evaluate_file(file)
+        report = steps.evaluate(obj.config, file)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.format_text())
 
 

@@ -107,6 +107,20 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
     return TagRunResult(done, tagger.version, counts)
 
 
+def tag_file(config: Config, input_path: Path, output_path: Path) -> int:
+    """Tag Federal-Register-shaped JSON lines into `output_path` without the archive."""
+    from nlp import load_tagger, tag_jsonl
+
+    return tag_jsonl(input_path, output_path, load_tagger(thresholds=_thresholds(config)))
+
+
+def evaluate(config: Config, path: Path):
+    """Score the tagger (at the configured thresholds) against a labelled JSON-lines file."""
+    from nlp import evaluate_file, load_tagger
+
+    return evaluate_file(path, load_tagger(thresholds=_thresholds(config)))
+
+
 def digest(config: Config, *, until: str | None = None, days: int | None = None) -> DigestResult:
     """Write the digest of `days` (default `digest.days`) ending on `until`; say where it is."""
     from digests.digest import build_digest, write_digest

@@ -1,0 +1,264 @@
+"""Registered spaCy factories of the regwatch tagger (importing this module registers them).
+
+Enters: a `Doc` made by `spacy.blank("en")`'s tokenizer whose `doc._.regwatch` is a `DocState`
+holding the `DocumentText` it was made from (fields and metadata); a plain `nlp("text")` is read
+as one field named "text".
+Leaves, on the Doc (`doc._.regwatch` is one object so a document costs one extension lookup):
+- `regwatch_extractor`: `doc._.regwatch.entities` ({entity: [mention]}), `.dates`
+  ({slot: ISO date}), `.date_evidence`, `doc.spans["regwatch_ids"]`.
+- `regwatch_tagger`: `doc.spans["regwatch_terms"]` (one span per term match, label = rule id;
+  PhraseMatchers on LOWER and ORTH, a Matcher for raw token patterns),
+  `doc.cats` (score per tag), `doc._.regwatch.tags`, `.evidence`; entity types a
+  tag gates (`gates_entities` in tags.jsonl) are dropped when that tag does not pass.
+Both components save their rules with the pipeline (`to_disk` / `from_disk`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span
+
+from nlp.dates import DateFinder
+from nlp.document import DocState, DocumentText
+from nlp.extract import Extractor, add_mention
+from nlp.rules import read_jsonl, write_jsonl
+from nlp.scoring import Hit, RuleBook, score
+
+if not Doc.has_extension("regwatch"):
+    Doc.set_extension("regwatch", default=None)
+
+
+def state_of(doc: Doc) -> DocState:
+    """The DocState of a Doc; a Doc made without one reads its whole text as one field."""
+    state = doc._.regwatch
+    if state is None:
+        state = DocState(DocumentText(doc.text, [("text", 0, len(doc.text))], {}))
+        doc._.regwatch = state
+    return state
+
+
+class RuleFilesMixin:
+    """Save and load a component's rule families as JSON-lines files in its directory."""
+
+    families: tuple[str, ...] = ()
+
+    def rules(self) -> dict[str, list[dict[str, Any]]]:
+        return {family: getattr(self, f"_{family}") for family in self.families}
+
+    def to_disk(self, path: str | Path, *, exclude: tuple = ()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for family, rules in self.rules().items():
+            write_jsonl(path / f"{family}.jsonl", rules)
+
+    def from_disk(self, path: str | Path, *, exclude: tuple = ()):
+        path = Path(path)
+        self.add_rules(**{f: read_jsonl(path / f"{f}.jsonl") for f in self.families})
+        return self
+
+
+class RegwatchExtractor(RuleFilesMixin):
+    """Identifiers and dates by regular expressions on each field; countries on tokens (ORTH)."""
+
+    families = ("identifiers", "countries", "dates")
+
+    def __init__(self, nlp: Language, name: str, spans_key: str):
+        self.name = name
+        self.spans_key = spans_key
+        self._tokenizer = nlp.tokenizer
+        self._vocab = nlp.vocab
+        self.add_rules([], [], [])
+
+    def add_rules(self, identifiers: list, countries: list, dates: list) -> None:
+        self._identifiers, self._countries, self._dates = identifiers, countries, dates
+        self._extractor = Extractor(identifiers)
+        self._date_finder = DateFinder(dates)
+        self._country_matcher = PhraseMatcher(self._vocab, attr="ORTH")
+        for country in countries:
+            aliases = [self._tokenizer(alias) for alias in country["aliases"]]
+            self._country_matcher.add(country["id"], aliases)
+        self._country_of = {self._vocab.strings[c["id"]]: c for c in countries}
+
+    def __call__(self, doc: Doc) -> Doc:
+        state = state_of(doc)
+        doc_text = state.text
+        entities = self._extractor.extract(doc_text)
+        self._add_countries(doc, doc_text, entities)
+        state.entities = entities
+        state.dates, state.date_evidence = self._date_finder.find(doc_text)
+        offsets = {name: begin for name, begin, _ in doc_text.fields}
+        doc.spans[self.spans_key] = [
+            span
+            for entity, mentions in entities.items()
+            for m in mentions
+            if m["start"] is not None
+            and (span := _char_span(doc, offsets[m["field"]], m, entity)) is not None
+        ]
+        return doc
+
+    def _add_countries(self, doc: Doc, doc_text: DocumentText, entities: dict) -> None:
+        for match_id, start, end in self._country_matcher(doc):
+            span, country = doc[start:end], self._country_of[match_id]
+            field, offset = doc_text.field_at(span.start_char)
+            mention = {
+                "value": country["name"],
+                "text": span.text,
+                "field": field,
+                "start": span.start_char - offset,
+                "end": span.end_char - offset,
+                "rule": country["id"],
+            }
+            if country.get("ambiguous"):
+                mention["ambiguous"] = True
+            add_mention(entities, "countries", mention)
+
+
+class RegwatchTagger(RuleFilesMixin):
+    """Term matcher (token patterns on LOWER / ORTH), context rules and the scorer."""
+
+    families = ("tags", "fields", "terms", "negatives", "context")
+
+    def __init__(self, nlp: Language, name: str, thresholds: dict[str, float], spans_key: str):
+        self.name = name
+        self.spans_key = spans_key
+        self.thresholds = thresholds
+        self._tokenizer = nlp.tokenizer
+        self._vocab = nlp.vocab
+        self.add_rules([], [], [], [], [])
+
+    def add_rules(
+        self, tags: list, fields: list, terms: list, negatives: list, context: list
+    ) -> None:
+        self._tags, self._fields, self._terms = tags, fields, terms
+        self._negatives, self._context = negatives, context
+        self.book = RuleBook(tags, fields, terms + context, negatives, self.thresholds)
+        self.matchers = self._matchers(terms + negatives)
+
+    def _matchers(self, rules: list[dict[str, Any]]) -> list[Matcher | PhraseMatcher]:
+        """PhraseMatchers on LOWER (`phrases`) and ORTH (`orth`); a Matcher for `patterns`."""
+        lower = PhraseMatcher(self._vocab, attr="LOWER")
+        orth = PhraseMatcher(self._vocab, attr="ORTH")
+        tokens = Matcher(self._vocab)
+        for rule in rules:
+            for matcher, key in ((lower, "phrases"), (orth, "orth")):
+                if rule.get(key):
+                    matcher.add(rule["id"], [self._tokenizer(p) for p in rule[key]])
+            if rule.get("patterns"):
+                tokens.add(rule["id"], rule["patterns"])
+        return [m for m in (lower, orth, tokens) if len(m)]
+
+    def __call__(self, doc: Doc) -> Doc:
+        state = state_of(doc)
+        doc_text = state.text
+        spans = self._outermost(
+            Span(doc, start, end, label=match_id)
+            for matcher in self.matchers
+            for match_id, start, end in matcher(doc)
+        )
+        doc.spans[self.spans_key] = spans
+        hits = [_term_hit(span, doc_text) for span in spans]
+        hits += _context_hits(self._context, state.entities)
+        scored = score(hits, self.book)
+        doc.cats = scored.scores
+        state.tags = scored.tags
+        state.evidence = scored.evidence
+        state.entities = self._gate_entities(state.entities, scored.tags)
+        return doc
+
+    def _outermost(self, spans) -> list[Span]:
+        """Drop a positive match inside a longer positive match that speaks for one of its tags:
+        "Arms Export Control Act" hides "export control". Negatives hide nothing: they veto
+        through `suppresses`, so the vetoed match stays visible in the evidence.
+        """
+        ordered = sorted(spans, key=lambda s: (s.start, -len(s)))
+        kept: list[Span] = []
+        for span in ordered:
+            if not any(self._shadows(k, span) for k in kept):
+                kept.append(span)
+        return kept
+
+    def _shadows(self, outer: Span, inner: Span) -> bool:
+        if not (outer.start <= inner.start and inner.end <= outer.end and len(outer) > len(inner)):
+            return False
+        tags = self.book.positives.get(inner.label_, {}).get("weights", {})
+        return bool(set(self.book.positives.get(outer.label_, {}).get("weights", {})) & set(tags))
+
+    def _gate_entities(self, entities: dict[str, list], tags: list[str]) -> dict[str, list]:
+        closed = {
+            entity
+            for tag in self._tags
+            if tag["name"] not in tags
+            for entity in tag.get("gates_entities", [])
+        }
+        any_primary = bool(set(tags) & set(self.book.primary()))
+        kept = {
+            entity: [m for m in mentions if any_primary or not m.get("ambiguous")]
+            for entity, mentions in entities.items()
+            if entity not in closed
+        }
+        return {entity: mentions for entity, mentions in kept.items() if mentions}
+
+
+def _char_span(doc: Doc, offset: int, mention: dict, label: str) -> Span | None:
+    start, end = offset + mention["start"], offset + mention["end"]
+    return doc.char_span(start, end, label=label, alignment_mode="expand")
+
+
+def _term_hit(span: Span, doc_text: DocumentText) -> Hit:
+    field, offset = doc_text.field_at(span.start_char)
+    start = span.start_char - offset
+    return Hit(span.label_, field, span.text, start, start + len(span.text))
+
+
+def _context_hits(rules: list[dict[str, Any]], entities: dict[str, list]) -> list[Hit]:
+    hits = []
+    for rule in rules:
+        mentions = entities.get(rule["entity"], [])
+        matching = [m for m in mentions if _satisfies(rule, m)]
+        scale = _share(rule, mentions, matching)
+        hits += [
+            Hit(rule["id"], m["field"], m["text"], m["start"], m["end"], scale) for m in matching
+        ]
+    return hits
+
+
+def _share(rule: dict[str, Any], mentions: list[dict], matching: list[dict]) -> float:
+    """With `share`, the fraction of the document's API CFR references that the rule covers:
+    an omnibus rule amending twenty parts, one of them 10 CFR 110, is not about export controls.
+    """
+    if not rule.get("share"):
+        return 1.0
+    api = [m for m in mentions if m["field"] == "cfr_references"]
+    covered = [m for m in matching if m["field"] == "cfr_references"]
+    return len(covered) / len(api) if api else 1.0
+
+
+def _satisfies(rule: dict[str, Any], mention: dict[str, Any]) -> bool:
+    """Does an entity mention meet a context rule's constraints (title, parts, prefixes)?"""
+    if "title" in rule and mention.get("title") != rule["title"]:
+        return False
+    if "parts" in rule:
+        low, high = rule["parts"]
+        part = str(mention.get("part") or "")
+        if not part.isdigit() or not low <= int(part) <= high:
+            return False
+    prefixes = rule.get("prefixes")
+    return not prefixes or str(mention["value"]).startswith(tuple(prefixes))
+
+
+@Language.factory("regwatch_extractor", default_config={"spans_key": "regwatch_ids"})
+def make_extractor(nlp: Language, name: str, spans_key: str) -> RegwatchExtractor:
+    return RegwatchExtractor(nlp, name, spans_key)
+
+
+@Language.factory(
+    "regwatch_tagger", default_config={"thresholds": {}, "spans_key": "regwatch_terms"}
+)
+def make_tagger(
+    nlp: Language, name: str, thresholds: dict[str, float], spans_key: str
+) -> RegwatchTagger:
+    return RegwatchTagger(nlp, name, thresholds, spans_key)

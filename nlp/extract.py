@@ -1,0 +1,128 @@
+"""Identifier extraction by regular expressions run over the document text.
+
+Enters: `DocumentText` (fields laid end to end, with the API metadata) and the rules of
+`patterns/identifiers.jsonl` (a rule with `requires_text` runs only where one of those literals
+occurs). Countries are matched on tokens by the spaCy component and added with `add_mention`.
+Leaves: `{entity: [mention, ...]}` where a mention is
+`{"value", "text", "field", "start", "end", "rule"}` (offsets inside the field; a match that
+straddles two fields is dropped), one mention per
+distinct value (the first), in reading order. API fields (`cfr_references`,
+`regulation_id_numbers`, `docket_ids`) join the same lists with `field` set to the API field name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from nlp.document import DocumentText
+
+Mention = dict[str, Any]
+
+
+class Extractor:
+    """Compiled identifier rules; `extract(doc_text)` returns the entities."""
+
+    def __init__(self, identifiers: list[dict[str, Any]]):
+        self.identifiers = identifiers
+        self._compiled = [
+            (rule, re.compile(rule["regex"]), tuple(rule.get("requires_text", ())))
+            for rule in identifiers
+        ]
+
+    def extract(self, doc_text: DocumentText) -> dict[str, list[Mention]]:
+        """All entities of one document, API fields first, then text mentions."""
+        found: dict[str, list[Mention]] = {}
+        for entity, mention in self._api_mentions(doc_text.meta):
+            add_mention(found, entity, mention)
+        for entity, mention in self._text_mentions(doc_text):
+            add_mention(found, entity, mention)
+        return found
+
+    def _text_mentions(self, doc_text: DocumentText) -> Iterator[tuple[str, Mention]]:
+        text = doc_text.text
+        for rule, pattern, literals in self._compiled:
+            if literals and not _any_in(literals, text):
+                continue
+            normalise = NORMALISERS.get(rule["entity"], _plain)
+            for match in pattern.finditer(text):
+                place = doc_text.locate(match.start(), match.end())
+                if place is None:
+                    continue
+                field, offset = place
+                for mention in normalise(match, rule):
+                    mention.update(start=mention["start"] - offset, end=mention["end"] - offset)
+                    yield rule["entity"], {**mention, "field": field, "rule": rule["id"]}
+
+    @staticmethod
+    def _api_mentions(meta: dict[str, Any]) -> Iterator[tuple[str, Mention]]:
+        for ref in meta.get("cfr_references", []):
+            if ref.get("title") and ref.get("part"):
+                value = f"{ref['title']} CFR {ref['part']}"
+                title = int(ref["title"])
+                yield "cfr", _api(value, "cfr_references", title=title, part=str(ref["part"]))
+        for rin in meta.get("regulation_id_numbers", []):
+            yield "rins", _api(rin, "regulation_id_numbers")
+        for docket in meta.get("docket_ids", []):
+            yield "dockets", _api(docket, "docket_ids")
+
+
+def _any_in(literals: tuple[str, ...], text: str) -> bool:
+    """Cheap pre-check: does one of a rule's `requires_text` literals occur in the text?"""
+    return any(literal in text for literal in literals)
+
+
+def add_mention(found: dict[str, list[Mention]], entity: str, mention: Mention) -> None:
+    """Append a mention unless its value is already listed for that entity."""
+    mentions = found.setdefault(entity, [])
+    if all(m["value"] != mention["value"] for m in mentions):
+        mentions.append(mention)
+
+
+def _api(value: str, field: str, **extra: Any) -> Mention:
+    return {"value": value, "text": value, "field": field, "start": None, "end": None, **extra}
+
+
+def _mention(value: str, match: re.Match[str], group: int | str) -> Mention:
+    return {
+        "value": value,
+        "text": match.group(group),
+        "start": match.start(group),
+        "end": match.end(group),
+    }
+
+
+def _plain(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
+    group: int | str = "value" if "value" in match.re.groupindex else 0
+    return [_mention(" ".join(match.group(group).split()), match, group)]
+
+
+def _cfr(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
+    title, part, section = (match.groupdict().get(k) for k in ("title", "part", "section"))
+    number = f"{part}.{section}" if section else part
+    value = f"{title} CFR {number}" if title else ("§ " if section else "part ") + number
+    mention = _mention(value, match, 0)
+    mention.update(title=int(title) if title else None, part=part)
+    return [mention]
+
+
+def _codes(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
+    allowed = set(rule.get("values", []))
+    base = match.start("list")
+    return [
+        {
+            "value": code.group(0),
+            "text": code.group(0),
+            "start": base + code.start(),
+            "end": base + code.end(),
+        }
+        for code in re.finditer(r"\b[A-Z]{3}\b", match.group("list"))
+        if not allowed or code.group(0) in allowed
+    ]
+
+
+NORMALISERS: dict[str, Callable[[re.Match[str], dict[str, Any]], list[Mention]]] = {
+    "cfr": _cfr,
+    "license_exceptions": _codes,
+}

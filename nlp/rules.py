@@ -1,0 +1,77 @@
+"""Rule files: the domain knowledge of the tagger, kept as data.
+
+Enters: the JSON-lines files in `nlp/patterns/` (one rule per line, each with an `id`).
+Leaves: `RuleSet`, the rules grouped by the file family that consumes them, and
+`rules_version`, a short hash that changes whenever a rule or the code version changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+CODE_VERSION = "1"
+PATTERNS_DIR = Path(__file__).with_name("patterns")
+# File family (the file name before the first "_" or ".") -> RuleSet attribute.
+FAMILIES = ("tags", "fields", "terms", "negatives", "context", "identifiers", "countries", "dates")
+
+
+@dataclass(slots=True)
+class RuleSet:
+    """All rules, by family; each value is a list of plain dicts as stored on disk."""
+
+    tags: list[dict[str, Any]] = field(default_factory=list)
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    terms: list[dict[str, Any]] = field(default_factory=list)
+    negatives: list[dict[str, Any]] = field(default_factory=list)
+    context: list[dict[str, Any]] = field(default_factory=list)
+    identifiers: list[dict[str, Any]] = field(default_factory=list)
+    countries: list[dict[str, Any]] = field(default_factory=list)
+    dates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_rules(directory: Path = PATTERNS_DIR) -> RuleSet:
+    """Read every `*.jsonl` rule file of `directory`; raises ValueError on a malformed rule."""
+    rules = RuleSet()
+    seen: set[str] = set()
+    for path in sorted(directory.glob("*.jsonl")):
+        family = path.stem.split("_")[0]
+        if family not in FAMILIES:
+            raise ValueError(f"{path.name}: unknown rule family {family!r}")
+        for rule in read_jsonl(path):
+            if rule["id"] in seen:
+                raise ValueError(f"{path.name}: duplicate rule id {rule['id']!r}")
+            seen.add(rule["id"])
+            getattr(rules, family).append(rule)
+    return rules
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Parse a JSON-lines rule file; every object must carry an `id`."""
+    rules = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rule = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path.name} line {number}: {error.msg}") from error
+        if not isinstance(rule, dict) or not rule.get("id"):
+            raise ValueError(f"{path.name} line {number}: a rule needs an 'id'")
+        rules.append(rule)
+    return rules
+
+
+def write_jsonl(path: Path, rules: list[dict[str, Any]]) -> None:
+    """Write rules one JSON object a line (the stdlib keeps float weights exact)."""
+    lines = (json.dumps(rule, ensure_ascii=False) + "\n" for rule in rules)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def rules_version(rules: RuleSet) -> str:
+    """`<code version>+<hash of every rule>`: a new value means documents must be re-tagged."""
+    content = json.dumps(asdict(rules), sort_keys=True, ensure_ascii=False)
+    return f"{CODE_VERSION}+{hashlib.sha256(content.encode()).hexdigest()[:12]}"

@@ -1,0 +1,355 @@
+"""The tagger on real Federal Register text: tags, evidence, disambiguation, entities, dates,
+serialisation and the JSON-lines command.
+
+Enters: tests/fixtures/nlp/real_documents.jsonl (real titles and abstracts, each with its
+provenance) and the rule files in nlp/patterns.
+Leaves: pass/fail.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlp import TagResult, load_tagger, tag_jsonl
+from nlp.rules import load_rules
+from nlp.tagger import Tagger, build_pipeline
+
+FIXTURES = Path(__file__).parent / "fixtures" / "nlp"
+REAL = {
+    d["document_number"]: d
+    for d in map(json.loads, (FIXTURES / "real_documents.jsonl").read_text().splitlines())
+}
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return load_tagger()
+
+
+def tag(tagger: Tagger, number: str) -> TagResult:
+    return tagger.tag(REAL[number])
+
+
+def support(result: TagResult, tag_name: str) -> dict[str, dict]:
+    """Rule id -> evidence item, for the rules that support `tag_name`."""
+    items = result.evidence.get(tag_name, [])
+    return {e["rule"]: e for e in items if e["effect"] == "support"}
+
+
+def values(result: TagResult, entity: str) -> list[str]:
+    return [m["value"] for m in result.entities.get(entity, [])]
+
+
+# --- primary tags on real documents -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "tags"),
+    [
+        ("2024-22587", ["ai", "export_control", "semiconductors", "cloud_compute"]),
+        ("2026-00789", ["ai", "export_control", "semiconductors"]),
+        ("2025-05426", ["export_control", "entity_list"]),
+        ("2023-18772", ["export_control", "enforcement"]),
+        ("2020-01118", ["export_control", "enforcement"]),
+        ("2018-21422", ["export_control"]),
+        ("00-29459", ["export_control"]),
+        ("2020-28776", ["ai", "export_control"]),
+        ("2024-18596", ["ai"]),
+        ("2024-08168", ["ai"]),
+        ("2024-20529", ["ai", "cloud_compute"]),
+    ],
+)
+def test_real_documents_get_exact_tags(tagger: Tagger, number: str, tags: list[str]) -> None:
+    assert tag(tagger, number).tags == tags
+
+
+def test_evidence_names_rule_field_and_offsets(tagger: Tagger) -> None:
+    document = REAL["2025-05426"]
+    result = tagger.tag(document)
+    entity_list = support(result, "export_control")["ec.term.entity_list"]
+    assert (entity_list["field"], entity_list["start"], entity_list["end"]) == ("title", 35, 46)
+    assert document["title"][35:46] == entity_list["text"] == "Entity List"
+    assert support(result, "export_control")["ctx.cfr.ear"]["field"] == "cfr_references"
+    assert result.scores["export_control"] >= 0.99
+
+
+def test_cfr_context_counts_by_share_of_the_documents_cfr_parts(tagger: Tagger) -> None:
+    nrc_rule = {**REAL["00-29459"]}
+    assert "export_control" in tagger.tag(nrc_rule).tags
+    omnibus = {
+        "title": "Miscellaneous Corrections",
+        "cfr_references": [{"title": 10, "part": p} for p in ("2", "20", "30", "50", "110")],
+    }
+    result = tagger.tag(omnibus)
+    assert result.tags == []
+    assert support(result, "export_control")["ctx.cfr.nrc_export"]["weight"] == 0.18
+
+
+def test_title_only_denial_order_is_export_control_enforcement(tagger: Tagger) -> None:
+    result = tag(tagger, "2020-01118")
+    assert support(result, "enforcement")["ec.term.tdo"]["text"] == "Temporarily Denying"
+    assert support(result, "export_control")["ec.term.export_privileges"]["field"] == "title"
+
+
+def test_advanced_computing_counts_for_ai_only_inside_export_control(tagger: Tagger) -> None:
+    chips = tag(tagger, "2026-00789")
+    assert support(chips, "ai")["ai.term.advanced_computing"]["text"] == "Advanced Computing"
+    doe = tagger.tag({"title": "Advanced Computing Advisory Committee; Meeting"})
+    assert "ai" not in doe.tags
+    unmet = [e for e in doe.evidence["ai"] if e["effect"] == "unmet"]
+    assert unmet[0]["rule"] == "ai.term.advanced_computing"
+    assert unmet[0]["requires"] == ["export_control"]
+
+
+# --- hard negatives: each trap class of LABELS.md ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "2018-14661",  # artificial reefs
+        "96-8471",  # embryo imports (artificial insemination genetics)
+        "2010-23320",  # ODNI: "intelligence" of the intelligence community
+        "2010-25444",  # model-year vehicles
+        "2025-03395",  # aircraft Model 737 airworthiness directive
+        "98-33699",  # intelligent transportation systems
+        "2018-00802",  # automated customs systems
+        "2019-21047",  # Export-Import Bank financing
+        "2014-12932",  # LNG export decisions
+        "2020-05583",  # LNG export authorization
+        "2015-09800",  # trade missions
+        "2024-11593",  # President's Export Council
+        "2013-21459",  # "export control reform" as one agenda topic of the PEC
+        "00-29256",  # DRAM antidumping review
+        "2023-04355",  # Section 337 semiconductor investigation
+        "2023-20471",  # CHIPS Act guardrails
+        "2024-01953",  # foreign-trade zones
+        "2020-00596",  # OFAC sanctions actions
+        "2022-17047",  # highly pathogenic avian influenza, poultry
+        "2020-06510",  # Advanced Scientific Computing Advisory Committee
+    ],
+)
+def test_hard_negatives_get_no_primary_tag(tagger: Tagger, number: str) -> None:
+    result = tag(tagger, number)
+    assert "ai" not in result.tags
+    assert "export_control" not in result.tags
+
+
+@pytest.mark.parametrize(
+    ("number", "veto"),
+    [
+        ("2021-02953", "neg.ai.american_indian"),
+        ("2025-23775", "neg.ai.aleutian_islands"),
+        ("2023-16814", "neg.ai.intake"),
+    ],
+)
+def test_ai_acronym_vetoed_by_context(tagger: Tagger, number: str, veto: str) -> None:
+    result = tag(tagger, number)
+    assert result.tags == []
+    assert result.scores["ai"] == 0.0
+    vetoed = [e for e in result.evidence["ai"] if e["effect"] == "suppressed"]
+    assert vetoed[0]["rule"] == "ai.term.ai_acronym"
+    assert vetoed[0]["text"] == "AI"
+    assert vetoed[0]["suppressed_by"] == veto
+    assert any(e["rule"] == veto and e["effect"] == "negative" for e in result.evidence["ai"])
+
+
+def test_lng_reexport_is_not_export_control(tagger: Tagger) -> None:
+    # Real title shape of DOE LNG dockets: "re-export" of U.S. LNG from Mexico.
+    result = tagger.tag(
+        {
+            "title": "Mexico Pacific Limited LLC; Application for Long-Term Authorization To "
+            "Export Liquefied Natural Gas; Re-export to Non-Free Trade Agreement Countries",
+        }
+    )
+    assert "export_control" not in result.tags
+    suppressed = [e for e in result.evidence["export_control"] if e["effect"] == "suppressed"]
+    assert suppressed[0]["suppressed_by"] == "neg.ec.energy_exports"
+
+
+def test_arms_export_control_act_does_not_count_as_export_controls(tagger: Tagger) -> None:
+    result = tagger.tag(
+        {"title": "Disclosure of Violations of the Arms Export Control Act", "abstract": None}
+    )
+    rules = {e["rule"] for e in result.evidence["export_control"]}
+    assert rules == {"ec.term.aeca"}
+
+
+# --- entities -----------------------------------------------------------------------------
+
+
+def test_eccns_and_country_groups_with_offsets(tagger: Tagger) -> None:
+    document = REAL["2023-22299"]
+    result = tagger.tag(document)
+    assert values(result, "eccns") == ["9E003.k", "9E001"]
+    assert values(result, "country_groups") == ["A:5"]
+    eccn = result.entities["eccns"][0]
+    assert (eccn["field"], document["abstract"][eccn["start"] : eccn["end"]]) == (
+        "abstract",
+        "9E003.k",
+    )
+
+
+def test_license_exception_and_eccn(tagger: Tagger) -> None:
+    result = tag(tagger, "2022-11282")
+    assert values(result, "license_exceptions") == ["ACE"]
+    assert values(result, "eccns") == ["5D001"]
+    assert result.dates == {}  # "comments to an October 21, 2021 interim rule" is no deadline
+
+
+def test_countries_and_country_group_of_a_real_ear_rule(tagger: Tagger) -> None:
+    result = tag(tagger, "2024-10280")
+    assert values(result, "country_groups") == ["D:5"]
+    assert {"Australia", "United Kingdom", "Cyprus", "Russia"} <= set(values(result, "countries"))
+
+
+def test_fr_citation_cfr_part_and_rin(tagger: Tagger) -> None:
+    cited = tag(tagger, "2020-00229")
+    assert values(cited, "fr_citations") == ["84 FR 58818"]
+    assert values(cited, "cfr") == ["part 121"]
+    assert values(tag(tagger, "2020-00413"), "rins") == ["1801-AA19"]
+    section = tag(tagger, "2025-13745").entities["cfr"][0]
+    assert (section["value"], section["title"], section["part"]) == ("23 CFR 771.123", 23, "771")
+
+
+def test_api_fields_join_entities(tagger: Tagger) -> None:
+    result = tagger.tag(
+        {
+            "title": "Entity List Additions",
+            "cfr_references": [{"title": 15, "part": "744"}],
+            "regulation_id_numbers": ["0694-AJ90"],
+            "docket_ids": ["Docket No. 231013-0249"],
+        }
+    )
+    assert values(result, "cfr") == ["15 CFR 744"]
+    assert values(result, "rins") == ["0694-AJ90"]
+    assert values(result, "dockets") == ["Docket No. 231013-0249"]
+
+
+def test_entity_names_only_reported_for_entity_list_rules(tagger: Tagger) -> None:
+    sentence = (
+        "This rule also applies this new control to Huawei Technologies Co., Ltd. (Huawei) "
+        "and its non-U.S. affiliates listed as entities."
+    )
+    listed = tagger.tag({"title": "Amendments to the Entity List", "abstract": sentence})
+    assert values(listed, "entity_names") == ["Huawei Technologies Co., Ltd."]
+    unrelated = tagger.tag({"title": "Notice of Meeting", "abstract": sentence})
+    assert "entity_names" not in unrelated.entities
+
+
+# --- dates --------------------------------------------------------------------------------
+
+
+def test_dates_from_abstract_text(tagger: Tagger) -> None:
+    assert tag(tagger, "2024-00997").dates == {"comments_close_on": "2024-03-04"}
+    assert tag(tagger, "2020-00250").dates == {"effective_on": "2020-01-15"}
+    assert tag(tagger, "2024-18596").dates == {"meeting_on": "2024-09-04"}
+
+
+def test_api_dates_win_over_text_and_reference_dates_are_ignored(tagger: Tagger) -> None:
+    document = {
+        **REAL["2024-00997"],
+        "comments_close_on": "2024-03-05",
+        "dates": "The comment period for the proposed rule published on May 1, 2024 "
+        "(89 FR 35101), is extended to July 1, 2024. This rule is effective upon publication.",
+        "publication_date": "2024-05-20",
+    }
+    result = tagger.tag(document)
+    assert result.dates == {"comments_close_on": "2024-03-05", "effective_on": "2024-05-20"}
+    sources = {e["slot"]: e["source"] for e in result.evidence["dates"]}
+    assert sources == {"comments_close_on": "api", "effective_on": "dates"}
+
+
+def test_comment_extension_takes_the_new_deadline(tagger: Tagger) -> None:
+    result = tagger.tag(
+        {
+            "dates": "The comment period for the proposed rule published on May 1, 2024 "
+            "(89 FR 35101), is extended to July 1, 2024."
+        }
+    )
+    assert result.dates == {"comments_close_on": "2024-07-01"}
+
+
+# --- inputs, thresholds, version, serialisation --------------------------------------------
+
+
+def test_agencies_as_plain_strings_and_missing_fields(tagger: Tagger) -> None:
+    result = tagger.tag({"title": None, "agencies": ["Industry and Security Bureau"]})
+    assert result.tags == []
+    assert support(result, "export_control")["ec.term.bis"]["field"] == "agencies"
+    assert tagger.tag({}).to_dict()["tags"] == []
+
+
+def test_thresholds_from_config() -> None:
+    strict = load_tagger({"ai": 0.99})
+    result = strict.tag(REAL["2024-08168"])
+    assert result.scores["ai"] == 0.8
+    assert "ai" not in result.tags
+
+
+def test_version_changes_with_rules(tagger: Tagger) -> None:
+    rules = load_rules()
+    rules.terms[0] = {**rules.terms[0], "weights": {"ai": 0.5}}
+    assert Tagger(build_pipeline(rules)).version != tagger.version
+    assert Tagger(build_pipeline()).version == tagger.version
+
+
+def test_pipeline_round_trips_through_disk(tagger: Tagger, tmp_path: Path) -> None:
+    tagger.to_disk(tmp_path / "pipeline")
+    loaded = load_tagger(path=tmp_path / "pipeline")
+    assert loaded.version == tagger.version
+    assert loaded.nlp.pipe_names == ["regwatch_extractor", "regwatch_tagger"]
+    documents = list(REAL.values())
+    assert [r.to_dict() for r in loaded.tag_many(documents)] == [
+        r.to_dict() for r in tagger.tag_many(documents)
+    ]
+
+
+def test_results_live_on_the_doc(tagger: Tagger) -> None:
+    doc = tagger.nlp("Export Controls on Semiconductor Manufacturing Items under ECCN 3B001")
+    assert doc.cats["export_control"] >= 0.5
+    assert doc._.regwatch.tags == ["export_control", "semiconductors"]
+    assert [s.label_ for s in doc.spans["regwatch_ids"]] == ["eccns"]
+    assert "ec.term.export_controls" in {s.label_ for s in doc.spans["regwatch_terms"]}
+
+
+# --- JSON lines -----------------------------------------------------------------------------
+
+
+def test_tag_jsonl_writes_one_line_per_input(tagger: Tagger, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(REAL[n]) for n in ("2025-05426", "2018-14661")) + "\n")
+    count = tag_jsonl(source, tmp_path / "out.jsonl", tagger)
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert count == 2
+    assert [(x["document_number"], x["tags"]) for x in lines] == [
+        ("2025-05426", ["export_control", "entity_list"]),
+        ("2018-14661", []),
+    ]
+    assert set(lines[0]) == {
+        "document_number",
+        "title",
+        "tags",
+        "scores",
+        "evidence",
+        "entities",
+        "dates",
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"title": "ok"}\n{not json}\n', "line 2: invalid JSON"),
+        ('{"title": "ok"}\n\n[1, 2]\n', "line 3: expected a JSON object"),
+    ],
+)
+def test_tag_jsonl_bad_line(tagger: Tagger, tmp_path: Path, content: str, message: str) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        tag_jsonl(source, tmp_path / "out.jsonl", tagger)
+    assert list(tmp_path.iterdir()) == [source]
