@@ -1,0 +1,28 @@
+"""The archive: SQLite (source of truth) plus a tantivy search index beside it.
+
+Enters: publications, tag results and search text from the other packages. Leaves: the objects
+exported here; every SQL statement and every index call stays inside this package.
+"""
+
+from archive.api import Archive
+from archive.errors import ArchiveError, QueryError
+from archive.importer import ImportResult, import_records
+from archive.records import Publication
+from archive.search import SearchHit
+from archive.status import ArchiveStatus, CrawlRun
+from archive.store import StoreResult
+from archive.tagging import TagInput
+
+__all__ = [
+    "Archive",
+    "ArchiveError",
+    "ArchiveStatus",
+    "CrawlRun",
+    "ImportResult",
+    "Publication",
+    "QueryError",
+    "SearchHit",
+    "StoreResult",
+    "TagInput",
+    "import_records",
+]

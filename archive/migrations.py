@@ -1,0 +1,78 @@
+"""The archive's schema, as ordered data.
+
+Enters: nothing. Leaves: `MIGRATIONS`, a list of `(version, name, sql)`; `db.migrate` applies the
+ones a database has not recorded in `schema_migrations`, each in its own transaction. Never edit a
+released entry: append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "publications, watermarks, crawl log, tags",
+        """
+        CREATE TABLE publications (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            url TEXT,
+            title TEXT NOT NULL,
+            type TEXT,
+            agencies TEXT NOT NULL DEFAULT '[]',
+            publication_date TEXT NOT NULL,
+            abstract TEXT,
+            action TEXT,
+            dates TEXT,
+            effective_on TEXT,
+            comments_close_on TEXT,
+            cfr_references TEXT NOT NULL DEFAULT '[]',
+            regulation_id_numbers TEXT NOT NULL DEFAULT '[]',
+            docket_ids TEXT NOT NULL DEFAULT '[]',
+            topics TEXT NOT NULL DEFAULT '[]',
+            body_text TEXT,
+            raw TEXT NOT NULL DEFAULT '{}',
+            content_hash TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            first_seen TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            change_seq INTEGER NOT NULL,
+            UNIQUE (source, source_id)
+        );
+        CREATE INDEX publications_date ON publications (publication_date);
+        CREATE INDEX publications_change_seq ON publications (change_seq);
+
+        CREATE TABLE watermarks (
+            source TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE crawl_log (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            stats TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX crawl_log_source ON crawl_log (source, id);
+
+        CREATE TABLE tag_results (
+            publication_id INTEGER PRIMARY KEY REFERENCES publications (id) ON DELETE CASCADE,
+            model_version TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            result TEXT NOT NULL,
+            tagged_at TEXT NOT NULL
+        );
+
+        CREATE TABLE publication_tags (
+            publication_id INTEGER NOT NULL REFERENCES publications (id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            score REAL,
+            PRIMARY KEY (publication_id, tag)
+        ) WITHOUT ROWID;
+        CREATE INDEX publication_tags_tag ON publication_tags (tag, publication_id);
+        """,
+    ),
+]

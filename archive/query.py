@@ -1,0 +1,211 @@
+"""What a user types → a tantivy query.
+
+Enters: free text such as `entity list "foreign direct product" regulat* -correction`, plus tag
+and date filters. Leaves: a `tantivy.Query` over the index's `text` field — words ANDed, each word
+also matching its English inflections found in the index (`controls` finds `control`, ranked
+below the form typed; a quoted word is exact), quoted phrases, `word*` prefixes of 4+ letters
+expanded to the most frequent matching terms, `-term` exclusions beside at least one positive
+term — with filters as constant-score clauses; or a `QueryError` saying in one line what to
+change. Engine syntax (`field:`, `AND`, brackets) is never interpreted: such characters split
+words exactly as the index's tokenizer does, so identifiers like `15 CFR 744.23` or `0694-AJ90`
+become phrases.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from os.path import commonprefix
+
+import tantivy
+from tantivy import Occur, Query
+
+from archive.errors import QueryError
+
+FIELD = "text"
+MIN_PREFIX = 4
+PREFIX_EXPANSIONS = 50
+MAX_CLAUSES = 32
+MAX_LIMIT = 10_000
+# Same analysis as the index's "default" tokenizer, so query words split as document words do.
+ANALYZER = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .build()
+)
+# Inflections of a typed word: index terms sharing its English (Snowball) stem, as `en_stem` would
+# unite them; searched beside the typed form, scaled so that a variant scores about VARIANT_BOOST
+# of what the typed word would (rare derived forms like "informal" must not outrank "information").
+STEMMER = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
+MIN_STEM = 3
+VARIANT_CANDIDATES = 100
+VARIANT_BOOST = 0.3
+PIECE_RE = re.compile(r'(?P<neg>-?)(?:"(?P<phrase>[^"]*)"|(?P<word>[^\s"]+))')
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One part of a query: a word (with inflections), exact tokens (term or phrase), a prefix."""
+
+    tokens: tuple[str, ...]
+    negative: bool = False
+    kind: str = "exact"  # "word" | "exact" | "prefix"
+
+
+def parse(text: str) -> list[Clause]:
+    """Split user text into clauses; raise `QueryError` if it cannot be searched."""
+    if not text or not text.strip():
+        raise QueryError("empty query: type one or more words to search for")
+    if text.count('"') % 2:
+        raise QueryError('unbalanced quote: close the phrase with a second "')
+    clauses = [c for m in PIECE_RE.finditer(text) if (c := _clause(m)) is not None]
+    if not clauses:
+        raise QueryError(f"no searchable words in {text.strip()!r}")
+    if all(c.negative for c in clauses):
+        raise QueryError("a query cannot only exclude: put a word to search for beside -term")
+    if len(clauses) > MAX_CLAUSES:
+        raise QueryError(f"query too long: at most {MAX_CLAUSES} words and phrases")
+    return clauses
+
+
+def _clause(match: re.Match[str]) -> Clause | None:
+    negative = bool(match["neg"])
+    if match["phrase"] is not None:
+        tokens = tuple(ANALYZER.analyze(match["phrase"]))
+        if not tokens:
+            raise QueryError(f'empty phrase "{match["phrase"]}": put words between the quotes')
+        return Clause(tokens, negative)
+    word = match["word"]
+    if "*" in word:
+        return _prefix(word, negative)
+    tokens = tuple(ANALYZER.analyze(word))
+    if len(tokens) == 1 and tokens[0].isalpha() and len(tokens[0]) >= MIN_STEM:
+        return Clause(tokens, negative, kind="word")
+    return Clause(tokens, negative) if tokens else None
+
+
+def _prefix(word: str, negative: bool) -> Clause:
+    stem = word[:-1] if word.endswith("*") else ""
+    tokens = ANALYZER.analyze(stem) if stem.isalnum() else []
+    if len(tokens) != 1 or len(tokens[0]) < MIN_PREFIX:
+        raise QueryError(
+            f"prefix search needs {MIN_PREFIX}+ letters or digits then one final *, "
+            f"as in regulat*: {word!r}"
+        )
+    return Clause((tokens[0],), negative, kind="prefix")
+
+
+def build(clauses: Sequence[Clause], schema: tantivy.Schema, searcher: tantivy.Searcher) -> Query:
+    """The tantivy query for parsed clauses (all positives must match, negatives must not)."""
+    parts = [
+        (Occur.MustNot if c.negative else Occur.Must, _clause_query(c, schema, searcher))
+        for c in clauses
+    ]
+    if len(parts) == 1:
+        return parts[0][1]
+    return Query.boolean_query(parts)
+
+
+def _clause_query(clause: Clause, schema: tantivy.Schema, searcher: tantivy.Searcher) -> Query:
+    if clause.kind == "word":
+        return _word_query(clause.tokens[0], schema, searcher)
+    if clause.kind == "prefix":
+        terms = searcher.terms_with_prefix(FIELD, clause.tokens[0], limit=PREFIX_EXPANSIONS)
+        if not terms:
+            return Query.empty_query()
+        return Query.boolean_query(
+            [(Occur.Should, Query.term_query(schema, FIELD, term)) for term, _ in terms]
+        )
+    if len(clause.tokens) == 1:
+        return Query.term_query(schema, FIELD, clause.tokens[0])
+    return Query.phrase_query(schema, FIELD, list(clause.tokens))
+
+
+def _word_query(word: str, schema: tantivy.Schema, searcher: tantivy.Searcher) -> Query:
+    exact = Query.term_query(schema, FIELD, word)
+    variants = word_forms(word, searcher)
+    if not variants:
+        return exact
+    total = searcher.num_docs
+    typed = _idf(searcher.doc_freq(FIELD, word), total)
+    boosted = [
+        Query.boost_query(
+            Query.term_query(schema, FIELD, form),
+            VARIANT_BOOST * min(1.0, typed / _idf(count, total)) if typed else VARIANT_BOOST,
+        )
+        for form, count in variants
+    ]
+    return Query.disjunction_max_query([exact, *boosted])
+
+
+def _idf(doc_freq: int, total: int) -> float:
+    """BM25's idf; 0 for a term no document has."""
+    return math.log1p((total - doc_freq + 0.5) / (doc_freq + 0.5)) if doc_freq else 0.0
+
+
+def word_forms(word: str, searcher: tantivy.Searcher) -> list[tuple[str, int]]:
+    """Index terms other than `word` sharing its English stem (`entity` for `entities`), counted."""
+    stem = STEMMER.analyze(word)[0]
+    shared = commonprefix([word, stem])
+    prefix = shared[:-1] if len(shared) > MIN_STEM else shared  # entiti → entit: finds entity
+    if len(prefix) < MIN_STEM:
+        return []
+    terms = searcher.terms_with_prefix(FIELD, prefix, limit=VARIANT_CANDIDATES)
+    return [(t, n) for t, n in terms if t != word and STEMMER.analyze(t)[0] == stem]
+
+
+def with_filters(
+    query: Query,
+    schema: tantivy.Schema,
+    *,
+    tags: Sequence[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+) -> Query:
+    """`query` restricted to documents with any of `tags` published in [since, until]."""
+    filters = []
+    if tags:
+        filters.append(Query.term_set_query(schema, "tags", list(tags)))
+    if since or until:
+        lo, hi = check_dates(since, until)
+        filters.append(Query.range_query(schema, "date", tantivy.FieldType.Date, lo, hi))
+    if not filters:
+        return query
+    return Query.boolean_query(
+        [(Occur.Must, query)] + [(Occur.Must, Query.const_score_query(f, 0.0)) for f in filters]
+    )
+
+
+def check_dates(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """Validated `since`/`until` as UTC midnights; raise `QueryError` on bad input."""
+    lo, hi = _day("since", since), _day("until", until)
+    if lo and hi and lo > hi:
+        raise QueryError(f"since ({since}) is after until ({until})")
+    return lo, hi
+
+
+def _day(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise QueryError(f"{name} must be a date like 2024-01-31, got {value!r}")
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def check_limit(limit: int) -> int:
+    """`limit` if it is a whole number in 1..MAX_LIMIT, else `QueryError`."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {limit!r}")
+    return limit

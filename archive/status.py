@@ -1,0 +1,73 @@
+"""A summary of what the archive holds.
+
+Enters: an open connection and the search index. Leaves: `ArchiveStatus` — documents per source,
+how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
+database and index sizes on disk, and how many changed rows the index has not caught up with.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archive.index import SearchIndex
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlRun:
+    """One row of the crawl log."""
+
+    started_at: str
+    finished_at: str
+    ok: bool
+    stats: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveStatus:
+    """What `regwatch status` shows."""
+
+    documents: dict[str, int]
+    tagged: int
+    tags_stale: int
+    last_crawl: dict[str, CrawlRun]
+    watermarks: dict[str, str]
+    database_bytes: int
+    index_bytes: int
+    index_pending: int
+
+
+def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> ArchiveStatus:
+    """Collect the archive's status in a handful of queries."""
+    tagged, stale = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(t.content_hash != p.content_hash), 0) "
+        "FROM tag_results t JOIN publications p ON p.id = t.publication_id"
+    ).fetchone()
+    return ArchiveStatus(
+        documents=dict(conn.execute("SELECT source, COUNT(*) FROM publications GROUP BY source")),
+        tagged=tagged,
+        tags_stale=stale,
+        last_crawl=_last_crawls(conn),
+        watermarks=dict(conn.execute("SELECT source, value FROM watermarks ORDER BY source")),
+        database_bytes=sum(
+            p.stat().st_size for p in db_path.parent.glob(db_path.name + "*") if p.is_file()
+        ),
+        index_bytes=index.size_bytes(),
+        index_pending=conn.execute(
+            "SELECT COUNT(*) FROM publications WHERE change_seq > ?", (index.watermark,)
+        ).fetchone()[0],
+    )
+
+
+def _last_crawls(conn: sqlite3.Connection) -> dict[str, CrawlRun]:
+    rows = conn.execute(
+        "SELECT source, started_at, finished_at, ok, stats FROM crawl_log "
+        "WHERE id IN (SELECT MAX(id) FROM crawl_log GROUP BY source) ORDER BY source"
+    )
+    return {
+        source: CrawlRun(started, finished, bool(ok), json.loads(stats))
+        for source, started, finished, ok, stats in rows
+    }

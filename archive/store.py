@@ -1,0 +1,170 @@
+"""Writes of publications, watermarks and crawl runs.
+
+Enters: an open connection and `Publication` objects (or watermark / crawl-log values).
+Leaves: rows in `publications`, `watermarks`, `crawl_log`, and a `StoreResult` counting what a
+batch did. A batch is one transaction, applied as if its items were stored one by one in order; an
+unchanged publication writes nothing; a changed one is updated in place with `version` raised,
+`updated_at` and `change_seq` renewed (so the search index and the tagger see it again).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from archive import rows
+from archive.db import transaction, utc_now
+from archive.records import Publication
+
+CHUNK = 500  # bound parameters per lookup, far below SQLite's limit
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What one `store` call did."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(slots=True)
+class _Pending:
+    key: tuple[str, str]
+    values: tuple[Any, ...]
+    digest: str
+    row_id: int | None  # None: not in the database yet
+    changes: int = 0
+
+
+INSERT_SQL = (
+    f"INSERT INTO publications (source, source_id, {', '.join(rows.STORED_FIELDS)}, "
+    "content_hash, version, first_seen, updated_at, change_seq) "
+    f"VALUES ({', '.join('?' * (len(rows.STORED_FIELDS) + 7))})"
+)
+UPDATE_SQL = (
+    f"UPDATE publications SET {', '.join(f'{n} = ?' for n in rows.STORED_FIELDS)}, "
+    "content_hash = ?, version = version + ?, updated_at = ?, change_seq = ? WHERE id = ?"
+)
+
+
+def next_change_seq(conn: sqlite3.Connection) -> int:
+    """The sequence number the next write (inside the current transaction) must carry."""
+    return conn.execute("SELECT COALESCE(MAX(change_seq), 0) + 1 FROM publications").fetchone()[0]
+
+
+def store_publications(conn: sqlite3.Connection, pubs: Sequence[Publication]) -> StoreResult:
+    """Store one batch in one transaction; raises `ValueError` (nothing written) on a bad item."""
+    encoded = []
+    for pub in pubs:
+        rows.check(pub)
+        try:
+            encoded.append(((pub.source, pub.source_id), *rows.encode(pub)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{pub.source} {pub.source_id}: not JSON-serialisable: {exc}"
+            ) from None
+    with transaction(conn):
+        known = _known(conn, pubs)
+        pending: dict[tuple[str, str], _Pending] = {}
+        counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+        for key, values, digest in encoded:
+            counts[_apply(pending, known, key, values, digest)] += 1
+        _write(conn, pending.values(), next_change_seq(conn), utc_now())
+    return StoreResult(**counts)
+
+
+def _apply(
+    pending: dict[tuple[str, str], _Pending],
+    known: dict[tuple[str, str], tuple[int, str]],
+    key: tuple[str, str],
+    values: tuple[Any, ...],
+    digest: str,
+) -> str:
+    entry = pending.get(key)
+    if entry is None and key not in known:
+        pending[key] = _Pending(key, values, digest, None)
+        return "inserted"
+    if entry is None:
+        row_id, stored_digest = known[key]
+        if stored_digest == digest:
+            return "unchanged"
+        pending[key] = _Pending(key, values, digest, row_id, 1)
+        return "updated"
+    if entry.digest == digest:
+        return "unchanged"
+    entry.values, entry.digest, entry.changes = values, digest, entry.changes + 1
+    return "updated"
+
+
+def _known(
+    conn: sqlite3.Connection, pubs: Sequence[Publication]
+) -> dict[tuple[str, str], tuple[int, str]]:
+    by_source: dict[str, list[str]] = {}
+    for pub in pubs:
+        by_source.setdefault(pub.source, []).append(pub.source_id)
+    found: dict[tuple[str, str], tuple[int, str]] = {}
+    for source, ids in by_source.items():
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            sql = (
+                "SELECT source_id, id, content_hash FROM publications "
+                f"WHERE source = ? AND source_id IN ({', '.join('?' * len(chunk))})"
+            )
+            for source_id, row_id, digest in conn.execute(sql, (source, *chunk)):
+                found[(source, source_id)] = (row_id, digest)
+    return found
+
+
+def _write(conn: sqlite3.Connection, entries: Iterable[_Pending], seq: int, now: str) -> None:
+    inserts, updates = [], []
+    for e in entries:
+        if e.row_id is None:
+            inserts.append((*e.key, *e.values, e.digest, 1 + e.changes))
+        else:
+            updates.append((*e.values, e.digest, e.changes, now, seq, e.row_id))
+    conn.executemany(INSERT_SQL, [(*v, now, now, seq) for v in inserts])
+    conn.executemany(UPDATE_SQL, updates)
+
+
+def watermark(conn: sqlite3.Connection, source: str) -> str | None:
+    """The stored watermark of `source`, or None."""
+    row = conn.execute("SELECT value FROM watermarks WHERE source = ?", (source,)).fetchone()
+    return row[0] if row else None
+
+
+def set_watermark(conn: sqlite3.Connection, source: str, value: str) -> None:
+    """Record `value` (an ISO date or date-time) as the watermark of `source`."""
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"watermark for {source} must be an ISO date, got {value!r}") from None
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO watermarks (source, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (source) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            (source, value, utc_now()),
+        )
+
+
+def log_crawl(
+    conn: sqlite3.Connection,
+    source: str,
+    *,
+    started_at: str,
+    finished_at: str,
+    ok: bool,
+    stats: dict[str, Any],
+) -> None:
+    """Append one crawl run to `crawl_log`."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO crawl_log (source, started_at, finished_at, ok, stats) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (source, started_at, finished_at, int(ok), json.dumps(stats, sort_keys=True)),
+        )

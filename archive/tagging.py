@@ -1,0 +1,125 @@
+"""What the tagger reads from the archive and what it writes back.
+
+Enters: a model version (which tag results count as current) and tag results from `nlp/`:
+`(publication_id, {"tags": [...], "scores": {...}, "evidence": {...}, "entities": {...},
+"dates": {...}})`. Leaves: `TagInput` batches of documents still to tag (never tagged, changed since
+tagging, or tagged by another model version), and stored results — the JSON result and content hash
+in `tag_results`, one `publication_tags` row per tag for filtering — with `change_seq` raised so the
+search index picks the tags up.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from archive import rows
+from archive.db import transaction, utc_now
+from archive.store import next_change_seq
+
+STALE = "(t.publication_id IS NULL OR t.content_hash != p.content_hash OR t.model_version != ?)"
+FROM = "FROM publications p LEFT JOIN tag_results t ON t.publication_id = p.id "
+
+
+@dataclass(frozen=True, slots=True)
+class TagInput:
+    """One document for the tagger, keyed by the archive's publication id."""
+
+    publication_id: int
+    document: dict[str, Any]
+
+
+def count_to_tag(conn: sqlite3.Connection, model_version: str, *, retag: bool = False) -> int:
+    """How many publications `documents_to_tag` would yield."""
+    where, args = _where(model_version, retag)
+    return conn.execute(f"SELECT COUNT(*) {FROM} WHERE {where}", args).fetchone()[0]
+
+
+def documents_to_tag(
+    conn: sqlite3.Connection, model_version: str, *, retag: bool = False, batch_size: int = 500
+) -> Iterator[list[TagInput]]:
+    """Batches of documents to tag, in id order; safe to `store_tags` between batches."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    where, args = _where(model_version, retag)
+    last = 0
+    while True:
+        batch = conn.execute(
+            f"SELECT p.* {FROM} WHERE p.id > ? AND {where} ORDER BY p.id LIMIT ?",
+            (last, *args, batch_size),
+        ).fetchall()
+        if not batch:
+            return
+        yield [TagInput(row["id"], rows.fr_document(row)) for row in batch]
+        last = batch[-1]["id"]
+
+
+def _where(model_version: str, retag: bool) -> tuple[str, tuple[Any, ...]]:
+    return ("1", ()) if retag else (STALE, (model_version,))
+
+
+def store_tags(
+    conn: sqlite3.Connection, tagged: Sequence[tuple[int, dict[str, Any]]], model_version: str
+) -> int:
+    """Store tag results in one transaction; raise `ValueError` (nothing stored) on bad input."""
+    checked = [(pid, _tags(pid, result), _result_json(pid, result)) for pid, result in tagged]
+    now = utc_now()
+    with transaction(conn):
+        seq = next_change_seq(conn)
+        for pid, tags, result_json in checked:
+            found = conn.execute(
+                "UPDATE publications SET change_seq = ? WHERE id = ? RETURNING content_hash",
+                (seq, pid),
+            ).fetchone()
+            if found is None:
+                raise ValueError(f"no publication with id {pid}")
+            _write(conn, pid, tags, result_json, found[0], model_version, now)
+    return len(checked)
+
+
+def _tags(pid: int, result: dict[str, Any]) -> list[tuple[str, float | None]]:
+    if not isinstance(result, dict) or not isinstance(result.get("tags"), list):
+        raise ValueError(f"tag result for publication {pid} needs a 'tags' list")
+    scores = result.get("scores") or {}
+    if not all(isinstance(tag, str) and tag for tag in result["tags"]):
+        raise ValueError(f"tag result for publication {pid}: tags must be non-empty strings")
+    try:
+        return [
+            (tag, None if scores.get(tag) is None else float(scores[tag]))
+            for tag in dict.fromkeys(result["tags"])
+        ]
+    except (TypeError, ValueError):
+        raise ValueError(f"tag result for publication {pid}: scores must be numbers") from None
+
+
+def _result_json(pid: int, result: dict[str, Any]) -> str:
+    try:
+        return json.dumps(result, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"tag result for publication {pid} is not JSON: {exc}") from None
+
+
+def _write(
+    conn: sqlite3.Connection,
+    pid: int,
+    tags: list[tuple[str, float | None]],
+    result_json: str,
+    content_hash: str,
+    model_version: str,
+    now: str,
+) -> None:
+    conn.execute(
+        "INSERT INTO tag_results (publication_id, model_version, content_hash, result, tagged_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (publication_id) DO UPDATE SET "
+        "model_version = excluded.model_version, content_hash = excluded.content_hash, "
+        "result = excluded.result, tagged_at = excluded.tagged_at",
+        (pid, model_version, content_hash, result_json, now),
+    )
+    conn.execute("DELETE FROM publication_tags WHERE publication_id = ?", (pid,))
+    conn.executemany(
+        "INSERT INTO publication_tags (publication_id, tag, score) VALUES (?, ?, ?)",
+        [(pid, tag, score) for tag, score in tags],
+    )
