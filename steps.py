@@ -87,15 +87,12 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
     tagger = load_tagger(thresholds=_thresholds(config))
     counts: dict[str, int] = {}
     done = 0
-    with open_archive(config) as archive:
+    with open_archive(config) as archive, archive.bulk():
         total = archive.count_to_tag(tagger.version, retag=retag)
         for batch in archive.documents_to_tag(tagger.version, retag=retag):
             results = list(tagger.tag_many(item.document for item in batch))
             archive.store_tags(
-                [
-                    (item.publication_id, result.to_dict())
-                    for item, result in zip(batch, results, strict=True)
-                ],
+                [(item, result.to_dict()) for item, result in zip(batch, results, strict=True)],
                 tagger.version,
             )
             for result in results:

@@ -142,7 +142,9 @@ class Archive:
             self._conn, model_version, retag=retag, batch_size=batch_size
         )
 
-    def store_tags(self, tagged: Sequence[tuple[int, dict[str, Any]]], model_version: str) -> int:
+    def store_tags(
+        self, tagged: Sequence[tuple[TagInput, dict[str, Any]]], model_version: str
+    ) -> int:
         """Store tag results in one transaction, then re-index those publications."""
         count = tagging.store_tags(self._conn, tagged, model_version)
         if count:

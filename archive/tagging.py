@@ -1,8 +1,9 @@
 """What the tagger reads from the archive and what it writes back.
 
 Enters: a model version (which tag results count as current) and tag results from `nlp/`:
-`(publication_id, {"tags": [...], "scores": {...}, "evidence": {...}, "entities": {...},
-"dates": {...}})`. Leaves: `TagInput` batches of documents still to tag (never tagged, changed since
+`(TagInput, {"tags": [...], "scores": {...}, "evidence": {...}, "entities": {...},
+"dates": {...}})`; the `TagInput` says which content the tagger read.
+Leaves: `TagInput` batches of documents still to tag (never tagged, changed since
 tagging, or tagged by another model version), and stored results — the JSON result and content hash
 in `tag_results`, one `publication_tags` row per tag for filtering — with `change_seq` raised so the
 search index picks the tags up.
@@ -26,10 +27,15 @@ FROM = "FROM publications p LEFT JOIN tag_results t ON t.publication_id = p.id "
 
 @dataclass(frozen=True, slots=True)
 class TagInput:
-    """One document for the tagger, keyed by the archive's publication id."""
+    """One document for the tagger, keyed by the archive's publication id.
+
+    `content_hash` is the content the tagger reads: results are stored against it, so a document
+    that changes while it is being tagged stays due for tagging.
+    """
 
     publication_id: int
     document: dict[str, Any]
+    content_hash: str
 
 
 def count_to_tag(conn: sqlite3.Connection, model_version: str, *, retag: bool = False) -> int:
@@ -53,7 +59,7 @@ def documents_to_tag(
         ).fetchall()
         if not batch:
             return
-        yield [TagInput(row["id"], rows.fr_document(row)) for row in batch]
+        yield [TagInput(row["id"], rows.fr_document(row), row["content_hash"]) for row in batch]
         last = batch[-1]["id"]
 
 
@@ -62,21 +68,24 @@ def _where(model_version: str, retag: bool) -> tuple[str, tuple[Any, ...]]:
 
 
 def store_tags(
-    conn: sqlite3.Connection, tagged: Sequence[tuple[int, dict[str, Any]]], model_version: str
+    conn: sqlite3.Connection, tagged: Sequence[tuple[TagInput, dict[str, Any]]], model_version: str
 ) -> int:
     """Store tag results in one transaction; raise `ValueError` (nothing stored) on bad input."""
-    checked = [(pid, _tags(pid, result), _result_json(pid, result)) for pid, result in tagged]
+    checked = [
+        (item, _tags(item.publication_id, result), _result_json(item.publication_id, result))
+        for item, result in tagged
+    ]
     now = utc_now()
     with transaction(conn):
         seq = next_change_seq(conn)
-        for pid, tags, result_json in checked:
+        for item, tags, result_json in checked:
+            pid = item.publication_id
             found = conn.execute(
-                "UPDATE publications SET change_seq = ? WHERE id = ? RETURNING content_hash",
-                (seq, pid),
+                "UPDATE publications SET change_seq = ? WHERE id = ? RETURNING id", (seq, pid)
             ).fetchone()
             if found is None:
                 raise ValueError(f"no publication with id {pid}")
-            _write(conn, pid, tags, result_json, found[0], model_version, now)
+            _write(conn, pid, tags, result_json, item.content_hash, model_version, now)
     return len(checked)
 
 

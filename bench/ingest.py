@@ -222,7 +222,7 @@ def tag(archive: Archive) -> None:
     start, count = time.perf_counter(), 0
     with archive.bulk():
         for batch in archive.documents_to_tag("bench-1", batch_size=2000):
-            tagged = [(t.publication_id, tag_result(t.document)) for t in batch]
+            tagged = [(t, tag_result(t.document)) for t in batch]
             count += archive.store_tags(tagged, "bench-1")
     elapsed = time.perf_counter() - start
     print(

@@ -36,10 +36,10 @@ def build_digest(archive: Any, *, days: int, until: str | None = None) -> Digest
     """Collect the `days` days ending on `until` (default: the newest stored publication date)."""
     end = until or _newest_date(archive) or date.today().isoformat()
     start = (date.fromisoformat(end) - timedelta(days=days - 1)).isoformat()
-    rows = archive.publications(since=start, until=end)
-    relevant = [row for row in rows if set(row.get("tags") or ()) & set(PRIMARY_TAGS)]
-    others = [row for row in rows if row not in relevant]
-    tagged = any(row.get("tags") is not None for row in rows)
+    relevant, others = [], []
+    for row in archive.publications(since=start, until=end):
+        (relevant if set(row["tags"] or ()) & set(PRIMARY_TAGS) else others).append(row)
+    tagged = any(row["tags"] is not None for row in relevant + others)
     return Digest(start, end, relevant, others, tagged)
 
 

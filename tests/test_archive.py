@@ -316,7 +316,7 @@ def tag_all(archive: Archive, tag_for) -> int:
             tags = tag_for(item.document)
             results.append(
                 (
-                    item.publication_id,
+                    item,
                     {
                         "tags": tags,
                         "scores": {t: 0.8 for t in tags},
@@ -356,12 +356,22 @@ def test_a_changed_document_needs_tagging_again(archive: Archive) -> None:
     assert stale[0]["tags_stale"] is True and stale[0]["tags"] == ["export_control"]
 
 
+def test_a_document_changed_while_being_tagged_stays_due(archive: Archive) -> None:
+    batch = next(archive.documents_to_tag(MODEL, batch_size=len(RECORDS)))
+    archive.store([dataclasses.replace(pub("2019-22210"), action="Final rule; correction.")])
+    archive.store_tags([(item, {"tags": []}) for item in batch], MODEL)
+    todo = [t.document["document_number"] for b in archive.documents_to_tag(MODEL) for t in b]
+    assert todo == ["2019-22210"]
+
+
 def test_store_tags_with_bad_input_stores_nothing(archive: Archive) -> None:
-    good = (1, {"tags": ["ai"], "scores": {"ai": 0.9}})
+    first, second = next(archive.documents_to_tag(MODEL, batch_size=2))
+    good = (first, {"tags": ["ai"], "scores": {"ai": 0.9}})
     with pytest.raises(ValueError, match="needs a 'tags' list"):
-        archive.store_tags([good, (2, {"scores": {}})], MODEL)
+        archive.store_tags([good, (second, {"scores": {}})], MODEL)
+    missing = dataclasses.replace(second, publication_id=99999)
     with pytest.raises(ValueError, match="no publication with id 99999"):
-        archive.store_tags([good, (99999, {"tags": []})], MODEL)
+        archive.store_tags([good, (missing, {"tags": []})], MODEL)
     assert archive.count_to_tag(MODEL) == len(RECORDS)
     assert archive.search("entity", tags=["ai"]) == []
 

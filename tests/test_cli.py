@@ -156,3 +156,66 @@ def test_tag_input_needs_output(home):
     result = invoke("tag", "--input", str(GOOD))
     assert result.exit_code == 2
     assert "--input and --output go together" in result.output
+
+
+def test_tag_the_archive_then_filter_search_by_tag(home):
+    invoke("import", str(GOOD))
+    first = invoke("tag")
+    assert first.exit_code == 0, first.output
+    assert re.search(
+        r"tagged 10 documents with model \S+: ai \d+, .*export_control \d+", first.output
+    )
+    assert "tagged 0 documents" in invoke("tag").output
+    assert "tagged 10 documents" in invoke("tag", "--retag").output
+    hits = json.loads(invoke("search", "rule", "--tag", "ai", "--format", "json").output)
+    assert hits and all("ai" in hit["tags"] for hit in hits)
+    assert "2023-24283" not in {hit["source_id"] for hit in hits}  # an executive order, no "rule"
+    status = invoke("status").output
+    assert "documents: 10 (10 tagged, 0 with stale tags)" in status
+
+
+def test_tag_input_output_without_archive(home, tmp_path):
+    out = tmp_path / "tagged.jsonl"
+    result = invoke("tag", "--input", str(GOOD), "--output", str(out))
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 10
+    by_number = {line["document_number"]: line for line in lines}
+    assert "export_control" in by_number["2023-18772"]["tags"]
+    assert "ai" in by_number["2023-24283"]["tags"]
+    assert not (home / "regwatch.db").exists()
+
+
+def test_eval_prints_tagger_beside_baseline(home):
+    result = invoke("eval", str(REPO / "data" / "fr_labeled_dev.jsonl"), "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    assert "baseline" in json.dumps(report)
+
+
+def test_run_crawls_tags_and_writes_the_digest(home, replay_server):
+    result = invoke(
+        "run", "--base-url", replay_server, "--since", "2023-10-23", "--until", "2023-10-27"
+    )
+    assert result.exit_code == 0, result.output
+    assert re.search(r"crawled federal_register 2023-10-23 to 2023-10-27: \d+ new", result.output)
+    path = Path(result.output.strip().splitlines()[-1].removeprefix("digest written to "))
+    page = path.read_text(encoding="utf-8")
+    assert "Export Controls on Semiconductor Manufacturing Items" in page
+    assert "Why export_control" in page
+    again = invoke(
+        "run", "--base-url", replay_server, "--since", "2023-10-23", "--until", "2023-10-27"
+    )
+    assert ": 0 new, 0 changed" in again.output
+    assert "tagged 0 documents" in again.output
+
+
+def test_failed_crawl_exits_1_and_keeps_the_watermark(home, replay):
+    server = replay("first-malformed-json")
+    result = CliRunner().invoke(
+        main, ["crawl", "--base-url", server.url, "--since", "2023-10-23", "--until", "2023-10-27"]
+    )
+    assert result.exit_code == 1
+    assert "FAILED" in result.output
+    assert "malformed JSON" in error_line(result)
+    assert "watermark none" in invoke("status").output

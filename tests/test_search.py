@@ -26,7 +26,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory):
             for item in batch:
                 title = item.document["title"]
                 tags = ["export_control"] if "Entity List" in title or "Export" in title else []
-                tagged.append((item.publication_id, {"tags": tags}))
+                tagged.append((item, {"tags": tags}))
         opened.store_tags(tagged, "test")
         yield opened
 
