@@ -54,6 +54,15 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
+@contextlib.contextmanager
+def _spinner(description: str) -> Iterator[None]:
+    """A Rich spinner on stderr for work whose size is unknown (a crawl in a child process)."""
+    from rich.console import Console
+
+    with Console(stderr=True).status(description):
+        yield
+
+
 class Context:
     """Lazily loaded configuration shared by subcommands."""
 
@@ -98,7 +107,7 @@ def crawl(obj: Context, source: str, since, until, base_url: str | None) -> None
 
     Example: regwatch crawl --since 2025-01-01 --until 2025-01-31
     """
-    with _errors():
+    with _errors(), _spinner(f"crawling {source}"):
         result = steps.crawl(
             obj.config, source=source, since=_iso(since), until=_iso(until), base_url=base_url
         )
@@ -235,7 +244,7 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
 
     Example: regwatch run --base-url http://127.0.0.1:8400/api/v1/
     """
-    with _errors(), _progress("tagging") as progress:
+    with _errors(), _progress("crawl → tag → digest") as progress:
         result = steps.run(
             obj.config, base_url=base_url, since=_iso(since), until=_iso(until), progress=progress
         )
