@@ -1,7 +1,7 @@
 """Ingest and search benchmark for the archive (SQLite + tantivy).
 
 Enters: `--docs N` (default 200,000). Text comes from the real Federal Register abstracts in
-/work/shared/data/fr_abstracts_2020_2026.jsonl.gz when present (else from the repository's test
+../shared/data/fr_abstracts_2020_2026.jsonl.gz when present (else from the repository's test
 fixture, repeated); each copy gets a fresh document number and a shifted date, real
 export-related abstracts are mixed in until `export` appears in a third or more of the documents,
 and the fields the source lacks (type, agencies, CFR parts, URLs, page data) are filled with fixed
@@ -35,10 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive import Archive, import_records  # noqa: E402
 
-REAL = Path("/work/shared/data/fr_abstracts_2020_2026.jsonl.gz")
-FALLBACK = (
-    Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "archive" / "fr_documents.jsonl"
-)
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO.parent / "shared" / "data" / "fr_abstracts_2020_2026.jsonl.gz"
+FALLBACK = REPO / "tests" / "fixtures" / "archive" / "fr_documents.jsonl"
 EXPORT_SHARE = 0.36  # probability of drawing from the export-related pool
 QUERIES = 200
 WORD_RE = re.compile(r"[^\W_]+")

@@ -1,7 +1,7 @@
 """Tagging speed: the full regwatch tagger against the bare spaCy tokenizer, on the same texts.
 
 Enters: `--input` a JSON-lines (optionally .gz) file of abstract-length documents (default:
-the real Federal Register abstracts in /work/shared/data/fr_abstracts_2020_2026.jsonl.gz when
+the real Federal Register abstracts in ../shared/data/fr_abstracts_2020_2026.jsonl.gz when
 present, else data/fr_labeled_dev.jsonl repeated), `--count` documents (default 20,000).
 Leaves: on stdout, documents/s for `Tagger.tag_many` and for `spacy.blank("en")` tokenizing the
 same title + abstract texts, and their ratio (goal: >= 1,000 docs/s and ratio >= 0.4). Both run
@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SHARED = Path("/work/shared/data/fr_abstracts_2020_2026.jsonl.gz")
+SHARED = ROOT.parent / "shared" / "data" / "fr_abstracts_2020_2026.jsonl.gz"
 FALLBACK = ROOT / "data" / "fr_labeled_dev.jsonl"
 
 

@@ -1,6 +1,7 @@
 """Regenerate the Federal Register replay data from the shared research material.
 
-Enters: `/work/shared` (or `--shared DIR`): `data/fr_abstracts_2020_2026.jsonl.gz`,
+Enters: `../shared` beside the repository (or `--shared DIR`):
+`data/fr_abstracts_2020_2026.jsonl.gz`,
 `data/fr_labeled_dev.jsonl` and the verbatim samples in `sources/samples/federal_register/`.
 Leaves: `data/replay/federal_register/store.jsonl.gz` (one API-shaped document a line, sorted by
 publication date then document number) and `recorded/` (byte copies of the samples plus their
@@ -108,7 +109,8 @@ def copy_samples(source: Path, target: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=Path("/work/shared"))
+    shared = Path(__file__).resolve().parents[3] / "shared"
+    parser.add_argument("--shared", type=Path, default=shared)
     args = parser.parse_args()
     sample_dir = args.shared / "sources" / "samples" / "federal_register"
     records = merge(
