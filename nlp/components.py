@@ -7,7 +7,8 @@ Leaves, on the Doc (`doc._.regwatch` is one object so a document costs one exten
 - `regwatch_extractor`: `doc._.regwatch.entities` ({entity: [mention]}), `.dates`
   ({slot: ISO date}), `.date_evidence`, `doc.spans["regwatch_ids"]`.
 - `regwatch_tagger`: `doc.spans["regwatch_terms"]` (one span per term match, label = rule id;
-  PhraseMatchers on LOWER and ORTH, a Matcher for raw token patterns),
+  PhraseMatchers on LOWER and ORTH, a Matcher for raw token patterns; a match that a `listed`
+  negative rule finds to be one item of a long list is marked `vetoed_by`),
   `doc.cats` (score per tag), `doc._.regwatch.tags`, `.evidence`; entity types a
   tag gates (`gates_entities` in tags.jsonl) are dropped when that tag does not pass.
 Both components save their rules with the pipeline (`to_disk` / `from_disk`).
@@ -135,6 +136,7 @@ class RegwatchTagger(RuleFilesMixin):
     ) -> None:
         self._tags, self._fields, self._terms = tags, fields, terms
         self._negatives, self._context = negatives, context
+        self._listings = [n for n in negatives if n.get("listed")]
         self.book = RuleBook(tags, fields, terms + context, negatives, self.thresholds)
         self.matchers = self._matchers(terms + negatives)
 
@@ -160,7 +162,7 @@ class RegwatchTagger(RuleFilesMixin):
             for match_id, start, end in matcher(doc)
         )
         doc.spans[self.spans_key] = spans
-        hits = [_term_hit(span, doc_text) for span in spans]
+        hits = self._term_hits(spans, doc_text)
         hits += _context_hits(self._context, state.entities)
         scored = score(hits, self.book)
         doc.cats = scored.scores
@@ -168,6 +170,37 @@ class RegwatchTagger(RuleFilesMixin):
         state.evidence = scored.evidence
         state.entities = self._gate_entities(state.entities, scored.tags)
         return doc
+
+    def _term_hits(self, spans: list[Span], doc_text: DocumentText) -> list[Hit]:
+        """One Hit per match; a listed match also fires the negative rule that vetoed it.
+        A listing rule vetoes only a passing mention: when its matches sit in two or more
+        items of lists ("AI governance; AI safety; AI workforce"), none is vetoed."""
+        listings = [self._listing(span, doc_text) for span in spans]
+        items: dict[str, set[int]] = {}
+        for listing in filter(None, listings):
+            items.setdefault(listing[0], set()).add(listing[1])
+        passing = {rule for rule, found in items.items() if len(found) == 1}
+        hits = []
+        for span, listing in zip(spans, listings, strict=True):
+            vetoed_by = listing[0] if listing and listing[0] in passing else None
+            hits.append(_term_hit(span, doc_text, vetoed_by))
+            if vetoed_by:
+                hits.append(_term_hit(span, doc_text, None, vetoed_by))
+        return hits
+
+    def _listing(self, span: Span, doc_text: DocumentText) -> tuple[str, int] | None:
+        """(id of the first `listed` negative rule for which this match is one item of a long
+        list, the item's start token) - "areas such as artificial intelligence, quantum
+        computing, blockchain, ..."."""
+        for rule in self._listings:
+            listed = rule["listed"]
+            if span.label_ not in listed["rules"]:
+                continue
+            field, _ = doc_text.field_at(span.start_char)
+            item = None if field in rule.get("spares_fields", []) else _list_item(span, listed)
+            if item is not None:
+                return rule["id"], item
+        return None
 
     def _outermost(self, spans) -> list[Span]:
         """Drop a positive match inside a longer positive match that speaks for one of its tags:
@@ -208,10 +241,46 @@ def _char_span(doc: Doc, offset: int, mention: dict, label: str) -> Span | None:
     return doc.char_span(start, end, label=label, alignment_mode="expand")
 
 
-def _term_hit(span: Span, doc_text: DocumentText) -> Hit:
+def _term_hit(
+    span: Span, doc_text: DocumentText, vetoed_by: str | None, rule: str | None = None
+) -> Hit:
+    """A term match as a Hit of its own rule, or (with `rule`) of the negative that vetoed it."""
     field, offset = doc_text.field_at(span.start_char)
     start = span.start_char - offset
-    return Hit(span.label_, field, span.text, start, start + len(span.text))
+    return Hit(rule or span.label_, field, span.text, start, start + len(span.text), 1.0, vetoed_by)
+
+
+SENTENCE_ENDS = frozenset({".", "?", "!"})
+LIST_SEPARATORS = frozenset({",", ";"})
+ITEM_BOUNDS = LIST_SEPARATORS | {":"}
+
+
+def _list_item(span: Span, listed: dict[str, Any]) -> int | None:
+    """If the match is one item of a list - its sentence holds at least `min_separators` commas
+    or semicolons, and a separator (or colon) lies within `reach` tokens before or after it -
+    the index of the token that starts its item (matches in one item share it); else None."""
+    doc, reach = span.doc, int(listed["reach"])
+    start = span.start
+    while start > 0 and not _ends_sentence(doc[start - 1]):
+        start -= 1
+    end = span.end
+    while end < len(doc) and not _ends_sentence(doc[end]):
+        end += 1
+    separators = sum(t.text in LIST_SEPARATORS for t in doc[start:end])
+    if separators < int(listed["min_separators"]):
+        return None
+    before = doc[max(start, span.start - reach) : span.start]
+    after = doc[span.end : min(end, span.end + reach)]
+    if not any(t.text in ITEM_BOUNDS for t in (*before, *after)):
+        return None
+    item = span.start
+    while item > start and doc[item - 1].text not in ITEM_BOUNDS:
+        item -= 1
+    return item
+
+
+def _ends_sentence(token) -> bool:
+    return token.text in SENTENCE_ENDS or (token.is_space and "\n" in token.text)
 
 
 def _context_hits(rules: list[dict[str, Any]], entities: dict[str, list]) -> list[Hit]:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 PATTERNS_DIR = Path(__file__).with_name("patterns")
 # File family (the file name before the first "_" or ".") -> RuleSet attribute.
 FAMILIES = ("tags", "fields", "terms", "negatives", "context", "identifiers", "countries", "dates")

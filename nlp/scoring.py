@@ -11,7 +11,9 @@ How a score is made (the same words are in `patterns/README.md`):
    adds nothing.
 2. A negative rule that fired (a) vetoes the positive rules it `suppresses` (ids, or prefixes
    ending in `*`), which stay in the evidence marked `suppressed`, and (b) multiplies the score
-   of each tag in its `weights` by (1 - weight).
+   of each tag in its `weights` by (1 - weight). A hit carrying `vetoed_by` (a mention the
+   matcher found to be one item of a long list) does not count; a rule left with only such
+   hits is suppressed by that negative rule.
 3. Score = noisy-or of the contributions, 1 - prod(1 - c), times the negative factors.
 4. Rules with `requires` (tags) count only when those tags pass without them (a second pass):
    "advanced computing" says AI only inside an export-control document.
@@ -34,6 +36,7 @@ class Hit:
     start: int | None = None
     end: int | None = None
     scale: float = 1.0
+    vetoed_by: str | None = None
 
 
 @dataclass(slots=True)
@@ -68,8 +71,12 @@ class RuleBook:
 def score(hits: list[Hit], book: RuleBook) -> Scored:
     """Combine the hits of one document into scores, tags and evidence."""
     negatives = _first_per_rule(h for h in hits if h.rule in book.negatives)
-    best = _best_per_rule((h for h in hits if h.rule in book.positives), book)
+    positives = [h for h in hits if h.rule in book.positives]
+    best = _best_per_rule((h for h in positives if not h.vetoed_by), book)
+    vetoed = _best_per_rule((h for h in positives if h.vetoed_by and h.rule not in best), book)
     suppressed = _suppressed(negatives, best, book)
+    suppressed.update({rule: hit.vetoed_by for rule, hit in vetoed.items()})
+    best.update(vetoed)
     damp = _damping(negatives, book)
     active = [r for r in best if r not in suppressed and not book.positives[r].get("requires")]
     first = _noisy_or(active, best, book, damp)

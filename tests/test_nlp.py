@@ -157,6 +157,97 @@ def test_ai_acronym_vetoed_by_context(tagger: Tagger, number: str, veto: str) ->
     assert any(e["rule"] == veto and e["effect"] == "negative" for e in result.evidence["ai"])
 
 
+# --- general rules found on the independent check set (data/fr_check_set.jsonl) ----------
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "2022-01628",  # "technology areas: Artificial Intelligence, Cybersecurity, ..."
+        "2023-24091",  # "Crisis in the Middle East; The International Dimensions of AI; ..."
+    ],
+)
+def test_ai_as_one_item_of_a_long_list_does_not_tag_ai(tagger: Tagger, number: str) -> None:
+    result = tag(tagger, number)
+    assert "ai" not in result.tags
+    vetoed = [e for e in result.evidence["ai"] if e["effect"] == "suppressed"]
+    assert vetoed
+    assert {e["suppressed_by"] for e in vetoed} == {"neg.ai.listed_mention"}
+    negative = [e for e in result.evidence["ai"] if e["effect"] == "negative"]
+    assert [e["rule"] for e in negative] == ["neg.ai.listed_mention"]
+
+
+def test_ai_listed_in_the_abstract_but_named_in_the_title_still_tags_ai(tagger: Tagger) -> None:
+    # USPTO: the abstract lists "artificial intelligence (AI) and other emerging technologies
+    # (ET) (e.g., quantum computing, synthetic biology, blockchain, ...)"; the title names AI.
+    result = tag(tagger, "2022-12139")
+    assert "ai" in result.tags
+    assert support(result, "ai")["ai.term.artificial_intelligence"]["field"] == "title"
+
+
+def test_ai_as_the_topic_of_a_sentence_is_not_a_listed_mention(tagger: Tagger) -> None:
+    # Real sentence (2024-09591, Diabetes Mellitus Interagency Coordinating Committee).
+    result = tagger.tag(
+        {
+            "title": "Notice of Diabetes Mellitus Interagency Coordinating Committee Meeting",
+            "abstract": 'The topic for this meeting will be "Artificial Intelligence in Diabetes '
+            'Precision Medicine: Real world data, real world opportunities and challenges".',
+        }
+    )
+    assert result.tags == ["ai"]
+
+
+def test_generative_ai_is_ai_vocabulary(tagger: Tagger) -> None:
+    # "Civil Rights, Civil Liberties, and Generative AI": a three-item project name.
+    result = tag(tagger, "2025-23399")
+    assert result.tags == ["ai"]
+    assert support(result, "ai")["ai.term.generative"]["text"] == "Generative AI"
+
+
+def test_nrc_licence_transfer_listing_export_licences_is_not_export_control(
+    tagger: Tagger,
+) -> None:
+    result = tag(tagger, "2022-01175")
+    assert result.tags == []
+    vetoed = [e for e in result.evidence["export_control"] if e["effect"] == "suppressed"]
+    assert [(e["rule"], e["suppressed_by"]) for e in vetoed] == [
+        ("ec.term.export_license", "neg.ec.licence_transfer")
+    ]
+    # An NRC order suspending general licences to export is a nuclear export control.
+    assert "export_control" in tag(tagger, "2022-10565").tags
+
+
+def test_retransfer_is_export_control_vocabulary(tagger: Tagger) -> None:
+    # NNSA advance consent list for retransfers of U.S.-origin nuclear material (123 Agreement).
+    result = tag(tagger, "2024-09961")
+    assert result.tags == ["export_control"]
+    assert support(result, "export_control")["ec.term.reexport"]["text"] == "retransfers"
+
+
+def test_license_review_policy_without_cfr_references(tagger: Tagger) -> None:
+    # The advanced-computing licence policy rule, read without its agencies and CFR parts
+    # (as in the 106k-abstract file): the licence review policy makes it an export control,
+    # and that lets "advanced computing" speak for AI.
+    document = {**REAL["2026-00789"], "agencies": [], "cfr_references": []}
+    result = tagger.tag(document)
+    assert {"ai", "export_control"} <= set(result.tags)
+    assert "ec.term.license_review_policy" in support(result, "export_control")
+
+
+def test_commerce_country_chart_is_export_control_vocabulary(tagger: Tagger) -> None:
+    # Clause of 2023-26532 (Allied Governments Favorable Treatment), without its EAR sentence.
+    result = tagger.tag(
+        {
+            "title": "Revisions to Certain Crime Control and Detection Controls",
+            "abstract": "BIS is revising the Commerce Country Chart to remove Crime Control and "
+            "Detection (CC) controls on certain items that are destined for Austria, Finland, "
+            "Ireland, Liechtenstein, South Korea, Sweden, and Switzerland.",
+        }
+    )
+    assert result.tags == ["export_control"]
+    assert "ec.term.country_chart" in support(result, "export_control")
+
+
 def test_lng_reexport_is_not_export_control(tagger: Tagger) -> None:
     # Real title shape of DOE LNG dockets: "re-export" of U.S. LNG from Mexico.
     result = tagger.tag(
