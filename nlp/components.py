@@ -3,7 +3,7 @@
 Enters: a `Doc` made by `spacy.blank("en")`'s tokenizer whose `doc._.regwatch` is a `DocState`
 holding the `DocumentText` it was made from (fields and metadata); a plain `nlp("text")` is read
 as one field named "text".
-Leaves, on the Doc (`doc._.regwatch` is one object so a document costs one extension lookup):
+Leaves, on the Doc (`doc._.regwatch` is one object):
 - `regwatch_extractor`: `doc._.regwatch.entities` ({entity: [mention]}), `.dates`
   ({slot: ISO date}), `.date_evidence`, `doc.spans["regwatch_ids"]`.
 - `regwatch_tagger`: `doc.spans["regwatch_terms"]` (one span per term match, label = rule id;
@@ -163,7 +163,8 @@ class RegwatchTagger(RuleFilesMixin):
         )
         doc.spans[self.spans_key] = spans
         hits = self._term_hits(spans, doc_text)
-        hits += _context_hits(self._context, state.entities)
+        if state.entities:
+            hits += _context_hits(self._context, state.entities)
         scored = score(hits, self.book)
         doc.cats = scored.scores
         state.tags = scored.tags
@@ -175,6 +176,8 @@ class RegwatchTagger(RuleFilesMixin):
         """One Hit per match; a listed match also fires the negative rule that vetoed it.
         A listing rule vetoes only a passing mention: when its matches sit in two or more
         items of lists ("AI governance; AI safety; AI workforce"), none is vetoed."""
+        if not spans:
+            return []
         listings = [self._listing(span, doc_text) for span in spans]
         items: dict[str, set[int]] = {}
         for listing in filter(None, listings):
@@ -221,6 +224,8 @@ class RegwatchTagger(RuleFilesMixin):
         return bool(set(self.book.positives.get(outer.label_, {}).get("weights", {})) & set(tags))
 
     def _gate_entities(self, entities: dict[str, list], tags: list[str]) -> dict[str, list]:
+        if not entities:
+            return {}
         closed = {
             entity
             for tag in self._tags
@@ -286,8 +291,12 @@ def _ends_sentence(token) -> bool:
 def _context_hits(rules: list[dict[str, Any]], entities: dict[str, list]) -> list[Hit]:
     hits = []
     for rule in rules:
-        mentions = entities.get(rule["entity"], [])
+        mentions = entities.get(rule["entity"])
+        if not mentions:
+            continue
         matching = [m for m in mentions if _satisfies(rule, m)]
+        if not matching:
+            continue
         scale = _share(rule, mentions, matching)
         hits += [
             Hit(rule["id"], m["field"], m["text"], m["start"], m["end"], scale) for m in matching

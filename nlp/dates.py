@@ -15,7 +15,9 @@ API values win over text; the first text date of a slot, in reading order, wins 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from nlp.document import DocumentText
@@ -23,7 +25,9 @@ from nlp.document import DocumentText
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # No leading \b: a pattern that starts with the month alternation scans several times faster.
 DATE_RE = re.compile(rf"(?P<month>{MONTHS})\s+(?P<day>\d{{1,2}}),\s+(?P<year>\d{{4}})\b")
-SENTENCE_END_RE = re.compile(r"(?<=[a-z0-9)][.;:])\s+(?=[A-Z])|\n+")
+# A sentence ends at whitespace after "x." / "x;" / "x:" before a capital, or at newlines. Both
+# branches start with one whitespace character, written first so the scan can skip to it.
+SENTENCE_END_RE = re.compile(r"\s(?:(?<=[a-z0-9)][.;:]\s)\s*(?=[A-Z])|(?<=\n)\n*)")
 API_SLOTS = ("effective_on", "comments_close_on")
 
 
@@ -33,6 +37,7 @@ class DateFinder:
     def __init__(self, rules: list[dict[str, Any]]):
         self.rules = rules
         self._cues = [(r, re.compile(r["cue"], re.I)) for r in rules if "cue" in r]
+        self._slot_cues = [(r, pattern) for r, pattern in self._cues if r.get("slot")]
         self._relative = [(r, re.compile(r["regex"], re.I)) for r in rules if "regex" in r]
 
     def find(self, doc_text: DocumentText) -> tuple[dict[str, str], list[dict[str, Any]]]:
@@ -59,32 +64,39 @@ class DateFinder:
             for match in pattern.finditer(text)
         ]
         matches = list(DATE_RE.finditer(text))
-        breaks = [m.end() for m in SENTENCE_END_RE.finditer(text)] if matches else []
+        # A break after the last date's first character never starts the sentence of a date.
+        last = matches[-1].start() + 1 if matches else 0
+        breaks = [m.end() for m in SENTENCE_END_RE.finditer(text, 0, last)]
         sentence_start, previous_end = 0, 0
         for match in matches:
-            start = max([b for b in breaks if b <= match.start()], default=0)
+            start = breaks[index - 1] if (index := bisect_right(breaks, match.start())) else 0
             if start != sentence_start:
                 sentence_start, previous_end = start, start
             rule = self._nearest_cue(text, sentence_start, previous_end, match.start())
             previous_end = match.end()
-            value = _iso(match)
+            value = _iso(match["month"], match["day"], match["year"])
             if rule and rule.get("slot") and value:
                 found.append(_found(rule, value, match))
         return sorted(found, key=lambda f: f["start"])
 
     def _nearest_cue(self, text: str, sentence: int, previous: int, at: int) -> dict | None:
-        """The rule of the last cue in (previous date, at); else in the sentence, non-null only."""
-        for begin, allow_null in ((previous, True), (sentence, False)):
-            best: tuple[int, dict[str, Any]] | None = None
-            for rule, pattern in self._cues:
-                if not allow_null and not rule.get("slot"):
-                    continue
-                for cue in pattern.finditer(text, begin, at):
-                    if best is None or cue.start() > best[0]:
-                        best = (cue.start(), rule)
-            if best:
-                return best[1]
-        return None
+        """The rule of the last cue in (previous date, at); else in the sentence, non-null only.
+        (When the sentence starts at the previous date, the second look could find nothing new.)
+        """
+        rule = _last_cue(self._cues, text, previous, at)
+        if rule is None and sentence != previous:
+            rule = _last_cue(self._slot_cues, text, sentence, at)
+        return rule
+
+
+def _last_cue(cues: list, text: str, begin: int, at: int) -> dict[str, Any] | None:
+    """The rule of the cue starting last in text[begin:at] (the earlier rule on a tie)."""
+    best: tuple[int, dict[str, Any]] | None = None
+    for rule, pattern in cues:
+        for cue in pattern.finditer(text, begin, at):
+            if best is None or cue.start() > best[0]:
+                best = (cue.start(), rule)
+    return best[1] if best else None
 
 
 def _found(rule: dict[str, Any], value: str, match: re.Match[str]) -> dict[str, Any]:
@@ -98,13 +110,10 @@ def _found(rule: dict[str, Any], value: str, match: re.Match[str]) -> dict[str, 
     }
 
 
-def _iso(match: re.Match[str]) -> str | None:
+@lru_cache(maxsize=4096)
+def _iso(month: str, day: str, year: str) -> str | None:
     """ISO form of a matched date; None for an impossible one ("February 30, 2024")."""
     try:
-        return (
-            datetime.strptime(f"{match['month']} {match['day']} {match['year']}", "%B %d %Y")
-            .date()
-            .isoformat()
-        )
+        return datetime.strptime(f"{month} {day} {year}", "%B %d %Y").date().isoformat()
     except ValueError:
         return None

@@ -53,20 +53,17 @@ class DocState:
 
 def document_text(document: dict[str, Any], field_rules: list[dict[str, Any]]) -> DocumentText:
     """Lay the fields named by `field_rules` end to end; keep the metadata the rules need."""
-    parts: list[str] = []
+    values: list[str] = []
     spans: list[tuple[str, int, int]] = []
     offset = 0
     for rule in field_rules:
-        value = field_value(document, rule["field"])[: rule.get("max_chars") or None]
-        if not value:
-            continue
-        if parts:
-            parts.append(FIELD_SEPARATOR)
-            offset += len(FIELD_SEPARATOR)
-        parts.append(value)
-        spans.append((rule["field"], offset, offset + len(value)))
-        offset += len(value)
-    return DocumentText("".join(parts), spans, document_meta(document))
+        name = rule["field"]
+        value = document.get(name) and field_value(document, name)[: rule.get("max_chars") or None]
+        if value:
+            values.append(value)
+            spans.append((name, offset, offset + len(value)))
+            offset += len(value) + len(FIELD_SEPARATOR)
+    return DocumentText(FIELD_SEPARATOR.join(values), spans, document_meta(document))
 
 
 def field_value(document: dict[str, Any], name: str) -> str:

@@ -27,7 +27,12 @@ class Extractor:
     def __init__(self, identifiers: list[dict[str, Any]]):
         self.identifiers = identifiers
         self._compiled = [
-            (rule, re.compile(rule["regex"]), tuple(rule.get("requires_text", ())))
+            (
+                rule,
+                re.compile(rule["regex"]),
+                tuple(rule.get("requires_text", ())),
+                NORMALISERS.get(rule["entity"], _plain),
+            )
             for rule in identifiers
         ]
 
@@ -42,10 +47,9 @@ class Extractor:
 
     def _text_mentions(self, doc_text: DocumentText) -> Iterator[tuple[str, Mention]]:
         text = doc_text.text
-        for rule, pattern, literals in self._compiled:
+        for rule, pattern, literals, normalise in self._compiled:
             if literals and not _any_in(literals, text):
                 continue
-            normalise = NORMALISERS.get(rule["entity"], _plain)
             for match in pattern.finditer(text):
                 place = doc_text.locate(match.start(), match.end())
                 if place is None:
@@ -70,7 +74,7 @@ class Extractor:
 
 def _any_in(literals: tuple[str, ...], text: str) -> bool:
     """Cheap pre-check: does one of a rule's `requires_text` literals occur in the text?"""
-    return any(literal in text for literal in literals)
+    return any(map(text.__contains__, literals))
 
 
 def add_mention(found: dict[str, list[Mention]], entity: str, mention: Mention) -> None:

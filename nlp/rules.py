@@ -2,7 +2,7 @@
 
 Enters: the JSON-lines files in `nlp/patterns/` (one rule per line, each with an `id`).
 Leaves: `RuleSet`, the rules grouped by the file family that consumes them, and
-`rules_version`, a short hash that changes whenever a rule or the code version changes.
+`rules_version`, a short hash that changes whenever a rule, a threshold or the code version changes.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def write_jsonl(path: Path, rules: list[dict[str, Any]]) -> None:
     path.write_text("".join(lines), encoding="utf-8")
 
 
-def rules_version(rules: RuleSet) -> str:
-    """`<code version>+<hash of every rule>`: a new value means documents must be re-tagged."""
-    content = json.dumps(asdict(rules), sort_keys=True, ensure_ascii=False)
+def rules_version(rules: RuleSet, thresholds: dict[str, float]) -> str:
+    """`<code version>+<hash of every rule and threshold>`: a new value means re-tag documents."""
+    content = json.dumps([asdict(rules), thresholds], sort_keys=True, ensure_ascii=False)
     return f"{CODE_VERSION}+{hashlib.sha256(content.encode()).hexdigest()[:12]}"

@@ -56,6 +56,11 @@ class RuleBook:
         self.factors = {f["field"]: float(f["factor"]) for f in fields}
         self.positives = {r["id"]: r for r in positives}
         self.negatives = {r["id"]: r for r in negatives}
+        self._silent = _score([], self)
+
+    def silent(self) -> Scored:
+        """The result of a document where no rule fired (most documents): computed once."""
+        return Scored(dict(self._silent.scores), list(self._silent.tags))
 
     def primary(self) -> list[str]:
         return [n for n, t in self.tags.items() if t.get("primary")]
@@ -70,6 +75,10 @@ class RuleBook:
 
 def score(hits: list[Hit], book: RuleBook) -> Scored:
     """Combine the hits of one document into scores, tags and evidence."""
+    return _score(hits, book) if hits else book.silent()
+
+
+def _score(hits: list[Hit], book: RuleBook) -> Scored:
     negatives = _first_per_rule(h for h in hits if h.rule in book.negatives)
     positives = [h for h in hits if h.rule in book.positives]
     best = _best_per_rule((h for h in positives if not h.vetoed_by), book)

@@ -60,7 +60,7 @@ class Tagger:
     def __init__(self, nlp: Language):
         self.nlp = nlp
         self._fields = [f for f in nlp.get_pipe(TAGGER).rules()["fields"] if f.get("text", True)]
-        self.version = rules_version(pipeline_rules(nlp))
+        self.version = rules_version(pipeline_rules(nlp), nlp.get_pipe(TAGGER).book.thresholds)
 
     def tag(self, document: dict[str, Any]) -> TagResult:
         return next(self.tag_many([document]))

@@ -219,3 +219,12 @@ def test_failed_crawl_exits_1_and_keeps_the_watermark(home, replay):
     assert "FAILED" in result.output
     assert "malformed JSON" in error_line(result)
     assert "watermark none" in invoke("status").output
+
+
+def test_a_changed_threshold_retags_the_archive(home, tmp_path):
+    invoke("import", str(GOOD))
+    assert "tagged 10 documents" in invoke("tag").output
+    (tmp_path / "regwatch.toml").write_text("[tagging]\nthreshold_ai = 0.99\n", encoding="utf-8")
+    stricter = invoke("tag")
+    assert "tagged 10 documents" in stricter.output
+    assert "ai" not in re.findall(r"(\w+) \d+", stricter.output.split(": ", 1)[1])

@@ -364,6 +364,21 @@ def test_comment_extension_takes_the_new_deadline(tagger: Tagger) -> None:
     assert result.dates == {"comments_close_on": "2024-07-01"}
 
 
+def test_a_date_takes_the_slot_of_a_cue_in_its_own_sentence_only(tagger: Tagger) -> None:
+    text = (
+        "Comments must be received by March 4, 2024. A public meeting is planned. "
+        "April 2, 2024 is a holiday. The meeting will be held\nMay 5, 2024."
+    )
+    assert tagger.tag({"dates": text}).dates == {"comments_close_on": "2024-03-04"}
+
+
+def test_a_date_after_a_reference_date_looks_back_to_the_start_of_its_sentence(
+    tagger: Tagger,
+) -> None:
+    text = "At the meeting, the plan published on March 1, 2024 will be discussed on March 8, 2024."
+    assert tagger.tag({"dates": text}).dates == {"meeting_on": "2024-03-08"}
+
+
 # --- inputs, thresholds, version, serialisation --------------------------------------------
 
 
