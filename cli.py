@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 import steps
-from config import ConfigError, load_config
+from config import Config, ConfigError, load_config
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -71,7 +71,7 @@ class Context:
         self._config = None
 
     @property
-    def config(self):
+    def config(self) -> Config:
         if self._config is None:
             with _errors():
                 self._config = load_config(self.config_path)
