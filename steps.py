@@ -11,9 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from config import Config
+
+if TYPE_CHECKING:
+    from archive import Archive, ImportResult
+    from crawlers.run import CrawlResult
+    from nlp.evaluate import EvalReport
 
 Progress = Callable[[int, int], None]
 
@@ -37,12 +42,12 @@ class DigestResult:
 
 @dataclass(frozen=True)
 class RunResult:
-    crawl: Any
+    crawl: CrawlResult
     tag: TagRunResult
     digest: DigestResult
 
 
-def open_archive(config: Config):
+def open_archive(config: Config) -> Archive:
     """Open the archive under the configured home."""
     from archive import Archive
 
@@ -56,7 +61,7 @@ def crawl(
     since: str | None = None,
     until: str | None = None,
     base_url: str | None = None,
-):
+) -> CrawlResult:
     """Crawl one source into the archive; returns the crawler's `CrawlResult`."""
     from crawlers.run import crawl as run_crawl
 
@@ -71,7 +76,7 @@ def crawl(
     )
 
 
-def import_file(config: Config, path: Path, progress: Progress | None = None):
+def import_file(config: Config, path: Path, progress: Progress | None = None) -> ImportResult:
     """Bulk-load Federal-Register-shaped JSON lines; bad lines are rejected with their number."""
     from archive import import_records
 
@@ -111,7 +116,7 @@ def tag_file(config: Config, input_path: Path, output_path: Path) -> int:
     return tag_jsonl(input_path, output_path, load_tagger(thresholds=_thresholds(config)))
 
 
-def evaluate(config: Config, path: Path):
+def evaluate(config: Config, path: Path) -> EvalReport:
     """Score the tagger (at the configured thresholds) against a labelled JSON-lines file."""
     from nlp import evaluate_file, load_tagger
 
