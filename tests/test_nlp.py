@@ -217,6 +217,91 @@ def test_nrc_licence_transfer_listing_export_licences_is_not_export_control(
     assert "export_control" in tag(tagger, "2022-10565").tags
 
 
+def test_nrc_export_licence_application_is_export_control(tagger: Tagger) -> None:
+    # Real abstract (2022-11854): "export license" alone scores 0.495; the NRC licence number
+    # (XSNM3828) is the second piece of evidence that makes it a 10 CFR 110 export control.
+    result = tagger.tag(
+        {
+            "title": "ALARA Logistics, LLC",
+            "abstract": "The U.S. Nuclear Regulatory Commission (NRC) received an application for "
+            "an export license (XSNM3828) requested by ALARA Logistics, LLC. On April 5, 2022, "
+            "ALARA Logistics, LLC filed an application with the NRC seeking approval for a "
+            "license to export high enriched uranium to Belgium.",
+        }
+    )
+    assert result.tags == ["export_control"]
+    assert support(result, "export_control")["ctx.nrc_export_licence"]["text"] == "XSNM3828"
+    assert values(result, "nrc_export_licences") == ["XSNM3828"]
+    # An amendment number (XW027/01, 2022-25376) counts too.
+    amendment = tagger.tag(
+        {
+            "title": "Perma-Fix Northwest Richland, Inc.",
+            "abstract": "The U.S. Nuclear Regulatory Commission (NRC) received an application to "
+            "amend an export license (XW027/01), from Perma-Fix Northwest Richland, Inc.",
+        }
+    )
+    assert amendment.tags == ["export_control"]
+
+
+def test_nrc_licence_number_alone_or_in_a_transfer_is_not_export_control(tagger: Tagger) -> None:
+    # Without "export license" the number is weak evidence only (reported only in
+    # export-control documents).
+    alone = tagger.tag({"title": "Framatome, Inc.", "abstract": "Licence (XW015) was amended."})
+    assert alone.tags == []
+    assert values(alone, "nrc_export_licences") == []
+    # A licence transfer listing export licences (clause shaped like 2023-15210's) is vetoed.
+    transfer = tagger.tag(
+        {
+            "title": "Consideration of Approval of Indirect Transfer of Licenses",
+            "abstract": "The application seeks NRC approval of the indirect transfer of Special "
+            "Nuclear Material License No. SNM-1097 and Export License No. (XSNM3398) to a newly "
+            "created subsidiary.",
+        }
+    )
+    assert transfer.tags == []
+    vetoed = [e for e in transfer.evidence["export_control"] if e["effect"] == "suppressed"]
+    assert {(e["rule"], e["suppressed_by"]) for e in vetoed} == {
+        ("ec.term.export_license", "neg.ec.licence_transfer"),
+        ("ctx.nrc_export_licence", "neg.ec.licence_transfer"),
+    }
+
+
+def test_ai_inside_one_item_of_a_long_list_of_cited_documents_does_not_tag_ai(
+    tagger: Tagger,
+) -> None:
+    # Real sentence (2025-18640, Education grant priority): AI is the name of another cited
+    # priority, one item of a seven-comma enumeration, eight tokens from a separator.
+    result = tagger.tag(
+        {
+            "title": "Proposed Priority and Definitions-Secretary's Supplemental Priority and "
+            "Definitions on Meaningful Learning Opportunities",
+            "abstract": "This priority and definitions augment the initial set of three "
+            "Secretary's Supplemental Priorities on Evidence-Based Literacy, Educational Choice, "
+            "and Returning Education to the States published as final priorities on September 9, "
+            "2025 (90 FR 43514), the Secretary's Supplemental Priority on Artificial Intelligence "
+            "published as a proposed priority on July 21, 2025 (90 FR 34203), and the "
+            "Secretary's Supplemental Priority on Promoting Patriotic Education published as a "
+            "proposed priority on September 17, 2025 (90 FR 44788).",
+        }
+    )
+    assert result.tags == []
+    vetoed = [e for e in result.evidence["ai"] if e["effect"] == "suppressed"]
+    assert {e["suppressed_by"] for e in vetoed} == {"neg.ai.listed_citation"}
+
+
+def test_ai_in_a_short_sentence_with_a_citation_still_tags_ai(tagger: Tagger) -> None:
+    # Same shape but few separators: a notice about one AI document keeps its tag.
+    result = tagger.tag(
+        {
+            "title": "Proposed Priority; Extension of Comment Period",
+            "abstract": "The Department extends the comment period for the Secretary's "
+            "Supplemental Priority on Artificial Intelligence published as a proposed priority "
+            "on July 21, 2025 (90 FR 34203).",
+        }
+    )
+    assert result.tags == ["ai"]
+
+
 def test_retransfer_is_export_control_vocabulary(tagger: Tagger) -> None:
     # NNSA advance consent list for retransfers of U.S.-origin nuclear material (123 Agreement).
     result = tag(tagger, "2024-09961")
