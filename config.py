@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,22 +124,18 @@ def _validate(key: str, value: Any, spec: Mapping[str, Any], where: str) -> Any:
     return checked
 
 
-def _as_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError("must be a whole number")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError("must be a whole number") from None
+def _number(convert: Callable[[Any], Any], accepted: type, wording: str) -> Callable[[Any], Any]:
+    """A check converting with `convert` values of the `accepted` types (never booleans)."""
 
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise TypeError(wording)
+        try:
+            return convert(value)
+        except ValueError:
+            raise ValueError(wording) from None
 
-def _as_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise TypeError("must be a number")
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError("must be a number") from None
+    return check
 
 
 def _as_str(value: Any) -> str:
@@ -193,8 +189,8 @@ def _as_bool(value: Any) -> bool:
 
 _CHECKS = {
     "str": _as_str,
-    "int": _as_int,
-    "float": _as_float,
+    "int": _number(int, int | str, "must be a whole number"),
+    "float": _number(float, int | float | str, "must be a number"),
     "bool": _as_bool,
     "url": _as_url,
     "path": lambda v: Path(_as_str(v)).expanduser(),
