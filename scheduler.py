@@ -12,8 +12,8 @@ import logging
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-import steps
-from config import Config, load_config
+from regwatch import steps
+from regwatch.config import Config, load_config
 
 MISFIRE_GRACE_SECONDS = 3600
 log = logging.getLogger("regwatch.scheduler")

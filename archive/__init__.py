@@ -6,7 +6,6 @@ exported here; every SQL statement and every index call stays inside this packag
 
 from archive.api import Archive
 from archive.errors import ArchiveError, QueryError
-from archive.importer import ImportResult, import_records
 from archive.records import Publication
 from archive.search import SearchHit
 from archive.status import ArchiveStatus, CrawlRun
@@ -18,11 +17,9 @@ __all__ = [
     "ArchiveError",
     "ArchiveStatus",
     "CrawlRun",
-    "ImportResult",
     "Publication",
     "QueryError",
     "SearchHit",
     "StoreResult",
     "TagInput",
-    "import_records",
 ]

@@ -33,7 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archive import Archive, import_records  # noqa: E402
+from archive import Archive  # noqa: E402
+from regwatch.importer import import_records  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "fr_abstracts_2020_2026.jsonl.gz"

@@ -9,14 +9,12 @@ all stopped at teardown), `REPLAY_DIR`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crawlers.replay_server import ReplayServer, serve
-
-REPLAY_DIR = Path(__file__).resolve().parents[1] / "data" / "replay"
+from replay.server import RECORDINGS as REPLAY_DIR
+from replay.server import ReplayServer, serve
 
 
 @pytest.fixture

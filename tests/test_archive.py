@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import tantivy
 
-from archive import Archive, ArchiveError, Publication, import_records
+from archive import Archive, ArchiveError, Publication
+from regwatch.importer import import_records
 from archive.index import SearchIndex
 from archive.migrations import MIGRATIONS
 from crawlers.normalize import publication_from_fr

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, load_config, load_schema
+from regwatch.config import ConfigError, load_config, load_schema
 
 REPO = Path(__file__).resolve().parent.parent
 

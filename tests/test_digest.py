@@ -3,7 +3,8 @@
 import json
 from pathlib import Path
 
-from archive import Archive, import_records
+from archive import Archive
+from regwatch.importer import import_records
 from digests.digest import build_digest, write_digest
 
 GOOD = Path(__file__).parent / "fixtures" / "cli" / "fr_documents.jsonl"

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from config import ConfigError, load_config
+from regwatch.config import ConfigError, load_config
 from scheduler import build_scheduler
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from archive import Archive, ArchiveError, QueryError, import_records
+from archive import Archive, ArchiveError, QueryError
+from regwatch.importer import import_records
 
 FIXTURE = Path(__file__).parent / "fixtures" / "archive" / "fr_documents.jsonl"
 

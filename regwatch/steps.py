@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config import Config
+from regwatch.config import Config
 
 if TYPE_CHECKING:
-    from archive import Archive, ImportResult
+    from archive import Archive
     from crawlers.run import CrawlResult
     from nlp.evaluate import EvalReport
+    from regwatch.importer import ImportResult
 
 Progress = Callable[[int, int], None]
 
@@ -78,7 +79,7 @@ def crawl(
 
 def import_file(config: Config, path: Path, progress: Progress | None = None) -> ImportResult:
     """Bulk-load Federal-Register-shaped JSON lines; bad lines are rejected with their number."""
-    from archive import import_records
+    from regwatch.importer import import_records
 
     total = _count_lines(path)
     with open_archive(config) as archive, path.open(encoding="utf-8") as lines:

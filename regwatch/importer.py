@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import crawlers.normalize as normalize
-from archive import rows
-from archive.records import Publication
+from archive import Publication, rows
 
 if TYPE_CHECKING:
-    from archive.api import Archive
+    from archive import Archive
 
 
 @dataclass(slots=True)

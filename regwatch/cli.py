@@ -22,8 +22,8 @@ from typing import Any
 
 import click
 
-import steps
-from config import Config, ConfigError, load_config
+from regwatch import steps
+from regwatch.config import Config, ConfigError, load_config
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -271,17 +271,21 @@ def digest(obj: Context, until, days: int | None) -> None:
 
 
 @main.command(name="replay-server")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument(
+    "directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8400, show_default=True)
-def replay_server(directory: Path, port: int) -> None:
+def replay_server(directory: Path | None, port: int) -> None:
     """Serve recorded source responses on 127.0.0.1 (offline demo and tests).
 
-    Example: regwatch replay-server data/replay --port 8400
+    DIRECTORY defaults to the recordings shipped with regwatch.
+
+    Example: regwatch replay-server --port 8400
     """
-    from crawlers.replay_server import run_forever
+    from replay.server import RECORDINGS, run_forever
 
     with _errors():
-        run_forever(directory, port)
+        run_forever(directory or RECORDINGS, port)
 
 
 @main.command()

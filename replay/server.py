@@ -1,10 +1,10 @@
 """A local HTTP server replaying the Federal Register API from recorded data.
 
-Enters: a replay directory (`data/replay`, holding `federal_register/` with `store.jsonl.gz`,
+Enters: a replay directory (default `RECORDINGS`, shipped in this package, holding `federal_register/` with `store.jsonl.gz`,
 `api.json`, `recorded/`, `synthetic/`, `scenarios/`) and optionally a scenario: a route table (a
 scenario name under `federal_register/scenarios/`, a path to a JSON file, or the dict itself).
 Leaves: HTTP answers on 127.0.0.1. `/api/v1/documents.json` and `/api/v1/documents?…&format=json`
-answer searches from the store (see `replay_federal_register`); `next_page_url` points back at
+answer searches from the store (see `replay.federal_register`); `next_page_url` points back at
 this server's own host (the one the client used in `Host`), with the real path and query. A
 scenario route `{"path", "query": {name: value}, "times": [n, …], "status", "file", "headers",
 "truncate_at"}` answers the n-th matching request with a file (relative to `federal_register/`);
@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from crawlers import replay_federal_register as fr
+from replay import federal_register as fr
 
 SOURCE_DIR = "federal_register"
+RECORDINGS = Path(__file__).resolve().with_name("recordings")
 JSON_TYPE = "application/json; charset=utf-8"
 CONTENT_TYPES = {".json": JSON_TYPE, ".html": "text/html; charset=utf-8", ".txt": "text/plain"}
 
@@ -168,11 +169,11 @@ def serve(
     return ReplayServer(Path(directory), host, port, load_scenario(source_dir, scenario)).start()
 
 
-def run_forever(directory: Path | str, port: int = 8400) -> None:
+def run_forever(directory: Path | str = RECORDINGS, port: int = 8400) -> None:
     """Serve until interrupted, printing the base URL to configure (the CLI's `replay-server`)."""
     source_dir = Path(directory) / SOURCE_DIR
     if not (source_dir / "store.jsonl.gz").is_file():
-        raise ValueError(f"{directory}: no {SOURCE_DIR}/store.jsonl.gz (expected data/replay)")
+        raise ValueError(f"{directory}: no {SOURCE_DIR}/store.jsonl.gz (expected a folder like replay/recordings)")
     server = ReplayServer(Path(directory), "127.0.0.1", port, Scenario())
     print(f"replaying the Federal Register API at {server.url} (Ctrl-C to stop)", flush=True)
     try:

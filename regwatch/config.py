@@ -2,7 +2,7 @@
 
 Enters: the path given by `--config` or `REGWATCH_CONFIG` (else `./regwatch.toml` when present),
 the environment (`REGWATCH_HOME`, `REGWATCH_CONTACT`, …) and the key schema in
-`data/config_schema.toml`.
+`regwatch/config_schema.toml`.
 Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to typed values, or
 `ConfigError` whose message is one line naming the key and the problem.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "config_schema.toml"
+SCHEMA_PATH = Path(__file__).resolve().with_name("config_schema.toml")
 DEFAULT_FILE = Path("regwatch.toml")
 CONFIG_ENV = "REGWATCH_CONFIG"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

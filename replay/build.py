@@ -3,9 +3,9 @@
 Enters: `../shared` beside the repository (or `--shared DIR`):
 `data/fr_abstracts_2020_2026.jsonl.gz`,
 `data/fr_labeled_dev.jsonl` and the verbatim samples in `sources/samples/federal_register/`.
-Leaves: `data/replay/federal_register/store.jsonl.gz` (one API-shaped document a line, sorted by
+Leaves: `replay/recordings/federal_register/store.jsonl.gz` (one API-shaped document a line, sorted by
 publication date then document number) and `recorded/` (byte copies of the samples plus their
-SHA256SUMS and PROVENANCE.md). Run: `.venv/bin/python data/replay/build.py`.
+SHA256SUMS and PROVENANCE.md). Run: `.venv/bin/python replay/build.py`.
 
 Only real values are kept: a field a source record lacks stays absent. The labelled set's label keys
 (`ai`, `export_control`, `borderline`, `note`, `source_url`) are dropped; its records without a
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent / "federal_register"
+HERE = Path(__file__).resolve().parent / "recordings" / "federal_register"
 # Abstract-file documents published in this window go into the store (inclusive ISO dates):
 # six near-complete months, so one month holds > 1,000 documents and the window clamps at 10,000.
 WINDOW = ("2023-07-01", "2023-12-31")
@@ -109,7 +109,7 @@ def copy_samples(source: Path, target: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = Path(__file__).resolve().parents[3] / "shared"
+    shared = Path(__file__).resolve().parents[2] / "shared"
     parser.add_argument("--shared", type=Path, default=shared)
     args = parser.parse_args()
     sample_dir = args.shared / "sources" / "samples" / "federal_register"
