@@ -1,6 +1,7 @@
 """Federal Register `documents.json` search semantics over a local document store.
 
-Enters: the documents of `replay/recordings/federal_register/store.jsonl.gz` (real API-shaped records),
+Enters: the documents of `replay/recordings/federal_register/store.jsonl.gz` (real API-shaped
+records),
 the API facts in `api.json` beside it, and one search request (query pairs plus the origin that
 `next_page_url` should point at).
 Leaves: a `Reply` (status, body bytes) shaped like the live API's: compact JSON with key order

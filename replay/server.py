@@ -1,6 +1,7 @@
 """A local HTTP server replaying the Federal Register API from recorded data.
 
-Enters: a replay directory (default `RECORDINGS`, shipped in this package, holding `federal_register/` with `store.jsonl.gz`,
+Enters: a replay directory (default `RECORDINGS`, shipped in this package, holding
+`federal_register/` with `store.jsonl.gz`,
 `api.json`, `recorded/`, `synthetic/`, `scenarios/`) and optionally a scenario: a route table (a
 scenario name under `federal_register/scenarios/`, a path to a JSON file, or the dict itself).
 Leaves: HTTP answers on 127.0.0.1. `/api/v1/documents.json` and `/api/v1/documents?…&format=json`
@@ -173,7 +174,7 @@ def run_forever(directory: Path | str = RECORDINGS, port: int = 8400) -> None:
     """Serve until interrupted, printing the base URL to configure (the CLI's `replay-server`)."""
     source_dir = Path(directory) / SOURCE_DIR
     if not (source_dir / "store.jsonl.gz").is_file():
-        raise ValueError(f"{directory}: no {SOURCE_DIR}/store.jsonl.gz (expected a folder like replay/recordings)")
+        raise ValueError(f"{directory}: no {SOURCE_DIR}/store.jsonl.gz (see replay/recordings)")
     server = ReplayServer(Path(directory), "127.0.0.1", port, Scenario())
     print(f"replaying the Federal Register API at {server.url} (Ctrl-C to stop)", flush=True)
     try:

@@ -16,10 +16,10 @@ import pytest
 import tantivy
 
 from archive import Archive, ArchiveError, Publication
-from regwatch.importer import import_records
 from archive.index import SearchIndex
 from archive.migrations import MIGRATIONS
 from crawlers.normalize import publication_from_fr
+from regwatch.importer import import_records
 
 FIXTURE = Path(__file__).parent / "fixtures" / "archive" / "fr_documents.jsonl"
 RECORDS = [json.loads(line) for line in FIXTURE.read_text().splitlines()]

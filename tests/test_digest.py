@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 from archive import Archive
-from regwatch.importer import import_records
 from digests.digest import build_digest, write_digest
+from regwatch.importer import import_records
 
 GOOD = Path(__file__).parent / "fixtures" / "cli" / "fr_documents.jsonl"
 
