@@ -5,8 +5,7 @@ Enters: `../shared` beside the repository (or `--shared DIR`):
 `data/fr_labeled_dev.jsonl` and the verbatim samples in `sources/samples/federal_register/`.
 Leaves: `replay/recordings/federal_register/store.jsonl.gz` (one API-shaped document a line,
 sorted by publication date then document number) and `recorded/` (byte copies of the samples
-plus their
-SHA256SUMS and PROVENANCE.md). Run: `.venv/bin/python replay/build.py`.
+plus their SHA256SUMS and PROVENANCE.md). Run: `.venv/bin/python replay/build.py`.
 
 Only real values are kept: a field a source record lacks stays absent. The labelled set's label keys
 (`ai`, `export_control`, `borderline`, `note`, `source_url`) are dropped; its records without a
