@@ -17,13 +17,14 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from os.path import commonprefix
 
 import tantivy
 from tantivy import Occur, Query
 
 from archive.errors import QueryError
+from archive.records import iso_date
 
 FIELD = "text"
 MIN_PREFIX = 4
@@ -195,10 +196,7 @@ def check_dates(since: str | None, until: str | None) -> tuple[datetime | None, 
 def _day(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
-    try:
-        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
-    except ValueError:
-        day = None
+    day = iso_date(value)
     if day is None:
         raise QueryError(f"{name} must be a date like 2024-01-31, got {value!r}")
     return datetime(day.year, day.month, day.day, tzinfo=UTC)

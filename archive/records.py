@@ -1,13 +1,28 @@
 """Plain records that cross package boundaries.
 
 Enters: values a crawler or an importer normalised from a source.
-Leaves: `Publication`, the unit the archive stores; its field names follow the Federal Register API.
+Leaves: `Publication`, the unit the archive stores; its field names follow the Federal Register API;
+and `iso_date`, the project's one check that a value is an ISO date.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def iso_date(value: Any) -> date | None:
+    """The day a `YYYY-MM-DD` string names; None for anything else (week dates, `20240131`, …)."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 @dataclass(slots=True)

@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from datetime import date
 from typing import Any
 
-from archive.records import Publication
+from archive.records import Publication, iso_date
 
 # Normalised fields: what a reader sees. The hash covers exactly these, never `raw`.
 CONTENT_FIELDS = (
@@ -51,19 +50,12 @@ def check(pub: Publication) -> None:
             raise ValueError(f"{label}: {name} is empty")
     for name in DATE_FIELDS:
         value = getattr(pub, name)
-        if value is not None and not _is_iso_date(value):
+        if value is not None and iso_date(value) is None:
             raise ValueError(f"{label}: {name} is not an ISO date (YYYY-MM-DD): {value!r}")
     if not EARLIEST <= pub.publication_date <= LATEST:
         raise ValueError(
             f"{label}: publication_date {pub.publication_date} is not a plausible date"
         )
-
-
-def _is_iso_date(value: Any) -> bool:
-    try:
-        return isinstance(value, str) and len(value) == 10 and bool(date.fromisoformat(value))
-    except ValueError:
-        return False
 
 
 def encode(pub: Publication) -> tuple[tuple[Any, ...], str]:

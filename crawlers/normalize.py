@@ -1,63 +1,118 @@
-"""Federal Register API records → `Publication`.
+"""Federal Register API records → `Publication`, every field checked and typed at the boundary.
 
 Enters: one document object as the Federal Register API returns it (`documents.json` results,
-single-document bodies, or JSON lines of that shape for `regwatch import`).
-Leaves: a `Publication` for the archive, or `ValueError` naming what is missing.
+single-document bodies, or JSON lines of that shape for `regwatch import`); crawl and import both
+come through here.
+Leaves: a `Publication` whose fields all have the types it declares, or `ValueError` naming the
+first field that cannot be normalised and why (the caller adds the line or document number).
+
+The rules:
+- text fields take a string (stripped; blank means absent) or null; a whole number is written as
+  its decimal text (`"title": 1984` → `"1984"`); true/false, fractions, lists and objects reject
+  the record. `document_number`, `title` and `publication_date` are required.
+- date fields are ISO dates `YYYY-MM-DD` or null.
+- `agencies` and `cfr_references` are lists of objects (null means empty). An agency's `name`,
+  `raw_name` and `slug` follow the text rule; a CFR reference's `title` is a whole number (digits
+  as text accepted) and its `part` follows the text rule.
+- `regulation_id_numbers`, `docket_ids` and `topics` are lists of text items; null and blank
+  items are dropped.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from archive.records import Publication
+from archive.records import Publication, iso_date
+from regwatch.jsonl import json_type
 
 SOURCE = "federal_register"
 # Fields that change on every fetch and say nothing about the document: never part of `raw`.
 VOLATILE_FIELDS = ("page_views",)
+REQUIRED = ("document_number", "title", "publication_date")
+# Publication field ← API field, for the single text fields.
+TEXT_FIELDS = {
+    "url": "html_url",
+    "type": "type",
+    "abstract": "abstract",
+    "action": "action",
+    "dates": "dates",
+    "body_text": "body_text",
+}
+DATE_FIELDS = ("effective_on", "comments_close_on")
+STRING_LISTS = ("regulation_id_numbers", "docket_ids", "topics")
+AGENCY_NAMES = ("name", "raw_name", "slug")
 
 
 def publication_from_fr(record: dict[str, Any], source: str = SOURCE) -> Publication:
     """Normalise one Federal-Register-shaped record; raises `ValueError` if it cannot be stored."""
     if not isinstance(record, dict):
-        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-    number = _text(record.get("document_number"))
-    title = _text(record.get("title"))
-    date = _text(record.get("publication_date"))
-    missing = [
-        k
-        for k, v in (("document_number", number), ("title", title), ("publication_date", date))
-        if not v
-    ]
+        raise ValueError(f"expected a JSON object, got {json_type(record)}")
+    required = {name: _text(record.get(name), name) for name in REQUIRED}
+    missing = [name for name, value in required.items() if not value]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
     return Publication(
         source=source,
-        source_id=number,
-        title=title,
-        publication_date=date,
-        url=_text(record.get("html_url")),
-        type=_text(record.get("type")),
-        agencies=[a for a in record.get("agencies") or [] if isinstance(a, dict)],
-        abstract=_text(record.get("abstract")),
-        action=_text(record.get("action")),
-        dates=_text(record.get("dates")),
-        effective_on=_text(record.get("effective_on")),
-        comments_close_on=_text(record.get("comments_close_on")),
-        cfr_references=[c for c in record.get("cfr_references") or [] if isinstance(c, dict)],
-        regulation_id_numbers=_strings(record.get("regulation_id_numbers")),
-        docket_ids=_strings(record.get("docket_ids")),
-        topics=_strings(record.get("topics")),
-        body_text=_text(record.get("body_text")),
+        source_id=required["document_number"],
+        title=required["title"],
+        publication_date=_date(record, "publication_date"),
+        **{name: _text(record.get(key), key) for name, key in TEXT_FIELDS.items()},
+        **{name: _date(record, name) for name in DATE_FIELDS},
+        **{name: _strings(record, name) for name in STRING_LISTS},
+        agencies=[_agency(item, i) for i, item in enumerate(_list(record, "agencies"))],
+        cfr_references=[_cfr(item, i) for i, item in enumerate(_list(record, "cfr_references"))],
         raw={k: v for k, v in record.items() if k not in VOLATILE_FIELDS},
     )
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any, label: str) -> str | None:
+    """`value` as stripped text (None when null or blank); `ValueError` naming `label` if not."""
     if value is None:
         return None
-    text = str(value).strip()
-    return text or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{label} must be text or a whole number, got {json_type(value)}")
+    return value.strip() or None
 
 
-def _strings(value: Any) -> list[str]:
-    return [str(v) for v in value or [] if v is not None and str(v).strip()]
+def _date(record: dict[str, Any], name: str) -> str | None:
+    value = _text(record.get(name), name)
+    if value is not None and iso_date(value) is None:
+        raise ValueError(f"{name} is not an ISO date (YYYY-MM-DD): {value[:40]!r}")
+    return value
+
+
+def _list(record: dict[str, Any], name: str) -> list[Any]:
+    value = record.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{name} must be a list, got {json_type(value)}")
+    return value
+
+
+def _strings(record: dict[str, Any], name: str) -> list[str]:
+    values = (_text(v, f"{name}[{i}]") for i, v in enumerate(_list(record, name)))
+    return [value for value in values if value]
+
+
+def _agency(item: Any, index: int) -> dict[str, Any]:
+    label = f"agencies[{index}]"
+    if not isinstance(item, dict):
+        raise ValueError(f"{label} must be an object, got {json_type(item)}")
+    names = {key: _text(item[key], f"{label}.{key}") for key in AGENCY_NAMES if key in item}
+    return {**item, **names}
+
+
+def _cfr(item: Any, index: int) -> dict[str, Any]:
+    label = f"cfr_references[{index}]"
+    if not isinstance(item, dict):
+        raise ValueError(f"{label} must be an object, got {json_type(item)}")
+    title = _text(item.get("title"), f"{label}.title")
+    if title is not None and not (title.isascii() and title.isdigit()):
+        raise ValueError(f"{label}.title must be a whole number, got {title[:40]!r}")
+    typed = {"title": int(title) if title is not None else None}
+    if "part" in item:
+        typed["part"] = _text(item["part"], f"{label}.part")
+    return {**item, **typed}

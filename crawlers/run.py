@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from archive.records import iso_date
 from crawlers.outcome import ERRORS, OK, STORED, WATERMARK
 from crawlers.sources import source_spec
 
@@ -122,10 +123,10 @@ def crawl_window(
 
 
 def _date(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
+    day = iso_date(value)
+    if day is None:
+        raise ValueError(f"{name} must be a date YYYY-MM-DD, got {value!r}")
+    return day
 
 
 def read_watermark(home: Path, source: str) -> str | None:

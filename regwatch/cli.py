@@ -24,8 +24,10 @@ import click
 
 from regwatch import steps
 from regwatch.config import Config, ConfigError, load_config
+from regwatch.inert import csv_cell, shorten, terminal_text
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+ERROR_WIDTH = 300  # characters of an error line; a longer quoted query or URL is cut in the middle
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -40,18 +42,41 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except (ConfigError, ArchiveError, QueryError, ValueError, OSError) as exc:
-        raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
+        raise _error(str(exc) or repr(exc)) from None
+
+
+def _error(message: str) -> click.ClickException:
+    """One `Error:` line: the first line of `message`, inert, long quotes cut in the middle."""
+    first = message.splitlines()[0] if message.strip() else message
+    return click.ClickException(shorten(terminal_text(first), ERROR_WIDTH))
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """Print a line that may quote documents, sources or users, made inert for a terminal."""
+    click.echo(terminal_text(text), err=err)
 
 
 @contextlib.contextmanager
 def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A Rich progress bar on stderr, driven by `callback(done, total)`."""
+    """A Rich progress bar on stderr, driven by `callback(done, total)`; shown from the first call,
+    so a command failing before any progress prints nothing but its error line."""
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    bar = Progress(console=Console(stderr=True), transient=True)
+    tasks = []
+
+    def update(done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+            tasks.append(bar.add_task(description, total=None))
+        bar.update(tasks[0], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if tasks:
+            bar.stop()
 
 
 @contextlib.contextmanager
@@ -113,27 +138,29 @@ def crawl(obj: Context, source: str, since, until, base_url: str | None) -> None
         )
     _echo_crawl(result)
     if not result.ok:
-        raise click.ClickException(f"crawl of {result.source} failed: {result.error}")
+        raise _error(f"crawl of {result.source} failed: {result.error}")
 
 
 @main.command(name="import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file")
 @pass_context
-def import_(obj: Context, file: Path) -> None:
-    """Bulk-load Federal-Register-shaped JSON lines (backfills).
+def import_(obj: Context, file: str) -> None:
+    """Bulk-load Federal-Register-shaped JSON lines (backfills); FILE `-` reads standard input.
 
     Example: regwatch import backfill-2024.jsonl
+             zcat backfill-2024.jsonl.gz | regwatch import -
     """
     with _errors(), _progress("importing") as progress:
         result = steps.import_file(obj.config, file, progress)
-    click.echo(
-        f"imported {file}: {result.inserted} new, {result.updated} changed, "
+    name = "standard input" if file == "-" else file
+    _echo(
+        f"imported {name}: {result.inserted} new, {result.updated} changed, "
         f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
     )
     for line_number, reason in result.rejected[:20]:
-        click.echo(f"  line {line_number}: {reason}", err=True)
+        _echo(f"  line {line_number}: {reason}", err=True)
     if result.rejected:
-        raise click.ClickException(f"{len(result.rejected)} lines of {file} were rejected")
+        raise _error(f"{len(result.rejected)} lines of {name} were rejected")
 
 
 @main.command()
@@ -155,8 +182,10 @@ def search(obj: Context, query: str, limit: int, tags, since, until, output_form
 
     Example: regwatch search '"entity list" advanced comput*' --limit 5
     """
-    with _errors(), steps.open_archive(obj.config) as archive:
-        hits = archive.search(query, limit=limit, tags=tags, since=_iso(since), until=_iso(until))
+    with _errors():
+        hits = steps.search(
+            obj.config, query, limit=limit, tags=tags, since=_iso(since), until=_iso(until)
+        )
     _SEARCH_FORMATS[output_format]([asdict(hit) for hit in hits])
 
 
@@ -167,8 +196,8 @@ def reindex(obj: Context) -> None:
 
     Example: regwatch reindex
     """
-    with _errors(), _progress("reindexing") as progress, steps.open_archive(obj.config) as archive:
-        count = archive.reindex(progress)
+    with _errors(), _progress("reindexing") as progress:
+        count = steps.reindex(obj.config, progress)
     click.echo(f"reindexed {count} documents")
 
 
@@ -179,11 +208,11 @@ def status(obj: Context) -> None:
 
     Example: regwatch status
     """
-    with _errors(), steps.open_archive(obj.config) as archive:
-        report = archive.status()
-    click.echo(f"archive: {obj.config.home}")
+    with _errors():
+        report = steps.status(obj.config)
+    _echo(f"archive: {obj.config.home}")
     for line in _status_lines(report):
-        click.echo(line)
+        _echo(line)
 
 
 @main.command()
@@ -253,7 +282,7 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
     click.echo(f"tagged {tagged.tagged} documents with model {tagged.model_version}")
     _echo_digest(result.digest)
     if not result.crawl.ok:
-        raise click.ClickException(f"crawl failed: {result.crawl.error}")
+        raise _error(f"crawl failed: {result.crawl.error}")
 
 
 @main.command()
@@ -282,10 +311,8 @@ def replay_server(directory: Path | None, port: int) -> None:
 
     Example: regwatch replay-server --port 8400
     """
-    from replay.server import RECORDINGS, run_forever
-
     with _errors():
-        run_forever(directory or RECORDINGS, port)
+        steps.serve_replay(directory, port)
 
 
 @main.command()
@@ -308,7 +335,7 @@ def schedule(obj: Context, show: bool) -> None:
 
 
 def _echo_crawl(result: Any) -> None:
-    click.echo(
+    _echo(
         f"crawled {result.source} {result.since} to {result.until}: "
         f"{result.inserted} new, {result.updated} changed, {result.unchanged} unchanged"
         f" ({'ok' if result.ok else 'FAILED'})"
@@ -316,11 +343,11 @@ def _echo_crawl(result: Any) -> None:
 
 
 def _echo_digest(result: Any) -> None:
-    click.echo(
+    _echo(
         f"digest {result.start} to {result.end}: {result.total} publications, "
         f"{result.relevant} on AI or export control (plain HTML list)"
     )
-    click.echo(f"digest written to {result.path.resolve()}")
+    _echo(f"digest written to {result.path.resolve()}")
 
 
 def _status_lines(report: Any) -> Iterator[str]:
@@ -349,7 +376,6 @@ def _size(count: int) -> str:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     if not rows:
@@ -357,15 +383,21 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         return
     table = Table("date", "document", "tags", "title and matching text", show_lines=True)
     for row in rows:
-        parts = re.split(r"(</?b>)", row["snippet"])
-        snippet = "".join(_MARKUP.get(part) or escape(html.unescape(part)) for part in parts)
+        parts = re.split(r"(</?b>)", terminal_text(row["snippet"]))
+        snippet = "".join(_MARKUP.get(part) or _cell(html.unescape(part)) for part in parts)
         table.add_row(
-            row["publication_date"],
-            row["source_id"],
-            "\n".join(row["tags"]),
-            f"[bold]{escape(row['title'])}[/bold]\n{snippet}",
+            _cell(row["publication_date"]),
+            _cell(row["source_id"]),
+            _cell("\n".join(row["tags"])),
+            f"[bold]{_cell(row['title'])}[/bold]\n{snippet}",
         )
     Console().print(table)
+
+
+def _cell(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(terminal_text(text))
 
 
 def _print_json(rows: list[dict[str, Any]]) -> None:
@@ -377,7 +409,8 @@ def _print_csv(rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "tags": ";".join(row["tags"])})
+        cells = {**row, "tags": ";".join(row["tags"])}
+        writer.writerow({name: csv_cell(cells.get(name)) for name in fields})
 
 
 _MARKUP = {"<b>": "[bold yellow]", "</b>": "[/bold yellow]"}

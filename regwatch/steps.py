@@ -3,12 +3,13 @@
 Enters: a validated `Config` plus each step's own arguments.
 Leaves: a result object per step (nothing is printed here). Each step moves data one way:
 crawl (sources → archive), import (JSON lines → archive), tag (archive → nlp → archive),
-digest (archive → file), run (crawl → tag → digest).
+digest (archive → file), run (crawl → tag → digest); search, reindex and status read the archive
+(reindex rebuilds its index); serve_replay runs the offline emulator of the sources.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 from regwatch.config import Config
 
 if TYPE_CHECKING:
-    from archive import Archive
+    from archive import Archive, ArchiveStatus, SearchHit
     from crawlers.run import CrawlResult
     from nlp.evaluate import EvalReport
     from regwatch.importer import ImportResult
@@ -77,13 +78,50 @@ def crawl(
     )
 
 
-def import_file(config: Config, path: Path, progress: Progress | None = None) -> ImportResult:
-    """Bulk-load Federal-Register-shaped JSON lines; bad lines are rejected with their number."""
-    from regwatch.importer import import_records
+def import_file(config: Config, name: str, progress: Progress | None = None) -> ImportResult:
+    """Bulk-load Federal-Register-shaped JSON lines from file `name` (`-`: standard input).
 
-    total = _count_lines(path)
-    with open_archive(config) as archive, path.open(encoding="utf-8") as lines:
-        return import_records(archive, lines, progress=_bounded(progress, total))
+    Bad lines are rejected with their number; `progress(bytes_read, file_size)` after each batch
+    (not called for standard input, whose size is unknown).
+    """
+    from regwatch.importer import import_records, open_input
+
+    with open_input(name) as (stream, size), open_archive(config) as archive:
+        report = (lambda _: progress(stream.tell(), size)) if progress and size else None
+        return import_records(archive, stream, progress=report)
+
+
+def search(
+    config: Config,
+    query: str,
+    *,
+    limit: int = 20,
+    tags: Sequence[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+) -> list[SearchHit]:
+    """Ranked matches of `query` in the archive, filtered by tags and publication dates."""
+    with open_archive(config) as archive:
+        return archive.search(query, limit=limit, tags=tags, since=since, until=until)
+
+
+def reindex(config: Config, progress: Progress | None = None) -> int:
+    """Rebuild the search index from SQLite; returns the number of documents indexed."""
+    with open_archive(config) as archive:
+        return archive.reindex(progress)
+
+
+def status(config: Config) -> ArchiveStatus:
+    """Documents per source, last crawls, watermarks and sizes of the archive."""
+    with open_archive(config) as archive:
+        return archive.status()
+
+
+def serve_replay(directory: Path | None, port: int) -> None:
+    """Serve recorded source responses on 127.0.0.1:`port` until interrupted."""
+    from replay.server import RECORDINGS, run_forever
+
+    run_forever(directory or RECORDINGS, port)
 
 
 def tag(config: Config, *, retag: bool = False, progress: Progress | None = None) -> TagRunResult:
@@ -153,12 +191,3 @@ def run(
 def _thresholds(config: Config) -> dict[str, float]:
     prefix = "tagging.threshold_"
     return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
-
-
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(1 for _ in handle)
-
-
-def _bounded(progress: Progress | None, total: int) -> Callable[[int], None] | None:
-    return (lambda done: progress(done, total)) if progress else None

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+from archive.records import iso_date
+
 CONDITION_RE = re.compile(r"conditions\[([^\]]*)\](?:\[([^\]]*)\])?(\[\])?\Z")
 PAGING_KEYS = ("format", "page", "search_after_cursor")
 
@@ -187,10 +188,7 @@ def _date_conditions(pairs: list[tuple[str, str]], api: dict[str, Any]) -> dict[
 
 
 def _valid_date(value: str) -> bool:
-    try:
-        return bool(DATE_RE.match(value)) and bool(date.fromisoformat(value))
-    except ValueError:
-        return False
+    return iso_date(value) is not None
 
 
 def _per_page(value: str | None, limits: dict[str, int]) -> int:

@@ -1,6 +1,7 @@
 """The `regwatch` command as a user runs it: real archive files, exact exit codes and messages."""
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -82,10 +83,83 @@ def test_import_rejects_bad_lines_and_keeps_the_good_ones(home):
     assert hits, "documents stored before the bad import were lost"
 
 
-def test_import_missing_file_is_a_usage_error(home):
-    result = invoke("import", "nope.jsonl")
-    assert result.exit_code == 2
-    assert "does not exist" in result.output
+def test_import_reads_standard_input(home):
+    result = CliRunner().invoke(main, ["import", "-"], input=GOOD.read_bytes())
+    assert result.exit_code == 0, result.output
+    assert "imported standard input: 10 new, 0 changed, 0 unchanged, 0 rejected" in result.output
+
+
+def _fifo(tmp_path: Path) -> str:
+    os.mkfifo(tmp_path / "pipe")
+    return str(tmp_path / "pipe")
+
+
+def _unreadable(tmp_path: Path) -> str:
+    path = tmp_path / "secret.jsonl"
+    path.write_bytes(GOOD.read_bytes())
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        pytest.skip("running as a user who reads any file (root)")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda tmp: "nope.jsonl", "no such file or directory"),
+        (lambda tmp: str(tmp), "it is a directory, not a regular file"),
+        (_fifo, "it is a named pipe, not a regular file"),
+        (lambda tmp: "/dev/zero", "it is a device, not a regular file"),
+        (_unreadable, "permission denied"),
+    ],
+    ids=["missing", "directory", "fifo", "dev-zero", "unreadable"],
+)
+def test_import_refuses_what_is_not_a_readable_file(home, tmp_path, make, reason):
+    name = make(tmp_path)
+    result = invoke("import", name)
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot import {name}: {reason}\n"
+    assert not (home / "regwatch.db").exists()
+
+
+def test_import_rejects_bad_bytes_and_bad_types_and_stores_the_rest(home, tmp_path):
+    good = GOOD.read_bytes().splitlines()
+    record = json.loads(good[0])
+    hostile = [
+        good[0][:30] + b"\xff\xfe" + good[0][30:],
+        *(
+            json.dumps({**record, "document_number": f"X-{n}", **change}).encode()
+            for n, change in enumerate(
+                [
+                    {"title": 1984},
+                    {"agencies": "BIS"},
+                    {"agencies": ["BIS"]},
+                    {"title": ["a"]},
+                    {"effective_on": "2024-W01-1"},
+                    {"cfr_references": [{"title": "x"}]},
+                ],
+                start=1,
+            )
+        ),
+        *good[1:],
+    ]
+    path = tmp_path / "synthetic-hostile.jsonl"
+    path.write_bytes(b"\n".join(hostile) + b"\n")
+    result = CliRunner().invoke(main, ["import", str(path)])
+    assert result.exit_code == 1
+    assert "10 new, 0 changed, 0 unchanged, 6 rejected" in result.output
+    for expected in [
+        "line 1: not UTF-8 (byte 0xff at byte 31)",
+        "line 3: agencies must be a list, got string",
+        "line 4: agencies[0] must be an object, got string",
+        "line 5: title must be text or a whole number, got list",
+        "line 6: effective_on is not an ISO date (YYYY-MM-DD): '2024-W01-1'",
+        "line 7: cfr_references[0].title must be a whole number, got 'x'",
+    ]:
+        assert expected in result.output
+    assert error_line(result) == f"Error: 6 lines of {path} were rejected"
+    shown = json.loads(invoke("search", "1984", "--format", "json").output)
+    assert [(hit["source_id"], hit["title"]) for hit in shown] == [("X-1", "1984")]
 
 
 def test_search_formats(home):

@@ -1,0 +1,51 @@
+"""Make text that came from a source inert where a person reads it.
+
+Enters: strings from documents, sources or users (titles, snippets, URLs, queries, error messages).
+Leaves: the same text made harmless for one destination: `http_url` (a link in HTML, or None when
+it must be shown as text), `terminal_text` (no control characters, escape sequences or bidi
+overrides), `csv_cell` (no spreadsheet formula), `shorten` (a long value cut in the middle).
+Standard library only, so every package may import it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+# ESC-introduced sequences (CSI, OSC, other two-byte escapes), then any single control left over:
+# C0 except tab and newline, DEL, C1, and the bidi embeddings, overrides, isolates and marks.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)?", re.DOTALL)
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\\"'<>`]")
+
+
+def http_url(value: Any) -> str | None:
+    """`value` if it is an absolute http(s) URL with a host and nothing to break out of an
+    attribute; else None (show the text, never a link: `javascript:`, `data:`, relative paths)."""
+    if not isinstance(value, str) or _URL_UNSAFE.search(value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    return value if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def terminal_text(value: str) -> str:
+    """`value` without escape sequences or control characters (newline and tab are kept)."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", value))
+
+
+def csv_cell(value: Any) -> Any:
+    """A string a spreadsheet would read as a formula gets a leading `'`; other values as given."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+
+
+def shorten(value: str, width: int = 200) -> str:
+    """`value` if at most `width` characters, else its start and end around `…`."""
+    if len(value) <= width:
+        return value
+    head = (width - 1) * 2 // 3
+    return f"{value[:head]}…{value[len(value) - (width - 1 - head) :]}"
