@@ -47,8 +47,8 @@ def _errors() -> Iterator[None]:
 
 def _error(message: str) -> click.ClickException:
     """One `Error:` line: the first line of `message`, inert, long quotes cut in the middle."""
-    first = message.splitlines()[0] if message.strip() else message
-    return click.ClickException(shorten(terminal_text(first), ERROR_WIDTH))
+    first = terminal_text(message).strip().split("\n")[0]
+    return click.ClickException(shorten(first, ERROR_WIDTH))
 
 
 def _echo(text: str, err: bool = False) -> None:

@@ -61,6 +61,8 @@ def open_input(name: str) -> Iterator[tuple[BinaryIO, int | None]]:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)  # a named pipe must not block the open
     except OSError as exc:
         raise ValueError(f"cannot import {name}: {exc.strerror.lower()}") from None
+    except ValueError:  # a NUL character in the name
+        raise ValueError(f"cannot import {name!r}: not a file name") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)

@@ -13,9 +13,12 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-# ESC-introduced sequences (CSI, OSC, other two-byte escapes), then any single control left over:
-# C0 except tab and newline, DEL, C1, and the bidi embeddings, overrides, isolates and marks.
-_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)?", re.DOTALL)
+# Escape sequences (CSI by ESC [ or C1 0x9b, OSC, other two-byte escapes), then any single control
+# left over: C0 except tab and newline, DEL, C1, and the bidi embeddings, overrides, isolates.
+_ESCAPES = re.compile(
+    r"\x9b[0-?]*[ -/]*[@-~]|\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)?",
+    re.DOTALL,
+)
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\\"'<>`]")

@@ -1,0 +1,140 @@
+"""Output is inert: hostile links, control characters and formulas from sources reach nobody live.
+
+Hostile documents are imported into a real archive and read back through the digest file, the
+search table, CSV and error lines, as a reader would see them.
+"""
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from regwatch.cli import ERROR_WIDTH, main
+from regwatch.inert import csv_cell, http_url, shorten, terminal_text
+
+GOOD = Path(__file__).parent / "fixtures" / "cli" / "fr_documents.jsonl"
+BASE = {"type": "Notice", "publication_date": "2025-01-15", "abstract": "Hostile record."}
+HOSTILE_LINKS = [
+    "javascript:alert(1)",
+    "JavaScript:alert(document.cookie)",
+    " javascript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+    "//evil.example/x",
+    "/documents/relative",
+    'https://ok.example/" onmouseover="alert(1)',
+    "file:///etc/passwd",
+]
+CONTROLS = "\x1b[31m\x1b]8;;https://evil.example\x07\u202e\x9b2J\x07\x00\r"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
+    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def invoke(*args: str, **kwargs):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False, **kwargs)
+
+
+def load(records: list[dict]) -> None:
+    lines = GOOD.read_text(encoding="utf-8") + "".join(json.dumps(r) + "\n" for r in records)
+    result = invoke("import", "-", input=lines.encode())
+    assert result.exit_code == 0, result.output
+
+
+def test_digest_links_only_http_and_https(home, tmp_path):
+    records = [
+        {**BASE, "document_number": f"2025-9{n:04}", "title": f"Hostile {n}", "html_url": url}
+        for n, url in enumerate(HOSTILE_LINKS)
+    ]
+    records.append(
+        {
+            **BASE,
+            "document_number": "2025-99999",
+            "title": "Fine",
+            "html_url": "https://ok.example/a",
+        }
+    )
+    load(records)
+    invoke("digest", "--until", "2025-01-16", "--days", "7")
+    page = (tmp_path / "data" / "digests" / "digest-2025-01-10-to-2025-01-16.html").read_text()
+    links = re.findall(r'href="([^"]*)"', page)
+    assert "https://ok.example/a" in links
+    assert all(link.startswith(("https://", "http://")) for link in links), links
+    assert "javascript:" not in "".join(links) and "data:" not in "".join(links)
+    assert "Hostile 0 (javascript:alert(1))" in page
+    assert "onmouseover=&#34;alert(1)" in page and 'onmouseover="' not in page
+
+
+def test_search_table_and_errors_carry_no_control_characters(home):
+    load([{**BASE, "document_number": "2025-90001", "title": f"Quantum{CONTROLS} sensors"}])
+    table = invoke("search", "quantum")
+    assert table.exit_code == 0
+    assert "2025-90001" in table.output
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", table.output)
+    error = invoke("search", "--", f'"{CONTROLS}')
+    assert error.exit_code == 1
+    assert error.output == 'Error: unbalanced quote: close the phrase with a second "\n'
+    missing = invoke("import", f"no{CONTROLS.replace(chr(0), '')}such.jsonl")
+    assert missing.exit_code == 1
+    assert missing.output == "Error: cannot import nosuch.jsonl: no such file or directory\n"
+
+
+def test_a_very_long_query_is_shortened_in_its_error(home):
+    load([])
+    result = invoke("search", "--", "!" * 20000)
+    assert result.exit_code == 1
+    line = result.output.rstrip("\n")
+    assert line.startswith("Error: no searchable words in '!!!") and "…" in line
+    assert len(line) <= len("Error: ") + ERROR_WIDTH
+
+
+def test_csv_cells_are_never_formulas(home):
+    titles = ['=HYPERLINK("https://evil.example")', "+1+cmd", "-2+3", "@SUM(A1)"]
+    load(
+        [
+            {**BASE, "document_number": f"2025-9100{n}", "title": f"{title} quantum"}
+            for n, title in enumerate(titles)
+        ]
+    )
+    rows = csv.DictReader(io.StringIO(invoke("search", "quantum", "--format", "csv").output))
+    assert sorted(row["title"] for row in rows) == sorted(f"'{title} quantum" for title in titles)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://www.federalregister.gov/d/2024-1", "http://127.0.0.1:8400/x?a=1&b=2"]
+)
+def test_http_url_keeps_web_links(url):
+    assert http_url(url) == url
+
+
+@pytest.mark.parametrize("url", [*HOSTILE_LINKS, None, 7, "", "https://", "http://a b"])
+def test_http_url_refuses_everything_else(url):
+    assert http_url(url) is None
+
+
+def test_terminal_text_keeps_text_newlines_and_tabs():
+    assert terminal_text(f"a{CONTROLS}b\n\tc é 中") == "ab\n\tc é 中"
+
+
+def test_csv_cell_and_shorten():
+    assert [csv_cell(v) for v in ["=1", "+1", "-1", "@a", "\r1", "ok", 1.5]] == [
+        "'=1",
+        "'+1",
+        "'-1",
+        "'@a",
+        "'\r1",
+        "ok",
+        1.5,
+    ]
+    assert shorten("x" * 10, 10) == "x" * 10
+    cut = shorten("a" * 50 + "z" * 50, 20)
+    assert len(cut) == 20 and cut.startswith("aaa") and cut.endswith("zzz") and "…" in cut
