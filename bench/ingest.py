@@ -16,7 +16,6 @@ Run: `.venv/bin/python bench/ingest.py [--docs 200000] [--keep DIR]`
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
 import json
 import random
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive import Archive  # noqa: E402
 from regwatch.importer import import_records  # noqa: E402
+from regwatch.jsonl import read_objects  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "fr_abstracts_2020_2026.jsonl.gz"
@@ -132,11 +132,8 @@ PHRASES = [
 def source_records() -> tuple[list[dict], str]:
     """The real abstracts (or the fixture) and a note saying which."""
     if REAL.exists():
-        with gzip.open(REAL, "rt") as fh:
-            return [json.loads(line) for line in fh], f"real FR abstracts from {REAL}"
-    return [
-        json.loads(line) for line in FALLBACK.open()
-    ], f"fixture {FALLBACK} (shared data absent)"
+        return [r for _, r in read_objects(REAL)], f"real FR abstracts from {REAL}"
+    return [r for _, r in read_objects(FALLBACK)], f"fixture {FALLBACK} (shared data absent)"
 
 
 def has_export(record: dict) -> bool:
@@ -207,7 +204,7 @@ def fr_record(record: dict, i: int, copy: int, rng: random.Random) -> dict:
 def ingest(home: Path, path: Path, docs: int) -> Archive:
     start = time.perf_counter()
     archive = Archive.open(home)
-    with path.open() as lines:
+    with path.open("rb") as lines:
         result = import_records(archive, lines, batch_size=1000)
     elapsed = time.perf_counter() - start
     print(
@@ -339,7 +336,7 @@ def build(home: Path, jsonl: Path, base: list[dict], docs: int) -> None:
     """Write the documents as JSON lines, import them, then tag them all."""
     with jsonl.open("w") as out:
         sizes = [out.write(json.dumps(r) + "\n") for r in generate(base, docs)]
-    shares = sum(has_export(json.loads(line)) for line in jsonl.open()) / docs
+    shares = sum(has_export(record) for _, record in read_objects(jsonl)) / docs
     print(
         f"documents: {docs:,}, mean raw JSON {statistics.mean(sizes):,.0f} bytes, "
         f"'export' in {shares:.1%}"

@@ -14,24 +14,23 @@ Run: .venv/bin/python bench/tag.py [--input FILE] [--count N]
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
-import json
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from regwatch.jsonl import read_objects  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "data" / "fr_abstracts_2020_2026.jsonl.gz"
 FALLBACK = ROOT / "data" / "fr_labeled_dev.jsonl"
 
 
 def read_documents(path: Path, count: int) -> list[dict]:
     """`count` documents from `path`, cycling through the file when it is shorter."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        documents = [json.loads(line) for line in itertools.islice(lines, count)]
+    documents = [record for _, record in itertools.islice(read_objects(path), count)]
     return list(itertools.islice(itertools.cycle(documents), count))
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from nlp.document import DocState, document_text
 from nlp.rules import PATTERNS_DIR, RuleSet, load_rules, rules_version
+from regwatch.jsonl import read_objects
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -120,17 +121,7 @@ def load_tagger(
 
 def read_documents(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) per non-blank line; ValueError("line N: reason") on a bad line."""
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"line {number}: invalid JSON ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"line {number}: expected a JSON object")
-            yield number, record
+    return read_objects(path)
 
 
 def tag_jsonl(

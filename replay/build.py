@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from regwatch.jsonl import read_objects
+
 HERE = Path(__file__).resolve().parent / "recordings" / "federal_register"
 # Abstract-file documents published in this window go into the store (inclusive ISO dates):
 # six near-complete months, so one month holds > 1,000 documents and the window clamps at 10,000.
@@ -48,20 +50,16 @@ SAMPLE_DOCUMENTS = (
 
 def abstracts(path: Path) -> Iterator[dict[str, Any]]:
     """Documents of the abstracts file inside `WINDOW`, keys as found."""
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if WINDOW[0] <= record["publication_date"] <= WINDOW[1]:
-                yield record
+    for _, record in read_objects(path):
+        if WINDOW[0] <= record["publication_date"] <= WINDOW[1]:
+            yield record
 
 
 def labelled(path: Path) -> Iterator[dict[str, Any]]:
     """The labelled documents that can be served by date, label keys removed."""
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record.get("document_number") and record.get("publication_date"):
-                yield {k: v for k, v in record.items() if k not in LABEL_KEYS}
+    for _, record in read_objects(path):
+        if record.get("document_number") and record.get("publication_date"):
+            yield {k: v for k, v in record.items() if k not in LABEL_KEYS}
 
 
 def samples(directory: Path) -> Iterator[dict[str, Any]]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
-import gzip
 import json
 import math
 import re
@@ -31,6 +30,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from archive.records import iso_date
+from regwatch.jsonl import read_objects
 
 CONDITION_RE = re.compile(r"conditions\[([^\]]*)\](?:\[([^\]]*)\])?(\[\])?\Z")
 PAGING_KEYS = ("format", "page", "search_after_cursor")
@@ -78,7 +78,7 @@ class DocumentStore:
     def load(cls, path: Path, overrides: Path | None = None) -> DocumentStore:
         """Read the gzipped JSON-lines store; `overrides` (JSON lines) update documents by id."""
         records = {r["document_number"]: dict(r) for r in _read_store(path)}
-        for change in _json_lines(overrides.read_text(encoding="utf-8")) if overrides else []:
+        for _, change in read_objects(overrides) if overrides else []:
             records.setdefault(change["document_number"], {}).update(change)
         return cls(records.values())
 
@@ -91,12 +91,7 @@ class DocumentStore:
 
 @lru_cache(maxsize=4)
 def _read_store(path: Path) -> tuple[dict[str, Any], ...]:
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        return tuple(_json_lines(lines.read()))
-
-
-def _json_lines(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return tuple(record for _, record in read_objects(path))
 
 
 @lru_cache(maxsize=4)
