@@ -24,7 +24,7 @@ from typing import Any
 
 from archive.records import iso_date
 from crawlers.outcome import ERRORS, OK, STORED, WATERMARK
-from crawlers.sources import source_spec
+from crawlers.sources import DEFAULT_SOURCE, source_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_URL_FALLBACK = "https://example.invalid/regwatch"
@@ -50,7 +50,7 @@ class CrawlResult:
 def crawl(
     home: Path,
     *,
-    source: str = "federal_register",
+    source: str = DEFAULT_SOURCE,
     since: str | None = None,
     until: str | None = None,
     base_url: str | None = None,

@@ -2,7 +2,7 @@
 
 Enters: a source name (`--source NAME`).
 Leaves: that source's facts (spider name, default base URL, API fields, page size, slicing limits),
-or `ValueError` with one line listing the valid names.
+or `ValueError` with one line listing the valid names; `DEFAULT_SOURCE`, crawled when none is named.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 REGISTRY = Path(__file__).with_name("sources.json")
+DEFAULT_SOURCE = "federal_register"  # crawled when no source is named
 
 
 @cache

@@ -49,6 +49,11 @@ def load_rules(directory: Path = PATTERNS_DIR) -> RuleSet:
     return rules
 
 
+def primary_tags(rules: RuleSet | None = None) -> tuple[str, ...]:
+    """The names of the primary tags (`"primary": true` in `tags.jsonl`), in file order."""
+    return tuple(tag["name"] for tag in (rules or load_rules()).tags if tag.get("primary"))
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Parse a JSON-lines rule file; every object must carry an `id`."""
     rules = []

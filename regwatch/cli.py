@@ -122,7 +122,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 
 @main.command()
-@click.option("--source", default="federal_register", show_default=True, help="Source to crawl.")
+@click.option("--source", default=steps.DEFAULT_SOURCE, show_default=True, help="Source to crawl.")
 @click.option("--since", type=DATE, help="First publication date (default: watermark - overlap).")
 @click.option("--until", type=DATE, help="Last publication date (default: today).")
 @click.option("--base-url", help="Base URL of the source API (e.g. a replay server).")

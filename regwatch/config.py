@@ -3,8 +3,9 @@
 Enters: the path given by `--config` or `REGWATCH_CONFIG` (else `./regwatch.toml` when present),
 the environment (`REGWATCH_HOME`, `REGWATCH_CONTACT`, …) and the key schema in
 `regwatch/config_schema.toml`.
-Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to typed values, or
-`ConfigError` whose message is one line naming the key and the problem.
+Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to typed values (a key
+whose schema has no default is absent unless set: its owner's own value applies), or `ConfigError`
+whose message is one line naming the key and the problem.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             )
         elif key in given:
             values[key] = _validate(key, given[key], spec, _where(file))
-        else:
+        elif "default" in spec:
             values[key] = _validate(key, spec["default"], spec, "default")
     return Config(values, file)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crawlers.sources import DEFAULT_SOURCE
 from regwatch.config import Config
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def open_archive(config: Config) -> Archive:
 def crawl(
     config: Config,
     *,
-    source: str = "federal_register",
+    source: str = DEFAULT_SOURCE,
     since: str | None = None,
     until: str | None = None,
     base_url: str | None = None,
@@ -165,9 +166,11 @@ def evaluate(config: Config, path: Path) -> EvalReport:
 def digest(config: Config, *, until: str | None = None, days: int | None = None) -> DigestResult:
     """Write the digest of `days` (default `digest.days`) ending on `until`; say where it is."""
     from digests.digest import build_digest, write_digest
+    from nlp.rules import primary_tags
 
+    days = days or config["digest.days"]
     with open_archive(config) as archive:
-        built = build_digest(archive, days=days or config["digest.days"], until=until)
+        built = build_digest(archive, days=days, primary=primary_tags(), until=until)
     path = write_digest(built, Path(config["digest.output_dir"]))
     return DigestResult(
         path, built.start, built.end, built.total, len(built.relevant), built.tagged

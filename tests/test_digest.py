@@ -5,9 +5,11 @@ from pathlib import Path
 
 from archive import Archive
 from digests.digest import build_digest, write_digest
+from nlp.rules import primary_tags
 from regwatch.importer import import_records
 
 GOOD = Path(__file__).parent / "fixtures" / "cli" / "fr_documents.jsonl"
+PRIMARY = primary_tags()
 
 
 def load(home: Path, extra: list[dict] = ()) -> Archive:
@@ -19,14 +21,14 @@ def load(home: Path, extra: list[dict] = ()) -> Archive:
 
 def test_period_ends_on_the_newest_publication_by_default(tmp_path):
     with load(tmp_path / "home") as archive:
-        digest = build_digest(archive, days=7)
+        digest = build_digest(archive, days=7, primary=PRIMARY)
     assert (digest.start, digest.end) == ("2025-01-10", "2025-01-16")
     assert [row["source_id"] for row in digest.others] == ["2025-00704"]
 
 
 def test_untagged_archive_says_so_and_lists_everything(tmp_path):
     with load(tmp_path / "home") as archive:
-        digest = build_digest(archive, days=3650, until="2025-01-16")
+        digest = build_digest(archive, days=3650, primary=PRIMARY, until="2025-01-16")
     assert not digest.tagged and not digest.relevant and digest.total == 10
     page = write_digest(digest, tmp_path / "out").read_text(encoding="utf-8")
     assert "Not tagged yet: run <code>regwatch tag</code>" in page
@@ -67,9 +69,13 @@ def test_tagged_documents_come_first_with_why_and_titles_are_escaped(tmp_path):
                 ],
                 "t",
             )
-        digest = build_digest(archive, days=7, until="2024-12-26")
+        digest = build_digest(archive, days=7, primary=PRIMARY, until="2024-12-26")
     assert [row["source_id"] for row in digest.relevant] == ["2024-99990"]
     page = write_digest(digest, tmp_path / "out").read_text(encoding="utf-8")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "Why export_control: “EAR” (abstract, rule ec.term.ear)" in page
     assert "Effective 2024-12-20." in page
+
+
+def test_primary_tags_come_from_the_tag_rules():
+    assert primary_tags() == ("ai", "export_control")
