@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from regwatch.config import Config
 
 if TYPE_CHECKING:
-    from archive import Archive
+    from archive import Archive, SearchHit
     from crawlers.run import CrawlResult
     from nlp.evaluate import EvalReport
     from regwatch.importer import ImportResult
@@ -48,11 +48,32 @@ class RunResult:
     digest: DigestResult
 
 
-def open_archive(config: Config) -> Archive:
-    """Open the archive under the configured home."""
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[SearchHit]
+    index_problem: str | None  # the index lags or differs from SQLite: one line with the remedy
+
+
+def open_archive(config: Config, *, readonly: bool = False) -> Archive:
+    """Open the archive under the configured home (`readonly` for commands that only read)."""
     from archive import Archive
 
-    return Archive.open(config.home)
+    return Archive.open(config.home, readonly=readonly)
+
+
+def search(
+    config: Config,
+    query: str,
+    *,
+    limit: int = 20,
+    tags: tuple[str, ...] = (),
+    since: str | None = None,
+    until: str | None = None,
+) -> SearchResult:
+    """Search the archive read-only (never waiting for a writer); say if the index lags."""
+    with open_archive(config, readonly=True) as archive:
+        hits = archive.search(query, limit=limit, tags=tags, since=since, until=until)
+        return SearchResult(hits, archive.index_health().problem)
 
 
 def crawl(
@@ -128,7 +149,7 @@ def digest(config: Config, *, until: str | None = None, days: int | None = None)
     """Write the digest of `days` (default `digest.days`) ending on `until`; say where it is."""
     from digests.digest import build_digest, write_digest
 
-    with open_archive(config) as archive:
+    with open_archive(config, readonly=True) as archive:
         built = build_digest(archive, days=days or config["digest.days"], until=until)
     path = write_digest(built, Path(config["digest.output_dir"]))
     return DigestResult(
