@@ -2,21 +2,26 @@
 
 Enters: a home directory (`<home>/regwatch.db`, `<home>/index/`), publications from crawlers or
 importers, tag results from the tag step, search text from users. Leaves: `StoreResult`,
-`SearchHit`s, `TagInput` batches, publication dicts for digests and `ArchiveStatus`. SQLite is the
-source of truth; after every committed write the index is brought level (and on open, if a crash
-left it behind).
+`SearchHit`s, `TagInput` batches, publication dicts for digests, `ArchiveStatus` and
+`IndexHealth`. SQLite is the source of truth; after every committed write, and when a writer
+closes, the index is brought level (so a crash that left it behind is caught up by the next
+writer). An archive opened `readonly` writes nothing: not the database, not the index, not its
+lock. Every SQLite failure leaves as one `ArchiveError` line naming the file.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from archive import db, listing, search, store, tagging
+from archive.dbcheck import failure
 from archive.errors import ArchiveError
+from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.records import Publication
 from archive.search import SearchHit
@@ -26,6 +31,21 @@ from archive.tagging import TagInput
 
 DB_NAME = "regwatch.db"
 INDEX_DIR = "index"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _named(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn an SQLite failure inside an `Archive` method into one line naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise failure(args[0].db_path, exc) from None
+
+    return wrapper
 
 
 class Archive:
@@ -38,18 +58,28 @@ class Archive:
         self._bulk = False
 
     @classmethod
-    def open(cls, home: str | Path) -> Archive:
-        """Open (creating if needed) the archive in `home` and catch the index up."""
+    def open(cls, home: str | Path, *, readonly: bool = False) -> Archive:
+        """Open the archive in `home`: for writing (created if needed) or `readonly`.
+
+        A reader never waits for a writer and never changes the index; in a read-only folder it
+        also creates nothing. A writer refuses a read-only home with one line.
+        """
         home = Path(home)
         try:
             home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ArchiveError(f"cannot create archive directory {home}: {exc}") from None
-        conn = db.connect(home / DB_NAME)
+            if not readonly or not home.is_dir():
+                raise ArchiveError(f"cannot create archive directory {home}: {exc}") from None
+        if not readonly and not _writable(home):
+            raise ArchiveError(
+                f"archive {home} is read-only: this command writes to it "
+                "(`regwatch search` and `regwatch status` only read)"
+            )
+        path = home / DB_NAME
+        conn = db.connect_readonly(path) if readonly else db.connect(path)
         conn.row_factory = sqlite3.Row
         try:
-            index = SearchIndex(home / INDEX_DIR)
-            index.sync(conn)
+            index = SearchIndex(home / INDEX_DIR, writable=not readonly)
         except BaseException:
             conn.close()
             raise
@@ -61,9 +91,15 @@ class Archive:
         return self.home / DB_NAME
 
     def close(self) -> None:
-        """Finish index merges, release the index lock and close the database."""
-        self._index.close()
-        self._conn.close()
+        """Bring the index level (a writer), release its lock and close the database."""
+        try:
+            if self._index.writable:
+                self._catch_up()
+        finally:
+            try:
+                self._index.close()
+            finally:
+                self._conn.close()
 
     def __enter__(self) -> Archive:
         return self
@@ -71,6 +107,7 @@ class Archive:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @_named
     def store(self, publications: Sequence[Publication]) -> StoreResult:
         """Store a batch in one transaction, then index what was inserted or updated."""
         result = store.store_publications(self._conn, publications)
@@ -83,23 +120,30 @@ class Archive:
         """Within the block, index commits wait until its end (imports, tagging runs: faster).
 
         `store` and `store_tags` still commit to SQLite batch by batch; what they wrote becomes
-        searchable when the block ends (or, after a crash, when the archive is next opened).
+        searchable when the block ends (or, after a crash, when a writer next closes).
         """
         self._bulk = True
         try:
             yield self
         finally:
             self._bulk = False
-            self._index.sync(self._conn)
+            self._catch_up()
 
+    @_named
+    def _catch_up(self) -> None:
+        self._index.sync(self._conn)
+
+    @_named
     def watermark(self, source: str) -> str | None:
         """The crawl watermark of `source` (an ISO date), or None."""
         return store.watermark(self._conn, source)
 
+    @_named
     def set_watermark(self, source: str, value: str) -> None:
         """Advance (or set) the crawl watermark of `source`."""
         store.set_watermark(self._conn, source, value)
 
+    @_named
     def log_crawl(
         self, source: str, *, started_at: str, finished_at: str, ok: bool, stats: dict[str, Any]
     ) -> None:
@@ -108,6 +152,7 @@ class Archive:
             self._conn, source, started_at=started_at, finished_at=finished_at, ok=ok, stats=stats
         )
 
+    @_named
     def search(
         self,
         query: str,
@@ -117,19 +162,38 @@ class Archive:
         since: str | None = None,
         until: str | None = None,
     ) -> list[SearchHit]:
-        """Best matches for the user's `query`; raises `QueryError` on malformed input."""
+        """Best matches for the user's `query`; raises `QueryError` on malformed input.
+
+        Raises `ArchiveError` if the index is missing or damaged while documents are stored.
+        """
+        if self._index.problem is not None:
+            problem = self.index_health().problem
+            if problem:
+                raise ArchiveError(problem)
+            return []
         return search.search(
             self._conn, self._index, query, limit=limit, tags=tags, since=since, until=until
         )
 
+    @_named
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Rebuild the search index from SQLite; `progress(done, total)` after each batch."""
+        """Rebuild the search index from SQLite beside the live one, then swap it in.
+
+        `progress(done, total)` after each batch. Interrupted, the live index stays whole.
+        """
         return self._index.rebuild(self._conn, progress)
 
+    @_named
     def status(self) -> ArchiveStatus:
-        """Counts, last crawls, watermarks and sizes."""
+        """Counts, last crawls, watermarks, sizes and the index compared with SQLite."""
         return status(self._conn, self._index, self.db_path)
 
+    @_named
+    def index_health(self) -> IndexHealth:
+        """Whether search sees every stored document, and the remedy if not."""
+        return index_health(self._conn, self._index)
+
+    @_named
     def count_to_tag(self, model_version: str, *, retag: bool = False) -> int:
         """How many publications need tagging by `model_version` (all of them with `retag`)."""
         return tagging.count_to_tag(self._conn, model_version, retag=retag)
@@ -138,10 +202,15 @@ class Archive:
         self, model_version: str, *, retag: bool = False, batch_size: int = 500
     ) -> Iterator[list[TagInput]]:
         """Batches of documents never tagged, changed since tagging, or tagged by another model."""
-        return tagging.documents_to_tag(
+        batches = tagging.documents_to_tag(
             self._conn, model_version, retag=retag, batch_size=batch_size
         )
+        try:
+            yield from batches
+        except sqlite3.DatabaseError as exc:
+            raise failure(self.db_path, exc) from None
 
+    @_named
     def store_tags(
         self, tagged: Sequence[tuple[TagInput, dict[str, Any]]], model_version: str
     ) -> int:
@@ -151,6 +220,7 @@ class Archive:
             self._index.sync(self._conn, commit=not self._bulk)
         return count
 
+    @_named
     def publications(
         self,
         *,
@@ -161,3 +231,8 @@ class Archive:
     ) -> list[dict[str, Any]]:
         """Stored publications with their tag results, newest first (for digests)."""
         return listing.publications(self._conn, since=since, until=until, tags=tags, limit=limit)
+
+
+def _writable(home: Path) -> bool:
+    files = [home, *(p for p in (home / DB_NAME, home / INDEX_DIR) if p.exists())]
+    return all(db.writable(p) for p in files)

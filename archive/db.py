@@ -1,19 +1,25 @@
-"""SQLite connection, migrations and transactions.
+"""SQLite connections, migrations and transactions.
 
-Enters: a database path. Leaves: an open `sqlite3.Connection` in autocommit mode with WAL, foreign
-keys and a busy timeout, migrated to the newest schema in `migrations.MIGRATIONS`; `transaction()`
-wraps one write in `BEGIN IMMEDIATE` … `COMMIT` (rolled back on any error). A file that is not a
-regwatch database raises `ArchiveError` with one line.
+Enters: a database path. Leaves: for writers (`connect`), an open `sqlite3.Connection` in
+autocommit mode with WAL, foreign keys and a busy timeout, migrated to the newest schema in
+`migrations.MIGRATIONS`; for readers (`connect_readonly`), a connection that cannot write. A new
+database is built beside its path and linked into place whole, so no reader ever sees it half made.
+Before anything is written, the file is checked read-only (`dbcheck`): an empty, foreign, damaged
+or newer file raises `ArchiveError` with one line and keeps every byte. `transaction()` wraps one
+write in `BEGIN IMMEDIATE` … `COMMIT` (rolled back on any error).
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
+from archive.dbcheck import applied_versions, failure, is_damage
 from archive.errors import ArchiveError
 from archive.migrations import MIGRATIONS
 
@@ -25,10 +31,14 @@ PRAGMAS = (
     "PRAGMA busy_timeout = 10000",
     "PRAGMA cache_size = -65536",  # 64 MiB of page cache keeps bulk imports off the disk
 )
+ALL_VERSIONS = {version for version, _, _ in MIGRATIONS}
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if absent) and migrate the database at `path`."""
+    """Open the regwatch database at `path` for writing (creating it if absent) and migrate it."""
+    if not path.exists():
+        _create(path)
+    _check(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
@@ -39,11 +49,99 @@ def connect(path: Path) -> sqlite3.Connection:
         migrate(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise ArchiveError(f"{path} is not a usable regwatch database: {exc}") from None
+        raise failure(path, exc) from None
     except ArchiveError:
         conn.close()
         raise
     return conn
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open the regwatch database at `path` for reading; nothing is created, converted or migrated.
+
+    Only where a writer would do the same (the folder is writable) is a missing database created
+    or an older one migrated first.
+    """
+    if not path.exists():
+        if not writable(path.parent):
+            raise ArchiveError(
+                f"no archive at {path} yet: `regwatch crawl` or `regwatch import` makes one"
+            )
+        connect(path).close()
+    conn = _open_readonly(path)
+    try:
+        if applied_versions(conn, path) != ALL_VERSIONS:
+            if not writable(path.parent):
+                raise ArchiveError(
+                    f"database {path} needs upgrading and its folder is read-only: run a writing "
+                    "command (e.g. `regwatch reindex`) once with write access"
+                )
+            conn.close()
+            connect(path).close()
+            conn = _open_readonly(path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def writable(path: Path) -> bool:
+    """Whether this process may create and change files in the existing folder or file `path`."""
+    return os.access(path, os.W_OK)
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """A `mode=ro` connection (`immutable=1` when a read-only folder holds no WAL index file)."""
+    uri = path.absolute().as_uri()
+    try:
+        conn = sqlite3.connect(
+            f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"cannot open database {path}: {exc}") from None
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if writable(path.parent) or is_damage(exc):
+            raise failure(path, exc) from None
+        conn = sqlite3.connect(
+            f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise failure(path, exc) from None
+    return conn
+
+
+def _check(path: Path) -> None:
+    """Refuse, before any write, a file that is not a usable regwatch database."""
+    conn = _open_readonly(path)
+    try:
+        applied_versions(conn, path)
+    finally:
+        conn.close()
+
+
+def _create(path: Path) -> None:
+    """Build a migrated database beside `path`, then link it in unless another process did first."""
+    tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            for pragma in PRAGMAS:
+                conn.execute(pragma)
+            migrate(conn)
+        finally:
+            conn.close()
+        with suppress(FileExistsError):
+            os.link(tmp, path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ArchiveError(f"cannot create database {path}: {exc}") from None
+    finally:
+        for leftover in path.parent.glob(f"{tmp.name}*"):
+            leftover.unlink(missing_ok=True)
 
 
 def migrate(conn: sqlite3.Connection) -> list[int]:
@@ -87,7 +185,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction: committed if the block succeeds, rolled back otherwise.
 
     SQLite failures (locked past the busy timeout, disk full, read-only file) become
-    `ArchiveError`; other exceptions from the block pass through after the rollback.
+    `ArchiveError`; damage (`dbcheck.is_damage`) and other exceptions from the block pass through
+    after the rollback, for the caller that knows the file to name it.
     """
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -98,6 +197,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         _rollback(conn)
+        if is_damage(exc):
+            raise  # the caller names the damaged file
         raise ArchiveError(f"database write failed and was rolled back: {exc}") from None
     except BaseException:
         _rollback(conn)
@@ -106,9 +207,20 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
-        conn.execute("ROLLBACK")
+        with suppress(sqlite3.Error):  # a damaged file may refuse even this
+            conn.execute("ROLLBACK")
 
 
 def utc_now() -> str:
     """The current UTC time as ISO 8601 with microseconds, e.g. `2026-12-01T06:00:00.000000Z`."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Reads in the block see one consistent state of the database (a read transaction)."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        _rollback(conn)

@@ -5,27 +5,37 @@ Enters: a directory path and an open SQLite connection. Leaves: an index whose d
 `searcher()` for queries, and a state file recording the highest `change_seq` indexed. `sync`
 indexes every row changed after that mark, so a crash between a SQLite commit and the index commit
 loses nothing; every document is deleted by id before it is added, so indexing twice never
-duplicates.
+duplicates. Opened for reading, an index is never created, changed or deleted; a writer changes it
+only while holding the writer lock, and rebuilds (a missing or damaged index, `reindex`) beside the
+live directory, swapping the result in only when it is complete.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import tantivy
 
+from archive.db import snapshot
 from archive.errors import ArchiveError
+from archive.indexdir import (
+    Unusable,
+    WriterLock,
+    build_dir,
+    check_ours,
+    open_index,
+    recover,
+    save_state,
+    state,
+    swap_in,
+)
 
 SCHEMA_VERSION = 1
-STATE_FILE = "regwatch-index.json"
 WRITER_HEAP = 256_000_000
 WRITER_THREADS = 1
 LOCK_WAIT = 10.0  # seconds to wait for another process's index writer before leaving it behind
@@ -68,89 +78,95 @@ def build_schema() -> tantivy.Schema:
 
 
 class SearchIndex:
-    """One tantivy index directory kept level with the `publications` table."""
+    """One tantivy index directory kept level with the `publications` table.
 
-    def __init__(self, path: Path) -> None:
+    `problem` is None when the live index opened, else why not ("missing", "damaged (…)", …).
+    """
+
+    def __init__(self, path: Path, *, writable: bool) -> None:
         self.path = path
         self.schema = build_schema()
-        self._index = self._open()
+        self.writable = writable
+        self.lock = WriterLock(path)
+        self.problem: str | None = None
+        self._index: tantivy.Index | None = None
+        self._view: Path | None = None  # symbolic links to a read-only index, removed on close
         self._writer: tantivy.IndexWriter | None = None
         self._pending: int | None = None  # change_seq added to the writer, not yet committed
+        if writable:
+            check_ours(path)
+        self._open()
 
-    def _open(self) -> tantivy.Index:
-        if self.path.exists() and self._read_state().get("schema") != SCHEMA_VERSION:
-            self._discard()
-        self.path.mkdir(parents=True, exist_ok=True)
+    def _open(self) -> None:
+        self._drop_view()
+        self._index, self.problem = None, None
         try:
-            return tantivy.Index(self.schema, path=str(self.path), reuse=True)
-        except (OSError, ValueError):
-            self._discard()
-            self.path.mkdir(parents=True)
-            return tantivy.Index(self.schema, path=str(self.path), reuse=True)
+            self._index, self._view = open_index(self.path)
+        except Unusable as exc:
+            self.problem = str(exc)
+            return
+        found = state(self.path).get("schema", SCHEMA_VERSION)  # absent: a first build under way
+        if found != SCHEMA_VERSION:
+            self._index, self.problem = None, f"from another regwatch version (schema {found})"
 
-    def _discard(self) -> None:
-        """Remove an index this code cannot use; refuse to touch a directory that is not one."""
-        entries = {p.name for p in self.path.iterdir()} if self.path.is_dir() else {"?"}
-        if entries and not entries & {"meta.json", STATE_FILE}:
-            raise ArchiveError(f"{self.path} exists and is not a regwatch search index")
-        shutil.rmtree(self.path, ignore_errors=True)
-
-    def _read_state(self) -> dict[str, Any]:
-        try:
-            return json.loads((self.path / STATE_FILE).read_text())
-        except (OSError, ValueError):
-            return {}
+    def _drop_view(self) -> None:
+        if self._view is not None:
+            shutil.rmtree(self._view, ignore_errors=True)
+            self._view = None
 
     @property
     def watermark(self) -> int:
         """The highest `change_seq` known to be in the index."""
-        return int(self._read_state().get("seq", 0))
-
-    def _save_watermark(self, seq: int) -> None:
-        tmp = self.path / f"{STATE_FILE}.tmp"
-        tmp.write_text(json.dumps({"schema": SCHEMA_VERSION, "seq": seq}))
-        os.replace(tmp, self.path / STATE_FILE)
+        return int(state(self.path).get("seq", 0))
 
     def searcher(self) -> tantivy.Searcher:
         """A searcher over the latest committed index."""
+        if self._index is None:
+            raise ArchiveError(f"search index {self.path} is {self.problem}")
         self._index.reload()
         return self._index.searcher()
 
-    def writer(self) -> tantivy.IndexWriter | None:
-        """This process's writer; None if another process holds the index for LOCK_WAIT seconds."""
-        deadline = time.monotonic() + LOCK_WAIT
-        while self._writer is None:
+    def document_count(self) -> int | None:
+        """Documents in the committed index, or None if it cannot be opened."""
+        return None if self._index is None else self.searcher().num_docs
+
+    def _take(self) -> bool:
+        """Hold the writer lock and, if the live index is usable, a tantivy writer on it."""
+        if self._writer is not None:
+            return True
+        if not self.writable or not self.lock.acquire(LOCK_WAIT):
+            return False
+        recover(self.path)
+        self._open()  # another writer may have swapped in a new index meanwhile
+        if self._index is not None:
             try:
                 self._writer = self._index.writer(WRITER_HEAP, WRITER_THREADS)
             except ValueError as exc:
-                if "LockBusy" not in str(exc):
-                    raise ArchiveError(f"cannot write search index {self.path}: {exc}") from None
-                if time.monotonic() > deadline:
-                    return None
-                time.sleep(0.05)
-        return self._writer
+                self.lock.release()
+                raise ArchiveError(f"cannot write search index {self.path}: {exc}") from None
+        return True
 
     def sync(self, conn: sqlite3.Connection, *, commit: bool = True) -> int:
         """Add every row changed after the watermark; return how many were added.
 
         With `commit=False` the additions wait for a later commit and the writer stays open (bulk
         imports); otherwise they are committed and the index lock released. If another process
-        keeps the index locked, does nothing (it, or the next open, catches up). Rebuilds if the
-        index claims rows the database does not have (a restored database).
+        keeps the index locked, or this one only reads, does nothing (the next writer catches up).
+        Rebuilds if the index is missing or damaged, or claims rows the database does not have (a
+        restored database).
         """
-        if self._pending is None and _newest(conn) == self.watermark:
+        if self._pending is None and self._index is not None and _newest(conn) == self.watermark:
             return 0
-        writer = self.writer()
-        if writer is None:
+        if not self._take():
             return 0
         mark = self._pending if self._pending is not None else self.watermark  # under the lock
-        if mark > _newest(conn):
+        if self._index is None or mark > _newest(conn):
             return self.rebuild(conn)
         count = 0
         for batch in _changed_rows(conn, mark):
             for row in batch:
-                writer.delete_documents_by_term("id", row[0])
-                writer.add_document(_document(row))
+                self._writer.delete_documents_by_term("id", row[0])
+                self._writer.add_document(_document(row))
             count += len(batch)
             self._pending = batch[-1][1]
         if commit:
@@ -160,46 +176,92 @@ class SearchIndex:
 
     def commit(self) -> None:
         """Commit what `sync` added and record the new watermark."""
-        pending, self._pending = self._pending, None  # if this fails, the next open catches up
+        pending, self._pending = self._pending, None  # if this fails, the next writer catches up
         if self._writer is not None and pending is not None:
             self._writer.commit()
-            self._save_watermark(pending)
+            save_state(self.path, SCHEMA_VERSION, pending)
 
     def release(self) -> None:
         """Let merges finish and give the index lock back."""
         if self._writer is not None:
             self._writer.wait_merging_threads()
             self._writer = None
+        self.lock.release()
 
     def rebuild(
         self, conn: sqlite3.Connection, progress: Callable[[int, int], None] | None = None
     ) -> int:
-        """Replace the index's contents with every row of `publications`."""
-        writer = self.writer()
-        if writer is None:
-            raise ArchiveError(f"search index {self.path} is in use by another regwatch process")
-        total = conn.execute("SELECT COUNT(*) FROM publications").fetchone()[0]
-        writer.delete_all_documents()
-        count, self._pending = 0, 0
-        for batch in _changed_rows(conn, 0):
-            for row in batch:
-                writer.add_document(_document(row))
-            count += len(batch)
-            self._pending = batch[-1][1]
-            if progress:
-                progress(count, total)
-        self.commit()
-        self.release()
+        """Build a new index of every row beside the live one, then swap it in.
+
+        Until the swap the live index stays whole and searchable, so an interrupted rebuild
+        (an exception, a killed process) loses nothing; its leftover is cleared by the next one.
+        """
+        if not self.writable:
+            raise ArchiveError(f"search index {self.path} is open read-only")
+        if not self.lock.acquire(LOCK_WAIT):
+            raise ArchiveError(
+                f"search index {self.path} is being written by another regwatch process: "
+                "try again when it finishes"
+            )
+        self._pending = None  # superseded: the rebuild holds every row
+        if self._writer is not None:
+            self._writer.rollback()
+            self._writer.wait_merging_threads()
+            self._writer = None
+        new = build_dir(self.path)
+        try:
+            count = _build(new, self.schema, conn, progress)
+            swap_in(new, self.path)
+        finally:
+            shutil.rmtree(new, ignore_errors=True)
+            self.lock.release()
+        self._open()
         return count
 
     def size_bytes(self) -> int:
         """Bytes on disk under the index directory."""
-        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        total = 0
+        for entry in self.path.rglob("*"):
+            with suppress(OSError):  # a writer may remove merged segments meanwhile
+                total += entry.stat().st_size if entry.is_file() else 0
+        return total
 
     def close(self) -> None:
-        """Commit pending additions and release the index lock."""
-        self.commit()
-        self.release()
+        """Commit pending additions, release the index lock, remove a read-only view."""
+        try:
+            self.commit()
+        finally:
+            self.release()
+            self._drop_view()
+
+
+def _build(
+    path: Path,
+    schema: tantivy.Schema,
+    conn: sqlite3.Connection,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    """Index every row of one consistent snapshot of `publications` into the empty `path`."""
+    writer = tantivy.Index(schema, path=str(path), reuse=False).writer(WRITER_HEAP, WRITER_THREADS)
+    count = seq = 0
+    try:
+        with snapshot(conn):
+            total = conn.execute("SELECT COUNT(*) FROM publications").fetchone()[0]
+            for batch in _changed_rows(conn, 0):
+                for row in batch:
+                    writer.add_document(_document(row))
+                count += len(batch)
+                seq = batch[-1][1]
+                if progress:
+                    progress(count, total)
+        writer.commit()
+    except BaseException:
+        writer.rollback()  # stop its threads before the caller removes the directory
+        raise
+    finally:
+        writer.wait_merging_threads()
+    save_state(path, SCHEMA_VERSION, seq)
+    return count
 
 
 def _newest(conn: sqlite3.Connection) -> int:

@@ -2,7 +2,7 @@
 
 Enters: an open connection and the search index. Leaves: `ArchiveStatus` — documents per source,
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
-database and index sizes on disk, and how many changed rows the index has not caught up with.
+database and index sizes on disk, and the index compared with SQLite (`health.IndexHealth`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 
 
@@ -37,7 +38,7 @@ class ArchiveStatus:
     watermarks: dict[str, str]
     database_bytes: int
     index_bytes: int
-    index_pending: int
+    index: IndexHealth
 
 
 def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> ArchiveStatus:
@@ -56,9 +57,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
             p.stat().st_size for p in db_path.parent.glob(db_path.name + "*") if p.is_file()
         ),
         index_bytes=index.size_bytes(),
-        index_pending=conn.execute(
-            "SELECT COUNT(*) FROM publications WHERE change_seq > ?", (index.watermark,)
-        ).fetchone()[0],
+        index=index_health(conn, index),
     )
 
 

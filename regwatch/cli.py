@@ -183,10 +183,12 @@ def search(obj: Context, query: str, limit: int, tags, since, until, output_form
     Example: regwatch search '"entity list" advanced comput*' --limit 5
     """
     with _errors():
-        hits = steps.search(
+        result = steps.search(
             obj.config, query, limit=limit, tags=tags, since=_iso(since), until=_iso(until)
         )
-    _SEARCH_FORMATS[output_format]([asdict(hit) for hit in hits])
+    if result.index_problem:
+        click.echo(result.index_problem, err=True)
+    _SEARCH_FORMATS[output_format]([asdict(hit) for hit in result.hits])
 
 
 @main.command()
@@ -204,7 +206,7 @@ def reindex(obj: Context) -> None:
 @main.command()
 @pass_context
 def status(obj: Context) -> None:
-    """Show documents per source, last crawls, watermarks and sizes.
+    """Show documents per source, last crawls, watermarks, sizes and the index against SQLite.
 
     Example: regwatch status
     """
@@ -362,8 +364,16 @@ def _status_lines(report: Any) -> Iterator[str]:
             f"watermark {report.watermarks.get(source, 'none')}"
         )
     yield f"database: {_size(report.database_bytes)}, index: {_size(report.index_bytes)}"
-    if report.index_pending:
-        yield f"index behind by {report.index_pending} documents (caught up on next open)"
+    index = report.index
+    if index.usable:
+        indexed = f"{index.index_documents} documents to change {index.index_last_change}"
+    else:
+        indexed = "unusable" if index.problem else "none yet"
+    yield (
+        f"search index: {indexed}; database: {index.database_documents} documents to change "
+        f"{index.database_last_change}"
+    )
+    yield index.problem or "search index and database agree"
 
 
 def _size(count: int) -> str:

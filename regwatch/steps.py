@@ -9,7 +9,7 @@ digest (archive → file), run (crawl → tag → digest); search, reindex and s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,11 +50,32 @@ class RunResult:
     digest: DigestResult
 
 
-def open_archive(config: Config) -> Archive:
-    """Open the archive under the configured home."""
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[SearchHit]
+    index_problem: str | None  # the index lags or differs from SQLite: one line with the remedy
+
+
+def open_archive(config: Config, *, readonly: bool = False) -> Archive:
+    """Open the archive under the configured home (`readonly` for commands that only read)."""
     from archive import Archive
 
-    return Archive.open(config.home)
+    return Archive.open(config.home, readonly=readonly)
+
+
+def search(
+    config: Config,
+    query: str,
+    *,
+    limit: int = 20,
+    tags: tuple[str, ...] = (),
+    since: str | None = None,
+    until: str | None = None,
+) -> SearchResult:
+    """Search the archive read-only (never waiting for a writer); say if the index lags."""
+    with open_archive(config, readonly=True) as archive:
+        hits = archive.search(query, limit=limit, tags=tags, since=since, until=until)
+        return SearchResult(hits, archive.index_health().problem)
 
 
 def crawl(
@@ -92,20 +113,6 @@ def import_file(config: Config, name: str, progress: Progress | None = None) -> 
         return import_records(archive, stream, progress=report)
 
 
-def search(
-    config: Config,
-    query: str,
-    *,
-    limit: int = 20,
-    tags: Sequence[str] = (),
-    since: str | None = None,
-    until: str | None = None,
-) -> list[SearchHit]:
-    """Ranked matches of `query` in the archive, filtered by tags and publication dates."""
-    with open_archive(config) as archive:
-        return archive.search(query, limit=limit, tags=tags, since=since, until=until)
-
-
 def reindex(config: Config, progress: Progress | None = None) -> int:
     """Rebuild the search index from SQLite; returns the number of documents indexed."""
     with open_archive(config) as archive:
@@ -114,7 +121,7 @@ def reindex(config: Config, progress: Progress | None = None) -> int:
 
 def status(config: Config) -> ArchiveStatus:
     """Documents per source, last crawls, watermarks and sizes of the archive."""
-    with open_archive(config) as archive:
+    with open_archive(config, readonly=True) as archive:
         return archive.status()
 
 
@@ -169,7 +176,7 @@ def digest(config: Config, *, until: str | None = None, days: int | None = None)
     from nlp.rules import primary_tags
 
     days = days or config["digest.days"]
-    with open_archive(config) as archive:
+    with open_archive(config, readonly=True) as archive:
         built = build_digest(archive, days=days, primary=primary_tags(), until=until)
     path = write_digest(built, Path(config["digest.output_dir"]))
     return DigestResult(

@@ -1,0 +1,193 @@
+"""Damaged and foreign files, and a read-only home, as every command meets them.
+
+Enters: a real archive made by `regwatch import` from tests/fixtures/cli/fr_documents.jsonl, then
+damaged (random bytes over its header or its pages, a dropped table), or replaced by another
+application's SQLite file or an empty file; a home made read-only (as root, the command runs in a
+child process without the capability that lets root ignore file modes). Leaves: assertions on the
+one `Error:` line each command prints, on exit codes, and on every byte of the files it was given.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from regwatch.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+GOOD = Path(__file__).parent / "fixtures" / "cli" / "fr_documents.jsonl"
+MOVE_ASIDE = "restore it from a backup, or move it aside to start a new archive"
+OFFLINE = "http://127.0.0.1:9/api/v1/"  # nothing listens: a crawl that got this far would fail
+COMMANDS = [
+    ["status"],
+    ["search", "entity list"],
+    ["tag"],
+    ["import", str(GOOD)],
+    ["digest", "--until", "2024-01-31"],
+    ["reindex"],
+    ["crawl", "--base-url", OFFLINE, "--since", "2024-01-01", "--until", "2024-01-02"],
+    ["run", "--base-url", OFFLINE, "--since", "2024-01-01", "--until", "2024-01-02"],
+]
+DROP_CAPS = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
+    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def archive(home: Path) -> Path:
+    assert CliRunner().invoke(main, ["import", str(GOOD)]).exit_code == 0
+    assert not list(home.glob("regwatch.db-*"))  # closed cleanly: everything is in the file
+    return home / "regwatch.db"
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes; SQLite's shared-memory file (readers of a WAL file make one) aside."""
+    found = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    found.pop("regwatch.db-shm", None)
+    if not found.get("regwatch.db-wal", b"x"):
+        del found["regwatch.db-wal"]  # an empty log: nothing was written
+    return found
+
+
+def refused_everywhere(home: Path, message: str) -> None:
+    """Every command exits 1 with `message` as its one error line; no byte in `home` changes."""
+    before = files(home)
+    for command in COMMANDS:
+        result = CliRunner().invoke(main, command)
+        errors = [line for line in result.stderr.splitlines() if line.strip()]
+        assert (result.exit_code, errors) == (1, [f"Error: {message}"]), (command, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), command
+        assert files(home) == before, command
+
+
+def scribble(path: Path, start: int, end: int) -> None:
+    noise = random.Random(11).randbytes(end - start)
+    with path.open("r+b") as handle:
+        handle.seek(start)
+        handle.write(noise)
+
+
+def test_random_bytes_over_the_header(archive: Path) -> None:
+    scribble(archive, 0, 100)
+    refused_everywhere(
+        archive.parent,
+        f"database {archive} is damaged or not an SQLite file (file is not a database): "
+        + MOVE_ASIDE,
+    )
+
+
+def test_random_bytes_over_the_pages(archive: Path) -> None:
+    with sqlite3.connect(archive) as conn:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        (keep,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'schema_migrations'"
+        ).fetchone()
+    conn.close()
+    size = archive.stat().st_size
+    for number in range(2, size // page + 1):  # every page but the schema and its version table
+        if number != keep:
+            scribble(archive, (number - 1) * page, number * page)
+    refused_everywhere(
+        archive.parent,
+        f"database {archive} is damaged or not an SQLite file (database disk image is "
+        f"malformed): {MOVE_ASIDE}",
+    )
+
+
+def test_a_dropped_table(archive: Path) -> None:
+    with sqlite3.connect(archive) as conn:
+        conn.execute("DROP TABLE publication_tags")
+        conn.execute("DROP TABLE publications")
+    conn.close()
+    refused_everywhere(
+        archive.parent,
+        f"database {archive} is missing table publication_tags, publications: {MOVE_ASIDE}",
+    )
+
+
+def test_another_applications_database_is_never_converted(home: Path) -> None:
+    home.mkdir()
+    foreign = home / "regwatch.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.execute("INSERT INTO notes (body) VALUES ('keep me')")
+    conn.close()
+    refused_everywhere(
+        home,
+        f"{foreign} is another application's SQLite database (tables: notes); regwatch leaves "
+        "it unchanged: set another home",
+    )
+    assert sorted(os.listdir(home)) == ["regwatch.db"]  # no index, no -wal, no -shm
+    with sqlite3.connect(foreign) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    conn.close()
+
+
+def test_an_empty_file_is_refused(home: Path) -> None:
+    home.mkdir()
+    (home / "regwatch.db").touch()
+    refused_everywhere(
+        home,
+        f"{home / 'regwatch.db'} is an empty file, not a regwatch database: move it aside or "
+        "set another home",
+    )
+    assert sorted(os.listdir(home)) == ["regwatch.db"]
+
+
+def run_readonly(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`regwatch ARGS` in a child that file modes bind (as root: without CAP_DAC_OVERRIDE)."""
+    prefix = DROP_CAPS if os.geteuid() == 0 else []
+    env = {**os.environ, "REGWATCH_HOME": str(home), "PYTHONPATH": str(REPO)}
+    env.pop("REGWATCH_CONFIG", None)
+    command = [*prefix, sys.executable, "-m", "regwatch.cli", *args]
+    return subprocess.run(command, cwd=home.parent, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture
+def readonly_home(archive: Path):
+    home = archive.parent
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: file modes cannot bind root here")
+    paths = [home, *home.rglob("*")]
+    for path in paths:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    yield home
+    for path in paths:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+def test_a_readonly_home_still_serves_search_and_status(readonly_home: Path) -> None:
+    home = readonly_home
+    before = files(home)
+    listing = sorted(p.name for p in home.rglob("*"))
+    search = run_readonly(home, "search", "entity list", "--format", "csv")
+    assert search.returncode == 0, search.stderr
+    assert "2023-23055" in search.stdout and search.stderr == ""
+    status = run_readonly(home, "status")
+    assert status.returncode == 0, status.stderr
+    assert "documents: 10 (0 tagged, 0 with stale tags)" in status.stdout
+    assert status.stdout.splitlines()[-1] == "search index and database agree"
+    for command in (["tag"], ["import", str(GOOD)], ["reindex"]):
+        refused = run_readonly(home, *command)
+        assert refused.returncode == 1, command
+        assert refused.stderr.strip() == (
+            f"Error: archive {home} is read-only: this command writes to it "
+            "(`regwatch search` and `regwatch status` only read)"
+        )
+    assert files(home) == before
+    assert sorted(p.name for p in home.rglob("*")) == listing

@@ -1,0 +1,290 @@
+"""The index never silently lags: crashes, locks, deleted files, interrupted and killed reindexes,
+readers beside a writer.
+
+Enters: real Federal Register documents (tests/fixtures/archive/fr_documents.jsonl) in real SQLite
+files and tantivy indexes under pytest's tmp_path; writer processes started with the repository's
+code. Leaves: assertions on what `status` and `search` tell a user, on the index files left on
+disk, and on how long a search waits beside a busy writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archive import Archive, ArchiveError
+from archive.indexdir import WriterLock
+from crawlers.normalize import publication_from_fr
+from regwatch.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).parent / "fixtures" / "archive" / "fr_documents.jsonl"
+RECORDS = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
+PUBS = [publication_from_fr(r) for r in RECORDS]
+REMEDY = "run `regwatch reindex`"
+
+IMPORT_PAUSING = """
+import sys, time
+from pathlib import Path
+from archive import Archive
+from regwatch.importer import import_records
+home, fixture, paused, go = map(Path, sys.argv[1:5])
+def lines():
+    for number, line in enumerate(fixture.read_text().splitlines(), 1):
+        if number == 21:  # 20 stored: 10 committed to the index, 10 held by its writer
+            paused.touch()
+            while not go.exists():
+                time.sleep(0.02)
+        yield line
+with Archive.open(home) as archive:
+    import_records(archive, lines(), batch_size=10)
+"""
+
+REINDEX_STALLING = """
+import sys, time
+from pathlib import Path
+import archive.index
+from archive import Archive
+archive.index.READ_BATCH = 5
+home, stalled = map(Path, sys.argv[1:3])
+def progress(done, total):
+    if done >= 10:
+        stalled.touch()
+        time.sleep(600)
+with Archive.open(home) as opened:
+    opened.reindex(progress)
+"""
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
+    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def stored(home: Path) -> Path:
+    with Archive.open(home) as archive:
+        archive.store(PUBS)
+    return home
+
+
+def child(code: str, *args: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], cwd=REPO, env=env)
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, "the child process ended early"
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.02)
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def health(home: Path):
+    with Archive.open(home, readonly=True) as archive:
+        return archive.index_health()
+
+
+def found(home: Path, text: str) -> list[str]:
+    with Archive.open(home, readonly=True) as archive:
+        return [hit.source_id for hit in archive.search(text, limit=100)]
+
+
+def test_a_level_index_agrees_with_sqlite(stored: Path) -> None:
+    result = cli("status")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[-2] == (
+        f"search index: {len(PUBS)} documents to change 1; "
+        f"database: {len(PUBS)} documents to change 1"
+    )
+    assert lines[-1] == "search index and database agree"
+
+
+def test_crash_between_commit_and_index_is_reported_then_caught_up(home: Path, monkeypatch):
+    def crash(self, conn, **options):
+        raise RuntimeError("power cut")
+
+    Archive.open(home).close()
+    archive = Archive.open(home)
+    with monkeypatch.context() as patched:
+        patched.setattr("archive.index.SearchIndex.sync", crash)
+        with pytest.raises(RuntimeError, match="power cut"):
+            archive.store([PUBS[0]])
+        with pytest.raises(RuntimeError, match="power cut"):
+            archive.close()  # the process dies before the index learns of the row
+    assert health(home).problem == f"index behind by 1 documents; {REMEDY}"
+    search = cli("search", "entity list")
+    assert "index behind by 1 documents; run `regwatch reindex`" in search.output
+    Archive.open(home).close()  # the next writer catches up
+    assert health(home).problem is None
+    assert found(home, "entity list") == [PUBS[0].source_id]
+
+
+def test_crash_after_index_commit_does_not_duplicate(home: Path, monkeypatch) -> None:
+    def crash(path, schema, seq):
+        raise RuntimeError("killed before the state file was written")
+
+    Archive.open(home).close()
+    with monkeypatch.context() as patched:
+        patched.setattr("archive.index.save_state", crash)
+        archive = Archive.open(home)
+        with pytest.raises(RuntimeError):
+            archive.store([PUBS[0]])
+        with pytest.raises(RuntimeError):
+            archive.close()
+    Archive.open(home).close()
+    assert found(home, "entity list") == [PUBS[0].source_id]
+    assert health(home).index_documents == 1
+
+
+def test_a_locked_index_is_reported_and_caught_up_later(home: Path, monkeypatch) -> None:
+    monkeypatch.setattr("archive.index.LOCK_WAIT", 0.1)
+    Archive.open(home).close()
+    other = WriterLock(home / "index")  # another process's writer
+    assert other.acquire(0)
+    with Archive.open(home) as archive:
+        assert archive.store([PUBS[0]]).inserted == 1
+        report = archive.status().index
+        assert (report.behind, report.writer_active) == (1, True)
+        assert report.problem == (
+            "index behind by 1 documents while another regwatch process writes; "
+            "they become searchable when it finishes"
+        )
+        assert archive.search("entity list") == []
+        other.release()
+    assert found(home, "entity list") == [PUBS[0].source_id]
+
+
+@pytest.mark.parametrize("victim", ["meta.json", "*.idx", "*.store"])
+def test_deleted_index_files_are_reported_and_reindex_repairs(stored: Path, victim: str) -> None:
+    for path in (stored / "index").glob(victim):
+        path.unlink()
+    problem = health(stored).problem
+    assert problem.startswith(f"search index {stored / 'index'} is damaged (")
+    assert problem.endswith(f"); {REMEDY}")
+    status = cli("status")
+    assert status.exit_code == 0
+    assert status.output.splitlines()[-1] == problem
+    search = cli("search", "entity list")
+    assert search.exit_code == 1
+    assert search.output == f"Error: {problem}\n"
+    assert cli("reindex").stdout == f"reindexed {len(PUBS)} documents\n"
+    assert health(stored).problem is None
+    assert "2025-00704" in found(stored, "entity list")
+
+
+def test_a_missing_index_is_reported_and_rebuilt_by_the_next_writer(stored: Path) -> None:
+    shutil.rmtree(stored / "index")
+    assert health(stored).problem == f"search index {stored / 'index'} is missing; {REMEDY}"
+    assert not (stored / "index").exists()  # readers never build it
+    Archive.open(stored).close()
+    assert health(stored).problem is None
+
+
+def test_an_index_of_a_restored_database_is_reported_then_rebuilt(home: Path) -> None:
+    with Archive.open(home) as archive:
+        archive.store(PUBS[:10])
+    backup = (home / "regwatch.db").read_bytes()
+    with Archive.open(home) as archive:
+        archive.store(PUBS[10:])
+    (home / "regwatch.db").write_bytes(backup)
+    assert health(home).problem == (
+        f"index holds documents the database does not ({len(PUBS)} indexed, 10 stored, "
+        f"last change 2 indexed, 1 stored); {REMEDY}"
+    )
+    Archive.open(home).close()
+    assert (health(home).problem, health(home).index_documents) == (None, 10)
+
+
+def test_an_interrupted_reindex_leaves_the_old_index_whole(stored: Path, monkeypatch) -> None:
+    monkeypatch.setattr("archive.index.READ_BATCH", 5)
+    before = found(stored, "export")
+
+    def interrupt(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with Archive.open(stored) as archive, pytest.raises(KeyboardInterrupt):
+        archive.reindex(interrupt)
+    assert found(stored, "export") == before and before
+    assert health(stored).problem is None
+    assert not (stored / "index.new").exists()
+    assert WriterLock(stored / "index").acquire(0)
+
+
+def test_a_killed_reindex_leaves_the_old_index_whole(stored: Path, tmp_path: Path) -> None:
+    before = found(stored, "export")
+    stalled = tmp_path / "stalled"
+    process = child(REINDEX_STALLING, stored, stalled)
+    try:
+        wait_for(stalled, process)
+        assert (stored / "index.new" / "meta.json").exists()  # the build beside the live index
+        assert found(stored, "export") == before  # searchable while the rebuild runs
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert found(stored, "export") == before
+    assert health(stored).problem is None
+    assert cli("reindex").stdout == f"reindexed {len(PUBS)} documents\n"
+    assert not (stored / "index.new").exists()
+    assert found(stored, "export") == before
+
+
+def test_a_first_import_beside_status_and_search(home: Path, tmp_path: Path) -> None:
+    paused, go = tmp_path / "paused", tmp_path / "go"
+    process = child(IMPORT_PAUSING, home, FIXTURE, paused, go)
+    try:
+        wait_for(paused, process)
+        for _ in range(3):  # readers opening the brand-new archive while the import writes
+            status = cli("status")
+            assert status.exit_code == 0, status.output
+            assert "documents: 20 (0 tagged" in status.output
+            assert status.output.splitlines()[-1] == (
+                "index behind by 10 documents while another regwatch process writes; "
+                "they become searchable when it finishes"
+            )
+        started = time.monotonic()
+        search = cli("search", "export", "--format", "json")
+        elapsed = time.monotonic() - started
+        assert search.exit_code == 0, search.output
+        assert elapsed < 1.0, f"search waited {elapsed:.1f} s for the writer"
+        assert "index behind by 10 documents while another regwatch process" in search.output
+        assert (home / "index" / "meta.json").exists()
+    finally:
+        go.touch()
+        assert process.wait(timeout=60) == 0
+    assert health(home).problem is None
+    assert health(home).index_documents == len(PUBS)
+    assert "2024-01953" in found(home, "zones")
+
+
+def test_a_reader_never_writes_a_damaged_index(stored: Path) -> None:
+    (stored / "index" / "meta.json").write_text("{not json")
+    before = {p.name: p.read_bytes() for p in (stored / "index").iterdir() if p.is_file()}
+    assert "damaged" in cli("status").output
+    assert cli("search", "export").exit_code == 1
+    after = {p.name: p.read_bytes() for p in (stored / "index").iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_a_reader_cannot_rebuild(stored: Path) -> None:
+    with Archive.open(stored, readonly=True) as archive, pytest.raises(ArchiveError) as info:
+        archive.reindex()
+    assert str(info.value) == f"search index {stored / 'index'} is open read-only"
