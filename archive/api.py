@@ -151,6 +151,12 @@ class Archive:
             self._index.sync(self._conn, commit=not self._bulk)
         return count
 
+    def record_tag_failures(
+        self, failures: Sequence[tuple[TagInput, str]], model_version: str
+    ) -> int:
+        """Record documents the tagger failed on (with the reason); the next run retries them."""
+        return tagging.record_tag_failures(self._conn, failures, model_version)
+
     def publications(
         self,
         *,

@@ -2,7 +2,8 @@
 
 Enters: an open connection and the search index. Leaves: `ArchiveStatus` — documents per source,
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
-database and index sizes on disk, and how many changed rows the index has not caught up with.
+database and index sizes on disk, how many changed rows the index has not caught up with, and
+how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from archive.index import SearchIndex
+from archive.tagging import TagFailureRow, tag_failures
+
+FAILURES_SHOWN = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,8 @@ class ArchiveStatus:
     database_bytes: int
     index_bytes: int
     index_pending: int
+    tag_failures: int
+    first_tag_failures: list[TagFailureRow]
 
 
 def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> ArchiveStatus:
@@ -46,6 +52,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         "SELECT COUNT(*), COALESCE(SUM(t.content_hash != p.content_hash), 0) "
         "FROM tag_results t JOIN publications p ON p.id = t.publication_id"
     ).fetchone()
+    failed, first_failed = tag_failures(conn, FAILURES_SHOWN)
     return ArchiveStatus(
         documents=dict(conn.execute("SELECT source, COUNT(*) FROM publications GROUP BY source")),
         tagged=tagged,
@@ -59,6 +66,8 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         index_pending=conn.execute(
             "SELECT COUNT(*) FROM publications WHERE change_seq > ?", (index.watermark,)
         ).fetchone()[0],
+        tag_failures=failed,
+        first_tag_failures=first_failed,
     )
 
 

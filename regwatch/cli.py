@@ -26,6 +26,7 @@ from regwatch import steps
 from regwatch.config import Config, ConfigError, load_config
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+SHOWN = 5  # rejected lines or failed documents named before the summary line
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -211,13 +212,18 @@ def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | 
         raise click.UsageError("--input and --output go together")
     if input_path is not None:
         with _errors():
-            count = steps.tag_file(obj.config, input_path, output_path)
-        click.echo(f"tagged {count} documents into {output_path}")
+            done = steps.tag_file(obj.config, input_path, output_path)
+        click.echo(f"tagged {done.tagged} documents into {output_path}")
+        for line_number, reason in done.rejected[:SHOWN]:
+            click.echo(f"  line {line_number}: {reason}", err=True)
+        if done.rejected:
+            raise click.ClickException(f"{len(done.rejected)} lines of {input_path} were rejected")
         return
     with _errors(), _progress("tagging") as progress:
         result = steps.tag(obj.config, retag=retag, progress=progress)
     counts = ", ".join(f"{name} {n}" for name, n in sorted(result.counts.items())) or "no tags"
     click.echo(f"tagged {result.tagged} documents with model {result.model_version}: {counts}")
+    _fail_on_tag_failures(result)
 
 
 @main.command(name="eval")
@@ -254,6 +260,7 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
     _echo_digest(result.digest)
     if not result.crawl.ok:
         raise click.ClickException(f"crawl failed: {result.crawl.error}")
+    _fail_on_tag_failures(tagged)
 
 
 @main.command()
@@ -315,6 +322,17 @@ def _echo_crawl(result: Any) -> None:
     )
 
 
+def _fail_on_tag_failures(result: Any) -> None:
+    """Name the first documents the tagger failed on and exit 1 (the others were stored)."""
+    if not result.failed:
+        return
+    for label, reason in result.failed[:SHOWN]:
+        click.echo(f"  {label}: {reason}", err=True)
+    raise click.ClickException(
+        f"{len(result.failed)} failed to tag (recorded; the next tag or run retries them)"
+    )
+
+
 def _echo_digest(result: Any) -> None:
     click.echo(
         f"digest {result.start} to {result.end}: {result.total} publications, "
@@ -337,6 +355,13 @@ def _status_lines(report: Any) -> Iterator[str]:
     yield f"database: {_size(report.database_bytes)}, index: {_size(report.index_bytes)}"
     if report.index_pending:
         yield f"index behind by {report.index_pending} documents (caught up on next open)"
+    if report.tag_failures:
+        yield f"tagging failed on {report.tag_failures} documents (retried by the next tag or run):"
+        for failure in report.first_tag_failures:
+            yield (
+                f"  {failure.source} {failure.source_id}: {failure.reason} "
+                f"({failure.failed_at}, model {failure.model_version})"
+            )
 
 
 def _size(count: int) -> str:
