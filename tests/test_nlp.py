@@ -556,8 +556,11 @@ def test_tag_jsonl_rejects_bad_lines_by_number_and_tags_the_rest(
         (2, "invalid JSON"),
         (4, "expected a JSON object"),
         (5, "not UTF-8 text"),
-        (6, "UnicodeEncodeError: 'utf-8' codec can't encode character '\\ud800' in position 0:"
-         " surrogates not allowed"),
+        (
+            6,
+            "UnicodeEncodeError: 'utf-8' codec can't encode character '\\ud800' in position 0:"
+            " surrogates not allowed",
+        ),
     ]
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [x["document_number"] for x in lines] == ["2025-05426", "x-1"]
@@ -606,7 +609,9 @@ def test_a_string_of_agencies_is_one_agency_and_an_identifier_string_is_one_iden
     result = tagger.tag(
         {"title": "x", "agencies": "Industry and Security Bureau", "docket_ids": "BIS-2024-0047"}
     )
-    assert support(result, "export_control")["ec.term.bis"]["text"] == "Industry and Security Bureau"
+    assert (
+        support(result, "export_control")["ec.term.bis"]["text"] == "Industry and Security Bureau"
+    )
     assert values(result, "dockets") == ["BIS-2024-0047"]
 
 
