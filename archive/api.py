@@ -221,6 +221,13 @@ class Archive:
         return count
 
     @_named
+    def record_tag_failures(
+        self, failures: Sequence[tuple[TagInput, str]], model_version: str
+    ) -> int:
+        """Record documents the tagger failed on (with the reason); the next run retries them."""
+        return tagging.record_tag_failures(self._conn, failures, model_version)
+
+    @_named
     def publications(
         self,
         *,

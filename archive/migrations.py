@@ -75,4 +75,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX publication_tags_tag ON publication_tags (tag, publication_id);
         """,
     ),
+    (
+        2,
+        "tag failures",
+        """
+        CREATE TABLE tag_failures (
+            publication_id INTEGER PRIMARY KEY REFERENCES publications (id) ON DELETE CASCADE,
+            model_version TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            failed_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]

@@ -2,7 +2,8 @@
 
 Enters: an open connection and the search index. Leaves: `ArchiveStatus` — documents per source,
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
-database and index sizes on disk, and the index compared with SQLite (`health.IndexHealth`).
+database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`), and
+how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
+from archive.tagging import TagFailureRow, tag_failures
+
+FAILURES_SHOWN = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,8 @@ class ArchiveStatus:
     database_bytes: int
     index_bytes: int
     index: IndexHealth
+    tag_failures: int
+    first_tag_failures: list[TagFailureRow]
 
 
 def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> ArchiveStatus:
@@ -47,6 +53,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         "SELECT COUNT(*), COALESCE(SUM(t.content_hash != p.content_hash), 0) "
         "FROM tag_results t JOIN publications p ON p.id = t.publication_id"
     ).fetchone()
+    failed, first_failed = tag_failures(conn, FAILURES_SHOWN)
     return ArchiveStatus(
         documents=dict(conn.execute("SELECT source, COUNT(*) FROM publications GROUP BY source")),
         tagged=tagged,
@@ -58,6 +65,8 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         ),
         index_bytes=index.size_bytes(),
         index=index_health(conn, index),
+        tag_failures=failed,
+        first_tag_failures=first_failed,
     )
 
 

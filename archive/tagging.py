@@ -6,7 +6,9 @@ Enters: a model version (which tag results count as current) and tag results fro
 Leaves: `TagInput` batches of documents still to tag (never tagged, changed since
 tagging, or tagged by another model version), and stored results — the JSON result and content hash
 in `tag_results`, one `publication_tags` row per tag for filtering — with `change_seq` raised so the
-search index picks the tags up.
+search index picks the tags up. Documents the tagger failed on are recorded in `tag_failures`
+(reason, model version, when); they stay due, so the next run retries them, and a document leaves
+`tag_failures` when its tags are stored. `tag_failures` lists them, oldest first.
 """
 
 from __future__ import annotations
@@ -21,8 +23,22 @@ from archive import rows
 from archive.db import transaction, utc_now
 from archive.store import next_change_seq
 
-STALE = "(t.publication_id IS NULL OR t.content_hash != p.content_hash OR t.model_version != ?)"
+STALE = (
+    "(t.publication_id IS NULL OR t.content_hash != p.content_hash OR t.model_version != ? "
+    "OR p.id IN (SELECT publication_id FROM tag_failures))"
+)
 FROM = "FROM publications p LEFT JOIN tag_results t ON t.publication_id = p.id "
+
+
+@dataclass(frozen=True, slots=True)
+class TagFailureRow:
+    """A document the tagger failed on, as `status` shows it."""
+
+    source: str
+    source_id: str
+    reason: str
+    model_version: str
+    failed_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +46,14 @@ class TagInput:
     """One document for the tagger, keyed by the archive's publication id.
 
     `content_hash` is the content the tagger reads: results are stored against it, so a document
-    that changes while it is being tagged stays due for tagging.
+    that changes while it is being tagged stays due for tagging. `label` is how a report names
+    the document: `<source> <source_id>`.
     """
 
     publication_id: int
     document: dict[str, Any]
     content_hash: str
+    label: str
 
 
 def count_to_tag(conn: sqlite3.Connection, model_version: str, *, retag: bool = False) -> int:
@@ -59,7 +77,15 @@ def documents_to_tag(
         ).fetchall()
         if not batch:
             return
-        yield [TagInput(row["id"], rows.fr_document(row), row["content_hash"]) for row in batch]
+        yield [
+            TagInput(
+                row["id"],
+                rows.fr_document(row),
+                row["content_hash"],
+                f"{row['source']} {row['source_id']}",
+            )
+            for row in batch
+        ]
         last = batch[-1]["id"]
 
 
@@ -87,6 +113,34 @@ def store_tags(
                 raise ValueError(f"no publication with id {pid}")
             _write(conn, pid, tags, result_json, item.content_hash, model_version, now)
     return len(checked)
+
+
+def record_tag_failures(
+    conn: sqlite3.Connection, failures: Sequence[tuple[TagInput, str]], model_version: str
+) -> int:
+    """Record (or refresh) why each document could not be tagged, in one transaction."""
+    now = utc_now()
+    with transaction(conn):
+        conn.executemany(
+            "INSERT INTO tag_failures (publication_id, model_version, reason, failed_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (publication_id) DO UPDATE SET "
+            "model_version = excluded.model_version, reason = excluded.reason, "
+            "failed_at = excluded.failed_at",
+            [(item.publication_id, model_version, str(reason), now) for item, reason in failures],
+        )
+    return len(failures)
+
+
+def tag_failures(conn: sqlite3.Connection, limit: int) -> tuple[int, list[TagFailureRow]]:
+    """How many documents the tagger failed on, and the first `limit` of them (oldest first)."""
+    count = conn.execute("SELECT COUNT(*) FROM tag_failures").fetchone()[0]
+    rows = conn.execute(
+        "SELECT p.source, p.source_id, f.reason, f.model_version, f.failed_at "
+        "FROM tag_failures f JOIN publications p ON p.id = f.publication_id "
+        "ORDER BY f.failed_at, f.publication_id LIMIT ?",
+        (limit,),
+    )
+    return count, [TagFailureRow(*row) for row in rows]
 
 
 def _tags(pid: int, result: dict[str, Any]) -> list[tuple[str, float | None]]:
@@ -128,6 +182,7 @@ def _write(
         (pid, model_version, content_hash, result_json, now),
     )
     conn.execute("DELETE FROM publication_tags WHERE publication_id = ?", (pid,))
+    conn.execute("DELETE FROM tag_failures WHERE publication_id = ?", (pid,))
     conn.executemany(
         "INSERT INTO publication_tags (publication_id, tag, score) VALUES (?, ?, ?)",
         [(pid, tag, score) for tag, score in tags],

@@ -9,6 +9,15 @@ The rules are data in `nlp/patterns/*.jsonl` (see `nlp/patterns/README.md`).
 """
 
 from nlp.evaluate import EvalReport, evaluate_file
-from nlp.tagger import Tagger, TagResult, load_tagger, tag_jsonl
+from nlp.tagger import TagFailure, TagFileResult, Tagger, TagResult, load_tagger, tag_jsonl
 
-__all__ = ["EvalReport", "TagResult", "Tagger", "evaluate_file", "load_tagger", "tag_jsonl"]
+__all__ = [
+    "EvalReport",
+    "TagFailure",
+    "TagFileResult",
+    "TagResult",
+    "Tagger",
+    "evaluate_file",
+    "load_tagger",
+    "tag_jsonl",
+]

@@ -8,7 +8,8 @@ Leaves, on the Doc (`doc._.regwatch` is one object):
   ({slot: ISO date}), `.date_evidence`, `doc.spans["regwatch_ids"]`.
 - `regwatch_tagger`: `doc.spans["regwatch_terms"]` (one span per term match, label = rule id;
   PhraseMatchers on LOWER and ORTH, a Matcher for raw token patterns; a match that a `listed`
-  negative rule finds to be one item of a long list is marked `vetoed_by`),
+  negative rule finds to be one item of a long list, or a `cited` one finds to name one of several
+  cited documents, is marked `vetoed_by`),
   `doc.cats` (score per tag), `doc._.regwatch.tags`, `.evidence`; entity types a
   tag gates (`gates_entities` in tags.jsonl) are dropped when that tag does not pass.
 Both components save their rules with the pipeline (`to_disk` / `from_disk`).
@@ -136,7 +137,7 @@ class RegwatchTagger(RuleFilesMixin):
     ) -> None:
         self._tags, self._fields, self._terms = tags, fields, terms
         self._negatives, self._context = negatives, context
-        self._listings = [n for n in negatives if n.get("listed")]
+        self._listings = [n for n in negatives if n.get("listed") or n.get("cited")]
         self.book = RuleBook(tags, fields, terms + context, negatives, self.thresholds)
         self.matchers = self._matchers(terms + negatives)
 
@@ -192,15 +193,18 @@ class RegwatchTagger(RuleFilesMixin):
         return hits
 
     def _listing(self, span: Span, doc_text: DocumentText) -> tuple[str, int] | None:
-        """(id of the first `listed` negative rule for which this match is one item of a long
-        list, the item's start token) - "areas such as artificial intelligence, quantum
-        computing, blockchain, ..."."""
+        """(id of the first `listed` or `cited` negative rule that finds this match a passing
+        one, the token that starts its item) - one item of a long list ("areas such as
+        artificial intelligence, quantum computing, blockchain, ..."), or the name of one of
+        several documents a sentence cites."""
         for rule in self._listings:
-            listed = rule["listed"]
-            if span.label_ not in listed["rules"]:
+            kind = "listed" if rule.get("listed") else "cited"
+            if span.label_ not in rule[kind]["rules"]:
                 continue
             field, _ = doc_text.field_at(span.start_char)
-            item = None if field in rule.get("spares_fields", []) else _list_item(span, listed)
+            if field in rule.get("spares_fields", []):
+                continue
+            item = (_list_item if kind == "listed" else _cited_item)(span, rule[kind])
             if item is not None:
                 return rule["id"], item
         return None
@@ -265,12 +269,7 @@ def _list_item(span: Span, listed: dict[str, Any]) -> int | None:
     or semicolons, and a separator (or colon) lies within `reach` tokens before or after it -
     the index of the token that starts its item (matches in one item share it); else None."""
     doc, reach = span.doc, int(listed["reach"])
-    start = span.start
-    while start > 0 and not _ends_sentence(doc[start - 1]):
-        start -= 1
-    end = span.end
-    while end < len(doc) and not _ends_sentence(doc[end]):
-        end += 1
+    start, end = _sentence(span)
     separators = sum(t.text in LIST_SEPARATORS for t in doc[start:end])
     if separators < int(listed["min_separators"]):
         return None
@@ -282,6 +281,36 @@ def _list_item(span: Span, listed: dict[str, Any]) -> int | None:
     while item > start and doc[item - 1].text not in ITEM_BOUNDS:
         item -= 1
     return item
+
+
+def _cited_item(span: Span, cited: dict[str, Any]) -> int | None:
+    """If the match names a cited document - an FR citation ("90 FR 34203") starts within
+    `reach` tokens after it - in a sentence citing at least `min_citations` documents, the index
+    of that citation's first token (matches naming one document share it); else None."""
+    doc = span.doc
+    start, end = _sentence(span)
+    citations = [i for i in range(start, end - 2) if _is_citation(doc[i : i + 3])]
+    if len(citations) < int(cited["min_citations"]):
+        return None
+    return next((i for i in citations if span.end <= i < span.end + int(cited["reach"])), None)
+
+
+def _is_citation(tokens: Span) -> bool:
+    """Three tokens reading "<volume> FR <page>"."""
+    volume, journal, page = tokens
+    return journal.text == "FR" and volume.is_digit and page.is_digit
+
+
+def _sentence(span: Span) -> tuple[int, int]:
+    """Token bounds of the sentence holding `span` (ends: . ? ! or a line break)."""
+    doc = span.doc
+    start = span.start
+    while start > 0 and not _ends_sentence(doc[start - 1]):
+        start -= 1
+    end = span.end
+    while end < len(doc) and not _ends_sentence(doc[end]):
+        end += 1
+    return start, end
 
 
 def _ends_sentence(token) -> bool:

@@ -1,10 +1,14 @@
 """Federal-Register-shaped documents -> the text the pipeline reads, plus its metadata.
 
-Enters: one document as a dict with the Federal Register API's field names (any may be missing
-or None; `agencies` may hold API objects or plain strings) and the field rules of
-`patterns/fields.jsonl` (which fields are read, in which order, and how much text of each).
-Leaves: `DocumentText`: one string with every field laid end to end, the character span of each
-field inside it, and the metadata (CFR references, dates, identifiers) the components need;
+Enters: one document as a dict with the Federal Register API's field names and the field rules of
+`patterns/fields.jsonl` (which fields are read, in which order). Nothing in a document is trusted:
+any field may be missing, None or of the wrong type. A text field that holds a number is read as
+that number's text, a list as its items joined with "; "; anything else (objects, booleans) is
+ignored. `agencies` may be API objects, plain strings or one string; `cfr_references` keep only
+objects with a numeric `title` and a `part`; identifier lists keep their string and number items.
+Leaves: `DocumentText`: one string with every field laid end to end (whole: nothing is cut), the
+character span of each field inside it, and the metadata (CFR references, dates, identifiers) the
+components need; `split_text`, the pieces a text longer than spaCy's `max_length` is tokenized in;
 `DocState`, what the pipeline components write for one document (held by `doc._.regwatch`).
 """
 
@@ -53,12 +57,14 @@ class DocState:
 
 def document_text(document: dict[str, Any], field_rules: list[dict[str, Any]]) -> DocumentText:
     """Lay the fields named by `field_rules` end to end; keep the metadata the rules need."""
+    if not isinstance(document, dict):
+        raise TypeError(f"a document must be a JSON object, not {type(document).__name__}")
     values: list[str] = []
     spans: list[tuple[str, int, int]] = []
     offset = 0
     for rule in field_rules:
         name = rule["field"]
-        value = document.get(name) and field_value(document, name)[: rule.get("max_chars") or None]
+        value = field_value(document, name)
         if value:
             values.append(value)
             spans.append((name, offset, offset + len(value)))
@@ -70,32 +76,84 @@ def field_value(document: dict[str, Any], name: str) -> str:
     """One field as plain text; list fields (agencies, topics) are joined with '; '."""
     value = document.get(name)
     if name == "agencies":
-        return "; ".join(agency_name(a) for a in value or [] if agency_name(a))
+        agencies = value if isinstance(value, list) else [value]
+        return "; ".join(filter(None, map(agency_name, agencies)))
     if isinstance(value, list):
-        return "; ".join(str(v).strip() for v in value if v is not None and str(v).strip())
-    return str(value) if value else ""
+        return "; ".join(filter(None, (_text(v).strip() for v in value)))
+    return _text(value)
 
 
 def agency_name(agency: Any) -> str:
     """An agency object's name (or its slug spelled out), or a plain string as given."""
     if isinstance(agency, dict):
-        name = agency.get("name") or agency.get("raw_name") or agency.get("slug") or ""
+        keys = ("name", "raw_name", "slug")
+        name = next(filter(None, (_text(agency.get(k)) for k in keys)), "")
     else:
-        name = str(agency or "")
+        name = agency if isinstance(agency, str) else ""
     return name.replace("-", " ") if "-" in name and " " not in name else name.strip()
 
 
 def document_meta(document: dict[str, Any]) -> dict[str, Any]:
     """The structured API fields the extractor turns into entities and dates."""
     return {
-        "cfr_references": [c for c in document.get("cfr_references") or [] if isinstance(c, dict)],
+        "cfr_references": _cfr_references(document.get("cfr_references")),
         "regulation_id_numbers": _strings(document.get("regulation_id_numbers")),
         "docket_ids": _strings(document.get("docket_ids")),
-        "publication_date": document.get("publication_date") or None,
-        "effective_on": document.get("effective_on") or None,
-        "comments_close_on": document.get("comments_close_on") or None,
+        "publication_date": _date(document.get("publication_date")),
+        "effective_on": _date(document.get("effective_on")),
+        "comments_close_on": _date(document.get("comments_close_on")),
     }
 
 
+def split_text(text: str, size: int) -> list[str]:
+    """Cut `text` into pieces of at most `size` characters that join back to it exactly.
+
+    Each cut falls after the last paragraph break ("\n\n") in the second half of the window,
+    else after the last sentence end (". "), else after the last whitespace, else at `size`
+    (a text with no whitespace at all), so a cut never falls inside a word the tokenizer reads.
+    """
+    pieces = []
+    start = 0
+    while len(text) - start > size:
+        window = text[start : start + size]
+        cut = next(
+            (at + len(mark) for mark in _CUTS if (at := window.rfind(mark, size // 2)) >= 0),
+            size,
+        )
+        pieces.append(window[:cut])
+        start += cut
+    pieces.append(text[start:])
+    return pieces
+
+
+_CUTS = ("\n\n", ". ", "\n", " ")
+
+
+def _text(value: Any) -> str:
+    """A scalar as text: a string as given, a number spelled out; anything else is ignored."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
 def _strings(value: Any) -> list[str]:
-    return [str(v).strip() for v in value or [] if v is not None and str(v).strip()]
+    items = value if isinstance(value, list) else [value]
+    return [text for v in items if (text := _text(v).strip())]
+
+
+def _date(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _cfr_references(value: Any) -> list[dict[str, Any]]:
+    """API CFR references as `{"title": int, "part": str}`; anything else is left out."""
+    references = []
+    for ref in value if isinstance(value, list) else []:
+        if not isinstance(ref, dict):
+            continue
+        title, part = _text(ref.get("title")).strip(), _text(ref.get("part")).strip()
+        if title.isdigit() and part:
+            references.append({"title": int(title), "part": part})
+    return references

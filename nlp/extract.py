@@ -62,10 +62,8 @@ class Extractor:
     @staticmethod
     def _api_mentions(meta: dict[str, Any]) -> Iterator[tuple[str, Mention]]:
         for ref in meta.get("cfr_references", []):
-            if ref.get("title") and ref.get("part"):
-                value = f"{ref['title']} CFR {ref['part']}"
-                title = int(ref["title"])
-                yield "cfr", _api(value, "cfr_references", title=title, part=str(ref["part"]))
+            value = f"{ref['title']} CFR {ref['part']}"
+            yield "cfr", _api(value, "cfr_references", title=ref["title"], part=ref["part"])
         for rin in meta.get("regulation_id_numbers", []):
             yield "rins", _api(rin, "regulation_id_numbers")
         for docket in meta.get("docket_ids", []):

@@ -1,7 +1,9 @@
 """Rule files: the domain knowledge of the tagger, kept as data.
 
-Enters: the JSON-lines files in `nlp/patterns/` (one rule per line, each with an `id`).
-Leaves: `RuleSet`, the rules grouped by the file family that consumes them, and
+Enters: the JSON-lines files in `nlp/patterns/` (one rule per line, each with an `id`), checked
+against `nlp/schema.py` when loaded.
+Leaves: `RuleSet`, the rules grouped by the file family that consumes them (or `RuleError`,
+a `ValueError` naming file and line), and
 `rules_version`, a short hash that changes whenever a rule, a threshold or the code version changes.
 """
 
@@ -12,6 +14,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from nlp.schema import Located, RuleError, validate
 
 CODE_VERSION = "2"
 PATTERNS_DIR = Path(__file__).with_name("patterns")
@@ -34,18 +38,17 @@ class RuleSet:
 
 
 def load_rules(directory: Path = PATTERNS_DIR) -> RuleSet:
-    """Read every `*.jsonl` rule file of `directory`; raises ValueError on a malformed rule."""
-    rules = RuleSet()
-    seen: set[str] = set()
+    """Read and check every `*.jsonl` rule file of `directory`; `RuleError` on a bad rule."""
+    located = []
     for path in sorted(directory.glob("*.jsonl")):
         family = path.stem.split("_")[0]
         if family not in FAMILIES:
-            raise ValueError(f"{path.name}: unknown rule family {family!r}")
-        for rule in read_jsonl(path):
-            if rule["id"] in seen:
-                raise ValueError(f"{path.name}: duplicate rule id {rule['id']!r}")
-            seen.add(rule["id"])
-            getattr(rules, family).append(rule)
+            raise RuleError(f"{path.name}: unknown rule family {family!r}")
+        located += [Located(family, path.name, n, rule) for n, rule in _numbered(path)]
+    validate(located)
+    rules = RuleSet()
+    for item in located:
+        getattr(rules, item.family).append(item.rule)
     return rules
 
 
@@ -55,7 +58,11 @@ def primary_tags(rules: RuleSet | None = None) -> tuple[str, ...]:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Parse a JSON-lines rule file; every object must carry an `id`."""
+    """Parse a JSON-lines rule file (as saved with a pipeline); every object must carry an `id`."""
+    return [rule for _, rule in _numbered(path)]
+
+
+def _numbered(path: Path) -> list[tuple[int, dict[str, Any]]]:
     rules = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -63,10 +70,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         try:
             rule = json.loads(line)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path.name} line {number}: {error.msg}") from error
+            raise RuleError(f"{path.name} line {number}: {error.msg}") from None
         if not isinstance(rule, dict) or not rule.get("id"):
-            raise ValueError(f"{path.name} line {number}: a rule needs an 'id'")
-        rules.append(rule)
+            raise RuleError(f"{path.name} line {number}: a rule needs an 'id'")
+        rules.append((number, rule))
     return rules
 
 

@@ -1,9 +1,14 @@
 """The tagger the rest of regwatch calls: documents in, tags with evidence out.
 
 Enters: documents as dicts with the Federal Register API's field names (JSON lines for
-`tag_jsonl`), optional per-tag thresholds.
-Leaves: `TagResult` per document (tags, scores, evidence, entities, dates); `tag_jsonl` writes
-one JSON line per input line. spaCy is imported only when a pipeline is built or loaded.
+`tag_jsonl`), optional per-tag thresholds. A text longer than spaCy's `max_length` (the body of a
+large rule runs to millions of characters) is tokenized in pieces of about `PIECE_CHARS` cut at
+paragraph or sentence ends and joined into one Doc, so every offset points into the original
+field and a match is never cut at a piece boundary.
+Leaves: `TagResult` per document (tags, scores, evidence, entities, dates); `tag_each` gives a
+`TagFailure` (the reason, one line) in place of a document that cannot be tagged; `tag_jsonl`
+writes one JSON line per good input line and returns the lines it rejected, by number.
+spaCy is imported only when a pipeline is built or loaded.
 """
 
 from __future__ import annotations
@@ -16,15 +21,30 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nlp.document import DocState, document_text
+from nlp.document import DocState, document_text, split_text
 from nlp.rules import PATTERNS_DIR, RuleSet, load_rules, rules_version
-from regwatch.jsonl import read_objects
+from regwatch.jsonl import LineError, parse_lines, read_objects
 
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
 
 EXTRACTOR, TAGGER = "regwatch_extractor", "regwatch_tagger"
+PIECE_CHARS = 100_000
+REASON_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class TagFailure:
+    """A document the tagger could not tag, and why (one line)."""
+
+    reason: str
+
+    @classmethod
+    def from_exception(cls, error: Exception) -> TagFailure:
+        text = " ".join(str(error).split())
+        reason = f"{type(error).__name__}: {text}" if text else type(error).__name__
+        return cls(reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1] + "…")
 
 
 @dataclass(slots=True)
@@ -72,12 +92,35 @@ class Tagger:
         for doc in self.nlp.pipe(self._docs(documents), batch_size=batch_size):
             yield TagResult.from_doc(doc)
 
+    def tag_each(self, documents: list[dict[str, Any]]) -> list[TagResult | TagFailure]:
+        """Tag a batch; if the batch fails, tag its documents one by one so only a bad one fails."""
+        try:
+            return list(self.tag_many(documents))
+        except Exception:
+            return [self._tag_or_fail(document) for document in documents]
+
+    def _tag_or_fail(self, document: dict[str, Any]) -> TagResult | TagFailure:
+        try:
+            return self.tag(document)
+        except Exception as error:
+            return TagFailure.from_exception(error)
+
     def _docs(self, documents: Iterable[dict[str, Any]]) -> Iterator[Doc]:
         for document in documents:
             doc_text = document_text(document, self._fields)
-            doc = self.nlp.make_doc(doc_text.text)
+            doc = self._make_doc(doc_text.text)
             doc._.regwatch = DocState(doc_text)
             yield doc
+
+    def _make_doc(self, text: str) -> Doc:
+        """Tokenize `text`, in pieces when it is longer than the pipeline's `max_length`."""
+        if len(text) <= self.nlp.max_length:
+            return self.nlp.make_doc(text)
+        from spacy.tokens import Doc
+
+        size = min(PIECE_CHARS, self.nlp.max_length)
+        pieces = [self.nlp.make_doc(piece) for piece in split_text(text, size)]
+        return Doc.from_docs(pieces, ensure_whitespace=False)
 
     def to_disk(self, path: str | Path) -> None:
         self.nlp.to_disk(path)
@@ -119,6 +162,14 @@ def load_tagger(
     return Tagger(spacy.load(path, config=overrides))
 
 
+@dataclass(frozen=True, slots=True)
+class TagFileResult:
+    """What `tag_jsonl` did: lines tagged, and (line number, reason) for each line rejected."""
+
+    tagged: int
+    rejected: list[tuple[int, str]]
+
+
 def read_documents(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) per non-blank line; ValueError("line N: reason") on a bad line."""
     return read_objects(path)
@@ -129,27 +180,52 @@ def tag_jsonl(
     output_path: str | Path,
     tagger: Tagger | None = None,
     chunk_size: int = 2048,
-) -> int:
-    """Tag every line of `input_path` into `output_path`; returns the count.
+) -> TagFileResult:
+    """Tag every good line of `input_path` into `output_path`; reject the others by number.
 
-    The output is written to a temporary file and renamed at the end, so a bad input line
-    (ValueError "line N: reason") leaves no partial output behind.
+    A line that is not a JSON object, or a document the tagger fails on, is left out of the
+    output and listed in `rejected`. `output_path` naming the input file itself (by any spelling
+    or link) is refused with ValueError before anything is read. The output is written to a
+    temporary file and renamed at the end, so an interrupted run leaves no partial output.
     """
-    tagger = tagger or load_tagger()
     output = Path(output_path)
+    if _same_file(Path(input_path), output):
+        raise ValueError(f"output {output_path} is the input file itself; choose another path")
+    tagger = tagger or load_tagger()
     handle, temporary = tempfile.mkstemp(dir=output.parent, suffix=".tmp")
-    count = 0
+    tagged, rejected = 0, []
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            for chunk in _chunks((r for _, r in read_documents(input_path)), chunk_size):
-                for record, result in zip(chunk, tagger.tag_many(chunk), strict=True):
+            for chunk in _chunks(_parsed_lines(input_path), chunk_size):
+                good = [(n, r) for n, r in chunk if not isinstance(r, LineError)]
+                rejected += [(n, r.reason) for n, r in chunk if isinstance(r, LineError)]
+                results = tagger.tag_each([record for _, record in good])
+                for (number, record), result in zip(good, results, strict=True):
+                    if isinstance(result, TagFailure):
+                        rejected.append((number, result.reason))
+                        continue
                     out.write(json.dumps(_output_line(record, result), ensure_ascii=False) + "\n")
-                count += len(chunk)
+                    tagged += 1
         os.replace(temporary, output)
     except BaseException:
         os.unlink(temporary)
         raise
-    return count
+    return TagFileResult(tagged, sorted(rejected))
+
+
+def _parsed_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
+    with open(path, "rb") as lines:
+        yield from parse_lines(lines)
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """Do two paths name one file (same spelling once resolved, a symlink or a hard link)?"""
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def _output_line(record: dict[str, Any], result: TagResult) -> dict[str, Any]:
@@ -160,10 +236,10 @@ def _output_line(record: dict[str, Any], result: TagResult) -> dict[str, Any]:
     }
 
 
-def _chunks(records: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for record in records:
-        chunk.append(record)
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
         if len(chunk) == size:
             yield chunk
             chunk = []

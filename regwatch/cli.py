@@ -28,6 +28,7 @@ from regwatch.inert import csv_cell, shorten, terminal_text
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 ERROR_WIDTH = 300  # characters of an error line; a longer quoted query or URL is cut in the middle
+SHOWN = 5  # rejected lines or failed documents named before the summary line
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -187,7 +188,7 @@ def search(obj: Context, query: str, limit: int, tags, since, until, output_form
             obj.config, query, limit=limit, tags=tags, since=_iso(since), until=_iso(until)
         )
     if result.index_problem:
-        click.echo(result.index_problem, err=True)
+        _echo(result.index_problem, err=True)
     _SEARCH_FORMATS[output_format]([asdict(hit) for hit in result.hits])
 
 
@@ -242,13 +243,18 @@ def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | 
         raise click.UsageError("--input and --output go together")
     if input_path is not None:
         with _errors():
-            count = steps.tag_file(obj.config, input_path, output_path)
-        click.echo(f"tagged {count} documents into {output_path}")
+            done = steps.tag_file(obj.config, input_path, output_path)
+        _echo(f"tagged {done.tagged} documents into {output_path}")
+        for line_number, reason in done.rejected[:SHOWN]:
+            _echo(f"  line {line_number}: {reason}", err=True)
+        if done.rejected:
+            raise _error(f"{len(done.rejected)} lines of {input_path} were rejected")
         return
     with _errors(), _progress("tagging") as progress:
         result = steps.tag(obj.config, retag=retag, progress=progress)
     counts = ", ".join(f"{name} {n}" for name, n in sorted(result.counts.items())) or "no tags"
     click.echo(f"tagged {result.tagged} documents with model {result.model_version}: {counts}")
+    _fail_on_tag_failures(result)
 
 
 @main.command(name="eval")
@@ -285,6 +291,7 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
     _echo_digest(result.digest)
     if not result.crawl.ok:
         raise _error(f"crawl failed: {result.crawl.error}")
+    _fail_on_tag_failures(tagged)
 
 
 @main.command()
@@ -344,6 +351,15 @@ def _echo_crawl(result: Any) -> None:
     )
 
 
+def _fail_on_tag_failures(result: Any) -> None:
+    """Name the first documents the tagger failed on and exit 1 (the others were stored)."""
+    if not result.failed:
+        return
+    for label, reason in result.failed[:SHOWN]:
+        _echo(f"  {label}: {reason}", err=True)
+    raise _error(f"{len(result.failed)} failed to tag (recorded; the next tag or run retries them)")
+
+
 def _echo_digest(result: Any) -> None:
     _echo(
         f"digest {result.start} to {result.end}: {result.total} publications, "
@@ -374,6 +390,13 @@ def _status_lines(report: Any) -> Iterator[str]:
         f"{index.database_last_change}"
     )
     yield index.problem or "search index and database agree"
+    if report.tag_failures:
+        yield f"tagging failed on {report.tag_failures} documents (retried by the next tag or run):"
+        for failure in report.first_tag_failures:
+            yield (
+                f"  {failure.source} {failure.source_id}: {failure.reason} "
+                f"({failure.failed_at}, model {failure.model_version})"
+            )
 
 
 def _size(count: int) -> str:

@@ -19,7 +19,9 @@ from regwatch.config import Config
 
 if TYPE_CHECKING:
     from archive import Archive, ArchiveStatus, SearchHit
+    from archive.tagging import TagInput
     from crawlers.run import CrawlResult
+    from nlp import TagFileResult, Tagger, TagResult
     from nlp.evaluate import EvalReport
     from regwatch.importer import ImportResult
 
@@ -28,9 +30,12 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class TagRunResult:
+    """Documents tagged and stored, tag counts, and `failed`: (`<source> <source_id>`, reason)."""
+
     tagged: int
     model_version: str
     counts: dict[str, int]
+    failed: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -133,31 +138,70 @@ def serve_replay(directory: Path | None, port: int) -> None:
 
 
 def tag(config: Config, *, retag: bool = False, progress: Progress | None = None) -> TagRunResult:
-    """Tag every untagged or changed document (all with `retag`) and store the results."""
+    """Tag every untagged, changed or failed document (all with `retag`) and store the results.
+
+    A document the tagger fails on, or whose result cannot be stored, is recorded as failed in
+    the archive (retried by the next run); the others are stored.
+    """
     from nlp import load_tagger
 
     tagger = load_tagger(thresholds=_thresholds(config))
     counts: dict[str, int] = {}
-    done = 0
+    failed: list[tuple[str, str]] = []
+    done = stored = 0
     with open_archive(config) as archive, archive.bulk():
         total = archive.count_to_tag(tagger.version, retag=retag)
         for batch in archive.documents_to_tag(tagger.version, retag=retag):
-            results = list(tagger.tag_many(item.document for item in batch))
-            archive.store_tags(
-                [(item, result.to_dict()) for item, result in zip(batch, results, strict=True)],
-                tagger.version,
-            )
+            results, failures = _tag_batch(archive, tagger, batch)
             for result in results:
                 for name in result.tags:
                     counts[name] = counts.get(name, 0) + 1
+            failed += failures
+            stored += len(results)
             done += len(batch)
             if progress:
                 progress(done, total)
-    return TagRunResult(done, tagger.version, counts)
+    return TagRunResult(stored, tagger.version, counts, failed)
 
 
-def tag_file(config: Config, input_path: Path, output_path: Path) -> int:
-    """Tag Federal-Register-shaped JSON lines into `output_path` without the archive."""
+def _tag_batch(
+    archive: Archive, tagger: Tagger, batch: list[TagInput]
+) -> tuple[list[TagResult], list[tuple[str, str]]]:
+    """Tag one batch, store the good results and record the failures; returns the stored
+    results and (`<source> <source_id>`, reason) per failure."""
+    from nlp import TagFailure
+
+    pairs = list(zip(batch, tagger.tag_each([item.document for item in batch]), strict=True))
+    good = [(item, r) for item, r in pairs if not isinstance(r, TagFailure)]
+    bad = [(item, r.reason) for item, r in pairs if isinstance(r, TagFailure)]
+    kept, refused = _store_tags(archive, good, tagger.version)
+    if bad or refused:
+        archive.record_tag_failures(bad + refused, tagger.version)
+    return [result for _, result in kept], [(item.label, why) for item, why in bad + refused]
+
+
+def _store_tags(
+    archive: Archive, tagged: list[tuple[TagInput, TagResult]], version: str
+) -> tuple[list[tuple[TagInput, TagResult]], list[tuple[TagInput, str]]]:
+    """Store (item, result) pairs in one go, or one by one if the batch is refused; returns the
+    stored pairs and (item, reason) for each pair the archive refused."""
+    try:
+        archive.store_tags([(item, result.to_dict()) for item, result in tagged], version)
+        return tagged, []
+    except ValueError:
+        kept, refused = [], []
+        for item, result in tagged:
+            try:
+                archive.store_tags([(item, result.to_dict())], version)
+                kept.append((item, result))
+            except ValueError as error:
+                refused.append((item, str(error)))
+        return kept, refused
+
+
+def tag_file(config: Config, input_path: Path, output_path: Path) -> TagFileResult:
+    """Tag Federal-Register-shaped JSON lines into `output_path` without the archive; bad lines
+    are rejected with their number."""
     from nlp import load_tagger, tag_jsonl
 
     return tag_jsonl(input_path, output_path, load_tagger(thresholds=_thresholds(config)))

@@ -513,9 +513,9 @@ def test_results_live_on_the_doc(tagger: Tagger) -> None:
 def test_tag_jsonl_writes_one_line_per_input(tagger: Tagger, tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(json.dumps(REAL[n]) for n in ("2025-05426", "2018-14661")) + "\n")
-    count = tag_jsonl(source, tmp_path / "out.jsonl", tagger)
+    done = tag_jsonl(source, tmp_path / "out.jsonl", tagger)
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert count == 2
+    assert (done.tagged, done.rejected) == (2, [])
     assert [(x["document_number"], x["tags"]) for x in lines] == [
         ("2025-05426", ["export_control", "entity_list"]),
         ("2018-14661", []),
@@ -531,16 +531,215 @@ def test_tag_jsonl_writes_one_line_per_input(tagger: Tagger, tmp_path: Path) -> 
     }
 
 
+def test_tag_jsonl_rejects_bad_lines_by_number_and_tags_the_rest(
+    tagger: Tagger, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.jsonl"
+    good = json.dumps(REAL["2025-05426"])
+    source.write_bytes(
+        b"\n".join(
+            [
+                good.encode(),
+                b"{not json}",
+                b"",
+                b"[1, 2]",
+                b'{"title": "caf\xe9 Entity List"}',  # Latin-1 byte, not UTF-8
+                b'{"title": "lone surrogate \\ud800 Entity List"}',  # valid JSON, untaggable
+                b'{"document_number": "x-1", "title": "Entity List", "abstract": 7}',
+            ]
+        )
+        + b"\n"
+    )
+    done = tag_jsonl(source, tmp_path / "out.jsonl", tagger)
+    assert done.tagged == 2
+    assert [(n, reason.split(" (")[0]) for n, reason in done.rejected] == [
+        (2, "invalid JSON: Expecting property name enclosed in double quotes"),
+        (4, "expected a JSON object, got list"),
+        (5, "not UTF-8"),
+        (
+            6,
+            "UnicodeEncodeError: 'utf-8' codec can't encode character '\\ud800' in position 0:"
+            " surrogates not allowed",
+        ),
+    ]
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [x["document_number"] for x in lines] == ["2025-05426", "x-1"]
+
+
+def test_tag_jsonl_refuses_to_write_over_its_input(tagger: Tagger, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    content = json.dumps(REAL["2025-05426"]) + "\n"
+    source.write_text(content)
+    (tmp_path / "link.jsonl").symlink_to(source)
+    (tmp_path / "sub").mkdir()
+    for spelling in (source, tmp_path / "sub" / ".." / "in.jsonl", tmp_path / "link.jsonl"):
+        with pytest.raises(ValueError, match="is the input file itself"):
+            tag_jsonl(source, spelling, tagger)
+    assert source.read_text() == content
+
+
+# --- untrusted input: wrong types, untaggable documents, long texts --------------------------
+
+
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("document", "tags"),
     [
-        ('{"title": "ok"}\n{not json}\n', "line 2: invalid JSON"),
-        ('{"title": "ok"}\n\n[1, 2]\n', "line 3: expected a JSON object"),
+        ({"title": "Entity List", "abstract": 42}, ["export_control", "entity_list"]),
+        ({"title": "Notice", "abstract": ["artificial intelligence", 3, None, {"x": 1}]}, ["ai"]),
+        ({"title": "Entity List", "agencies": "Industry and Security Bureau"}, None),
+        ({"title": {"nested": "object"}, "abstract": True}, []),
+        ({"title": "x", "cfr_references": ["junk", {"title": "x", "part": 7}, 15]}, []),
+        ({"title": "x", "cfr_references": {"title": 15, "part": "744"}}, []),
+        ({"title": "x", "regulation_id_numbers": "0694-AJ90", "docket_ids": 5}, []),
+        ({"title": "x", "publication_date": 20240101, "effective_on": ["2024-01-01"]}, []),
     ],
 )
-def test_tag_jsonl_bad_line(tagger: Tagger, tmp_path: Path, content: str, message: str) -> None:
-    source = tmp_path / "in.jsonl"
-    source.write_text(content)
-    with pytest.raises(ValueError, match=message):
-        tag_jsonl(source, tmp_path / "out.jsonl", tagger)
-    assert list(tmp_path.iterdir()) == [source]
+def test_wrongly_typed_fields_are_coerced_or_ignored(
+    tagger: Tagger, document: dict, tags: list[str] | None
+) -> None:
+    result = tagger.tag(document)
+    if tags is not None:
+        assert result.tags == tags
+    assert result.dates == {}
+
+
+def test_a_string_of_agencies_is_one_agency_and_an_identifier_string_is_one_identifier(
+    tagger: Tagger,
+) -> None:
+    result = tagger.tag(
+        {"title": "x", "agencies": "Industry and Security Bureau", "docket_ids": "BIS-2024-0047"}
+    )
+    assert (
+        support(result, "export_control")["ec.term.bis"]["text"] == "Industry and Security Bureau"
+    )
+    assert values(result, "dockets") == ["BIS-2024-0047"]
+
+
+def test_one_untaggable_document_fails_alone(tagger: Tagger) -> None:
+    documents = [REAL["2025-05426"], {"title": "lone surrogate \ud800"}, [1, 2], REAL["2024-08168"]]
+    results = tagger.tag_each(documents)
+    assert [type(r).__name__ for r in results] == [
+        "TagResult",
+        "TagFailure",
+        "TagFailure",
+        "TagResult",
+    ]
+    assert results[0].tags == ["export_control", "entity_list"]
+    assert results[1].reason.startswith("UnicodeEncodeError: 'utf-8' codec can't encode")
+    assert results[2].reason == "TypeError: a document must be a JSON object, not list"
+    assert results[3].tags == ["ai"]
+
+
+def test_a_text_longer_than_max_length_is_tagged_in_pieces_with_original_offsets(
+    tagger: Tagger,
+) -> None:
+    paragraph = "The Bureau revises the procedures for widget inspections. " * 30 + "\n\n"
+    body = paragraph * (3_000_000 // len(paragraph))
+    body += "Items are controlled under ECCN 3A090 of the Export Administration Regulations."
+    assert len(body) > 3 * tagger.nlp.max_length - 100_000
+    result = tagger.tag({"title": "Widget Inspection Procedures", "body_text": body})
+    ear = support(result, "export_control")["ec.term.ear"]
+    assert ear["field"] == "body_text"
+    assert ear["start"] > tagger.nlp.max_length
+    assert body[ear["start"] : ear["end"]] == "Export Administration Regulations"
+    (eccn,) = result.entities["eccns"]
+    assert body[eccn["start"] : eccn["end"]] == "3A090"
+    assert result.scores["export_control"] > 0
+
+
+def test_split_text_cuts_at_paragraphs_then_sentences_and_joins_back() -> None:
+    from nlp.document import split_text
+
+    text = "a" * 60 + "\n\n" + "b. " * 30 + "c" * 250
+    pieces = split_text(text, 100)
+    assert "".join(pieces) == text
+    assert pieces[0] == "a" * 60 + "\n\n"
+    assert all(len(p) <= 100 for p in pieces)
+    assert pieces[1].endswith(". ")
+    assert split_text("short", 100) == ["short"]
+
+
+# --- item 9: classes found reading the tags of the 106k abstracts (real titles) --------------
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Order Relating to Marjan Caby",  # 2020-01177
+        "In the Matter of: Alexander Brazhnikov, Jr., Respondent; Final Decision and Order",
+        "In the Matter of: Southwind Airlines, Appellant; Final Decision and Order",  # 2023-22434
+        "In the Matters of: Nordic Maritime Pte. Ltd. and Morten Innhaug Respondents; Partial "
+        "Remand and Final Denial Order",  # 2020-05600
+        "In the Matter of: Dina Zhu, 101 Windsor Chase Drive, Lawrenceville, GA 30043; Order "
+        "Relating to Dina Zhu",  # 2023-23571
+        "In the Matter of: Shuren Qin, Inmate Number: 01003-138, FCI Allenwood Low, Federal "
+        "Correctional Institution, P.O. Box 1000, White Deer, PA 17887;",  # 2023-03420
+    ],
+)
+def test_title_only_bis_orders_without_an_agency_are_enforcement(
+    tagger: Tagger, title: str
+) -> None:
+    assert tagger.tag({"title": title}).tags == ["export_control", "enforcement"]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Shelton W. Barnes, M.D.; Decision and Order",  # 2020-01967, DEA registration
+        "Earlean Edwards Dukart, Complainant v. Ocean Star International Inc., d/b/a "
+        "International Van Lines, Respondent; Notice of Filing of Complaint",  # 2020-02784, FMC
+        "Atomic Safety and Licensing Board Panel; Before the Licensing Board: G. Paul Bollwerk, "
+        "III, Chair, Nicholas G. Trikouros, Dr. Craig M. White; In the Matter of: Crow Butte "
+        "Resources, Inc. (North Trend Expansion Project); Memorandum and Order (Notice of "
+        "Hearing)",  # 2023-28385, NRC licensing board
+        "Agency Information Collection Activities; Proposed eCollection eComments Requested; "
+        "Application for Permit To Export Controlled Substances, Application for Permit To "
+        "Export Controlled Substances for Subsequent Reexport",  # 2023-25323, DEA
+    ],
+)
+def test_other_agencies_orders_and_drug_export_permits_are_not_export_control(
+    tagger: Tagger, title: str
+) -> None:
+    assert tagger.tag({"title": title}).tags == []
+
+
+def test_ai_as_part_of_a_product_name_does_not_tag_ai(tagger: Tagger) -> None:
+    # Real abstract (2020-07729, FMCSA).
+    result = tagger.tag(
+        {
+            "title": "Parts and Accessories Necessary for Safe Operation; Application for an "
+            "Exemption From Samsara Networks Inc.",
+            "abstract": "The Federal Motor Carrier Safety Administration (FMCSA) requests public "
+            "comment on an application for exemption from Samsara Networks Inc. (Samsara) to "
+            "allow its AI Dash Cam to be mounted lower in the windshield on commercial motor "
+            "vehicles than is currently permitted.",
+        }
+    )
+    assert result.tags == []
+    vetoed = [e for e in result.evidence["ai"] if e["effect"] == "suppressed"]
+    assert [(e["text"], e["suppressed_by"]) for e in vetoed] == [("AI", "neg.ai.product_name")]
+
+
+def test_a_grant_priority_citing_an_ai_priority_among_others_is_not_ai(tagger: Tagger) -> None:
+    # Real abstract sentence (2025-17960, Education): AI names one of two cited priorities.
+    result = tagger.tag(
+        {
+            "title": "Proposed Priority and Definitions-Secretary's Supplemental Priority and "
+            "Definitions on Promoting Patriotic Education",
+            "abstract": "This priority and definitions augment other Secretary's Supplemental "
+            "Priorities, such as the initial set of three Secretary's Supplemental Priorities on "
+            "Evidence-Based Literacy, Educational Choice, and Returning Education to the States "
+            "published as final priorities on September 9, 2025, (90 FR 43514) and the "
+            "additional Secretary's Supplemental Priority on Artificial Intelligence published "
+            "as a proposed priority on July 21, 2025 (90 FR 34203).",
+        }
+    )
+    assert result.tags == []
+    vetoed = [e for e in result.evidence["ai"] if e["effect"] == "suppressed"]
+    assert {e["suppressed_by"] for e in vetoed} == {"neg.ai.cited_document"}
+
+
+def test_eccn_0d521_is_ai_software_without_a_title_phrase(tagger: Tagger) -> None:
+    result = tag(tagger, "2020-28776")
+    assert result.tags[:2] == ["ai", "export_control"]
+    assert support(result, "ai")["ctx.eccn.ai_software"]["text"] == "0D521"
