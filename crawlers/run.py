@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from typing import Any
 from crawlers.child import run_child, watch_parent
 from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK
 from crawlers.sources import source_spec
-from crawlers.urls import RedactFilter, check_base_url, redact
+from crawlers.urls import check_base_url, redact, redact_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_URL_FALLBACK = "https://example.invalid/regwatch"
@@ -227,8 +226,6 @@ def run_in_process(
         priority="cmdline",
     )
     process = CrawlerProcess(settings)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactFilter())
     crawler = process.create_crawler(spec["spider"])
     process.crawl(crawler, since=since, until=until)
     process.start()
@@ -270,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", required=True, type=int, help="pid this process dies with")
     args = parser.parse_args(argv)
     watch_parent(args.parent)
+    redact_logs()
     job = json.loads(Path(args.job).read_text(encoding="utf-8"))
     try:
         result = run_in_process(**job)

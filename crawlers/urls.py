@@ -4,14 +4,17 @@ Enters: URLs from configuration, the command line and server responses; any text
 Leaves: `check_base_url` (the URL back, or `ValueError` in one line), `origin` (scheme, host, port:
 a crawl requests only its API's origin) and `redact` (the text with URL credentials and secret
 query values replaced by `***`), applied wherever a URL is printed, logged or stored; `shown`, a
-URL redacted and shortened for a message; `RedactFilter`, the same for log records.
+URL redacted and shortened for a message; `redact_logs`, the same for every log record;
+`split_credentials`, a URL's user and password apart from the URL (sent as HTTP Basic auth, so
+the URL Scrapy handles and logs carries none).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -43,6 +46,16 @@ def origin(url: str) -> tuple[str, str, int] | None:
     return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
 
 
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """`url` without `user:password@`, and the (unquoted) user and password if it had them."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return bare, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
 def check_base_url(url: str, name: str = "base URL") -> str:
     """`url` if it is an absolute http(s) URL with a host; `ValueError` naming `name` otherwise."""
     if not isinstance(url, str) or origin(url) is None:
@@ -57,13 +70,18 @@ def shown(url: str) -> str:
     return text if len(text) <= SHOWN_LENGTH else text[: SHOWN_LENGTH - 1] + "…"
 
 
-class RedactFilter(logging.Filter):
-    """A handler filter: every record's message and traceback pass through `redact`."""
+def redact_logs() -> None:
+    """From now on every log record this process creates is redacted (message and traceback)."""
+    make = logging.getLogRecordFactory()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True
+    def redacted(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            record.msg, record.args = redact(record.getMessage()), ()
+        except (TypeError, ValueError):  # a malformed call; logging reports it when emitting
+            return record
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    logging.setLogRecordFactory(redacted)

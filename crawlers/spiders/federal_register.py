@@ -2,6 +2,7 @@
 
 Enters: a publication-date range (`since`, `until`, ISO dates) and settings: `REGWATCH_BASE_URL`
 (default from `crawlers/sources.json`), `REGWATCH_PER_PAGE`, `REGWATCH_SLICE_MAX`.
+A base URL's `user:password@` is sent as HTTP Basic auth to the API host only, never in a URL.
 Leaves: one `Publication` per document (a `Rejected` for a record that cannot be normalised) and
 follow-up requests. The range is queried as one slice; a slice whose `count` reaches `slice_max`
 (1,000; the API clamps counts at 10,000) is split in halves down to single days, and a single day
@@ -33,12 +34,13 @@ from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
+from w3lib.http import basic_auth_header
 
 from crawlers.items import Publication, Rejected
 from crawlers.normalize import publication_from_fr
 from crawlers.outcome import errors, record_failure
 from crawlers.sources import source_spec
-from crawlers.urls import check_base_url, origin, shown
+from crawlers.urls import check_base_url, origin, shown, split_credentials
 
 WALL_REASON = "access_wall"
 
@@ -84,7 +86,9 @@ class FederalRegisterSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FederalRegisterSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings, spec = crawler.settings, spider.spec
-        spider.base_url = check_base_url(settings.get("REGWATCH_BASE_URL") or spec["base_url"])
+        base_url = check_base_url(settings.get("REGWATCH_BASE_URL") or spec["base_url"])
+        spider.base_url, credentials = split_credentials(base_url)
+        spider.headers = {"Authorization": basic_auth_header(*credentials)} if credentials else {}
         spider.api_origin = origin(spider.base_url)
         spider.per_page = settings.getint("REGWATCH_PER_PAGE", spec["per_page"])
         spider.slice_max = settings.getint("REGWATCH_SLICE_MAX", spec["slice_max"])
@@ -108,6 +112,7 @@ class FederalRegisterSpider(scrapy.Spider):
             callback=self.parse,
             errback=self.failed,
             meta={"slice": part, "page": len(part.pages) + 1},
+            headers=self.headers,
             dont_filter=True,
         )
 
