@@ -101,9 +101,11 @@ class ArchivePipeline:
             self.stats.inc_value(f"regwatch/{name}", getattr(result, name))
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Advance the watermark if everything succeeded, log the crawl, close the archive."""
-        if self.archive is None:
-            self.stats.set_value(OK, False)
+        """Advance the watermark if everything succeeded, log the crawl, close the archive.
+
+        Runs once: a crawl stopped while a request hangs calls it early (`crawlers.child`).
+        """
+        if self.archive is None:  # never opened, or already closed
             return
         ok = self.advance(spider) if reason == "finished" and not errors(self.stats) else False
         if not ok:

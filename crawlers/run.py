@@ -28,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from crawlers.child import run_child, watch_parent
+from crawlers.child import run_child, stop_on_signals, watch_parent
 from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK
 from crawlers.sources import source_spec
 from crawlers.urls import check_base_url, redact, redact_logs
@@ -92,25 +92,24 @@ def crawl(
         args += ["--parent", str(os.getpid())]
         try:
             code = run_child(args, cwd=ROOT, env=_child_env(), timeout=timeout)
-            problem = None if out.is_file() else f"crawl process exited with status {code}"
         except subprocess.TimeoutExpired:
-            problem = f"the crawl took longer than {timeout:g} s and was stopped"
+            result = outcome(out, job, "the crawl was stopped")
+            result.ok, result.error = False, f"the crawl took longer than {timeout:g} s"
         except BaseException:  # Ctrl-C, SIGTERM: record the crawl, then let the interruption on
             record_failed(home, outcome(out, job, "the crawl was interrupted"), started)
             raise
-        return record_failed(home, outcome(out, job, problem), started)
+        else:
+            result = outcome(out, job, f"the crawl process exited with status {code}")
+        return record_failed(home, result, started)
 
 
-def outcome(out: Path, job: dict[str, Any], problem: str | None) -> CrawlResult:
-    """The child's result (failed with `problem` if any), or a failed one if it wrote none."""
+def outcome(out: Path, job: dict[str, Any], problem: str) -> CrawlResult:
+    """The child's result, or a failed one saying `problem` if it wrote none."""
     try:
-        result = CrawlResult(**json.loads(out.read_text(encoding="utf-8")))
+        return CrawlResult(**json.loads(out.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
-        result = CrawlResult(job["source"], False, job["since"], job["until"])
-        problem = f"{problem or 'the crawl process failed'} without a result (see its log)"
-    if problem:
-        result.ok, result.error = False, problem
-    return result
+        error = f"{problem} without a result (see its log)"
+        return CrawlResult(job["source"], False, job["since"], job["until"], error=error)
 
 
 def record_failed(home: Path, result: CrawlResult, started: str) -> CrawlResult:
@@ -207,8 +206,13 @@ def run_in_process(
     base_url: str,
     contact: str,
     overrides: dict[str, Any],
+    result_path: Path,
 ) -> CrawlResult:
-    """Run the Scrapy crawl here (once per process) and read its outcome from the stats."""
+    """Run the Scrapy crawl here (once per process) and read its outcome from the stats.
+
+    A crawl stopped by a signal while a request hangs is logged, then this process writes its
+    result to `result_path` and exits at once.
+    """
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
@@ -228,7 +232,14 @@ def run_in_process(
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spec["spider"])
     process.crawl(crawler, since=since, until=until)
-    process.start()
+
+    def abandon() -> None:
+        stats = crawler.stats.get_stats()
+        write_result(result_path, result_from_stats(source, since, until, stats))
+        os._exit(1)
+
+    stop_on_signals(crawler, abandon)
+    process.start(install_signal_handlers=False)
     return result_from_stats(source, since, until, crawler.stats.get_stats())
 
 
@@ -251,7 +262,7 @@ def result_from_stats(source: str, since: str, until: str, stats: dict[str, Any]
 
 def _error(stats: dict[str, Any]) -> str:
     messages = stats.get(ERRORS) or []
-    if "finish_reason" not in stats:
+    if not messages and "finish_reason" not in stats:
         return "the crawl did not run to its end (see its log)"
     if not messages:
         return f"crawl ended with reason {stats['finish_reason']!r}"
@@ -270,14 +281,19 @@ def main(argv: list[str] | None = None) -> int:
     redact_logs()
     job = json.loads(Path(args.job).read_text(encoding="utf-8"))
     try:
-        result = run_in_process(**job)
+        result = run_in_process(**job, result_path=Path(args.result))
     except Exception as exc:  # still one line and a result; the parent records the crawl
         error = f"the crawl process failed: {type(exc).__name__}: {redact(str(exc))}"
         result = CrawlResult(job["source"], False, job["since"], job["until"], error=error)
-    partial = Path(f"{args.result}.partial")
-    partial.write_text(json.dumps(asdict(result)), encoding="utf-8")
-    partial.replace(args.result)
+    write_result(Path(args.result), result)
     return 0 if result.ok else 1
+
+
+def write_result(path: Path, result: CrawlResult) -> None:
+    """Write the result JSON whole or not at all."""
+    partial = path.with_name(f"{path.name}.partial")
+    partial.write_text(json.dumps(asdict(result)), encoding="utf-8")
+    partial.replace(path)
 
 
 if __name__ == "__main__":
