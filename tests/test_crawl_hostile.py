@@ -499,3 +499,41 @@ def test_stopping_the_parent_stops_the_child_and_logs_a_failed_crawl(tmp_path, s
 def status(home: Path) -> str:
     cli = regwatch(home, "status", stdout=subprocess.PIPE, text=True)
     return cli.communicate(timeout=60)[0]
+
+
+def test_a_timed_out_crawl_is_stopped_and_logged_as_failed(tmp_path, slow):
+    home = start_home(tmp_path)
+    result = crawl(home, since=DAY, until=DAY, base_url=slow.url, contact=CONTACT, timeout=5)
+    assert (result.ok, result.error) == (False, "the crawl took longer than 5 s")
+    assert result.logged
+    (ok, stats), *_ = crawl_log(home)[-1:]
+    assert not ok and stats["until"] == DAY
+
+
+def test_a_locked_archive_fails_the_crawl_in_one_line_even_when_it_cannot_be_logged(
+    tmp_path, serve, monkeypatch
+):
+    """Storing, logging in the child and logging in the parent all meet a held write lock."""
+    home = start_home(tmp_path / "home")
+    server = serve(lambda s, path: page(2, [doc(1), doc(2)]))
+    lock = sqlite3.connect(home / "regwatch.db", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
+        monkeypatch.setenv("REGWATCH_HOME", str(home))
+        result = CliRunner().invoke(
+            main, ["crawl", "--base-url", server.url, "--since", DAY, "--until", DAY]
+        )
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert result.exit_code == 1
+    assert result.output.startswith("crawled federal_register 2023-10-25 to 2023-10-25: 0 new")
+    error = result.output.splitlines()[-1]
+    assert error.startswith(
+        "Error: crawl of federal_register failed: storing 2 publications failed:"
+    )
+    assert "database is locked" in error
+    assert "; recording it in the crawl log failed too: " in error
+    assert crawl_log(home) == []
