@@ -1,10 +1,14 @@
-"""Downloader middleware: retries with backoff, honouring `Retry-After`.
+"""Downloader middlewares: requests kept on the API's origin; retries with backoff.
 
-Enters: responses and download errors that Scrapy's `RetryMiddleware` would retry (5xx, 408, 429,
-timeouts, connection losses).
-Leaves: the same retry request, released after a pause: the server's `Retry-After` (seconds or an
-HTTP date) on 429/503, capped at `RETRY_AFTER_MAX`, otherwise `RETRY_BACKOFF_BASE * 2**n` capped at
-`RETRY_BACKOFF_MAX`, n being the retries so far.
+Enters: every request about to be downloaded (first pages, next pages, redirects); responses and
+download errors that Scrapy's `RetryMiddleware` would retry (5xx, 408, 429, timeouts, connection
+losses).
+Leaves: `OriginGuardMiddleware` refuses (`IgnoreRequest`, so the request's errback records it) any
+request whose scheme, host or port is not the spider's `api_origin`, whatever asked for it: a
+redirect off the API host never reaches the network. `BackoffRetryMiddleware` hands back the retry
+request after a pause: the server's `Retry-After` (seconds or an HTTP date) on 429/503, capped at
+`RETRY_AFTER_MAX`, otherwise `RETRY_BACKOFF_BASE * 2**n` capped at `RETRY_BACKOFF_MAX`, n being the
+retries so far.
 """
 
 from __future__ import annotations
@@ -14,11 +18,35 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from scrapy import Request
+from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 
+from crawlers.urls import origin, shown
+
 RETRY_AFTER_STATUSES = (429, 503)
+
+
+class OriginGuardMiddleware:
+    """Only the spider's API origin (scheme, host, port) is ever requested."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OriginGuardMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        allowed = self.crawler.spider.api_origin
+        if origin(request.url) != allowed:
+            redirected = " (a redirect)" if request.meta.get("redirect_urls") else ""
+            raise IgnoreRequest(
+                f"refused to request {shown(request.url)!r}{redirected}:"
+                f" not on the API host {allowed[0]}://{allowed[1]}:{allowed[2]}"
+            )
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

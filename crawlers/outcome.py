@@ -2,7 +2,7 @@
 
 Enters: failure messages (a failed slice or page, an unparseable body, an access wall).
 Leaves: the `regwatch/…` stats keys read back after the crawl; any recorded failure keeps the
-watermark where it is.
+watermark where it is. A message is kept as one line with URL credentials redacted.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ import logging
 
 from scrapy.statscollectors import StatsCollector
 
+from crawlers.urls import redact
+
 FAILURES = "regwatch/failures"
 ERRORS = "regwatch/errors"
 OK = "regwatch/ok"
+LOGGED = "regwatch/logged"  # the crawl's `log_crawl` entry is written
 WATERMARK = "regwatch/watermark"
 STORED = ("inserted", "updated", "unchanged")
 
@@ -21,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 
 def record_failure(stats: StatsCollector, message: str) -> None:
-    """Count one failure and keep its message."""
+    """Count one failure and keep its message (one line, credentials redacted)."""
+    message = " ".join(redact(message).split())
     logger.error(message)
     stats.inc_value(FAILURES)
     stats.set_value(ERRORS, [*errors(stats), message])

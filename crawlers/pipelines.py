@@ -5,14 +5,17 @@ Enters: `Publication` and `Rejected` items from a spider; settings `REGWATCH_HOM
 Leaves: rows in the archive (`Archive.store`, one transaction per batch), a `Rejected` item dropped
 as `DropItem("<source> <id>: <reason>")` (a publication the archive refuses is dropped and counted
 the same way when its batch is retried item by item), stats `regwatch/inserted|updated|unchanged`,
-and at the end one `log_crawl` entry. The watermark is set to `until` only after every batch is
-committed and only if the crawl finished (`finish_reason == "finished"`) with no recorded failure;
-it never moves back (backfills) and never jumps a gap (`next_watermark`).
+and at the end one `log_crawl` entry (stat `regwatch/logged` once it is written). The watermark is
+set to `until` only after every batch is committed and only if the crawl finished
+(`finish_reason == "finished"`) with no recorded failure; it never moves back (backfills) and never
+jumps a gap (`next_watermark`). An archive that cannot be opened, written or logged to (locked,
+disk full, read-only) is a recorded failure, never an exception out of the pipeline.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,9 +27,11 @@ from scrapy.statscollectors import StatsCollector
 
 from archive import Archive, ArchiveError, StoreResult
 from crawlers.items import Publication, Rejected
-from crawlers.outcome import ERRORS, OK, STORED, WATERMARK, errors, record_failure
+from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK, errors, record_failure
 
 logger = logging.getLogger(__name__)
+# What a locked, full, read-only or damaged archive raises.
+ARCHIVE_FAILURES = (ArchiveError, OSError, sqlite3.Error)
 
 
 class ArchivePipeline:
@@ -52,8 +57,12 @@ class ArchivePipeline:
         return pipeline
 
     def open_spider(self) -> None:
+        """Open the archive; if it cannot be, a failure is recorded and nothing is requested."""
         self.started_at = _now()
-        self.archive = Archive.open(self.home)
+        try:
+            self.archive = Archive.open(self.home)
+        except ARCHIVE_FAILURES as exc:
+            record_failure(self.stats, f"opening the archive failed: {exc}")
 
     def process_item(self, item: Publication | Rejected) -> Publication:
         if isinstance(item, Rejected):
@@ -75,7 +84,7 @@ class ArchivePipeline:
             self.count(self.archive.store(batch))
         except ValueError:
             self.store_each(batch)
-        except (ArchiveError, OSError) as exc:
+        except ARCHIVE_FAILURES as exc:
             record_failure(self.stats, f"storing {len(batch)} publications failed: {exc}")
 
     def store_each(self, batch: list[Publication]) -> None:
@@ -92,21 +101,53 @@ class ArchivePipeline:
             self.stats.inc_value(f"regwatch/{name}", getattr(result, name))
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Advance the watermark if everything succeeded, log the crawl, close the archive."""
-        if self.archive is None:
+        """Advance the watermark if everything succeeded, log the crawl, close the archive.
+
+        Runs once: a crawl stopped while a request hangs calls it early (`crawlers.child`).
+        """
+        if self.archive is None:  # never opened, or already closed
             return
-        ok = reason == "finished" and not errors(self.stats)
+        ok = self.advance(spider) if reason == "finished" and not errors(self.stats) else False
+        if not ok:
+            self.read_watermark()
         self.stats.set_value(OK, ok)
-        current = self.archive.watermark(self.source)
-        mark = next_watermark(current, spider.since, spider.until) if ok else current
-        if mark != current:
-            self.archive.set_watermark(self.source, mark)
-        self.stats.set_value(WATERMARK, mark)
         summary = _summary(self.stats.get_stats(), reason, spider)
-        self.archive.log_crawl(
-            self.source, started_at=self.started_at, finished_at=_now(), ok=ok, stats=summary
-        )
-        self.archive.close()
+        try:
+            self.archive.log_crawl(
+                self.source, started_at=self.started_at, finished_at=_now(), ok=ok, stats=summary
+            )
+            self.stats.set_value(LOGGED, True)
+        except ARCHIVE_FAILURES as exc:
+            record_failure(self.stats, f"recording the crawl in the crawl log failed: {exc}")
+            self.stats.set_value(OK, False)
+        self.close()
+
+    def advance(self, spider: Spider) -> bool:
+        """Move the watermark over the crawled range; False (failure recorded) if it cannot."""
+        try:
+            current = self.archive.watermark(self.source)
+            mark = next_watermark(current, spider.since, spider.until)
+            if mark != current:
+                self.archive.set_watermark(self.source, mark)
+        except ARCHIVE_FAILURES as exc:
+            record_failure(self.stats, f"moving the watermark failed: {exc}")
+            return False
+        self.stats.set_value(WATERMARK, mark)
+        return True
+
+    def read_watermark(self) -> None:
+        """Keep the unmoved watermark in the stats (left unset if even reading it fails)."""
+        try:
+            self.stats.set_value(WATERMARK, self.archive.watermark(self.source))
+        except ARCHIVE_FAILURES as exc:
+            logger.warning("reading the watermark failed: %s", exc)
+
+    def close(self) -> None:
+        """Close the archive; what it committed stays (an index left behind catches up on open)."""
+        try:
+            self.archive.close()
+        except ARCHIVE_FAILURES as exc:
+            logger.warning("closing the archive failed: %s", exc)
         self.archive = None
 
 

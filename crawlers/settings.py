@@ -20,6 +20,13 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 1
 DOWNLOAD_DELAY = 0.2
 DOWNLOAD_DELAY_JITTER = 0  # a random variation would allow bursts above 5 requests/s
 DOWNLOAD_TIMEOUT = 60
+# A full page of 1,000 documents is a few MB. The cap holds for decompressed bodies too (Scrapy's
+# HttpCompressionMiddleware stops inflating at DOWNLOAD_MAXSIZE), so a gzip bomb fails the request.
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
+# Only http(s) is ever fetched (OriginGuardMiddleware checks every request against the API host).
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+METAREFRESH_ENABLED = False
 
 # 5xx, 408, 429 and timeouts are retried with exponential backoff (crawlers.middlewares);
 # Retry-After on 429/503 is honoured, capped at RETRY_AFTER_MAX seconds.
@@ -28,6 +35,7 @@ RETRY_BACKOFF_BASE = 1.0
 RETRY_BACKOFF_MAX = 30.0
 RETRY_AFTER_MAX = 120.0
 DOWNLOADER_MIDDLEWARES = {
+    "crawlers.middlewares.OriginGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.middlewares.BackoffRetryMiddleware": 550,
 }

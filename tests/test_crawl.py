@@ -24,7 +24,7 @@ from crawlers.middlewares import BackoffRetryMiddleware
 from crawlers.pipelines import ArchivePipeline, next_watermark
 from crawlers.run import crawl, crawl_window, user_agent
 from crawlers.sources import source_spec
-from crawlers.spiders.federal_register import FederalRegisterSpider
+from crawlers.spiders.federal_register import FederalRegisterSpider, Slice
 from tests.conftest import REPLAY_DIR
 
 FR_DIR = REPLAY_DIR / "federal_register"
@@ -53,7 +53,7 @@ def response(name: str, meta: dict, kind: str = "application/json; charset=utf-8
 
 
 def whole_range(day: str) -> dict:
-    return {"slice": (date.fromisoformat(day), date.fromisoformat(day)), "received": 0}
+    return {"slice": Slice(date.fromisoformat(day), date.fromisoformat(day))}
 
 
 def store_numbers(first: str, last: str) -> set[str]:
@@ -121,13 +121,9 @@ def test_parse_last_page_yields_the_exact_publication_and_no_request():
     ]
 
 
-def test_parse_all_fields_page_keeps_cfr_dockets_and_rins():
-    meta = {"slice": (date(2024, 12, 1), date(2024, 12, 1)), "received": 0, "count": 370}
-    items = [
-        i
-        for i in spider().parse(response("recorded/search-all-fields-page-one.json", meta))
-        if isinstance(i, Publication)
-    ]
+def test_all_fields_records_keep_cfr_dockets_and_rins():
+    records = json.loads((RECORDED / "search-all-fields-page-one.json").read_text())["results"]
+    items = [spider().item(record) for record in records]
     first = items[0]
     assert [i.source_id for i in items] == ["2024-31396", "2024-30747"]
     assert first.cfr_references == [
@@ -153,14 +149,14 @@ def test_next_page_url_on_the_canonical_host_is_rebased_onto_a_configured_replay
     expected = recorded["next_page_url"].replace(
         "https://www.federalregister.gov", "http://127.0.0.1:8400"
     )
-    assert [type(o).__name__ for o in out] == ["Publication", "Publication", "Request"]
+    assert [type(o).__name__ for o in out] == ["Request"]  # the page's items wait for the slice
     assert out[-1].url == expected
 
 
 def test_a_slice_reading_count_10000_is_split_in_halves_without_items():
-    meta = {"slice": (date(2024, 1, 1), date(2024, 12, 31)), "received": 0}
+    meta = {"slice": Slice(date(2024, 1, 1), date(2024, 12, 31))}
     out = list(spider().parse(response("recorded/search-newest-page-one.json", meta)))
-    assert [o.meta["slice"] for o in out] == [
+    assert [(o.meta["slice"].first, o.meta["slice"].last) for o in out] == [
         (date(2024, 1, 1), date(2024, 7, 1)),
         (date(2024, 7, 2), date(2024, 12, 31)),
     ]
@@ -169,13 +165,12 @@ def test_a_slice_reading_count_10000_is_split_in_halves_without_items():
 
 def test_one_day_still_at_the_cap_is_paged_and_then_reported_incomplete():
     s = spider()
-    meta = {"slice": (date(2024, 12, 31), date(2024, 12, 31)), "received": 0}
-    out = list(s.parse(response("recorded/search-newest-page-one.json", meta)))
-    assert [type(o).__name__ for o in out] == ["Publication", "Publication", "Request"]
-    meta = {**out[-1].meta}
-    list(s.parse(response("recorded/search-single-last-page.json", meta)))
+    out = list(s.parse(response("recorded/search-newest-page-one.json", whole_range("2024-12-31"))))
+    assert [type(o).__name__ for o in out] == ["Request"]
+    assert list(s.parse(response("recorded/search-single-last-page.json", out[-1].meta))) == []
     assert s.crawler.stats.get_value("regwatch/errors") == [
-        "publication dates 2024-12-31..2024-12-31: count 10000 reaches the API cap, not all listed"
+        "publication dates 2024-12-31..2024-12-31, page 2: count 10000 reaches the API cap,"
+        " not all listed"
     ]
 
 

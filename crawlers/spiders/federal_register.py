@@ -2,37 +2,75 @@
 
 Enters: a publication-date range (`since`, `until`, ISO dates) and settings: `REGWATCH_BASE_URL`
 (default from `crawlers/sources.json`), `REGWATCH_PER_PAGE`, `REGWATCH_SLICE_MAX`.
+A base URL's `user:password@` is sent as HTTP Basic auth to the API host only, never in a URL.
 Leaves: one `Publication` per document (a `Rejected` for a record that cannot be normalised) and
 follow-up requests. The range is queried as one slice; a slice whose `count` reaches `slice_max`
 (1,000; the API clamps counts at 10,000) is split in halves down to single days, and a single day
-that still reaches it is paged. Paging follows `next_page_url` verbatim; the only change is that a
-link on the canonical host (`www.federalregister.gov`) is moved to the configured base URL's scheme
-and host when a non-default base URL is configured (a replay server replaying live recordings).
-Failed requests, unparseable bodies and incomplete slices are recorded as failures
-(`crawlers.outcome`); the "Request Access" HTML wall closes the spider with reason `access_wall`.
+that still reaches it is paged. A slice's items are held back until it is complete: its distinct
+documents match its first page's `count`. Nothing a response says is trusted: a body that is not a
+search body, a `results` that is not a list of objects, a `next_page_url` that is not a string,
+leaves the API's origin (scheme, host, port), repeats a page of the slice or asks for more pages
+than `count` needs (ceil(count / per_page)), and a page repeating an earlier page's documents, each
+fail the slice. The only change made to a link is that one on the canonical host
+(`www.federalregister.gov`) is moved to the configured base URL's scheme and host when a
+non-default base URL is configured (a replay server replaying live recordings). Failures are
+recorded (`crawlers.outcome`); the "Request Access" HTML wall closes the spider with reason
+`access_wall`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
+from w3lib.http import basic_auth_header
 
 from crawlers.items import Publication, Rejected
 from crawlers.normalize import publication_from_fr
-from crawlers.outcome import record_failure
+from crawlers.outcome import errors, record_failure
 from crawlers.sources import source_spec
+from crawlers.urls import check_base_url, origin, shown, split_credentials
 
 WALL_REASON = "access_wall"
+
+Output = Publication | Rejected | scrapy.Request
+
+
+class Untrusted(ValueError):
+    """A response the crawl cannot trust; its slice fails with this message."""
+
+
+@dataclass(eq=False, slots=True)
+class Slice:
+    """One publication-date range being read: its pages so far and the items held back."""
+
+    first: date
+    last: date
+    count: int | None = None
+    urls: set[str] = field(default_factory=set)
+    pages: list[frozenset[str]] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    items: list[Publication | Rejected] = field(default_factory=list)
+
+    def add_page(self, keys: list[str]) -> None:
+        """Count one page's documents; `Untrusted` if it repeats an earlier page's documents."""
+        page = frozenset(keys)
+        if page and page in self.pages:
+            earlier = self.pages.index(page) + 1
+            raise Untrusted(f"page {len(self.pages) + 1} repeats the documents of page {earlier}")
+        self.pages.append(page)
+        self.keys |= page
 
 
 class FederalRegisterSpider(scrapy.Spider):
@@ -48,20 +86,35 @@ class FederalRegisterSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FederalRegisterSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings, spec = crawler.settings, spider.spec
-        spider.base_url = settings.get("REGWATCH_BASE_URL") or spec["base_url"]
+        base_url = check_base_url(settings.get("REGWATCH_BASE_URL") or spec["base_url"])
+        spider.base_url, credentials = split_credentials(base_url)
+        spider.headers = {"Authorization": basic_auth_header(*credentials)} if credentials else {}
+        spider.api_origin = origin(spider.base_url)
         spider.per_page = settings.getint("REGWATCH_PER_PAGE", spec["per_page"])
         spider.slice_max = settings.getint("REGWATCH_SLICE_MAX", spec["slice_max"])
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        yield self.slice_request(self.since, self.until)
+        if not errors(self.crawler.stats):  # e.g. the archive could not be opened
+            yield self.slice_request(self.since, self.until)
 
     def slice_request(self, first: date, last: date) -> scrapy.Request:
         """The first-page request for publication dates `first`..`last`."""
-        return self.request(self.search_url(first, last), {"slice": (first, last), "received": 0})
+        part = Slice(first, last)
+        request = self.request(self.search_url(first, last), part)
+        part.urls.add(request.url)
+        return request
 
-    def request(self, url: str, meta: dict[str, Any]) -> scrapy.Request:
-        return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta)
+    def request(self, url: str, part: Slice) -> scrapy.Request:
+        """A page of `part`; Scrapy's duplicate filter never drops it (repeats are refused here)."""
+        return scrapy.Request(
+            url,
+            callback=self.parse,
+            errback=self.failed,
+            meta={"slice": part, "page": len(part.pages) + 1},
+            headers=self.headers,
+            dont_filter=True,
+        )
 
     def search_url(self, first: date, last: date) -> str:
         """The real query: date conditions, every stored field, page size and order."""
@@ -74,54 +127,63 @@ class FederalRegisterSpider(scrapy.Spider):
         ]
         return f"{self.base_url.rstrip('/')}/{self.spec['search_path']}?{urlencode(params)}"
 
-    def parse(self, response: Response) -> Iterator[Publication | Rejected | scrapy.Request]:
+    def parse(self, response: Response) -> list[Output]:
+        """Items of a completed slice, the next page, the halves of a large slice, or nothing."""
         self.check_wall(response)
-        body = self.decode(response)
-        if body is None:
-            return
-        first, last = response.meta["slice"]
-        count = response.meta.get("count", body["count"])  # the first page's count rules
-        if "count" not in response.meta and count >= self.slice_max and first < last:
-            yield from (self.slice_request(a, b) for a, b in halves(first, last))
-            return
-        results = body.get("results") or []
-        yield from (self.item(record) for record in results)
-        received = response.meta["received"] + len(results)
-        if body.get("next_page_url"):
-            meta = {"slice": (first, last), "received": received, "count": count}
-            yield self.request(self.rebase(body["next_page_url"]), meta)
-        else:
-            self.check_complete(first, last, count, received)
-
-    def decode(self, response: Response) -> dict[str, Any] | None:
-        """The JSON body, or None after recording why it cannot be used."""
+        part = response.meta["slice"]
+        part.urls.add(response.url)  # after a redirect on the API host, where the page came from
         try:
-            body = json.loads(response.body)
-        except ValueError as exc:
-            record_failure(self.crawler.stats, f"{where(response.request)}: malformed JSON ({exc})")
-            return None
-        if not isinstance(body, dict) or not isinstance(body.get("count"), int):
-            message = f"{where(response.request)}: not a search body (no count)"
-            record_failure(self.crawler.stats, message)
-            return None
-        return body
+            return self.read_page(part, response)
+        except Untrusted as exc:
+            record_failure(self.crawler.stats, f"{where(response.request)}: {exc}")
+            return []
+
+    def read_page(self, part: Slice, response: Response) -> list[Output]:
+        body = search_body(response.body)
+        if part.count is None and body["count"] >= self.slice_max and part.first < part.last:
+            return [self.slice_request(a, b) for a, b in halves(part.first, part.last)]
+        if part.count is None:
+            part.count = body["count"]  # the first page's count rules
+        records = search_results(body)
+        part.add_page([record_key(record) for record in records])
+        part.items.extend(self.item(record) for record in records)
+        link = body.get("next_page_url")
+        if link is None:
+            self.check_complete(part)
+            return list(part.items)
+        return [self.follow(part, link)]
+
+    def follow(self, part: Slice, link: Any) -> scrapy.Request:
+        """The request for `link`, after checking that it may be followed."""
+        if not isinstance(link, str):
+            raise Untrusted(f"next_page_url is a {json_type(link)}, not a link")
+        url = self.rebase(link)
+        if origin(url) != self.api_origin:
+            raise Untrusted(f"next_page_url leaves the API host: {shown(link)!r}")
+        request = self.request(url, part)
+        if request.url in part.urls:
+            raise Untrusted(f"next_page_url repeats a page already read: {shown(link)!r}")
+        needed = max(1, math.ceil(part.count / self.per_page))
+        if len(part.pages) >= needed:
+            raise Untrusted(
+                f"next_page_url after page {len(part.pages)}, but {part.count} documents"
+                f" fit in {needed} pages of {self.per_page}"
+            )
+        part.urls.add(request.url)
+        return request
 
     def item(self, record: dict[str, Any]) -> Publication | Rejected:
         try:
             return publication_from_fr(record, source=self.name)
         except ValueError as exc:
-            number = record.get("document_number") if isinstance(record, dict) else None
-            return Rejected(self.name, str(number or "?"), str(exc))
+            return Rejected(self.name, str(record.get("document_number") or "?"), str(exc))
 
-    def check_complete(self, first: date, last: date, count: int, received: int) -> None:
-        """A slice is complete when every counted document arrived and the count is not capped."""
-        span = dates(first, last)
-        if count >= self.spec["count_cap"]:
-            message = f"publication dates {span}: count {count} reaches the API cap, not all listed"
-            record_failure(self.crawler.stats, message)
-        elif received != count:
-            message = f"publication dates {span}: received {received} of {count} documents"
-            record_failure(self.crawler.stats, message)
+    def check_complete(self, part: Slice) -> None:
+        """A slice is complete when its distinct documents match `count` below the API's cap."""
+        if part.count >= self.spec["count_cap"]:
+            raise Untrusted(f"count {part.count} reaches the API cap, not all listed")
+        if len(part.keys) != part.count:
+            raise Untrusted(f"received {len(part.keys)} distinct documents of {part.count}")
 
     def check_wall(self, response: Response) -> None:
         """Close the crawl if the response is the "Request Access" page instead of JSON."""
@@ -135,33 +197,74 @@ class FederalRegisterSpider(scrapy.Spider):
         raise CloseSpider(WALL_REASON)
 
     def failed(self, failure: Failure) -> None:
-        """Errback: a request that failed for good (after retries)."""
+        """Errback: a request that failed for good (after retries) or was refused."""
         request = failure.request  # type: ignore[attr-defined]
         if failure.check(HttpError):
             response = failure.value.response
             self.check_wall(response)
-            reason = f"HTTP {response.status}: {response.body[:200].decode('utf-8', 'replace')}"
+            body = response.body[:200].decode("utf-8", "replace")
+            reason = f"HTTP {response.status}: {body} (after retries)"
+        elif failure.check(IgnoreRequest):
+            reason = str(failure.value)
         else:
-            reason = f"{type(failure.value).__name__} {failure.value}".strip()
-        record_failure(self.crawler.stats, f"{where(request)}: {reason} (after retries)")
+            reason = f"{type(failure.value).__name__} {failure.value}".strip() + " (after retries)"
+        record_failure(self.crawler.stats, f"{where(request)}: {reason}")
 
     def rebase(self, url: str) -> str:
         """`url` itself, or on the configured host if it points at the canonical host instead."""
-        canonical = urlsplit(self.spec["base_url"])
-        configured = urlsplit(self.base_url)
-        link = urlsplit(url)
-        if link.netloc != canonical.netloc or configured.netloc == canonical.netloc:
+        canonical = origin(self.spec["base_url"])
+        if origin(url) != canonical or self.api_origin == canonical:
             return url
-        return urlunsplit((configured.scheme, configured.netloc, *link[2:]))
+        configured = urlsplit(self.base_url)
+        return urlunsplit((configured.scheme, configured.netloc, *urlsplit(url)[2:]))
+
+
+def search_body(raw: bytes) -> dict[str, Any]:
+    """The JSON search body; `Untrusted` unless it is an object with a whole `count` ≥ 0."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise Untrusted(f"malformed JSON ({exc})") from None
+    count = body.get("count") if isinstance(body, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise Untrusted("not a search body (no count)")
+    return body
+
+
+def search_results(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The page's records (absent on an empty result); `Untrusted` unless a list of objects."""
+    results = body.get("results", [])
+    if not isinstance(results, list):
+        raise Untrusted(f"results is a {json_type(results)}, not a list of documents")
+    odd = next((r for r in results if not isinstance(r, dict)), None)
+    if odd is not None:
+        raise Untrusted(f"results holds a {json_type(odd)}, not a document object")
+    return results
+
+
+def record_key(record: dict[str, Any]) -> str:
+    """What makes a record distinct: its document number, or all of it if it has none."""
+    number = record.get("document_number")
+    if isinstance(number, str) and number.strip():
+        return number.strip()
+    return json.dumps(record, sort_keys=True)
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type."""
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
 
 
 def where(request: scrapy.Request | None) -> str:
-    """A short name for a request in messages: its slice, and whether it was a follow-up page."""
+    """A short name for a request in messages: its slice and, after the first, its page."""
     meta = request.meta if request is not None else {}
     if "slice" not in meta:
-        return request.url if request is not None else "?"
-    page = " (a next_page_url page)" if "count" in meta else ""
-    return f"publication dates {dates(*meta['slice'])}{page}"
+        return shown(request.url) if request is not None else "?"
+    part, page = meta["slice"], meta.get("page", 1)
+    return f"publication dates {dates(part.first, part.last)}" + (
+        f", page {page}" if page > 1 else ""
+    )
 
 
 def dates(first: date, last: date) -> str:
