@@ -14,7 +14,12 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import default
 from email.utils import formatdate, make_msgid
+
+# Headers unfolded up to SMTP's hard limit: a folded Subject reads back with a leading space in
+# Python's parser; body lines longer than this are quoted-printable encoded.
+POLICY = default.clone(max_line_length=998)
 
 
 class DeliveryError(Exception):
@@ -36,7 +41,7 @@ def message(
     *, subject: str, sender: str, to: Sequence[str], cc: Sequence[str], text: str, html: str
 ) -> EmailMessage:
     """One multipart/alternative message: the plain-text part, then the HTML part."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = ", ".join(to)
