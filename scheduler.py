@@ -28,9 +28,15 @@ def crawl_and_tag(config: Config) -> None:
 
 
 def weekly_digest(config: Config) -> None:
-    """Write the digest of the configured period."""
-    result = steps.digest(config)
-    log.info("digest written to %s", result.path)
+    """Write (and, with mail configured, send) the digest of the last complete week."""
+    for entry in steps.scheduled_digest(config).lists:
+        log.info(
+            "digest %s for list %s: %s %s",
+            entry.label,
+            entry.list_name,
+            entry.status,
+            entry.detail or entry.paths["html"],
+        )
 
 
 def build_scheduler(config: Config) -> BlockingScheduler:

@@ -18,8 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from archive import db, listing, search, store, tagging
+from archive import coverage, db, digest_log, listing, search, store, tagging
+from archive.coverage import SourceCoverage
 from archive.dbcheck import failure
+from archive.digest_log import SentDigest
 from archive.errors import ArchiveError
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
@@ -238,6 +240,76 @@ class Archive:
     ) -> list[dict[str, Any]]:
         """Stored publications with their tag results, newest first (for digests)."""
         return listing.publications(self._conn, since=since, until=until, tags=tags, limit=limit)
+
+    # Digests: what a recipient list's digest holds, source health, and the log of sent digests.
+
+    @_named
+    def digest_items(
+        self, list_name: str, start: str, end: str, tags: Sequence[str], late_since: str | None
+    ) -> list[dict[str, Any]]:
+        """Tagged publications of the period not yet sent to the list, then late ones."""
+        return listing.digest_items(
+            self._conn, list_name=list_name, start=start, end=end, tags=tags, late_since=late_since
+        )
+
+    @_named
+    def digest_changes(self, list_name: str, start: str, end: str) -> list[dict[str, Any]]:
+        """Publications sent to the list in another period's digest that changed since."""
+        return listing.digest_changes(self._conn, list_name=list_name, start=start, end=end)
+
+    @_named
+    def upcoming(
+        self, published_since: str, after: str, until: str, tags: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Tagged publications with a deadline, effective or compliance date in (after, until]."""
+        return listing.upcoming(
+            self._conn, published_since=published_since, after=after, until=until, tags=tags
+        )
+
+    @_named
+    def period_counts(
+        self, start: str, end: str, primary: Sequence[str], tags: Sequence[str]
+    ) -> dict[str, int]:
+        """Publications of the period: total, tagged, with a primary tag, matching `tags`."""
+        return listing.period_counts(self._conn, start=start, end=end, primary=primary, tags=tags)
+
+    @_named
+    def tag_agency_rows(
+        self, start: str, end: str, primary: Sequence[str]
+    ) -> list[tuple[str, list[str], list[str]]]:
+        """(date, primary tags, agency names) per publication of the period."""
+        return listing.tag_agency_rows(self._conn, start=start, end=end, primary=primary)
+
+    @_named
+    def coverage(self, start: str, end: str) -> list[SourceCoverage]:
+        """Crawl health and per-day held counts of every source over the period."""
+        return coverage.coverage(self._conn, start, end)
+
+    @_named
+    def sent_digest(self, list_name: str, start: str, end: str) -> SentDigest | None:
+        """The newest digest of this period sent to the list, or None."""
+        return digest_log.sent_for_period(self._conn, list_name, start, end)
+
+    @_named
+    def first_digest_at(self, list_name: str) -> str | None:
+        """When the list was first sent a digest, or None."""
+        return digest_log.first_sent_at(self._conn, list_name)
+
+    @_named
+    def record_digest(
+        self,
+        list_name: str,
+        start: str,
+        end: str,
+        *,
+        subject: str,
+        recipients: Sequence[str],
+        items: Sequence[tuple[int, int, str]],
+    ) -> SentDigest:
+        """Record a digest the mail server accepted and the (publication, version, kind) it held."""
+        return digest_log.record_sent(
+            self._conn, list_name, start, end, subject=subject, recipients=recipients, items=items
+        )
 
 
 def _writable(home: Path) -> bool:

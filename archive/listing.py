@@ -1,10 +1,13 @@
 """Publications as digests read them.
 
-Enters: an optional date range, tags and a limit. Leaves: dicts, newest first, holding every
-stored field (Federal Register names, JSON decoded, plus `id`, `version`, `first_seen`,
-`updated_at`) and the tag result: `tags`, `scores`, `evidence`, `entities`, `tag_dates` (the
-tagger's `dates`; the publication's own `dates` text keeps its name), `model_version`, `tagged_at`,
-`tags_stale` — all None for an untagged publication.
+Enters: an optional date range, tags and a limit; for a recipient list's digest, the list name,
+its period, its tag filter and when the list was first sent a digest. Leaves: dicts, newest first,
+holding every stored field (Federal Register names, JSON decoded, plus `id`, `version`,
+`first_seen`, `updated_at`) and the tag result: `tags`, `scores`, `evidence`, `entities`,
+`tag_dates` (the tagger's `dates`; the publication's own `dates` text keeps its name),
+`model_version`, `tagged_at`, `tags_stale` — all None for an untagged publication. Digest reads add
+`late` (stored after the list began, published before the period, never sent), `sent_version` (for
+changes to documents already sent), period counts and the rows behind the weekly counts table.
 """
 
 from __future__ import annotations
@@ -22,6 +25,19 @@ SELECT = (
     "t.content_hash != p.content_hash AS tags_stale "
     "FROM publications p LEFT JOIN tag_results t ON t.publication_id = p.id"
 )
+ORDER = "ORDER BY p.publication_date DESC, p.id DESC"
+HAS_TAG = (
+    "EXISTS (SELECT 1 FROM publication_tags pt WHERE pt.publication_id = p.id "
+    "AND pt.tag IN ({marks}))"
+)
+# Publications already in a digest sent to a list for another period than the one being built.
+SENT_ELSEWHERE = (
+    "SELECT i.publication_id, MAX(i.version) AS version FROM digest_items i "
+    "JOIN digests_sent d ON d.id = i.digest_id "
+    "WHERE d.list_name = ? AND NOT (d.period_start = ? AND d.period_end = ?) "
+    "GROUP BY i.publication_id"
+)
+DATE_SLOTS = ("comments_close_on", "effective_on", "compliance_on")
 
 
 def publications(
@@ -37,7 +53,7 @@ def publications(
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     where, args = _conditions(since, until, tags)
-    sql = f"{SELECT} {where} ORDER BY p.publication_date DESC, p.id DESC"
+    sql = f"{SELECT} {where} {ORDER}"
     if limit is not None:
         sql += " LIMIT ?"
         args.append(int(limit))
@@ -72,3 +88,109 @@ def _item(row: sqlite3.Row) -> dict[str, Any]:
     data["tag_dates"] = result.get("dates") if result is not None else None
     data["tags_stale"] = bool(data["tags_stale"]) if result is not None else None
     return data
+
+
+def digest_items(
+    conn: sqlite3.Connection,
+    *,
+    list_name: str,
+    start: str,
+    end: str,
+    tags: Sequence[str],
+    late_since: str | None,
+) -> list[dict[str, Any]]:
+    """A list's digest items: tagged publications of [start, end], then late ones, newest first.
+
+    Late: published before `start`, first stored after `late_since` (the list's first send; None
+    means no late items). Either kind is left out once a digest of another period sent it.
+    """
+    check_dates(start, end)
+    has_tag = HAS_TAG.format(marks=", ".join("?" * len(tags)))
+    unsent = f"p.id NOT IN (SELECT publication_id FROM ({SENT_ELSEWHERE}))"
+    sent_args = [list_name, start, end]
+    found = conn.execute(
+        f"{SELECT} WHERE p.publication_date BETWEEN ? AND ? AND {has_tag} AND {unsent} {ORDER}",
+        [start, end, *tags, *sent_args],
+    ).fetchall()
+    if late_since is not None:
+        found += conn.execute(
+            f"{SELECT} WHERE p.first_seen > ? AND p.publication_date < ? AND {has_tag} "
+            f"AND {unsent} {ORDER}",
+            [late_since, start, *tags, *sent_args],
+        ).fetchall()
+    items = [_item(row) for row in found]
+    for item in items:
+        item["late"] = item["publication_date"] < start
+    return items
+
+
+def digest_changes(
+    conn: sqlite3.Connection, *, list_name: str, start: str, end: str
+) -> list[dict[str, Any]]:
+    """Publications a digest of another period sent to `list_name` that changed since.
+
+    Each dict carries `sent_version`, the newest version the list has seen.
+    """
+    sql = (
+        f"SELECT p.*, s.version AS sent_version FROM ({SELECT}) p "
+        f"JOIN ({SENT_ELSEWHERE}) s ON s.publication_id = p.id "
+        f"WHERE p.version > s.version {ORDER}"
+    )
+    return [_item(row) for row in conn.execute(sql, (list_name, start, end))]
+
+
+def upcoming(
+    conn: sqlite3.Connection,
+    *,
+    published_since: str,
+    after: str,
+    until: str,
+    tags: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Publications since `published_since` carrying any of `tags` whose tagger dates (comment
+    deadline, effective or compliance date) fall in (after, until]."""
+    check_dates(published_since, until)
+    slots = ", ".join("?" * len(DATE_SLOTS))
+    sql = (
+        f"{SELECT} WHERE p.publication_date BETWEEN ? AND ? "
+        f"AND {HAS_TAG.format(marks=', '.join('?' * len(tags)))} "
+        f"AND EXISTS (SELECT 1 FROM json_each(t.result, '$.dates') "
+        f"WHERE key IN ({slots}) AND value > ? AND value <= ?) {ORDER}"
+    )
+    args = [published_since, after, *tags, *DATE_SLOTS, after, until]
+    return [_item(row) for row in conn.execute(sql, args)]
+
+
+def period_counts(
+    conn: sqlite3.Connection, *, start: str, end: str, primary: Sequence[str], tags: Sequence[str]
+) -> dict[str, int]:
+    """Publications of [start, end]: `total`, `tagged` (tag result stored), `primary` (any
+    `primary` tag) and `matching` (any of `tags`)."""
+    check_dates(start, end)
+    sql = (
+        "SELECT COUNT(*), COUNT(t.publication_id), "
+        f"COALESCE(SUM({HAS_TAG.format(marks=', '.join('?' * len(primary)))}), 0), "
+        f"COALESCE(SUM({HAS_TAG.format(marks=', '.join('?' * len(tags)))}), 0) "
+        "FROM publications p LEFT JOIN tag_results t ON t.publication_id = p.id "
+        "WHERE p.publication_date BETWEEN ? AND ?"
+    )
+    row = conn.execute(sql, [*primary, *tags, start, end]).fetchone()
+    return dict(zip(("total", "tagged", "primary", "matching"), row, strict=True))
+
+
+def tag_agency_rows(
+    conn: sqlite3.Connection, *, start: str, end: str, primary: Sequence[str]
+) -> list[tuple[str, list[str], list[str]]]:
+    """`(publication_date, primary tags, agency names)` for every publication of [start, end]."""
+    check_dates(start, end)
+    sql = (
+        "SELECT p.publication_date, (SELECT json_group_array(tag) FROM publication_tags pt "
+        f"WHERE pt.publication_id = p.id AND pt.tag IN ({', '.join('?' * len(primary))})), "
+        "(SELECT json_group_array(COALESCE(json_extract(a.value, '$.name'), "
+        "json_extract(a.value, '$.raw_name'))) FROM json_each(p.agencies) a) "
+        "FROM publications p WHERE p.publication_date BETWEEN ? AND ?"
+    )
+    return [
+        (day, json.loads(tags), [name for name in json.loads(agencies) if name])
+        for day, tags, agencies in conn.execute(sql, [*primary, start, end])
+    ]

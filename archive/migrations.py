@@ -1,8 +1,9 @@
 """The archive's schema, as ordered data.
 
 Enters: nothing. Leaves: `MIGRATIONS`, a list of `(version, name, sql)`; `db.migrate` applies the
-ones a database has not recorded in `schema_migrations`, each in its own transaction. Never edit a
-released entry: append a new one.
+ones a database has not recorded in `schema_migrations`, each in its own transaction, in list
+order; a number missing from the list is simply skipped and applied whenever it is added. Never edit
+a released entry: append a new one.
 """
 
 from __future__ import annotations
@@ -85,6 +86,32 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             reason TEXT NOT NULL,
             failed_at TEXT NOT NULL
         );
+        """,
+    ),
+    (
+        3,
+        "digest log: sent digests per recipient list and what each contained",
+        """
+        CREATE TABLE digests_sent (
+            id INTEGER PRIMARY KEY,
+            list_name TEXT NOT NULL,
+            period_start TEXT NOT NULL,
+            period_end TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            recipients TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX digests_sent_list ON digests_sent (list_name, period_start, period_end);
+
+        CREATE TABLE digest_items (
+            digest_id INTEGER NOT NULL REFERENCES digests_sent (id) ON DELETE CASCADE,
+            publication_id INTEGER NOT NULL REFERENCES publications (id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('new', 'late', 'change')),
+            PRIMARY KEY (digest_id, publication_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX digest_items_publication ON digest_items (publication_id);
+        CREATE INDEX publications_first_seen ON publications (first_seen);
         """,
     ),
 ]

@@ -3,7 +3,8 @@
 Enters: an open connection and the search index. Leaves: `ArchiveStatus` — documents per source,
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
 database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`), and
-how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them).
+how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), and the last
+digest sent to each recipient list.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archive.digest_log import SentDigest, last_sent
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.tagging import TagFailureRow, tag_failures
@@ -45,6 +47,7 @@ class ArchiveStatus:
     index: IndexHealth
     tag_failures: int
     first_tag_failures: list[TagFailureRow]
+    last_digests: dict[str, SentDigest]
 
 
 def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> ArchiveStatus:
@@ -67,6 +70,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         index=index_health(conn, index),
         tag_failures=failed,
         first_tag_failures=first_failed,
+        last_digests=last_sent(conn),
     )
 
 

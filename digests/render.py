@@ -1,35 +1,97 @@
-"""Jinja2 rendering shared by every digest format.
+"""Jinja2 rendering of a digest into its three formats, and writing them to files.
 
-Enters: a template name under `digests/templates/` and its context values.
-Leaves: the rendered text. One `Environment`: autoescape by file extension (`*.html` escaped,
-`*.txt` not) and `StrictUndefined`, so a missing value fails loudly instead of rendering blank.
-The `http_url` filter gives a link target only for http(s) URLs (None otherwise: show it as text).
+Enters: a `Digest` and, optionally, a folder whose templates replace the bundled ones
+(`digest.html`, `digest.txt`, `digest.md`, `digest.css`, file by file).
+Leaves: `Rendered(html, text, markdown)` — the HTML with its CSS inlined by css-inline (only the
+dark-mode `@media` rule stays in `<style>`; remote stylesheets are never fetched) — and, from
+`write`, the three files. One `Environment` per template folder: autoescape by file extension
+(`*.html` escaped; `*.txt` and `*.md` not, the Markdown template escapes with the `md` filter) and
+`StrictUndefined`, so a missing value fails loudly instead of rendering blank.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import css_inline
 import jinja2
 
-from regwatch.inert import http_url
+from digests.items import tag_label
+
+MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~&|])")
+URL_SAFE = ":/?#[]@!$&'*+,;=%-._~"
+FORMATS = {"html": "digest.html", "txt": "digest.txt", "md": "digest.md"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A digest in every format."""
+
+    html: str
+    text: str
+    markdown: str
 
 
 @cache
-def environment() -> jinja2.Environment:
-    """The one Jinja environment for digests."""
+def environment(templates_dir: Path | None = None) -> jinja2.Environment:
+    """The digest environment: `templates_dir` (if any) first, then the bundled templates."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("digests", "templates")]
+    if templates_dir is not None:
+        loaders.insert(0, jinja2.FileSystemLoader(templates_dir))
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("digests", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
-    env.filters["http_url"] = http_url
+    env.filters.update(md=md, md_url=md_url, tag_label=tag_label)
     return env
 
 
-def render(template_name: str, **context: Any) -> str:
-    """Render one template with `context`."""
-    return environment().get_template(template_name).render(**context)
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def render(digest: Any, templates_dir: Path | None = None) -> Rendered:
+    """Render `digest` as HTML (CSS inlined), plain text and Markdown."""
+    env = environment(templates_dir)
+    try:
+        html, text, markdown = (
+            env.get_template(name).render(digest=digest) for name in FORMATS.values()
+        )
+    except jinja2.TemplateError as exc:
+        where = f" ({exc.filename}:{exc.lineno})" if getattr(exc, "lineno", None) else ""
+        raise ValueError(f"digest template error{where}: {exc.message}") from None
+    return Rendered(_inliner().inline(html), text, markdown)
+
+
+def write(rendered: Rendered, output_dir: Path, stem: str) -> dict[str, Path]:
+    """Write `<stem>.html`, `<stem>.txt` and `<stem>.md` under `output_dir`; return the paths."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for suffix, content in (
+        ("html", rendered.html),
+        ("txt", rendered.text),
+        ("md", rendered.markdown),
+    ):
+        paths[suffix] = output_dir / f"{stem}.{suffix}"
+        paths[suffix].write_text(content, encoding="utf-8")
+    return paths
+
+
+def md(value: Any) -> str:
+    """Text made inert in Markdown: emphasis, links, code, HTML and table pipes escaped."""
+    return MD_SPECIAL.sub(r"\\\1", str(value))
+
+
+def md_url(url: str) -> str:
+    """An http(s) URL safe inside Markdown's `(...)`: spaces, brackets and quotes encoded."""
+    return quote(url, safe=URL_SAFE.replace("[", "").replace("]", ""))

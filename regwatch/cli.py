@@ -216,6 +216,15 @@ def status(obj: Context) -> None:
     _echo(f"archive: {obj.config.home}")
     for line in _status_lines(report):
         _echo(line)
+    sent = report.last_digests
+    for name in dict.fromkeys([e["name"] for e in obj.config["digest.lists"]] + list(sent)):
+        last = sent.get(name)
+        _echo(
+            f"digest list {name}: last sent {last.period_start} to {last.period_end} on "
+            f"{last.sent_at} ({last.items} items)"
+            if last
+            else f"digest list {name}: never sent"
+        )
 
 
 @main.command()
@@ -295,17 +304,40 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
 
 
 @main.command()
+@click.option("--week", help="ISO week to cover, e.g. 2026-W47 (Monday to Sunday).")
 @click.option("--until", type=DATE, help="Last day covered (default: newest stored publication).")
 @click.option("--days", type=click.IntRange(1, 366), help="Days covered (default: digest.days).")
+@click.option("--send", is_flag=True, help="E-mail each list's digest ([mail], [[digest.lists]]).")
+@click.option("--list", "list_name", help="Only this recipient list.")
+@click.option("--force", is_flag=True, help="With --send: send again a period already sent.")
 @pass_context
-def digest(obj: Context, until, days: int | None) -> None:
-    """Write the digest of a period from the archive and print where it is.
+def digest(
+    obj: Context,
+    week: str | None,
+    until,
+    days: int | None,
+    send: bool,
+    list_name: str | None,
+    force: bool,
+) -> None:
+    """Write the digest of a period (HTML, text, Markdown); with --send, e-mail it once per list.
 
-    Example: regwatch digest --until 2023-10-27 --days 7
+    Example: regwatch digest --week 2023-W43 --send
     """
     with _errors():
-        result = steps.digest(obj.config, until=_iso(until), days=days)
+        result = steps.digest(
+            obj.config,
+            week=week,
+            until=_iso(until),
+            days=days,
+            send=send,
+            list_name=list_name,
+            force=force,
+        )
     _echo_digest(result)
+    if result.failed:
+        first = result.failed[0]
+        raise click.ClickException(f"digest for list {first.list_name} not sent: {first.detail}")
 
 
 @main.command(name="replay-server")
@@ -361,11 +393,20 @@ def _fail_on_tag_failures(result: Any) -> None:
 
 
 def _echo_digest(result: Any) -> None:
-    _echo(
-        f"digest {result.start} to {result.end}: {result.total} publications, "
-        f"{result.relevant} on AI or export control (plain HTML list)"
-    )
-    _echo(f"digest written to {result.path.resolve()}")
+    for entry in result.lists:
+        warning = "; MAY BE INCOMPLETE" if entry.incomplete else ""
+        _echo(
+            f"digest {entry.label} ({entry.start} to {entry.end}) for list {entry.list_name}: "
+            f"{entry.total} publications, {entry.listed} on AI or export control "
+            f"({entry.late} late), {entry.changes} changed, {entry.untagged} without a primary "
+            f"tag{warning}"
+        )
+        if entry.status == "sent":
+            _echo(f"sent to list {entry.list_name}")
+        elif entry.status == "already sent":
+            _echo(f"list {entry.list_name} was sent this period on {entry.detail} (--force)")
+        _echo(f"text and Markdown beside it: {entry.paths['txt'].name}, {entry.paths['md'].name}")
+        _echo(f"digest written to {entry.paths['html'].resolve()}")
 
 
 def _status_lines(report: Any) -> Iterator[str]:

@@ -3,9 +3,9 @@
 Enters: the path given by `--config` or `REGWATCH_CONFIG` (else `./regwatch.toml` when present),
 the environment (`REGWATCH_HOME`, `REGWATCH_CONTACT`, …) and the key schema in
 `regwatch/config_schema.toml`.
-Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to typed values (a key
-whose schema has no default is absent unless set: its owner's own value applies), or `ConfigError`
-whose message is one line naming the key and the problem.
+Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to typed values (None
+for an unset key without a default), or `ConfigError` whose message is one line naming the key and
+the problem; `smtp_password` reads the SMTP password, which only ever comes from the environment.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from urllib.parse import urlparse
 SCHEMA_PATH = Path(__file__).resolve().with_name("config_schema.toml")
 DEFAULT_FILE = Path("regwatch.toml")
 CONFIG_ENV = "REGWATCH_CONFIG"
+PASSWORD_ENV = "REGWATCH_SMTP_PASSWORD"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+LIST_KEYS = {"name", "to", "cc", "tags"}
 
 
 class ConfigError(ValueError):
@@ -77,7 +80,22 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             values[key] = _validate(key, given[key], spec, _where(file))
         elif "default" in spec:
             values[key] = _validate(key, spec["default"], spec, "default")
+        else:
+            values[key] = None
     return Config(values, file)
+
+
+def smtp_password(config: Config, environ: Mapping[str, str] | None = None) -> str | None:
+    """The SMTP password from `REGWATCH_SMTP_PASSWORD` when `mail.user` is set, else None."""
+    environ = os.environ if environ is None else environ
+    if config["mail.user"] is None:
+        return None
+    if not environ.get(PASSWORD_ENV):
+        raise ConfigError(
+            f"{_where(config.source)}: mail.user is set but environment variable {PASSWORD_ENV} "
+            "is empty (sending needs the password)"
+        )
+    return environ[PASSWORD_ENV]
 
 
 def _choose_file(path: str | Path | None, environ: Mapping[str, str]) -> Path | None:
@@ -113,10 +131,22 @@ def _where(file: Path | None) -> str:
     return str(file) if file else "config"
 
 
+class _Invalid(ValueError):
+    """A problem inside a structured value: `path` extends the key, `value` is the culprit."""
+
+    def __init__(self, path: str, message: str, value: Any) -> None:
+        super().__init__(message)
+        self.path, self.value = path, value
+
+
 def _validate(key: str, value: Any, spec: Mapping[str, Any], where: str) -> Any:
     kind = spec["type"]
     try:
         checked = _CHECKS[kind](value)
+        if "choices" in spec and checked not in spec["choices"]:
+            raise ValueError(f"must be one of {', '.join(spec['choices'])}")
+    except _Invalid as exc:
+        raise ConfigError(f"{where}: {key}{exc.path} {exc}, got {exc.value!r}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {key} {exc}, got {value!r}") from None
     low, high = spec.get("min"), spec.get("max")
@@ -188,6 +218,55 @@ def _as_bool(value: Any) -> bool:
     return value
 
 
+def _as_lists(value: Any) -> list[dict[str, Any]]:
+    """`[[digest.lists]]`: each with a unique `name`, recipients in `to`, optional `cc`, `tags`."""
+    if not isinstance(value, list):
+        raise TypeError("must be an array of tables ([[digest.lists]])")
+    lists, names = [], set()
+    for number, entry in enumerate(value, start=1):
+        at = f"[{number}]"
+        if not isinstance(entry, Mapping):
+            raise _Invalid(at, "must be a table", entry)
+        unknown = sorted(set(entry) - LIST_KEYS)
+        if unknown:
+            raise _Invalid(f"{at}.{unknown[0]}", "is not a known key", entry[unknown[0]])
+        name = entry.get("name")
+        if not isinstance(name, str) or not LIST_NAME.match(name):
+            raise _Invalid(f"{at}.name", "must be lower-case letters, digits, - or _", name)
+        if name in names:
+            raise _Invalid(f"{at}.name", "is used by another list", name)
+        names.add(name)
+        to = _addresses(f"{at}.to", entry.get("to"))
+        if not to:
+            raise _Invalid(f"{at}.to", "must list at least one recipient", entry.get("to"))
+        cc = _addresses(f"{at}.cc", entry.get("cc", []))
+        lists.append({"name": name, "to": to, "cc": cc, "tags": _tags(at, entry.get("tags", []))})
+    return lists
+
+
+def _addresses(path: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise _Invalid(path, "must be a list of e-mail addresses", value)
+    for address in value:
+        if not isinstance(address, str) or not EMAIL.match(address.strip()):
+            raise _Invalid(path, "must be a list of e-mail addresses", address)
+    return [address.strip() for address in value]
+
+
+def _tags(at: str, value: Any) -> list[str]:
+    from nlp.rules import PATTERNS_DIR, read_jsonl
+
+    known = [rule["name"] for rule in read_jsonl(PATTERNS_DIR / "tags.jsonl")]
+    if not isinstance(value, list):
+        raise _Invalid(f"{at}.tags", "must be a list of tag names", value)
+    for tag in value:
+        if tag not in known:
+            raise _Invalid(f"{at}.tags", f"has an unknown tag (known: {', '.join(known)})", tag)
+    return list(value)
+
+
 _CHECKS = {
     "str": _as_str,
     "int": _number(int, int | str, "must be a whole number"),
@@ -198,4 +277,5 @@ _CHECKS = {
     "email": _as_email,
     "cron": _as_cron,
     "timezone": _as_timezone,
+    "lists": _as_lists,
 }

@@ -3,8 +3,9 @@
 Enters: a validated `Config` plus each step's own arguments.
 Leaves: a result object per step (nothing is printed here). Each step moves data one way:
 crawl (sources → archive), import (JSON lines → archive), tag (archive → nlp → archive),
-digest (archive → file), run (crawl → tag → digest); search, reindex and status read the archive
-(reindex rebuilds its index); serve_replay runs the offline emulator of the sources.
+digest (archive → files, and with `send` → SMTP → digest log), run (crawl → tag → digest);
+search, reindex and status read the archive (reindex rebuilds its index); serve_replay runs the
+offline emulator of the sources.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawlers.sources import DEFAULT_SOURCE
-from regwatch.config import Config
+from regwatch.config import Config, ConfigError, smtp_password
 
 if TYPE_CHECKING:
     from archive import Archive, ArchiveStatus, SearchHit
     from archive.tagging import TagInput
     from crawlers.run import CrawlResult
+    from digests.mail import SmtpSettings
+    from digests.period import Period
+    from digests.render import Rendered
+    from digests.select import Digest
     from nlp import TagFileResult, Tagger, TagResult
     from nlp.evaluate import EvalReport
     from regwatch.importer import ImportResult
@@ -39,13 +44,36 @@ class TagRunResult:
 
 
 @dataclass(frozen=True)
-class DigestResult:
-    path: Path
+class ListDigest:
+    """One recipient list's digest: where it was written and what became of sending it.
+
+    `status` is `written` (not sent), `sent`, `already sent` (`detail`: when) or `failed`
+    (`detail`: the SMTP error in one line; nothing recorded, the next run tries again).
+    """
+
+    list_name: str
+    label: str
     start: str
     end: str
+    paths: dict[str, Path]
     total: int
-    relevant: int
+    listed: int
+    late: int
+    changes: int
+    untagged: int
     tagged: bool
+    incomplete: bool
+    status: str = "written"
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    lists: list[ListDigest]
+
+    @property
+    def failed(self) -> list[ListDigest]:
+        return [entry for entry in self.lists if entry.status == "failed"]
 
 
 @dataclass(frozen=True)
@@ -214,17 +242,157 @@ def evaluate(config: Config, path: Path) -> EvalReport:
     return evaluate_file(path, load_tagger(thresholds=_thresholds(config)))
 
 
-def digest(config: Config, *, until: str | None = None, days: int | None = None) -> DigestResult:
-    """Write the digest of `days` (default `digest.days`) ending on `until`; say where it is."""
-    from digests.digest import build_digest, write_digest
-    from nlp.rules import primary_tags
+def digest(
+    config: Config,
+    *,
+    week: str | None = None,
+    until: str | None = None,
+    days: int | None = None,
+    send: bool = False,
+    list_name: str | None = None,
+    force: bool = False,
+) -> DigestResult:
+    """Write each recipient list's digest of a period and, with `send`, mail it once per period.
 
-    days = days or config["digest.days"]
-    with open_archive(config, readonly=True) as archive:
-        built = build_digest(archive, days=days, primary=primary_tags(), until=until)
-    path = write_digest(built, Path(config["digest.output_dir"]))
-    return DigestResult(
-        path, built.start, built.end, built.total, len(built.relevant), built.tagged
+    The period is the ISO `week`, else `days` (default `digest.days`) ending on `until` (default:
+    the newest stored publication). Without `[[digest.lists]]` one unsent digest is written.
+    """
+    from digests import render, select
+
+    lists = _digest_lists(config, list_name, send)
+    settings = _smtp_settings(config) if send else None
+    results = []
+    with open_archive(config, readonly=not send) as archive:
+        period = _digest_period(config, archive, week, until, days)
+        for entry in lists:
+            built = select.build_digest(
+                archive, period, list_name=entry["name"], tags=entry["tags"]
+            )
+            rendered = render.render(built, config["digest.templates_dir"])
+            stem = f"digest-{period.label}" + (
+                f"-{entry['name']}" if config["digest.lists"] else ""
+            )
+            paths = render.write(rendered, Path(config["digest.output_dir"]), stem)
+            status, detail = "written", None
+            if settings is not None:
+                status, detail = _send_once(
+                    archive, config, settings, entry, built, rendered, force
+                )
+            results.append(_list_digest(built, paths, status, detail))
+    return DigestResult(results)
+
+
+def scheduled_digest(config: Config) -> DigestResult:
+    """The weekly digest: the last complete week in `schedule.timezone`, sent when `mail.host`
+    and `[[digest.lists]]` are configured."""
+    from digests.period import last_complete_week
+
+    week = last_complete_week(config["schedule.timezone"]).label
+    send = config["mail.host"] is not None and bool(config["digest.lists"])
+    return digest(config, week=week, send=send)
+
+
+def _digest_lists(config: Config, name: str | None, send: bool) -> list[dict]:
+    from digests.select import DEFAULT_LIST
+
+    configured = config["digest.lists"]
+    if send and not configured:
+        raise ConfigError("digest.lists: no recipient list is configured (--send needs one)")
+    if send and config["mail.host"] is None:
+        raise ConfigError("mail.host is not set (--send needs an SMTP server)")
+    lists = configured or [{"name": DEFAULT_LIST, "to": [], "cc": [], "tags": []}]
+    if name is None:
+        return lists
+    chosen = [entry for entry in lists if entry["name"] == name]
+    if not chosen:
+        raise ConfigError(f"digest.lists has no list named {name!r}")
+    return chosen
+
+
+def _smtp_settings(config: Config) -> SmtpSettings:
+    from digests.mail import SmtpSettings
+
+    return SmtpSettings(
+        host=config["mail.host"],
+        port=config["mail.port"],
+        security=config["mail.security"],
+        user=config["mail.user"],
+        password=smtp_password(config),
+        timeout=config["mail.timeout"],
+    )
+
+
+def _digest_period(
+    config: Config, archive: Archive, week: str | None, until: str | None, days: int | None
+) -> Period:
+    from digests.period import days_ending, iso_week, last_complete_week
+
+    if week is not None:
+        if until is not None or days is not None:
+            raise ValueError("give either --week or --until/--days, not both")
+        return iso_week(week)
+    newest = archive.publications(limit=1)
+    if until is None and not newest:
+        return last_complete_week(config["schedule.timezone"])
+    return days_ending(until or newest[0]["publication_date"], days or config["digest.days"])
+
+
+def _send_once(
+    archive: Archive,
+    config: Config,
+    settings: SmtpSettings,
+    entry: dict,
+    built: Digest,
+    rendered: Rendered,
+    force: bool,
+) -> tuple[str, str | None]:
+    from digests import mail
+
+    period = built.period
+    before = archive.sent_digest(entry["name"], period.start, period.end)
+    if before is not None and not force:
+        return "already sent", before.sent_at
+    msg = mail.message(
+        subject=built.subject,
+        sender=config["mail.from"],
+        to=entry["to"],
+        cc=entry["cc"],
+        text=rendered.text,
+        html=rendered.html,
+    )
+    try:
+        mail.send(msg, settings)
+    except mail.DeliveryError as exc:
+        return "failed", str(exc)
+    archive.record_digest(
+        entry["name"],
+        period.start,
+        period.end,
+        subject=built.subject,
+        recipients=[*entry["to"], *entry["cc"]],
+        items=built.sent_items,
+    )
+    return "sent", None
+
+
+def _list_digest(
+    built: Digest, paths: dict[str, Path], status: str, detail: str | None
+) -> ListDigest:
+    return ListDigest(
+        list_name=built.list_name,
+        label=built.period.label,
+        start=built.period.start,
+        end=built.period.end,
+        paths=paths,
+        total=built.counts["total"],
+        listed=len(built.items),
+        late=built.late,
+        changes=len(built.changes),
+        untagged=built.untagged,
+        tagged=built.tagged,
+        incomplete=built.health.incomplete,
+        status=status,
+        detail=detail,
     )
 
 

@@ -1,81 +1,322 @@
-"""The interim HTML digest, read from a real archive: period, grouping, escaping, untagged state."""
+"""The digest from a real archive: periods, sections, late and changed items, source health,
+hostile text in every format, template overrides, the digest log's migration and config errors."""
 
 import json
+import sqlite3
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from archive import Archive
-from digests.digest import build_digest, write_digest
-from nlp.rules import primary_tags
+import pytest
+
+from archive import Archive, db
+from archive.migrations import MIGRATIONS
+from digests.period import days_ending, iso_week, last_complete_week
+from digests.render import render, write
+from digests.select import build_digest
+from regwatch.config import ConfigError, load_config, smtp_password
 from regwatch.importer import import_records
 
-GOOD = Path(__file__).parent / "fixtures" / "cli" / "fr_documents.jsonl"
-PRIMARY = primary_tags()
+WEEK = iso_week("2026-W47")  # 2026-11-16 .. 2026-11-22
 
 
-def load(home: Path, extra: list[dict] = ()) -> Archive:
-    archive = Archive.open(home)
-    lines = GOOD.read_text(encoding="utf-8").splitlines() + [json.dumps(r) for r in extra]
-    assert not import_records(archive, lines).rejected
-    return archive
-
-
-def test_period_ends_on_the_newest_publication_by_default(tmp_path):
-    with load(tmp_path / "home") as archive:
-        digest = build_digest(archive, days=7, primary=PRIMARY)
-    assert (digest.start, digest.end) == ("2025-01-10", "2025-01-16")
-    assert [row["source_id"] for row in digest.others] == ["2025-00704"]
-
-
-def test_untagged_archive_says_so_and_lists_everything(tmp_path):
-    with load(tmp_path / "home") as archive:
-        digest = build_digest(archive, days=3650, primary=PRIMARY, until="2025-01-16")
-    assert not digest.tagged and not digest.relevant and digest.total == 10
-    page = write_digest(digest, tmp_path / "out").read_text(encoding="utf-8")
-    assert "Not tagged yet: run <code>regwatch tag</code>" in page
-    assert page.count("<li>") == 10
-
-
-def test_tagged_documents_come_first_with_why_and_titles_are_escaped(tmp_path):
-    hostile = {
-        "document_number": "2024-99990",
-        "title": "Export Administration Regulations <script>alert(1)</script>",
-        "publication_date": "2024-12-20",
-        "abstract": "BIS amends the EAR.",
+def add(archive: Archive, number: str, day: str, title: str, tags: list[str], **extra) -> None:
+    """Import one FR-shaped record and store a hand-made tag result for it."""
+    record = {
+        "document_number": number,
+        "title": title,
+        "publication_date": day,
+        "type": "Rule",
+        "agencies": [{"name": "Industry and Security Bureau", "raw_name": "BIS"}],
+        "html_url": extra.pop("url", f"https://www.federalregister.gov/d/{number}"),
+        "abstract": extra.pop("abstract", "BIS amends the Export Administration Regulations."),
+        **extra.pop("record", {}),
     }
-    with load(tmp_path / "home", [hostile]) as archive:
-        for batch in archive.documents_to_tag("t"):
-            archive.store_tags(
-                [
-                    (
-                        item,
-                        {
-                            "tags": ["export_control"]
-                            if "EAR" in (item.document["abstract"] or "")
-                            else [],
-                            "evidence": {
-                                "export_control": [
-                                    {
-                                        "rule": "ec.term.ear",
-                                        "text": "EAR",
-                                        "field": "abstract",
-                                        "effect": "support",
-                                    }
-                                ]
-                            },
-                            "dates": {"effective_on": "2024-12-20"},
-                        },
-                    )
-                    for item in batch
-                ],
-                "t",
-            )
-        digest = build_digest(archive, days=7, primary=PRIMARY, until="2024-12-26")
-    assert [row["source_id"] for row in digest.relevant] == ["2024-99990"]
-    page = write_digest(digest, tmp_path / "out").read_text(encoding="utf-8")
-    assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "Why export_control: “EAR” (abstract, rule ec.term.ear)" in page
-    assert "Effective 2024-12-20." in page
+    assert not import_records(archive, [json.dumps(record)]).rejected
+    for batch in archive.documents_to_tag("t"):
+        archive.store_tags([(item, tag_result(tags, **extra)) for item in batch], "t")
 
 
-def test_primary_tags_come_from_the_tag_rules():
-    assert primary_tags() == ("ai", "export_control")
+def tag_result(tags: list[str], dates: dict | None = None, entities: dict | None = None) -> dict:
+    evidence = {
+        tag: [
+            {
+                "rule": f"rule.{tag}",
+                "text": "Export Administration Regulations",
+                "field": "abstract",
+                "effect": "support",
+            },
+            {"rule": f"rule.{tag}.title", "text": "Rule", "field": "title", "effect": "support"},
+        ]
+        for tag in tags
+    }
+    return {"tags": tags, "evidence": evidence, "entities": entities or {}, "dates": dates or {}}
+
+
+@pytest.fixture
+def archive(tmp_path):
+    with Archive.open(tmp_path / "home") as opened:
+        yield opened
+
+
+def test_periods():
+    assert (WEEK.start, WEEK.end, WEEK.label) == ("2026-11-16", "2026-11-22", "2026-W47")
+    assert days_ending("2026-11-22", 7) == WEEK
+    assert days_ending("2025-01-16", 3).label == "2025-01-14-to-2025-01-16"
+    wednesday = datetime(2026, 11, 25, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert last_complete_week("America/New_York", wednesday) == WEEK
+    monday_early_utc = datetime(2026, 11, 30, 3, 0, tzinfo=ZoneInfo("UTC"))  # Sunday in New York
+    assert last_complete_week("America/New_York", monday_early_utc) == WEEK
+    with pytest.raises(ValueError, match="ISO week such as 2026-W47, got '2026-W54'"):
+        iso_week("2026-W54")
+
+
+def test_sections_in_order_untagged_counted_not_listed(archive, tmp_path):
+    add(archive, "2026-10001", "2026-11-17", "Both rule", ["ai", "export_control"])
+    add(
+        archive,
+        "2026-10002",
+        "2026-11-18",
+        "Export rule",
+        ["export_control", "entity_list"],
+        record={"pdf_url": "https://www.govinfo.gov/x.pdf"},
+        entities={"eccns": [{"value": "3A090"}], "countries": [{"value": "China"}]},
+        dates={"comments_close_on": "2026-12-10", "effective_on": "2027-03-01"},
+    )
+    add(archive, "2026-10003", "2026-11-19", "AI notice", ["ai"])
+    for n in range(4):
+        add(archive, f"2026-2000{n}", "2026-11-20", f"Unrelated fisheries notice {n}", [])
+    add(archive, "2026-10004", "2026-11-23", "Next week's rule", ["ai"])
+    digest = build_digest(archive, WEEK)
+    assert [s.title for s in digest.sections] == ["AI × export control", "Export control", "AI"]
+    assert [[i.title for i in s.items] for s in digest.sections] == [
+        ["Both rule"],
+        ["Export rule"],
+        ["AI notice"],
+    ]
+    assert (digest.counts["total"], digest.untagged) == (7, 4)
+    assert [(u.day, u.what) for u in digest.upcoming] == [("2026-12-10", "comments close")]
+    pages = render(digest)
+    headings = (
+        "Source health and coverage",
+        "AI × export control",
+        "Export control",
+        "AI",
+        "Changes and corrections",
+        "Upcoming dates (next 30 days)",
+        "Counts by week",
+    )
+    for page, heading in (
+        (pages.html, ">{}</h2>"),
+        (pages.text, "== {} =="),
+        (pages.markdown, "## {}\n"),
+    ):
+        assert "Unrelated fisheries" not in page
+        assert "4 without a primary tag (counted, not listed)" in page
+        order = [page.index(heading.format(h)) for h in headings]
+        assert order == sorted(order), page
+        assert "https://www.govinfo.gov/x.pdf" in page
+        assert "ECCNs: 3A090" in page and "countries: China" in page
+    assert (
+        "Export control because the abstract mentions “Export Administration Regulations”; "
+        "the title says “Rule”." in pages.text
+    )
+    assert '<span class="rules"' in pages.html or "rules: rule.export_control" in pages.html
+    by_tag = dict(digest.by_tag.rows)
+    assert digest.by_tag.weeks[-1] == "2026-W47" and len(digest.by_tag.weeks) == 4
+    assert by_tag["no primary tag"][-1] == 4 and by_tag["AI × export control"][-1] == 1
+    paths = write(pages, tmp_path / "out", "digest-2026-W47")
+    assert sorted(p.name for p in paths.values()) == [
+        "digest-2026-W47.html",
+        "digest-2026-W47.md",
+        "digest-2026-W47.txt",
+    ]
+
+
+def test_html_is_self_contained_inlined_and_dark_mode_friendly(archive):
+    add(archive, "2026-10001", "2026-11-17", "Both rule", ["ai", "export_control"])
+    html = render(build_digest(archive, WEEK)).html
+    assert '<meta name="color-scheme" content="light dark">' in html
+    assert "@media (prefers-color-scheme: dark)" in html
+    style = html[html.index("<style>") : html.index("</style>")]
+    assert style.startswith("<style>@media (prefers-color-scheme: dark)")  # only @media kept
+    assert '<div class="item" style="' in html  # the other rules are inlined
+    for absent in ("<script", "<link", "<img", "url(", "<iframe", "src="):
+        assert absent not in html.lower()
+
+
+def test_a_week_with_nothing_tagged_still_says_so(archive):
+    add(archive, "2026-20000", "2026-11-20", "Unrelated fisheries notice", [])
+    pages = render(build_digest(archive, WEEK))
+    for page in (pages.html, pages.text, pages.markdown):
+        assert "Nothing was tagged AI or export control this period" in page
+        assert "1 without a primary tag" in page
+
+
+def test_untagged_archive_says_to_run_tag(archive):
+    import_records(
+        archive,
+        [json.dumps({"document_number": "2026-1", "title": "T", "publication_date": "2026-11-18"})],
+    )
+    digest = build_digest(archive, WEEK)
+    assert not digest.tagged
+    assert "None is tagged yet: run <code>regwatch tag</code>" in render(digest).html
+
+
+HOSTILE = "<script>alert(1)</script> {{ 7*7 }} <b><i>broken [x](javascript:alert(2)) *em* | pipe"
+
+
+def test_hostile_titles_and_links_are_inert_in_every_format(archive):
+    add(
+        archive,
+        "2026-10001",
+        "2026-11-17",
+        HOSTILE,
+        ["export_control"],
+        url="javascript:alert(3)",
+        record={"pdf_url": "javascript:alert(4)"},
+    )
+    pages = render(build_digest(archive, WEEK))
+    html = pages.html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b><i>broken" not in html
+    assert 'href="javascript' not in html and "javascript:alert(4)" not in html
+    assert "link (not followed): javascript:alert(3)" in html
+    assert "{{ 7*7 }}" in html and "49" not in html
+    md = pages.markdown
+    assert "<script>" not in md and "\\<script\\>" in md
+    assert "](javascript" not in md.replace("\\](javascript", "")
+    assert "\\[x\\](javascript:alert(2))" in md and "\\*em\\*" in md and "\\| pipe" in md
+    assert "(<javascript" not in md and "`javascript:alert(3)`" in md
+    text = pages.text
+    assert HOSTILE in text and "{{ 7*7 }}" in text
+
+
+def test_source_health_banner_after_a_failed_crawl_and_a_lagging_watermark(archive):
+    add(archive, "2026-10001", "2026-11-17", "Both rule", ["ai", "export_control"])
+    archive.log_crawl(
+        "federal_register",
+        started_at="2026-11-18T07:00:00.000000Z",
+        finished_at="2026-11-18T07:01:00.000000Z",
+        ok=False,
+        stats={},
+    )
+    archive.set_watermark("federal_register", "2026-11-19")
+    archive.log_crawl(
+        "federal_register",
+        started_at="2026-11-20T07:00:00.000000Z",
+        finished_at="2026-11-20T07:01:00.000000Z",
+        ok=True,
+        stats={},
+    )
+    digest = build_digest(archive, WEEK)
+    assert digest.health.reasons == [
+        "federal_register: 1 crawl failed between 2026-11-16 and 2026-11-22",
+        "federal_register: crawled completely only up to 2026-11-19, 3 days before the period ends",
+    ]
+    assert digest.subject.endswith("(may be incomplete)")
+    assert [d.held["federal_register"] for d in digest.health.days] == [0, 1, 0, 0, 0, 0, 0]
+    pages = render(digest)
+    assert "This digest may be incomplete." in pages.html
+    assert "THIS DIGEST MAY BE INCOMPLETE" in pages.text
+    assert "**This digest may be incomplete.**" in pages.markdown
+    archive.set_watermark("federal_register", "2026-11-29")
+    archive.log_crawl(
+        "federal_register",
+        started_at="2026-11-23T07:00:00.000000Z",
+        finished_at="2026-11-23T07:01:00.000000Z",
+        ok=True,
+        stats={},
+    )
+    assert not build_digest(archive, iso_week("2026-W48")).health.incomplete
+
+
+def test_templates_are_overridable_and_strict(archive, tmp_path):
+    add(archive, "2026-10001", "2026-11-17", "Both rule", ["ai", "export_control"])
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "digest.txt").write_text(
+        "Custom {{ digest.period.label }}: {{ digest.items|length }}\n"
+    )
+    pages = render(build_digest(archive, WEEK), folder)
+    assert pages.text == "Custom 2026-W47: 1\n"
+    assert "Source health and coverage" in pages.html
+    strict = tmp_path / "strict"
+    strict.mkdir()
+    (strict / "digest.md").write_text("{{ digest.no_such_value }}")
+    with pytest.raises(ValueError, match="digest template error.*no_such_value"):
+        render(build_digest(archive, WEEK), strict)
+
+
+def test_migration_numbers_may_arrive_out_of_order(tmp_path):
+    """Migration 2 lands after a database already has 3: `migrate` applies it then."""
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    without_two = [m for m in MIGRATIONS if m[0] != 2]
+    assert db.migrate.__globals__["MIGRATIONS"] is MIGRATIONS
+    db.migrate.__globals__["MIGRATIONS"] = without_two
+    try:
+        assert db.migrate(conn) == [m[0] for m in without_two]
+        db.migrate.__globals__["MIGRATIONS"] = sorted(
+            [*without_two, (2, "late arrival", "CREATE TABLE late_two (x INTEGER);")]
+        )
+        assert db.migrate(conn) == [2]
+        assert db.migrate(conn) == []
+    finally:
+        db.migrate.__globals__["MIGRATIONS"] = MIGRATIONS
+    versions = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+    assert versions == [1, 2, 3] or versions[:3] == [1, 2, 3]
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "regwatch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[[digest.lists]]\nname = 'team'\nto = []\n",
+            "digest.lists[1].to must list at least one recipient, got []",
+        ),
+        (
+            "[[digest.lists]]\nname = 'team'\n",
+            "digest.lists[1].to must be a list of e-mail addresses, got None",
+        ),
+        (
+            "[[digest.lists]]\nname = 'team'\nto = ['a@b.example']\ntags = ['a1']\n",
+            "digest.lists[1].tags has an unknown tag (known: ai, export_control",
+        ),
+        (
+            "[[digest.lists]]\nname = 'a'\nto = ['a@b.example']\n[[digest.lists]]\nname = 'a'\n"
+            "to = ['c@d.example']\n",
+            "digest.lists[2].name is used by another list, got 'a'",
+        ),
+        (
+            "[[digest.lists]]\nname = 'a'\nto = ['a@b.example']\nbcc = ['x@y.example']\n",
+            "digest.lists[1].bcc is not a known key",
+        ),
+        (
+            "[mail]\nsecurity = 'tls'\n",
+            "mail.security must be one of starttls, ssl, none, got 'tls'",
+        ),
+        ("[mail]\npassword = 'secret'\n", "unknown key 'mail.password'"),
+    ],
+)
+def test_mail_and_list_config_errors_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, text), environ={})
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_password_only_from_the_environment(tmp_path):
+    config = load_config(
+        write_config(tmp_path, "[mail]\nhost = 'smtp.example'\nuser = 'me'\n"), environ={}
+    )
+    with pytest.raises(
+        ConfigError,
+        match="mail.user is set but environment variable REGWATCH_SMTP_PASSWORD is empty",
+    ):
+        smtp_password(config, environ={})
+    assert smtp_password(config, environ={"REGWATCH_SMTP_PASSWORD": "pw"}) == "pw"

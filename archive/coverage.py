@@ -1,0 +1,82 @@
+"""Source health for a digest period: what the crawl log, the watermarks and the archive say.
+
+Enters: an open connection and a period (`start`, `end`, ISO dates). Leaves: one `SourceCoverage`
+per source known to the archive (stored documents, crawl log or watermark): its newest crawl, its
+newest successful crawl, its watermark, the failed crawls started within the period, and how many
+documents the archive holds for each day of the period. The per-day `held` counts are what a
+per-source, per-day ledger of listed counts will be compared with once the crawler records one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from archive.query import check_dates
+from archive.status import CrawlRun
+
+CRAWL = "SELECT started_at, finished_at, ok, stats FROM crawl_log WHERE source = ?"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCoverage:
+    """One source over one period."""
+
+    source: str
+    documents: int
+    last_crawl: CrawlRun | None
+    last_ok: CrawlRun | None
+    watermark: str | None
+    failed_in_period: list[CrawlRun]
+    held: dict[str, int]  # every day of the period → documents stored with that publication date
+
+
+def coverage(conn: sqlite3.Connection, start: str, end: str) -> list[SourceCoverage]:
+    """Coverage of every known source over [start, end], by source name."""
+    check_dates(start, end)
+    documents = dict(conn.execute("SELECT source, COUNT(*) FROM publications GROUP BY source"))
+    watermarks = dict(conn.execute("SELECT source, value FROM watermarks"))
+    crawled = {row[0] for row in conn.execute("SELECT DISTINCT source FROM crawl_log")}
+    held: dict[str, dict[str, int]] = {}
+    for source, day, count in conn.execute(
+        "SELECT source, publication_date, COUNT(*) FROM publications "
+        "WHERE publication_date BETWEEN ? AND ? GROUP BY source, publication_date",
+        (start, end),
+    ):
+        held.setdefault(source, {})[day] = count
+    days = _days(start, end)
+    return [
+        SourceCoverage(
+            source=source,
+            documents=documents.get(source, 0),
+            last_crawl=_crawl(conn, f"{CRAWL} ORDER BY id DESC LIMIT 1", (source,)),
+            last_ok=_crawl(conn, f"{CRAWL} AND ok = 1 ORDER BY id DESC LIMIT 1", (source,)),
+            watermark=watermarks.get(source),
+            failed_in_period=_crawls(
+                conn,
+                f"{CRAWL} AND ok = 0 AND substr(started_at, 1, 10) BETWEEN ? AND ? ORDER BY id",
+                (source, start, end),
+            ),
+            held={day: held.get(source, {}).get(day, 0) for day in days},
+        )
+        for source in sorted(set(documents) | set(watermarks) | crawled)
+    ]
+
+
+def _days(start: str, end: str) -> list[str]:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def _crawl(conn: sqlite3.Connection, sql: str, args: tuple) -> CrawlRun | None:
+    found = _crawls(conn, sql, args)
+    return found[0] if found else None
+
+
+def _crawls(conn: sqlite3.Connection, sql: str, args: tuple) -> list[CrawlRun]:
+    return [
+        CrawlRun(started, finished, bool(ok), json.loads(stats))
+        for started, finished, ok, stats in conn.execute(sql, args)
+    ]

@@ -1,0 +1,105 @@
+"""Source health and coverage for a digest: the rows of its table and the reasons for its banner.
+
+Enters: the archive's `SourceCoverage` per source and the digest `Period`.
+Leaves: `Health`: one `SourceRow` per source (newest crawl, newest successful crawl, watermark, lag
+behind the period's end, failed crawls within the period), one `DayRow` per day of the period (the
+documents the archive holds per source; `listed` stays None until the crawler records a per-day
+ledger of the counts the source reported), and `reasons`: each one line, and any reason makes the
+digest say "this digest may be incomplete".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from digests.period import Period
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    source: str
+    documents: int
+    last_crawl: str
+    last_ok: str
+    watermark: str
+    lag_days: int | None
+    failed_in_period: int
+
+
+@dataclass(frozen=True)
+class DayRow:
+    day: str
+    held: dict[str, int]
+    listed: dict[str, int] | None  # the crawler's per-day ledger, once it exists
+
+
+@dataclass(frozen=True)
+class Health:
+    sources: list[SourceRow]
+    days: list[DayRow]
+    reasons: list[str]
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.reasons)
+
+
+def health(coverage: list[Any], period: Period) -> Health:
+    """Summarise the archive's coverage of `period`."""
+    rows, reasons = [], []
+    for cov in coverage:
+        lag = _lag(cov.watermark, period.end)
+        rows.append(
+            SourceRow(
+                source=cov.source,
+                documents=cov.documents,
+                last_crawl=_crawl_text(cov.last_crawl),
+                last_ok=cov.last_ok.finished_at if cov.last_ok else "never",
+                watermark=cov.watermark or "none",
+                lag_days=lag,
+                failed_in_period=len(cov.failed_in_period),
+            )
+        )
+        reasons.extend(_reasons(cov, lag, period))
+    days = sorted({day for cov in coverage for day in cov.held})
+    return Health(
+        rows,
+        [DayRow(day, {cov.source: cov.held.get(day, 0) for cov in coverage}, None) for day in days],
+        reasons,
+    )
+
+
+def _reasons(cov: Any, lag: int | None, period: Period) -> list[str]:
+    found = []
+    if cov.last_crawl is None:
+        found.append(f"{cov.source}: no crawl recorded, so its coverage is unknown")
+    elif not cov.last_crawl.ok:
+        found.append(f"{cov.source}: the newest crawl failed ({cov.last_crawl.finished_at})")
+    if cov.failed_in_period:
+        count = len(cov.failed_in_period)
+        found.append(
+            f"{cov.source}: {count} crawl{'s' if count > 1 else ''} failed between "
+            f"{period.start} and {period.end}"
+        )
+    if cov.last_crawl is not None and lag is None:
+        found.append(f"{cov.source}: no watermark, nothing was crawled completely")
+    elif lag:
+        found.append(
+            f"{cov.source}: crawled completely only up to {cov.watermark}, "
+            f"{lag} day{'s' if lag > 1 else ''} before the period ends"
+        )
+    return found
+
+
+def _lag(watermark: str | None, end: str) -> int | None:
+    if watermark is None:
+        return None
+    return max(0, (date.fromisoformat(end) - date.fromisoformat(watermark[:10])).days)
+
+
+def _crawl_text(run: Any) -> str:
+    if run is None:
+        return "never"
+    return f"{run.finished_at} ({'ok' if run.ok else 'failed'})"

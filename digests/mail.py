@@ -1,0 +1,99 @@
+"""The digest as an e-mail, and sending it by SMTP.
+
+Enters: the rendered text and HTML, the subject, sender and recipients; SMTP settings (host, port,
+security `starttls` / `ssl` / `none`, user, password, timeout).
+Leaves: a multipart/alternative `EmailMessage` (text first, HTML second) from `message`, and from
+`send` the message accepted by the server for every recipient — or `DeliveryError`, one line
+holding the SMTP error. A server that refuses some recipients while accepting others is a failure.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import default
+from email.utils import formatdate, make_msgid
+
+# Headers unfolded up to SMTP's hard limit: a folded Subject reads back with a leading space in
+# Python's parser; body lines longer than this are quoted-printable encoded.
+POLICY = default.clone(max_line_length=998)
+
+
+class DeliveryError(Exception):
+    """The mail server did not take the digest for every recipient; the message is one line."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: str  # "starttls" | "ssl" | "none"
+    user: str | None
+    password: str | None
+    timeout: float
+    ssl_context: ssl.SSLContext | None = None  # None: the system's default verification
+
+
+def message(
+    *, subject: str, sender: str, to: Sequence[str], cc: Sequence[str], text: str, html: str
+) -> EmailMessage:
+    """One multipart/alternative message: the plain-text part, then the HTML part."""
+    msg = EmailMessage(policy=POLICY)
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def send(msg: EmailMessage, settings: SmtpSettings) -> EmailMessage:
+    """Deliver `msg` to its To and Cc recipients; raise `DeliveryError` unless all were accepted."""
+    try:
+        with _connect(settings) as smtp:
+            if settings.user:
+                smtp.login(settings.user, settings.password or "")
+            refused = smtp.send_message(msg)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryError(f"SMTP refused every recipient: {_refusals(exc.recipients)}") from None
+    except smtplib.SMTPResponseException as exc:
+        raise DeliveryError(f"SMTP error {exc.smtp_code}: {_text(exc.smtp_error)}") from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(
+            f"cannot send by SMTP via {settings.host}:{settings.port}: {_text(exc)}"
+        ) from None
+    if refused:
+        raise DeliveryError(f"SMTP refused some recipients: {_refusals(refused)}")
+    return msg
+
+
+def _connect(settings: SmtpSettings) -> smtplib.SMTP:
+    context = settings.ssl_context or ssl.create_default_context()
+    if settings.security == "ssl":
+        return smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=settings.timeout, context=context
+        )
+    smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    try:
+        if settings.security == "starttls":
+            smtp.starttls(context=context)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(f"{rcpt} ({code} {_text(reply)})" for rcpt, (code, reply) in refused.items())
+
+
+def _text(value: object) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return " ".join(text.split())

@@ -1,0 +1,238 @@
+"""Sending the digest to a real SMTP server (aiosmtpd on 127.0.0.1) through `regwatch digest`:
+the message read back, once per period and list, --force, late items, changes, refusals."""
+
+import email
+import email.policy
+import json
+from collections.abc import Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
+
+from archive import Archive
+from regwatch.cli import main
+from regwatch.importer import import_records
+
+
+class EphemeralController(Controller):
+    """aiosmtpd's Controller on port 0: its self-test must use the port actually bound."""
+
+    def _trigger_server(self):
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class Receiver:
+    """Keeps every accepted message; refuses DATA with `data_replies` and RCPT for `refuse`."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[list[str]] = []
+        self.data_replies: list[str] = []
+        self.refuse: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_replies:
+            return self.data_replies.pop(0)
+        self.envelopes.append(list(envelope.rcpt_tos))
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Receiver, int]]:
+    receiver = Receiver()
+    controller = EphemeralController(receiver, hostname="127.0.0.1", port=0)
+    controller.start()
+    yield receiver, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, smtp):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
+    monkeypatch.delenv("REGWATCH_SMTP_PASSWORD", raising=False)
+    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
+    (tmp_path / "regwatch.toml").write_text(
+        f"[mail]\nhost = '127.0.0.1'\nport = {smtp[1]}\nsecurity = 'none'\ntimeout = 5\n"
+        "from = 'regwatch@example.org'\n"
+        "[[digest.lists]]\nname = 'team'\nto = ['eng@y.example', 'law@y.example']\n"
+        "cc = ['boss@y.example']\n",
+        encoding="utf-8",
+    )
+    return tmp_path / "home"
+
+
+def add(home, number: str, day: str, title: str, tags: list[str], abstract: str = "EAR.") -> None:
+    record = {
+        "document_number": number,
+        "title": title,
+        "publication_date": day,
+        "abstract": abstract,
+        "html_url": f"https://www.federalregister.gov/d/{number}",
+    }
+    with Archive.open(home) as archive:
+        assert not import_records(archive, [json.dumps(record)]).rejected
+        for batch in archive.documents_to_tag("t"):
+            archive.store_tags(
+                [
+                    (item, {"tags": tags, "dates": {"comments_close_on": "2026-12-01"}})
+                    for item in batch
+                ],
+                "t",
+            )
+
+
+def digest(*args: str):
+    return CliRunner().invoke(main, ["digest", *args], catch_exceptions=False)
+
+
+def error_line(result) -> str:
+    assert result.exit_code == 1, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: ")
+    return last
+
+
+def test_digest_mail_once_per_period_force_late_and_changes(home, smtp):
+    receiver, _ = smtp
+    add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
+    add(home, "2026-10002", "2026-11-19", "AI model weights rule", ["ai", "export_control"])
+    add(home, "2026-20000", "2026-11-20", "Fisheries notice", [])
+    with Archive.open(home) as archive:
+        archive.log_crawl(
+            "federal_register",
+            started_at="2026-11-18T07:00:00Z",
+            finished_at="2026-11-18T07:02:00Z",
+            ok=False,
+            stats={},
+        )
+
+    first = digest("--week", "2026-W47", "--send")
+    assert first.exit_code == 0, first.output
+    assert "sent to list team" in first.output
+    assert len(receiver.messages) == 1
+    msg = receiver.messages[0]
+    assert msg["Subject"] == (
+        "regwatch digest 2026-W47: 2 on AI or export control (may be incomplete)"
+    )
+    assert (msg["From"], msg["To"], msg["Cc"]) == (
+        "regwatch@example.org",
+        "eng@y.example, law@y.example",
+        "boss@y.example",
+    )
+    assert sorted(receiver.envelopes[0]) == ["boss@y.example", "eng@y.example", "law@y.example"]
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert "Entity List additions" in part and "AI model weights rule" in part
+        assert "Fisheries notice" not in part
+        assert "1 crawl failed between 2026-11-16 and 2026-11-22" in part
+        assert "2026-12-01" in part and "comments close" in part
+    assert "THIS DIGEST MAY BE INCOMPLETE" in text
+    assert "This digest may be incomplete." in html
+
+    again = digest("--week", "2026-W47", "--send")
+    assert again.exit_code == 0 and "list team was sent this period on" in again.output
+    assert len(receiver.messages) == 1
+    forced = digest("--week", "2026-W47", "--send", "--force")
+    assert forced.exit_code == 0 and len(receiver.messages) == 2
+    assert "Entity List additions" in receiver.messages[1].get_body(("plain",)).get_content()
+
+    # Stored after W47 was sent: a late W47 document and a correction of one already sent.
+    add(home, "2026-10003", "2026-11-18", "Late export rule", ["export_control"])
+    add(
+        home,
+        "2026-10001",
+        "2026-11-17",
+        "Entity List additions",
+        ["export_control"],
+        abstract="EAR. Correction: one more entity.",
+    )
+    add(home, "2026-10004", "2026-11-24", "Next week's AI rule", ["ai"])
+    nxt = digest("--week", "2026-W48", "--send")
+    assert nxt.exit_code == 0, nxt.output
+    w48 = receiver.messages[-1].get_body(("plain",)).get_content()
+    assert "[late] Late export rule" in w48
+    assert "Next week's AI rule" in w48
+    changes = w48[w48.index("== Changes and corrections ==") : w48.index("== Upcoming")]
+    assert "[changed since sent: version 1 -> 2] Entity List additions" in changes
+    assert "AI model weights rule" not in w48[: w48.index("== Upcoming")]  # sent in W47
+    assert "2026-12-01  comments close: AI model weights rule" in w48  # a reminder, not an item
+    assert receiver.messages[-1]["Subject"] == (
+        "regwatch digest 2026-W48: 2 on AI or export control, 1 late, 1 changed (may be incomplete)"
+    )
+
+    w49 = digest("--week", "2026-W49", "--send")
+    assert w49.exit_code == 0
+    body = receiver.messages[-1].get_body(("plain",)).get_content()
+    for title in ("Late export rule", "Entity List additions", "Next week's AI rule"):
+        assert title not in body  # each document in exactly one sent digest
+    assert "Nothing was tagged AI or export control this period" in body
+
+    status = CliRunner().invoke(main, ["status"])
+    assert "digest list team: last sent 2026-11-30 to 2026-12-06 on " in status.output
+    with Archive.open(home) as archive:
+        assert archive.sent_digest("team", "2026-11-23", "2026-11-29").items == 3
+
+
+def test_a_refused_send_exits_1_is_not_recorded_and_is_retried(home, smtp):
+    receiver, _ = smtp
+    add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
+    receiver.data_replies = ["451 4.3.0 Try again later"]
+    failed = digest("--week", "2026-W47", "--send")
+    assert error_line(failed) == (
+        "Error: digest for list team not sent: SMTP error 451: 4.3.0 Try again later"
+    )
+    assert "never sent" in CliRunner().invoke(main, ["status"]).output
+    retried = digest("--week", "2026-W47", "--send")
+    assert retried.exit_code == 0 and len(receiver.messages) == 1
+    assert "Entity List additions" in receiver.messages[0].get_body(("plain",)).get_content()
+
+
+def test_one_refused_recipient_fails_the_send(home, smtp):
+    receiver, _ = smtp
+    add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
+    receiver.refuse = {"law@y.example"}
+    failed = digest("--week", "2026-W47", "--send")
+    assert error_line(failed) == (
+        "Error: digest for list team not sent: SMTP refused some recipients: "
+        "law@y.example (550 5.1.1 no such user)"
+    )
+    receiver.refuse = set()
+    assert digest("--week", "2026-W47", "--send").exit_code == 0
+    assert len(receiver.messages) == 2  # the partial delivery, then the full retry
+
+
+def test_send_needs_the_password_variable_when_a_user_is_set(home, tmp_path, smtp):
+    config = tmp_path / "regwatch.toml"
+    config.write_text(config.read_text().replace("timeout = 5", "timeout = 5\nuser = 'me'"))
+    failed = digest("--week", "2026-W47", "--send")
+    assert "mail.user is set but environment variable REGWATCH_SMTP_PASSWORD is empty" in (
+        error_line(failed)
+    )
+    assert smtp[0].messages == []
+
+
+def test_unreachable_server_and_unknown_list_are_one_line(home, tmp_path):
+    config = tmp_path / "regwatch.toml"
+    text = config.read_text()
+    port = text.split("port = ")[1].split("\n")[0]
+    config.write_text(text.replace(f"port = {port}", "port = 1"))
+    failed = digest("--week", "2026-W47", "--send")
+    assert "cannot send by SMTP via 127.0.0.1:1:" in error_line(failed)
+    assert "digest.lists has no list named 'legal'" in error_line(digest("--list", "legal"))
+    both = digest("--week", "2026-W47", "--days", "3")
+    assert "give either --week or --until/--days, not both" in error_line(both)
