@@ -9,11 +9,13 @@ Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to t
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -22,6 +24,8 @@ SCHEMA_PATH = Path(__file__).resolve().with_name("config_schema.toml")
 DEFAULT_FILE = Path("regwatch.toml")
 CONFIG_ENV = "REGWATCH_CONFIG"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ConfigError(ValueError):
@@ -114,14 +118,62 @@ def _where(file: Path | None) -> str:
 
 def _validate(key: str, value: Any, spec: Mapping[str, Any], where: str) -> Any:
     kind = spec["type"]
+    if kind == "tables":
+        return _tables(key, value, spec, where)
     try:
         checked = _CHECKS[kind](value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {key} {exc}, got {value!r}") from None
+        shown = "" if spec.get("secret") else f", got {value!r}"  # secrets are never echoed
+        raise ConfigError(f"{where}: {key} {exc}{shown}") from None
     low, high = spec.get("min"), spec.get("max")
     if (low is not None and checked < low) or (high is not None and checked > high):
         raise ConfigError(f"{where}: {key} must be between {low} and {high}, got {value!r}")
+    choices = spec.get("choices")
+    if choices and checked not in choices:
+        raise ConfigError(f"{where}: {key} must be one of {', '.join(choices)}, got {value!r}")
     return checked
+
+
+def _tables(key: str, value: Any, spec: Mapping[str, Any], where: str) -> tuple[dict, ...]:
+    """An array of tables (`[[key]]`), each checked against the schema's `fields`.
+
+    Optional schema options: `one_of` (exactly one of these fields per table) and `unique` (a
+    field no two tables may share). A field without `default` that is absent is None.
+    """
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise ConfigError(f"{where}: {key} must be an array of tables ([[{key}]])")
+    fields, one_of, items = spec["fields"], spec.get("one_of", ()), []
+    for number, item in enumerate(value):
+        label = f"{key}[{number}]"
+        unknown = sorted(set(item) - set(fields))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key '{label}.{unknown[0]}'")
+        if one_of and sum(name in item for name in one_of) != 1:
+            raise ConfigError(f"{where}: {label} needs exactly one of {' or '.join(one_of)}")
+        checked = {}
+        for name, field in fields.items():
+            if name in item:
+                checked[name] = _validate(f"{label}.{name}", item[name], field, where)
+            elif field.get("required"):
+                raise ConfigError(f"{where}: {label}.{name} is required")
+            else:
+                default = field.get("default")
+                checked[name] = None if default is None else _validate(name, default, field, "")
+        items.append(checked)
+    unique = spec.get("unique")
+    names = [item[unique] for item in items] if unique else []
+    for number, name in enumerate(names):
+        if name in names[:number]:
+            raise ConfigError(f"{where}: {key}[{number}].{unique} {name!r} is used twice")
+    return tuple(items)
+
+
+def env_value(key: str, name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The value of environment variable `name` that `key` points at; `ConfigError` if unset."""
+    value = (os.environ if environ is None else environ).get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{key}: environment variable {name} is not set")
+    return value
 
 
 def _number(convert: Callable[[Any], Any], accepted: type, wording: str) -> Callable[[Any], Any]:
@@ -181,6 +233,68 @@ def _as_timezone(value: Any) -> str:
     return text
 
 
+def _as_strs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise TypeError("must be a list of strings")
+    return tuple(_as_str(item) for item in value)
+
+
+def _as_slug(value: Any) -> str:
+    text = _as_str(value)
+    if not SLUG.match(text):
+        raise ValueError("must be letters, digits, '-' or '_' (it names files)")
+    return text
+
+
+def _as_env_name(value: Any) -> str:
+    text = _as_str(value)
+    if not ENV_NAME.match(text):
+        raise ValueError("must be an environment variable name")
+    return text
+
+
+@cache
+def _tag_names() -> dict[str, bool]:
+    """Known tags from the tagger's rule data: name → primary."""
+    from nlp.rules import load_rules
+
+    return {tag["name"]: bool(tag.get("primary")) for tag in load_rules().tags}
+
+
+def _known_tags(primary: bool) -> Callable[[Any], tuple[str, ...]]:
+    def check(value: Any) -> tuple[str, ...]:
+        names = _as_strs(value)
+        known = sorted(name for name, is_primary in _tag_names().items() if is_primary == primary)
+        for name in names:
+            if name not in known:
+                raise ValueError(f"has unknown tag {name!r} (known: {', '.join(known)})")
+        return names
+
+    return check
+
+
+def check_apprise_url(value: Any) -> str:
+    """An Apprise URL its plugin accepts (`Apprise.instantiate`); the URL is never echoed."""
+    import apprise
+
+    text = _as_str(value)
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    apprise_log = logging.getLogger("apprise")
+    level = apprise_log.level
+    apprise_log.setLevel(logging.CRITICAL)  # a rejected token would be logged in clear
+    try:
+        plugin = apprise.Apprise.instantiate(text, suppress_exceptions=False)
+    except Exception:  # noqa: BLE001 - any plugin complaint means "not usable"
+        plugin = None
+    finally:
+        apprise_log.setLevel(level)
+    if plugin is None:
+        if scheme not in apprise.NotificationManager():
+            raise ValueError(f"is not an Apprise URL (unknown scheme {scheme!r})")
+        raise ValueError(f"is not a valid {scheme}:// Apprise URL")
+    return text
+
+
 def _as_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError("must be true or false")
@@ -197,4 +311,10 @@ _CHECKS = {
     "email": _as_email,
     "cron": _as_cron,
     "timezone": _as_timezone,
+    "strs": _as_strs,
+    "slug": _as_slug,
+    "env_name": _as_env_name,
+    "tags": _known_tags(primary=True),
+    "sub_tags": _known_tags(primary=False),
+    "apprise_url": check_apprise_url,
 }

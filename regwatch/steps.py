@@ -3,21 +3,24 @@
 Enters: a validated `Config` plus each step's own arguments.
 Leaves: a result object per step (nothing is printed here). Each step moves data one way:
 crawl (sources → archive), import (JSON lines → archive), tag (archive → nlp → archive),
-digest (archive → file), run (crawl → tag → digest).
+digest (archive → file), alert (outbox → chat, then feeds → files), run (crawl → tag → digest →
+alert).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from regwatch.config import Config
+from regwatch.config import Config, ConfigError, check_apprise_url, env_value
 
 if TYPE_CHECKING:
-    from archive import Archive
+    from archive import Archive, RouteFilter
     from crawlers.run import CrawlResult
+    from digests.alerts import AlertRunResult, Policy
     from nlp.evaluate import EvalReport
     from regwatch.importer import ImportResult
 
@@ -42,10 +45,18 @@ class DigestResult:
 
 
 @dataclass(frozen=True)
+class AlertResult:
+    delivery: AlertRunResult
+    backfilled: int
+    feeds: list[Path]
+
+
+@dataclass(frozen=True)
 class RunResult:
     crawl: CrawlResult
     tag: TagRunResult
     digest: DigestResult
+    alert: AlertResult
 
 
 def open_archive(config: Config) -> Archive:
@@ -91,15 +102,18 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
     from nlp import load_tagger
 
     tagger = load_tagger(thresholds=_thresholds(config))
+    routes = route_filters(config)
     counts: dict[str, int] = {}
     done = 0
     with open_archive(config) as archive, archive.bulk():
+        archive.register_routes([route.name for route in routes])
         total = archive.count_to_tag(tagger.version, retag=retag)
         for batch in archive.documents_to_tag(tagger.version, retag=retag):
             results = list(tagger.tag_many(item.document for item in batch))
             archive.store_tags(
                 [(item, result.to_dict()) for item, result in zip(batch, results, strict=True)],
                 tagger.version,
+                routes,
             )
             for result in results:
                 for name in result.tags:
@@ -144,10 +158,91 @@ def run(
     until: str | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Crawl → tag → digest once."""
+    """Crawl → tag → digest → alert once."""
     crawled = crawl(config, since=since, until=until, base_url=base_url)
     tagged = tag(config, progress=progress)
-    return RunResult(crawled, tagged, digest(config))
+    written = digest(config)
+    return RunResult(crawled, tagged, written, alert(config))
+
+
+def alert(
+    config: Config,
+    *,
+    dry_run: bool = False,
+    backfill_days: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AlertResult:
+    """Deliver due alerts (after queueing `backfill_days` of older documents), write the feeds.
+
+    A dry run sends nothing, writes nothing and returns the pending messages.
+    """
+    from digests.alerts import deliver
+
+    if dry_run and backfill_days:
+        raise ValueError("--dry-run and --backfill-days go separately: a backfill writes alerts")
+    urls = route_urls(config, environ)
+    filters = route_filters(config)
+    with open_archive(config) as archive:
+        archive.register_routes(list(urls))
+        backfilled = 0
+        if backfill_days:
+            start = datetime.now(UTC) - timedelta(days=backfill_days)
+            backfilled = archive.backfill_alerts(filters, start.strftime("%Y-%m-%dT%H:%M:%S"))
+        delivered = deliver(archive, urls, _policy(config), dry_run=dry_run)
+    return AlertResult(delivered, backfilled, [] if dry_run else feeds(config))
+
+
+def feeds(config: Config, *, since: date | None = None) -> list[Path]:
+    """Write each route's Atom feed and the calendar of key dates from `since` (default today)."""
+    from digests.feeds import write_feeds
+
+    routes = [route["name"] for route in config["alerts.routes"]]
+    with open_archive(config) as archive:
+        return write_feeds(archive, routes, feeds_dir(config), since or date.today())
+
+
+def feeds_dir(config: Config) -> Path:
+    """Where the feeds are written: `feeds/` in the digest folder."""
+    return Path(config["digest.output_dir"]) / "feeds"
+
+
+def route_filters(config: Config) -> list[RouteFilter]:
+    """The configured alert routes' filters, as the archive takes them."""
+    from archive import RouteFilter
+
+    fields = ("name", "tags", "sub_tags", "agencies", "min_score", "words")
+    return [
+        RouteFilter(**{name: route[name] for name in fields}) for route in config["alerts.routes"]
+    ]
+
+
+def route_urls(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each route's Apprise URL (from `url`, or the variable `url_env` names), validated."""
+    urls = {}
+    for number, route in enumerate(config["alerts.routes"]):
+        if route["url"]:
+            urls[route["name"]] = route["url"]
+            continue
+        key = f"alerts.routes[{number}].url_env"
+        value = env_value(key, route["url_env"], environ)
+        try:
+            urls[route["name"]] = check_apprise_url(value)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: environment variable {route['url_env']} {exc}") from None
+    return urls
+
+
+def _policy(config: Config) -> Policy:
+    from digests.alerts import Policy
+
+    names = (
+        "on_ambiguous",
+        "max_attempts",
+        "backoff_seconds",
+        "backoff_max_seconds",
+        "timeout_seconds",
+    )
+    return Policy(**{name: config[f"alerts.{name}"] for name in names})
 
 
 def _thresholds(config: Config) -> dict[str, float]:
