@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 MAX_CHARS = 1000  # short enough to read in a channel; below every supported platform's limit
 ZWSP = "\u200b"
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-MARKDOWN = re.compile(r"([\\`*_~\[\]()|#!>])")
+MARKDOWN = re.compile(r"([\\`*_~\[\]|#])")
 URL_SAFE = ":/?#&=%+,;.-_~$'"
 DATE_LABELS = {
     "comments_close_on": "comments close",

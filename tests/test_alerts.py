@@ -111,9 +111,7 @@ def invoke(config: Path, *args: str):
     return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
 
 
-def test_an_endpoint_failing_twice_then_accepting_gets_each_alert_exactly_once(
-    tmp_path, receivers
-):
+def test_an_endpoint_failing_twice_then_accepting_gets_each_alert_exactly_once(tmp_path, receivers):
     receiver = receivers([500, 500])
     config = write_config(tmp_path, {"team": hook(receiver)})
     seed(tmp_path / "home", [publication(f"2023-0000{i}", f"Rule {i}") for i in range(3)])
@@ -293,3 +291,32 @@ def test_a_corrected_document_sends_one_updated_alert(tmp_path, replay, receiver
     message = receiver.accepted[0].body["message"]
     assert message.startswith("**Updated:** [Implementation of Additional Export Controls")
     assert "(https://www.federalregister.gov/documents/2023/10/25/2023-23055/" in message
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "Error: alerts.routes[0].url_env: environment variable TEAM_HOOK is not set"),
+        (
+            {"TEAM_HOOK": "slack://SECRETTOKEN"},
+            "Error: alerts.routes[0].url_env: environment variable TEAM_HOOK is not a valid "
+            "slack:// Apprise URL",
+        ),
+    ],
+)
+def test_a_route_url_from_the_environment_is_checked_when_alerting(
+    tmp_path, monkeypatch, environ, message
+):
+    config = tmp_path / "regwatch.toml"
+    config.write_text(
+        f'[archive]\nhome = "{tmp_path}"\n'
+        '[[alerts.routes]]\nname = "team"\nurl_env = "TEAM_HOOK"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("TEAM_HOOK", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    result = invoke(config, "alert")
+    assert result.exit_code == 1
+    assert result.output == message + "\n"
+    assert "SECRET" not in result.output
