@@ -3,8 +3,10 @@
 Enters: the path given by `--config` or `REGWATCH_CONFIG` (else `./regwatch.toml` when present),
 the environment (`REGWATCH_HOME`, `REGWATCH_CONTACT`, …) and the key schema in
 `regwatch/config_schema.toml`.
-Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to typed values, or
-`ConfigError` whose message is one line naming the key and the problem.
+Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to typed values (an
+array of tables such as `alerts.routes` is a tuple of dicts checked field by field), or
+`ConfigError` whose message is one line naming the key and the problem; `env_value` and
+`check_apprise_url` for values checked only when a step needs them.
 """
 
 from __future__ import annotations
