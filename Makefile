@@ -24,6 +24,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/tag.py
+	$(BIN)/python bench/alerts.py
 
 clean:
 	rm -rf $(VENV) data/regwatch.db* data/index data/digests data/demo

@@ -20,11 +20,18 @@ log = logging.getLogger("regwatch.scheduler")
 
 
 def crawl_and_tag(config: Config) -> None:
-    """Crawl every configured source incrementally, then tag what changed."""
+    """Crawl every configured source incrementally, tag what changed, deliver the alerts."""
     result = steps.crawl(config)
     log.info("crawl %s: ok=%s", result.source, result.ok)
     tagged = steps.tag(config)
     log.info("tagged %d documents", tagged.tagged)
+    delivered = steps.alert(config).delivery
+    log.info(
+        "alerts: %d sent, %d to retry, %d failed",
+        delivered.sent,
+        delivered.retrying,
+        delivered.failed,
+    )
 
 
 def weekly_digest(config: Config) -> None:

@@ -6,6 +6,7 @@ exported here; every SQL statement and every index call stays inside this packag
 
 from archive.api import Archive
 from archive.errors import ArchiveError, QueryError
+from archive.outbox import Alert, RouteCounts, RouteFilter
 from archive.records import Publication
 from archive.search import SearchHit
 from archive.status import ArchiveStatus, CrawlRun
@@ -13,12 +14,15 @@ from archive.store import StoreResult
 from archive.tagging import TagInput
 
 __all__ = [
+    "Alert",
     "Archive",
     "ArchiveError",
     "ArchiveStatus",
     "CrawlRun",
     "Publication",
     "QueryError",
+    "RouteCounts",
+    "RouteFilter",
     "SearchHit",
     "StoreResult",
     "TagInput",

@@ -18,13 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from archive import coverage, db, digest_log, listing, search, store, tagging
+from archive import coverage, db, digest_log, feeds, listing, outbox, search, store, tagging
 from archive.coverage import SourceCoverage
 from archive.dbcheck import failure
 from archive.digest_log import SentDigest
 from archive.errors import ArchiveError
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
+from archive.outbox import Alert, RouteFilter
 from archive.records import Publication
 from archive.search import SearchHit
 from archive.status import ArchiveStatus, status
@@ -214,10 +215,14 @@ class Archive:
 
     @_named
     def store_tags(
-        self, tagged: Sequence[tuple[TagInput, dict[str, Any]]], model_version: str
+        self,
+        tagged: Sequence[tuple[TagInput, dict[str, Any]]],
+        model_version: str,
+        routes: Sequence[RouteFilter] = (),
     ) -> int:
-        """Store tag results in one transaction, then re-index those publications."""
-        count = tagging.store_tags(self._conn, tagged, model_version)
+        """Store tag results and the alerts they cause for `routes` in one transaction, then
+        re-index those publications."""
+        count = tagging.store_tags(self._conn, tagged, model_version, routes)
         if count:
             self._index.sync(self._conn, commit=not self._bulk)
         return count
@@ -310,6 +315,48 @@ class Archive:
         return digest_log.record_sent(
             self._conn, list_name, start, end, subject=subject, recipients=recipients, items=items
         )
+
+    # Alerts: routes, the outbox and the feeds built from it.
+
+    @_named
+    def register_routes(self, names: Sequence[str]) -> dict[str, str]:
+        """Note alert routes not seen before as added now; return each route's `added_at`."""
+        return outbox.register_routes(self._conn, names)
+
+    @_named
+    def backfill_alerts(self, routes: Sequence[RouteFilter], stored_since: str) -> int:
+        """Queue alerts for tagged documents first stored on or after `stored_since`."""
+        return outbox.backfill(self._conn, routes, stored_since)
+
+    @_named
+    def due_alerts(self, states: Sequence[str], now: str) -> list[Alert]:
+        """Outbox rows in `states` whose next attempt time is at or before `now`."""
+        return outbox.due(self._conn, states, now)
+
+    @_named
+    def pending_alerts(self) -> list[Alert]:
+        """Every pending outbox row, due or not."""
+        return outbox.pending(self._conn)
+
+    @_named
+    def claim_alert(self, alert: Alert, states: Sequence[str], retry_at: str) -> bool:
+        """Count one delivery attempt (committed before sending); False if another run took it."""
+        return outbox.claim(self._conn, alert, states, retry_at)
+
+    @_named
+    def finish_alert(self, alert_id: int, state: str, error: str | None = None) -> None:
+        """Record the outcome of a delivery attempt."""
+        outbox.finish(self._conn, alert_id, state, error)
+
+    @_named
+    def feed_entries(self, route: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest alert per document queued for `route`, newest first."""
+        return feeds.route_entries(self._conn, route, limit)
+
+    @_named
+    def upcoming_dates(self, since: str) -> list[dict[str, Any]]:
+        """Comment deadlines, effective and compliance dates on or after `since`."""
+        return feeds.upcoming_dates(self._conn, since)
 
 
 def _writable(home: Path) -> bool:

@@ -114,4 +114,39 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX publications_first_seen ON publications (first_seen);
         """,
     ),
+    (
+        4,
+        "alert routes, alert outbox, what each document looked like when last alerted on",
+        """
+        CREATE TABLE alert_routes (
+            name TEXT PRIMARY KEY,
+            added_at TEXT NOT NULL
+        );
+
+        CREATE TABLE alert_seen (
+            publication_id INTEGER PRIMARY KEY REFERENCES publications (id) ON DELETE CASCADE,
+            fingerprint TEXT NOT NULL
+        );
+
+        CREATE TABLE alert_outbox (
+            id INTEGER PRIMARY KEY,
+            route TEXT NOT NULL,
+            publication_id INTEGER NOT NULL REFERENCES publications (id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('new', 'updated')),
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sent', 'failed', 'maybe')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (route, publication_id, version)
+        );
+        CREATE INDEX alert_outbox_due ON alert_outbox (state, next_attempt_at);
+        CREATE INDEX alert_outbox_route ON alert_outbox (route, publication_id);
+        """,
+    ),
 ]

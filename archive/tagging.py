@@ -8,7 +8,8 @@ tagging, or tagged by another model version), and stored results — the JSON re
 in `tag_results`, one `publication_tags` row per tag for filtering — with `change_seq` raised so the
 search index picks the tags up. Documents the tagger failed on are recorded in `tag_failures`
 (reason, model version, when); they stay due, so the next run retries them, and a document leaves
-`tag_failures` when its tags are stored. `tag_failures` lists them, oldest first.
+`tag_failures` when its tags are stored. `tag_failures` lists them, oldest first. In the same
+transaction as the tags, the alerts they cause are written to the outbox (`outbox`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from archive import rows
+from archive import outbox, rows
 from archive.db import transaction, utc_now
+from archive.outbox import RouteFilter
 from archive.store import next_change_seq
 
 STALE = (
@@ -94,9 +96,15 @@ def _where(model_version: str, retag: bool) -> tuple[str, tuple[Any, ...]]:
 
 
 def store_tags(
-    conn: sqlite3.Connection, tagged: Sequence[tuple[TagInput, dict[str, Any]]], model_version: str
+    conn: sqlite3.Connection,
+    tagged: Sequence[tuple[TagInput, dict[str, Any]]],
+    model_version: str,
+    routes: Sequence[RouteFilter] = (),
 ) -> int:
-    """Store tag results in one transaction; raise `ValueError` (nothing stored) on bad input."""
+    """Store tag results in one transaction; raise `ValueError` (nothing stored) on bad input.
+
+    The same transaction writes the alerts the results cause for `routes` (see `outbox`).
+    """
     checked = [
         (item, _tags(item.publication_id, result), _result_json(item.publication_id, result))
         for item, result in tagged
@@ -112,6 +120,7 @@ def store_tags(
             if found is None:
                 raise ValueError(f"no publication with id {pid}")
             _write(conn, pid, tags, result_json, item.content_hash, model_version, now)
+        outbox.enqueue(conn, [(item.publication_id, res) for item, res in tagged], routes, now)
     return len(checked)
 
 

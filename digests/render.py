@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import css_inline
 import jinja2
 
 from digests.items import tag_label
+from regwatch.inert import markdown_url
 
 MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~&|])")
-URL_SAFE = ":/?#[]@!$&'*+,;=%-._~"
 FORMATS = {"html": "digest.html", "txt": "digest.txt", "md": "digest.md"}
 
 
@@ -51,13 +50,18 @@ def environment(templates_dir: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md, md_url=md_url, tag_label=tag_label)
+    env.filters.update(md=md, md_url=markdown_url, tag_label=tag_label)
     return env
 
 
 @cache
 def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def render_template(name: str, **context: Any) -> str:
+    """One bundled template rendered with `context` (alert messages in feeds)."""
+    return environment().get_template(name).render(**context)
 
 
 def render(digest: Any, templates_dir: Path | None = None) -> Rendered:
@@ -90,8 +94,3 @@ def write(rendered: Rendered, output_dir: Path, stem: str) -> dict[str, Path]:
 def md(value: Any) -> str:
     """Text made inert in Markdown: emphasis, links, code, HTML and table pipes escaped."""
     return MD_SPECIAL.sub(r"\\\1", str(value))
-
-
-def md_url(url: str) -> str:
-    """An http(s) URL safe inside Markdown's `(...)`: spaces, brackets and quotes encoded."""
-    return quote(url, safe=URL_SAFE.replace("[", "").replace("]", ""))

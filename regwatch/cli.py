@@ -214,7 +214,7 @@ def status(obj: Context) -> None:
     with _errors():
         report = steps.status(obj.config)
     _echo(f"archive: {obj.config.home}")
-    for line in _status_lines(report):
+    for line in [*_status_lines(report), *_alert_status_lines(report.alerts)]:
         _echo(line)
     sent = report.last_digests
     for name in dict.fromkeys([e["name"] for e in obj.config["digest.lists"]] + list(sent)):
@@ -286,11 +286,11 @@ def eval_(obj: Context, file: Path, as_json: bool) -> None:
 @click.option("--until", type=DATE, help="Last publication date to crawl.")
 @pass_context
 def run(obj: Context, base_url: str | None, since, until) -> None:
-    """Run the whole pipeline once: crawl, tag, digest.
+    """Run the whole pipeline once: crawl, tag, digest, alert delivery.
 
     Example: regwatch run --base-url http://127.0.0.1:8400/api/v1/
     """
-    with _errors(), _progress("crawl → tag → digest") as progress:
+    with _errors(), _progress("crawl → tag → digest → alert") as progress:
         result = steps.run(
             obj.config, base_url=base_url, since=_iso(since), until=_iso(until), progress=progress
         )
@@ -298,6 +298,7 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
     tagged = result.tag
     click.echo(f"tagged {tagged.tagged} documents with model {tagged.model_version}")
     _echo_digest(result.digest)
+    _echo_alerts(result.alert)
     if not result.crawl.ok:
         raise _error(f"crawl failed: {result.crawl.error}")
     _fail_on_tag_failures(tagged)
@@ -338,6 +339,29 @@ def digest(
     if result.failed:
         first = result.failed[0]
         raise click.ClickException(f"digest for list {first.list_name} not sent: {first.detail}")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Print the pending messages; send and write nothing.")
+@click.option(
+    "--backfill-days",
+    type=click.IntRange(1, 3660),
+    help="First queue alerts for documents stored in the last N days (before the route existed).",
+)
+@pass_context
+def alert(obj: Context, dry_run: bool, backfill_days: int | None) -> None:
+    """Deliver pending chat alerts (with retries and backoff), then write the feeds.
+
+    Example: regwatch alert --dry-run
+    """
+    with _errors():
+        result = steps.alert(obj.config, dry_run=dry_run, backfill_days=backfill_days)
+    for route, text in result.delivery.messages:
+        _echo(f"--- {route}\n{text}")
+    if dry_run:
+        _echo(f"dry run: {len(result.delivery.messages)} pending alerts, nothing sent")
+        return
+    _echo_alerts(result)
 
 
 @main.command(name="replay-server")
@@ -407,6 +431,31 @@ def _echo_digest(result: Any) -> None:
             _echo(f"list {entry.list_name} was sent this period on {entry.detail} (--force)")
         _echo(f"text and Markdown beside it: {entry.paths['txt'].name}, {entry.paths['md'].name}")
         _echo(f"digest written to {entry.paths['html'].resolve()}")
+    if result.feeds:
+        _echo(f"feeds written to {result.feeds[0].parent.resolve()}")
+
+
+def _echo_alerts(result: Any) -> None:
+    done = result.delivery
+    if result.backfilled:
+        _echo(f"queued {result.backfilled} older alerts (backfill)")
+    _echo(
+        f"alerts: {done.sent} sent, {done.retrying} to retry, {done.failed} failed, "
+        f"{done.maybe} maybe delivered, {done.deferred} waiting for their route"
+    )
+    if result.feeds:
+        _echo(f"feeds written to {result.feeds[0].parent.resolve()}")
+
+
+def _alert_status_lines(counts: dict[str, Any]) -> Iterator[str]:
+    if counts:
+        yield "alerts:"
+    for route, c in counts.items():
+        last = f", last sent {c.last_sent_at}" if c.last_sent_at else ""
+        yield (
+            f"  {route}: {c.pending} pending, {c.failed} failed, {c.maybe} maybe delivered, "
+            f"{c.sent} sent{last}"
+        )
 
 
 def _status_lines(report: Any) -> Iterator[str]:

@@ -4,17 +4,21 @@ Enters: the path given by `--config` or `REGWATCH_CONFIG` (else `./regwatch.toml
 the environment (`REGWATCH_HOME`, `REGWATCH_CONTACT`, …) and the key schema in
 `regwatch/config_schema.toml`.
 Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to typed values (None
-for an unset key without a default), or `ConfigError` whose message is one line naming the key and
-the problem; `smtp_password` reads the SMTP password, which only ever comes from the environment.
+for an unset key without a default; an array of tables such as `alerts.routes` or
+`digest.lists` is a tuple of dicts checked field by field), or `ConfigError` whose message is
+one line naming the key and the problem; `smtp_password`, `env_value` and `check_apprise_url`
+for values checked only when a step needs them (secrets only ever come from the environment).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -24,8 +28,8 @@ DEFAULT_FILE = Path("regwatch.toml")
 CONFIG_ENV = "REGWATCH_CONFIG"
 PASSWORD_ENV = "REGWATCH_SMTP_PASSWORD"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-LIST_KEYS = {"name", "to", "cc", "tags"}
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ConfigError(ValueError):
@@ -131,28 +135,66 @@ def _where(file: Path | None) -> str:
     return str(file) if file else "config"
 
 
-class _Invalid(ValueError):
-    """A problem inside a structured value: `path` extends the key, `value` is the culprit."""
-
-    def __init__(self, path: str, message: str, value: Any) -> None:
-        super().__init__(message)
-        self.path, self.value = path, value
-
-
 def _validate(key: str, value: Any, spec: Mapping[str, Any], where: str) -> Any:
     kind = spec["type"]
+    if kind == "tables":
+        return _tables(key, value, spec, where)
     try:
         checked = _CHECKS[kind](value)
-        if "choices" in spec and checked not in spec["choices"]:
-            raise ValueError(f"must be one of {', '.join(spec['choices'])}")
-    except _Invalid as exc:
-        raise ConfigError(f"{where}: {key}{exc.path} {exc}, got {exc.value!r}") from None
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {key} {exc}, got {value!r}") from None
+        shown = "" if spec.get("secret") else f", got {value!r}"  # secrets are never echoed
+        raise ConfigError(f"{where}: {key} {exc}{shown}") from None
+    if isinstance(checked, tuple) and len(checked) < spec.get("min_items", 0):
+        raise ConfigError(f"{where}: {key} must list at least {spec['min_items']}, got {value!r}")
     low, high = spec.get("min"), spec.get("max")
     if (low is not None and checked < low) or (high is not None and checked > high):
         raise ConfigError(f"{where}: {key} must be between {low} and {high}, got {value!r}")
+    choices = spec.get("choices")
+    if choices and checked not in choices:
+        raise ConfigError(f"{where}: {key} must be one of {', '.join(choices)}, got {value!r}")
     return checked
+
+
+def _tables(key: str, value: Any, spec: Mapping[str, Any], where: str) -> tuple[dict, ...]:
+    """An array of tables (`[[key]]`), each checked against the schema's `fields`.
+
+    Optional schema options: `one_of` (exactly one of these fields per table) and `unique` (a
+    field no two tables may share). A field without `default` that is absent is None.
+    """
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise ConfigError(f"{where}: {key} must be an array of tables ([[{key}]])")
+    fields, one_of, items = spec["fields"], spec.get("one_of", ()), []
+    for number, item in enumerate(value):
+        label = f"{key}[{number}]"
+        unknown = sorted(set(item) - set(fields))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key '{label}.{unknown[0]}'")
+        if one_of and sum(name in item for name in one_of) != 1:
+            raise ConfigError(f"{where}: {label} needs exactly one of {' or '.join(one_of)}")
+        checked = {}
+        for name, field in fields.items():
+            if name in item:
+                checked[name] = _validate(f"{label}.{name}", item[name], field, where)
+            elif field.get("required"):
+                raise ConfigError(f"{where}: {label}.{name} is required")
+            else:
+                default = field.get("default")
+                checked[name] = None if default is None else _validate(name, default, field, "")
+        items.append(checked)
+    unique = spec.get("unique")
+    names = [item[unique] for item in items] if unique else []
+    for number, name in enumerate(names):
+        if name in names[:number]:
+            raise ConfigError(f"{where}: {key}[{number}].{unique} {name!r} is used twice")
+    return tuple(items)
+
+
+def env_value(key: str, name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The value of environment variable `name` that `key` points at; `ConfigError` if unset."""
+    value = (os.environ if environ is None else environ).get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{key}: environment variable {name} is not set")
+    return value
 
 
 def _number(convert: Callable[[Any], Any], accepted: type, wording: str) -> Callable[[Any], Any]:
@@ -212,59 +254,82 @@ def _as_timezone(value: Any) -> str:
     return text
 
 
+def _as_strs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise TypeError("must be a list of strings")
+    return tuple(_as_str(item) for item in value)
+
+
+def _as_slug(value: Any) -> str:
+    text = _as_str(value)
+    if not SLUG.match(text):
+        raise ValueError("must be letters, digits, '-' or '_' (it names files)")
+    return text
+
+
+def _as_env_name(value: Any) -> str:
+    text = _as_str(value)
+    if not ENV_NAME.match(text):
+        raise ValueError("must be an environment variable name")
+    return text
+
+
+@cache
+def _tag_names() -> dict[str, bool]:
+    """Known tags from the tagger's rule data: name → primary."""
+    from nlp.rules import load_rules
+
+    return {tag["name"]: bool(tag.get("primary")) for tag in load_rules().tags}
+
+
+def check_apprise_url(value: Any) -> str:
+    """An Apprise URL its plugin accepts (`Apprise.instantiate`); the URL is never echoed."""
+    import apprise
+
+    text = _as_str(value)
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    apprise_log = logging.getLogger("apprise")
+    level = apprise_log.level
+    apprise_log.setLevel(logging.CRITICAL)  # a rejected token would be logged in clear
+    try:
+        plugin = apprise.Apprise.instantiate(text, suppress_exceptions=False)
+    except Exception:  # noqa: BLE001 - any plugin complaint means "not usable"
+        plugin = None
+    finally:
+        apprise_log.setLevel(level)
+    if plugin is None:
+        if scheme not in apprise.NotificationManager():
+            raise ValueError(f"is not an Apprise URL (unknown scheme {scheme!r})")
+        raise ValueError(f"is not a valid {scheme}:// Apprise URL")
+    return text
+
+
 def _as_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError("must be true or false")
     return value
 
 
-def _as_lists(value: Any) -> list[dict[str, Any]]:
-    """`[[digest.lists]]`: each with a unique `name`, recipients in `to`, optional `cc`, `tags`."""
-    if not isinstance(value, list):
-        raise TypeError("must be an array of tables ([[digest.lists]])")
-    lists, names = [], set()
-    for number, entry in enumerate(value, start=1):
-        at = f"[{number}]"
-        if not isinstance(entry, Mapping):
-            raise _Invalid(at, "must be a table", entry)
-        unknown = sorted(set(entry) - LIST_KEYS)
-        if unknown:
-            raise _Invalid(f"{at}.{unknown[0]}", "is not a known key", entry[unknown[0]])
-        name = entry.get("name")
-        if not isinstance(name, str) or not LIST_NAME.match(name):
-            raise _Invalid(f"{at}.name", "must be lower-case letters, digits, - or _", name)
-        if name in names:
-            raise _Invalid(f"{at}.name", "is used by another list", name)
-        names.add(name)
-        to = _addresses(f"{at}.to", entry.get("to"))
-        if not to:
-            raise _Invalid(f"{at}.to", "must list at least one recipient", entry.get("to"))
-        cc = _addresses(f"{at}.cc", entry.get("cc", []))
-        lists.append({"name": name, "to": to, "cc": cc, "tags": _tags(at, entry.get("tags", []))})
-    return lists
+def _as_emails(value: Any) -> tuple[str, ...]:
+    """A list of e-mail addresses (one address alone is taken as a list of one)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise TypeError("must be a list of e-mail addresses")
+    return tuple(_as_email(item) for item in items)
 
 
-def _addresses(path: str, value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        raise _Invalid(path, "must be a list of e-mail addresses", value)
-    for address in value:
-        if not isinstance(address, str) or not EMAIL.match(address.strip()):
-            raise _Invalid(path, "must be a list of e-mail addresses", address)
-    return [address.strip() for address in value]
+def _known_tags(primary: bool | None) -> Callable[[Any], tuple[str, ...]]:
+    """A check of tag names: primary ones, sub-tags, or any (`primary=None`)."""
 
+    def check(value: Any) -> tuple[str, ...]:
+        names = _as_strs(value)
+        known = sorted(n for n, is_primary in _tag_names().items() if primary in (None, is_primary))
+        for name in names:
+            if name not in known:
+                raise ValueError(f"has unknown tag {name!r} (known: {', '.join(known)})")
+        return names
 
-def _tags(at: str, value: Any) -> list[str]:
-    from nlp.rules import PATTERNS_DIR, read_jsonl
-
-    known = [rule["name"] for rule in read_jsonl(PATTERNS_DIR / "tags.jsonl")]
-    if not isinstance(value, list):
-        raise _Invalid(f"{at}.tags", "must be a list of tag names", value)
-    for tag in value:
-        if tag not in known:
-            raise _Invalid(f"{at}.tags", f"has an unknown tag (known: {', '.join(known)})", tag)
-    return list(value)
+    return check
 
 
 _CHECKS = {
@@ -277,5 +342,12 @@ _CHECKS = {
     "email": _as_email,
     "cron": _as_cron,
     "timezone": _as_timezone,
-    "lists": _as_lists,
+    "strs": _as_strs,
+    "slug": _as_slug,
+    "env_name": _as_env_name,
+    "tags": _known_tags(primary=True),
+    "sub_tags": _known_tags(primary=False),
+    "apprise_url": check_apprise_url,
+    "emails": _as_emails,
+    "any_tags": _known_tags(primary=None),
 }

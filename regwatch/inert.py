@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 # Escape sequences (CSI by ESC [ or C1 0x9b, OSC, other two-byte escapes), then any single control
 # left over: C0 except tab and newline, DEL, C1, and the bidi embeddings, overrides, isolates.
@@ -21,6 +21,7 @@ _ESCAPES = re.compile(
 )
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_LINK_SAFE = ":/?#&=%+,;.-_~$'"
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\\"'<>`]")
 
 
@@ -34,6 +35,14 @@ def http_url(value: Any) -> str | None:
     except ValueError:
         return None
     return value if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def markdown_url(value: Any) -> str | None:
+    """`http_url(value)` (surrounding spaces ignored) percent-encoded for a Markdown or chat link
+    target: brackets, parentheses, `@`, `!` and `*` encoded, so it can neither end the link nor
+    mention anyone; None for anything that is not an http(s) URL."""
+    url = http_url(value.strip() if isinstance(value, str) else value)
+    return None if url is None else quote(url, safe=_LINK_SAFE)
 
 
 def terminal_text(value: str) -> str:

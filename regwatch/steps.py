@@ -3,25 +3,27 @@
 Enters: a validated `Config` plus each step's own arguments.
 Leaves: a result object per step (nothing is printed here). Each step moves data one way:
 crawl (sources → archive), import (JSON lines → archive), tag (archive → nlp → archive),
-digest (archive → files, and with `send` → SMTP → digest log), run (crawl → tag → digest);
-search, reindex and status read the archive (reindex rebuilds its index); serve_replay runs the
-offline emulator of the sources.
+digest (archive → files, and with `send` → SMTP → digest log), alert (outbox → chat, then
+feeds → files), run (crawl → tag → digest → alert); search, reindex and status read the archive
+(reindex rebuilds its index); serve_replay runs the offline emulator of the sources.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawlers.sources import DEFAULT_SOURCE
-from regwatch.config import Config, ConfigError, smtp_password
+from regwatch.config import Config, ConfigError, check_apprise_url, env_value, smtp_password
 
 if TYPE_CHECKING:
-    from archive import Archive, ArchiveStatus, SearchHit
+    from archive import Archive, ArchiveStatus, RouteFilter, SearchHit
     from archive.tagging import TagInput
     from crawlers.run import CrawlResult
+    from digests.alerts import AlertRunResult, Policy
     from digests.mail import SmtpSettings
     from digests.period import Period
     from digests.render import Rendered
@@ -70,6 +72,7 @@ class ListDigest:
 @dataclass(frozen=True)
 class DigestResult:
     lists: list[ListDigest]
+    feeds: list[Path]  # each route's Atom feed and the calendar, written with every digest
 
     @property
     def failed(self) -> list[ListDigest]:
@@ -77,10 +80,18 @@ class DigestResult:
 
 
 @dataclass(frozen=True)
+class AlertResult:
+    delivery: AlertRunResult
+    backfilled: int
+    feeds: list[Path]
+
+
+@dataclass(frozen=True)
 class RunResult:
     crawl: CrawlResult
     tag: TagRunResult
     digest: DigestResult
+    alert: AlertResult
 
 
 @dataclass(frozen=True)
@@ -174,13 +185,15 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
     from nlp import load_tagger
 
     tagger = load_tagger(thresholds=_thresholds(config))
+    routes = route_filters(config)
     counts: dict[str, int] = {}
     failed: list[tuple[str, str]] = []
     done = stored = 0
     with open_archive(config) as archive, archive.bulk():
+        archive.register_routes([route.name for route in routes])
         total = archive.count_to_tag(tagger.version, retag=retag)
         for batch in archive.documents_to_tag(tagger.version, retag=retag):
-            results, failures = _tag_batch(archive, tagger, batch)
+            results, failures = _tag_batch(archive, tagger, batch, routes)
             for result in results:
                 for name in result.tags:
                     counts[name] = counts.get(name, 0) + 1
@@ -193,7 +206,7 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
 
 
 def _tag_batch(
-    archive: Archive, tagger: Tagger, batch: list[TagInput]
+    archive: Archive, tagger: Tagger, batch: list[TagInput], routes: list[RouteFilter]
 ) -> tuple[list[TagResult], list[tuple[str, str]]]:
     """Tag one batch, store the good results and record the failures; returns the stored
     results and (`<source> <source_id>`, reason) per failure."""
@@ -202,25 +215,28 @@ def _tag_batch(
     pairs = list(zip(batch, tagger.tag_each([item.document for item in batch]), strict=True))
     good = [(item, r) for item, r in pairs if not isinstance(r, TagFailure)]
     bad = [(item, r.reason) for item, r in pairs if isinstance(r, TagFailure)]
-    kept, refused = _store_tags(archive, good, tagger.version)
+    kept, refused = _store_tags(archive, good, tagger.version, routes)
     if bad or refused:
         archive.record_tag_failures(bad + refused, tagger.version)
     return [result for _, result in kept], [(item.label, why) for item, why in bad + refused]
 
 
 def _store_tags(
-    archive: Archive, tagged: list[tuple[TagInput, TagResult]], version: str
+    archive: Archive,
+    tagged: list[tuple[TagInput, TagResult]],
+    version: str,
+    routes: list[RouteFilter],
 ) -> tuple[list[tuple[TagInput, TagResult]], list[tuple[TagInput, str]]]:
     """Store (item, result) pairs in one go, or one by one if the batch is refused; returns the
     stored pairs and (item, reason) for each pair the archive refused."""
     try:
-        archive.store_tags([(item, result.to_dict()) for item, result in tagged], version)
+        archive.store_tags([(item, result.to_dict()) for item, result in tagged], version, routes)
         return tagged, []
     except ValueError:
         kept, refused = [], []
         for item, result in tagged:
             try:
-                archive.store_tags([(item, result.to_dict())], version)
+                archive.store_tags([(item, result.to_dict())], version, routes)
                 kept.append((item, result))
             except ValueError as error:
                 refused.append((item, str(error)))
@@ -279,7 +295,7 @@ def digest(
                     archive, config, settings, entry, built, rendered, force
                 )
             results.append(_list_digest(built, paths, status, detail))
-    return DigestResult(results)
+    return DigestResult(results, feeds(config, since=date.fromisoformat(period.start)))
 
 
 def scheduled_digest(config: Config) -> DigestResult:
@@ -404,10 +420,91 @@ def run(
     until: str | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Crawl → tag → digest once."""
+    """Crawl → tag → digest → alert once."""
     crawled = crawl(config, since=since, until=until, base_url=base_url)
     tagged = tag(config, progress=progress)
-    return RunResult(crawled, tagged, digest(config))
+    written = digest(config)
+    return RunResult(crawled, tagged, written, alert(config))
+
+
+def alert(
+    config: Config,
+    *,
+    dry_run: bool = False,
+    backfill_days: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AlertResult:
+    """Deliver due alerts (after queueing `backfill_days` of older documents), write the feeds.
+
+    A dry run sends nothing, writes nothing and returns the pending messages.
+    """
+    from digests.alerts import deliver
+
+    if dry_run and backfill_days:
+        raise ValueError("--dry-run and --backfill-days go separately: a backfill writes alerts")
+    urls = route_urls(config, environ)
+    filters = route_filters(config)
+    with open_archive(config) as archive:
+        archive.register_routes(list(urls))
+        backfilled = 0
+        if backfill_days:
+            start = datetime.now(UTC) - timedelta(days=backfill_days)
+            backfilled = archive.backfill_alerts(filters, start.strftime("%Y-%m-%dT%H:%M:%S"))
+        delivered = deliver(archive, urls, _policy(config), dry_run=dry_run)
+    return AlertResult(delivered, backfilled, [] if dry_run else feeds(config))
+
+
+def feeds(config: Config, *, since: date | None = None) -> list[Path]:
+    """Write each route's Atom feed and the calendar of key dates from `since` (default today)."""
+    from digests.feeds import write_feeds
+
+    routes = [route["name"] for route in config["alerts.routes"]]
+    with open_archive(config, readonly=True) as archive:
+        return write_feeds(archive, routes, feeds_dir(config), since or date.today())
+
+
+def feeds_dir(config: Config) -> Path:
+    """Where the feeds are written: `feeds/` in the digest folder."""
+    return Path(config["digest.output_dir"]) / "feeds"
+
+
+def route_filters(config: Config) -> list[RouteFilter]:
+    """The configured alert routes' filters, as the archive takes them."""
+    from archive import RouteFilter
+
+    fields = ("name", "tags", "sub_tags", "agencies", "min_score", "words")
+    return [
+        RouteFilter(**{name: route[name] for name in fields}) for route in config["alerts.routes"]
+    ]
+
+
+def route_urls(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each route's Apprise URL (from `url`, or the variable `url_env` names), validated."""
+    urls = {}
+    for number, route in enumerate(config["alerts.routes"]):
+        if route["url"]:
+            urls[route["name"]] = route["url"]
+            continue
+        key = f"alerts.routes[{number}].url_env"
+        value = env_value(key, route["url_env"], environ)
+        try:
+            urls[route["name"]] = check_apprise_url(value)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: environment variable {route['url_env']} {exc}") from None
+    return urls
+
+
+def _policy(config: Config) -> Policy:
+    from digests.alerts import Policy
+
+    names = (
+        "on_ambiguous",
+        "max_attempts",
+        "backoff_seconds",
+        "backoff_max_seconds",
+        "timeout_seconds",
+    )
+    return Policy(**{name: config[f"alerts.{name}"] for name in names})
 
 
 def _thresholds(config: Config) -> dict[str, float]:

@@ -84,3 +84,44 @@ def test_every_key_is_documented_in_readme_and_example():
     for key in load_schema():
         assert f"`{key}`" in readme, key
         assert key.rsplit(".", 1)[1] in example, key
+
+
+ROUTE = '[[alerts.routes]]\nname = "team"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (ROUTE + 'url = "slack://onlyonetoken"\n', "alerts.routes[0].url is not a valid slack://"),
+        (ROUTE + 'url = "nosuch://host/SECRET"\n', "unknown scheme 'nosuch'"),
+        (ROUTE + 'url = "json://127.0.0.1:9/h"\ntags = ["aii"]\n', "unknown tag 'aii'"),
+        (ROUTE + 'url = "json://127.0.0.1:9/h"\nsub_tags = ["ai"]\n', "sub_tags has unknown tag"),
+        (ROUTE, "alerts.routes[0] needs exactly one of url or url_env"),
+        (ROUTE + 'url = "json://h/x"\nurl_env = "HOOK"\n', "needs exactly one of url or url_env"),
+        ('[[alerts.routes]]\nurl = "json://h/x"\n', "alerts.routes[0].name is required"),
+        (ROUTE + 'url = "json://h/x"\ncolour = 1\n', "unknown key 'alerts.routes[0].colour'"),
+        (ROUTE + 'url = "json://h/x"\n' + ROUTE + 'url = "json://h/y"\n', "'team' is used twice"),
+        (ROUTE + 'url = "json://h/x"\nmin_score = 2\n', "min_score must be between 0.0 and 1.0"),
+        ("[alerts]\non_ambiguous = 'maybe'\n", "on_ambiguous must be one of skip, resend"),
+    ],
+)
+def test_invalid_alert_routes_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), environ={})
+    assert message in str(caught.value)
+    assert "SECRET" not in str(caught.value) and "onlyonetoken" not in str(caught.value)
+
+
+def test_routes_are_read_with_their_defaults(tmp_path):
+    text = ROUTE + 'url_env = "TEAM_HOOK"\ntags = ["export_control"]\n'
+    (route,) = load_config(write(tmp_path, text), environ={})["alerts.routes"]
+    assert route == {
+        "name": "team",
+        "url": None,
+        "url_env": "TEAM_HOOK",
+        "tags": ("export_control",),
+        "sub_tags": (),
+        "agencies": (),
+        "min_score": 0.0,
+        "words": (),
+    }

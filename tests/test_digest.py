@@ -278,24 +278,24 @@ def write_config(tmp_path: Path, text: str) -> Path:
     [
         (
             "[[digest.lists]]\nname = 'team'\nto = []\n",
-            "digest.lists[1].to must list at least one recipient, got []",
+            "digest.lists[0].to must list at least 1, got []",
         ),
         (
             "[[digest.lists]]\nname = 'team'\n",
-            "digest.lists[1].to must be a list of e-mail addresses, got None",
+            "digest.lists[0].to is required",
         ),
         (
             "[[digest.lists]]\nname = 'team'\nto = ['a@b.example']\ntags = ['a1']\n",
-            "digest.lists[1].tags has an unknown tag (known: ai, export_control",
+            "digest.lists[0].tags has unknown tag 'a1' (known: ai, cloud_compute",
         ),
         (
             "[[digest.lists]]\nname = 'a'\nto = ['a@b.example']\n[[digest.lists]]\nname = 'a'\n"
             "to = ['c@d.example']\n",
-            "digest.lists[2].name is used by another list, got 'a'",
+            "digest.lists[1].name 'a' is used twice",
         ),
         (
             "[[digest.lists]]\nname = 'a'\nto = ['a@b.example']\nbcc = ['x@y.example']\n",
-            "digest.lists[1].bcc is not a known key",
+            "unknown key 'digest.lists[0].bcc'",
         ),
         (
             "[mail]\nsecurity = 'tls'\n",

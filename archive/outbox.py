@@ -1,0 +1,356 @@
+"""The alert outbox: which documents each chat route must hear about, and what became of each alert.
+
+Enters: route filters as plain data (`RouteFilter`, built by the tag step from the configuration),
+tag results inside `tagging.store_tags`' transaction, and delivery outcomes from
+`digests/alerts.py`.
+Leaves: rows in `alert_routes` (when a route was first seen), `alert_seen` (a fingerprint of each
+document's title, abstract, tags and key dates as last tagged) and `alert_outbox` (one row per
+route, publication and version with a payload snapshot, a state — pending, sent, failed or maybe —
+attempts, the next attempt time and the last error), plus `Alert` rows to deliver and counts.
+
+When an alert is written: a document tagged for the first time is "new"; one whose fingerprint
+changed is "updated". A new document alerts a route only if it was first stored after the route
+was added AND after its source's first successful crawl ended (that crawl, and anything stored
+before it, is a backfill that alerts nobody). An update alerts a route if the document changed
+after the route was added. Publication dates play no part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from archive.db import transaction, utc_now
+
+KEY_DATES = ("comments_close_on", "effective_on", "compliance_on")
+STATES = ("pending", "sent", "failed", "maybe")
+WHY_PER_TAG = 3
+CHUNK = 500
+STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the format of `db.utc_now`
+
+
+@dataclass(frozen=True, slots=True)
+class RouteFilter:
+    """Which tagged documents a route wants; empty filters accept every tagged document."""
+
+    name: str
+    tags: tuple[str, ...] = ()
+    sub_tags: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    min_score: float = 0.0
+    words: tuple[str, ...] = ()
+
+    def passes(self, doc: dict[str, Any], result: dict[str, Any]) -> bool:
+        """Does the document (`title`, `abstract`, `agencies`) with this tag result pass?"""
+        tags = set(result.get("tags") or ())
+        if not tags or not _any_of(self.tags, tags) or not _any_of(self.sub_tags, tags):
+            return False
+        scores = result.get("scores") or {}
+        wanted = (*self.tags, *self.sub_tags) or tuple(tags)
+        if max((scores.get(tag) or 0.0) for tag in wanted) < self.min_score:
+            return False
+        return self._agency_matches(doc) and self._words_match(doc)
+
+    def _agency_matches(self, doc: dict[str, Any]) -> bool:
+        if not self.agencies:
+            return True
+        names = {
+            _slug(agency.get(part) or "")
+            for agency in doc.get("agencies") or ()
+            for part in ("name", "slug", "raw_name")
+        }
+        return any(_slug(agency) in names for agency in self.agencies)
+
+    def _words_match(self, doc: dict[str, Any]) -> bool:
+        if not self.words:
+            return True
+        pattern = r"\b(?:" + "|".join(re.escape(word) for word in self.words) + r")\b"
+        text = f"{doc.get('title') or ''}\n{doc.get('abstract') or ''}"
+        return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One outbox row."""
+
+    id: int
+    route: str
+    publication_id: int
+    version: int
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt_at: str
+    last_error: str | None
+    created_at: str
+    sent_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCounts:
+    """Alerts of one route by state, and when the last one was sent."""
+
+    pending: int = 0
+    sent: int = 0
+    failed: int = 0
+    maybe: int = 0
+    last_sent_at: str | None = None
+
+
+def _any_of(wanted: Sequence[str], tags: set[str]) -> bool:
+    return not wanted or bool(tags.intersection(wanted))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def register_routes(conn: sqlite3.Connection, names: Iterable[str]) -> dict[str, str]:
+    """Record routes not seen before as added now; return every route's `added_at`."""
+    now = utc_now()
+    with transaction(conn):
+        conn.executemany(
+            "INSERT INTO alert_routes (name, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(name, now) for name in names],
+        )
+    return dict(conn.execute("SELECT name, added_at FROM alert_routes"))
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    tagged: Sequence[tuple[int, dict[str, Any]]],
+    routes: Sequence[RouteFilter],
+    now: str,
+) -> int:
+    """Inside the caller's transaction: note each document's fingerprint, write due alerts.
+
+    Returns how many outbox rows were written.
+    """
+    docs = _documents(conn, [pid for pid, _ in tagged])
+    seen = _fingerprints(conn, list(docs))
+    added = dict(conn.execute("SELECT name, added_at FROM alert_routes"))
+    live = _live_since(conn)
+    rows = []
+    for pid, result in tagged:
+        doc = docs[pid]
+        mark = _fingerprint(doc, result)
+        if seen.get(pid) == mark:
+            continue
+        kind = "new" if pid not in seen else "updated"
+        conn.execute(
+            "INSERT INTO alert_seen (publication_id, fingerprint) VALUES (?, ?) "
+            "ON CONFLICT (publication_id) DO UPDATE SET fingerprint = excluded.fingerprint",
+            (pid, mark),
+        )
+        for route in routes:
+            since = added.get(route.name)
+            if (
+                since
+                and _due(kind, doc, since, live.get(doc["source"]))
+                and route.passes(doc, result)
+            ):
+                rows.append(_row(route.name, doc, result, kind, now))
+    return _insert(conn, rows)
+
+
+def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_since: str) -> int:
+    """Queue "new" alerts for tagged documents first stored on or after `stored_since`."""
+    now = utc_now()
+    with transaction(conn):
+        found = conn.execute(
+            f"SELECT {DOC_COLUMNS}, t.result FROM publications p "
+            "JOIN tag_results t ON t.publication_id = p.id WHERE p.first_seen >= ? ORDER BY p.id",
+            (stored_since,),
+        ).fetchall()
+        rows = []
+        for row in found:
+            doc, result = _doc(row), json.loads(row["result"])
+            rows += [_row(r.name, doc, result, "new", now) for r in routes if r.passes(doc, result)]
+        return _insert(conn, rows)
+
+
+DOC_COLUMNS = (
+    "p.id, p.source, p.source_id, p.url, p.title, p.type, p.agencies, p.publication_date, "
+    "p.abstract, p.version, p.first_seen, p.updated_at, p.raw"
+)
+
+
+def _documents(conn: sqlite3.Connection, pids: list[int]) -> dict[int, dict[str, Any]]:
+    docs = {}
+    for start in range(0, len(pids), CHUNK):
+        chunk = pids[start : start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT {DOC_COLUMNS} FROM publications p WHERE p.id IN ({marks})"
+        docs.update({row["id"]: _doc(row) for row in conn.execute(sql, chunk)})
+    return docs
+
+
+def _doc(row: sqlite3.Row) -> dict[str, Any]:
+    doc = {key: row[key] for key in row.keys() if key not in ("raw", "result")}  # noqa: SIM118
+    doc["agencies"] = json.loads(row["agencies"])
+    doc["pdf_url"] = json.loads(row["raw"] or "{}").get("pdf_url")
+    return doc
+
+
+def _fingerprints(conn: sqlite3.Connection, pids: list[int]) -> dict[int, str]:
+    found = {}
+    for start in range(0, len(pids), CHUNK):
+        chunk = pids[start : start + CHUNK]
+        sql = (
+            "SELECT publication_id, fingerprint FROM alert_seen "
+            f"WHERE publication_id IN ({', '.join('?' * len(chunk))})"
+        )
+        found.update(dict(conn.execute(sql, chunk)))
+    return found
+
+
+def _fingerprint(doc: dict[str, Any], result: dict[str, Any]) -> str:
+    seen = [doc["title"], doc["abstract"], sorted(result.get("tags") or ()), _key_dates(result)]
+    return hashlib.sha256(json.dumps(seen, sort_keys=True).encode()).hexdigest()
+
+
+def _key_dates(result: dict[str, Any]) -> dict[str, str]:
+    dates = result.get("dates") or {}
+    return {kind: dates[kind] for kind in KEY_DATES if dates.get(kind)}
+
+
+def _live_since(conn: sqlite3.Connection) -> dict[str, str]:
+    """Per source, the end of its first successful crawl (rounded up to the next second)."""
+    ends = conn.execute(
+        "SELECT source, MIN(finished_at) FROM crawl_log WHERE ok = 1 GROUP BY source"
+    )
+    return {
+        source: (datetime.fromisoformat(end).astimezone(UTC) + timedelta(seconds=1)).strftime(STAMP)
+        for source, end in ends
+    }
+
+
+def _due(kind: str, doc: dict[str, Any], route_added: str, live_since: str | None) -> bool:
+    if kind == "updated":
+        return doc["updated_at"] >= route_added
+    return live_since is not None and doc["first_seen"] >= max(route_added, live_since)
+
+
+def _row(route: str, doc: dict[str, Any], result: dict[str, Any], kind: str, now: str) -> tuple:
+    key = hashlib.sha256(
+        f"{route}\0{doc['source']}\0{doc['source_id']}\0{doc['version']}".encode()
+    ).hexdigest()
+    payload = json.dumps(_payload(doc, result, kind), ensure_ascii=False, sort_keys=True)
+    return (route, doc["id"], doc["version"], f"rw-{key[:32]}", kind, payload, now, now)
+
+
+def _payload(doc: dict[str, Any], result: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The snapshot a message and a feed entry are made from."""
+    evidence = result.get("evidence") or {}
+    why = {}
+    for tag in result.get("tags") or ():
+        found = [(e.get("text"), e.get("field")) for e in evidence.get(tag) or () if _support(e)]
+        if found:
+            why[tag] = [list(pair) for pair in dict.fromkeys(found)][:WHY_PER_TAG]
+    return {
+        "kind": kind,
+        "source": doc["source"],
+        "document_number": doc["source_id"],
+        "version": doc["version"],
+        "title": doc["title"],
+        "url": doc["url"],
+        "pdf_url": doc["pdf_url"],
+        "type": doc["type"],
+        "agencies": [a.get("name") or a.get("raw_name") or "" for a in doc["agencies"]],
+        "publication_date": doc["publication_date"],
+        "tags": list(result.get("tags") or ()),
+        "dates": _key_dates(result),
+        "why": why,
+    }
+
+
+def _support(evidence: Any) -> bool:
+    return isinstance(evidence, dict) and evidence.get("effect", "support") == "support"
+
+
+def _insert(conn: sqlite3.Connection, rows: list[tuple]) -> int:
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT INTO alert_outbox (route, publication_id, version, idempotency_key, kind, payload, "
+        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        rows,
+    )
+    return conn.total_changes - before
+
+
+def due(conn: sqlite3.Connection, states: Sequence[str], now: str) -> list[Alert]:
+    """Alerts in `states` whose next attempt time has come, oldest first."""
+    marks = ", ".join("?" * len(states))
+    found = conn.execute(
+        f"SELECT * FROM alert_outbox WHERE state IN ({marks}) AND next_attempt_at <= ? ORDER BY id",
+        (*states, now),
+    )
+    return [_alert(row) for row in found]
+
+
+def pending(conn: sqlite3.Connection) -> list[Alert]:
+    """Every pending alert, due or not, oldest first (what a dry run shows)."""
+    return [_alert(r) for r in conn.execute("SELECT * FROM alert_outbox WHERE state = 'pending'")]
+
+
+def _alert(row: sqlite3.Row) -> Alert:
+    return Alert(
+        row["id"],
+        row["route"],
+        row["publication_id"],
+        row["version"],
+        row["idempotency_key"],
+        row["kind"],
+        json.loads(row["payload"]),
+        row["state"],
+        row["attempts"],
+        row["next_attempt_at"],
+        row["last_error"],
+        row["created_at"],
+        row["sent_at"],
+    )
+
+
+def claim(conn: sqlite3.Connection, alert: Alert, states: Sequence[str], retry_at: str) -> bool:
+    """Count an attempt and push the next one to `retry_at` before sending; False if taken."""
+    marks = ", ".join("?" * len(states))
+    with transaction(conn):
+        found = conn.execute(
+            "UPDATE alert_outbox SET attempts = attempts + 1, next_attempt_at = ? "
+            f"WHERE id = ? AND attempts = ? AND state IN ({marks}) RETURNING id",
+            (retry_at, alert.id, alert.attempts, *states),
+        ).fetchone()
+    return found is not None
+
+
+def finish(conn: sqlite3.Connection, alert_id: int, state: str, error: str | None = None) -> None:
+    """Record an attempt's outcome: `sent` (with the time), or pending/failed/maybe and why."""
+    if state not in STATES:
+        raise ValueError(f"unknown alert state {state!r}")
+    with transaction(conn):
+        conn.execute(
+            "UPDATE alert_outbox SET state = ?, last_error = ?, sent_at = ? WHERE id = ?",
+            (state, error, utc_now() if state == "sent" else None, alert_id),
+        )
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, RouteCounts]:
+    """Per route (every route ever seen), alerts by state and the last send time."""
+    by_route: dict[str, dict[str, Any]] = {
+        name: {} for (name,) in conn.execute("SELECT name FROM alert_routes ORDER BY name")
+    }
+    for route, state, count, last in conn.execute(
+        "SELECT route, state, COUNT(*), MAX(sent_at) FROM alert_outbox GROUP BY route, state"
+    ):
+        by_route.setdefault(route, {})[state] = count
+        if state == "sent":
+            by_route[route]["last_sent_at"] = last
+    return {route: RouteCounts(**values) for route, values in sorted(by_route.items())}

@@ -1,0 +1,144 @@
+"""Deliver the alert outbox through Apprise: one endpoint, one target, one message per attempt.
+
+Enters: an open `archive.Archive`, each route's Apprise URL (already validated, never logged) and
+a `Policy` (what to do with ambiguous outcomes, attempts, backoff, timeout).
+Leaves: outbox rows marked `sent` (right after the endpoint accepted, row by row), put back to
+`pending` with a later `next_attempt_at` and the error, `failed` after the last attempt, or `maybe`
+(the request went out and no answer came within the time budget); and an `AlertRunResult`.
+
+Each attempt is counted and its retry time set before the request leaves, so a crash at any
+point loses nothing; an alert whose answer was lost to a crash is sent again with the same
+`X-Idempotency-Key` (json://, form://, xml://) so the receiver can drop the copy. After a route
+fails once in a run its other alerts wait for the next run: a dead endpoint delays only itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import apprise
+
+from digests.chat import message
+
+KEY_HEADER = "X-Idempotency-Key"
+HEADER_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
+QUIET_OPTIONS = ("include_image", "include_footer")  # no GitHub-hosted icons, no "Apprise" footer
+STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the archive's time format
+
+logging.getLogger("apprise").setLevel(logging.WARNING)  # DEBUG logs webhook tokens in clear
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Delivery settings (`alerts.*` in the configuration)."""
+
+    on_ambiguous: str = "skip"
+    max_attempts: int = 8
+    backoff_seconds: float = 60.0
+    backoff_max_seconds: float = 3600.0
+    timeout_seconds: float = 10.0
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        """Outbox states worth an attempt."""
+        return ("pending", "maybe") if self.on_ambiguous == "resend" else ("pending",)
+
+    def retry_at(self, attempt: int, now: datetime) -> str:
+        """When attempt number `attempt + 1` may start."""
+        wait = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(attempt - 1, 0))
+        return (now + timedelta(seconds=wait)).strftime(STAMP)
+
+
+@dataclass
+class AlertRunResult:
+    """What one delivery run did; `messages` holds (route, text) pairs on a dry run."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    maybe: int = 0
+    deferred: int = 0
+    messages: list[tuple[str, str]] = field(default_factory=list)
+
+
+def deliver(
+    archive: Any,
+    urls: Mapping[str, str],
+    policy: Policy,
+    *,
+    dry_run: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> AlertRunResult:
+    """Send every due alert of the routes in `urls`; a dry run only renders pending ones."""
+    result = AlertRunResult()
+    if dry_run:
+        for alert in archive.pending_alerts():
+            if alert.route in urls:
+                text = message(alert.payload, _plugin(urls[alert.route], policy).body_maxlen)
+                result.messages.append((alert.route, text))
+        return result
+    broken: set[str] = set()
+    for alert in archive.due_alerts(policy.states, clock().strftime(STAMP)):
+        if alert.route not in urls or alert.route in broken:
+            result.deferred += 1
+            continue
+        retry_at = policy.retry_at(alert.attempts + 1, clock())
+        if not archive.claim_alert(alert, policy.states, retry_at):
+            continue
+        outcome, error = send(urls[alert.route], alert, policy)
+        if outcome == "failed" and alert.attempts + 1 < policy.max_attempts:
+            outcome = "pending"
+        archive.finish_alert(alert.id, outcome, error)
+        if outcome != "sent":
+            broken.add(alert.route)
+        _count(result, outcome)
+    return result
+
+
+def send(url: str, alert: Any, policy: Policy) -> tuple[str, str | None]:
+    """One attempt: ("sent", None), ("failed", why) or ("maybe", why) — never raises."""
+    plugin = _plugin(url, policy)
+    if plugin.protocol in HEADER_SCHEMES or plugin.secure_protocol in HEADER_SCHEMES:
+        plugin.headers[KEY_HEADER] = alert.key
+    sender = apprise.Apprise()
+    sender.add(plugin)
+    budget = policy.timeout_seconds * 1.5
+    try:
+        outcome = sender.notify(
+            body=message(alert.payload, plugin.body_maxlen),
+            body_format=apprise.NotifyFormat.MARKDOWN,
+            timeout=budget,
+        )
+    except Exception as exc:  # noqa: BLE001 - a plugin bug must not stop the other alerts
+        return "failed", f"{plugin.service_name} raised {type(exc).__name__}"
+    if outcome.status == apprise.AppriseResultStatus.SUCCESS:
+        return "sent", None
+    if outcome.status == apprise.AppriseResultStatus.TIMEOUT:
+        return "maybe", f"{plugin.service_name}: no answer within {budget:g} s after sending"
+    return "failed", f"{plugin.service_name} refused or unreachable"
+
+
+def _plugin(url: str, policy: Policy) -> Any:
+    """A fresh plugin per attempt (Apprise throttles per instance) with regwatch's timeouts.
+
+    The read timeout is longer than the call's budget, so an unanswered request ends as
+    Apprise's TIMEOUT ("maybe delivered"), while a connection never made fails plainly.
+    """
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        raise ValueError("an alert route's Apprise URL is not usable")  # validated earlier
+    plugin.socket_connect_timeout = policy.timeout_seconds
+    plugin.socket_read_timeout = policy.timeout_seconds * 3
+    for option in QUIET_OPTIONS:
+        if hasattr(plugin, option):
+            setattr(plugin, option, False)
+    return plugin
+
+
+def _count(result: AlertRunResult, outcome: str) -> None:
+    name = {"sent": "sent", "pending": "retrying", "failed": "failed", "maybe": "maybe"}[outcome]
+    setattr(result, name, getattr(result, name) + 1)

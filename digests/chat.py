@@ -1,0 +1,96 @@
+"""One chat message per alert: short Markdown, inert whatever the document says, within a limit.
+
+Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind) and the largest
+message the endpoint takes (its plugin's `body_maxlen`).
+Leaves: the message text. Lines, most important first: the title as a link (http(s) only;
+"Updated:" for changes), agency · type · publication date, key dates, why. Text from documents
+is made inert: control characters removed, Markdown characters escaped, `<` `>` replaced (so
+Slack's `<!channel>` / `<@U…>` are text) and a zero-width space put after every `@` (so
+`@everyone`, `@here` ping nobody). Too long: the why is shortened, then dropped, then the title
+text shortened; a link is kept whole or left out, never cut.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from regwatch.inert import markdown_url
+
+MAX_CHARS = 1000  # short enough to read in a channel; below every supported platform's limit
+ZWSP = "\u200b"
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+MARKDOWN = re.compile(r"([\\`*_~\[\]|#])")
+DATE_LABELS = {
+    "comments_close_on": "comments close",
+    "effective_on": "effective",
+    "compliance_on": "compliance",
+}
+
+
+def inert(text: Any) -> str:
+    """Untrusted text as plain chat text: no markup, no mentions, one line."""
+    text = " ".join(CONTROL.sub(" ", str(text or "")).split())
+    text = text.replace("<", "‹").replace(">", "›").replace("@", "@" + ZWSP)
+    return MARKDOWN.sub(r"\\\1", text)
+
+
+def message(payload: dict[str, Any], limit: int = MAX_CHARS) -> str:
+    """The message for one alert, at most `min(limit, MAX_CHARS)` characters."""
+    limit = min(limit, MAX_CHARS)
+    meta = " · ".join(
+        inert(part)
+        for part in (
+            ", ".join(payload.get("agencies") or ()),
+            payload.get("type"),
+            payload.get("publication_date"),
+        )
+        if part
+    )
+    dates = "; ".join(
+        f"{label} {inert(payload['dates'][kind])}"
+        for kind, label in DATE_LABELS.items()
+        if (payload.get("dates") or {}).get(kind)
+    )
+    body = [_shorten(meta, limit // 3)] if meta else []
+    body += [_shorten(f"Dates: {dates}", limit // 4)] if dates else []
+    why = _why(payload.get("why") or {})
+    head = _head(payload, limit - _length(body))
+    text = "\n".join([head, *body])
+    room = limit - len(text) - 1
+    if why and room > len("Why: …"):
+        text += "\n" + _shorten("Why: " + why, room)
+    return text
+
+
+def _head(payload: dict[str, Any], room: int) -> str:
+    prefix = "**Updated:** " if payload.get("kind") == "updated" else ""
+    title = inert(payload.get("title")) or inert(payload.get("document_number"))
+    url = markdown_url(payload.get("url"))
+    if url and len(prefix) + len(url) + len("[…]()") < room:
+        return f"{prefix}[{_shorten(title, room - len(prefix) - len(url) - 4)}]({url})"
+    return prefix + _shorten(title, room - len(prefix))
+
+
+def _why(why: dict[str, list[list[str]]]) -> str:
+    parts = []
+    for tag, found in why.items():
+        quoted = ", ".join(f"“{inert(text)}” ({inert(field)})" for text, field in found)
+        parts.append(f"{inert(tag)}: {quoted}")
+    return "; ".join(parts)
+
+
+def _length(lines: list[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def _shorten(text: str, room: int) -> str:
+    """`text`, or its longest prefix ending on a word boundary plus "…", within `room`."""
+    if len(text) <= room:
+        return text
+    if room < 2:
+        return ""
+    cut = text[: room - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip("\\ ") + "…"

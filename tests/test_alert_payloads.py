@@ -1,0 +1,163 @@
+"""What each chat platform receives: real Apprise plugins posting to a receiver on 127.0.0.1.
+
+Slack and Discord have fixed hosts, so their class attributes are pointed at the receiver (as
+`../shared/notes/delivery.md` describes); Mattermost and Teams Workflows take the host from the
+URL (Workflows over local TLS with a self-signed certificate and `?verify=no`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from apprise.plugins.discord import NotifyDiscord
+from apprise.plugins.slack import NotifySlack
+
+from archive.outbox import Alert
+from digests.alerts import Policy, send
+from digests.chat import message
+from tests.receiver import Receiver
+
+HOSTILE = (
+    "@everyone <!channel> <@U123ABC> @here <script>alert(1)</script> {{ 7*7 }} <b>broken "
+    "[click](javascript:alert(1)) **bold**"
+)
+PAYLOAD = {
+    "kind": "new",
+    "source": "federal_register",
+    "document_number": "2023-23055",
+    "version": 1,
+    "title": HOSTILE,
+    "url": "https://www.federalregister.gov/d/2023-23055",
+    "pdf_url": None,
+    "type": "Rule",
+    "agencies": ["Industry and Security Bureau"],
+    "publication_date": "2023-10-25",
+    "tags": ["export_control"],
+    "dates": {"comments_close_on": "2023-12-01"},
+    "why": {"export_control": [["Entity List", "abstract"]]},
+}
+POLICY = Policy(timeout_seconds=5.0)
+
+
+def alert(payload: dict | None = None) -> Alert:
+    return Alert(
+        1, "team", 1, 1, "rw-key-1", "new", payload or PAYLOAD, "pending", 0, "", None, "", None
+    )
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+def assert_inert(text: str, markdown: bool = True) -> None:
+    """No live mention, tag or javascript: link (an escaped `\\]` is text, not a link)."""
+    for live in ("@everyone", "@here", "<!channel>", "<@U123ABC>", "<script>", "<b>"):
+        assert live not in text, live
+    assert "<javascript:" not in text and "|javascript:" not in text
+    if markdown:
+        assert not re.search(r"(?<!\\)\]\(javascript:", text)
+
+
+def test_json_payload_carries_the_key_and_an_inert_message(receiver):
+    assert send(f"json://127.0.0.1:{receiver.port}/hook", alert(), POLICY) == ("sent", None)
+    (request,) = receiver.accepted
+    assert request.headers["X-Idempotency-Key"] == "rw-key-1"
+    text = request.body["message"]
+    assert_inert(text)
+    assert text.splitlines()[0].endswith("](https://www.federalregister.gov/d/2023-23055)")
+    assert "@\u200beveryone" in text and "‹!channel›" in text and "alert(1)" in text
+    assert text.splitlines()[1:] == [
+        "Industry and Security Bureau · Rule · 2023-10-25",
+        "Dates: comments close 2023-12-01",
+        "Why: export\\_control: “Entity List” (abstract)",
+    ]
+
+
+def test_form_payload_carries_the_key(receiver):
+    assert send(f"form://127.0.0.1:{receiver.port}/hook", alert(), POLICY)[0] == "sent"
+    assert receiver.accepted[0].headers["X-Idempotency-Key"] == "rw-key-1"
+    assert_inert(receiver.accepted[0].body["message"][0])
+
+
+def test_slack_payload_is_inert_mrkdwn_with_the_link(receiver, monkeypatch):
+    monkeypatch.setattr(NotifySlack, "webhook_url", f"http://127.0.0.1:{receiver.port}/services")
+    assert send("slack://T000A/B000B/XXXXXXXXXXXXXXXXXXXXXXXX", alert(), POLICY)[0] == "sent"
+    (request,) = receiver.accepted
+    assert request.path == "/services/T000A/B000B/XXXXXXXXXXXXXXXXXXXXXXXX"
+    body = json.dumps(request.body)
+    assert_inert(body, markdown=False)  # mrkdwn links are <url|text>: [x](y) is plain text
+    assert "<https://www.federalregister.gov/d/2023-23055|" in body
+    assert "icon_url" not in body and "Apprise" not in body
+
+
+def test_discord_payload_is_inert(receiver, monkeypatch):
+    monkeypatch.setattr(
+        NotifyDiscord, "notify_url", f"http://127.0.0.1:{receiver.port}/api/webhooks"
+    )
+    assert send("discord://123456/WEBHOOKTOKEN", alert(), POLICY)[0] == "sent"
+    (request,) = receiver.accepted
+    assert request.path.startswith("/api/webhooks/123456/WEBHOOKTOKEN")
+    content = request.body["content"]
+    assert_inert(content)
+    assert len(content) <= NotifyDiscord.body_maxlen
+    assert "(https://www.federalregister.gov/d/2023-23055)" in content
+
+
+def test_mattermost_payload_is_inert(receiver):
+    assert send(f"mmost://127.0.0.1:{receiver.port}/TOKEN123", alert(), POLICY)[0] == "sent"
+    (request,) = receiver.accepted
+    assert request.path == "/hooks/TOKEN123"
+    assert_inert(request.body["text"])
+    assert "@\u200beveryone" in request.body["text"]
+
+
+@pytest.fixture
+def certificate(tmp_path) -> tuple[Path, Path]:
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_teams_workflows_payload_over_local_tls(certificate):
+    server = Receiver(cert=certificate)
+    try:
+        url = f"workflows://127.0.0.1:{server.port}/workflowid123/signature456?verify=no"
+        assert send(url, alert(), POLICY)[0] == "sent"
+        (request,) = server.accepted
+        assert "/workflows/workflowid123/triggers/manual/paths/invoke" in request.path
+        body = json.dumps(request.body, ensure_ascii=False)
+        assert_inert(body)
+        assert "https://www.federalregister.gov/d/2023-23055" in body
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("limit", [1000, 300, 200])
+def test_a_long_message_fits_the_limit_and_never_cuts_a_link(limit):
+    url = "https://www.federalregister.gov/documents/2023/10/25/2023-23055/a-long-slug"
+    payload = {**PAYLOAD, "title": "Export controls " * 200, "url": url}
+    payload["why"] = {"export_control": [["Entity List " * 30, "abstract"]] * 3}
+    text = message(payload, limit)
+    assert len(text) <= limit
+    assert f"]({url})" in text
+    assert text.splitlines()[0].startswith("[Export controls") and "…](" in text
+
+
+def test_a_non_http_link_is_left_out():
+    text = message({**PAYLOAD, "title": "Rule", "url": "javascript:alert(1)"})
+    assert text.splitlines()[0] == "Rule"

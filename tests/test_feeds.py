@@ -1,0 +1,65 @@
+"""Atom feeds per route and the key-dates calendar, read back with feedparser and icalendar."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import feedparser
+from icalendar import Calendar
+
+from archive import Archive, RouteFilter
+from digests.feeds import write_feeds
+from tests.test_alerts import publication, seed, tag_all
+
+HOSTILE = "@everyone <script>alert(1)</script> {{ x }} AT&T <!channel>\x0b"
+DATES = {"comments_close_on": "2023-12-01", "effective_on": "2023-11-16"}
+
+
+def build(tmp_path, title=HOSTILE):
+    home = tmp_path / "home"
+    seed(home, [publication("2023-23055", title)])
+    with Archive.open(home) as archive:
+        archive.store([publication("2023-23055", title, dates="Comments by December 1.")])
+        tag_all(archive, [RouteFilter("team")], dates=DATES)
+        return write_feeds(archive, ["team"], tmp_path / "feeds", date(2023, 11, 1))
+
+
+def test_atom_feed_reads_back_with_one_stable_entry_per_document(tmp_path):
+    atom, ics = build(tmp_path)
+    parsed = feedparser.parse(atom.read_bytes())
+    assert not parsed.bozo and parsed.version == "atom10"
+    (entry,) = parsed.entries  # the new alert and its update: one entry, the newest
+    assert entry.id == "tag:regwatch.invalid,2026:alerts/team/federal_register/2023-23055"
+    assert entry.title.startswith("Updated: @everyone <script>")  # feedparser unescapes titles
+    assert "<script>" not in atom.read_text() and "&lt;script&gt;" in atom.read_text()
+    assert entry.link == "https://www.federalregister.gov/d/2023-23055"
+    assert "comments close 2023-12-01" in entry.summary
+    first = atom.read_bytes()
+    with Archive.open(tmp_path / "home") as archive:
+        write_feeds(archive, ["team"], tmp_path / "feeds", date(2023, 11, 1))
+    assert atom.read_bytes() == first  # deterministic
+
+
+def test_calendar_reads_back_with_stable_uids(tmp_path):
+    _, ics = build(tmp_path)
+    cal = Calendar.from_ical(ics.read_bytes())
+    events = {str(e["UID"]): e for e in cal.events}
+    assert set(events) == {
+        "2023-23055-comments_close_on@regwatch",
+        "2023-23055-effective_on@regwatch",
+    }
+    deadline = events["2023-23055-comments_close_on@regwatch"]
+    assert not deadline.errors
+    assert deadline.start == date(2023, 12, 1)
+    assert int(deadline["SEQUENCE"]) == 2
+    assert str(deadline["SUMMARY"]).startswith("Comments close: @everyone <script>")
+    assert "\x0b" not in ics.read_text()
+
+
+def test_calendar_leaves_out_dates_before_the_first_day(tmp_path):
+    home = tmp_path / "home"
+    build(tmp_path)
+    with Archive.open(home) as archive:
+        _, ics = write_feeds(archive, ["team"], tmp_path / "later", date(2023, 11, 20))
+    uids = [str(e["UID"]) for e in Calendar.from_ical(ics.read_bytes()).events]
+    assert uids == ["2023-23055-comments_close_on@regwatch"]
