@@ -4,12 +4,14 @@ Enters: `Publication` and `Rejected` items from a spider; settings `REGWATCH_HOM
 `REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's `since`/`until` at close.
 Leaves: rows in the archive (`Archive.store`, one transaction per batch), a `Rejected` item dropped
 as `DropItem("<source> <id>: <reason>")` (a publication the archive refuses is dropped and counted
-the same way when its batch is retried item by item), stats `regwatch/inserted|updated|unchanged`,
-and at the end one `log_crawl` entry (stat `regwatch/logged` once it is written). The watermark is
-set to `until` only after every batch is committed and only if the crawl finished
-(`finish_reason == "finished"`) with no recorded failure; it never moves back (backfills) and never
-jumps a gap (`next_watermark`). An archive that cannot be opened, written or logged to (locked,
-disk full, read-only) is a recorded failure, never an exception out of the pipeline.
+the same way when its batch is retried item by item) and recorded as a failure naming it, so the
+rest is stored but the crawl fails and its watermark stays (the record is fetched again); stats
+`regwatch/inserted|updated|unchanged`, and at the end one `log_crawl` entry (stat
+`regwatch/logged` once it is written). The watermark is set to `until` only after every batch is
+committed and only if the crawl finished (`finish_reason == "finished"`) with no recorded failure;
+it never moves back (backfills) and never jumps a gap (`next_watermark`). An archive that cannot be
+opened, written or logged to (locked, disk full, read-only) is a recorded failure, never an
+exception out of the pipeline.
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ class ArchivePipeline:
 
     def process_item(self, item: Publication | Rejected) -> Publication:
         if isinstance(item, Rejected):
-            raise DropItem(f"{item.source} {item.source_id}: {item.reason}")
+            message = f"{item.source} {item.source_id}: {item.reason}"
+            record_failure(self.stats, f"record rejected: {message}")
+            raise DropItem(message)
         self.batch.append(item)
         if len(self.batch) >= self.batch_size:
             self.flush()
@@ -92,8 +96,8 @@ class ArchivePipeline:
         for pub in batch:
             try:
                 self.count(self.archive.store([pub]))
-            except ValueError as exc:
-                logger.warning("Dropped: %s", exc)  # the archive names "<source> <id>: <reason>"
+            except ValueError as exc:  # the archive names "<source> <id>: <reason>"
+                record_failure(self.stats, f"record rejected by the archive: {exc}")
                 self.stats.inc_value("item_dropped_count")
 
     def count(self, result: StoreResult) -> None:
