@@ -13,12 +13,23 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from archive import coverage, db, digest_log, feeds, listing, outbox, search, store, tagging
+from archive import (
+    coverage,
+    db,
+    digest_log,
+    feeds,
+    ledger,
+    listing,
+    outbox,
+    search,
+    store,
+    tagging,
+)
 from archive.coverage import SourceCoverage
 from archive.dbcheck import failure
 from archive.digest_log import SentDigest
@@ -154,6 +165,11 @@ class Archive:
         store.log_crawl(
             self._conn, source, started_at=started_at, finished_at=finished_at, ok=ok, stats=stats
         )
+
+    @_named
+    def record_listed(self, source: str, listed: Mapping[str, int], checked_at: str) -> int:
+        """Record how many documents `source` listed per day (a slice the crawl read whole)."""
+        return ledger.record_listed(self._conn, source, listed, checked_at)
 
     @_named
     def search(

@@ -149,4 +149,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX alert_outbox_route ON alert_outbox (route, publication_id);
         """,
     ),
+    (
+        5,
+        "crawl ledger: per source and day, how many documents the source listed and when",
+        """
+        CREATE TABLE crawl_ledger (
+            source TEXT NOT NULL,
+            day TEXT NOT NULL,
+            listed INTEGER NOT NULL CHECK (listed >= 0),
+            checked_at TEXT NOT NULL,
+            PRIMARY KEY (source, day)
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]

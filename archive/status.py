@@ -4,7 +4,8 @@ Enters: an open connection and the search index. Leaves: `ArchiveStatus` — doc
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
 database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`), and
 how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), and the last
-digest sent to each recipient list, and the alerts of each route by state.
+digest sent to each recipient list, the alerts of each route by state, and the crawl ledger's
+newest days per source (listed against held).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from archive.digest_log import SentDigest, last_sent
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
+from archive.ledger import LedgerDay, recent
 from archive.outbox import RouteCounts, counts
 from archive.tagging import TagFailureRow, tag_failures
 
@@ -50,6 +52,7 @@ class ArchiveStatus:
     first_tag_failures: list[TagFailureRow]
     last_digests: dict[str, SentDigest]
     alerts: dict[str, RouteCounts]
+    ledger: dict[str, list[LedgerDay]]
 
 
 def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> ArchiveStatus:
@@ -74,6 +77,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         first_tag_failures=first_failed,
         last_digests=last_sent(conn),
         alerts=counts(conn),
+        ledger=recent(conn),
     )
 
 

@@ -19,7 +19,7 @@ from scrapy.utils.test import get_crawler
 
 import crawlers.settings
 from archive import Archive, ArchiveError
-from crawlers.items import Publication, Rejected
+from crawlers.items import Listed, Publication, Rejected
 from crawlers.middlewares import BackoffRetryMiddleware
 from crawlers.outcome import errors
 from crawlers.pipelines import ArchivePipeline, next_watermark
@@ -118,7 +118,8 @@ def test_parse_last_page_yields_the_exact_publication_and_no_request():
                 }
             ],
             raw=record,
-        )
+        ),
+        Listed("federal_register", {"1994-01-03": 1}),
     ]
 
 
