@@ -3,7 +3,9 @@
 Enters: nothing (definitions only).
 Leaves: `Publication` (re-exported from `archive.records`), the item stored in the archive, and
 `Rejected`, a record a spider could not turn into a `Publication`; the pipeline drops it with
-`DropItem("<source> <id>: <reason>")` so Scrapy counts it.
+`DropItem("<source> <id>: <reason>")` so Scrapy counts it; and `Fetched`, the validators (ETag,
+Last-Modified) of a feed, listing or page the spider handled, kept by the pipeline until the crawl
+has succeeded.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from archive.records import Publication
 
-__all__ = ["Publication", "Rejected"]
+__all__ = ["Fetched", "Publication", "Rejected"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +24,12 @@ class Rejected:
     source: str
     source_id: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A URL the crawl read whole, with the validators its server sent (None if none)."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None

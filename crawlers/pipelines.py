@@ -8,14 +8,17 @@ the same way when its batch is retried item by item), stats `regwatch/inserted|u
 and at the end one `log_crawl` entry (stat `regwatch/logged` once it is written). The watermark is
 set to `until` only after every batch is committed and only if the crawl finished
 (`finish_reason == "finished"`) with no recorded failure; it never moves back (backfills) and never
-jumps a gap (`next_watermark`). An archive that cannot be opened, written or logged to (locked,
-disk full, read-only) is a recorded failure, never an exception out of the pipeline.
+jumps a gap (`next_watermark`). The validators of the URLs the crawl read (`Fetched` items) are
+stored under the same condition (a failed crawl asks for everything again next time). Then
+releases are linked to the documents they name (`crawlers.crosslinks`). An archive that cannot
+be opened, written or logged to (locked, disk full, read-only) is a recorded failure, never an exception out of the pipeline.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import astuple
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,8 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from archive import Archive, ArchiveError, StoreResult
-from crawlers.items import Publication, Rejected
+from crawlers.crosslinks import link_releases
+from crawlers.items import Fetched, Publication, Rejected
 from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK, errors, record_failure
 
 logger = logging.getLogger(__name__)
@@ -41,6 +45,7 @@ class ArchivePipeline:
         self.batch_size = batch_size
         self.stats = stats
         self.batch: list[Publication] = []
+        self.fetched: list[Fetched] = []
         self.archive: Archive | None = None
         self.started_at = ""
 
@@ -64,9 +69,12 @@ class ArchivePipeline:
         except ARCHIVE_FAILURES as exc:
             record_failure(self.stats, f"opening the archive failed: {exc}")
 
-    def process_item(self, item: Publication | Rejected) -> Publication:
+    def process_item(self, item: Publication | Rejected | Fetched) -> Publication | Fetched:
         if isinstance(item, Rejected):
             raise DropItem(f"{item.source} {item.source_id}: {item.reason}")
+        if isinstance(item, Fetched):
+            self.fetched.append(item)
+            return item
         self.batch.append(item)
         if len(self.batch) >= self.batch_size:
             self.flush()
@@ -110,6 +118,7 @@ class ArchivePipeline:
         ok = self.advance(spider) if reason == "finished" and not errors(self.stats) else False
         if not ok:
             self.read_watermark()
+        ok = self.link() and ok
         self.stats.set_value(OK, ok)
         summary = _summary(self.stats.get_stats(), reason, spider)
         try:
@@ -125,6 +134,7 @@ class ArchivePipeline:
     def advance(self, spider: Spider) -> bool:
         """Move the watermark over the crawled range; False (failure recorded) if it cannot."""
         try:
+            self.archive.store_validators(self.source, [astuple(f) for f in self.fetched])
             current = self.archive.watermark(self.source)
             mark = next_watermark(current, spider.since, spider.until)
             if mark != current:
@@ -133,6 +143,15 @@ class ArchivePipeline:
             record_failure(self.stats, f"moving the watermark failed: {exc}")
             return False
         self.stats.set_value(WATERMARK, mark)
+        return True
+
+    def link(self) -> bool:
+        """Link releases to the documents they name; False (failure recorded) if that fails."""
+        try:
+            self.stats.set_value("regwatch/linked", link_releases(self.archive))
+        except ARCHIVE_FAILURES as exc:
+            record_failure(self.stats, f"linking releases to documents failed: {exc}")
+            return False
         return True
 
     def read_watermark(self) -> None:
