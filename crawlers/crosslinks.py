@@ -34,9 +34,7 @@ def link_releases(archive: Archive) -> int:
     return linked
 
 
-def release_links(
-    archive: Archive, release: dict, spec: dict
-) -> list[tuple[int, str, str]]:
+def release_links(archive: Archive, release: dict, spec: dict) -> list[tuple[int, str, str]]:
     """(document id, kind, evidence) for what `release` names, else a title match."""
     text = "\n".join(release[k] or "" for k in ("title", "abstract", "body_text"))
     named = references(text)

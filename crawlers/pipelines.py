@@ -1,6 +1,6 @@
 """Item pipeline: publications into the archive, in batches, then the watermark and crawl log.
 
-Enters: `Publication` and `Rejected` items from a spider; settings `REGWATCH_HOME`,
+Enters: `Publication`, `Rejected` and `Fetched` items from a spider; settings `REGWATCH_HOME`,
 `REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's `since`/`until` at close.
 Leaves: rows in the archive (`Archive.store`, one transaction per batch), a `Rejected` item dropped
 as `DropItem("<source> <id>: <reason>")` (a publication the archive refuses is dropped and counted
@@ -11,7 +11,8 @@ set to `until` only after every batch is committed and only if the crawl finishe
 jumps a gap (`next_watermark`). The validators of the URLs the crawl read (`Fetched` items) are
 stored under the same condition (a failed crawl asks for everything again next time). Then
 releases are linked to the documents they name (`crawlers.crosslinks`). An archive that cannot
-be opened, written or logged to (locked, disk full, read-only) is a recorded failure, never an exception out of the pipeline.
+be opened, written or logged to (locked, disk full, read-only) is a recorded failure, never an
+exception out of the pipeline.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
-from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 from w3lib.http import basic_auth_header
@@ -64,11 +64,13 @@ class SiteSpider(scrapy.Spider):
         spider.headers = {"Authorization": basic_auth_header(*credentials)} if credentials else {}
         spider.api_origin = origin(spider.base_url)
         spider.home = Path(settings["REGWATCH_HOME"]) if settings.get("REGWATCH_HOME") else None
-        overridden = settings.getpriority("DOWNLOAD_DELAY") > SETTINGS_PRIORITIES["project"]
-        spider.download_delay = (
-            settings.getfloat("DOWNLOAD_DELAY") if overridden else spec["download_delay"]
-        )
         return spider
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """The source's politeness (`download_delay`) unless the crawl's own settings set one."""
+        super().update_settings(settings)
+        settings.set("DOWNLOAD_DELAY", source_spec(cls.name)["download_delay"], "spider")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if errors(self.crawler.stats):  # e.g. the archive could not be opened
