@@ -1,7 +1,7 @@
 """One chat message per alert: short Markdown, inert whatever the document says, within a limit.
 
-Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, related) and the largest
-message the endpoint takes (its plugin's `body_maxlen`).
+Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, related) and the
+largest message the endpoint takes (its plugin's `body_maxlen`).
 Leaves: the message text. Lines, most important first: the title as a link (http(s) only;
 "Updated:" for changes), agency · type · publication date, key dates, related releases or
 documents (titles), why. Text from documents
