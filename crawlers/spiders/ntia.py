@@ -53,7 +53,7 @@ class NtiaSpider(SiteSpider):
             record_failure(
                 self.crawler.stats,
                 f"{shown(response.url)}: malformed feed ({problem}); kept the"
-                f" {len(feed.entries)} items that parsed, deleted nothing",
+                f" {len(feed.entries)} entries that parsed, deleted nothing",
             )
         for entry in feed.entries[: self.spec["max_items"]]:
             yield from self.entry(entry, response.url)
