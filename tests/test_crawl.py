@@ -260,7 +260,7 @@ def test_retry_waits_for_retry_after_capped_and_backs_off_otherwise():
 
 def test_unknown_source_is_a_one_line_error_listing_valid_names():
     with pytest.raises(
-        ValueError, match=r"^unknown source 'fedreg'; valid sources: federal_register$"
+        ValueError, match=r"^unknown source 'fedreg'; valid sources: bis, federal_register, ntia$"
     ):
         source_spec("fedreg")
 
