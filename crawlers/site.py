@@ -7,7 +7,8 @@ changes) and `REGWATCH_HOME` (the stored validators are read from the archive at
 Leaves: `SiteSpider`, a base class whose requests all go to the configured origin (the origin
 guard refuses anything else), carry `If-None-Match` / `If-Modified-Since` from the validators
 stored for their canonical URL, accept 304 (which yields nothing), and are capped at `max_bytes`;
-`page_publication`, a `Publication` (or `Rejected`) from a fetched page; `Fetched` items for every
+its `publication` builds a `Publication` (or `Rejected`) from a page's or feed's fields, titles
+and abstracts capped at 1,000 characters, bodies at `max_text_chars`; `Fetched` items for every
 URL read whole. Robots.txt is obeyed on these sites. A URL's canonical form is on the source's own
 host (`https://www.bis.gov/press-release/slug`), without query, fragment or trailing slash: it is
 the publication's `source_id`, whatever host the crawl used.
@@ -39,7 +40,8 @@ from crawlers.sources import source_spec
 from crawlers.urls import check_base_url, origin, shown, split_credentials
 
 NOT_MODIFIED = "regwatch/not_modified"
-ABSTRACT_CHARS = 1000
+ABSTRACT_CHARS = 1000  # what a source says about itself is capped: titles and abstracts too
+TITLE_CHARS = 1000
 
 
 class SiteSpider(scrapy.Spider):
@@ -172,12 +174,12 @@ class SiteSpider(scrapy.Spider):
         return Publication(
             source=self.name,
             source_id=url,
-            title=fields["title"],
+            title=fields["title"][:TITLE_CHARS],
             publication_date=fields["date"],
             url=url if origin(url) else None,
             type=self.page_type(url),
             agencies=[dict(agency) for agency in self.spec["agencies"]],
-            abstract=fields.get("abstract"),
+            abstract=(fields.get("abstract") or "")[:ABSTRACT_CHARS] or None,
             body_text=body,
             regulation_id_numbers=list(found.rins),
             raw={

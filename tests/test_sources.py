@@ -295,3 +295,13 @@ def test_ntia_refused_connection_is_one_failed_crawl(tmp_path):
     assert "\n" not in result.error
     with Archive.open(tmp_path, readonly=True) as archive:
         assert archive.status().last_crawl["ntia"].ok is False
+
+
+def test_bis_listing_gone_fails_in_one_line_and_keeps_stored_releases(tmp_path, site):
+    run(tmp_path, "bis", site("bis").url)
+    before = rows(tmp_path, "bis")
+    server = site("bis", "listing-gone")
+    result = run(tmp_path, "bis", server.url)
+    assert not result.ok
+    assert result.error == f"{server.url}news-updates: HTTP 404"
+    assert rows(tmp_path, "bis") == before
