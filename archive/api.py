@@ -24,11 +24,13 @@ from archive import (
     digest_log,
     feeds,
     ledger,
+    links,
     listing,
     outbox,
     search,
     store,
     tagging,
+    validators,
 )
 from archive.coverage import SourceCoverage
 from archive.dbcheck import failure
@@ -373,6 +375,57 @@ class Archive:
     def upcoming_dates(self, since: str) -> list[dict[str, Any]]:
         """Comment deadlines, effective and compliance dates on or after `since`."""
         return feeds.upcoming_dates(self._conn, since)
+
+    # Crawls of web sources: conditional-request validators, release ↔ document links.
+
+    @_named
+    def validators(self, source: str) -> dict[str, tuple[str | None, str | None]]:
+        """The stored (ETag, Last-Modified) of every URL `source` fetched."""
+        return validators.validators(self._conn, source)
+
+    @_named
+    def store_validators(
+        self, source: str, entries: Sequence[tuple[str, str | None, str | None]]
+    ) -> int:
+        """Record (url, ETag, Last-Modified) of what a successful crawl fetched."""
+        return validators.store_validators(self._conn, source, entries)
+
+    @_named
+    def releases_to_link(self, sources: Sequence[str]) -> list[dict[str, Any]]:
+        """Releases of `sources` never linked, or changed since they were linked."""
+        return links.releases_to_link(self._conn, sources)
+
+    @_named
+    def named_documents(
+        self,
+        targets: Sequence[str],
+        *,
+        document_numbers: Sequence[str],
+        citations: Sequence[str],
+        rins: Sequence[str],
+        near: str,
+    ) -> list[tuple[int, str, str]]:
+        """(id, kind, evidence) of the documents of `targets` these references name."""
+        return links.named(
+            self._conn,
+            targets,
+            document_numbers=document_numbers,
+            citations=citations,
+            rins=rins,
+            near=near,
+        )
+
+    @_named
+    def titles_near(
+        self, targets: Sequence[str], agency: str, day: str, days: int
+    ) -> list[tuple[int, str]]:
+        """(id, title) of `agency`'s documents published within `days` of `day`."""
+        return links.titles_near(self._conn, targets, agency, day, days)
+
+    @_named
+    def store_links(self, release_id: int, found: Sequence[tuple[int, str, str]]) -> None:
+        """Replace a release's links to the documents it names."""
+        links.store_links(self._conn, release_id, found)
 
 
 def _writable(home: Path) -> bool:

@@ -5,7 +5,8 @@ its period, its tag filter and when the list was first sent a digest. Leaves: di
 holding every stored field (Federal Register names, JSON decoded, plus `id`, `version`,
 `first_seen`, `updated_at`) and the tag result: `tags`, `scores`, `evidence`, `entities`,
 `tag_dates` (the tagger's `dates`; the publication's own `dates` text keeps its name),
-`model_version`, `tagged_at`, `tags_stale` — all None for an untagged publication. Digest reads add
+`model_version`, `tagged_at`, `tags_stale` — all None for an untagged publication — and `related`
+(linked releases and documents, `archive.links`). Digest reads add
 `late` (stored after the list began, published before the period, never sent), `sent_version` (for
 changes to documents already sent), period counts and the rows behind the weekly counts table.
 """
@@ -18,11 +19,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from archive import rows
+from archive.links import RELATED, decode
 from archive.query import check_dates
 
 SELECT = (
     "SELECT p.*, t.result AS tag_result, t.model_version, t.tagged_at, "
-    "t.content_hash != p.content_hash AS tags_stale "
+    f"t.content_hash != p.content_hash AS tags_stale, {RELATED} AS related "
     "FROM publications p LEFT JOIN tag_results t ON t.publication_id = p.id"
 )
 ORDER = "ORDER BY p.publication_date DESC, p.id DESC"
@@ -87,6 +89,7 @@ def _item(row: sqlite3.Row) -> dict[str, Any]:
         data[key] = result.get(key) if result is not None else None
     data["tag_dates"] = result.get("dates") if result is not None else None
     data["tags_stale"] = bool(data["tags_stale"]) if result is not None else None
+    data["related"] = decode(data["related"])
     return data
 
 

@@ -162,4 +162,29 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        8,
+        "validators of fetched pages and feeds; links between releases and the documents they name",
+        """
+        CREATE TABLE http_validators (
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (source, url)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE publication_links (
+            publication_id INTEGER NOT NULL REFERENCES publications (id) ON DELETE CASCADE,
+            related_id INTEGER NOT NULL REFERENCES publications (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('document_number', 'citation', 'rin', 'title')),
+            evidence TEXT NOT NULL,
+            linked_at TEXT NOT NULL,
+            PRIMARY KEY (publication_id, related_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX publication_links_related ON publication_links (related_id);
+        CREATE INDEX publications_citation ON publications (json_extract(raw, '$.citation'));
+        """,
+    ),
 ]

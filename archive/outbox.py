@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archive.db import transaction, utc_now
+from archive.links import RELATED, decode
 
 KEY_DATES = ("comments_close_on", "effective_on", "compliance_on")
 STATES = ("pending", "sent", "failed", "maybe")
@@ -180,7 +181,7 @@ def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_sin
 DOC_COLUMNS = (
     "p.id, p.source, p.source_id, p.url, p.title, p.type, p.agencies, p.publication_date, "
     "p.abstract, p.version, p.first_seen, p.updated_at, p.raw"
-)
+) + f", {RELATED} AS related"
 
 
 def _documents(conn: sqlite3.Connection, pids: list[int]) -> dict[int, dict[str, Any]]:
@@ -197,6 +198,10 @@ def _doc(row: sqlite3.Row) -> dict[str, Any]:
     doc = {key: row[key] for key in row.keys() if key not in ("raw", "result")}  # noqa: SIM118
     doc["agencies"] = json.loads(row["agencies"])
     doc["pdf_url"] = json.loads(row["raw"] or "{}").get("pdf_url")
+    doc["related"] = [
+        {key: link[key] for key in ("source", "source_id", "title", "url", "publication_date")}
+        for link in decode(row["related"])
+    ]
     return doc
 
 
@@ -269,6 +274,7 @@ def _payload(doc: dict[str, Any], result: dict[str, Any], kind: str) -> dict[str
         "tags": list(result.get("tags") or ()),
         "dates": _key_dates(result),
         "why": why,
+        "related": doc.get("related") or [],
     }
 
 

@@ -1,8 +1,9 @@
 """Ranked search over the index, answered with rows from SQLite.
 
 Enters: the user's query text, a limit and optional tag / date filters. Leaves: `SearchHit`s in BM25
-order, each with the stored title, date, agencies, tags and an HTML snippet of the abstract (or the
-title) with matched words in `<b>…</b>`. Malformed input raises `QueryError`; an engine failure
+order, each with the stored title, date, agencies, tags, an HTML snippet of the abstract (or the
+title) with matched words in `<b>…</b>`, and `related`: the press releases and Federal Register
+documents linked to it (`archive.links`). Malformed input raises `QueryError`; an engine failure
 raises `ArchiveError` (tantivy's Rust panics never escape).
 """
 
@@ -19,12 +20,14 @@ import tantivy
 from archive import query as q
 from archive.errors import ArchiveError, QueryError
 from archive.index import SearchIndex
+from archive.links import RELATED, decode
 
 SNIPPET_CHARS = 240
 HIT_SQL = (
     "SELECT id, source, source_id, title, publication_date, url, type, agencies, abstract, "
     "(SELECT json_group_array(tag) FROM (SELECT tag FROM publication_tags t "
-    "WHERE t.publication_id = p.id ORDER BY tag)) AS tags "
+    "WHERE t.publication_id = p.id ORDER BY tag)) AS tags, "
+    f"{RELATED} AS related "
     "FROM publications p WHERE id IN ({marks})"
 )
 
@@ -43,6 +46,7 @@ class SearchHit:
     tags: list[str]
     score: float
     snippet: str
+    related: list[dict[str, str]]
 
 
 def search(
@@ -102,6 +106,7 @@ def _hit(row: sqlite3.Row, score: float, snippets: tantivy.SnippetGenerator) -> 
         tags=json.loads(row["tags"]),
         score=float(score),
         snippet=snippet(snippets, row["abstract"] or row["title"]),
+        related=decode(row["related"]),
     )
 
 

@@ -3,9 +3,10 @@
 Enters: nothing (definitions only).
 Leaves: `Publication` (re-exported from `archive.records`), the item stored in the archive;
 `Rejected`, a record a spider could not turn into a `Publication`; the pipeline drops it with
-`DropItem("<source> <id>: <reason>")` so Scrapy counts it; and `Listed`, yielded after the items of
-a date slice read completely: how many documents the source listed for each day of the slice (the
-pipeline records it in the crawl ledger).
+`DropItem("<source> <id>: <reason>")` so Scrapy counts it; `Listed`, yielded after the items of a
+date slice read completely: how many documents the source listed for each day of the slice (the
+pipeline records it in the crawl ledger); and `Fetched`, the validators (ETag, Last-Modified) of a
+feed, listing or page the spider handled, kept by the pipeline until the crawl has succeeded.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from archive.records import Publication
 
-__all__ = ["Listed", "Publication", "Rejected"]
+__all__ = ["Fetched", "Listed", "Publication", "Rejected"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +33,12 @@ class Listed:
 
     source: str
     days: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A URL the crawl read whole, with the validators its server sent (None if none)."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None

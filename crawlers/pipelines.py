@@ -1,7 +1,7 @@
 """Item pipeline: publications into the archive, in batches, then the watermark and crawl log.
 
-Enters: `Publication`, `Rejected` and `Listed` items from a spider; settings `REGWATCH_HOME`,
-`REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's `since`/`until` at close.
+Enters: `Publication`, `Rejected`, `Listed` and `Fetched` items from a spider; settings
+`REGWATCH_HOME`, `REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's `since`/`until` at close.
 Leaves: rows in the archive (`Archive.store`, one transaction per batch), a `Rejected` item dropped
 as `DropItem("<source> <id>: <reason>")` (a publication the archive refuses is dropped and counted
 the same way when its batch is retried item by item) and recorded as a failure naming it, so the
@@ -11,15 +11,18 @@ which follows the items of a completed slice, is recorded after the pending batc
 `regwatch/ledger_days`); and at the end one `log_crawl` entry (stat `regwatch/logged` once it is
 written). The watermark is set to `until` only after every batch is committed and only if the
 crawl finished (`finish_reason == "finished"`) with no recorded failure; it never moves back
-(backfills) and never jumps a gap (`next_watermark`). An archive that cannot be opened, written or
-logged to (locked, disk full, read-only) is a recorded failure, never an exception out of the
-pipeline.
+(backfills) and never jumps a gap (`next_watermark`). The validators of the URLs the crawl read
+(`Fetched` items) are stored under the same condition (a failed crawl asks for everything again
+next time). Then releases are linked to the documents they name (`crawlers.crosslinks`). An
+archive that cannot be opened, written or logged to (locked, disk full, read-only) is a recorded
+failure, never an exception out of the pipeline.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import astuple
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,8 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from archive import Archive, ArchiveError, StoreResult
-from crawlers.items import Listed, Publication, Rejected
+from crawlers.crosslinks import link_releases
+from crawlers.items import Fetched, Listed, Publication, Rejected
 from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK, errors, record_failure
 
 logger = logging.getLogger(__name__)
@@ -45,6 +49,7 @@ class ArchivePipeline:
         self.batch_size = batch_size
         self.stats = stats
         self.batch: list[Publication] = []
+        self.fetched: list[Fetched] = []
         self.archive: Archive | None = None
         self.started_at = ""
 
@@ -68,13 +73,18 @@ class ArchivePipeline:
         except ARCHIVE_FAILURES as exc:
             record_failure(self.stats, f"opening the archive failed: {exc}")
 
-    def process_item(self, item: Publication | Rejected | Listed) -> Publication | Listed:
+    def process_item(
+        self, item: Publication | Rejected | Listed | Fetched
+    ) -> Publication | Listed | Fetched:
         if isinstance(item, Rejected):
             message = f"{item.source} {item.source_id}: {item.reason}"
             record_failure(self.stats, f"record rejected: {message}")
             raise DropItem(message)
         if isinstance(item, Listed):
             self.record_listed(item)
+            return item
+        if isinstance(item, Fetched):
+            self.fetched.append(item)
             return item
         self.batch.append(item)
         if len(self.batch) >= self.batch_size:
@@ -131,6 +141,7 @@ class ArchivePipeline:
         ok = self.advance(spider) if reason == "finished" and not errors(self.stats) else False
         if not ok:
             self.read_watermark()
+        ok = self.link() and ok
         self.stats.set_value(OK, ok)
         summary = _summary(self.stats.get_stats(), reason, spider)
         try:
@@ -146,6 +157,7 @@ class ArchivePipeline:
     def advance(self, spider: Spider) -> bool:
         """Move the watermark over the crawled range; False (failure recorded) if it cannot."""
         try:
+            self.archive.store_validators(self.source, [astuple(f) for f in self.fetched])
             current = self.archive.watermark(self.source)
             mark = next_watermark(current, spider.since, spider.until)
             if mark != current:
@@ -154,6 +166,15 @@ class ArchivePipeline:
             record_failure(self.stats, f"moving the watermark failed: {exc}")
             return False
         self.stats.set_value(WATERMARK, mark)
+        return True
+
+    def link(self) -> bool:
+        """Link releases to the documents they name; False (failure recorded) if that fails."""
+        try:
+            self.stats.set_value("regwatch/linked", link_releases(self.archive))
+        except ARCHIVE_FAILURES as exc:
+            record_failure(self.stats, f"linking releases to documents failed: {exc}")
+            return False
         return True
 
     def read_watermark(self) -> None:

@@ -10,7 +10,8 @@ BOT_NAME = "regwatch"
 SPIDER_MODULES = ["crawlers.spiders"]
 NEWSPIDER_MODULE = "crawlers.spiders"
 
-# The APIs are meant for programmatic use; robots.txt governs the web pages, which we never fetch.
+# The APIs are meant for programmatic use: no robots.txt for them. The web-site spiders (BIS, NTIA)
+# obey it (crawlers.site sets ROBOTSTXT_OBEY for them).
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False

@@ -1,9 +1,10 @@
 """One chat message per alert: short Markdown, inert whatever the document says, within a limit.
 
-Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind) and the largest
-message the endpoint takes (its plugin's `body_maxlen`).
+Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, related) and the
+largest message the endpoint takes (its plugin's `body_maxlen`).
 Leaves: the message text. Lines, most important first: the title as a link (http(s) only;
-"Updated:" for changes), agency · type · publication date, key dates, why. Text from documents
+"Updated:" for changes), agency · type · publication date, key dates, related releases or
+documents (titles), why. Text from documents
 is made inert: control characters removed, Markdown characters escaped, `<` `>` replaced (so
 Slack's `<!channel>` / `<@U…>` are text) and a zero-width space put after every `@` (so
 `@everyone`, `@here` ping nobody). Too long: the why is shortened, then dropped, then the title
@@ -53,6 +54,8 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS) -> str:
     )
     body = [_shorten(meta, limit // 3)] if meta else []
     body += [_shorten(f"Dates: {dates}", limit // 4)] if dates else []
+    related = "; ".join(inert(r.get("title")) for r in payload.get("related") or () if r)
+    body += [_shorten(f"Related: {related}", limit // 4)] if related else []
     why = _why(payload.get("why") or {})
     head = _head(payload, limit - _length(body))
     text = "\n".join([head, *body])

@@ -4,12 +4,14 @@ Enters: a publication dict from the archive's digest reads (stored fields, tag r
 `sent_version`). Leaves: `Item`, plain values only: a one-line title, a link only when the URL is
 http(s) (anything else is shown as text), agency names, type, date, tags, a "why" sentence per tag
 with the rule ids apart for small print, key entities, tagger dates, the PDF link of the raw record
-when it is http(s), and the late / changed markers. Nothing here escapes: templates do, per format.
+when it is http(s), the late / changed markers, and `related`: the linked press releases or
+Federal Register documents (title, link only when http(s), source id, date). Nothing here
+escapes: templates do, per format.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nlp.rules import primary_tags
@@ -56,6 +58,16 @@ class Why:
 
 
 @dataclass(frozen=True)
+class Related:
+    """A press release or document linked to the item."""
+
+    title: str
+    url: str | None
+    source_id: str
+    publication_date: str
+
+
+@dataclass(frozen=True)
 class Item:
     """A publication in a digest."""
 
@@ -75,6 +87,7 @@ class Item:
     pdf_url: str | None
     late: bool
     sent_version: int | None
+    related: list[Related] = field(default_factory=list)
 
     @property
     def primary(self) -> frozenset[str]:
@@ -113,6 +126,16 @@ def item(pub: dict[str, Any]) -> Item:
         pdf_url=_pdf(pub.get("raw")),
         late=bool(pub.get("late")),
         sent_version=pub.get("sent_version"),
+        related=[
+            Related(
+                one_line(r.get("title")) or "(untitled)",
+                http_url(one_line(r.get("url"))),
+                one_line(r.get("source_id")),
+                one_line(r.get("publication_date")),
+            )
+            for r in pub.get("related") or []
+            if isinstance(r, dict)
+        ],
     )
 
 

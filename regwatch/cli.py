@@ -521,13 +521,19 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         parts = re.split(r"(</?b>)", terminal_text(row["snippet"]))
         snippet = "".join(_MARKUP.get(part) or _cell(html.unescape(part)) for part in parts)
+        related = "".join(f"\n[dim]related:[/dim] {_cell(_related(r))}" for r in row["related"])
         table.add_row(
             _cell(row["publication_date"]),
             _cell(row["source_id"]),
             _cell("\n".join(row["tags"])),
-            f"[bold]{_cell(row['title'])}[/bold]\n{snippet}",
+            f"[bold]{_cell(row['title'])}[/bold]\n{snippet}{related}",
         )
     Console().print(table)
+
+
+def _related(link: dict[str, Any]) -> str:
+    """`bis https://www.bis.gov/press-release/… (2024-02-26): <title>`."""
+    return f"{link['source']} {link['source_id']} ({link['publication_date']}): {link['title']}"
 
 
 def _cell(text: str) -> str:
@@ -542,10 +548,12 @@ def _print_json(rows: list[dict[str, Any]]) -> None:
 
 def _print_csv(rows: list[dict[str, Any]]) -> None:
     fields = ["publication_date", "source", "source_id", "type", "title", "url", "tags", "score"]
+    fields += ["related"]
     writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        cells = {**row, "tags": ";".join(row["tags"])}
+        related = ";".join(f"{r['source']} {r['source_id']}" for r in row["related"])
+        cells = {**row, "tags": ";".join(row["tags"]), "related": related}
         writer.writerow({name: csv_cell(cells.get(name)) for name in fields})
 
 

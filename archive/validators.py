@@ -1,0 +1,44 @@
+"""HTTP validators (ETag, Last-Modified) of the feeds, listings and pages a crawl fetched.
+
+Enters: an open connection, a source name and `(url, etag, last_modified)` triples from a
+successful crawl. Leaves: rows in `http_validators`, one per (source, URL), and the stored
+validators of a source as `{url: (etag, last_modified)}` for its next, conditional, requests.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from archive.db import transaction, utc_now
+
+Validator = tuple[str | None, str | None]
+
+
+def validators(conn: sqlite3.Connection, source: str) -> dict[str, Validator]:
+    """The stored (ETag, Last-Modified) of every URL of `source`."""
+    sql = "SELECT url, etag, last_modified FROM http_validators WHERE source = ?"
+    return {url: (etag, modified) for url, etag, modified in conn.execute(sql, (source,))}
+
+
+def store_validators(
+    conn: sqlite3.Connection, source: str, entries: Iterable[tuple[str, str | None, str | None]]
+) -> int:
+    """Record the validators of fetched URLs (one transaction); a URL sending none is forgotten."""
+    rows = list(entries)
+    if not rows:
+        return 0
+    now = utc_now()
+    with transaction(conn):
+        conn.executemany(
+            "DELETE FROM http_validators WHERE source = ? AND url = ?",
+            [(source, url) for url, etag, modified in rows if not (etag or modified)],
+        )
+        conn.executemany(
+            "INSERT INTO http_validators (source, url, etag, last_modified, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, url) DO UPDATE SET "
+            "etag = excluded.etag, last_modified = excluded.last_modified, "
+            "updated_at = excluded.updated_at",
+            [(source, url, etag, stamp, now) for url, etag, stamp in rows if etag or stamp],
+        )
+    return len(rows)

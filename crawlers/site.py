@@ -1,0 +1,219 @@
+"""What the spiders of web sites (BIS, NTIA) share: one host, conditional requests, page items.
+
+Enters: a source's facts from `crawlers/sources.json` (canonical `base_url`, `entry_path` of the
+listing or feed, `item_path` pattern, `types`, `agencies`, `download_delay`, `max_items`,
+`max_bytes`, `max_text_chars`), settings `REGWATCH_BASE_URL` (a replay server: only the host
+changes) and `REGWATCH_HOME` (the stored validators are read from the archive at start).
+Leaves: `SiteSpider`, a base class whose requests all go to the configured origin (the origin
+guard refuses anything else), carry `If-None-Match` / `If-Modified-Since` from the validators
+stored for their canonical URL, accept 304 (which yields nothing), and are capped at `max_bytes`;
+its `publication` builds a `Publication` (or `Rejected`) from a page's or feed's fields, titles
+and abstracts capped at 1,000 characters, bodies at `max_text_chars`; `Fetched` items for every
+URL read whole. Robots.txt is obeyed on these sites. A URL's canonical form is on the source's own
+host (`https://www.bis.gov/press-release/slug`), without query, fragment or trailing slash: it is
+the publication's `source_id`, whatever host the crawl used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import scrapy
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+from w3lib.http import basic_auth_header
+
+from crawlers.items import Fetched, Publication, Rejected
+from crawlers.outcome import errors, record_failure
+from crawlers.pages import Page, extract_page
+from crawlers.references import references
+from crawlers.sources import source_spec
+from crawlers.urls import check_base_url, origin, shown, split_credentials
+
+NOT_MODIFIED = "regwatch/not_modified"
+ABSTRACT_CHARS = 1000  # what a source says about itself is capped: titles and abstracts too
+TITLE_CHARS = 1000
+
+
+class SiteSpider(scrapy.Spider):
+    """Base of the spiders reading one web site; subclasses parse the entry and item pages."""
+
+    custom_settings = {"ROBOTSTXT_OBEY": True}
+
+    def __init__(self, since: str, until: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.since = date.fromisoformat(since)  # kept for the watermark; a listing has no range
+        self.until = date.fromisoformat(until)
+        self.spec = source_spec(self.name)
+        self.item_path = re.compile(self.spec["item_path"])
+        self.validators: dict[str, tuple[str | None, str | None]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings, spec = crawler.settings, spider.spec
+        base_url = check_base_url(settings.get("REGWATCH_BASE_URL") or spec["base_url"])
+        spider.base_url, credentials = split_credentials(base_url)
+        spider.headers = {"Authorization": basic_auth_header(*credentials)} if credentials else {}
+        spider.api_origin = origin(spider.base_url)
+        spider.home = Path(settings["REGWATCH_HOME"]) if settings.get("REGWATCH_HOME") else None
+        return spider
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """The source's politeness (`download_delay`) unless the crawl's own settings set one."""
+        super().update_settings(settings)
+        settings.set("DOWNLOAD_DELAY", source_spec(cls.name)["download_delay"], "spider")
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        if errors(self.crawler.stats):  # e.g. the archive could not be opened
+            return
+        self.validators = self.stored_validators()
+        yield self.fetch(urljoin(self.base_url, self.spec["entry_path"]), self.parse_entry)
+
+    def stored_validators(self) -> dict[str, tuple[str | None, str | None]]:
+        """The validators of earlier successful crawls (none without an archive)."""
+        from archive import Archive, ArchiveError
+
+        if self.home is None:
+            return {}
+        try:
+            with Archive.open(self.home, readonly=True) as archive:
+                return archive.validators(self.name)
+        except (ArchiveError, OSError) as exc:
+            record_failure(self.crawler.stats, f"reading the stored validators failed: {exc}")
+            return {}
+
+    def fetch(self, url: str, callback: Any, **meta: Any) -> scrapy.Request:
+        """A conditional GET of `url` (on the configured host) handled by `callback`."""
+        etag, modified = self.validators.get(self.canonical(url), (None, None))
+        conditional = {"If-None-Match": etag, "If-Modified-Since": None if etag else modified}
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.failed,
+            headers={**self.headers, **{k: v for k, v in conditional.items() if v}},
+            meta={"handle_httpstatus_list": [304], "download_maxsize": self.spec["max_bytes"]}
+            | meta,
+        )
+
+    def unchanged(self, response: Response) -> bool:
+        """A 304: the stored copy stands and nothing is written."""
+        if response.status != 304:
+            return False
+        self.crawler.stats.inc_value(NOT_MODIFIED)
+        return True
+
+    def fetched(self, response: Response) -> Fetched:
+        """The validators `response` carries, for its canonical URL."""
+        headers = response.headers
+        etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+        return Fetched(
+            self.canonical(response.request.url),
+            etag.decode("latin-1") if etag else None,
+            modified.decode("latin-1") if modified else None,
+        )
+
+    def item_links(self, base: str, links: list[str]) -> list[str]:
+        """Links (relative to `base`) to this site's items: canonical, distinct, `max_items`."""
+        found = []
+        for link in links:
+            url = self.local(urljoin(base, link.strip()))
+            if origin(url) == self.api_origin and self.item_path.match(urlsplit(url).path):
+                found.append(self.canonical(url))
+        return list(dict.fromkeys(found))[: self.spec["max_items"]]
+
+    def local(self, url: str) -> str:
+        """`url`, moved from the source's canonical host to the configured one (a replay)."""
+        if origin(url) != origin(self.spec["base_url"]):
+            return url
+        configured = urlsplit(self.base_url)
+        return urlunsplit((configured.scheme, configured.netloc, *urlsplit(url)[2:]))
+
+    def canonical(self, url: str) -> str:
+        """`url` on the source's canonical host, without query, fragment or trailing slash."""
+        parts = urlsplit(url)
+        path = parts.path.rstrip("/") or "/"
+        if origin(url) == self.api_origin:
+            canonical = urlsplit(self.spec["base_url"])
+            return urlunsplit((canonical.scheme, canonical.netloc, path, "", ""))
+        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+    def page(self, response: Response) -> Page | None:
+        """The page's extracted parts; None (failure recorded) if it is not a text page."""
+        if not isinstance(response, TextResponse):
+            record_failure(self.crawler.stats, f"{shown(response.url)}: not a text page")
+            return None
+        return extract_page(response.text, self.canonical(response.url), self.max_text)
+
+    @property
+    def max_text(self) -> int:
+        return self.spec["max_text_chars"]
+
+    def page_type(self, url: str) -> str:
+        path = urlsplit(url).path
+        kinds = self.spec["types"]
+        return next((v for k, v in kinds.items() if k in path), self.spec["type_default"])
+
+    def publication(self, url: str, fields: dict[str, Any]) -> Publication | Rejected:
+        """A publication of this source from `fields` (title, date, abstract, body, raw)."""
+        for name, reason in (("title", "no title found"), ("date", "no publication date found")):
+            if not fields.get(name):
+                return Rejected(self.name, url, reason)
+        body = fields.get("body")
+        found = references(f"{fields['title']}\n{fields.get('abstract') or ''}\n{body or ''}")
+        return Publication(
+            source=self.name,
+            source_id=url,
+            title=fields["title"][:TITLE_CHARS],
+            publication_date=fields["date"],
+            url=url if origin(url) else None,
+            type=self.page_type(url),
+            agencies=[dict(agency) for agency in self.spec["agencies"]],
+            abstract=(fields.get("abstract") or "")[:ABSTRACT_CHARS] or None,
+            body_text=body,
+            regulation_id_numbers=list(found.rins),
+            raw={
+                **fields.get("raw", {}),
+                "references": {
+                    "document_numbers": list(found.document_numbers),
+                    "citations": list(found.citations),
+                    "rins": list(found.rins),
+                },
+            },
+        )
+
+    def failed(self, failure: Failure) -> list[Publication | Rejected]:
+        """Errback: a request that failed for good; a subclass may still keep what it knows."""
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(HttpError):
+            reason = f"HTTP {failure.value.response.status}"
+        elif failure.check(IgnoreRequest):
+            reason = str(failure.value)
+        else:
+            reason = f"{type(failure.value).__name__} {failure.value}".strip() + " (after retries)"
+        record_failure(self.crawler.stats, f"{shown(request.url)}: {reason}")
+        return []
+
+
+def page_fields(page: Page) -> dict[str, Any]:
+    """Title, date, abstract (the description, else the text's first paragraph) and body."""
+    first = (page.text or "").split("\n", 1)[0]
+    abstract = page.description or (first[:ABSTRACT_CHARS] if first else None)
+    raw = {"title": page.title, "date": page.date, "description": page.description}
+    return {
+        "title": page.title,
+        "date": page.date,
+        "abstract": abstract,
+        "body": page.text,
+        "raw": raw,
+    }

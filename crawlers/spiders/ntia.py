@@ -1,0 +1,123 @@
+"""Spider for NTIA's RSS feed (`https://www.ntia.gov/rss.xml`) and the pages it links.
+
+Enters: settings as for every site spider (`crawlers.site`); the `ntia` facts of
+`crawlers/sources.json`. No real NTIA feed body was ever recorded: only standard RSS/Atom
+elements are read, through feedparser.
+Leaves: one `Publication` per feed item (source `ntia`; `source_id` the canonical link, else the
+item's guid, else `sha256:` of its title, date and summary): title and date from the feed (the
+page's metadata when the feed has none), the summary as abstract, the linked page's main text as
+body. An item linking off ntia.gov is `Rejected` (its link is never requested); a page that
+cannot be fetched still stores the feed's part (the failure is recorded, so the next crawl asks
+again). A malformed feed (feedparser's `bozo`) fails the crawl loudly but keeps the items that
+parsed; stored items are never deleted. A body that is not a feed at all fails the crawl. A 304
+for the feed or a page yields nothing.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy.http import Response
+from twisted.python.failure import Failure
+from w3lib.html import remove_tags
+
+from crawlers.items import Fetched, Publication, Rejected
+from crawlers.outcome import record_failure
+from crawlers.pages import Page
+from crawlers.site import SiteSpider, page_fields
+from crawlers.urls import shown
+
+Output = Publication | Rejected | Fetched
+
+
+class NtiaSpider(SiteSpider):
+    name = "ntia"
+
+    def parse_entry(self, response: Response) -> Iterator[object]:
+        """The feed: an item (with a page request when it links one) per entry."""
+        import feedparser
+
+        if self.unchanged(response):
+            return
+        feed = feedparser.parse(response.body)
+        if not feed.get("version") and not feed.entries:
+            record_failure(self.crawler.stats, f"{shown(response.url)}: not an RSS or Atom feed")
+            return
+        if feed.bozo:
+            problem = " ".join(str(feed.get("bozo_exception", "unreadable")).split())[:200]
+            record_failure(
+                self.crawler.stats,
+                f"{shown(response.url)}: malformed feed ({problem}); kept the"
+                f" {len(feed.entries)} entries that parsed, deleted nothing",
+            )
+        for entry in feed.entries[: self.spec["max_items"]]:
+            yield from self.entry(entry, response.url)
+        yield self.fetched(response)
+
+    def entry(self, entry: Any, feed_url: str) -> Iterator[object]:
+        fields = feed_fields(entry)
+        link = entry.get("link")
+        if not link:
+            yield self.publication(entry_id(entry, fields), fields)
+            return
+        links = self.item_links(feed_url, [link])
+        if not links:
+            yield Rejected(self.name, shown(link), "link is not a page on ntia.gov; not fetched")
+            return
+        yield self.fetch(self.local(links[0]), self.parse_page, feed_fields=fields)
+
+    def parse_page(self, response: Response) -> Iterator[Output]:
+        """The linked page: the item with its body, and the page's validators."""
+        if self.unchanged(response):
+            return
+        page = self.page(response)
+        fields = response.meta["feed_fields"]
+        yield self.publication(self.canonical(response.url), merged(fields, page))
+        if page is not None:
+            yield self.fetched(response)
+
+    def failed(self, failure: Failure) -> list[Publication | Rejected]:
+        """A page that failed: keep the feed's part of its item."""
+        super().failed(failure)
+        request = failure.request  # type: ignore[attr-defined]
+        fields = request.meta.get("feed_fields")
+        return [] if fields is None else [self.publication(self.canonical(request.url), fields)]
+
+
+def feed_fields(entry: Any) -> dict[str, Any]:
+    """Title, date (UTC day), summary as text, from one feed entry."""
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    stamp = datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
+    day = stamp.date().isoformat() if stamp else None
+    summary = " ".join(html.unescape(remove_tags(entry.get("summary") or "")).split()) or None
+    title = " ".join((entry.get("title") or "").split()) or None
+    raw = {"title": title, "date": day, "summary": summary, "guid": entry.get("id")}
+    return {"title": title, "date": day, "abstract": summary, "body": None, "raw": raw}
+
+
+def merged(fields: dict[str, Any], page: Page | None) -> dict[str, Any]:
+    """The feed's fields completed by the page: its text as body, its metadata where missing."""
+    if page is None:
+        return fields
+    own = page_fields(page)
+    return {
+        "title": fields["title"] or own["title"],
+        "date": fields["date"] or own["date"],
+        "abstract": fields["abstract"] or own["abstract"],
+        "body": own["body"],
+        "raw": {**fields["raw"], "page": own["raw"]},
+    }
+
+
+def entry_id(entry: Any, fields: dict[str, Any]) -> str:
+    """An entry without a link: its guid, else a hash of its title, date and summary."""
+    guid = " ".join(str(entry.get("id") or "").split())
+    if guid:
+        return guid
+    content = "\n".join(str(fields[name] or "") for name in ("title", "date", "abstract"))
+    return "sha256:" + hashlib.sha256(content.encode()).hexdigest()

@@ -1,0 +1,307 @@
+"""The BIS and NTIA crawlers: page extraction on the synthetic pages wrapping real release text,
+then each spider through Scrapy against the site replays (`replay.sites`) with rows read back from
+a real archive: first crawl, an unchanged re-crawl (conditional requests, nothing written), a new
+item, a changed item, a malformed feed, a page without metadata, a refused connection, and the
+cross-link from a release to the Federal Register rule it names, shown by `regwatch search`.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archive import Archive
+from crawlers.normalize import publication_from_fr
+from crawlers.pages import extract_page
+from crawlers.references import references, title_match
+from crawlers.run import CrawlResult, crawl
+from digests.chat import message
+from digests.items import item
+from regwatch.cli import main
+from replay.sites import SiteServer, serve_site
+from tests.conftest import REPLAY_DIR
+
+CONTACT = "crawler-tests@example.org"
+FAST = {"DOWNLOAD_DELAY": 0, "RETRY_BACKOFF_BASE": 0.001, "RETRY_TIMES": 1}
+BIS = "https://www.bis.gov/press-release/"
+FEB = BIS + "commerce-makes-additions-entity-list-supporting-online-censorship-and-surveillance"
+APR = BIS + "commerce-adds-11-entities-entity-list-supporting-prc-military-modernization-and"
+NEW = BIS + "synthetic-revisions-entity-list"
+NTIA = "https://www.ntia.gov/"
+BEAD = NTIA + "blog/2026/synthetic-ntia-hears-public-how-best-use-bead-savings"
+ITS = NTIA + "blog/2026/synthetic-clarity-through-clutter-its-workshop"
+FIRSTNET = NTIA + "press-release/2020/synthetic-firstnet-authority-board-chair"
+TRIMMED = REPLAY_DIR / "federal_register/recorded/third_party_trimmed"
+
+
+@pytest.fixture
+def site() -> Iterator[Callable[..., SiteServer]]:
+    """`site(name, scenario=None)` starts a site replay on a free port; all stop at teardown."""
+    servers: list[SiteServer] = []
+
+    def start(name: str, scenario: str | None = None) -> SiteServer:
+        servers.append(serve_site(name, scenario=scenario))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def run(home: Path, source: str, base_url: str) -> CrawlResult:
+    return crawl(home, source=source, base_url=base_url, contact=CONTACT, settings=FAST)
+
+
+def rows(home: Path, source: str) -> dict[str, dict]:
+    with Archive.open(home) as archive:
+        return {r["source_id"]: r for r in archive.publications() if r["source"] == source}
+
+
+def counts(result: CrawlResult) -> tuple[int, int, int]:
+    return result.inserted, result.updated, result.unchanged
+
+
+# Extraction on the synthetic pages (real release text, see replay/recordings/bis/PROVENANCE.md).
+
+
+def page(name: str, url: str):
+    html = (REPLAY_DIR / "bis" / name).read_text(encoding="utf-8")
+    return extract_page(html, url, 200_000)
+
+
+def test_release_with_metadata_takes_title_and_date_from_it():
+    found = page("synthetic-press-release-2024-02-26.html", FEB)
+    assert found.title.startswith("Commerce Makes Additions to Entity List for Supporting Online")
+    assert found.date == "2024-02-26"
+    assert found.description.startswith("WASHINGTON, D.C. – Today, the Commerce Department’s")
+    assert found.text.startswith("WASHINGTON, D.C. – Today, the Commerce Department’s Bureau")
+    assert "Skip to main content" not in found.text
+
+
+def test_release_without_metadata_falls_back_to_the_release_line_never_the_banner():
+    found = page("synthetic-press-release-2024-04-11-no-metadata.html", APR)
+    assert found.title == (
+        "Commerce Adds 11 Entities to the Entity List for Supporting PRC Military Modernization"
+        " and Providing Support to Russia’s Military"
+    )
+    assert found.date == "2024-04-11"  # from "FOR IMMEDIATE RELEASE | Thursday, April 11, 2024 |"
+    assert found.description is None
+    assert found.text.startswith("WASHINGTON, D.C. – The U.S. Commerce Department’s Bureau")
+
+
+def test_a_page_with_neither_metadata_nor_release_line_has_no_date():
+    found = extract_page("<html><body><h1>Hello</h1><p>Some text here.</p></body></html>", NEW, 99)
+    assert found.date is None
+
+
+def test_references_in_release_text():
+    text = (
+        "The rule (Federal Register document 2024-12345, correction C1-2026-16628) appears at"
+        " 89 FR 12345 under RIN 0694-AJ90; call 202-482-4883 by 2024-01-15."
+    )
+    found = references(text)
+    assert found.document_numbers == ("2024-12345", "C1-2026-16628")
+    assert found.citations == ("89 FR 12345",)
+    assert found.rins == ("0694-AJ90",)
+    assert not references("WASHINGTON, D.C. – Today, BIS added two entities (2024).")
+
+
+def test_title_match_only_for_nearly_the_same_title():
+    candidates = [(1, "Revisions to the Entity List"), (2, "Removal From the Entity List")]
+    assert title_match("Revisions to the Entity List", candidates) == (1, 100.0)
+    assert title_match("Commerce Adds 11 Entities to the Entity List", candidates) is None
+
+
+# BIS through Scrapy against the bis.gov replay.
+
+
+def test_bis_first_crawl_stores_every_listed_release_and_nothing_off_the_site(tmp_path, site):
+    server = site("bis")
+    result = run(tmp_path, "bis", server.url)
+    assert result.ok, result.error
+    assert counts(result) == (2, 0, 0)
+    assert sorted(server.requests) == sorted(
+        [
+            "/robots.txt",
+            "/news-updates",
+            FEB.removeprefix("https://www.bis.gov"),
+            APR.removeprefix("https://www.bis.gov"),
+        ]
+    )
+    stored = rows(tmp_path, "bis")
+    assert set(stored) == {FEB, APR}
+    release = stored[APR]
+    assert (release["publication_date"], release["type"], release["url"]) == (
+        "2024-04-11",
+        "Press Release",
+        APR,
+    )
+    assert release["agencies"][0]["slug"] == "industry-and-security-bureau"
+    assert "Shahed-series UAVs" in release["body_text"]
+    assert stored[FEB]["title"].startswith("Commerce Makes Additions to Entity List")
+
+
+def test_bis_unchanged_recrawl_is_conditional_and_writes_nothing(tmp_path, site):
+    server = site("bis")
+    run(tmp_path, "bis", server.url)
+    before = rows(tmp_path, "bis")
+    server.requests.clear()
+    result = run(tmp_path, "bis", server.url)
+    assert result.ok, result.error
+    assert counts(result) == (0, 0, 0)
+    assert server.requests == ["/robots.txt", "/news-updates"]  # 304: no page asked again
+    assert server.conditional == ["/news-updates"]
+    assert rows(tmp_path, "bis") == before
+
+
+def test_bis_changed_release_is_updated_in_place(tmp_path, site):
+    run(tmp_path, "bis", site("bis").url)
+    result = run(tmp_path, "bis", site("bis", "changed-item").url)
+    assert result.ok, result.error
+    assert counts(result) == (0, 1, 0)  # the unchanged release answered 304
+    changed = rows(tmp_path, "bis")[FEB]
+    assert changed["version"] == 2
+    assert "Synthetic paragraph for the changed-item test" in changed["body_text"]
+
+
+def test_bis_new_release_is_linked_to_the_rule_it_names_and_search_shows_it(
+    tmp_path, site, monkeypatch
+):
+    records = json.loads((TRIMMED / "fr-bis-documents-trimmed-2026-10-02.json").read_text())
+    with Archive.open(tmp_path) as archive:
+        archive.store([publication_from_fr(r) for r in records])
+    run(tmp_path, "bis", site("bis").url)
+    result = run(tmp_path, "bis", site("bis", "new-item").url)
+    assert result.ok, result.error
+    assert counts(result) == (1, 0, 0)
+    with Archive.open(tmp_path) as archive:
+        by_id = {r["source_id"]: r for r in archive.publications()}
+    assert [(r["source_id"], r["kind"]) for r in by_id[NEW]["related"]] == [
+        ("2026-17231", "document_number")
+    ]
+    assert [r["source_id"] for r in by_id["2026-17231"]["related"]] == [NEW]
+    assert by_id[FEB]["related"] == []  # names no document, and no title is alike
+
+    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    found = CliRunner().invoke(main, ["search", "Revisions Entity List", "--format", "json"])
+    assert found.exit_code == 0, found.output
+    hits = {hit["source_id"]: hit for hit in json.loads(found.output)}
+    assert hits["2026-17231"]["related"][0]["source_id"] == NEW
+    assert hits[NEW]["related"][0]["title"] == "Revisions to the Entity List"
+
+
+def test_digest_item_and_chat_message_show_the_related_document():
+    pub = {
+        "id": 1,
+        "version": 1,
+        "source_id": NEW,
+        "title": "Commerce Revises the Entity List (synthetic release)",
+        "url": NEW,
+        "publication_date": "2026-08-24",
+        "related": [
+            {
+                "source": "federal_register",
+                "source_id": "2026-17231",
+                "title": "Revisions to the Entity List",
+                "publication_date": "2026-08-24",
+                "url": "javascript:alert(1)",
+                "kind": "document_number",
+            }
+        ],
+    }
+    shown = item(pub).related[0]
+    assert (shown.title, shown.url, shown.source_id) == (
+        "Revisions to the Entity List",
+        None,
+        "2026-17231",
+    )
+    text = message({"title": pub["title"], "related": pub["related"]})
+    assert "Related: Revisions to the Entity List" in text
+
+
+# NTIA through Scrapy against the ntia.gov replay.
+
+
+def test_ntia_first_crawl_then_unchanged_recrawl(tmp_path, site):
+    server = site("ntia")
+    result = run(tmp_path, "ntia", server.url)
+    assert result.ok, result.error
+    assert counts(result) == (3, 0, 0)
+    stored = rows(tmp_path, "ntia")
+    no_link = [key for key in stored if key.startswith("sha256:")]
+    assert set(stored) == {BEAD, ITS, *no_link} and len(no_link) == 1
+    bead = stored[BEAD]
+    assert (bead["publication_date"], bead["type"]) == ("2026-02-13", "Blog")
+    assert bead["abstract"].startswith("It was full steam ahead for the BEAD program")
+    assert "approved 50 out of 56 BEAD Final Proposals" in bead["body_text"]
+    assert "enable JavaScript" not in bead["body_text"]
+    assert stored[no_link[0]]["body_text"] is None
+
+    server.requests.clear()
+    again = run(tmp_path, "ntia", server.url)
+    assert again.ok, again.error
+    assert counts(again) == (0, 0, 0)
+    assert server.requests == ["/robots.txt", "/rss.xml"]
+    assert rows(tmp_path, "ntia") == stored
+
+
+def test_ntia_new_and_changed_items(tmp_path, site):
+    run(tmp_path, "ntia", site("ntia").url)
+    added = run(tmp_path, "ntia", site("ntia", "new-item").url)
+    assert added.ok, added.error
+    assert added.inserted == 1 and added.updated == 0
+    firstnet = rows(tmp_path, "ntia")[FIRSTNET]
+    assert (firstnet["type"], firstnet["publication_date"]) == ("Press Release", "2020-08-17")
+    changed = run(tmp_path, "ntia", site("ntia", "changed-item").url)
+    assert changed.ok, changed.error
+    assert changed.updated == 1 and changed.inserted == 0
+    bead = rows(tmp_path, "ntia")[BEAD]
+    assert bead["version"] == 2 and "$21 billion in BEAD savings" in bead["body_text"]
+
+
+def test_ntia_malformed_feed_fails_loudly_keeps_what_parsed_and_deletes_nothing(
+    tmp_path, site, monkeypatch
+):
+    run(tmp_path, "ntia", site("ntia").url)
+    before = rows(tmp_path, "ntia")
+    server = site("ntia", "malformed-feed")
+    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["crawl", "--source", "ntia", "--base-url", server.url])
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith(f"Error: crawl of ntia failed: {server.url}rss.xml: malformed feed (")
+    assert "kept the 3 entries that parsed, deleted nothing" in last
+    after = rows(tmp_path, "ntia")
+    assert set(before) < set(after) and FIRSTNET in after  # the whole new item is kept
+    assert after[ITS] == before[ITS]
+    with Archive.open(tmp_path) as archive:
+        assert archive.validators("ntia")[NTIA + "rss.xml"][0] == '"ntia-rss-1"'  # not moved
+
+
+def test_ntia_refused_connection_is_one_failed_crawl(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the crawl: nothing listens there
+    result = run(tmp_path, "ntia", f"http://127.0.0.1:{port}/")
+    assert not result.ok
+    assert "Connection was refused" in result.error or "ConnectionRefused" in result.error
+    assert "\n" not in result.error
+    with Archive.open(tmp_path, readonly=True) as archive:
+        assert archive.status().last_crawl["ntia"].ok is False
+
+
+def test_bis_listing_gone_fails_in_one_line_and_keeps_stored_releases(tmp_path, site):
+    run(tmp_path, "bis", site("bis").url)
+    before = rows(tmp_path, "bis")
+    server = site("bis", "listing-gone")
+    result = run(tmp_path, "bis", server.url)
+    assert not result.ok
+    assert result.error == f"{server.url}news-updates: HTTP 404"
+    assert rows(tmp_path, "bis") == before
