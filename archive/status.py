@@ -4,7 +4,8 @@ Enters: an open connection and the search index. Leaves: `ArchiveStatus` — doc
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
 database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`), and
 how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), and the last
-digest sent to each recipient list, and the alerts of each route by state.
+digest sent to each recipient list, and the alerts of each route by state, and the full texts
+pending, fetched and failed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archive.bodies import body_counts
 from archive.digest_log import SentDigest, last_sent
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
@@ -50,6 +52,7 @@ class ArchiveStatus:
     first_tag_failures: list[TagFailureRow]
     last_digests: dict[str, SentDigest]
     alerts: dict[str, RouteCounts]
+    bodies: dict[str, int]
 
 
 def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> ArchiveStatus:
@@ -74,6 +77,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         first_tag_failures=first_failed,
         last_digests=last_sent(conn),
         alerts=counts(conn),
+        bodies=body_counts(conn),
     )
 
 

@@ -1,10 +1,13 @@
 """Item pipeline: publications into the archive, in batches, then the watermark and crawl log.
 
-Enters: `Publication` and `Rejected` items from a spider; settings `REGWATCH_HOME`,
-`REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's `since`/`until` at close.
+Enters: `Publication`, `Rejected`, `Listing` and `Body` items from a spider; settings
+`REGWATCH_HOME`, `REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's `since`/`until` at close.
 Leaves: rows in the archive (`Archive.store`, one transaction per batch), a `Rejected` item dropped
 as `DropItem("<source> <id>: <reason>")` (a publication the archive refuses is dropped and counted
-the same way when its batch is retried item by item), stats `regwatch/inserted|updated|unchanged`,
+the same way when its batch is retried item by item), a `Listing` applied after the batch before
+it (`Archive.mark_withdrawn`: stat `regwatch/withdrawn`), a `Body` stored or its failure recorded
+at once (`Archive.store_body` / `record_body_failure`: stats `regwatch/bodies`,
+`regwatch/bodies_failed`), stats `regwatch/inserted|updated|unchanged`,
 and at the end one `log_crawl` entry (stat `regwatch/logged` once it is written). The watermark is
 set to `until` only after every batch is committed and only if the crawl finished
 (`finish_reason == "finished"`) with no recorded failure; it never moves back (backfills) and never
@@ -26,12 +29,13 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from archive import Archive, ArchiveError, StoreResult
-from crawlers.items import Publication, Rejected
+from crawlers.items import Body, Listing, Publication, Rejected
 from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK, errors, record_failure
 
 logger = logging.getLogger(__name__)
 # What a locked, full, read-only or damaged archive raises.
 ARCHIVE_FAILURES = (ArchiveError, OSError, sqlite3.Error)
+EXTRA = ("withdrawn", "bodies", "bodies_failed")  # in the crawl log when the crawl did them
 
 
 class ArchivePipeline:
@@ -64,13 +68,36 @@ class ArchivePipeline:
         except ARCHIVE_FAILURES as exc:
             record_failure(self.stats, f"opening the archive failed: {exc}")
 
-    def process_item(self, item: Publication | Rejected) -> Publication:
+    def process_item(self, item: Publication | Rejected | Listing | Body) -> Any:
         if isinstance(item, Rejected):
             raise DropItem(f"{item.source} {item.source_id}: {item.reason}")
+        if isinstance(item, Listing | Body):
+            self.flush()
+            self.apply(item)
+            return item
         self.batch.append(item)
         if len(self.batch) >= self.batch_size:
             self.flush()
         return item
+
+    def apply(self, item: Listing | Body) -> None:
+        """Mark an issue's missing filings withdrawn, or store (or record the failure of) a body."""
+        if self.archive is None:
+            return
+        try:
+            if isinstance(item, Listing):
+                withdrawn = self.archive.mark_withdrawn(
+                    item.source, item.issue_date, item.document_numbers
+                )
+                self.stats.inc_value("regwatch/withdrawn", withdrawn)
+            elif item.text is not None:
+                self.archive.store_body(item.source, item.source_id, item.text)
+                self.stats.inc_value("regwatch/bodies")
+            else:
+                self.archive.record_body_failure(item.source, item.source_id, item.error or "?")
+                self.stats.inc_value("regwatch/bodies_failed")
+        except (*ARCHIVE_FAILURES, ValueError) as exc:
+            record_failure(self.stats, f"{item.source}: writing to the archive failed: {exc}")
 
     def close_spider(self) -> None:
         self.flush()
@@ -177,6 +204,7 @@ def _summary(stats: dict[str, Any], reason: str, spider: Spider) -> dict[str, An
         "requests": stats.get("downloader/request_count", 0),
         "dropped": stats.get("item_dropped_count", 0),
         "errors": stats.get(ERRORS, []),
+        **{name: stats[f"regwatch/{name}"] for name in EXTRA if f"regwatch/{name}" in stats},
         **{name: stats.get(f"regwatch/{name}", 0) for name in STORED},
     }
 

@@ -62,7 +62,9 @@ class InspectionDesk:
         """`public-inspection-documents.json?conditions[available_on]=YYYY-MM-DD`."""
         day = dict(pairs).get("conditions[available_on]")
         if day is None:
-            raise ApiError(501, {"status": 501, "message": "synthetic: only available_on is emulated"})
+            raise ApiError(
+                501, {"status": 501, "message": "synthetic: only available_on is emulated"}
+            )
         if iso_date(day) is None:
             raise ApiError(400, {"errors": {"available_on": "is not a valid date"}})
         return self.issue(day)

@@ -117,6 +117,7 @@ def test_parse_last_page_yields_the_exact_publication_and_no_request():
                 }
             ],
             raw=record,
+            family="fr:93-32104",
         )
     ]
 
@@ -260,7 +261,9 @@ def test_retry_waits_for_retry_after_capped_and_backs_off_otherwise():
 
 def test_unknown_source_is_a_one_line_error_listing_valid_names():
     with pytest.raises(
-        ValueError, match=r"^unknown source 'fedreg'; valid sources: federal_register$"
+        ValueError,
+        match=r"^unknown source 'fedreg'; valid sources: federal_register, (\w+, )*"
+        r"federal_register_pi(, \w+)*$",
     ):
         source_spec("fedreg")
 
@@ -294,9 +297,9 @@ def test_crawl_reports_an_unusable_archive_home_before_starting(tmp_path):
 
 def test_crawl_rejects_an_unknown_source_before_starting(tmp_path):
     with pytest.raises(
-        ValueError, match=r"^unknown source 'bis'; valid sources: federal_register$"
+        ValueError, match=r"^unknown source 'nonesuch'; valid sources: federal_register, "
     ):
-        crawl(tmp_path, source="bis", since="2023-10-01", until="2023-10-02", contact=CONTACT)
+        crawl(tmp_path, source="nonesuch", since="2023-10-01", until="2023-10-02", contact=CONTACT)
     assert not (tmp_path / "regwatch.db").exists()
 
 
