@@ -126,6 +126,11 @@ def test_a_filing_later_published_is_one_family_alerted_once(tmp_path, replay):
     assert len(kinds) == 2  # the filing, and 2026-17230 (published the same day, never filed here)
 
 
+def test_only_the_last_14_days_of_a_long_range_are_read():
+    spider = FederalRegisterPiSpider(since="1994-01-01", until="2026-09-29")
+    assert (spider.since.isoformat(), spider.until.isoformat()) == ("2026-09-16", "2026-09-29")
+
+
 def test_the_latest_issue_is_read_only_by_a_crawl_ending_today(tmp_path, replay):
     server = replay()
     spider = FederalRegisterPiSpider(since="2026-09-29", until="2026-09-29")
@@ -133,3 +138,40 @@ def test_the_latest_issue_is_read_only_by_a_crawl_ending_today(tmp_path, replay)
     config = make_config(tmp_path)
     crawl(config, "federal_register_pi", ISSUE, server.url)
     assert not any("current.json" in target for target in server.requests)
+
+
+def test_a_published_document_whose_filing_a_digest_sent_is_a_change_not_a_new_item(tmp_path):
+    from archive import Archive, Publication
+
+    def pub(source: str, day: str) -> Publication:
+        return Publication(
+            source=source,
+            source_id="2026-17231",
+            title="Revisions to the Entity List",
+            publication_date=day,
+            family="fr:2026-17231",
+        )
+
+    result = {"tags": ["export_control"], "scores": {"export_control": 0.9}, "evidence": {}}
+    with Archive.open(tmp_path / "home") as archive:
+        archive.store([pub("federal_register_pi", "2026-08-21")])
+        for batch in archive.documents_to_tag("m"):
+            archive.store_tags([(item, result) for item in batch], "m")
+        (filing,) = archive.digest_items(
+            "team", "2026-08-17", "2026-08-23", ["export_control"], None
+        )
+        archive.record_digest(
+            "team",
+            "2026-08-17",
+            "2026-08-23",
+            subject="s",
+            recipients=["a@example.org"],
+            items=[(filing["id"], filing["version"], "new")],
+        )
+        archive.store([pub("federal_register", "2026-08-24")])
+        for batch in archive.documents_to_tag("m"):
+            archive.store_tags([(item, result) for item in batch], "m")
+        week = ("team", "2026-08-24", "2026-08-30")
+        assert archive.digest_items(*week, ["export_control"], None) == []
+        (change,) = archive.digest_changes(*week)
+        assert (change["source"], change["sent_version"]) == ("federal_register", 0)

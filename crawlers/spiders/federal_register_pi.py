@@ -1,6 +1,7 @@
 """Spider for Federal Register public inspection: documents a day or more before publication.
 
-Enters: an issue-date range (`since`, `until`, ISO dates) and the settings of `ApiSpider`.
+Enters: an issue-date range (`since`, `until`, ISO dates; only its last `max_days` days are read:
+by then older filings are published documents) and the settings of `ApiSpider`.
 Leaves: one `Publication` per filing (source `federal_register_pi`, family
 `fr:<document number>`, so the published document joins it later; special and regular filings
 alike; a `Rejected` for a record that cannot be normalised) and, per complete issue, a `Listing`
@@ -38,8 +39,9 @@ class FederalRegisterPiSpider(ApiSpider):
 
     def __init__(self, since: str, until: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.since = date.fromisoformat(since)
         self.until = date.fromisoformat(until)
+        earliest = self.until - timedelta(days=self.spec["max_days"] - 1)
+        self.since = max(date.fromisoformat(since), earliest)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if errors(self.crawler.stats):  # e.g. the archive could not be opened
