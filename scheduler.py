@@ -20,11 +20,15 @@ log = logging.getLogger("regwatch.scheduler")
 
 
 def crawl_and_tag(config: Config) -> None:
-    """Crawl every configured source incrementally, tag what changed, deliver the alerts."""
-    result = steps.crawl(config)
-    log.info("crawl %s: ok=%s", result.source, result.ok)
+    """Crawl every registered source incrementally, tag what changed, read the full texts worth
+    reading and tag them, deliver the alerts."""
+    for result in steps.crawl_sources(config):
+        log.info("crawl %s: ok=%s", result.source, result.ok)
     tagged = steps.tag(config)
     log.info("tagged %d documents", tagged.tagged)
+    for result in steps.fulltext(config):
+        log.info("full texts: %s", "ok" if result.ok else result.error)
+    log.info("tagged %d documents after reading their full text", steps.tag(config).tagged)
     delivered = steps.alert(config).delivery
     log.info(
         "alerts: %d sent, %d to retry, %d failed",

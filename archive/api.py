@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from archive import (
+    bodies,
     coverage,
     db,
     digest_log,
@@ -148,6 +149,38 @@ class Archive:
     @_named
     def _catch_up(self) -> None:
         self._index.sync(self._conn)
+
+    # Full texts and public-inspection withdrawals.
+
+    @_named
+    def queue_bodies(self, sources: Sequence[str], tags: Sequence[str], min_score: float) -> int:
+        """Queue the full text of documents of `sources` scoring `min_score` on one of `tags`."""
+        return bodies.queue_bodies(self._conn, sources, tags, min_score)
+
+    @_named
+    def wanted_bodies(
+        self, sources: Sequence[str], max_attempts: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """Queued full texts to fetch: `{"source", "source_id", "url"}`, failed ones retried."""
+        return bodies.wanted_bodies(self._conn, sources, max_attempts, limit)
+
+    @_named
+    def store_body(self, source: str, source_id: str, text: str) -> bool:
+        """Store a fetched full text (the document changes, so it is re-tagged), then index it."""
+        changed = bodies.store_body(self._conn, source, source_id, text)
+        if changed:
+            self._index.sync(self._conn, commit=not self._bulk)
+        return changed
+
+    @_named
+    def record_body_failure(self, source: str, source_id: str, error: str) -> None:
+        """Record a failed full-text fetch (retried by a later crawl)."""
+        bodies.record_body_failure(self._conn, source, source_id, error)
+
+    @_named
+    def mark_withdrawn(self, source: str, issue_date: str, listed: Sequence[str]) -> int:
+        """Mark the filings of an issue missing from its complete listing as withdrawn."""
+        return bodies.mark_withdrawn(self._conn, source, issue_date, listed)
 
     @_named
     def watermark(self, source: str) -> str | None:

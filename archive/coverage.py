@@ -32,6 +32,7 @@ class SourceCoverage:
     failed_in_period: list[CrawlRun]
     held: dict[str, int]  # every day of the period → documents stored with that publication date
     listed: dict[str, int | None]  # every day of the period → what the source listed (ledger)
+    keeps_ledger: bool  # the source records per-day listings (date-searched APIs; not feeds)
 
 
 def coverage(conn: sqlite3.Connection, start: str, end: str) -> list[SourceCoverage]:
@@ -43,6 +44,7 @@ def coverage(conn: sqlite3.Connection, start: str, end: str) -> list[SourceCover
     held = held_between(conn, start, end)
     listed = listed_between(conn, start, end)
     days = days_between(start, end)
+    ledgered = {row[0] for row in conn.execute("SELECT DISTINCT source FROM crawl_ledger")}
     return [
         SourceCoverage(
             source=source,
@@ -57,6 +59,7 @@ def coverage(conn: sqlite3.Connection, start: str, end: str) -> list[SourceCover
             ),
             held={day: held.get(source, {}).get(day, 0) for day in days},
             listed={day: listed.get(source, {}).get(day) for day in days},
+            keeps_ledger=source in ledgered,
         )
         for source in sorted(set(documents) | set(watermarks) | crawled)
     ]

@@ -39,6 +39,13 @@ SENT_ELSEWHERE = (
     "WHERE d.list_name = ? AND NOT (d.period_start = ? AND d.period_end = ?) "
     "GROUP BY i.publication_id"
 )
+# Publications of a record family one of whose other records such a digest sent (a filing on
+# public inspection sent, then its published document): a change, never a new item.
+FAMILY_SENT = (
+    "p.family IS NOT NULL AND EXISTS (SELECT 1 FROM publications f "
+    f"JOIN ({SENT_ELSEWHERE}) s ON s.publication_id = f.id "
+    "WHERE f.family = p.family AND f.id != p.id)"
+)
 DATE_SLOTS = ("comments_close_on", "effective_on", "compliance_on")
 
 
@@ -109,8 +116,8 @@ def digest_items(
     """
     check_dates(start, end)
     has_tag = HAS_TAG.format(marks=", ".join("?" * len(tags)))
-    unsent = f"p.id NOT IN (SELECT publication_id FROM ({SENT_ELSEWHERE}))"
-    sent_args = [list_name, start, end]
+    unsent = f"p.id NOT IN (SELECT publication_id FROM ({SENT_ELSEWHERE})) AND NOT ({FAMILY_SENT})"
+    sent_args = [list_name, start, end] * 2
     found = conn.execute(
         f"{SELECT} WHERE p.publication_date BETWEEN ? AND ? AND {has_tag} AND {unsent} {ORDER}",
         [start, end, *tags, *sent_args],
@@ -132,14 +139,22 @@ def digest_changes(
 ) -> list[dict[str, Any]]:
     """Publications a digest of another period sent to `list_name` that changed since.
 
-    Each dict carries `sent_version`, the newest version the list has seen.
+    Each dict carries `sent_version`, the newest version the list has seen (0 for a document
+    the list saw only as another record of its family, e.g. its public-inspection filing).
     """
     sql = (
         f"SELECT p.*, s.version AS sent_version FROM ({SELECT}) p "
         f"JOIN ({SENT_ELSEWHERE}) s ON s.publication_id = p.id "
         f"WHERE p.version > s.version {ORDER}"
     )
-    return [_item(row) for row in conn.execute(sql, (list_name, start, end))]
+    found = conn.execute(sql, (list_name, start, end)).fetchall()
+    family = (
+        f"SELECT p.*, 0 AS sent_version FROM ({SELECT}) p WHERE {FAMILY_SENT} "
+        f"AND p.id NOT IN (SELECT publication_id FROM ({SENT_ELSEWHERE})) "
+        f"AND p.tag_result IS NOT NULL {ORDER}"
+    )
+    found += conn.execute(family, (list_name, start, end) * 2).fetchall()
+    return [_item(row) for row in found]
 
 
 def upcoming(

@@ -163,6 +163,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        7,
+        "record families, withdrawn public-inspection filings, full-text fetches",
+        """
+        ALTER TABLE publications ADD COLUMN family TEXT;
+        UPDATE publications SET family = 'fr:' || source_id WHERE source = 'federal_register';
+        CREATE INDEX publications_family ON publications (family);
+        ALTER TABLE publications ADD COLUMN withdrawn_at TEXT;
+
+        CREATE TABLE body_fetches (
+            publication_id INTEGER PRIMARY KEY REFERENCES publications (id) ON DELETE CASCADE,
+            url TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'fetched', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX body_fetches_state ON body_fetches (state, attempts);
+        """,
+    ),
+    (
         8,
         "validators of fetched pages and feeds; links between releases and the documents they name",
         """

@@ -9,7 +9,10 @@ route, publication and version with a payload snapshot, a state — pending, sen
 attempts, the next attempt time and the last error), plus `Alert` rows to deliver and counts.
 
 When an alert is written: a document tagged for the first time is "new"; one whose fingerprint
-changed is "updated". A new document alerts a route only if it was first stored after the route
+changed is "updated"; so is a document tagged for the first time whose record family (`family`: a
+public-inspection filing and the document it becomes when published) already alerted the route —
+a rule is alerted once, at its earliest sighting, and its publication is a change.
+A new document alerts a route only if it was first stored after the route
 was added AND after its source's first successful crawl ended (that crawl, and anything stored
 before it, is a backfill that alerts nobody). An update alerts a route if the document changed
 after the route was added. Publication dates play no part.
@@ -140,6 +143,7 @@ def enqueue(
     added = dict(conn.execute("SELECT name, added_at FROM alert_routes"))
     live = _live_since(conn)
     rows = []
+    queued: set[tuple[str, str]] = set()  # (route, family) alerted in this call
     for pid, result in tagged:
         doc = docs[pid]
         mark = _fingerprint(doc, result)
@@ -153,13 +157,26 @@ def enqueue(
         )
         for route in routes:
             since = added.get(route.name)
-            if (
-                since
-                and _due(kind, doc, since, live.get(doc["source"]))
-                and route.passes(doc, result)
-            ):
-                rows.append(_row(route.name, doc, result, kind, now))
+            if not since or not route.passes(doc, result):
+                continue
+            known = (route.name, doc["family"]) in queued or _family_alerted(conn, route.name, doc)
+            sighting = "updated" if kind == "updated" or known else "new"
+            if _due(sighting, doc, since, live.get(doc["source"])):
+                rows.append(_row(route.name, doc, result, sighting, now))
+                queued.add((route.name, doc["family"]))
     return _insert(conn, rows)
+
+
+def _family_alerted(conn: sqlite3.Connection, route: str, doc: dict[str, Any]) -> bool:
+    """Has another record of the document's family been alerted to `route`?"""
+    if not doc["family"]:
+        return False
+    found = conn.execute(
+        "SELECT 1 FROM alert_outbox o JOIN publications p ON p.id = o.publication_id "
+        "WHERE o.route = ? AND p.family = ? AND p.id != ? LIMIT 1",
+        (route, doc["family"], doc["id"]),
+    )
+    return found.fetchone() is not None
 
 
 def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_since: str) -> int:
@@ -180,7 +197,7 @@ def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_sin
 
 DOC_COLUMNS = (
     "p.id, p.source, p.source_id, p.url, p.title, p.type, p.agencies, p.publication_date, "
-    "p.abstract, p.version, p.first_seen, p.updated_at, p.raw"
+    "p.abstract, p.version, p.first_seen, p.updated_at, p.family, p.raw"
 ) + f", {RELATED} AS related"
 
 

@@ -32,6 +32,8 @@ class Publication:
     `agencies` and `cfr_references` keep the Federal Register API's object shapes
     (`{"raw_name", "name", "slug"}`, `{"title": int, "part": str}`); dates are ISO strings.
     `raw` is the source record as received (JSON-serialisable), kept for audit and re-parsing.
+    `family` links records of one document across sources (a public-inspection filing and the
+    published document share `fr:<document number>`); None: the record is a family of its own.
     """
 
     source: str
@@ -52,3 +54,4 @@ class Publication:
     topics: list[str] = field(default_factory=list)
     body_text: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    family: str | None = None

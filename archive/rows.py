@@ -37,7 +37,10 @@ JSON_FIELDS = frozenset(
 )
 DATE_FIELDS = ("publication_date", "effective_on", "comments_close_on")
 EARLIEST, LATEST = "1700-01-01", "2199-12-31"  # the search index's dates cover 1677-2262
-STORED_FIELDS = (*CONTENT_FIELDS, "raw")
+# Stored beside the content, outside the hash: the source record and the record family (one
+# document seen on public inspection and then published shares one `family`).
+STORED_FIELDS = (*CONTENT_FIELDS, "raw", "family")
+NOT_READ = ("url", "body_text")
 _sorted_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -65,8 +68,12 @@ def encode(pub: Publication) -> tuple[tuple[Any, ...], str]:
     it is stable across runs and across key orders in the source.
     """
     values = tuple(_column(name, getattr(pub, name)) for name in STORED_FIELDS)
-    payload = _json(values[: len(CONTENT_FIELDS)])
-    return values, hashlib.sha256(payload.encode()).hexdigest()
+    return values, content_hash(dict(zip(STORED_FIELDS, values, strict=True)))
+
+
+def content_hash(row: dict[str, Any]) -> str:
+    """The content hash of stored column values (JSON columns as stored), as `encode` makes it."""
+    return hashlib.sha256(_json(tuple(row[name] for name in CONTENT_FIELDS)).encode()).hexdigest()
 
 
 def _column(name: str, value: Any) -> Any:
@@ -84,8 +91,10 @@ def row_dict(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def fr_document(row: sqlite3.Row) -> dict[str, Any]:
-    """The Federal Register API view of a stored publication (what `nlp/` reads)."""
+    """The Federal Register API view of a stored publication (what `nlp/` reads); the stored
+    full text is the document's plain-text `body`."""
     data = row_dict(row)
     document = {"document_number": data["source_id"]}
-    document.update({name: data[name] for name in CONTENT_FIELDS if name != "url"})
+    document.update({name: data[name] for name in CONTENT_FIELDS if name not in NOT_READ})
+    document["body"] = data["body_text"]
     return document

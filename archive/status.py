@@ -4,8 +4,8 @@ Enters: an open connection and the search index. Leaves: `ArchiveStatus` — doc
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
 database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`), and
 how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), and the last
-digest sent to each recipient list, the alerts of each route by state, and the crawl ledger's
-newest days per source (listed against held).
+digest sent to each recipient list, the alerts of each route by state, the crawl ledger's newest
+days per source (listed against held), and the full texts pending, fetched and failed.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archive.bodies import body_counts
 from archive.digest_log import SentDigest, last_sent
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
@@ -53,6 +54,7 @@ class ArchiveStatus:
     last_digests: dict[str, SentDigest]
     alerts: dict[str, RouteCounts]
     ledger: dict[str, list[LedgerDay]]
+    bodies: dict[str, int]
 
 
 def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> ArchiveStatus:
@@ -78,6 +80,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         last_digests=last_sent(conn),
         alerts=counts(conn),
         ledger=recent(conn),
+        bodies=body_counts(conn),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -58,29 +58,44 @@ def next_change_seq(conn: sqlite3.Connection) -> int:
 
 
 def store_publications(conn: sqlite3.Connection, pubs: Sequence[Publication]) -> StoreResult:
-    """Store one batch in one transaction; raises `ValueError` (nothing written) on a bad item."""
-    encoded = []
+    """Store one batch in one transaction; raises `ValueError` (nothing written) on a bad item.
+
+    A publication arriving without `body_text` keeps the full text already stored for it (a
+    re-crawl of the API's metadata never erases a fetched body).
+    """
     for pub in pubs:
         rows.check(pub)
-        try:
-            encoded.append(((pub.source, pub.source_id), *rows.encode(pub)))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{pub.source} {pub.source_id}: not JSON-serialisable: {exc}"
-            ) from None
     with transaction(conn):
         known = _known(conn, pubs)
         pending: dict[tuple[str, str], _Pending] = {}
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-        for key, values, digest in encoded:
+        for key, values, digest in _encoded(pubs, known):
             counts[_apply(pending, known, key, values, digest)] += 1
         _write(conn, pending.values(), next_change_seq(conn), utc_now())
     return StoreResult(**counts)
 
 
+def _encoded(
+    pubs: Sequence[Publication], known: dict[tuple[str, str], tuple[int, str, str | None]]
+) -> list[tuple[tuple[str, str], tuple[Any, ...], str]]:
+    encoded = []
+    for pub in pubs:
+        key = (pub.source, pub.source_id)
+        body = known[key][2] if key in known else None
+        if pub.body_text is None and body is not None:
+            pub = replace(pub, body_text=body)
+        try:
+            encoded.append((key, *rows.encode(pub)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{pub.source} {pub.source_id}: not JSON-serialisable: {exc}"
+            ) from None
+    return encoded
+
+
 def _apply(
     pending: dict[tuple[str, str], _Pending],
-    known: dict[tuple[str, str], tuple[int, str]],
+    known: dict[tuple[str, str], tuple[int, str, str | None]],
     key: tuple[str, str],
     values: tuple[Any, ...],
     digest: str,
@@ -90,7 +105,7 @@ def _apply(
         pending[key] = _Pending(key, values, digest, None)
         return "inserted"
     if entry is None:
-        row_id, stored_digest = known[key]
+        row_id, stored_digest, _ = known[key]
         if stored_digest == digest:
             return "unchanged"
         pending[key] = _Pending(key, values, digest, row_id, 1)
@@ -103,20 +118,21 @@ def _apply(
 
 def _known(
     conn: sqlite3.Connection, pubs: Sequence[Publication]
-) -> dict[tuple[str, str], tuple[int, str]]:
+) -> dict[tuple[str, str], tuple[int, str, str | None]]:
+    """(id, content hash, stored full text) of the batch's publications already stored."""
     by_source: dict[str, list[str]] = {}
     for pub in pubs:
         by_source.setdefault(pub.source, []).append(pub.source_id)
-    found: dict[tuple[str, str], tuple[int, str]] = {}
+    found: dict[tuple[str, str], tuple[int, str, str | None]] = {}
     for source, ids in by_source.items():
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             sql = (
-                "SELECT source_id, id, content_hash FROM publications "
+                "SELECT source_id, id, content_hash, body_text FROM publications "
                 f"WHERE source = ? AND source_id IN ({', '.join('?' * len(chunk))})"
             )
-            for source_id, row_id, digest in conn.execute(sql, (source, *chunk)):
-                found[(source, source_id)] = (row_id, digest)
+            for source_id, row_id, digest, body in conn.execute(sql, (source, *chunk)):
+                found[(source, source_id)] = (row_id, digest, body)
     return found
 
 

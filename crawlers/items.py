@@ -2,11 +2,14 @@
 
 Enters: nothing (definitions only).
 Leaves: `Publication` (re-exported from `archive.records`), the item stored in the archive;
-`Rejected`, a record a spider could not turn into a `Publication`; the pipeline drops it with
-`DropItem("<source> <id>: <reason>")` so Scrapy counts it; `Listed`, yielded after the items of a
+`Rejected`, a record a spider could not turn into a `Publication` (the pipeline drops it with
+`DropItem("<source> <id>: <reason>")` so Scrapy counts it); `Listed`, yielded after the items of a
 date slice read completely: how many documents the source listed for each day of the slice (the
-pipeline records it in the crawl ledger); and `Fetched`, the validators (ETag, Last-Modified) of a
-feed, listing or page the spider handled, kept by the pipeline until the crawl has succeeded.
+pipeline records it in the crawl ledger); `Fetched`, the validators (ETag, Last-Modified) of a
+feed, listing or page the spider handled, kept by the pipeline until the crawl has succeeded;
+`Listing`, every document number of one complete public-inspection issue (filings of that issue
+missing from it are withdrawn); and `Body`, a document's fetched full text or the reason it could
+not be fetched.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 from archive.records import Publication
 
-__all__ = ["Fetched", "Listed", "Publication", "Rejected"]
+__all__ = ["Body", "Fetched", "Listed", "Listing", "Publication", "Rejected"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +45,22 @@ class Fetched:
     url: str
     etag: str | None
     last_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The complete list of document numbers on public inspection in the issue of `issue_date`."""
+
+    source: str
+    issue_date: str
+    document_numbers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """The plain full text of a stored publication, or why fetching it failed (`text` None)."""
+
+    source: str
+    source_id: str
+    text: str | None
+    error: str | None = None

@@ -1,10 +1,12 @@
 """Federal Register API records → `Publication`, every field checked and typed at the boundary.
 
 Enters: one document object as the Federal Register API returns it (`documents.json` results,
-single-document bodies, or JSON lines of that shape for `regwatch import`); crawl and import both
-come through here.
-Leaves: a `Publication` whose fields all have the types it declares, or `ValueError` naming the
-first field that cannot be normalised and why (the caller adds the line or document number).
+single-document bodies, or JSON lines of that shape for `regwatch import`; a public-inspection
+record for `publication_from_pi`); crawl and import both come through here. Any field may be null.
+Leaves: a `Publication` whose fields all have the types it declares, in the family
+`fr:<document number>` (a filing on public inspection and the published document share it), or
+`ValueError` naming the first field that cannot be normalised and why (the caller adds the line or
+document number).
 
 The rules:
 - text fields take a string (stripped; blank means absent) or null; a whole number is written as
@@ -16,6 +18,9 @@ The rules:
   as text accepted) and its `part` follows the text rule.
 - `regulation_id_numbers`, `docket_ids` and `topics` are lists of text items; null and blank
   items are dropped.
+- a public-inspection record is read as a document: its `docket_numbers` are the `docket_ids`,
+  and a filing not yet scheduled (no `publication_date`) is dated by its
+  `last_public_inspection_issue`; the record as received stays in `raw`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from archive.records import Publication, iso_date
 from regwatch.jsonl import json_type
 
 SOURCE = "federal_register"
+PI_SOURCE = "federal_register_pi"
+FAMILY = "fr:{}"  # the record family of a Federal Register document number
 # Fields that change on every fetch and say nothing about the document: never part of `raw`.
 VOLATILE_FIELDS = ("page_views",)
 REQUIRED = ("document_number", "title", "publication_date")
@@ -62,7 +69,23 @@ def publication_from_fr(record: dict[str, Any], source: str = SOURCE) -> Publica
         agencies=[_agency(item, i) for i, item in enumerate(_list(record, "agencies"))],
         cfr_references=[_cfr(item, i) for i, item in enumerate(_list(record, "cfr_references"))],
         raw={k: v for k, v in record.items() if k not in VOLATILE_FIELDS},
+        family=FAMILY.format(required["document_number"]),
     )
+
+
+def publication_from_pi(record: dict[str, Any], source: str = PI_SOURCE) -> Publication:
+    """Normalise one public-inspection record; raises `ValueError` if it cannot be stored."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {json_type(record)}")
+    shaped = {
+        **record,
+        "docket_ids": record.get("docket_numbers"),
+        "publication_date": record.get("publication_date")
+        or record.get("last_public_inspection_issue"),
+    }
+    publication = publication_from_fr(shaped, source)
+    publication.raw = {k: v for k, v in record.items() if k not in VOLATILE_FIELDS}
+    return publication
 
 
 def _text(value: Any, label: str) -> str | None:

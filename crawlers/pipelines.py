@@ -1,21 +1,25 @@
 """Item pipeline: publications into the archive, in batches, then the watermark and crawl log.
 
-Enters: `Publication`, `Rejected`, `Listed` and `Fetched` items from a spider; settings
-`REGWATCH_HOME`, `REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's `since`/`until` at close.
+Enters: `Publication`, `Rejected`, `Listed`, `Fetched`, `Listing` and `Body` items from a spider;
+settings `REGWATCH_HOME`, `REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's `since`/`until`
+at close.
 Leaves: rows in the archive (`Archive.store`, one transaction per batch), a `Rejected` item dropped
 as `DropItem("<source> <id>: <reason>")` (a publication the archive refuses is dropped and counted
 the same way when its batch is retried item by item) and recorded as a failure naming it, so the
 rest is stored but the crawl fails and its watermark stays (the record is fetched again); stats
 `regwatch/inserted|updated|unchanged`; the crawl ledger (`Archive.record_listed`: a `Listed` item,
 which follows the items of a completed slice, is recorded after the pending batch is stored; stat
-`regwatch/ledger_days`); and at the end one `log_crawl` entry (stat `regwatch/logged` once it is
-written). The watermark is set to `until` only after every batch is committed and only if the
-crawl finished (`finish_reason == "finished"`) with no recorded failure; it never moves back
-(backfills) and never jumps a gap (`next_watermark`). The validators of the URLs the crawl read
-(`Fetched` items) are stored under the same condition (a failed crawl asks for everything again
-next time). Then releases are linked to the documents they name (`crawlers.crosslinks`). An
-archive that cannot be opened, written or logged to (locked, disk full, read-only) is a recorded
-failure, never an exception out of the pipeline.
+`regwatch/ledger_days`); a `Listing` applied after the batch before it (`Archive.mark_withdrawn`:
+stat `regwatch/withdrawn`); a `Body` stored or its failure recorded at once (`Archive.store_body`
+/ `record_body_failure`: stats `regwatch/bodies`, `regwatch/bodies_failed`); and at the end one
+`log_crawl` entry (stat `regwatch/logged` once it is written). The watermark is set to `until`
+only after every batch is committed and only if the crawl finished (`finish_reason ==
+"finished"`) with no recorded failure; it never moves back (backfills) and never jumps a gap
+(`next_watermark`). The validators of the URLs the crawl read (`Fetched` items) are stored under
+the same condition (a failed crawl asks for everything again next time). Then releases are linked
+to the documents they name (`crawlers.crosslinks`). An archive that cannot be opened, written or
+logged to (locked, disk full, read-only) is a recorded failure, never an exception out of the
+pipeline.
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ from scrapy.statscollectors import StatsCollector
 
 from archive import Archive, ArchiveError, StoreResult
 from crawlers.crosslinks import link_releases
-from crawlers.items import Fetched, Listed, Publication, Rejected
+from crawlers.items import Body, Fetched, Listed, Listing, Publication, Rejected
 from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK, errors, record_failure
 
 logger = logging.getLogger(__name__)
 # What a locked, full, read-only or damaged archive raises.
 ARCHIVE_FAILURES = (ArchiveError, OSError, sqlite3.Error)
+EXTRA = ("withdrawn", "bodies", "bodies_failed")  # in the crawl log when the crawl did them
 
 
 class ArchivePipeline:
@@ -73,9 +78,7 @@ class ArchivePipeline:
         except ARCHIVE_FAILURES as exc:
             record_failure(self.stats, f"opening the archive failed: {exc}")
 
-    def process_item(
-        self, item: Publication | Rejected | Listed | Fetched
-    ) -> Publication | Listed | Fetched:
+    def process_item(self, item: Publication | Rejected | Listed | Fetched | Listing | Body) -> Any:
         if isinstance(item, Rejected):
             message = f"{item.source} {item.source_id}: {item.reason}"
             record_failure(self.stats, f"record rejected: {message}")
@@ -86,10 +89,33 @@ class ArchivePipeline:
         if isinstance(item, Fetched):
             self.fetched.append(item)
             return item
+        if isinstance(item, Listing | Body):
+            self.flush()
+            self.apply(item)
+            return item
         self.batch.append(item)
         if len(self.batch) >= self.batch_size:
             self.flush()
         return item
+
+    def apply(self, item: Listing | Body) -> None:
+        """Mark an issue's missing filings withdrawn, or store (or record the failure of) a body."""
+        if self.archive is None:
+            return
+        try:
+            if isinstance(item, Listing):
+                withdrawn = self.archive.mark_withdrawn(
+                    item.source, item.issue_date, item.document_numbers
+                )
+                self.stats.inc_value("regwatch/withdrawn", withdrawn)
+            elif item.text is not None:
+                self.archive.store_body(item.source, item.source_id, item.text)
+                self.stats.inc_value("regwatch/bodies")
+            else:
+                self.archive.record_body_failure(item.source, item.source_id, item.error or "?")
+                self.stats.inc_value("regwatch/bodies_failed")
+        except (*ARCHIVE_FAILURES, ValueError) as exc:
+            record_failure(self.stats, f"{item.source}: writing to the archive failed: {exc}")
 
     def close_spider(self) -> None:
         self.flush()
@@ -219,6 +245,7 @@ def _summary(stats: dict[str, Any], reason: str, spider: Spider) -> dict[str, An
         "requests": stats.get("downloader/request_count", 0),
         "dropped": stats.get("item_dropped_count", 0),
         "errors": stats.get(ERRORS, []),
+        **{name: stats[f"regwatch/{name}"] for name in EXTRA if f"regwatch/{name}" in stats},
         **{name: stats.get(f"regwatch/{name}", 0) for name in STORED},
     }
 

@@ -116,7 +116,7 @@ def _ledger_reasons(cov: Any) -> list[str]:
         for day, held in cov.held.items()
         if cov.listed.get(day) is not None and held < cov.listed[day]
     ]
-    unconfirmed = [day for day in cov.held if cov.listed.get(day) is None]
+    unconfirmed = [day for day in cov.held if cov.listed.get(day) is None and cov.keeps_ledger]
     if unconfirmed:
         count = len(unconfirmed)
         found.append(

@@ -41,7 +41,7 @@ FIELD_WORDS = {
     "cfr_references": "it amends",
     "topics": "its topics include",
     "dates": "its dates mention",
-    "body_text": "the text mentions",
+    "body": "the full text mentions",
 }
 MAX_QUOTES = 3
 MAX_ENTITIES = 8

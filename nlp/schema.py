@@ -16,7 +16,7 @@ from typing import Any
 # The document fields `nlp/document.py` can read (Federal Register API names, plus "text" for a
 # plain string given to the pipeline).
 DOCUMENT_FIELDS = frozenset(
-    {"title", "type", "agencies", "action", "dates", "abstract", "topics", "body_text"}
+    {"title", "type", "agencies", "action", "dates", "abstract", "topics", "body"}
     | {"cfr_references", "text"}
 )
 # Entity types not produced by an identifier rule: API fields, and countries (countries.jsonl).

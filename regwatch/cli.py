@@ -123,23 +123,31 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 
 @main.command()
-@click.option("--source", default=steps.DEFAULT_SOURCE, show_default=True, help="Source to crawl.")
+@click.option(
+    "--source",
+    default=steps.DEFAULT_SOURCE,
+    show_default=True,
+    help="Source to crawl (a name from `regwatch status`), or `all`.",
+)
 @click.option("--since", type=DATE, help="First publication date (default: watermark - overlap).")
 @click.option("--until", type=DATE, help="Last publication date (default: today).")
 @click.option("--base-url", help="Base URL of the source API (e.g. a replay server).")
 @pass_context
 def crawl(obj: Context, source: str, since, until, base_url: str | None) -> None:
-    """Crawl a source into the archive.
+    """Crawl a source (or `all` of them) into the archive.
 
     Example: regwatch crawl --since 2025-01-01 --until 2025-01-31
+             regwatch crawl --source federal_register_pi
     """
     with _errors(), _spinner(f"crawling {source}"):
-        result = steps.crawl(
+        results = steps.crawl_sources(
             obj.config, source=source, since=_iso(since), until=_iso(until), base_url=base_url
         )
-    _echo_crawl(result)
-    if not result.ok:
-        raise _error(f"crawl of {result.source} failed: {result.error}")
+    for result in results:
+        _echo_crawl(result)
+    failed = [result for result in results if not result.ok]
+    if failed:
+        raise _error(f"crawl of {failed[0].source} failed: {failed[0].error}")
 
 
 @main.command(name="import")
@@ -214,7 +222,7 @@ def status(obj: Context) -> None:
     with _errors():
         report = steps.status(obj.config)
     _echo(f"archive: {obj.config.home}")
-    lines = [*_status_lines(report), *_ledger_lines(report.ledger)]
+    lines = [*_status_lines(report, steps.source_names()), *_ledger_lines(report.ledger)]
     for line in [*lines, *_alert_status_lines(report.alerts)]:
         _echo(line)
     sent = report.last_digests
@@ -295,14 +303,20 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
         result = steps.run(
             obj.config, base_url=base_url, since=_iso(since), until=_iso(until), progress=progress
         )
-    _echo_crawl(result.crawl)
+    for crawled in result.crawls:
+        _echo_crawl(crawled)
     tagged = result.tag
     click.echo(f"tagged {tagged.tagged} documents with model {tagged.model_version}")
+    for fetched in result.fulltext:
+        _echo_crawl(fetched)
+    click.echo(f"tagged {result.retag.tagged} documents again after reading their full text")
     _echo_digest(result.digest)
     _echo_alerts(result.alert)
-    if not result.crawl.ok:
-        raise _error(f"crawl failed: {result.crawl.error}")
+    if result.failed_crawls:
+        first = result.failed_crawls[0]
+        raise _error(f"crawl of {first.source} failed: {first.error}")
     _fail_on_tag_failures(tagged)
+    _fail_on_tag_failures(result.retag)
 
 
 @main.command()
@@ -471,8 +485,9 @@ def _alert_status_lines(counts: dict[str, Any]) -> Iterator[str]:
         )
 
 
-def _status_lines(report: Any) -> Iterator[str]:
-    sources = sorted(set(report.documents) | set(report.last_crawl) | set(report.watermarks))
+def _status_lines(report: Any, registered: list[str]) -> Iterator[str]:
+    seen = set(report.documents) | set(report.last_crawl) | set(report.watermarks)
+    sources = sorted(seen | set(registered))
     total = sum(report.documents.values())
     yield f"documents: {total} ({report.tagged} tagged, {report.tags_stale} with stale tags)"
     for source in sources:
@@ -482,6 +497,11 @@ def _status_lines(report: Any) -> Iterator[str]:
             f"  {source}: {report.documents.get(source, 0)} documents, last crawl {last}, "
             f"watermark {report.watermarks.get(source, 'none')}"
         )
+    bodies = report.bodies
+    yield (
+        f"full texts: {bodies['pending']} pending, {bodies['fetched']} fetched, "
+        f"{bodies['failed']} failed (retried by the next run)"
+    )
     yield f"database: {_size(report.database_bytes)}, index: {_size(report.index_bytes)}"
     index = report.index
     if index.usable:

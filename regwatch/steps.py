@@ -2,9 +2,11 @@
 
 Enters: a validated `Config` plus each step's own arguments.
 Leaves: a result object per step (nothing is printed here). Each step moves data one way:
-crawl (sources → archive), import (JSON lines → archive), tag (archive → nlp → archive),
-digest (archive → files, and with `send` → SMTP → digest log), alert (outbox → chat, then
-feeds → files), run (crawl → tag → digest → alert); search, reindex and status read the archive
+crawl (sources → archive; `all`: every registered source), import (JSON lines → archive), tag
+(archive → nlp → archive, then queue the full texts worth reading), fulltext (wanted full texts →
+archive), digest (archive → files, and with `send` → SMTP → digest log), alert (outbox → chat, then
+feeds → files), run (crawl all → tag → fulltext → tag → digest → alert); search, reindex and
+status read the archive
 (reindex rebuilds its index); serve_replay runs the offline emulator of the sources.
 """
 
@@ -16,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crawlers.sources import DEFAULT_SOURCE
+from crawlers.sources import ALL, DEFAULT_SOURCE, crawled_sources, registry, step_sources
 from regwatch.config import Config, ConfigError, check_apprise_url, env_value, smtp_password
 
 if TYPE_CHECKING:
@@ -88,10 +90,16 @@ class AlertResult:
 
 @dataclass(frozen=True)
 class RunResult:
-    crawl: CrawlResult
+    crawls: list[CrawlResult]
     tag: TagRunResult
+    fulltext: list[CrawlResult]
+    retag: TagRunResult  # the documents whose full text was just read
     digest: DigestResult
     alert: AlertResult
+
+    @property
+    def failed_crawls(self) -> list[CrawlResult]:
+        return [result for result in [*self.crawls, *self.fulltext] if not result.ok]
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,42 @@ def crawl(
         contact=config["crawl.contact"],
         overlap_days=config["crawl.overlap_days"],
     )
+
+
+def crawl_sources(
+    config: Config,
+    *,
+    source: str = ALL,
+    since: str | None = None,
+    until: str | None = None,
+    base_url: str | None = None,
+) -> list[CrawlResult]:
+    """Crawl `source`, or with `all` every registered source in turn (one failing does not stop
+    the others). `base_url` replaces the named source's base URL; with `all` it is the Federal
+    Register API's (e.g. a replay server) and replaces the base URL of every source served by that
+    API, while the others keep `sources.<name>.base_url`."""
+    from crawlers.sources import shares_api
+
+    return [
+        crawl(
+            config,
+            source=name,
+            since=since,
+            until=until,
+            base_url=base_url if source != ALL or shares_api(name) else None,
+        )
+        for name in crawled_sources(source)
+    ]
+
+
+def fulltext(config: Config, *, base_url: str | None = None) -> list[CrawlResult]:
+    """Fetch the full texts the tag step queued (at most one request per second)."""
+    return [crawl(config, source=name, base_url=base_url) for name in step_sources("fulltext")]
+
+
+def source_names() -> list[str]:
+    """Every registered source, in registry order."""
+    return list(registry())
 
 
 def import_file(config: Config, name: str, progress: Progress | None = None) -> ImportResult:
@@ -202,7 +246,16 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
             done += len(batch)
             if progress:
                 progress(done, total)
+        _queue_bodies(archive, config)
     return TagRunResult(stored, tagger.version, counts, failed)
+
+
+def _queue_bodies(archive: Archive, config: Config) -> int:
+    """Queue the full text of documents scoring `fulltext.min_score` on a primary tag."""
+    from nlp.rules import primary_tags
+
+    wanted = [s for name in step_sources("fulltext") for s in registry()[name]["for_sources"]]
+    return archive.queue_bodies(wanted, primary_tags(), config["fulltext.min_score"])
 
 
 def _tag_batch(
@@ -420,11 +473,13 @@ def run(
     until: str | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Crawl → tag → digest → alert once."""
-    crawled = crawl(config, since=since, until=until, base_url=base_url)
+    """Crawl every source → tag → fetch the wanted full texts → tag them → digest → alert once."""
+    crawled = crawl_sources(config, since=since, until=until, base_url=base_url)
     tagged = tag(config, progress=progress)
+    bodies = fulltext(config, base_url=base_url)
+    retagged = tag(config, progress=progress)
     written = digest(config)
-    return RunResult(crawled, tagged, written, alert(config))
+    return RunResult(crawled, tagged, bodies, retagged, written, alert(config))
 
 
 def alert(

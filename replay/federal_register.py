@@ -5,7 +5,9 @@ records),
 the API facts in `api.json` beside it, and one search request (query pairs plus the origin that
 `next_page_url` should point at).
 Leaves: a `Reply` (status, body bytes) shaped like the live API's: compact JSON with key order
-`description, count, total_pages, next_page_url, previous_page_url, results`; `count` clamped at
+`description, count, total_pages, next_page_url, previous_page_url, results`; every result holds
+every requested field (without `fields[]`, the API's default set), `[]`, `{}` or `null` where the
+document has no value, full-text URLs built from number and date; `count` clamped at
 10,000; `total_pages` <= 50; `per_page` outside 2..2000 silently 20; the zero-result body without
 `total_pages`/`results`; `search_after_cursor` tokens (base64url, no padding, of
 `[publication_date_epoch_ms, "document_number"]`); the real 400 bodies for an unknown field and a
@@ -230,8 +232,25 @@ def envelope(
     if query.page > 1:
         previous = encode_cursor(query.cursor) if query.cursor else None
         body["previous_page_url"] = page_url(origin + link, pairs, query.page - 1, previous)
-    body["results"] = [{f: row[f] for f in query.fields if f in row} for row in rows]
+    body["results"] = [result_row(row, query.fields, api) for row in rows]
     return body
+
+
+def result_row(row: dict[str, Any], fields: tuple[str, ...], api: dict[str, Any]) -> dict[str, Any]:
+    """Every requested field, as the API sends it: the stored value, a full-text URL built from
+    the document's number and date, or the empty value (`[]`, `{}`, `null`) when it has none."""
+    kept = [name for name in fields if name not in api["omitted_fields"]]
+    return {name: row[name] if name in row else _missing(row, name, api) for name in kept}
+
+
+def _missing(row: dict[str, Any], name: str, api: dict[str, Any]) -> Any:
+    template = api["derived_urls"].get(name)
+    if template is not None:
+        year, month, day = row["publication_date"].split("-")
+        return template.format(year=year, month=month, day=day, number=row["document_number"])
+    if name in api["empty_values"]["list"]:
+        return []
+    return {} if name in api["empty_values"]["object"] else None
 
 
 def _ordered(store: DocumentStore, query: Query) -> list[dict[str, Any]]:

@@ -5,17 +5,25 @@ Enters: a replay directory (default `RECORDINGS`, shipped in this package, holdi
 `api.json`, `recorded/`, `synthetic/`, `scenarios/`) and optionally a scenario: a route table (a
 scenario name under `federal_register/scenarios/`, a path to a JSON file, or the dict itself).
 Leaves: HTTP answers on 127.0.0.1. `/api/v1/documents.json` and `/api/v1/documents?…&format=json`
-answer searches from the store (see `replay.federal_register`); `next_page_url` points back at
+answer searches from the store (see `replay.federal_register`); public inspection
+(`/api/v1/public-inspection-documents/current.json`, `…documents.json?conditions[available_on]=`)
+from the recorded filings (`replay.public_inspection`); full text
+(`/documents/full_text/text|html/YYYY/MM/DD/<number>.txt|html`) from the files `api.json` names
+(the recorded raw text of 93-32104, synthetic bodies), any other a 404 HTML page (synthetic);
+`next_page_url` points back at
 this server's own host (the one the client used in `Host`), with the real path and query. A
 scenario route `{"path", "query": {name: value}, "times": [n, …], "status", "file", "headers",
 "truncate_at"}` answers the n-th matching request with a file (relative to `federal_register/`);
 `truncate_at` declares the full Content-Length but sends only that many bytes. `"overrides"` names
-a JSON-lines file of document changes applied to the store (a corrected version of a document).
+a JSON-lines file of document changes applied to the store (a corrected version of a document);
+`"pi_filings"` a JSON file of extra public-inspection filings, `"pi_withdrawn"` the document
+numbers taken off public inspection.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from replay import federal_register as fr
+from replay.public_inspection import InspectionDesk
 
 SOURCE_DIR = "federal_register"
 RECORDINGS = Path(__file__).resolve().with_name("recordings")
@@ -56,6 +65,8 @@ class Route:
 class Scenario:
     routes: list[Route] = field(default_factory=list)
     overrides: str | None = None
+    pi_filings: str | None = None
+    pi_withdrawn: list[str] = field(default_factory=list)
 
 
 def load_scenario(source_dir: Path, scenario: str | Path | dict[str, Any] | None) -> Scenario:
@@ -67,7 +78,12 @@ def load_scenario(source_dir: Path, scenario: str | Path | dict[str, Any] | None
     if not isinstance(scenario, dict):
         scenario = json.loads(Path(scenario).read_text(encoding="utf-8"))
     routes = [Route(**r) for r in scenario.get("routes", [])]
-    return Scenario(routes=routes, overrides=scenario.get("overrides"))
+    return Scenario(
+        routes=routes,
+        overrides=scenario.get("overrides"),
+        pi_filings=scenario.get("pi_filings"),
+        pi_withdrawn=list(scenario.get("pi_withdrawn", [])),
+    )
 
 
 class ReplayServer(ThreadingHTTPServer):
@@ -81,6 +97,9 @@ class ReplayServer(ThreadingHTTPServer):
         self.api = fr.load_api(self.source_dir / "api.json")
         overrides = self.source_dir / scenario.overrides if scenario.overrides else None
         self.store = fr.DocumentStore.load(self.source_dir / "store.jsonl.gz", overrides)
+        filings = self.source_dir / scenario.pi_filings if scenario.pi_filings else None
+        self.desk = InspectionDesk.load(self.source_dir, self.api, filings, scenario.pi_withdrawn)
+        self.full_text = re.compile(self.api["full_text"]["path_pattern"])
         self.scenario = scenario
         self.lock = threading.Lock()
         self.requests: list[str] = []
@@ -130,9 +149,33 @@ class Handler(BaseHTTPRequestHandler):
         elif parts.path in self.server.api["search_paths"]:
             reply = fr.search(self.server.store, self.server.api, pairs, self._origin())
             self._send(reply.status, reply.body, {"Content-Type": JSON_TYPE})
+        elif parts.path in self._inspection_paths():
+            self._send_inspection(parts.path, pairs)
+        elif match := self.server.full_text.match(parts.path):
+            self._send_full_text(match.group(2), match.group(3))
         else:
             body = fr.dump(self.server.api["bodies"]["not_found"])
             self._send(404, body, {"Content-Type": JSON_TYPE})
+
+    def _inspection_paths(self) -> list[str]:
+        facts = self.server.api["public_inspection"]
+        return [facts["current_path"], *facts["search_paths"]]
+
+    def _send_inspection(self, path: str, pairs: list[tuple[str, str]]) -> None:
+        desk = self.server.desk
+        try:
+            reply = desk.current() if path.endswith("/current.json") else desk.search(pairs)
+        except fr.ApiError as error:
+            reply = fr.Reply(error.status, fr.dump(error.body))
+        self._send(reply.status, reply.body, {"Content-Type": JSON_TYPE})
+
+    def _send_full_text(self, number: str, suffix: str) -> None:
+        """The body file of `number` as text/plain (`.txt` only), else the synthetic 404 page."""
+        facts = self.server.api["full_text"]
+        name = facts["files"].get(number) if suffix == "txt" else None
+        status, name = (200, name) if name else (404, facts["missing"])
+        path = self.server.source_dir / name
+        self._send(status, path.read_bytes(), {"Content-Type": CONTENT_TYPES[path.suffix]})
 
     def _origin(self) -> str:
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])

@@ -246,7 +246,7 @@ def test_documents_to_tag_uses_federal_register_names(archive: Archive) -> None:
         "regulation_id_numbers",
         "docket_ids",
         "topics",
-        "body_text",
+        "body",
     }
     assert doc["agencies"][1]["name"] == "Industry and Security Bureau"
     assert doc["cfr_references"][0]["part"] == "744"

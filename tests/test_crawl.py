@@ -118,6 +118,7 @@ def test_parse_last_page_yields_the_exact_publication_and_no_request():
                 }
             ],
             raw=record,
+            family="fr:93-32104",
         ),
         Listed("federal_register", {"1994-01-03": 1}),
     ]
@@ -267,7 +268,9 @@ def test_retry_waits_for_retry_after_capped_and_backs_off_otherwise():
 
 def test_unknown_source_is_a_one_line_error_listing_valid_names():
     with pytest.raises(
-        ValueError, match=r"^unknown source 'fedreg'; valid sources: bis, federal_register, ntia$"
+        ValueError,
+        match=r"^unknown source 'fedreg'; valid sources: bis, federal_register, "
+        r"federal_register_fulltext, federal_register_pi, ntia$",
     ):
         source_spec("fedreg")
 
@@ -301,9 +304,9 @@ def test_crawl_reports_an_unusable_archive_home_before_starting(tmp_path):
 
 def test_crawl_rejects_an_unknown_source_before_starting(tmp_path):
     with pytest.raises(
-        ValueError, match=r"^unknown source 'csl'; valid sources: bis, federal_register, ntia$"
+        ValueError, match=r"^unknown source 'nonesuch'; valid sources: bis, federal_register, "
     ):
-        crawl(tmp_path, source="csl", since="2023-10-01", until="2023-10-02", contact=CONTACT)
+        crawl(tmp_path, source="nonesuch", since="2023-10-01", until="2023-10-02", contact=CONTACT)
     assert not (tmp_path / "regwatch.db").exists()
 
 

@@ -637,9 +637,9 @@ def test_a_text_longer_than_max_length_is_tagged_in_pieces_with_original_offsets
     body = paragraph * (3_000_000 // len(paragraph))
     body += "Items are controlled under ECCN 3A090 of the Export Administration Regulations."
     assert len(body) > 3 * tagger.nlp.max_length - 100_000
-    result = tagger.tag({"title": "Widget Inspection Procedures", "body_text": body})
+    result = tagger.tag({"title": "Widget Inspection Procedures", "body": body})
     ear = support(result, "export_control")["ec.term.ear"]
-    assert ear["field"] == "body_text"
+    assert ear["field"] == "body"
     assert ear["start"] > tagger.nlp.max_length
     assert body[ear["start"] : ear["end"]] == "Export Administration Regulations"
     (eccn,) = result.entities["eccns"]

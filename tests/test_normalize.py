@@ -80,3 +80,16 @@ def test_the_spider_rejects_a_poisoned_record_with_its_document_number():
     reason = "agencies must be a list, got string"
     assert item == Rejected("federal_register", REAL[0]["document_number"], reason)
     assert spider.item(REAL[1]).source_id == REAL[1]["document_number"]
+
+
+def test_null_in_every_field_the_api_may_send_is_read_as_no_value():
+    api = json.loads((RECORDINGS / "federal_register" / "api.json").read_text())
+    record = {name: None for name in api["allowed_fields"]}
+    record.update(document_number="2026-17231", title="Revisions to the Entity List")
+    record.update(publication_date="2026-08-24", agencies=[{"raw_name": None, "name": None}])
+    record.update(cfr_references=[{"title": None, "part": None}], topics=[None, "Exports"])
+    pub = publication_from_fr(record)
+    assert (pub.abstract, pub.type, pub.url, pub.effective_on, pub.body_text) == (None,) * 5
+    assert pub.agencies == [{"raw_name": None, "name": None}]
+    assert pub.cfr_references == [{"title": None, "part": None}]
+    assert (pub.topics, pub.docket_ids, pub.family) == (["Exports"], [], "fr:2026-17231")

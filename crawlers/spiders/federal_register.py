@@ -31,24 +31,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import scrapy
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.python.failure import Failure
-from w3lib.http import basic_auth_header
 
 from archive.records import iso_date
+from crawlers.api_spider import ApiSpider, where
 from crawlers.items import Listed, Publication, Rejected
 from crawlers.normalize import publication_from_fr
 from crawlers.outcome import errors, record_failure
-from crawlers.sources import source_spec
-from crawlers.urls import check_base_url, origin, shown, split_credentials
+from crawlers.urls import origin, shown
 
-WALL_REASON = "access_wall"
 logger = logging.getLogger(__name__)
 
 Output = Publication | Rejected | Listed | scrapy.Request
@@ -94,23 +89,18 @@ class Slice:
         return {day.isoformat(): per_day[day] for day in span}
 
 
-class FederalRegisterSpider(scrapy.Spider):
+class FederalRegisterSpider(ApiSpider):
     name = "federal_register"
 
     def __init__(self, since: str, until: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.since = date.fromisoformat(since)
         self.until = date.fromisoformat(until)
-        self.spec = source_spec(self.name)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FederalRegisterSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings, spec = crawler.settings, spider.spec
-        base_url = check_base_url(settings.get("REGWATCH_BASE_URL") or spec["base_url"])
-        spider.base_url, credentials = split_credentials(base_url)
-        spider.headers = {"Authorization": basic_auth_header(*credentials)} if credentials else {}
-        spider.api_origin = origin(spider.base_url)
         spider.per_page = settings.getint("REGWATCH_PER_PAGE", spec["per_page"])
         spider.slice_max = settings.getint("REGWATCH_SLICE_MAX", spec["slice_max"])
         return spider
@@ -146,7 +136,7 @@ class FederalRegisterSpider(scrapy.Spider):
             ("order", self.spec["order"]),
             ("per_page", str(self.per_page)),
         ]
-        return f"{self.base_url.rstrip('/')}/{self.spec['search_path']}?{urlencode(params)}"
+        return self.api_url(f"{self.spec['search_path']}?{urlencode(params)}")
 
     def parse(self, response: Response) -> list[Output]:
         """Items of a completed slice, the next page, the halves of a large slice, or nothing."""
@@ -214,39 +204,6 @@ class FederalRegisterSpider(scrapy.Spider):
         if len(part.keys) != part.count:
             raise Untrusted(f"received {len(part.keys)} distinct documents of {part.count}")
 
-    def check_wall(self, response: Response) -> None:
-        """Close the crawl if the response is the "Request Access" page instead of JSON."""
-        if not is_access_wall(response, self.spec["wall_markers"]):
-            return
-        message = (
-            f"{where(response.request)}: the source served its 'Request Access' page"
-            f" (HTTP {response.status}) instead of JSON; the crawler was flagged as automated"
-        )
-        record_failure(self.crawler.stats, message)
-        raise CloseSpider(WALL_REASON)
-
-    def failed(self, failure: Failure) -> None:
-        """Errback: a request that failed for good (after retries) or was refused."""
-        request = failure.request  # type: ignore[attr-defined]
-        if failure.check(HttpError):
-            response = failure.value.response
-            self.check_wall(response)
-            body = response.body[:200].decode("utf-8", "replace")
-            reason = f"HTTP {response.status}: {body} (after retries)"
-        elif failure.check(IgnoreRequest):
-            reason = str(failure.value)
-        else:
-            reason = f"{type(failure.value).__name__} {failure.value}".strip() + " (after retries)"
-        record_failure(self.crawler.stats, f"{where(request)}: {reason}")
-
-    def rebase(self, url: str) -> str:
-        """`url` itself, or on the configured host if it points at the canonical host instead."""
-        canonical = origin(self.spec["base_url"])
-        if origin(url) != canonical or self.api_origin == canonical:
-            return url
-        configured = urlsplit(self.base_url)
-        return urlunsplit((configured.scheme, configured.netloc, *urlsplit(url)[2:]))
-
 
 def search_body(raw: bytes) -> dict[str, Any]:
     """The JSON search body; `Untrusted` unless it is an object with a whole `count` ≥ 0."""
@@ -285,15 +242,6 @@ def json_type(value: Any) -> str:
     return names.get(type(value), "number")
 
 
-def where(request: scrapy.Request | None) -> str:
-    """A short name for a request in messages: its slice and, after the first, its page."""
-    meta = request.meta if request is not None else {}
-    if "slice" not in meta:
-        return shown(request.url) if request is not None else "?"
-    part, page = meta["slice"], meta.get("page", 1)
-    return where_slice(part) + (f", page {page}" if page > 1 else "")
-
-
 def where_slice(part: Slice) -> str:
     return f"publication dates {dates(part.first, part.last)}"
 
@@ -306,11 +254,3 @@ def halves(first: date, last: date) -> tuple[tuple[date, date], tuple[date, date
     """Split a date range of at least two days into two contiguous halves."""
     middle = first + timedelta(days=(last - first).days // 2)
     return (first, middle), (middle + timedelta(days=1), last)
-
-
-def is_access_wall(response: Response, markers: list[str]) -> bool:
-    """True for an HTML page (the wall is served with HTTP 200) where JSON was expected."""
-    kind = response.headers.get("Content-Type", b"").decode("latin-1").lower()
-    head = response.body.lstrip()[:1]
-    text = response.body[:20000].decode("utf-8", "replace")
-    return "text/html" in kind or head == b"<" or any(m in text for m in markers)

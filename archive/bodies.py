@@ -1,0 +1,131 @@
+"""Full texts to fetch and fetched, and public-inspection filings withdrawn.
+
+Enters: the primary tags and the score a document needs on one of them to be read in full
+(`fulltext.min_score`), the sources whose documents have full-text URLs, fetched texts and fetch
+failures from the crawl, and complete public-inspection issue listings.
+Leaves: `body_fetches` rows (one per wanted document: its URL — `raw_text_url`, else
+`body_html_url`, never `html_url` — and its state: pending, fetched or failed, with attempts and
+the last error); a fetched text stored as the publication's `body_text` with its content hash,
+`version`, `updated_at` and `change_seq` renewed (the tag step re-tags it, the index re-reads it);
+`withdrawn_at` set on stored filings of an issue that are missing from its listing (and cleared
+when one comes back): never deleted. Counts of bodies by state for `status`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from archive import rows
+from archive.db import transaction, utc_now
+from archive.store import next_change_seq
+
+STATES = ("pending", "fetched", "failed")
+BODY_URL = "COALESCE(json_extract(p.raw, '$.raw_text_url'), json_extract(p.raw, '$.body_html_url'))"
+
+
+def queue_bodies(
+    conn: sqlite3.Connection, sources: Sequence[str], tags: Sequence[str], min_score: float
+) -> int:
+    """Queue the body of every tagged document of `sources` scoring `min_score` or more on one of
+    `tags` that has no body yet and a full-text URL; returns how many were queued."""
+    if not tags or not sources:
+        return 0
+    score = " OR ".join("json_extract(t.result, ?) >= ?" for _ in tags)
+    args = [value for tag in tags for value in (f'$.scores."{tag}"', min_score)]
+    with transaction(conn):
+        before = conn.total_changes
+        conn.execute(
+            "INSERT INTO body_fetches (publication_id, url, state, updated_at) "
+            f"SELECT p.id, {BODY_URL}, 'pending', ? FROM publications p "
+            "JOIN tag_results t ON t.publication_id = p.id "
+            f"WHERE p.source IN ({', '.join('?' * len(sources))}) AND p.body_text IS NULL "
+            f"AND {BODY_URL} IS NOT NULL AND ({score}) ON CONFLICT DO NOTHING",
+            (utc_now(), *sources, *args),
+        )
+        return conn.total_changes - before
+
+
+def wanted_bodies(
+    conn: sqlite3.Connection, sources: Sequence[str], max_attempts: int, limit: int
+) -> list[dict[str, Any]]:
+    """Queued bodies still to fetch (pending, or failed fewer than `max_attempts` times)."""
+    found = conn.execute(
+        "SELECT p.source, p.source_id, b.url FROM body_fetches b "
+        "JOIN publications p ON p.id = b.publication_id "
+        f"WHERE p.source IN ({', '.join('?' * len(sources))}) AND (b.state = 'pending' "
+        "OR (b.state = 'failed' AND b.attempts < ?)) ORDER BY b.attempts, p.id LIMIT ?",
+        (*sources, max_attempts, limit),
+    )
+    return [dict(zip(("source", "source_id", "url"), row, strict=True)) for row in found]
+
+
+def store_body(conn: sqlite3.Connection, source: str, source_id: str, text: str) -> bool:
+    """Store a fetched body; True if the publication changed (`ValueError` if it is unknown)."""
+    now = utc_now()
+    with transaction(conn):
+        row = conn.execute(
+            "SELECT * FROM publications WHERE source = ? AND source_id = ?", (source, source_id)
+        ).fetchone()
+        if row is None:
+            raise ValueError(f"{source} {source_id}: no such publication")
+        changed = row["body_text"] != text
+        if changed:
+            digest = rows.content_hash({**dict(row), "body_text": text})
+            conn.execute(
+                "UPDATE publications SET body_text = ?, content_hash = ?, version = version + 1, "
+                "updated_at = ?, change_seq = ? WHERE id = ?",
+                (text, digest, now, next_change_seq(conn), row["id"]),
+            )
+        _set_state(conn, row["id"], "fetched", None, now)
+    return changed
+
+
+def record_body_failure(conn: sqlite3.Connection, source: str, source_id: str, error: str) -> None:
+    """Count one failed attempt at a body and keep why (one line); the document keeps no body."""
+    with transaction(conn):
+        found = conn.execute(
+            "SELECT id FROM publications WHERE source = ? AND source_id = ?", (source, source_id)
+        ).fetchone()
+        if found is None:
+            raise ValueError(f"{source} {source_id}: no such publication")
+        _set_state(conn, found[0], "failed", " ".join(error.split()), utc_now())
+
+
+def _set_state(conn: sqlite3.Connection, pid: int, state: str, error: str | None, now: str) -> None:
+    conn.execute(
+        "UPDATE body_fetches SET state = ?, last_error = ?, updated_at = ?, "
+        "attempts = attempts + 1 WHERE publication_id = ?",
+        (state, error, now, pid),
+    )
+
+
+def body_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Queued bodies by state (every state present, zero if none)."""
+    found = dict(conn.execute("SELECT state, COUNT(*) FROM body_fetches GROUP BY state"))
+    return {state: found.get(state, 0) for state in STATES}
+
+
+def mark_withdrawn(
+    conn: sqlite3.Connection, source: str, issue_date: str, listed: Sequence[str]
+) -> int:
+    """Filings of `source` last seen in the issue of `issue_date` but not `listed` in it are
+    withdrawn (kept, with `withdrawn_at`); listed ones are not. Returns how many were withdrawn."""
+    now, numbers = utc_now(), json.dumps(list(listed))
+    with transaction(conn):
+        seq = next_change_seq(conn)
+        conn.execute(
+            "UPDATE publications SET withdrawn_at = NULL, change_seq = ? WHERE source = ? "
+            "AND withdrawn_at IS NOT NULL AND source_id IN (SELECT value FROM json_each(?))",
+            (seq, source, numbers),
+        )
+        found = conn.execute(
+            "UPDATE publications SET withdrawn_at = ?, change_seq = ? WHERE source = ? "
+            "AND withdrawn_at IS NULL "
+            "AND json_extract(raw, '$.last_public_inspection_issue') = ? "
+            "AND source_id NOT IN (SELECT value FROM json_each(?)) RETURNING id",
+            (now, seq, source, issue_date, numbers),
+        ).fetchall()
+    return len(found)

@@ -1,0 +1,169 @@
+"""Full texts: queued by tag score, fetched from the replay server, stored, indexed and re-tagged.
+
+Real text: the recorded raw text of FR Doc. 93-32104. Synthetic bodies (named so) are built from
+real sentences: abstracts of FR Docs. 2024-28270, 2024-20529 and 2024-22587 and the BIS press
+release of April 11, 2024 (`../shared/sources/samples/bis/`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from crawlers.spiders.federal_register_fulltext import plain_text
+from nlp import load_tagger
+from regwatch import steps
+from regwatch.cli import main
+from regwatch.config import Config
+from tests.conftest import REPLAY_DIR
+from tests.test_public_inspection import crawl, make_config, query
+
+FR_DIR = REPLAY_DIR / "federal_register"
+DEV = Path(__file__).resolve().parent.parent / "data" / "fr_labeled_dev.jsonl"
+
+
+def served_body(number: str) -> str:
+    api = json.loads((FR_DIR / "api.json").read_text())
+    return plain_text((FR_DIR / api["full_text"]["files"][number]).read_text(encoding="utf-8"))
+
+
+def bodies(config: Config) -> dict[str, tuple[str, int]]:
+    rows = query(
+        config,
+        "SELECT p.source_id, b.state, b.attempts FROM body_fetches b "
+        "JOIN publications p ON p.id = b.publication_id",
+    )
+    return {number: (state, attempts) for number, state, attempts in rows}
+
+
+def result_of(config: Config, number: str) -> dict:
+    (row,) = query(
+        config,
+        "SELECT t.result FROM tag_results t JOIN publications p ON p.id = t.publication_id "
+        "WHERE p.source = 'federal_register' AND p.source_id = ?",
+        number,
+    )
+    return json.loads(row[0])
+
+
+def test_the_recorded_raw_text_becomes_plain_paragraphs():
+    raw = (FR_DIR / "recorded" / "raw-text-93-32104.txt").read_text(encoding="utf-8")
+    text = plain_text(raw)
+    assert "<pre>" not in text and "<html>" not in text
+    assert (
+        "Pursuant to the authority vested in me by section 552(c)(2) of the Foreign Assistance "
+        "Act of 1961, as amended, 22 U.S.C. 2348a(c)(2) (the ``Act''), I hereby determine that:"
+    ) in text.split("\n\n")
+
+
+def test_a_body_adds_the_ai_reason_the_title_lacked(tmp_path, replay):
+    config = make_config(tmp_path)
+    server = replay()
+    crawl(config, "federal_register", "2026-08-24", server.url)
+    steps.tag(config)
+    before = result_of(config, "2026-17231")
+    assert "ai" not in before["tags"] and "export_control" in before["tags"]
+    assert bodies(config)["2026-17231"] == ("pending", 0)
+    (fetched,) = steps.fulltext(config, base_url=server.url)
+    assert fetched.ok, fetched.error
+    assert any(
+        t.endswith("/documents/full_text/text/2026/08/24/2026-17231.txt") for t in server.requests
+    )
+    assert not any("/documents/2026/08/24/" in t for t in server.requests)  # never html_url
+    assert bodies(config)["2026-17231"] == ("fetched", 1)
+    retagged = steps.tag(config)
+    assert retagged.tagged == 1
+    after = result_of(config, "2026-17231")
+    assert "ai" in after["tags"] and after["scores"]["ai"] >= 0.5
+    body = served_body("2026-17231")
+    ai = {e["text"]: e for e in after["evidence"]["ai"] if e["field"] == "body"}
+    assert {"artificial intelligence", "advanced computing"} <= set(ai)
+    found = ai["artificial intelligence"]
+    assert body[found["start"] : found["end"]] == "artificial intelligence"
+    hits = steps.search(config, '"computing clusters"').hits
+    assert [hit.source_id for hit in hits] == ["2026-17231"]
+    (version,) = query(config, "SELECT version FROM publications WHERE source_id = '2026-17231'")
+    assert version == (2,)
+
+
+def test_a_body_that_fails_is_recorded_retried_and_the_abstract_stays_searchable(tmp_path, replay):
+    config = make_config(tmp_path)
+    server = replay("first-body-404")
+    crawl(config, "federal_register", "2024-10-02", server.url)
+    steps.tag(config)
+    (first,) = steps.fulltext(config, base_url=server.url)
+    assert first.ok, first.error  # a failed body is not a failed crawl
+    state, attempts = bodies(config)["2024-22587"]
+    assert (state, attempts) == ("failed", 1)
+    (error,) = query(
+        config, "SELECT last_error FROM body_fetches WHERE last_error LIKE 'HTTP 404%'"
+    )
+    assert "synthetic 404" in error[0]
+    assert "2024-22587" in [h.source_id for h in steps.search(config, '"Data Center VEU"').hits]
+    status = CliRunner().invoke(main, ["--config", str(tmp_path / "regwatch.toml"), "status"])
+    assert "full texts: 0 pending, 0 fetched, " in status.output
+    steps.fulltext(config, base_url=server.url)
+    assert bodies(config)["2024-22587"] == ("fetched", 2)
+    (body,) = query(config, "SELECT body_text FROM publications WHERE source_id = '2024-22587'")
+    assert body[0] == served_body("2024-22587")
+
+
+def test_a_recrawl_keeps_the_fetched_body(tmp_path, replay):
+    config = make_config(tmp_path)
+    server = replay()
+    crawl(config, "federal_register", "2026-08-24", server.url)
+    steps.tag(config)
+    steps.fulltext(config, base_url=server.url)
+    again = crawl(config, "federal_register", "2026-08-24", server.url)
+    assert (again.updated, again.unchanged) == (0, 2)
+    (body,) = query(config, "SELECT body_text FROM publications WHERE source_id = '2026-17231'")
+    assert body[0] == served_body("2026-17231")
+
+
+def test_no_dev_set_document_loses_a_correct_tag_when_its_body_is_read():
+    api = json.loads((FR_DIR / "api.json").read_text())
+    labelled = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()]
+    with_body = [r for r in labelled if r.get("document_number") in api["full_text"]["files"]]
+    assert with_body, "no dev-set document has a served body"
+    tagger = load_tagger()
+    for record in with_body:
+        without = set(tagger.tag(record).tags)
+        read = set(tagger.tag({**record, "body": served_body(record["document_number"])}).tags)
+        correct = {tag for tag in ("ai", "export_control") if record[tag] and tag in without}
+        assert correct <= read, record["document_number"]
+
+
+def test_tag_input_and_eval_read_a_plain_text_body(tmp_path):
+    body = served_body("2026-17231")
+    line = {
+        "document_number": "2026-17231",
+        "title": "Revisions to the Entity List",
+        "publication_date": "2026-08-24",
+        "body": body,
+        "ai": True,
+        "export_control": True,
+        "borderline": True,
+    }
+    source = tmp_path / "docs.jsonl"
+    source.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    out = tmp_path / "tagged.jsonl"
+    runner = CliRunner()
+    done = runner.invoke(main, ["tag", "--input", str(source), "--output", str(out)])
+    assert done.exit_code == 0, done.output
+    tagged = json.loads(out.read_text(encoding="utf-8"))
+    assert "ai" in tagged["tags"]
+    assert {e["field"] for e in tagged["evidence"]["ai"]} == {"body"}
+    report = runner.invoke(main, ["eval", str(source), "--json"])
+    assert report.exit_code == 0, report.output
+    figures = json.loads(report.output)
+    assert figures["figures"]["tagger"]["all"]["ai"]["tp"] == 1
+
+
+def test_status_counts_bodies_in_a_new_archive(tmp_path):
+    config = make_config(tmp_path)
+    assert steps.status(config).bodies == {"pending": 0, "fetched": 0, "failed": 0}
+    with sqlite3.connect(Path(config.home) / "regwatch.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM body_fetches").fetchone() == (0,)

@@ -1,0 +1,179 @@
+"""Public inspection end to end: the spider against the replay server, rows in a real SQLite file,
+alerts written to the outbox by the tag step.
+
+The recorded filings (`recorded/pi-search.json`, `pi-document.json`: issue 2026-09-29) are real;
+the filing of the BIS rule 2026-17231 and the withdrawal of 2026-19936 are synthetic scenarios.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from crawlers.normalize import publication_from_pi
+from crawlers.spiders.federal_register_pi import FederalRegisterPiSpider
+from regwatch import steps
+from regwatch.config import Config, load_config
+from tests.conftest import REPLAY_DIR
+
+RECORDED = REPLAY_DIR / "federal_register" / "recorded"
+ISSUE = "2026-09-29"
+
+
+def make_config(tmp_path: Path) -> Config:
+    path = tmp_path / "regwatch.toml"
+    path.write_text(
+        f'[archive]\nhome = "{tmp_path / "home"}"\n'
+        f'[digest]\noutput_dir = "{tmp_path / "out"}"\n'
+        '[[alerts.routes]]\nname = "team"\nurl = "json://127.0.0.1:9/hook"\n',
+        encoding="utf-8",
+    )
+    return load_config(path, environ={})
+
+
+def crawl(config: Config, source: str, day: str, url: str):
+    result = steps.crawl(config, source=source, since=day, until=day, base_url=url)
+    assert result.ok, result.error
+    return result
+
+
+def query(config: Config, sql: str, *args) -> list[tuple]:
+    with sqlite3.connect(Path(config.home) / "regwatch.db") as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def test_a_recorded_filing_becomes_a_publication_of_its_family():
+    record = json.loads((RECORDED / "pi-search.json").read_text())["results"][0]
+    pub = publication_from_pi(record)
+    assert (pub.source, pub.source_id, pub.family) == (
+        "federal_register_pi",
+        "2026-19930",
+        "fr:2026-19930",
+    )
+    assert pub.title == (
+        "Antidumping or Countervailing Duty Investigations, Orders, or Reviews: "
+        "Light-Walled Rectangular Pipe and Tube from Mexico"
+    )
+    assert (pub.publication_date, pub.type, pub.url) == ("2026-09-30", "Notice", record["html_url"])
+    assert pub.raw["filing_type"] == "regular" and "page_views" not in pub.raw
+
+
+def test_special_and_regular_filings_of_an_issue_are_stored(tmp_path, replay):
+    config = make_config(tmp_path)
+    result = crawl(config, "federal_register_pi", ISSUE, replay().url)
+    assert (result.inserted, result.dropped) == (3, 0)
+    rows = query(
+        config,
+        "SELECT source_id, json_extract(raw, '$.filing_type'), family, withdrawn_at "
+        "FROM publications WHERE source = 'federal_register_pi' ORDER BY source_id",
+    )
+    assert rows == [
+        ("2026-19930", "regular", "fr:2026-19930", None),
+        ("2026-19936", "regular", "fr:2026-19936", None),
+        ("2026-19958", "special", "fr:2026-19958", None),
+    ]
+
+
+def test_a_withdrawn_filing_is_marked_and_kept_and_comes_back_if_listed_again(tmp_path, replay):
+    config = make_config(tmp_path)
+    crawl(config, "federal_register_pi", ISSUE, replay().url)
+    again = crawl(config, "federal_register_pi", ISSUE, replay("pi-withdrawn").url)
+    assert (again.inserted, again.updated) == (0, 0)
+    rows = query(
+        config,
+        "SELECT source_id, withdrawn_at IS NOT NULL FROM publications ORDER BY source_id",
+    )
+    assert rows == [("2026-19930", 0), ("2026-19936", 1), ("2026-19958", 0)]
+    (stats,) = query(config, "SELECT stats FROM crawl_log ORDER BY id DESC LIMIT 1")
+    assert json.loads(stats[0])["withdrawn"] == 1
+    crawl(config, "federal_register_pi", ISSUE, replay().url)
+    assert query(config, "SELECT COUNT(*) FROM publications WHERE withdrawn_at IS NOT NULL") == [
+        (0,)
+    ]
+
+
+def test_a_day_without_an_issue_withdraws_nothing(tmp_path, replay):
+    config = make_config(tmp_path)
+    server = replay()
+    crawl(config, "federal_register_pi", ISSUE, server.url)
+    empty = crawl(config, "federal_register_pi", "2024-12-29", server.url)
+    assert (empty.inserted, empty.requests) == (0, 1)
+    assert query(config, "SELECT COUNT(*) FROM publications WHERE withdrawn_at IS NULL") == [(3,)]
+
+
+def test_a_filing_later_published_is_one_family_alerted_once(tmp_path, replay):
+    config = make_config(tmp_path)
+    url = replay("pi-filing-published").url
+    steps.tag(config)  # the route exists before anything is stored
+    for source in ("federal_register", "federal_register_pi"):  # the first crawl: a backfill
+        assert crawl(config, source, "2026-08-20", url).ok
+    assert crawl(config, "federal_register_pi", "2026-08-21", url).inserted == 1
+    steps.tag(config)
+    assert crawl(config, "federal_register", "2026-08-24", url).inserted == 2
+    steps.tag(config)
+    rows = query(
+        config,
+        "SELECT p.source, o.kind, p.family FROM alert_outbox o "
+        "JOIN publications p ON p.id = o.publication_id "
+        "WHERE p.source_id = '2026-17231' ORDER BY o.id",
+    )
+    assert rows == [
+        ("federal_register_pi", "new", "fr:2026-17231"),
+        ("federal_register", "updated", "fr:2026-17231"),
+    ]
+    kinds = query(config, "SELECT kind FROM alert_outbox WHERE kind = 'new'")
+    assert len(kinds) == 2  # the filing, and 2026-17230 (published the same day, never filed here)
+
+
+def test_only_the_last_14_days_of_a_long_range_are_read_and_the_watermark_covers_it_all():
+    spider = FederalRegisterPiSpider(since="1994-01-01", until="2026-09-29")
+    assert (spider.first_day.isoformat(), spider.until.isoformat()) == ("2026-09-16", "2026-09-29")
+    # older filings are published documents by now: the range is covered, not left as a gap
+    assert spider.since.isoformat() == "1994-01-01"
+
+
+def test_the_latest_issue_is_read_only_by_a_crawl_ending_today(tmp_path, replay):
+    server = replay()
+    spider = FederalRegisterPiSpider(since="2026-09-29", until="2026-09-29")
+    assert spider.spec["current_path"] == "public-inspection-documents/current.json"
+    config = make_config(tmp_path)
+    crawl(config, "federal_register_pi", ISSUE, server.url)
+    assert not any("current.json" in target for target in server.requests)
+
+
+def test_a_published_document_whose_filing_a_digest_sent_is_a_change_not_a_new_item(tmp_path):
+    from archive import Archive, Publication
+
+    def pub(source: str, day: str) -> Publication:
+        return Publication(
+            source=source,
+            source_id="2026-17231",
+            title="Revisions to the Entity List",
+            publication_date=day,
+            family="fr:2026-17231",
+        )
+
+    result = {"tags": ["export_control"], "scores": {"export_control": 0.9}, "evidence": {}}
+    with Archive.open(tmp_path / "home") as archive:
+        archive.store([pub("federal_register_pi", "2026-08-21")])
+        for batch in archive.documents_to_tag("m"):
+            archive.store_tags([(item, result) for item in batch], "m")
+        (filing,) = archive.digest_items(
+            "team", "2026-08-17", "2026-08-23", ["export_control"], None
+        )
+        archive.record_digest(
+            "team",
+            "2026-08-17",
+            "2026-08-23",
+            subject="s",
+            recipients=["a@example.org"],
+            items=[(filing["id"], filing["version"], "new")],
+        )
+        archive.store([pub("federal_register", "2026-08-24")])
+        for batch in archive.documents_to_tag("m"):
+            archive.store_tags([(item, result) for item in batch], "m")
+        week = ("team", "2026-08-24", "2026-08-30")
+        assert archive.digest_items(*week, ["export_control"], None) == []
+        (change,) = archive.digest_changes(*week)
+        assert (change["source"], change["sent_version"]) == ("federal_register", 0)
