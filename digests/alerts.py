@@ -102,14 +102,24 @@ def deliver(
 def send(url: str, alert: Any, policy: Policy) -> tuple[str, str | None]:
     """One attempt: ("sent", None), ("failed", why) or ("maybe", why) — never raises."""
     plugin = _plugin(url, policy)
+    return _notify(plugin, message(alert.payload, plugin.body_maxlen), alert.key, policy)
+
+
+def send_text(url: str, text: str, key: str, policy: Policy) -> tuple[str, str | None]:
+    """One attempt to send `text` (already inert) with idempotency key `key`, like `send`."""
+    plugin = _plugin(url, policy)
+    return _notify(plugin, text[: plugin.body_maxlen], key, policy)
+
+
+def _notify(plugin: Any, body: str, key: str, policy: Policy) -> tuple[str, str | None]:
     if plugin.protocol in HEADER_SCHEMES or plugin.secure_protocol in HEADER_SCHEMES:
-        plugin.headers[KEY_HEADER] = alert.key
+        plugin.headers[KEY_HEADER] = key
     sender = apprise.Apprise()
     sender.add(plugin)
     budget = policy.timeout_seconds * 1.5
     try:
         outcome = sender.notify(
-            body=message(alert.payload, plugin.body_maxlen),
+            body=body,
             body_format=apprise.NotifyFormat.MARKDOWN,
             timeout=budget,
         )

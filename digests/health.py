@@ -4,12 +4,14 @@ Enters: the archive's `SourceCoverage` per source and the digest `Period`.
 Leaves: `Health`: one `SourceRow` per source (newest crawl, newest successful crawl, watermark, lag
 behind the period's end, failed crawls within the period), one `DayRow` per day of the period (the
 documents the archive holds per source; `listed` stays None until the crawler records a per-day
-ledger of the counts the source reported), and `reasons`: each one line, and any reason makes the
-digest say "this digest may be incomplete".
+ledger of the counts the source reported), `reasons`: each one line, and any reason makes the
+digest say "this digest may be incomplete", and `incidents`: the scheduler's open source incidents
+(a silent or failing source), one line each, which also make it incomplete.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -40,14 +42,15 @@ class Health:
     sources: list[SourceRow]
     days: list[DayRow]
     reasons: list[str]
+    incidents: list[str]
 
     @property
     def incomplete(self) -> bool:
-        return bool(self.reasons)
+        return bool(self.reasons or self.incidents)
 
 
-def health(coverage: list[Any], period: Period) -> Health:
-    """Summarise the archive's coverage of `period`."""
+def health(coverage: list[Any], period: Period, incidents: Sequence[Any] = ()) -> Health:
+    """Summarise the archive's coverage of `period` and the open `incidents`."""
     rows, reasons = [], []
     for cov in coverage:
         lag = _lag(cov.watermark, period.end)
@@ -68,6 +71,7 @@ def health(coverage: list[Any], period: Period) -> Health:
         rows,
         [DayRow(day, {cov.source: cov.held.get(day, 0) for cov in coverage}, None) for day in days],
         reasons,
+        [f"{i.source}: {i.detail} (open since {i.opened_at})" for i in incidents],
     )
 
 

@@ -243,6 +243,14 @@ def _as_cron(value: Any) -> str:
     return text
 
 
+def _as_crons(value: Any) -> tuple[str, ...]:
+    """One cron expression or a list of them (at least one)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise TypeError("must be a cron expression or a list of them")
+    return tuple(_as_cron(item) for item in items)
+
+
 def _as_timezone(value: Any) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -341,6 +349,7 @@ _CHECKS = {
     "path": lambda v: Path(_as_str(v)).expanduser(),
     "email": _as_email,
     "cron": _as_cron,
+    "crons": _as_crons,
     "timezone": _as_timezone,
     "strs": _as_strs,
     "slug": _as_slug,

@@ -1,0 +1,117 @@
+"""One pipeline at a time: an advisory lock file in the archive home.
+
+Enters: the archive home, the command taking the lock (`regwatch run`, the scheduled pipeline, …)
+and how long to wait for it.
+Leaves: `hold(...)`, a context manager holding `<home>/pipeline.lock` with `fcntl.flock` — the
+operating system releases it when its holder dies, however it dies, so a lock is never waited on
+forever. The holder writes a small JSON body (pid, command, since) for the messages, and empties
+it when it lets go cleanly: a body found on taking the lock was left by a process that was killed,
+and the context yields one line saying so (else None). If the lock stays held for `wait` seconds,
+`PipelineBusy` (a `TimeoutError`) says who holds it and since when.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+LOCK_NAME = "pipeline.lock"
+POLL = 0.1  # seconds between attempts while the lock is held
+
+
+class PipelineBusy(TimeoutError):
+    """The pipeline lock stayed held for the whole wait; the message names the holder."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds (or last held) the lock, as its JSON body says."""
+
+    pid: int
+    command: str
+    since: str
+
+    def describe(self) -> str:
+        gone = "" if _alive(self.pid) else ", no longer running"
+        return f"{self.command} (pid {self.pid}{gone}) since {self.since}"
+
+
+@contextlib.contextmanager
+def hold(
+    home: Path, command: str, wait: float, on_wait: Callable[[str], None] | None = None
+) -> Iterator[str | None]:
+    """Hold the pipeline lock of `home` for the block, waiting up to `wait` seconds for it.
+
+    `on_wait(holder)` is called once if the lock is busy when asked for. Yields a line naming the
+    killed process whose lock was taken over, or None.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        _acquire(fd, path, wait, on_wait)
+        left = _read(fd)
+        _write(fd, json.dumps({"pid": os.getpid(), "command": command, "since": _now()}))
+        try:
+            yield f"took over the pipeline lock left by {left.describe()}" if left else None
+        finally:
+            _write(fd, "")
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _acquire(fd: int, path: Path, wait: float, on_wait: Callable[[str], None] | None) -> None:
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        holder = _read(fd)
+        who = holder.describe() if holder else "another process"
+        if time.monotonic() >= deadline:
+            raise PipelineBusy(
+                f"the pipeline is busy: {path} is held by {who}; gave up after {wait:g} s "
+                "(pipeline.lock_wait_seconds)"
+            )
+        if on_wait and not told:
+            on_wait(who)
+            told = True
+        time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
+
+
+def _read(fd: int) -> Holder | None:
+    """The lock's JSON body, or None when it is empty or unreadable (a holder mid-write)."""
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+        return Holder(int(data["pid"]), str(data["command"]), str(data["since"]))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _write(fd: int, text: str) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, text.encode("utf-8"), 0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
