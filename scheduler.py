@@ -194,7 +194,8 @@ def missed_pipeline(config: Config, now: datetime) -> bool:
     since = last.started_at if last else beat.started_at if beat else None
     if since is None:
         return False  # a first start: nothing was missed
-    fire = triggers(config)["pipeline"].get_next_fire_time(None, _parse(since))
+    after = _parse(since) + timedelta(microseconds=1)
+    fire = triggers(config)["pipeline"].get_next_fire_time(None, after)
     return fire is not None and fire <= now
 
 
@@ -226,6 +227,7 @@ def main(config: Config | None = None) -> None:
     from crawlers.child import stop_children
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our one line per run suffices
     config = config or load_config()
     scheduler = build_scheduler(config)
     started = datetime.now(UTC)

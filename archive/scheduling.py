@@ -183,7 +183,9 @@ def unsent_notices(
     found = []
     start = stamp(since)
     rows = _incidents(conn, "WHERE opened_at >= ? OR closed_at >= ? ORDER BY id", (start, start))
-    sent = set(conn.execute("SELECT incident_id, route, event FROM incident_notices"))
+    sent = {
+        tuple(row) for row in conn.execute("SELECT incident_id, route, event FROM incident_notices")
+    }
     for incident in rows:
         for event, at in (("opened", incident.opened_at), ("cleared", incident.closed_at)):
             for route in routes:
