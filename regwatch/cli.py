@@ -225,9 +225,11 @@ def status(obj: Context) -> None:
     with _errors():
         report = steps.status(obj.config)
     _echo(f"archive: {obj.config.home}")
-    for line in [*_status_lines(report), *_alert_status_lines(report.alerts)]:
-        _echo(line)
-    for line in _scheduler_status_lines(obj.config, report):
+    for line in [
+        *_scheduler_status_lines(obj.config, report),
+        *_status_lines(report),
+        *_alert_status_lines(report.alerts),
+    ]:
         _echo(line)
     sent = report.last_digests
     for name in dict.fromkeys([e["name"] for e in obj.config["digest.lists"]] + list(sent)):

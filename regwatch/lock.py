@@ -4,10 +4,10 @@ Enters: the archive home, the command taking the lock (`regwatch run`, the sched
 and how long to wait for it.
 Leaves: `hold(...)`, a context manager holding `<home>/pipeline.lock` with `fcntl.flock` — the
 operating system releases it when its holder dies, however it dies, so a lock is never waited on
-forever. The holder writes a small JSON body (pid, command, since) for the messages, and empties
-it when it lets go cleanly: a body found on taking the lock was left by a process that was killed,
-and the context yields one line saying so (else None). If the lock stays held for `wait` seconds,
-`PipelineBusy` (a `TimeoutError`) says who holds it and since when.
+forever. The holder writes a small JSON body (pid, command, since) for the messages, and removes
+the file when it lets go cleanly: a body found on taking the lock was left by a process that was
+killed, and the context yields one line saying so (else None). If the lock stays held for `wait`
+seconds, `PipelineBusy` (a `TimeoutError`) says who holds it and since when.
 """
 
 from __future__ import annotations
@@ -50,33 +50,43 @@ def hold(
     """Hold the pipeline lock of `home` for the block, waiting up to `wait` seconds for it.
 
     `on_wait(holder)` is called once if the lock is busy when asked for. Yields a line naming the
-    killed process whose lock was taken over, or None.
+    killed process whose lock was taken over, or None. A clean release removes the file. In a
+    home this process may not write, nothing is locked (the archive refuses the write itself).
     """
     home.mkdir(parents=True, exist_ok=True)
+    if not os.access(home, os.W_OK):
+        yield None  # this process cannot write the archive: the step refuses it in one line
+        return
     path = home / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = _acquire(path, wait, on_wait)
     try:
-        _acquire(fd, path, wait, on_wait)
         left = _read(fd)
         _write(fd, json.dumps({"pid": os.getpid(), "command": command, "since": _now()}))
         try:
             yield f"took over the pipeline lock left by {left.describe()}" if left else None
         finally:
-            _write(fd, "")
+            path.unlink(missing_ok=True)  # while still locked: waiters see a new file next
     finally:
         os.close(fd)  # releases the flock
 
 
-def _acquire(fd: int, path: Path, wait: float, on_wait: Callable[[str], None] | None) -> None:
+def _acquire(path: Path, wait: float, on_wait: Callable[[str], None] | None) -> int:
+    """A descriptor of `path` holding its flock; the file is the one at `path` (not one a
+    previous holder removed while this process waited on it)."""
     deadline = time.monotonic() + wait
     told = False
     while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
         except BlockingIOError:
-            pass
-        holder = _read(fd)
+            holder = _read(fd)
+            os.close(fd)
+        else:
+            if _same_file(fd, path):
+                return fd
+            os.close(fd)
+            continue
         who = holder.describe() if holder else "another process"
         if time.monotonic() >= deadline:
             raise PipelineBusy(
@@ -87,6 +97,13 @@ def _acquire(fd: int, path: Path, wait: float, on_wait: Callable[[str], None] | 
             on_wait(who)
             told = True
         time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _read(fd: int) -> Holder | None:
