@@ -55,7 +55,7 @@ def pipeline(config: Config, now: datetime) -> tuple[bool, str]:
     """Crawl every source, tag what changed, deliver alerts (under the pipeline lock), then check
     the sources' health."""
     parts, ok = [], True
-    with steps.pipeline_lock(config, f"regwatch schedule (pid {os.getpid()})") as left:
+    with steps.pipeline_lock(config, "regwatch schedule", stop=STOP) as left:
         if left:
             log.warning(left)
         for source in steps.sources():

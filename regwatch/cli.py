@@ -225,11 +225,8 @@ def status(obj: Context) -> None:
     with _errors():
         report = steps.status(obj.config)
     _echo(f"archive: {obj.config.home}")
-    for line in [
-        *_scheduler_status_lines(obj.config, report),
-        *_status_lines(report),
-        *_alert_status_lines(report.alerts),
-    ]:
+    scheduled = _scheduler_status_lines(obj.config, report)
+    for line in [*_status_lines(report, scheduled), *_alert_status_lines(report.alerts)]:
         _echo(line)
     sent = report.last_digests
     for name in dict.fromkeys([e["name"] for e in obj.config["digest.lists"]] + list(sent)):
@@ -507,7 +504,8 @@ def _scheduler_status_lines(config: Config, report: Any) -> Iterator[str]:
         yield (f"incident open since {incident.opened_at}: {incident.source}: {incident.detail}")
 
 
-def _status_lines(report: Any) -> Iterator[str]:
+def _status_lines(report: Any, scheduled: Iterator[str]) -> Iterator[str]:
+    """Documents and sources, then the `scheduled` lines, then sizes, index and tag failures."""
     sources = sorted(set(report.documents) | set(report.last_crawl) | set(report.watermarks))
     total = sum(report.documents.values())
     yield f"documents: {total} ({report.tagged} tagged, {report.tags_stale} with stale tags)"
@@ -518,6 +516,7 @@ def _status_lines(report: Any) -> Iterator[str]:
             f"  {source}: {report.documents.get(source, 0)} documents, last crawl {last}, "
             f"watermark {report.watermarks.get(source, 'none')}"
         )
+    yield from scheduled
     yield f"database: {_size(report.database_bytes)}, index: {_size(report.index_bytes)}"
     index = report.index
     if index.usable:

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,20 +46,26 @@ class Holder:
 
 @contextlib.contextmanager
 def hold(
-    home: Path, command: str, wait: float, on_wait: Callable[[str], None] | None = None
+    home: Path,
+    command: str,
+    wait: float,
+    on_wait: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[str | None]:
     """Hold the pipeline lock of `home` for the block, waiting up to `wait` seconds for it.
 
-    `on_wait(holder)` is called once if the lock is busy when asked for. Yields a line naming the
-    killed process whose lock was taken over, or None. A clean release removes the file. In a
-    home this process may not write, nothing is locked (the archive refuses the write itself).
+    `on_wait(holder)` is called once if the lock is busy when asked for; `stop`, once set, ends the
+    wait at once (`PipelineBusy`: a scheduler shutting down waits for nobody). Yields a line
+    naming the killed process whose lock was taken over, or None. A clean release removes the
+    file. In a home this process may not write, nothing is locked (the archive refuses the write
+    itself).
     """
     home.mkdir(parents=True, exist_ok=True)
     if not os.access(home, os.W_OK):
         yield None  # this process cannot write the archive: the step refuses it in one line
         return
     path = home / LOCK_NAME
-    fd = _acquire(path, wait, on_wait)
+    fd = _acquire(path, wait, on_wait, stop or threading.Event())
     try:
         left = _read(fd)
         _write(fd, json.dumps({"pid": os.getpid(), "command": command, "since": _now()}))
@@ -70,7 +77,9 @@ def hold(
         os.close(fd)  # releases the flock
 
 
-def _acquire(path: Path, wait: float, on_wait: Callable[[str], None] | None) -> int:
+def _acquire(
+    path: Path, wait: float, on_wait: Callable[[str], None] | None, stop: threading.Event
+) -> int:
     """A descriptor of `path` holding its flock; the file is the one at `path` (not one a
     previous holder removed while this process waited on it)."""
     deadline = time.monotonic() + wait
@@ -88,6 +97,8 @@ def _acquire(path: Path, wait: float, on_wait: Callable[[str], None] | None) -> 
             os.close(fd)
             continue
         who = holder.describe() if holder else "another process"
+        if stop.is_set():
+            raise PipelineBusy(f"the pipeline is busy: {path} is held by {who}; stopped waiting")
         if time.monotonic() >= deadline:
             raise PipelineBusy(
                 f"the pipeline is busy: {path} is held by {who}; gave up after {wait:g} s "
@@ -96,7 +107,7 @@ def _acquire(path: Path, wait: float, on_wait: Callable[[str], None] | None) -> 
         if on_wait and not told:
             on_wait(who)
             told = True
-        time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
+        stop.wait(min(POLL, max(0.0, deadline - time.monotonic())))
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -23,6 +23,8 @@ from crawlers.sources import DEFAULT_SOURCE
 from regwatch.config import Config, ConfigError, check_apprise_url, env_value, smtp_password
 
 if TYPE_CHECKING:
+    import threading
+
     from archive import Archive, ArchiveStatus, RouteFilter, SearchHit
     from archive.scheduling import Heartbeat, Incident, JobRun
     from archive.tagging import TagInput
@@ -158,16 +160,21 @@ def sources() -> list[str]:
 
 @contextmanager
 def pipeline_lock(
-    config: Config, command: str, on_wait: Callable[[str], None] | None = None
+    config: Config,
+    command: str,
+    on_wait: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[str | None]:
     """Hold the archive's pipeline lock (one pipeline at a time), waiting up to
     `pipeline.lock_wait_seconds`; yields a line if it took over a killed process's lock.
 
-    Raises `regwatch.lock.PipelineBusy` (a `TimeoutError`) naming the holder if the wait runs out.
+    Raises `regwatch.lock.PipelineBusy` (a `TimeoutError`) naming the holder if the wait runs out
+    (or `stop` is set).
     """
     from regwatch.lock import hold
 
-    with hold(config.home, command, config["pipeline.lock_wait_seconds"], on_wait) as left:
+    wait = config["pipeline.lock_wait_seconds"]
+    with hold(config.home, command, wait, on_wait, stop) as left:
         yield left
 
 

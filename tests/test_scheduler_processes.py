@@ -227,6 +227,19 @@ def test_the_lock_is_busy_within_one_process_too_and_says_so_without_waiting(tmp
     assert str(busy.value).endswith("; gave up after 0 s (pipeline.lock_wait_seconds)")
 
 
+def test_a_scheduler_shutting_down_stops_waiting_for_the_lock_at_once(tmp_path):
+    stop = threading.Event()
+    stop.set()
+    began = time.monotonic()
+    with (
+        hold(tmp_path, "regwatch run", 0),
+        pytest.raises(PipelineBusy, match=r"; stopped waiting$"),
+        hold(tmp_path, "regwatch schedule", 600, stop=stop),
+    ):
+        pass
+    assert time.monotonic() - began < 5
+
+
 # --- a hung crawl -------------------------------------------------------------------------------
 
 
