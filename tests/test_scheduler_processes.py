@@ -265,7 +265,8 @@ def test_a_hung_crawl_child_is_killed_at_its_timeout_and_the_watermark_stays(tmp
 # --- SIGTERM during a step ----------------------------------------------------------------------
 
 
-def test_sigterm_during_a_crawl_stops_the_child_records_it_and_exits_0(tmp_path, silent):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_crawl_stops_the_child_records_it_and_exits_0(tmp_path, silent, signum):
     config = write_config(tmp_path, silent.url)
     home = tmp_path / "home"
     start_home(home)
@@ -279,7 +280,7 @@ def test_sigterm_during_a_crawl_stops_the_child_records_it_and_exits_0(tmp_path,
     try:
         wait_for(lambda: silent.connections, 90, "the pipeline's crawl request")
         (child,) = children(sched.pid)
-        sched.send_signal(signal.SIGTERM)
+        sched.send_signal(signum)
         _, err = sched.communicate(timeout=60)
     finally:
         if sched.poll() is None:
@@ -287,7 +288,7 @@ def test_sigterm_during_a_crawl_stops_the_child_records_it_and_exits_0(tmp_path,
     assert sched.returncode == 0, err
     assert not alive(child)
     assert "pipeline: a run fell due while the scheduler was down; running it now" in err
-    assert "SIGTERM: letting the running step finish, then stopping" in err
+    assert f"{signum.name}: letting the running step finish, then stopping" in err
     assert re.search(
         rf"pipeline FAILED in [\d.]+ s: {SOURCE} FAILED: the crawl was stopped by SIGTERM; "
         "stopped before tagging\n",
