@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from archive import (
     db,
     digest_log,
     feeds,
+    ledger,
     listing,
     outbox,
     scheduling,
@@ -168,6 +169,11 @@ class Archive:
         store.log_crawl(
             self._conn, source, started_at=started_at, finished_at=finished_at, ok=ok, stats=stats
         )
+
+    @_named
+    def record_listed(self, source: str, listed: Mapping[str, int], checked_at: str) -> int:
+        """Record how many documents `source` listed per day (a slice the crawl read whole)."""
+        return ledger.record_listed(self._conn, source, listed, checked_at)
 
     @_named
     def search(

@@ -3,8 +3,8 @@
 Enters: an open connection and a period (`start`, `end`, ISO dates). Leaves: one `SourceCoverage`
 per source known to the archive (stored documents, crawl log or watermark): its newest crawl, its
 newest successful crawl, its watermark, the failed crawls started within the period, and how many
-documents the archive holds for each day of the period. The per-day `held` counts are what a
-per-source, per-day ledger of listed counts will be compared with once the crawler records one.
+documents the archive holds for each day of the period (`held`) against how many the source listed
+for it according to the crawl ledger (`listed`; None for a day no completed crawl confirmed).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, timedelta
 
+from archive.ledger import days_between, held_between, listed_between
 from archive.query import check_dates
 from archive.status import CrawlRun
 
@@ -31,6 +31,7 @@ class SourceCoverage:
     watermark: str | None
     failed_in_period: list[CrawlRun]
     held: dict[str, int]  # every day of the period → documents stored with that publication date
+    listed: dict[str, int | None]  # every day of the period → what the source listed (ledger)
 
 
 def coverage(conn: sqlite3.Connection, start: str, end: str) -> list[SourceCoverage]:
@@ -39,14 +40,9 @@ def coverage(conn: sqlite3.Connection, start: str, end: str) -> list[SourceCover
     documents = dict(conn.execute("SELECT source, COUNT(*) FROM publications GROUP BY source"))
     watermarks = dict(conn.execute("SELECT source, value FROM watermarks"))
     crawled = {row[0] for row in conn.execute("SELECT DISTINCT source FROM crawl_log")}
-    held: dict[str, dict[str, int]] = {}
-    for source, day, count in conn.execute(
-        "SELECT source, publication_date, COUNT(*) FROM publications "
-        "WHERE publication_date BETWEEN ? AND ? GROUP BY source, publication_date",
-        (start, end),
-    ):
-        held.setdefault(source, {})[day] = count
-    days = _days(start, end)
+    held = held_between(conn, start, end)
+    listed = listed_between(conn, start, end)
+    days = days_between(start, end)
     return [
         SourceCoverage(
             source=source,
@@ -60,14 +56,10 @@ def coverage(conn: sqlite3.Connection, start: str, end: str) -> list[SourceCover
                 (source, start, end),
             ),
             held={day: held.get(source, {}).get(day, 0) for day in days},
+            listed={day: listed.get(source, {}).get(day) for day in days},
         )
         for source in sorted(set(documents) | set(watermarks) | crawled)
     ]
-
-
-def _days(start: str, end: str) -> list[str]:
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 def _crawl(conn: sqlite3.Connection, sql: str, args: tuple) -> CrawlRun | None:

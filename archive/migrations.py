@@ -150,6 +150,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        5,
+        "crawl ledger: per source and day, how many documents the source listed and when",
+        """
+        CREATE TABLE crawl_ledger (
+            source TEXT NOT NULL,
+            day TEXT NOT NULL,
+            listed INTEGER NOT NULL CHECK (listed >= 0),
+            checked_at TEXT NOT NULL,
+            PRIMARY KEY (source, day)
+        ) WITHOUT ROWID;
+        """,
+    ),
+    (
         6,
         "scheduler: job runs, heartbeat, source incidents and the ops notices sent for them",
         """

@@ -4,8 +4,9 @@ Enters: an open connection and the search index. Leaves: `ArchiveStatus` — doc
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
 database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`), and
 how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), and the last
-digest sent to each recipient list, the alerts of each route by state, and the scheduler's
-heartbeat, newest run of each job and open source incidents.
+digest sent to each recipient list, the alerts of each route by state, the crawl ledger's
+newest days per source (listed against held), and the scheduler's heartbeat, newest run of each
+job and open source incidents.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from archive.digest_log import SentDigest, last_sent
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
+from archive.ledger import LedgerDay, recent
 from archive.outbox import RouteCounts, counts
 from archive.scheduling import Heartbeat, Incident, JobRun, heartbeat, last_runs, open_incidents
 from archive.tagging import TagFailureRow, tag_failures
@@ -52,6 +54,7 @@ class ArchiveStatus:
     first_tag_failures: list[TagFailureRow]
     last_digests: dict[str, SentDigest]
     alerts: dict[str, RouteCounts]
+    ledger: dict[str, list[LedgerDay]]
     heartbeat: Heartbeat | None
     last_jobs: dict[str, JobRun]
     open_incidents: list[Incident]
@@ -79,6 +82,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         first_tag_failures=first_failed,
         last_digests=last_sent(conn),
         alerts=counts(conn),
+        ledger=recent(conn),
         heartbeat=heartbeat(conn),
         last_jobs=last_runs(conn),
         open_incidents=open_incidents(conn),

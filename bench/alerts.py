@@ -3,8 +3,10 @@
 Enters: `--count` alerts (default 1,000). An archive in a temporary folder gets that many tagged
 documents, stored after a first crawl and after the route was added, so each queues one alert.
 Leaves: on stdout, how long queueing took (inside `store_tags`), Apprise's one-time plugin loading,
-and then the delivery rate of `digests.alerts.deliver` (alerts/s; goal >= 100), checked against
-what the receiver (a thread in the same process) accepted.
+the delivery rate of `digests.alerts.deliver` (alerts/s; goal >= 100), checked against what the
+receiver (a thread in the same process) accepted, and, measured in the same run, the rate of bare
+`requests.post` calls to the same receiver: the ratio of the two is what the outbox and Apprise
+cost beyond HTTP itself, and holds steadier than either rate on a shared machine.
 
 Run: .venv/bin/python bench/alerts.py [--count N]
 """
@@ -24,10 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import apprise  # noqa: E402
+import requests  # noqa: E402
 
 from archive import Archive, Publication, RouteFilter  # noqa: E402
 from digests.alerts import Policy, deliver  # noqa: E402
 
+GOAL = 100  # alerts/s
 RESULT = {"tags": ["export_control"], "scores": {"export_control": 0.9}, "evidence": {},
           "entities": {}, "dates": {}}  # fmt: skip
 
@@ -64,6 +68,15 @@ def seed(archive: Archive, count: int) -> float:
     return time.perf_counter() - start
 
 
+def bare_posts(url: str, count: int) -> float:
+    """Requests per second of plain `requests.post` calls (a new connection each, like Apprise)."""
+    body = b'{"version": "1.0", "title": "", "message": "Export rule", "type": "info"}'
+    start = time.perf_counter()
+    for _ in range(count):
+        requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=5)
+    return count / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=1000)
@@ -79,12 +92,16 @@ def main() -> None:
         start = time.perf_counter()
         result = deliver(archive, {"bench": url}, Policy(timeout_seconds=5.0))
         seconds = time.perf_counter() - start
-    server.shutdown()
     assert result.sent == Handler.received == args.count, (result, Handler.received)
+    bare = bare_posts(f"http://127.0.0.1:{server.server_address[1]}/hook", args.count)
+    server.shutdown()
+    rate = result.sent / seconds
     print(f"queued {args.count} alerts while storing tags in {queued:.2f} s")
     print(f"Apprise plugin loading (once per process): {loading:.2f} s")
+    print(f"delivered {result.sent} alerts in {seconds:.2f} s: {rate:.0f} alerts/s", end=" ")
+    print(f"({rate / GOAL:.2f} × the goal of {GOAL})")
     print(
-        f"delivered {result.sent} alerts in {seconds:.2f} s: {result.sent / seconds:.0f} alerts/s"
+        f"bare requests.post to the same receiver: {bare:.0f}/s; delivery / bare: {rate / bare:.2f}"
     )
 
 

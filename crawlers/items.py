@@ -1,9 +1,11 @@
 """Items the spiders yield.
 
 Enters: nothing (definitions only).
-Leaves: `Publication` (re-exported from `archive.records`), the item stored in the archive, and
+Leaves: `Publication` (re-exported from `archive.records`), the item stored in the archive;
 `Rejected`, a record a spider could not turn into a `Publication`; the pipeline drops it with
-`DropItem("<source> <id>: <reason>")` so Scrapy counts it.
+`DropItem("<source> <id>: <reason>")` so Scrapy counts it; and `Listed`, yielded after the items of
+a date slice read completely: how many documents the source listed for each day of the slice (the
+pipeline records it in the crawl ledger).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from archive.records import Publication
 
-__all__ = ["Publication", "Rejected"]
+__all__ = ["Listed", "Publication", "Rejected"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +24,11 @@ class Rejected:
     source: str
     source_id: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A date slice read completely: every day of it → documents the source listed that day."""
+
+    source: str
+    days: dict[str, int]

@@ -1,15 +1,19 @@
 """Item pipeline: publications into the archive, in batches, then the watermark and crawl log.
 
-Enters: `Publication` and `Rejected` items from a spider; settings `REGWATCH_HOME`,
+Enters: `Publication`, `Rejected` and `Listed` items from a spider; settings `REGWATCH_HOME`,
 `REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's `since`/`until` at close.
 Leaves: rows in the archive (`Archive.store`, one transaction per batch), a `Rejected` item dropped
 as `DropItem("<source> <id>: <reason>")` (a publication the archive refuses is dropped and counted
-the same way when its batch is retried item by item), stats `regwatch/inserted|updated|unchanged`,
-and at the end one `log_crawl` entry (stat `regwatch/logged` once it is written). The watermark is
-set to `until` only after every batch is committed and only if the crawl finished
-(`finish_reason == "finished"`) with no recorded failure; it never moves back (backfills) and never
-jumps a gap (`next_watermark`). An archive that cannot be opened, written or logged to (locked,
-disk full, read-only) is a recorded failure, never an exception out of the pipeline.
+the same way when its batch is retried item by item) and recorded as a failure naming it, so the
+rest is stored but the crawl fails and its watermark stays (the record is fetched again); stats
+`regwatch/inserted|updated|unchanged`; the crawl ledger (`Archive.record_listed`: a `Listed` item,
+which follows the items of a completed slice, is recorded after the pending batch is stored; stat
+`regwatch/ledger_days`); and at the end one `log_crawl` entry (stat `regwatch/logged` once it is
+written). The watermark is set to `until` only after every batch is committed and only if the
+crawl finished (`finish_reason == "finished"`) with no recorded failure; it never moves back
+(backfills) and never jumps a gap (`next_watermark`). An archive that cannot be opened, written or
+logged to (locked, disk full, read-only) is a recorded failure, never an exception out of the
+pipeline.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from archive import Archive, ArchiveError, StoreResult
-from crawlers.items import Publication, Rejected
+from crawlers.items import Listed, Publication, Rejected
 from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK, errors, record_failure
 
 logger = logging.getLogger(__name__)
@@ -64,9 +68,14 @@ class ArchivePipeline:
         except ARCHIVE_FAILURES as exc:
             record_failure(self.stats, f"opening the archive failed: {exc}")
 
-    def process_item(self, item: Publication | Rejected) -> Publication:
+    def process_item(self, item: Publication | Rejected | Listed) -> Publication | Listed:
         if isinstance(item, Rejected):
-            raise DropItem(f"{item.source} {item.source_id}: {item.reason}")
+            message = f"{item.source} {item.source_id}: {item.reason}"
+            record_failure(self.stats, f"record rejected: {message}")
+            raise DropItem(message)
+        if isinstance(item, Listed):
+            self.record_listed(item)
+            return item
         self.batch.append(item)
         if len(self.batch) >= self.batch_size:
             self.flush()
@@ -87,13 +96,25 @@ class ArchivePipeline:
         except ARCHIVE_FAILURES as exc:
             record_failure(self.stats, f"storing {len(batch)} publications failed: {exc}")
 
+    def record_listed(self, item: Listed) -> None:
+        """Store what is pending, then record the slice's listed counts in the crawl ledger."""
+        self.flush()
+        if self.archive is None:
+            return
+        try:
+            written = self.archive.record_listed(item.source, item.days, _now())
+        except (ValueError, *ARCHIVE_FAILURES) as exc:
+            record_failure(self.stats, f"recording the crawl ledger failed: {exc}")
+            return
+        self.stats.inc_value("regwatch/ledger_days", written)
+
     def store_each(self, batch: list[Publication]) -> None:
         """A batch the archive refused: store its items one by one, dropping the bad ones."""
         for pub in batch:
             try:
                 self.count(self.archive.store([pub]))
-            except ValueError as exc:
-                logger.warning("Dropped: %s", exc)  # the archive names "<source> <id>: <reason>"
+            except ValueError as exc:  # the archive names "<source> <id>: <reason>"
+                record_failure(self.stats, f"record rejected by the archive: {exc}")
                 self.stats.inc_value("item_dropped_count")
 
     def count(self, result: StoreResult) -> None:

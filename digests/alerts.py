@@ -10,6 +10,9 @@ Each attempt is counted and its retry time set before the request leaves, so a c
 point loses nothing; an alert whose answer was lost to a crash is sent again with the same
 `X-Idempotency-Key` (json://, form://, xml://) so the receiver can drop the copy. After a route
 fails once in a run its other alerts wait for the next run: a dead endpoint delays only itself.
+A route whose plugin never throttles (`json://`, `form://`, Discord, …) reuses one plugin for the
+run; one that does (Slack, Teams Workflows: Apprise throttles per instance) gets a fresh one per
+attempt. Either way each attempt carries one message to one target.
 """
 
 from __future__ import annotations
@@ -75,10 +78,11 @@ def deliver(
 ) -> AlertRunResult:
     """Send every due alert of the routes in `urls`; a dry run only renders pending ones."""
     result = AlertRunResult()
+    senders = Senders(policy)
     if dry_run:
         for alert in archive.pending_alerts():
             if alert.route in urls:
-                text = message(alert.payload, _plugin(urls[alert.route], policy).body_maxlen)
+                text = message(alert.payload, senders.get(urls[alert.route])[0].body_maxlen)
                 result.messages.append((alert.route, text))
         return result
     broken: set[str] = set()
@@ -89,7 +93,7 @@ def deliver(
         retry_at = policy.retry_at(alert.attempts + 1, clock())
         if not archive.claim_alert(alert, policy.states, retry_at):
             continue
-        outcome, error = send(urls[alert.route], alert, policy)
+        outcome, error = send(urls[alert.route], alert, policy, senders)
         if outcome == "failed" and alert.attempts + 1 < policy.max_attempts:
             outcome = "pending"
         archive.finish_alert(alert.id, outcome, error)
@@ -99,23 +103,44 @@ def deliver(
     return result
 
 
-def send(url: str, alert: Any, policy: Policy) -> tuple[str, str | None]:
+class Senders:
+    """The plugin and Apprise object for each route URL within one delivery run."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._kept: dict[str, tuple[Any, apprise.Apprise]] = {}
+
+    def get(self, url: str) -> tuple[Any, apprise.Apprise]:
+        """The kept pair for a URL whose plugin never throttles, else a fresh pair."""
+        if url in self._kept:
+            return self._kept[url]
+        plugin = _plugin(url, self.policy)
+        sender = apprise.Apprise()
+        sender.add(plugin)
+        if plugin.request_rate_per_sec <= 0:  # seconds between two requests of one instance
+            self._kept[url] = (plugin, sender)
+        return plugin, sender
+
+
+def send(
+    url: str, alert: Any, policy: Policy, senders: Senders | None = None
+) -> tuple[str, str | None]:
     """One attempt: ("sent", None), ("failed", why) or ("maybe", why) — never raises."""
-    plugin = _plugin(url, policy)
-    return _notify(plugin, message(alert.payload, plugin.body_maxlen), alert.key, policy)
+    plugin, sender = (senders or Senders(policy)).get(url)
+    return _notify(plugin, sender, message(alert.payload, plugin.body_maxlen), alert.key, policy)
 
 
 def send_text(url: str, text: str, key: str, policy: Policy) -> tuple[str, str | None]:
     """One attempt to send `text` (already inert) with idempotency key `key`, like `send`."""
-    plugin = _plugin(url, policy)
-    return _notify(plugin, text[: plugin.body_maxlen], key, policy)
+    plugin, sender = Senders(policy).get(url)
+    return _notify(plugin, sender, text[: plugin.body_maxlen], key, policy)
 
 
-def _notify(plugin: Any, body: str, key: str, policy: Policy) -> tuple[str, str | None]:
+def _notify(
+    plugin: Any, sender: apprise.Apprise, body: str, key: str, policy: Policy
+) -> tuple[str, str | None]:
     if plugin.protocol in HEADER_SCHEMES or plugin.secure_protocol in HEADER_SCHEMES:
         plugin.headers[KEY_HEADER] = key
-    sender = apprise.Apprise()
-    sender.add(plugin)
     budget = policy.timeout_seconds * 1.5
     try:
         outcome = sender.notify(
@@ -133,7 +158,7 @@ def _notify(plugin: Any, body: str, key: str, policy: Policy) -> tuple[str, str 
 
 
 def _plugin(url: str, policy: Policy) -> Any:
-    """A fresh plugin per attempt (Apprise throttles per instance) with regwatch's timeouts.
+    """A plugin for `url` with regwatch's timeouts and without remote images or footer.
 
     The read timeout is longer than the call's budget, so an unanswered request ends as
     Apprise's TIMEOUT ("maybe delivered"), while a connection never made fails plainly.

@@ -15,11 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from regwatch.inert import markdown_url
+from regwatch.inert import markdown_url, one_line
 
 MAX_CHARS = 1000  # short enough to read in a channel; below every supported platform's limit
 ZWSP = "\u200b"
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MARKDOWN = re.compile(r"([\\`*_~\[\]|#])")
 DATE_LABELS = {
     "comments_close_on": "comments close",
@@ -30,7 +29,7 @@ DATE_LABELS = {
 
 def inert(text: Any) -> str:
     """Untrusted text as plain chat text: no markup, no mentions, one line."""
-    text = " ".join(CONTROL.sub(" ", str(text or "")).split())
+    text = one_line(text or "")
     text = text.replace("<", "‹").replace(">", "›").replace("@", "@" + ZWSP)
     return MARKDOWN.sub(r"\\\1", text)
 

@@ -9,12 +9,11 @@ when it is http(s), and the late / changed markers. Nothing here escapes: templa
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from nlp.rules import primary_tags
-from regwatch.inert import http_url
+from regwatch.inert import http_url, one_line
 
 PRIMARY = primary_tags()
 ENTITY_KINDS = {
@@ -44,8 +43,6 @@ FIELD_WORDS = {
 }
 MAX_QUOTES = 3
 MAX_ENTITIES = 8
-SPACES = re.compile(r"\s+")
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -160,13 +157,6 @@ def entities(found: dict[str, Any]) -> list[tuple[str, list[str]]]:
         if values:
             shown.append((label, values))
     return shown
-
-
-def one_line(text: Any) -> str:
-    """Text on one line: control characters dropped, runs of whitespace made one space."""
-    if text is None:
-        return ""
-    return SPACES.sub(" ", CONTROL.sub("", str(text))).strip()
 
 
 def _pdf(raw: Any) -> str | None:

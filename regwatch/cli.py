@@ -226,7 +226,8 @@ def status(obj: Context) -> None:
         report = steps.status(obj.config)
     _echo(f"archive: {obj.config.home}")
     scheduled = _scheduler_status_lines(obj.config, report)
-    for line in [*_status_lines(report, scheduled), *_alert_status_lines(report.alerts)]:
+    lines = [*_status_lines(report, scheduled), *_ledger_lines(report.ledger)]
+    for line in [*lines, *_alert_status_lines(report.alerts)]:
         _echo(line)
     sent = report.last_digests
     for name in dict.fromkeys([e["name"] for e in obj.config["digest.lists"]] + list(sent)):
@@ -464,6 +465,18 @@ def _echo_alerts(result: Any) -> None:
     )
     if result.feeds:
         _echo(f"feeds written to {result.feeds[0].parent.resolve()}")
+
+
+def _ledger_lines(ledger: dict[str, list[Any]]) -> Iterator[str]:
+    """Per source, its newest days in the crawl ledger: listed against held, short days marked."""
+    for source, days in ledger.items():
+        yield f"crawl ledger of {source}, {days[0].day} to {days[-1].day} (listed / held):"
+        for day in days:
+            if day.listed is None:
+                yield f"  {day.day}  not confirmed by a completed crawl / {day.held}"
+                continue
+            mark = f"  SHORT by {day.listed - day.held}" if day.short else ""
+            yield f"  {day.day}  {day.listed} / {day.held}{mark}"
 
 
 def _alert_status_lines(counts: dict[str, Any]) -> Iterator[str]:

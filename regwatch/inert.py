@@ -2,8 +2,9 @@
 
 Enters: strings from documents, sources or users (titles, snippets, URLs, queries, error messages).
 Leaves: the same text made harmless for one destination: `http_url` (a link in HTML, or None when
-it must be shown as text), `terminal_text` (no control characters, escape sequences or bidi
-overrides), `csv_cell` (no spreadsheet formula), `shorten` (a long value cut in the middle).
+it must be shown as text), `markdown_url` (a link target in Markdown or chat), `terminal_text` (no
+control characters, escape sequences or bidi overrides), `one_line` (that, on one line),
+`csv_cell` (no spreadsheet formula), `shorten` (a long value cut in the middle).
 Standard library only, so every package may import it.
 """
 
@@ -48,6 +49,12 @@ def markdown_url(value: Any) -> str | None:
 def terminal_text(value: str) -> str:
     """`value` without escape sequences or control characters (newline and tab are kept)."""
     return _CONTROLS.sub("", _ESCAPES.sub("", value))
+
+
+def one_line(value: Any) -> str:
+    """`value` as text on one line: what `terminal_text` removes, removed; every run of
+    whitespace (newlines and tabs included) made one space; None is empty."""
+    return " ".join(terminal_text("" if value is None else str(value)).split())
 
 
 def csv_cell(value: Any) -> Any:

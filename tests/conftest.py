@@ -1,14 +1,16 @@
 """Shared pytest fixtures.
 
-Enters: the repository's replay data (`data/replay`).
-Leaves: `replay_server` (base URL of a local Federal Register replay server; parametrize it
-indirectly with a scenario name), `replay` (a factory starting servers, optionally with a scenario,
-all stopped at teardown), `REPLAY_DIR`.
+Enters: the replay recordings shipped in `replay/recordings/`.
+Leaves: `home` (a temporary working folder with `REGWATCH_HOME` set to its `home/` and no
+configuration file: what a command-line test runs in), `replay_server` (base URL of a local
+Federal Register replay server; parametrize it indirectly with a scenario name), `replay` (a
+factory starting servers, optionally with a scenario, all stopped at teardown), `REPLAY_DIR`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,3 +37,12 @@ def replay() -> Iterator[Callable[..., ReplayServer]]:
 def replay_server(request: pytest.FixtureRequest, replay: Callable[..., ReplayServer]) -> str:
     """Base URL (`http://127.0.0.1:PORT/api/v1/`) of a replay server (scenario: indirect param)."""
     return replay(getattr(request, "param", None)).url
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`tmp_path/home` as `REGWATCH_HOME`, `tmp_path` as the working folder, no config file."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
+    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"

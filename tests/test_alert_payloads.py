@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from apprise.plugins.discord import NotifyDiscord
 from apprise.plugins.slack import NotifySlack
 
 from archive.outbox import Alert
-from digests.alerts import Policy, send
+from digests.alerts import Policy, Senders, send
 from digests.chat import message
 from tests.receiver import Receiver
 
@@ -161,3 +162,30 @@ def test_a_long_message_fits_the_limit_and_never_cuts_a_link(limit):
 def test_a_non_http_link_is_left_out():
     text = message({**PAYLOAD, "title": "Rule", "url": "javascript:alert(1)"})
     assert text.splitlines()[0] == "Rule"
+
+
+def test_a_run_sends_each_alert_once_with_its_own_key_and_no_throttle_wait(receiver, monkeypatch):
+    """json:// reuses one plugin per run; Slack (throttled 1.2 s per instance) gets a fresh one per
+    attempt, so three Slack alerts never wait for Apprise's throttle."""
+    monkeypatch.setattr(NotifySlack, "webhook_url", f"http://127.0.0.1:{receiver.port}/services")
+    senders = Senders(POLICY)
+    alerts = [
+        Alert(n, "team", n, 1, f"rw-key-{n}", "new", {**PAYLOAD, "title": f"Rule {n}"},
+              "pending", 0, "", None, "", None)
+        for n in range(3)
+    ]  # fmt: skip
+    start = time.monotonic()
+    for url in (f"json://127.0.0.1:{receiver.port}/hook", "slack://T000A/B000B/XXXXXXXXXXXX"):
+        assert [send(url, a, POLICY, senders)[0] for a in alerts] == ["sent"] * 3
+    assert time.monotonic() - start < 1.2
+    posted = receiver.accepted
+    assert [r.headers.get("X-Idempotency-Key") for r in posted] == [
+        *("rw-key-0", "rw-key-1", "rw-key-2"),
+        *(None, None, None),
+    ]
+    assert [r.body["message"].splitlines()[0][:7] for r in posted[:3]] == [
+        "[Rule 0",
+        "[Rule 1",
+        "[Rule 2",
+    ]
+    assert all(f"Rule {n}" in json.dumps(r.body) for n, r in enumerate(posted[3:]))

@@ -17,14 +17,6 @@ GOOD = FIXTURES / "fr_documents.jsonl"
 BAD = FIXTURES / "fr_documents_bad.jsonl"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
-    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def invoke(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 

@@ -19,8 +19,9 @@ from scrapy.utils.test import get_crawler
 
 import crawlers.settings
 from archive import Archive, ArchiveError
-from crawlers.items import Publication, Rejected
+from crawlers.items import Listed, Publication, Rejected
 from crawlers.middlewares import BackoffRetryMiddleware
+from crawlers.outcome import errors
 from crawlers.pipelines import ArchivePipeline, next_watermark
 from crawlers.run import crawl, crawl_window, user_agent
 from crawlers.sources import source_spec
@@ -117,7 +118,8 @@ def test_parse_last_page_yields_the_exact_publication_and_no_request():
                 }
             ],
             raw=record,
-        )
+        ),
+        Listed("federal_register", {"1994-01-03": 1}),
     ]
 
 
@@ -206,12 +208,14 @@ def test_malformed_json_yields_nothing_and_records_a_failure():
     assert "malformed JSON" in s.crawler.stats.get_value("regwatch/errors")[0]
 
 
-def test_a_record_without_title_is_rejected_and_the_pipeline_drops_it(tmp_path):
+def test_a_record_without_title_is_rejected_named_and_fails_the_crawl(tmp_path):
     item = spider().item({"document_number": "2023-99999", "publication_date": "2023-10-02"})
     assert item == Rejected("federal_register", "2023-99999", "missing title")
-    pipeline = ArchivePipeline(tmp_path, "federal_register", 10, get_crawler().stats)
+    stats = get_crawler().stats
+    pipeline = ArchivePipeline(tmp_path, "federal_register", 10, stats)
     with pytest.raises(DropItem, match=r"^federal_register 2023-99999: missing title$"):
         pipeline.process_item(item)
+    assert errors(stats) == ["record rejected: federal_register 2023-99999: missing title"]
 
 
 def test_a_publication_the_archive_refuses_is_dropped_and_its_batch_still_stored(tmp_path):
@@ -228,6 +232,9 @@ def test_a_publication_the_archive_refuses_is_dropped_and_its_batch_still_stored
     pipeline.archive.close()
     assert (stats.get_value("item_dropped_count"), stats.get_value("regwatch/inserted")) == (1, 1)
     assert set(rows(tmp_path, "2023-10-02", "2023-10-02")) == {"2023-21000"}
+    assert errors(stats)[0].startswith(
+        "record rejected by the archive: federal_register 2023-21001"
+    )
 
 
 def test_watermark_moves_forward_only_over_contiguous_successful_ranges():
@@ -400,3 +407,14 @@ def test_a_corrected_document_is_updated_in_place(tmp_path, replay):
     )
     assert changed["id"] == before["2023-23055"]["id"]
     assert changed["version"] == before["2023-23055"]["version"] + 1
+
+
+def test_a_poisoned_record_fails_the_crawl_by_name_and_the_rest_is_stored(tmp_path, replay):
+    poison = tmp_path / "synthetic-poisoned-document.jsonl"
+    poison.write_text(json.dumps({"document_number": "2023-23055", "agencies": "BIS"}) + "\n")
+    result = run(tmp_path / "home", replay({"overrides": str(poison)}), "2023-10-25", "2023-10-25")
+    assert not result.ok
+    assert "record rejected: federal_register 2023-23055: agencies must be a list" in result.error
+    stored = rows(tmp_path / "home", "2023-10-25", "2023-10-25")
+    assert set(stored) == store_numbers("2023-10-25", "2023-10-25") - {"2023-23055"}
+    assert watermark(tmp_path / "home") is None  # fetched again by the next crawl

@@ -488,7 +488,7 @@ def test_stopping_the_parent_stops_the_child_and_logs_a_failed_crawl(tmp_path, s
     parent, child = crawl_child(home, slow)
     os.kill(parent.pid, signum)
     exit_status = {signal.SIGTERM: 128 + signal.SIGTERM, signal.SIGINT: 1}  # click: "Aborted!"
-    assert parent.wait(timeout=60) == exit_status[signum]
+    assert parent.wait(timeout=120) == exit_status[signum]  # seconds on a loaded 2-core machine
     assert not alive(child)
     assert [(ok, stats["errors"]) for ok, stats in crawl_log(home)] == [
         (False, ["the crawl was stopped by SIGTERM"])  # the parent forwards one SIGTERM

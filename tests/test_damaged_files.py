@@ -41,14 +41,6 @@ DROP_CAPS = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowne
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
-    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def archive(home: Path) -> Path:
     assert CliRunner().invoke(main, ["import", str(GOOD)]).exit_code == 0
     assert not list(home.glob("regwatch.db-*"))  # closed cleanly: everything is in the file

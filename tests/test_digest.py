@@ -209,13 +209,20 @@ def test_source_health_banner_after_a_failed_crawl_and_a_lagging_watermark(archi
         ok=True,
         stats={},
     )
+    listed = {"2026-11-16": 0, "2026-11-17": 1, "2026-11-18": 0, "2026-11-19": 0}
+    archive.record_listed("federal_register", listed, "2026-11-20T07:01:00+00:00")
     digest = build_digest(archive, WEEK)
     assert digest.health.reasons == [
         "federal_register: 1 crawl failed between 2026-11-16 and 2026-11-22",
         "federal_register: crawled completely only up to 2026-11-19, 3 days before the period ends",
+        "federal_register: 3 days never confirmed by a completed crawl (2026-11-20..2026-11-22)",
     ]
     assert digest.subject.endswith("(may be incomplete)")
     assert [d.held["federal_register"] for d in digest.health.days] == [0, 1, 0, 0, 0, 0, 0]
+    assert [d.shown("federal_register") for d in digest.health.days] == [
+        *("0", "1", "0", "0"),
+        *("–", "–", "–"),
+    ]
     pages = render(digest)
     assert "This digest may be incomplete." in pages.html
     assert "THIS DIGEST MAY BE INCOMPLETE" in pages.text
@@ -228,7 +235,10 @@ def test_source_health_banner_after_a_failed_crawl_and_a_lagging_watermark(archi
         ok=True,
         stats={},
     )
-    assert not build_digest(archive, iso_week("2026-W48")).health.incomplete
+    week = iso_week("2026-W48")
+    listed = {day: 0 for day in [f"2026-11-{n}" for n in range(23, 31)]}
+    archive.record_listed("federal_register", listed, "2026-11-30T07:01:00+00:00")
+    assert not build_digest(archive, week).health.incomplete
 
 
 def test_templates_are_overridable_and_strict(archive, tmp_path):

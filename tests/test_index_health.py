@@ -66,14 +66,6 @@ with Archive.open(home) as opened:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
-    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def stored(home: Path) -> Path:
     with Archive.open(home) as archive:
         archive.store(PUBS)

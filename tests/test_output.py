@@ -36,14 +36,6 @@ HOSTILE_LINKS = [
 CONTROLS = "\x1b[31m\x1b]8;;https://evil.example\x07\u202e\x9b2J\x07\x00\r"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
-    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def invoke(*args: str, **kwargs):
     return CliRunner().invoke(main, list(args), catch_exceptions=False, **kwargs)
 

@@ -7,21 +7,26 @@ Leaves: one `Publication` per document (a `Rejected` for a record that cannot be
 follow-up requests. The range is queried as one slice; a slice whose `count` reaches `slice_max`
 (1,000; the API clamps counts at 10,000) is split in halves down to single days, and a single day
 that still reaches it is paged. A slice's items are held back until it is complete: its distinct
-documents match its first page's `count`. Nothing a response says is trusted: a body that is not a
-search body, a `results` that is not a list of objects, a `next_page_url` that is not a string,
-leaves the API's origin (scheme, host, port), repeats a page of the slice or asks for more pages
-than `count` needs (ceil(count / per_page)), and a page repeating an earlier page's documents, each
-fail the slice. The only change made to a link is that one on the canonical host
-(`www.federalregister.gov`) is moved to the configured base URL's scheme and host when a
-non-default base URL is configured (a replay server replaying live recordings). Failures are
-recorded (`crawlers.outcome`); the "Request Access" HTML wall closes the spider with reason
-`access_wall`.
+documents match its first page's `count`; they are then followed by a `Listed` item, the documents
+the source listed per day of the slice (for one day, its `count`; for several, the distinct
+documents received per `publication_date`, 0 for a day with none; none at all if a document's
+date falls outside the slice, since the split is then unknown). Nothing a response says is
+trusted: a body that is not a search body, a `results` that is not a list of objects, a
+`next_page_url` that is not a string, leaves the API's origin (scheme, host, port), repeats a page
+of the slice or asks for more pages than `count` needs (ceil(count / per_page)), and a page
+repeating an earlier page's documents, each fail the slice. The only change made to a link is that
+one on the canonical host (`www.federalregister.gov`) is moved to the configured base URL's scheme
+and host when a non-default base URL is configured (a replay server replaying live recordings).
+Failures are recorded (`crawlers.outcome`); the "Request Access" HTML wall closes the spider with
+reason `access_wall`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -36,15 +41,17 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 from w3lib.http import basic_auth_header
 
-from crawlers.items import Publication, Rejected
+from archive.records import iso_date
+from crawlers.items import Listed, Publication, Rejected
 from crawlers.normalize import publication_from_fr
 from crawlers.outcome import errors, record_failure
 from crawlers.sources import source_spec
 from crawlers.urls import check_base_url, origin, shown, split_credentials
 
 WALL_REASON = "access_wall"
+logger = logging.getLogger(__name__)
 
-Output = Publication | Rejected | scrapy.Request
+Output = Publication | Rejected | Listed | scrapy.Request
 
 
 class Untrusted(ValueError):
@@ -62,15 +69,29 @@ class Slice:
     pages: list[frozenset[str]] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
     items: list[Publication | Rejected] = field(default_factory=list)
+    days: dict[str, date | None] = field(default_factory=dict)  # document → its publication day
 
-    def add_page(self, keys: list[str]) -> None:
+    def add_page(self, records: list[dict[str, Any]]) -> None:
         """Count one page's documents; `Untrusted` if it repeats an earlier page's documents."""
+        keys = {record_key(record): record for record in records}
         page = frozenset(keys)
         if page and page in self.pages:
             earlier = self.pages.index(page) + 1
             raise Untrusted(f"page {len(self.pages) + 1} repeats the documents of page {earlier}")
         self.pages.append(page)
         self.keys |= page
+        for key, record in keys.items():
+            self.days[key] = iso_date(record.get("publication_date"))
+
+    def listed(self) -> dict[str, int] | None:
+        """Per day of a complete slice, the documents the source listed; None if unknown."""
+        span = [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+        if len(span) == 1:
+            return {self.first.isoformat(): self.count}
+        if any(day not in span for day in self.days.values()):
+            return None  # a document outside the slice: the per-day split cannot be trusted
+        per_day = Counter(self.days.values())
+        return {day.isoformat(): per_day[day] for day in span}
 
 
 class FederalRegisterSpider(scrapy.Spider):
@@ -145,13 +166,21 @@ class FederalRegisterSpider(scrapy.Spider):
         if part.count is None:
             part.count = body["count"]  # the first page's count rules
         records = search_results(body)
-        part.add_page([record_key(record) for record in records])
+        part.add_page(records)
         part.items.extend(self.item(record) for record in records)
         link = body.get("next_page_url")
         if link is None:
             self.check_complete(part)
-            return list(part.items)
+            return [*part.items, *self.listing(part)]
         return [self.follow(part, link)]
+
+    def listing(self, part: Slice) -> list[Listed]:
+        """The complete slice's per-day listed counts, or nothing if they are unknown."""
+        days = part.listed()
+        if days is None:
+            logger.warning("%s: a document's date is outside the slice", where_slice(part))
+            return []
+        return [Listed(self.name, days)]
 
     def follow(self, part: Slice, link: Any) -> scrapy.Request:
         """The request for `link`, after checking that it may be followed."""
@@ -262,9 +291,11 @@ def where(request: scrapy.Request | None) -> str:
     if "slice" not in meta:
         return shown(request.url) if request is not None else "?"
     part, page = meta["slice"], meta.get("page", 1)
-    return f"publication dates {dates(part.first, part.last)}" + (
-        f", page {page}" if page > 1 else ""
-    )
+    return where_slice(part) + (f", page {page}" if page > 1 else "")
+
+
+def where_slice(part: Slice) -> str:
+    return f"publication dates {dates(part.first, part.last)}"
 
 
 def dates(first: date, last: date) -> str:
