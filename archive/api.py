@@ -3,10 +3,11 @@
 Enters: a home directory (`<home>/regwatch.db`, `<home>/index/`), publications from crawlers or
 importers, tag results from the tag step, search text from users. Leaves: `StoreResult`,
 `SearchHit`s, `TagInput` batches, publication dicts for digests, `ArchiveStatus` and
-`IndexHealth`. SQLite is the source of truth; after every committed write, and when a writer
-closes, the index is brought level (so a crash that left it behind is caught up by the next
-writer). An archive opened `readonly` writes nothing: not the database, not the index, not its
-lock. Every SQLite failure leaves as one `ArchiveError` line naming the file.
+`IndexHealth`; the scheduler's job runs, heartbeat and source incidents. SQLite is the source of
+truth; after every committed write, and when a writer closes, the index is brought level (so a
+crash that left it behind is caught up by the next writer). An archive opened `readonly` writes
+nothing: not the database, not the index, not its lock. Every SQLite failure leaves as one
+`ArchiveError` line naming the file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -28,6 +30,7 @@ from archive import (
     links,
     listing,
     outbox,
+    scheduling,
     search,
     store,
     tagging,
@@ -41,6 +44,7 @@ from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.outbox import Alert, RouteFilter
 from archive.records import Publication
+from archive.scheduling import CrawlRecord, Heartbeat, Incident, JobRun, Notice
 from archive.search import SearchHit
 from archive.status import ArchiveStatus, status
 from archive.store import StoreResult
@@ -459,6 +463,60 @@ class Archive:
     def store_links(self, release_id: int, found: Sequence[tuple[int, str, str]]) -> None:
         """Replace a release's links to the documents it names."""
         links.store_links(self._conn, release_id, found)
+
+    # The scheduler: job runs, heartbeat, source incidents and the ops notices sent for them.
+
+    @_named
+    def job_started(self, job_id: str, at: datetime) -> int:
+        """Record that a scheduled job started; returns the run's id."""
+        return scheduling.job_started(self._conn, job_id, at)
+
+    @_named
+    def job_finished(self, run_id: int, at: datetime, ok: bool, summary: str) -> None:
+        """Record how a job run ended, with its one-line summary."""
+        scheduling.job_finished(self._conn, run_id, at, ok, summary)
+
+    @_named
+    def last_job_runs(self) -> dict[str, JobRun]:
+        """The newest run of every scheduled job, by job id."""
+        return scheduling.last_runs(self._conn)
+
+    @_named
+    def heartbeat(self) -> Heartbeat | None:
+        """The scheduler's newest heartbeat, or None if it never ran."""
+        return scheduling.heartbeat(self._conn)
+
+    @_named
+    def beat(self, pid: int, started_at: datetime, at: datetime) -> None:
+        """Record the scheduler's heartbeat."""
+        scheduling.beat(self._conn, pid, started_at, at)
+
+    @_named
+    def crawl_records(self, recent: int) -> list[CrawlRecord]:
+        """Every crawled source's history (first crawl, newest success, `recent` newest crawls)."""
+        return scheduling.crawl_records(self._conn, recent)
+
+    @_named
+    def open_incidents(self) -> list[Incident]:
+        """Source incidents not cleared yet."""
+        return scheduling.open_incidents(self._conn)
+
+    @_named
+    def sync_incidents(
+        self, problems: dict[tuple[str, str], str], at: datetime
+    ) -> tuple[list[Incident], list[Incident]]:
+        """Open incidents for new problems, clear those gone; returns (opened, cleared)."""
+        return scheduling.sync_incidents(self._conn, problems, at)
+
+    @_named
+    def unsent_notices(self, routes: Sequence[str], since: datetime) -> list[Notice]:
+        """Incident events from `since` on that an ops route was not told of yet."""
+        return scheduling.unsent_notices(self._conn, routes, since)
+
+    @_named
+    def notice_sent(self, notices: Sequence[Notice], at: datetime) -> None:
+        """Record delivered incident notices."""
+        scheduling.notice_sent(self._conn, notices, at)
 
 
 def _writable(home: Path) -> bool:

@@ -163,6 +163,46 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        6,
+        "scheduler: job runs, heartbeat, source incidents and the ops notices sent for them",
+        """
+        CREATE TABLE job_runs (
+            id INTEGER PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            ok INTEGER,
+            summary TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX job_runs_job ON job_runs (job_id, id);
+
+        CREATE TABLE scheduler_heartbeat (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            beat_at TEXT NOT NULL
+        );
+
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('silence', 'failures')),
+            detail TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            closed_at TEXT
+        );
+        CREATE UNIQUE INDEX incidents_open ON incidents (source, kind) WHERE closed_at IS NULL;
+
+        CREATE TABLE incident_notices (
+            incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+            route TEXT NOT NULL,
+            event TEXT NOT NULL CHECK (event IN ('opened', 'cleared')),
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (incident_id, route, event)
+        ) WITHOUT ROWID;
+        """,
+    ),
+    (
         7,
         "record families, withdrawn public-inspection filings, full-text fetches",
         """

@@ -5,7 +5,8 @@ how many are tagged (and how many of those are stale), the last crawl of each so
 database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`), and
 how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), and the last
 digest sent to each recipient list, the alerts of each route by state, the crawl ledger's newest
-days per source (listed against held), and the full texts pending, fetched and failed.
+days per source (listed against held), the full texts pending, fetched and failed, and the
+scheduler's heartbeat, newest run of each job and open source incidents.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.ledger import LedgerDay, recent
 from archive.outbox import RouteCounts, counts
+from archive.scheduling import Heartbeat, Incident, JobRun, heartbeat, last_runs, open_incidents
 from archive.tagging import TagFailureRow, tag_failures
 
 FAILURES_SHOWN = 5
@@ -55,6 +57,9 @@ class ArchiveStatus:
     alerts: dict[str, RouteCounts]
     ledger: dict[str, list[LedgerDay]]
     bodies: dict[str, int]
+    heartbeat: Heartbeat | None
+    last_jobs: dict[str, JobRun]
+    open_incidents: list[Incident]
 
 
 def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> ArchiveStatus:
@@ -81,6 +86,9 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         alerts=counts(conn),
         ledger=recent(conn),
         bodies=body_counts(conn),
+        heartbeat=heartbeat(conn),
+        last_jobs=last_runs(conn),
+        open_incidents=open_incidents(conn),
     )
 
 

@@ -3,7 +3,8 @@
 Enters: in the parent, the child's command line (`run_child`); in the child, the parent's pid
 (`watch_parent`).
 Leaves: `run_child` starts the child in its own session (a terminal's Ctrl-C reaches the parent
-only) and returns its exit status; however the wait ends (the child exits, `timeout` passes as
+only) and returns its exit status (`stop_children` stops every running child from another thread,
+as the scheduler does on SIGTERM); however the wait ends (the child exits, `timeout` passes as
 `subprocess.TimeoutExpired`, Ctrl-C, or SIGTERM, turned into `SystemExit(143)` while it waits in
 the main thread), the child is stopped and reaped before `run_child` returns or raises: one
 SIGTERM (Scrapy closes the spider, which records the crawl), SIGKILL after `STOP_GRACE` seconds.
@@ -36,16 +37,36 @@ STOP_GRACE = 10.0
 FORCE_AFTER = 2.0
 POLL = 0.2
 STOPPED = "the crawl was stopped by"
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
+_stopping = threading.Event()
 
 
 def run_child(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float | None) -> int:
     """Run `args` and return its exit status; the child never outlives this call."""
     with _sigterm_exits():
         child = subprocess.Popen(args, cwd=cwd, env=env, start_new_session=True)
+        with _children_lock:
+            _children.add(child)
+            if _stopping.is_set():
+                child.terminate()
         try:
             return child.wait(timeout)
         finally:
             stop(child)
+            with _children_lock:
+                _children.discard(child)
+
+
+def stop_children() -> None:
+    """From any thread (a signal handler of a scheduler): SIGTERM every running child and every
+    child started from now on; each stops as on Ctrl-C (its crawl recorded as failed), and
+    `run_child` returns its status as usual."""
+    with _children_lock:
+        _stopping.set()
+        for child in _children:
+            if child.poll() is None:
+                child.terminate()
 
 
 def stop(child: subprocess.Popen) -> None:

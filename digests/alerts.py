@@ -127,12 +127,24 @@ def send(
 ) -> tuple[str, str | None]:
     """One attempt: ("sent", None), ("failed", why) or ("maybe", why) — never raises."""
     plugin, sender = (senders or Senders(policy)).get(url)
+    return _notify(plugin, sender, message(alert.payload, plugin.body_maxlen), alert.key, policy)
+
+
+def send_text(url: str, text: str, key: str, policy: Policy) -> tuple[str, str | None]:
+    """One attempt to send `text` (already inert) with idempotency key `key`, like `send`."""
+    plugin, sender = Senders(policy).get(url)
+    return _notify(plugin, sender, text[: plugin.body_maxlen], key, policy)
+
+
+def _notify(
+    plugin: Any, sender: apprise.Apprise, body: str, key: str, policy: Policy
+) -> tuple[str, str | None]:
     if plugin.protocol in HEADER_SCHEMES or plugin.secure_protocol in HEADER_SCHEMES:
-        plugin.headers[KEY_HEADER] = alert.key
+        plugin.headers[KEY_HEADER] = key
     budget = policy.timeout_seconds * 1.5
     try:
         outcome = sender.notify(
-            body=message(alert.payload, plugin.body_maxlen),
+            body=body,
             body_format=apprise.NotifyFormat.MARKDOWN,
             timeout=budget,
         )

@@ -4,13 +4,16 @@ Enters: the archive's `SourceCoverage` per source and the digest `Period`.
 Leaves: `Health`: one `SourceRow` per source (newest crawl, newest successful crawl, watermark, lag
 behind the period's end, failed crawls within the period), one `DayRow` per day of the period (per
 source, the documents the archive holds against those the source listed according to the crawl
-ledger; None for a day no completed crawl confirmed), and `reasons`: each one line, and any reason
+ledger; None for a day no completed crawl confirmed), `reasons`: each one line, and any reason
 (a failed crawl, a lagging watermark, a day held short of its listed count, a day of the period
-never confirmed by a crawl) makes the digest say "this digest may be incomplete".
+never confirmed by a crawl) makes the digest say "this digest may be incomplete", and
+`incidents`: the scheduler's open source incidents (a silent or failing source), one line each,
+which also make it incomplete.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -51,14 +54,15 @@ class Health:
     sources: list[SourceRow]
     days: list[DayRow]
     reasons: list[str]
+    incidents: list[str]
 
     @property
     def incomplete(self) -> bool:
-        return bool(self.reasons)
+        return bool(self.reasons or self.incidents)
 
 
-def health(coverage: list[Any], period: Period) -> Health:
-    """Summarise the archive's coverage of `period`."""
+def health(coverage: list[Any], period: Period, incidents: Sequence[Any] = ()) -> Health:
+    """Summarise the archive's coverage of `period` and the open `incidents`."""
     rows, reasons = [], []
     for cov in coverage:
         lag = _lag(cov.watermark, period.end)
@@ -82,7 +86,8 @@ def health(coverage: list[Any], period: Period) -> Health:
         )
         for day in sorted({day for cov in coverage for day in cov.held})
     ]
-    return Health(rows, days, reasons)
+    opened = [f"{i.source}: {i.detail} (open since {i.opened_at})" for i in incidents]
+    return Health(rows, days, reasons, opened)
 
 
 def _reasons(cov: Any, lag: int | None, period: Period) -> list[str]:

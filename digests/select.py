@@ -58,6 +58,7 @@ class Digest:
     health: Health
     by_tag: CountsTable
     by_agency: CountsTable
+    sent_late: bool = False  # sent by the scheduler after its time (it was not running then)
 
     @property
     def items(self) -> list[Item]:
@@ -85,7 +86,8 @@ class Digest:
         if self.changes:
             parts.append(f"{len(self.changes)} changed")
         warning = " (may be incomplete)" if self.health.incomplete else ""
-        return f"regwatch digest {self.period.label}: {', '.join(parts)}{warning}"
+        late = " (sent late)" if self.sent_late else ""
+        return f"regwatch digest {self.period.label}: {', '.join(parts)}{warning}{late}"
 
     @property
     def sent_items(self) -> list[tuple[int, int, str]]:
@@ -125,7 +127,7 @@ def build_digest(
         changes=[item(pub) for pub in archive.digest_changes(list_name, period.start, period.end)],
         upcoming=_upcoming(archive, period, wanted),
         counts=archive.period_counts(period.start, period.end, list(PRIMARY), wanted),
-        health=health(archive.coverage(period.start, period.end), period),
+        health=health(archive.coverage(period.start, period.end), period, archive.open_incidents()),
         by_tag=by_tag,
         by_agency=by_agency,
     )

@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,17 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 
 
 @contextlib.contextmanager
+def _locked(config: Config, command: str) -> Iterator[None]:
+    """Hold the pipeline lock (one pipeline at a time), saying on stderr when it has to wait."""
+    with steps.pipeline_lock(
+        config, command, lambda holder: _echo(f"waiting for the pipeline lock: {holder}", err=True)
+    ) as left:
+        if left:
+            _echo(left, err=True)
+        yield
+
+
+@contextlib.contextmanager
 def _spinner(description: str) -> Iterator[None]:
     """A Rich spinner on stderr for work whose size is unknown (a crawl in a child process)."""
     from rich.console import Console
@@ -139,7 +150,7 @@ def crawl(obj: Context, source: str, since, until, base_url: str | None) -> None
     Example: regwatch crawl --since 2025-01-01 --until 2025-01-31
              regwatch crawl --source federal_register_pi
     """
-    with _errors(), _spinner(f"crawling {source}"):
+    with _errors(), _locked(obj.config, "regwatch crawl"), _spinner(f"crawling {source}"):
         results = steps.crawl_sources(
             obj.config, source=source, since=_iso(since), until=_iso(until), base_url=base_url
         )
@@ -222,7 +233,11 @@ def status(obj: Context) -> None:
     with _errors():
         report = steps.status(obj.config)
     _echo(f"archive: {obj.config.home}")
-    lines = [*_status_lines(report, steps.source_names()), *_ledger_lines(report.ledger)]
+    scheduled = _scheduler_status_lines(obj.config, report)
+    lines = [
+        *_status_lines(report, steps.source_names(), scheduled),
+        *_ledger_lines(report.ledger),
+    ]
     for line in [*lines, *_alert_status_lines(report.alerts)]:
         _echo(line)
     sent = report.last_digests
@@ -268,7 +283,7 @@ def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | 
         if done.rejected:
             raise _error(f"{len(done.rejected)} lines of {input_path} were rejected")
         return
-    with _errors(), _progress("tagging") as progress:
+    with _errors(), _locked(obj.config, "regwatch tag"), _progress("tagging") as progress:
         result = steps.tag(obj.config, retag=retag, progress=progress)
     counts = ", ".join(f"{name} {n}" for name, n in sorted(result.counts.items())) or "no tags"
     click.echo(f"tagged {result.tagged} documents with model {result.model_version}: {counts}")
@@ -299,7 +314,11 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
 
     Example: regwatch run --base-url http://127.0.0.1:8400/api/v1/
     """
-    with _errors(), _progress("crawl → tag → digest → alert") as progress:
+    with (
+        _errors(),
+        _locked(obj.config, "regwatch run"),
+        _progress("crawl → tag → digest → alert") as progress,
+    ):
         result = steps.run(
             obj.config, base_url=base_url, since=_iso(since), until=_iso(until), progress=progress
         )
@@ -396,22 +415,25 @@ def replay_server(directory: Path | None, port: int) -> None:
 
 
 @main.command()
-@click.option("--show", is_flag=True, help="Print the jobs and their next run times, then exit.")
+@click.option("--show", is_flag=True, help="Print each job's next three run times, then exit.")
 @pass_context
 def schedule(obj: Context, show: bool) -> None:
-    """Run crawl → tag and the weekly digest on the configured schedule.
+    """Run the pipeline, the weekly digest and retries on the configured schedule (foreground).
+
+    SIGTERM or Ctrl-C lets the running step finish (a crawl is stopped and recorded) and exits 0.
 
     Example: regwatch schedule --show
     """
     import scheduler
 
     if not show:
-        scheduler.main(obj.config)
+        with _errors():
+            scheduler.main(obj.config)
         return
-    timetable = scheduler.build_scheduler(obj.config)
-    now = datetime.now(timetable.timezone)
-    for job in timetable.get_jobs():
-        click.echo(f"{job.id}: next run {job.trigger.get_next_fire_time(None, now).isoformat()}")
+    with _errors():
+        timetable = scheduler.next_runs(obj.config, datetime.now(UTC))
+    for job_id, times in timetable.items():
+        click.echo(f"{job_id}: " + ", ".join(t.isoformat() for t in times))
 
 
 def _echo_crawl(result: Any) -> None:
@@ -485,7 +507,35 @@ def _alert_status_lines(counts: dict[str, Any]) -> Iterator[str]:
         )
 
 
-def _status_lines(report: Any, registered: list[str]) -> Iterator[str]:
+def _scheduler_status_lines(config: Config, report: Any) -> Iterator[str]:
+    """The scheduler's heartbeat, each job's last and next run, and the open incidents."""
+    import scheduler
+
+    beat = report.heartbeat
+    yield (
+        f"scheduler: last heartbeat {beat.beat_at} (pid {beat.pid}, running since "
+        f"{beat.started_at})"
+        if beat
+        else "scheduler: never ran"
+    )
+    with _errors():
+        upcoming = scheduler.next_runs(config, datetime.now(UTC), 1)
+    for job_id, times in upcoming.items():
+        run = report.last_jobs.get(job_id)
+        if run is None:
+            last = "never"
+        elif run.ok is None:
+            last = f"{run.started_at} (unfinished)"
+        else:
+            last = f"{run.started_at} ({'ok' if run.ok else 'FAILED'}: {run.summary})"
+        following = times[0].isoformat() if times else "never"
+        yield f"  job {job_id}: last run {last}; next run {following}"
+    for incident in report.open_incidents:
+        yield (f"incident open since {incident.opened_at}: {incident.source}: {incident.detail}")
+
+
+def _status_lines(report: Any, registered: list[str], scheduled: Iterator[str]) -> Iterator[str]:
+    """Documents and sources, then the `scheduled` lines, then sizes, index and tag failures."""
     seen = set(report.documents) | set(report.last_crawl) | set(report.watermarks)
     sources = sorted(seen | set(registered))
     total = sum(report.documents.values())
@@ -502,6 +552,7 @@ def _status_lines(report: Any, registered: list[str]) -> Iterator[str]:
         f"full texts: {bodies['pending']} pending, {bodies['fetched']} fetched, "
         f"{bodies['failed']} failed (retried by the next run)"
     )
+    yield from scheduled
     yield f"database: {_size(report.database_bytes)}, index: {_size(report.index_bytes)}"
     index = report.index
     if index.usable:

@@ -243,6 +243,14 @@ def _as_cron(value: Any) -> str:
     return text
 
 
+def _as_crons(value: Any) -> tuple[str, ...]:
+    """One cron expression or a list of them (at least one)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise TypeError("must be a cron expression or a list of them")
+    return tuple(_as_cron(item) for item in items)
+
+
 def _as_timezone(value: Any) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -310,6 +318,18 @@ def _as_bool(value: Any) -> bool:
     return value
 
 
+def _as_sources(value: Any) -> tuple[str, ...]:
+    """Registered source names (`crawlers/sources.json`) for `run` and the scheduler to crawl."""
+    from crawlers.sources import crawled_sources
+
+    names = _as_strs(value)
+    known = crawled_sources("all")
+    for name in names:
+        if name not in known:
+            raise ValueError(f"has unknown source {name!r} (known: {', '.join(sorted(known))})")
+    return names
+
+
 def _as_emails(value: Any) -> tuple[str, ...]:
     """A list of e-mail addresses (one address alone is taken as a list of one)."""
     items = [value] if isinstance(value, str) else value
@@ -341,6 +361,7 @@ _CHECKS = {
     "path": lambda v: Path(_as_str(v)).expanduser(),
     "email": _as_email,
     "cron": _as_cron,
+    "crons": _as_crons,
     "timezone": _as_timezone,
     "strs": _as_strs,
     "slug": _as_slug,
@@ -349,5 +370,6 @@ _CHECKS = {
     "sub_tags": _known_tags(primary=False),
     "apprise_url": check_apprise_url,
     "emails": _as_emails,
+    "sources": _as_sources,
     "any_tags": _known_tags(primary=None),
 }

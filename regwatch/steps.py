@@ -2,18 +2,21 @@
 
 Enters: a validated `Config` plus each step's own arguments.
 Leaves: a result object per step (nothing is printed here). Each step moves data one way:
-crawl (sources → archive; `all`: every registered source), import (JSON lines → archive), tag
-(archive → nlp → archive, then queue the full texts worth reading), fulltext (wanted full texts →
-archive), digest (archive → files, and with `send` → SMTP → digest log), alert (outbox → chat, then
-feeds → files), run (crawl all → tag → fulltext → tag → digest → alert); search, reindex and
-status read the archive
-(reindex rebuilds its index); serve_replay runs the offline emulator of the sources.
+crawl (sources â archive; `all`: every registered source), import (JSON lines â archive), tag
+(archive â nlp â archive, then queue the full texts worth reading), fulltext (wanted full texts â
+archive), digest (archive â files, and with `send` â SMTP â digest log), alert (outbox â chat, then
+feeds â files), run (crawl all â tag â fulltext â tag â digest â alert); search, reindex and
+status read the archive (reindex rebuilds its index); serve_replay runs the offline emulator of
+the sources. For the scheduler: pipeline_lock (one pipeline at a time, shared with the manual
+commands), check_health (crawl log â source incidents â ops routes) and its records (job runs,
+heartbeat).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +25,10 @@ from crawlers.sources import ALL, DEFAULT_SOURCE, crawled_sources, registry, ste
 from regwatch.config import Config, ConfigError, check_apprise_url, env_value, smtp_password
 
 if TYPE_CHECKING:
+    import threading
+
     from archive import Archive, ArchiveStatus, RouteFilter, SearchHit
+    from archive.scheduling import Heartbeat, Incident, JobRun
     from archive.tagging import TagInput
     from crawlers.run import CrawlResult
     from digests.alerts import AlertRunResult, Policy
@@ -149,6 +155,7 @@ def crawl(
         base_url=base_url or config.get(f"sources.{source}.base_url"),
         contact=config["crawl.contact"],
         overlap_days=config["crawl.overlap_days"],
+        timeout=config["crawl.timeout_minutes"] * 60,
     )
 
 
@@ -174,7 +181,7 @@ def crawl_sources(
             until=until,
             base_url=base_url if source != ALL or shares_api(name) else None,
         )
-        for name in crawled_sources(source)
+        for name in (sources(config) if source == ALL else crawled_sources(source))
     ]
 
 
@@ -186,6 +193,32 @@ def fulltext(config: Config, *, base_url: str | None = None) -> list[CrawlResult
 def source_names() -> list[str]:
     """Every registered source, in registry order."""
     return list(registry())
+
+
+def sources(config: Config) -> list[str]:
+    """The sources `run` and the scheduled pipeline crawl: `crawl.sources`, or every registered
+    one (the steps such as the full-text fetch run after tagging)."""
+    return list(config["crawl.sources"]) or crawled_sources(ALL)
+
+
+@contextmanager
+def pipeline_lock(
+    config: Config,
+    command: str,
+    on_wait: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[str | None]:
+    """Hold the archive's pipeline lock (one pipeline at a time), waiting up to
+    `pipeline.lock_wait_seconds`; yields a line if it took over a killed process's lock.
+
+    Raises `regwatch.lock.PipelineBusy` (a `TimeoutError`) naming the holder if the wait runs out
+    (or `stop` is set).
+    """
+    from regwatch.lock import hold
+
+    wait = config["pipeline.lock_wait_seconds"]
+    with hold(config.home, command, wait, on_wait, stop) as left:
+        yield left
 
 
 def import_file(config: Config, name: str, progress: Progress | None = None) -> ImportResult:
@@ -320,11 +353,13 @@ def digest(
     send: bool = False,
     list_name: str | None = None,
     force: bool = False,
+    sent_late: bool = False,
 ) -> DigestResult:
     """Write each recipient list's digest of a period and, with `send`, mail it once per period.
 
     The period is the ISO `week`, else `days` (default `digest.days`) ending on `until` (default:
     the newest stored publication). Without `[[digest.lists]]` one unsent digest is written.
+    `sent_late`: the scheduler sends it after its time (it was down); the digest says so.
     """
     from digests import render, select
 
@@ -337,6 +372,7 @@ def digest(
             built = select.build_digest(
                 archive, period, list_name=entry["name"], tags=entry["tags"]
             )
+            built = replace(built, sent_late=sent_late)
             rendered = render.render(built, config["digest.templates_dir"])
             stem = f"digest-{period.label}" + (
                 f"-{entry['name']}" if config["digest.lists"] else ""
@@ -351,14 +387,41 @@ def digest(
     return DigestResult(results, feeds(config, since=date.fromisoformat(period.start)))
 
 
-def scheduled_digest(config: Config) -> DigestResult:
-    """The weekly digest: the last complete week in `schedule.timezone`, sent when `mail.host`
-    and `[[digest.lists]]` are configured."""
+def scheduled_digest(
+    config: Config,
+    *,
+    now: datetime | None = None,
+    lists: list[str] | None = None,
+    sent_late: bool = False,
+) -> DigestResult:
+    """The weekly digest: the last complete week in `schedule.timezone` at `now`, sent when
+    `digest_sending(config)`; only to `lists` if given (each at most once: the digest log decides).
+    """
+    week = digest_week(config, now).label
+    send = digest_sending(config)
+    if lists is None:
+        return digest(config, week=week, send=send, sent_late=sent_late)
+    done = [digest(config, week=week, send=send, list_name=n, sent_late=sent_late) for n in lists]
+    return DigestResult([e for d in done for e in d.lists], done[-1].feeds if done else [])
+
+
+def digest_sending(config: Config) -> bool:
+    """Whether the scheduled digest is e-mailed (`mail.host` and `[[digest.lists]]` are set)."""
+    return config["mail.host"] is not None and bool(config["digest.lists"])
+
+
+def digest_week(config: Config, now: datetime | None = None) -> Period:
+    """The last complete week in `schedule.timezone` at `now` (the scheduled digest's period)."""
     from digests.period import last_complete_week
 
-    week = last_complete_week(config["schedule.timezone"]).label
-    send = config["mail.host"] is not None and bool(config["digest.lists"])
-    return digest(config, week=week, send=send)
+    return last_complete_week(config["schedule.timezone"], now)
+
+
+def unsent_digest_lists(config: Config, period: Period) -> list[str]:
+    """The recipient lists the digest log holds no sent digest of `period` for."""
+    names = [entry["name"] for entry in config["digest.lists"]]
+    with open_archive(config, readonly=True) as archive:
+        return [n for n in names if archive.sent_digest(n, period.start, period.end) is None]
 
 
 def _digest_lists(config: Config, name: str | None, send: bool) -> list[dict]:
@@ -533,10 +596,15 @@ def route_filters(config: Config) -> list[RouteFilter]:
     ]
 
 
-def route_urls(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Each route's Apprise URL (from `url`, or the variable `url_env` names), validated."""
+def route_urls(
+    config: Config, environ: Mapping[str, str] | None = None, *, ops: bool = False
+) -> dict[str, str]:
+    """Each route's Apprise URL (from `url`, or the variable `url_env` names), validated; with
+    `ops`, only the routes marked `ops = true`."""
     urls = {}
     for number, route in enumerate(config["alerts.routes"]):
+        if ops and not route["ops"]:
+            continue
         if route["url"]:
             urls[route["name"]] = route["url"]
             continue
@@ -565,3 +633,69 @@ def _policy(config: Config) -> Policy:
 def _thresholds(config: Config) -> dict[str, float]:
     prefix = "tagging.threshold_"
     return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+
+
+# The scheduler's records: job runs, heartbeat, source health.
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    """A health check: incidents opened and cleared by it, those open after it, ops notices."""
+
+    opened: list[Incident]
+    cleared: list[Incident]
+    open: list[Incident]
+    notified: int
+    notify_failed: int
+
+
+def job_started(config: Config, job_id: str, at: datetime) -> int:
+    """Record in the archive that a scheduled job started; returns the run's id."""
+    with open_archive(config) as archive:
+        return archive.job_started(job_id, at)
+
+
+def job_finished(config: Config, run_id: int, at: datetime, ok: bool, summary: str) -> None:
+    """Record how a scheduled job's run ended."""
+    with open_archive(config) as archive:
+        archive.job_finished(run_id, at, ok, summary)
+
+
+def last_job_runs(config: Config) -> dict[str, JobRun]:
+    """The newest run of every scheduled job, by job id."""
+    with open_archive(config, readonly=True) as archive:
+        return archive.last_job_runs()
+
+
+def last_heartbeat(config: Config) -> Heartbeat | None:
+    """The scheduler's newest heartbeat (None if it never ran)."""
+    with open_archive(config, readonly=True) as archive:
+        return archive.heartbeat()
+
+
+def heartbeat(config: Config, pid: int, started_at: datetime, at: datetime) -> None:
+    """Record that the scheduler `pid` is alive."""
+    with open_archive(config) as archive:
+        archive.beat(pid, started_at, at)
+
+
+def check_health(
+    config: Config, *, now: datetime | None = None, environ: Mapping[str, str] | None = None
+) -> HealthResult:
+    """Open an incident for each source silent too long or failing too often, clear those that
+    recovered, and tell the ops routes (`ops = true`) of each opening and clearing once."""
+    from digests.incidents import notify, problems
+
+    now = now or datetime.now(UTC)
+    urls = route_urls(config, environ, ops=True)
+    with open_archive(config) as archive:
+        found = problems(
+            archive.crawl_records(config["health.max_failed_crawls"]),
+            now,
+            config["schedule.timezone"],
+            config["health.max_silence_hours"],
+            config["health.max_failed_crawls"],
+        )
+        opened, cleared = archive.sync_incidents(found, now)
+        sent, failed = notify(archive, urls, _policy(config), now) if urls else (0, 0)
+        return HealthResult(opened, cleared, archive.open_incidents(), sent, failed)

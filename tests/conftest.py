@@ -1,8 +1,9 @@
 """Shared pytest fixtures.
 
 Enters: the replay recordings shipped in `replay/recordings/`.
-Leaves: `home` (a temporary working folder with `REGWATCH_HOME` set to its `home/` and no
-configuration file: what a command-line test runs in), `replay_server` (base URL of a local
+Leaves: `home` (a temporary working folder with `REGWATCH_HOME` set to its `home/` and a
+configuration file crawling only the Federal Register API's sources: what a command-line test
+runs in), `replay_server` (base URL of a local
 Federal Register replay server; parametrize it indirectly with a scenario name), `replay` (a
 factory starting servers, optionally with a scenario, all stopped at teardown), `REPLAY_DIR`.
 """
@@ -41,8 +42,14 @@ def replay_server(request: pytest.FixtureRequest, replay: Callable[..., ReplaySe
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """`tmp_path/home` as `REGWATCH_HOME`, `tmp_path` as the working folder, no config file."""
+    """`tmp_path/home` as `REGWATCH_HOME`, `tmp_path` as the working folder, and a config file
+    there crawling only the Federal Register API's sources (`run` with the FR replay server:
+    the other sites have replays of their own, and a test never reaches a live one)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
     monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
+    (tmp_path / "regwatch.toml").write_text(FR_ONLY, encoding="utf-8")
     return tmp_path / "home"
+
+
+FR_ONLY = '[crawl]\nsources = ["federal_register", "federal_register_pi"]\n'

@@ -119,6 +119,7 @@ def test_routes_are_read_with_their_defaults(tmp_path):
         "name": "team",
         "url": None,
         "url_env": "TEAM_HOOK",
+        "ops": False,
         "tags": ("export_control",),
         "sub_tags": (),
         "agencies": (),

@@ -32,15 +32,13 @@ POISON = {
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
-    monkeypatch.setenv("REGWATCH_HOME", str(tmp_path / "home"))
+def home(home: Path, tmp_path: Path) -> Path:
+    """The command-line home (conftest) holding the good documents and one poisoned record."""
     poison = tmp_path / "synthetic-poison.jsonl"
     poison.write_text(json.dumps(POISON) + "\n", encoding="utf-8")
     for path in (GOOD, poison):
         assert invoke("import", str(path)).exit_code == 0
-    return tmp_path / "home"
+    return home
 
 
 @pytest.fixture
