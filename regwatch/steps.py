@@ -2,13 +2,13 @@
 
 Enters: a validated `Config` plus each step's own arguments.
 Leaves: a result object per step (nothing is printed here). Each step moves data one way:
-crawl (sources â archive; `all`: every registered source), import (JSON lines â archive), tag
-(archive â nlp â archive, then queue the full texts worth reading), fulltext (wanted full texts â
-archive), digest (archive â files, and with `send` â SMTP â digest log), alert (outbox â chat, then
-feeds â files), run (crawl all â tag â fulltext â tag â digest â alert); search, reindex and
+crawl (sources → archive; `all`: every registered source), import (JSON lines → archive), tag
+(archive → nlp → archive, then queue the full texts worth reading), fulltext (wanted full texts →
+archive), digest (archive → files, and with `send` → SMTP → digest log), alert (outbox → chat, then
+feeds → files), run (crawl all → tag → fulltext → tag → digest → alert); search, reindex and
 status read the archive (reindex rebuilds its index); serve_replay runs the offline emulator of
 the sources. For the scheduler: pipeline_lock (one pipeline at a time, shared with the manual
-commands), check_health (crawl log â source incidents â ops routes) and its records (job runs,
+commands), check_health (crawl log → source incidents → ops routes) and its records (job runs,
 heartbeat).
 """
 
