@@ -185,6 +185,14 @@ class Archive:
         return search.search(self._conn, self._index, request)
 
     @_named
+    def matching(self, request: SearchRequest, publication_ids: Sequence[int]) -> set[int]:
+        """Which of `publication_ids` the request finds (saved searches as alert filters)."""
+        if self._index.problem is not None:
+            problem = self.index_health().problem
+            raise ArchiveError(problem or f"search index {self._index.path} is unusable")
+        return search.matching_ids(self._index, request, publication_ids)
+
+    @_named
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuild the search index from SQLite beside the live one, then swap it in.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import tantivy
@@ -78,11 +79,10 @@ def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest)
     """Run `request` against the index and fill the hits from SQLite."""
     q.check_limit(request.limit)
     _check_page(request)
-    clauses = q.parse(request.text) if request.text.strip() or not request.filters else None
+    clauses = _parse(request)
     try:
         searcher = index.searcher()
-        text_query = q.build(clauses, index.schema, searcher) if clauses else None
-        query = restrict(text_query or tantivy.Query.all_query(), request.filters, index.schema)
+        text_query, query = _queries(clauses, request, index, searcher)
         newest = request.sort == "newest" or text_query is None
         found = searcher.search(
             query,
@@ -109,6 +109,43 @@ def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest)
         found.count or 0,
         facets,
     )
+
+
+def matching_ids(index: SearchIndex, request: SearchRequest, ids: Sequence[int]) -> set[int]:
+    """Which of the publication `ids` the request's text and filters find (its page ignored)."""
+    if not ids:
+        return set()
+    clauses = _parse(request)
+    try:
+        searcher = index.searcher()
+        _, query = _queries(clauses, request, index, searcher)
+        only = tantivy.Query.term_set_query(index.schema, "id", list(ids))
+        query = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
+        )
+        hits = searcher.search(query, len(ids), count=False).hits
+        return set(searcher.fast_field_values("id", [address for _, address in hits]))
+    except (QueryError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # tantivy's Rust panics are BaseException
+        raise ArchiveError(f"search failed in the index engine: {exc}".splitlines()[0]) from None
+
+
+def _parse(request: SearchRequest) -> list[q.Clause] | None:
+    """The text's clauses; None for empty text with filters (every filtered document)."""
+    return q.parse(request.text) if request.text.strip() or not request.filters else None
+
+
+def _queries(
+    clauses: list[q.Clause] | None,
+    request: SearchRequest,
+    index: SearchIndex,
+    searcher: tantivy.Searcher,
+) -> tuple[tantivy.Query | None, tantivy.Query]:
+    """The text query (None without text) and the same with the filters applied."""
+    text_query = q.build(clauses, index.schema, searcher) if clauses else None
+    query = restrict(text_query or tantivy.Query.all_query(), request.filters, index.schema)
+    return text_query, query
 
 
 def _check_page(request: SearchRequest) -> None:
