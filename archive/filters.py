@@ -18,15 +18,10 @@ import tantivy
 from tantivy import Occur, Query
 
 from archive.errors import QueryError
-from archive.indexdoc import cfr_forms, eccn_forms, keyword
+from archive.indexdoc import cfr_citation, eccn_forms, keyword
 from archive.query import check_dates
 
 ECCN = re.compile(r"[0-9][A-EY][0-9]{3}(?:\.[A-Za-z0-9]{1,3})*", re.IGNORECASE)
-CFR = re.compile(
-    r"(?P<title>[0-9]{1,2})\s*(?::|\s+CFR\s+(?:part\s+|§+\s*)?)(?P<part>[0-9]{1,4})"
-    r"(?:\.(?P<section>[0-9]+[a-z]?))?",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +89,7 @@ def eccn(value: str) -> str:
 
 def cfr(value: str) -> str:
     """The indexed form of a CFR citation (`15 CFR 744.23` → `15:744.23`); `QueryError` if bad."""
-    match = CFR.fullmatch(value.strip())
-    if not match:
+    forms = cfr_citation(value)
+    if not forms:
         raise QueryError(f"CFR must be TITLE:PART or TITLE:PART.SECTION, as 15:744, got {value!r}")
-    return cfr_forms(int(match["title"]), int(match["part"]), match["section"])[-1]
+    return forms[-1]

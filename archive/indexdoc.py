@@ -89,6 +89,11 @@ ANALYZER = (
     .build()
 )
 _NOT_KEY = re.compile(r"[^a-z0-9]+")
+CFR = re.compile(
+    r"(?P<title>[0-9]{1,2})\s*(?::|\s+CFR\s+(?:parts?\s+|§+\s*)?)(?P<part>[0-9]{1,4})"
+    r"(?:\.(?P<section>[0-9]+[a-z]?))?",
+    re.IGNORECASE,
+)
 
 
 def build_schema() -> tantivy.Schema:
@@ -137,6 +142,14 @@ def cfr_forms(title: Any, part: Any, section: Any = None) -> list[str]:
     return [base, f"{base}.{str(section).strip()}"] if section not in (None, "") else [base]
 
 
+def cfr_citation(text: str) -> list[str]:
+    """The `cfr` forms of a citation such as `15 CFR 744.23`, `15 CFR part 744` or `15:744`."""
+    match = CFR.fullmatch(text.strip())
+    if not match:
+        return []
+    return cfr_forms(int(match["title"]), int(match["part"]), match["section"])
+
+
 def document(row: sqlite3.Row) -> tantivy.Document:
     """The index document of one `ROWS_SQL` row."""
     row_id, _, day, source, kind, agencies, closes, cfr_refs, title, abstract = row[:10]
@@ -158,8 +171,8 @@ def document(row: sqlite3.Row) -> tantivy.Document:
     entities = _entities(result)
     _add_all(doc, "eccn", (f for m in entities.get("eccns", ()) for f in eccn_forms(m["value"])))
     refs = [r for r in json.loads(cfr_refs or "[]") if isinstance(r, dict)]
-    mentions = [*refs, *entities.get("cfr", ())]
-    cfr = [f for m in mentions for f in cfr_forms(m.get("title"), m.get("part"), m.get("section"))]
+    cfr = [f for r in refs for f in cfr_forms(r.get("title"), r.get("part"))]
+    cfr += [f for m in entities.get("cfr", ()) for f in cfr_citation(m["value"])]
     _add_all(doc, "cfr", cfr)
     _add_all(doc, "country", (keyword(m["value"]) for m in entities.get("countries", ())))
     doc.add_integer("year", int(day[:4]))

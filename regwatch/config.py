@@ -243,6 +243,12 @@ def _as_str(value: Any) -> str:
     return value.strip()
 
 
+def _as_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("must be a string")
+    return value.strip()
+
+
 def _as_url(value: Any) -> str:
     text = _as_str(value)
     parts = urlparse(text)
@@ -369,6 +375,7 @@ def _known_tags(primary: bool | None) -> Callable[[Any], tuple[str, ...]]:
 
 _CHECKS = {
     "str": _as_str,
+    "text": _as_text,
     "int": _number(int, int | str, "must be a whole number"),
     "float": _number(float, int | float | str, "must be a number"),
     "bool": _as_bool,
