@@ -18,7 +18,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from archive import coverage, db, digest_log, feeds, listing, outbox, search, store, tagging
+from archive import (
+    coverage,
+    db,
+    digest_log,
+    document,
+    feeds,
+    listing,
+    outbox,
+    search,
+    store,
+    tagging,
+)
 from archive.coverage import SourceCoverage
 from archive.dbcheck import failure
 from archive.digest_log import SentDigest
@@ -191,6 +202,11 @@ class Archive:
             problem = self.index_health().problem
             raise ArchiveError(problem or f"search index {self._index.path} is unusable")
         return search.matching_ids(self._index, request, publication_ids)
+
+    @_named
+    def document(self, source_id: str, source: str | None = None) -> dict[str, Any] | None:
+        """One publication with its tags, evidence, versions and related documents, or None."""
+        return document.find(self._conn, self._index, source_id, source)
 
     @_named
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:

@@ -149,4 +149,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX alert_outbox_route ON alert_outbox (route, publication_id);
         """,
     ),
+    (
+        9,
+        "publication versions: what changed in each stored version, and when",
+        """
+        CREATE TABLE publication_versions (
+            publication_id INTEGER NOT NULL REFERENCES publications (id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            changed TEXT NOT NULL DEFAULT '[]',
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (publication_id, version)
+        ) WITHOUT ROWID;
+        INSERT INTO publication_versions (publication_id, version, changed, recorded_at)
+            SELECT id, version, '[]', updated_at FROM publications;
+        CREATE INDEX publications_citation ON publications (raw ->> '$.citation')
+            WHERE raw ->> '$.citation' IS NOT NULL;
+        """,
+    ),
 ]

@@ -238,6 +238,33 @@ def search(
 
 
 @main.command()
+@click.argument("document")
+@click.option("--source", help="Source holding DOCUMENT (only needed if several do).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@pass_context
+def show(obj: Context, document: str, source: str | None, output_format: str) -> None:
+    """Show one document: metadata, tags with evidence, entities, dates, versions, related.
+
+    Example: regwatch show 2023-23055 --format json
+    """
+    from regwatch.showtext import document_lines
+
+    with _errors():
+        found = steps.show(obj.config, document, source)
+    if output_format == "json":
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        return
+    for line in document_lines(found):
+        _echo(line)
+
+
+@main.command()
 @pass_context
 def reindex(obj: Context) -> None:
     """Rebuild the search index from the SQLite archive.

@@ -197,6 +197,21 @@ def saved_search_matches(
         return archive.matching(request, publication_ids)
 
 
+def show(config: Config, document: str, source: str | None = None) -> dict:
+    """One stored document with tags, evidence, entities, versions and related documents; its
+    links are only the http(s) ones. Raises `QueryError` if the archive does not hold it."""
+    from archive import QueryError
+    from regwatch.inert import http_url
+
+    with open_archive(config, readonly=True) as archive:
+        found = archive.document(document, source)
+    if found is None:
+        where = f" from {source}" if source else ""
+        raise QueryError(f"no document {document}{where} in the archive")
+    found["links"] = [url for url in found["links"] if http_url(url)]
+    return found
+
+
 def crawl(
     config: Config,
     *,
