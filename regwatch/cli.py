@@ -265,6 +265,20 @@ def show(obj: Context, document: str, source: str | None, output_format: str) ->
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@pass_context
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the read-only web pages, JSON API and Atom feeds (localhost unless --host).
+
+    Example: regwatch serve --port 8080
+    """
+    _echo(f"regwatch serving {obj.config.home} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    with _errors():
+        steps.serve(obj.config, host, port)
+
+
+@main.command()
 @pass_context
 def reindex(obj: Context) -> None:
     """Rebuild the search index from the SQLite archive.
