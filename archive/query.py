@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from os.path import commonprefix
 
 import tantivy
@@ -207,13 +208,19 @@ def _idf(doc_freq: int, total: int) -> float:
 
 def word_forms(word: str, searcher: tantivy.Searcher, field: str) -> list[tuple[str, int]]:
     """Terms of `field` other than `word` sharing its English stem (`entity` for `entities`)."""
-    stem = STEMMER.analyze(word)[0]
+    stem = _stem(word)
     shared = commonprefix([word, stem])
     prefix = shared[:-1] if len(shared) > MIN_STEM else shared  # entiti → entit: finds entity
     if len(prefix) < MIN_STEM:
         return []
     terms = searcher.terms_with_prefix(field, prefix, limit=VARIANT_CANDIDATES)
-    return [(t, n) for t, n in terms if t != word and STEMMER.analyze(t)[0] == stem]
+    return [(t, n) for t, n in terms if t != word and _stem(t) == stem]
+
+
+@lru_cache(maxsize=200_000)
+def _stem(term: str) -> str:
+    """The English stem of an index term (cached: the same terms come back query after query)."""
+    return STEMMER.analyze(term)[0]
 
 
 def check_dates(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:

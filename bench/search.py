@@ -178,7 +178,7 @@ def web(home: Path, classes: dict[str, list[SearchRequest]]) -> None:
     from starlette.testclient import TestClient
 
     from regwatch.config import load_config
-    from web.app import create_app
+    from regwatch.web.app import create_app
 
     config = load_config(None, environ={"REGWATCH_HOME": str(home)})
     client = TestClient(create_app(config))

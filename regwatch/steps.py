@@ -218,7 +218,7 @@ def serve(config: Config, host: str, port: int) -> None:
     interrupted."""
     import uvicorn
 
-    from web.app import create_app
+    from regwatch.web.app import create_app
 
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 

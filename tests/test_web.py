@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from regwatch import steps
 from regwatch.config import load_config
-from web.app import create_app
+from regwatch.web.app import create_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,13 +1,13 @@
 """The web application: search page, document page, digest archive, JSON API and Atom feeds.
 
 Enters: a validated `Config` and HTTP GET requests. Leaves: HTML pages rendered from
-`web/templates` (one Jinja environment, autoescape on, `StrictUndefined`; snippets are rebuilt
-from their text with only `<b>` kept), JSON (`/api/search`, `/api/documents/{source}/{id}`), Atom
-(`/feed.atom?…` for any search, `@NAME` included) and the files of `digest.output_dir`. Every
-request opens the archive read-only through the step functions, so the server never writes and
-sees what writers commit. A query that cannot be searched is a friendly message on the page (400)
-and `{"error": …}` with status 400 from the API. No page runs a script; a Content-Security-Policy
-forbids them.
+`regwatch/web/templates` (one Jinja environment, autoescape on, `StrictUndefined`; snippets are
+rebuilt from their text with only `<b>` kept), JSON (`/api/search`,
+`/api/documents/{source}/{id}`), Atom (`/feed.atom?…` for any search, `@NAME` included) and the
+files of `digest.output_dir`. Every request opens the archive read-only through the step
+functions, so the server never writes and sees what writers commit. A query that cannot be
+searched is a friendly message on the page (400) and `{"error": …}` with status 400 from the API.
+No page runs a script; a Content-Security-Policy forbids them.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from archive import ArchiveError, QueryError
 from regwatch import steps
 from regwatch.config import Config, ConfigError
 from regwatch.inert import http_url
-from web import params as p
+from regwatch.web import params as p
 
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
@@ -212,7 +212,7 @@ def _xml(text: str) -> str:
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("web", "templates"),
+        loader=jinja2.PackageLoader("regwatch.web", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
