@@ -11,6 +11,7 @@ feeds → files), run (crawl → tag → digest → alert); search, reindex and 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -165,16 +166,28 @@ def _saved_search(config: Config, name: str) -> dict:
     return saved[name.strip()]
 
 
-def search(config: Config, request: SearchRequest, *, check_index: bool = True) -> SearchResult:
+def search(
+    config: Config,
+    request: SearchRequest,
+    *,
+    check_index: bool = True,
+    reader: Archive | None = None,
+) -> SearchResult:
     """Search the archive read-only (never waiting for a writer); say if the index lags
-    (`check_index`: counting the database costs tens of ms at a million documents).
+    (`check_index`: counting the database costs tens of ms at a million documents). A long-lived
+    server passes its open read-only `reader` instead of opening the archive for each search.
 
     Facet counts split the tags into `tag` (primary) and `sub_tag`.
     """
-    with open_archive(config, readonly=True) as archive:
+    with _reading(config, reader) as archive:
         page = archive.find(request)
         problem = archive.index_health().problem if check_index else None
     return SearchResult(page.hits, problem, page.total, _split_tags(page.facets))
+
+
+def _reading(config: Config, reader: Archive | None) -> AbstractContextManager[Archive]:
+    """`reader` left open, or the archive opened read-only for one call."""
+    return nullcontext(reader) if reader is not None else open_archive(config, readonly=True)
 
 
 def _split_tags(facets: dict[str, list[tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
@@ -198,13 +211,15 @@ def saved_search_matches(
         return archive.matching(request, publication_ids)
 
 
-def show(config: Config, document: str, source: str | None = None) -> dict:
+def show(
+    config: Config, document: str, source: str | None = None, reader: Archive | None = None
+) -> dict:
     """One stored document with tags, evidence, entities, versions and related documents; its
     links are only the http(s) ones. Raises `QueryError` if the archive does not hold it."""
     from archive import QueryError
     from regwatch.inert import http_url
 
-    with open_archive(config, readonly=True) as archive:
+    with _reading(config, reader) as archive:
         found = archive.document(document, source)
     if found is None:
         where = f" from {source}" if source else ""

@@ -49,8 +49,9 @@ def config(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def client(config) -> TestClient:
-    return TestClient(create_app(config))
+def client(config):
+    with TestClient(create_app(config)) as running:  # runs the lifespan: the reader is closed
+        yield running
 
 
 def assert_inert(text: str) -> None:

@@ -12,11 +12,12 @@ No page runs a script; a Content-Security-Policy forbids them.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import mimetypes
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -56,9 +57,40 @@ FACET_NAMES = {
 }
 
 
+class Reader:
+    """The archive opened read-only once and kept (opening costs tens of ms); dropped after an
+    archive failure so the next request opens it again (a rebuilt index, a restored file)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._archive: Any = None
+
+    def get(self) -> Any:
+        if self._archive is None:
+            self._archive = steps.open_archive(self.config, readonly=True)
+        return self._archive
+
+    def drop(self) -> None:
+        archive, self._archive = self._archive, None
+        if archive is not None:
+            archive.close()
+
+
 def create_app(config: Config, today: Callable[[], date] = date.today) -> Starlette:
-    """The application for `config`; `today` decides which comment periods are still open."""
+    """The application for `config`; `today` decides which comment periods are still open.
+
+    Handlers are coroutines: they run one at a time on the event loop's thread, the only thread
+    that touches the shared reader.
+    """
     env = _environment()
+    reader = Reader(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            reader.drop()
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         body = env.get_template(name).render(**context)
@@ -70,7 +102,11 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
             arguments.update(limit=limit, offset=0)
         text = arguments.pop("text")
         search = steps.search_request(config, text, today=today(), **arguments)
-        return search, steps.search(config, search, check_index=False)
+        try:
+            return search, steps.search(config, search, check_index=False, reader=reader.get())
+        except ArchiveError:
+            reader.drop()
+            raise
 
     async def search_page(request: Request) -> HTMLResponse:
         query = request.query_params
@@ -88,10 +124,17 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
             return page("search.html", 503, **context | {"message": str(exc)})
         return page("search.html", **context)
 
-    async def document_page(request: Request) -> HTMLResponse:
+    def show(request: Request) -> dict[str, Any]:
         source, source_id = request.path_params["source"], request.path_params["source_id"]
         try:
-            doc = steps.show(config, source_id, source)
+            return steps.show(config, source_id, source, reader=reader.get())
+        except ArchiveError:
+            reader.drop()
+            raise
+
+    async def document_page(request: Request) -> HTMLResponse:
+        try:
+            doc = show(request)
         except QueryError as exc:
             return page("message.html", 404, title="Not found", message=str(exc))
         except ArchiveError as exc:
@@ -137,9 +180,8 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
         return JSONResponse(body, headers=HEADERS)
 
     async def api_document(request: Request) -> JSONResponse:
-        source, source_id = request.path_params["source"], request.path_params["source_id"]
         try:
-            doc = steps.show(config, source_id, source)
+            doc = show(request)
         except QueryError as exc:
             return JSONResponse({"error": str(exc)}, status_code=404, headers=HEADERS)
         except ArchiveError as exc:
@@ -165,7 +207,7 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
         Route("/api/documents/{source}/{source_id:path}", api_document),
         Route("/feed.atom", feed),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def doc_link(source: str, source_id: str) -> str:
