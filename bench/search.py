@@ -198,6 +198,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="build the archive here and keep it")
     parser.add_argument("--search-only", action="store_true", help="reuse the --keep archive")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each figure appears when measured, also in a file
     work = Path(tempfile.mkdtemp(prefix="regwatch-bench-search-"))
     home = args.keep or work / "home"
     try:
