@@ -25,6 +25,7 @@ from archive import (
     coverage,
     db,
     digest_log,
+    document,
     feeds,
     ledger,
     links,
@@ -40,12 +41,13 @@ from archive.coverage import SourceCoverage
 from archive.dbcheck import failure
 from archive.digest_log import SentDigest
 from archive.errors import ArchiveError
+from archive.filters import Filters
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.outbox import Alert, RouteFilter
 from archive.records import Publication
 from archive.scheduling import CrawlRecord, Heartbeat, Incident, JobRun, Notice
-from archive.search import SearchHit
+from archive.search import SearchHit, SearchPage, SearchRequest
 from archive.status import ArchiveStatus, status
 from archive.store import StoreResult
 from archive.tagging import TagInput
@@ -220,18 +222,36 @@ class Archive:
         since: str | None = None,
         until: str | None = None,
     ) -> list[SearchHit]:
-        """Best matches for the user's `query`; raises `QueryError` on malformed input.
+        """Best matches for the user's `query`; raises `QueryError` on malformed input."""
+        filters = Filters(tags=tuple(tags), since=since, until=until)
+        return self.find(SearchRequest(query, filters, limit=limit)).hits
 
-        Raises `ArchiveError` if the index is missing or damaged while documents are stored.
+    @_named
+    def find(self, request: SearchRequest) -> SearchPage:
+        """A page of hits for a `SearchRequest` (text, filters, sort, page, facets).
+
+        Raises `QueryError` on malformed input, `ArchiveError` if the index is missing or damaged
+        while documents are stored.
         """
         if self._index.problem is not None:
             problem = self.index_health().problem
             if problem:
                 raise ArchiveError(problem)
-            return []
-        return search.search(
-            self._conn, self._index, query, limit=limit, tags=tags, since=since, until=until
-        )
+            return SearchPage([], 0)
+        return search.search(self._conn, self._index, request)
+
+    @_named
+    def matching(self, request: SearchRequest, publication_ids: Sequence[int]) -> set[int]:
+        """Which of `publication_ids` the request finds (saved searches as alert filters)."""
+        if self._index.problem is not None:
+            problem = self.index_health().problem
+            raise ArchiveError(problem or f"search index {self._index.path} is unusable")
+        return search.matching_ids(self._index, request, publication_ids)
+
+    @_named
+    def document(self, source_id: str, source: str | None = None) -> dict[str, Any] | None:
+        """One publication with its tags, evidence, versions and related documents, or None."""
+        return document.find(self._conn, self._index, source_id, source)
 
     @_named
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:

@@ -248,4 +248,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX publications_citation ON publications (json_extract(raw, '$.citation'));
         """,
     ),
+    (
+        9,
+        "publication versions: what changed in each stored version, and when",
+        """
+        CREATE TABLE publication_versions (
+            publication_id INTEGER NOT NULL REFERENCES publications (id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            changed TEXT NOT NULL DEFAULT '[]',
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (publication_id, version)
+        ) WITHOUT ROWID;
+        INSERT INTO publication_versions (publication_id, version, changed, recorded_at)
+            SELECT id, version, '[]', updated_at FROM publications;
+        """,
+    ),
 ]

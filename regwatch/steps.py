@@ -14,20 +14,27 @@ heartbeat).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawlers.sources import ALL, DEFAULT_SOURCE, crawled_sources, registry, step_sources
-from regwatch.config import Config, ConfigError, check_apprise_url, env_value, smtp_password
+from regwatch.config import (
+    Config,
+    ConfigError,
+    check_apprise_url,
+    env_value,
+    smtp_password,
+    tag_names,
+)
 
 if TYPE_CHECKING:
     import threading
 
-    from archive import Archive, ArchiveStatus, RouteFilter, SearchHit
+    from archive import Archive, ArchiveStatus, RouteFilter, SearchHit, SearchRequest
     from archive.scheduling import Heartbeat, Incident, JobRun
     from archive.tagging import TagInput
     from crawlers.run import CrawlResult
@@ -112,6 +119,8 @@ class RunResult:
 class SearchResult:
     hits: list[SearchHit]
     index_problem: str | None  # the index lags or differs from SQLite: one line with the remedy
+    total: int = 0
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def open_archive(config: Config, *, readonly: bool = False) -> Archive:
@@ -121,19 +130,125 @@ def open_archive(config: Config, *, readonly: bool = False) -> Archive:
     return Archive.open(config.home, readonly=readonly)
 
 
-def search(
+FILTER_NAMES = ("tags", "sub_tags", "agencies", "types", "sources", "eccns", "cfrs", "countries")
+
+
+def search_request(
     config: Config,
-    query: str,
+    text: str,
     *,
-    limit: int = 20,
-    tags: tuple[str, ...] = (),
+    today: date | None = None,
+    open_for_comment: bool = False,
     since: str | None = None,
     until: str | None = None,
+    sort: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    facets: bool = False,
+    **values: tuple[str, ...],
+) -> SearchRequest:
+    """The search a user asked for: `text` (or a saved search, `@NAME`) with these filters.
+
+    Filters given here add to a saved search's (`since`, `until`, `sort` replace them);
+    `open_for_comment` keeps documents whose comment period closes on or after `today`.
+    """
+    from archive import Filters, SearchRequest
+
+    saved = _saved_search(config, text[1:]) if text.strip().startswith("@") else None
+    base = saved or {"query": text}
+    merged = {name: (*(base.get(name) or ()), *values.get(name, ())) for name in FILTER_NAMES}
+    unknown = sorted(set(values) - set(FILTER_NAMES))
+    if unknown:
+        raise TypeError(f"unknown search filter {unknown[0]!r}")
+    open_now = open_for_comment or bool(base.get("open_for_comment"))
+    filters = Filters(
+        **merged,
+        since=since or base.get("since"),
+        until=until or base.get("until"),
+        open_on=(today or date.today()).isoformat() if open_now else None,
+    )
+    order = sort or base.get("sort") or "relevance"
+    return SearchRequest(base["query"].strip(), filters, order, limit, offset, facets)
+
+
+def _saved_search(config: Config, name: str) -> dict:
+    saved = config["searches"] or {}
+    if name.strip() not in saved:
+        known = ", ".join(f"@{n}" for n in sorted(saved)) or "none in the configuration"
+        raise ConfigError(f"no saved search @{name.strip()} (known: {known})")
+    return saved[name.strip()]
+
+
+def search(
+    config: Config,
+    request: SearchRequest,
+    *,
+    check_index: bool = True,
+    reader: Archive | None = None,
 ) -> SearchResult:
-    """Search the archive read-only (never waiting for a writer); say if the index lags."""
+    """Search the archive read-only (never waiting for a writer); say if the index lags
+    (`check_index`: counting the database costs tens of ms at a million documents). A long-lived
+    server passes its open read-only `reader` instead of opening the archive for each search.
+
+    Facet counts split the tags into `tag` (primary) and `sub_tag`.
+    """
+    with _reading(config, reader) as archive:
+        page = archive.find(request)
+        problem = archive.index_health().problem if check_index else None
+    return SearchResult(page.hits, problem, page.total, _split_tags(page.facets))
+
+
+def _reading(config: Config, reader: Archive | None) -> AbstractContextManager[Archive]:
+    """`reader` left open, or the archive opened read-only for one call."""
+    return nullcontext(reader) if reader is not None else open_archive(config, readonly=True)
+
+
+def _split_tags(facets: dict[str, list[tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
+    if not facets:
+        return {}
+    primary = tag_names()
+    tags = facets.get("tags", [])
+    return {
+        "tag": [(name, n) for name, n in tags if primary.get(name)],
+        "sub_tag": [(name, n) for name, n in tags if not primary.get(name)],
+        **{name: counts for name, counts in facets.items() if name != "tags"},
+    }
+
+
+def saved_search_matches(
+    config: Config, name: str, publication_ids: Sequence[int], today: date | None = None
+) -> set[int]:
+    """Which of `publication_ids` the saved search `name` finds (a filter alert routes can use)."""
+    request = search_request(config, f"@{name}", today=today)
     with open_archive(config, readonly=True) as archive:
-        hits = archive.search(query, limit=limit, tags=tags, since=since, until=until)
-        return SearchResult(hits, archive.index_health().problem)
+        return archive.matching(request, publication_ids)
+
+
+def show(
+    config: Config, document: str, source: str | None = None, reader: Archive | None = None
+) -> dict:
+    """One stored document with tags, evidence, entities, versions and related documents; its
+    links are only the http(s) ones. Raises `QueryError` if the archive does not hold it."""
+    from archive import QueryError
+    from regwatch.inert import http_url
+
+    with _reading(config, reader) as archive:
+        found = archive.document(document, source)
+    if found is None:
+        where = f" from {source}" if source else ""
+        raise QueryError(f"no document {document}{where} in the archive")
+    found["links"] = [url for url in found["links"] if http_url(url)]
+    return found
+
+
+def serve(config: Config, host: str, port: int) -> None:
+    """Serve the read-only web application (search, documents, digests, API, feeds) until
+    interrupted."""
+    import uvicorn
+
+    from regwatch.web.app import create_app
+
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 
 def crawl(

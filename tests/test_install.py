@@ -71,6 +71,7 @@ def test_wheel_ships_data_and_no_loose_top_level_modules(wheel: Path) -> None:
         "crawlers/sources.json",
         "nlp/patterns/tags.jsonl",
         "digests/templates/digest.html",
+        "regwatch/web/templates/search.html",
         "replay/recordings/federal_register/api.json",
         "replay/recordings/federal_register/store.jsonl.gz",
         "replay/recordings/federal_register/recorded/third_party_trimmed/"
