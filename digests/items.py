@@ -4,12 +4,13 @@ Enters: a publication dict from the archive's digest reads (stored fields, tag r
 `sent_version`). Leaves: `Item`, plain values only: a one-line title, a link only when the URL is
 http(s) (anything else is shown as text), agency names, type, date, tags, a "why" sentence per tag
 with the rule ids apart for small print, key entities, tagger dates, the PDF link of the raw record
-when it is http(s), and the late / changed markers. Nothing here escapes: templates do, per format.
+when it is http(s), the late / changed markers, and the watch-list hits (`watch_hits`: item,
+matched text, field, quoted sentence). Nothing here escapes: templates do, per format.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nlp.rules import primary_tags
@@ -56,6 +57,16 @@ class Why:
 
 
 @dataclass(frozen=True)
+class WatchLine:
+    """One watched item a publication touches, and the sentence where it stands."""
+
+    item: str
+    matched: str
+    field: str
+    quote: str
+
+
+@dataclass(frozen=True)
 class Item:
     """A publication in a digest."""
 
@@ -75,6 +86,7 @@ class Item:
     pdf_url: str | None
     late: bool
     sent_version: int | None
+    watch: list[WatchLine] = field(default_factory=list)
 
     @property
     def primary(self) -> frozenset[str]:
@@ -113,6 +125,11 @@ def item(pub: dict[str, Any]) -> Item:
         pdf_url=_pdf(pub.get("raw")),
         late=bool(pub.get("late")),
         sent_version=pub.get("sent_version"),
+        watch=[
+            WatchLine(*(one_line(hit.get(k)) for k in ("item", "matched", "field", "quote")))
+            for hit in pub.get("watch_hits") or []
+            if isinstance(hit, dict)
+        ],
     )
 
 
