@@ -1,4 +1,4 @@
-"""Rebuild `nlp/patterns/watch/common_words.txt`: words written in lower case in many real abstracts.
+"""Rebuild `nlp/patterns/watch/common_words.txt`: words in lower case in many real abstracts.
 
 Enters: the real Federal Register abstracts (`../shared/data/fr_abstracts_2020_2026.jsonl.gz`, or
 the path given) and a document count (default 20).
