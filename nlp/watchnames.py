@@ -236,7 +236,8 @@ class NameIndex:
         spans = self._spans(tokens)
         if not spans:
             return []
-        windows = [" ".join(t.word for t in tokens[s : s + n]) for s, n, _ in spans]
+        words = [t.word for t in tokens]
+        windows = [" ".join(words[s : s + n]) for s, n, _ in spans]
         scores = process.cpdist(
             windows,
             [self.strings[name] for _, _, name in spans],
@@ -256,13 +257,17 @@ class NameIndex:
 
     def _spans(self, tokens: list[Token]) -> list[tuple[int, int, int]]:
         """(first token, token count, name) of every run worth scoring."""
-        spans = set()
+        spans, count, legal = set(), len(tokens), self.rules.join_words
         for i, token in enumerate(tokens):
             for name, position in self.anchors.get(token.word, ()):
                 start, size = i - position, len(self.cores[name])
                 for length in (size - 1, size, size + 1):
-                    if length >= 1 and start >= 0 and start + length <= len(tokens):
-                        spans.add((start, length, name))
+                    end = start + length
+                    if length < 1 or start < 0 or end > count:
+                        continue
+                    if self.common[name] and (end == count or tokens[end].word not in legal):
+                        continue  # a name of common words needs its legal form after it
+                    spans.add((start, length, name))
         return sorted(spans)
 
     def _plausible(

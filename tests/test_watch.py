@@ -239,8 +239,9 @@ def test_a_watch_list_hit_is_stored_listed_first_and_alerted_once(tmp_path, rece
     store_real(home, ["2020-03144", "2020-07641", "2022-01599"])
     tagged = invoke(config, "tag")
     assert tagged.exit_code == 0, tagged.output
-    assert rows(home, "SELECT p.source_id, w.priority FROM watch_priority w JOIN publications p "
-                "ON p.id = w.publication_id ORDER BY 1") == [("2020-03144", 1), ("2020-07641", 1)]  # fmt: skip
+    priority = "SELECT p.source_id, w.priority FROM watch_priority w JOIN publications p "
+    priority += "ON p.id = w.publication_id ORDER BY 1"
+    assert rows(home, priority) == [("2020-03144", 1), ("2020-07641", 1)]
     delivered = invoke(config, "alert")
     assert "alerts: 2 sent" in delivered.output
     messages = sorted(r.body["message"] for r in receiver.accepted)
@@ -307,7 +308,8 @@ def test_configuration_errors_are_one_line_naming_the_key_or_csv_line(tmp_path, 
     result = invoke(config, "tag")
     assert result.exit_code == 1
     assert result.output.strip() == (
-        f"Error: watch.csv {team_csv} line 3: unknown country 'Atlantis' (use the English short name)"
+        f"Error: watch.csv {team_csv} line 3: unknown country 'Atlantis' "
+        "(use the English short name)"
     )
     team_csv.write_text("type,value\n")
     assert "line 1: the header must be kind,value,country,note" in invoke(config, "watch").output
