@@ -36,6 +36,7 @@ from archive import (
     store,
     tagging,
     validators,
+    watch,
 )
 from archive.coverage import SourceCoverage
 from archive.dbcheck import failure
@@ -294,10 +295,11 @@ class Archive:
         tagged: Sequence[tuple[TagInput, dict[str, Any]]],
         model_version: str,
         routes: Sequence[RouteFilter] = (),
+        watch_hits: Mapping[int, Sequence[dict[str, Any]]] | None = None,
     ) -> int:
-        """Store tag results and the alerts they cause for `routes` in one transaction, then
-        re-index those publications."""
-        count = tagging.store_tags(self._conn, tagged, model_version, routes)
+        """Store tag results, their watch-list hits (publication id → hits, when given) and the
+        alerts they cause for `routes` in one transaction, then re-index those publications."""
+        count = tagging.store_tags(self._conn, tagged, model_version, routes, watch_hits)
         if count:
             self._index.sync(self._conn, commit=not self._bulk)
         return count
@@ -537,6 +539,54 @@ class Archive:
     def notice_sent(self, notices: Sequence[Notice], at: datetime) -> None:
         """Record delivered incident notices."""
         scheduling.notice_sent(self._conn, notices, at)
+
+    # Watch-list: hits per document, the list in use, re-matching stored documents.
+
+    @_named
+    def watch_hits(self, publication_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """Current watch-list hits of these publications."""
+        return watch.hits_for(self._conn, publication_ids)
+
+    @_named
+    def recent_watch_hits(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest watch-list hits with their documents."""
+        return watch.recent(self._conn, limit)
+
+    @_named
+    def watch_list(self) -> str | None:
+        """The fingerprint of the watch-list last put in use, or None."""
+        return watch.current_list(self._conn)
+
+    @_named
+    def use_watch_list(self, fingerprint: str, items: int, *, rematched: bool) -> None:
+        """Record the watch-list in use (and that the archive was just re-matched with it)."""
+        watch.use_list(self._conn, fingerprint, items, rematched)
+
+    def tagged_since(
+        self, first_seen: str
+    ) -> Iterator[list[tuple[int, str, dict[str, Any], dict[str, Any]]]]:
+        """Batches of (id, label, document, tag result) of tagged publications first stored on
+        or after `first_seen`."""
+        try:
+            yield from watch.tagged_since(self._conn, first_seen)
+        except sqlite3.DatabaseError as exc:
+            raise failure(self.db_path, exc) from None
+
+    @_named
+    def rematch_watch(
+        self,
+        hits: Mapping[int, tuple[dict[str, Any], Sequence[dict[str, Any]]]],
+        routes: Sequence[RouteFilter] = (),
+    ) -> tuple[dict[int, list[dict[str, Any]]], int]:
+        """Replace these documents' watch-list hits (id → (tag result, hits)) in one
+        transaction; queue watch-list alerts for the newly matched to `routes`. Returns the new
+        hits per document and how many alerts were queued."""
+        now = db.utc_now()
+        with db.transaction(self._conn):
+            fresh = watch.replace_hits(self._conn, {p: h for p, (_, h) in hits.items()}, now)
+            found = {pid: (hits[pid][0], new) for pid, new in fresh.items()}
+            queued = outbox.enqueue_watch(self._conn, found, routes, now) if routes else 0
+        return fresh, queued
 
 
 def _writable(home: Path) -> bool:

@@ -373,6 +373,7 @@ def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | 
         result = steps.tag(obj.config, retag=retag, progress=progress)
     counts = ", ".join(f"{name} {n}" for name, n in sorted(result.counts.items())) or "no tags"
     click.echo(f"tagged {result.tagged} documents with model {result.model_version}: {counts}")
+    _echo_rematch(result.rematch)
     _fail_on_tag_failures(result)
 
 
@@ -415,6 +416,7 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
     for fetched in result.fulltext:
         _echo_crawl(fetched)
     click.echo(f"tagged {result.retag.tagged} documents again after reading their full text")
+    _echo_rematch(tagged.rematch)
     _echo_digest(result.digest)
     _echo_alerts(result.alert)
     if result.failed_crawls:
@@ -484,6 +486,39 @@ def alert(obj: Context, dry_run: bool, backfill_days: int | None) -> None:
     _echo_alerts(result)
 
 
+@main.command()
+@click.option("--show", is_flag=True, help="Print the watch-list and recent hits (the default).")
+@click.option("--rematch", is_flag=True, help="Match the last watch.rematch_days days again now.")
+@click.option("--alert", is_flag=True, help="With --rematch: alert routes with watch = true.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@pass_context
+def watch(obj: Context, show: bool, rematch: bool, alert: bool, limit: int) -> None:
+    """Print the watch-list and its newest hits; --rematch matches recent documents again.
+
+    Example: regwatch watch --rematch
+    """
+    if alert and not rematch:
+        raise click.UsageError("--alert goes with --rematch")
+    with _errors():
+        if rematch:
+            _echo_rematch(steps.rematch(obj.config, alert=alert), always=True)
+            if not show:
+                return
+        shown = steps.watch(obj.config, limit=limit)
+    state = "in use" if shown.in_use else "not yet matched: the next tag or run re-matches"
+    size = f"{len(shown.items)} items, threshold {shown.threshold}"
+    _echo(f"watch-list {shown.fingerprint} ({state}), {size}:")
+    for entry in shown.items:
+        note = f" - {entry.note}" if entry.note else ""
+        _echo(f"  {entry.kind} {entry.label}{note}  [{entry.origin}]")
+    _echo(f"newest hits ({len(shown.hits)}):" if shown.hits else "no hits yet")
+    for hit in shown.hits:
+        _echo(
+            f"  {hit['publication_date']} {hit['source_id']} {hit['kind']} {hit['item']}: "
+            f"“{hit['quote']}” ({hit['field']})"
+        )
+
+
 @main.command(name="replay-server")
 @click.argument(
     "directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
@@ -528,6 +563,22 @@ def _echo_crawl(result: Any) -> None:
         f"{result.inserted} new, {result.updated} changed, {result.unchanged} unchanged"
         f" ({'ok' if result.ok else 'FAILED'})"
     )
+
+
+def _echo_rematch(result: Any, always: bool = False) -> None:
+    """What a re-match against the watch-list found newly (printed when it ran)."""
+    if result is None:
+        return
+    if not always:
+        _echo("watch-list changed since the last run: recent documents matched again")
+    _echo(
+        f"re-matched {result.checked} documents of the last {result.days} days: "
+        f"{len(result.newly)} newly touch the watch-list, {result.alerts} alerts queued"
+    )
+    for label, title, items in result.newly[:SHOWN]:
+        _echo(f"  {label} {title}: {'; '.join(items)}")
+    if len(result.newly) > SHOWN:
+        _echo(f"  … and {len(result.newly) - SHOWN} more (regwatch watch)")
 
 
 def _fail_on_tag_failures(result: Any) -> None:

@@ -2,13 +2,14 @@
 
 Enters: a validated `Config` plus each step's own arguments.
 Leaves: a result object per step (nothing is printed here). Each step moves data one way:
-crawl (sources â archive; `all`: every registered source), import (JSON lines â archive), tag
-(archive â nlp â archive, then queue the full texts worth reading), fulltext (wanted full texts â
-archive), digest (archive â files, and with `send` â SMTP â digest log), alert (outbox â chat, then
-feeds â files), run (crawl all â tag â fulltext â tag â digest â alert); search, reindex and
-status read the archive (reindex rebuilds its index); serve_replay runs the offline emulator of
+crawl (sources → archive; `all`: every registered source), import (JSON lines → archive), tag
+(archive → nlp → archive, then queue the full texts worth reading), fulltext (wanted full texts →
+archive), digest (archive → files, and with `send` → SMTP → digest log), alert (outbox → chat, then
+feeds → files), run (crawl all → tag → fulltext → tag → digest → alert); search, reindex and
+status read the archive (reindex rebuilds its index); rematch (archive → nlp watch-list → archive)
+and watch (the watch-list and its newest hits); serve_replay runs the offline emulator of
 the sources. For the scheduler: pipeline_lock (one pipeline at a time, shared with the manual
-commands), check_health (crawl log â source incidents â ops routes) and its records (job runs,
+commands), check_health (crawl log → source incidents → ops routes) and its records (job runs,
 heartbeat).
 """
 
@@ -45,19 +46,44 @@ if TYPE_CHECKING:
     from digests.select import Digest
     from nlp import TagFileResult, Tagger, TagResult
     from nlp.evaluate import EvalReport
+    from nlp.watch import WatchItem, WatchList
     from regwatch.importer import ImportResult
 
 Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
+class RematchResult:
+    """A re-match of recent documents against the watch-list: `newly` holds (`<source>
+    <source_id>`, title, watched items it newly touches); `alerts` queued (only when asked)."""
+
+    days: int
+    checked: int
+    newly: list[tuple[str, str, list[str]]]
+    alerts: int = 0
+
+
+@dataclass(frozen=True)
 class TagRunResult:
-    """Documents tagged and stored, tag counts, and `failed`: (`<source> <source_id>`, reason)."""
+    """Documents tagged and stored, tag counts, and `failed`: (`<source> <source_id>`, reason);
+    `rematch` when the watch-list had changed since the last run."""
 
     tagged: int
     model_version: str
     counts: dict[str, int]
     failed: list[tuple[str, str]]
+    rematch: RematchResult | None = None
+
+
+@dataclass(frozen=True)
+class WatchShow:
+    """The loaded watch-list, whether the archive was matched against it, its newest hits."""
+
+    items: list[WatchItem]
+    threshold: int
+    fingerprint: str
+    in_use: bool
+    hits: list[dict]
 
 
 @dataclass(frozen=True)
@@ -373,10 +399,14 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
 
     A document the tagger fails on, or whose result cannot be stored, is recorded as failed in
     the archive (retried by the next run); the others are stored.
+    The documents' watch-list hits are stored with their tags; when the watch-list changed since
+    the last run, the documents of the last `watch.rematch_days` are matched again (no alerts).
     """
     from nlp import load_tagger
+    from regwatch.watchlist import load_watchlist
 
     tagger = load_tagger(thresholds=_thresholds(config))
+    watchlist = load_watchlist(config)
     routes = route_filters(config)
     counts: dict[str, int] = {}
     failed: list[tuple[str, str]] = []
@@ -385,7 +415,7 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
         archive.register_routes([route.name for route in routes])
         total = archive.count_to_tag(tagger.version, retag=retag)
         for batch in archive.documents_to_tag(tagger.version, retag=retag):
-            results, failures = _tag_batch(archive, tagger, batch, routes)
+            results, failures = _tag_batch(archive, tagger, batch, routes, watchlist)
             for result in results:
                 for name in result.tags:
                     counts[name] = counts.get(name, 0) + 1
@@ -395,7 +425,66 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
             if progress:
                 progress(done, total)
         _queue_bodies(archive, config)
-    return TagRunResult(stored, tagger.version, counts, failed)
+        rematched = _rematch_if_changed(config, archive, watchlist)
+    return TagRunResult(stored, tagger.version, counts, failed, rematched)
+
+
+def rematch(config: Config, *, alert: bool = False) -> RematchResult:
+    """Match the documents of the last `watch.rematch_days` against the watch-list again; with
+    `alert`, queue a watch-list alert per newly matched document for routes with `watch`."""
+    from regwatch.watchlist import load_watchlist
+
+    watchlist = load_watchlist(config)
+    routes = [route for route in route_filters(config) if route.watch] if alert else []
+    with open_archive(config) as archive:
+        archive.register_routes([route.name for route in routes])
+        return _rematch(config, archive, watchlist, routes)
+
+
+def watch(config: Config, *, limit: int = 20) -> WatchShow:
+    """The loaded watch-list and the newest hits in the archive (read only)."""
+    from regwatch.watchlist import load_watchlist
+
+    watchlist = load_watchlist(config)
+    with open_archive(config, readonly=True) as archive:
+        in_use = archive.watch_list() == watchlist.fingerprint
+        hits = archive.recent_watch_hits(limit)
+    return WatchShow(watchlist.items, watchlist.threshold, watchlist.fingerprint, in_use, hits)
+
+
+def _rematch_if_changed(
+    config: Config, archive: Archive, watchlist: WatchList
+) -> RematchResult | None:
+    """Re-match (without alerts) when the watch-list differs from the one last used."""
+    previous = archive.watch_list()
+    if previous == watchlist.fingerprint:
+        return None
+    if previous is None and not watchlist:  # nothing was ever watched: nothing to clear
+        archive.use_watch_list(watchlist.fingerprint, 0, rematched=False)
+        return None
+    return _rematch(config, archive, watchlist, [])
+
+
+def _rematch(
+    config: Config, archive: Archive, watchlist: WatchList, routes: list[RouteFilter]
+) -> RematchResult:
+    days = config["watch.rematch_days"]
+    since = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+    checked, newly, alerts = 0, [], 0
+    for batch in archive.tagged_since(since):
+        found = {
+            pid: (result, watchlist.match(doc, result.get("entities") or {}))
+            for pid, _, doc, result in batch
+        }
+        fresh, queued = archive.rematch_watch(found, routes)
+        names = {pid: (label, doc.get("title") or "") for pid, label, doc, _ in batch}
+        newly += [
+            (*names[pid], list(dict.fromkeys(hit["item"] for hit in hits)))
+            for pid, hits in fresh.items()
+        ]
+        checked, alerts = checked + len(batch), alerts + queued
+    archive.use_watch_list(watchlist.fingerprint, len(watchlist.items), rematched=True)
+    return RematchResult(days, checked, newly, alerts)
 
 
 def _queue_bodies(archive: Archive, config: Config) -> int:
@@ -407,16 +496,21 @@ def _queue_bodies(archive: Archive, config: Config) -> int:
 
 
 def _tag_batch(
-    archive: Archive, tagger: Tagger, batch: list[TagInput], routes: list[RouteFilter]
+    archive: Archive,
+    tagger: Tagger,
+    batch: list[TagInput],
+    routes: list[RouteFilter],
+    watchlist: WatchList,
 ) -> tuple[list[TagResult], list[tuple[str, str]]]:
-    """Tag one batch, store the good results and record the failures; returns the stored
-    results and (`<source> <source_id>`, reason) per failure."""
+    """Tag one batch, store the good results (with their watch-list hits) and record the
+    failures; returns the stored results and (`<source> <source_id>`, reason) per failure."""
     from nlp import TagFailure
 
     pairs = list(zip(batch, tagger.tag_each([item.document for item in batch]), strict=True))
     good = [(item, r) for item, r in pairs if not isinstance(r, TagFailure)]
     bad = [(item, r.reason) for item, r in pairs if isinstance(r, TagFailure)]
-    kept, refused = _store_tags(archive, good, tagger.version, routes)
+    hits = {item.publication_id: watchlist.match(item.document, r.entities) for item, r in good}
+    kept, refused = _store_tags(archive, good, tagger.version, routes, hits)
     if bad or refused:
         archive.record_tag_failures(bad + refused, tagger.version)
     return [result for _, result in kept], [(item.label, why) for item, why in bad + refused]
@@ -427,17 +521,19 @@ def _store_tags(
     tagged: list[tuple[TagInput, TagResult]],
     version: str,
     routes: list[RouteFilter],
+    hits: dict[int, list[dict]],
 ) -> tuple[list[tuple[TagInput, TagResult]], list[tuple[TagInput, str]]]:
     """Store (item, result) pairs in one go, or one by one if the batch is refused; returns the
     stored pairs and (item, reason) for each pair the archive refused."""
     try:
-        archive.store_tags([(item, result.to_dict()) for item, result in tagged], version, routes)
+        pairs = [(item, result.to_dict()) for item, result in tagged]
+        archive.store_tags(pairs, version, routes, hits)
         return tagged, []
     except ValueError:
         kept, refused = [], []
         for item, result in tagged:
             try:
-                archive.store_tags([(item, result.to_dict())], version, routes)
+                archive.store_tags([(item, result.to_dict())], version, routes, hits)
                 kept.append((item, result))
             except ValueError as error:
                 refused.append((item, str(error)))
@@ -705,7 +801,7 @@ def route_filters(config: Config) -> list[RouteFilter]:
     """The configured alert routes' filters, as the archive takes them."""
     from archive import RouteFilter
 
-    fields = ("name", "tags", "sub_tags", "agencies", "min_score", "words")
+    fields = ("name", "tags", "sub_tags", "agencies", "min_score", "words", "watch")
     return [
         RouteFilter(**{name: route[name] for name in fields}) for route in config["alerts.routes"]
     ]

@@ -125,4 +125,5 @@ def test_routes_are_read_with_their_defaults(tmp_path):
         "agencies": (),
         "min_score": 0.0,
         "words": (),
+        "watch": False,
     }
