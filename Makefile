@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/tag.py
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/search.py --docs 200000
 
 clean:
 	rm -rf $(VENV) data/regwatch.db* data/index data/digests data/demo

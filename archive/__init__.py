@@ -6,9 +6,10 @@ exported here; every SQL statement and every index call stays inside this packag
 
 from archive.api import Archive
 from archive.errors import ArchiveError, QueryError
+from archive.filters import Filters
 from archive.outbox import Alert, RouteCounts, RouteFilter
 from archive.records import Publication
-from archive.search import SearchHit
+from archive.search import SearchHit, SearchPage, SearchRequest
 from archive.status import ArchiveStatus, CrawlRun
 from archive.store import StoreResult
 from archive.tagging import TagInput
@@ -19,11 +20,14 @@ __all__ = [
     "ArchiveError",
     "ArchiveStatus",
     "CrawlRun",
+    "Filters",
     "Publication",
     "QueryError",
     "RouteCounts",
     "RouteFilter",
     "SearchHit",
+    "SearchPage",
+    "SearchRequest",
     "StoreResult",
     "TagInput",
 ]

@@ -25,6 +25,7 @@ from archive import (
     coverage,
     db,
     digest_log,
+    document,
     feeds,
     ledger,
     links,
@@ -35,17 +36,19 @@ from archive import (
     store,
     tagging,
     validators,
+    watch,
 )
 from archive.coverage import SourceCoverage
 from archive.dbcheck import failure
 from archive.digest_log import SentDigest
 from archive.errors import ArchiveError
+from archive.filters import Filters
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.outbox import Alert, RouteFilter
 from archive.records import Publication
 from archive.scheduling import CrawlRecord, Heartbeat, Incident, JobRun, Notice
-from archive.search import SearchHit
+from archive.search import SearchHit, SearchPage, SearchRequest
 from archive.status import ArchiveStatus, status
 from archive.store import StoreResult
 from archive.tagging import TagInput
@@ -220,18 +223,36 @@ class Archive:
         since: str | None = None,
         until: str | None = None,
     ) -> list[SearchHit]:
-        """Best matches for the user's `query`; raises `QueryError` on malformed input.
+        """Best matches for the user's `query`; raises `QueryError` on malformed input."""
+        filters = Filters(tags=tuple(tags), since=since, until=until)
+        return self.find(SearchRequest(query, filters, limit=limit)).hits
 
-        Raises `ArchiveError` if the index is missing or damaged while documents are stored.
+    @_named
+    def find(self, request: SearchRequest) -> SearchPage:
+        """A page of hits for a `SearchRequest` (text, filters, sort, page, facets).
+
+        Raises `QueryError` on malformed input, `ArchiveError` if the index is missing or damaged
+        while documents are stored.
         """
         if self._index.problem is not None:
             problem = self.index_health().problem
             if problem:
                 raise ArchiveError(problem)
-            return []
-        return search.search(
-            self._conn, self._index, query, limit=limit, tags=tags, since=since, until=until
-        )
+            return SearchPage([], 0)
+        return search.search(self._conn, self._index, request)
+
+    @_named
+    def matching(self, request: SearchRequest, publication_ids: Sequence[int]) -> set[int]:
+        """Which of `publication_ids` the request finds (saved searches as alert filters)."""
+        if self._index.problem is not None:
+            problem = self.index_health().problem
+            raise ArchiveError(problem or f"search index {self._index.path} is unusable")
+        return search.matching_ids(self._index, request, publication_ids)
+
+    @_named
+    def document(self, source_id: str, source: str | None = None) -> dict[str, Any] | None:
+        """One publication with its tags, evidence, versions and related documents, or None."""
+        return document.find(self._conn, self._index, source_id, source)
 
     @_named
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
@@ -274,10 +295,11 @@ class Archive:
         tagged: Sequence[tuple[TagInput, dict[str, Any]]],
         model_version: str,
         routes: Sequence[RouteFilter] = (),
+        watch_hits: Mapping[int, Sequence[dict[str, Any]]] | None = None,
     ) -> int:
-        """Store tag results and the alerts they cause for `routes` in one transaction, then
-        re-index those publications."""
-        count = tagging.store_tags(self._conn, tagged, model_version, routes)
+        """Store tag results, their watch-list hits (publication id → hits, when given) and the
+        alerts they cause for `routes` in one transaction, then re-index those publications."""
+        count = tagging.store_tags(self._conn, tagged, model_version, routes, watch_hits)
         if count:
             self._index.sync(self._conn, commit=not self._bulk)
         return count
@@ -517,6 +539,54 @@ class Archive:
     def notice_sent(self, notices: Sequence[Notice], at: datetime) -> None:
         """Record delivered incident notices."""
         scheduling.notice_sent(self._conn, notices, at)
+
+    # Watch-list: hits per document, the list in use, re-matching stored documents.
+
+    @_named
+    def watch_hits(self, publication_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """Current watch-list hits of these publications."""
+        return watch.hits_for(self._conn, publication_ids)
+
+    @_named
+    def recent_watch_hits(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest watch-list hits with their documents."""
+        return watch.recent(self._conn, limit)
+
+    @_named
+    def watch_list(self) -> str | None:
+        """The fingerprint of the watch-list last put in use, or None."""
+        return watch.current_list(self._conn)
+
+    @_named
+    def use_watch_list(self, fingerprint: str, items: int, *, rematched: bool) -> None:
+        """Record the watch-list in use (and that the archive was just re-matched with it)."""
+        watch.use_list(self._conn, fingerprint, items, rematched)
+
+    def tagged_since(
+        self, first_seen: str
+    ) -> Iterator[list[tuple[int, str, dict[str, Any], dict[str, Any]]]]:
+        """Batches of (id, label, document, tag result) of tagged publications first stored on
+        or after `first_seen`."""
+        try:
+            yield from watch.tagged_since(self._conn, first_seen)
+        except sqlite3.DatabaseError as exc:
+            raise failure(self.db_path, exc) from None
+
+    @_named
+    def rematch_watch(
+        self,
+        hits: Mapping[int, tuple[dict[str, Any], Sequence[dict[str, Any]]]],
+        routes: Sequence[RouteFilter] = (),
+    ) -> tuple[dict[int, list[dict[str, Any]]], int]:
+        """Replace these documents' watch-list hits (id → (tag result, hits)) in one
+        transaction; queue watch-list alerts for the newly matched to `routes`. Returns the new
+        hits per document and how many alerts were queued."""
+        now = db.utc_now()
+        with db.transaction(self._conn):
+            fresh = watch.replace_hits(self._conn, {p: h for p, (_, h) in hits.items()}, now)
+            found = {pid: (hits[pid][0], new) for pid, new in fresh.items()}
+            queued = outbox.enqueue_watch(self._conn, found, routes, now) if routes else 0
+        return fresh, queued
 
 
 def _writable(home: Path) -> bool:

@@ -1,7 +1,7 @@
 """The tantivy search index: schema, documents, and keeping it level with SQLite.
 
 Enters: a directory path and an open SQLite connection. Leaves: an index whose documents mirror the
-`publications` rows (one combined `text` field, `tags`, a fast `date`, the row `id`), a
+`publications` rows (fields in `indexdoc`), a
 `searcher()` for queries, and a state file recording the highest `change_seq` indexed. `sync`
 indexes every row changed after that mark, so a crash between a SQLite commit and the index commit
 loses nothing; every document is deleted by id before it is added, so indexing twice never
@@ -16,7 +16,6 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from datetime import UTC, datetime
 from pathlib import Path
 
 import tantivy
@@ -34,47 +33,14 @@ from archive.indexdir import (
     state,
     swap_in,
 )
+from archive.indexdoc import ROWS_SQL, build_schema, document
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: title / abstract / body fields, stop-word pairs, filter fields
 WRITER_HEAP = 256_000_000
 WRITER_THREADS = 1
 LOCK_WAIT = 10.0  # seconds to wait for another process's index writer before leaving it behind
 READ_BATCH = 2000
-TAG_SEPARATOR = "\x1f"
 LAST_ROWID = 2**63 - 1
-
-# Searchable texts of a row, JSON lists flattened by SQLite: number, title, abstract, action,
-# dates, agency names, CFR parts as "15 CFR 744", RINs, docket ids, topics, body text.
-TEXT_COLUMNS = (
-    "p.source_id",
-    "p.title",
-    "p.abstract",
-    "p.action",
-    "p.dates",
-    "(SELECT group_concat(coalesce(value ->> 'name', value ->> 'raw_name'), ' ; ') "
-    "FROM json_each(p.agencies))",
-    "(SELECT group_concat((value ->> 'title') || ' CFR ' || (value ->> 'part'), ' ; ') "
-    "FROM json_each(p.cfr_references))",
-    "(SELECT group_concat(value, ' ; ') FROM json_each(p.regulation_id_numbers))",
-    "(SELECT group_concat(value, ' ; ') FROM json_each(p.docket_ids))",
-    "(SELECT group_concat(value, ' ; ') FROM json_each(p.topics))",
-    "p.body_text",
-)
-ROWS_SQL = (
-    "SELECT p.id, p.change_seq, p.publication_date, "
-    "(SELECT group_concat(tag, char(31)) FROM publication_tags t WHERE t.publication_id = p.id), "
-    f"{', '.join(TEXT_COLUMNS)} FROM publications p "
-)
-
-
-def build_schema() -> tantivy.Schema:
-    """The index schema: `text` (default tokenizer, positions), `tags` (raw), `date`, `id`."""
-    builder = tantivy.SchemaBuilder()
-    builder.add_integer_field("id", stored=False, indexed=True, fast=True)
-    builder.add_text_field("text", tokenizer_name="default", index_option="position")
-    builder.add_text_field("tags", tokenizer_name="raw", index_option="basic")
-    builder.add_date_field("date", indexed=True, fast=True)
-    return builder.build()
 
 
 class SearchIndex:
@@ -166,7 +132,7 @@ class SearchIndex:
         for batch in _changed_rows(conn, mark):
             for row in batch:
                 self._writer.delete_documents_by_term("id", row[0])
-                self._writer.add_document(_document(row))
+                self._writer.add_document(document(row))
             count += len(batch)
             self._pending = batch[-1][1]
         if commit:
@@ -249,7 +215,7 @@ def _build(
             total = conn.execute("SELECT COUNT(*) FROM publications").fetchone()[0]
             for batch in _changed_rows(conn, 0):
                 for row in batch:
-                    writer.add_document(_document(row))
+                    writer.add_document(document(row))
                 count += len(batch)
                 seq = batch[-1][1]
                 if progress:
@@ -280,18 +246,3 @@ def _changed_rows(conn: sqlite3.Connection, after: int) -> Iterator[list[sqlite3
             return
         yield batch
         seq, last_id = batch[-1][1], batch[-1][0]
-
-
-def _document(row: sqlite3.Row) -> tantivy.Document:
-    row_id, _, day, tags, *texts = row
-    doc = tantivy.Document()
-    doc.add_integer("id", row_id)
-    doc.add_text("text", "\n".join(text for text in texts if text))
-    for tag in tags.split(TAG_SEPARATOR) if tags else ():
-        doc.add_text("tags", tag)
-    doc.add_date("date", _midnight(day))
-    return doc
-
-
-def _midnight(iso_date: str) -> datetime:
-    return datetime.fromisoformat(iso_date).replace(tzinfo=UTC)

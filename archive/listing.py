@@ -47,6 +47,7 @@ FAMILY_SENT = (
     "WHERE f.family = p.family AND f.id != p.id)"
 )
 DATE_SLOTS = ("comments_close_on", "effective_on", "compliance_on")
+WATCHED = "p.id IN (SELECT publication_id FROM watch_priority)"
 
 
 def publications(
@@ -109,13 +110,14 @@ def digest_items(
     tags: Sequence[str],
     late_since: str | None,
 ) -> list[dict[str, Any]]:
-    """A list's digest items: tagged publications of [start, end], then late ones, newest first.
+    """A list's digest items: publications of [start, end] tagged with any of `tags` or touching
+    the watch-list, then late ones, newest first.
 
     Late: published before `start`, first stored after `late_since` (the list's first send; None
     means no late items). Either kind is left out once a digest of another period sent it.
     """
     check_dates(start, end)
-    has_tag = HAS_TAG.format(marks=", ".join("?" * len(tags)))
+    has_tag = f"({HAS_TAG.format(marks=', '.join('?' * len(tags)))} OR {WATCHED})"
     unsent = f"p.id NOT IN (SELECT publication_id FROM ({SENT_ELSEWHERE})) AND NOT ({FAMILY_SENT})"
     sent_args = [list_name, start, end] * 2
     found = conn.execute(

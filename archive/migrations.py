@@ -248,4 +248,53 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX publications_citation ON publications (json_extract(raw, '$.citation'));
         """,
     ),
+    (
+        9,
+        "publication versions: what changed in each stored version, and when",
+        """
+        CREATE TABLE publication_versions (
+            publication_id INTEGER NOT NULL REFERENCES publications (id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            changed TEXT NOT NULL DEFAULT '[]',
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (publication_id, version)
+        ) WITHOUT ROWID;
+        INSERT INTO publication_versions (publication_id, version, changed, recorded_at)
+            SELECT id, version, '[]', updated_at FROM publications;
+        """,
+    ),
+    (
+        10,
+        "watch-list: hits per document, the document's priority, the watch-lists matched so far",
+        """
+        CREATE TABLE watch_hits (
+            publication_id INTEGER NOT NULL REFERENCES publications (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            item TEXT NOT NULL,
+            matched TEXT NOT NULL,
+            field TEXT NOT NULL,
+            start INTEGER,
+            "end" INTEGER,
+            quote TEXT NOT NULL,
+            score REAL NOT NULL,
+            version INTEGER NOT NULL,
+            found_at TEXT NOT NULL,
+            PRIMARY KEY (publication_id, kind, item, matched)
+        ) WITHOUT ROWID;
+        CREATE INDEX watch_hits_found ON watch_hits (found_at);
+
+        CREATE TABLE watch_priority (
+            publication_id INTEGER PRIMARY KEY REFERENCES publications (id) ON DELETE CASCADE,
+            priority INTEGER NOT NULL CHECK (priority > 0)
+        );
+
+        CREATE TABLE watch_lists (
+            fingerprint TEXT PRIMARY KEY,
+            items INTEGER NOT NULL,
+            used_at TEXT NOT NULL,
+            rematched_at TEXT
+        );
+        CREATE INDEX watch_lists_used ON watch_lists (used_at);
+        """,
+    ),
 ]

@@ -7,6 +7,8 @@ Leaves: rows in `alert_routes` (when a route was first seen), `alert_seen` (a fi
 document's title, abstract, tags and key dates as last tagged) and `alert_outbox` (one row per
 route, publication and version with a payload snapshot, a state — pending, sent, failed or maybe —
 attempts, the next attempt time and the last error), plus `Alert` rows to deliver and counts.
+A route asking for watch-list hits (`watch`) is sent every due document touching the watch-list,
+whatever its filters say; the payload's `watch` lists the hits (item, matched text, quote).
 
 When an alert is written: a document tagged for the first time is "new"; one whose fingerprint
 changed is "updated"; so is a document tagged for the first time whose record family (`family`: a
@@ -24,7 +26,7 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +37,7 @@ from archive.links import RELATED, decode
 KEY_DATES = ("comments_close_on", "effective_on", "compliance_on")
 STATES = ("pending", "sent", "failed", "maybe")
 WHY_PER_TAG = 3
+WATCH_PER_ALERT = 3
 CHUNK = 500
 STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the format of `db.utc_now`
 
@@ -49,6 +52,7 @@ class RouteFilter:
     agencies: tuple[str, ...] = ()
     min_score: float = 0.0
     words: tuple[str, ...] = ()
+    watch: bool = False  # also every document touching the watch-list, marked as such
 
     def passes(self, doc: dict[str, Any], result: dict[str, Any]) -> bool:
         """Does the document (`title`, `abstract`, `agencies`) with this tag result pass?"""
@@ -133,11 +137,14 @@ def enqueue(
     tagged: Sequence[tuple[int, dict[str, Any]]],
     routes: Sequence[RouteFilter],
     now: str,
+    watch_hits: Mapping[int, Sequence[dict[str, Any]]] | None = None,
 ) -> int:
     """Inside the caller's transaction: note each document's fingerprint, write due alerts.
 
-    Returns how many outbox rows were written.
+    A route with `watch` also takes documents with `watch_hits` that its filters refuse; its
+    alert carries the hits. Returns how many outbox rows were written.
     """
+    watch_hits = watch_hits or {}
     docs = _documents(conn, [pid for pid, _ in tagged])
     seen = _fingerprints(conn, list(docs))
     added = dict(conn.execute("SELECT name, added_at FROM alert_routes"))
@@ -155,15 +162,36 @@ def enqueue(
             "ON CONFLICT (publication_id) DO UPDATE SET fingerprint = excluded.fingerprint",
             (pid, mark),
         )
+        hits = watch_hits.get(pid) or ()
         for route in routes:
             since = added.get(route.name)
-            if not since or not route.passes(doc, result):
+            marked = hits if route.watch else ()
+            if not since or not (marked or route.passes(doc, result)):
                 continue
             known = (route.name, doc["family"]) in queued or _family_alerted(conn, route.name, doc)
             sighting = "updated" if kind == "updated" or known else "new"
             if _due(sighting, doc, since, live.get(doc["source"])):
-                rows.append(_row(route.name, doc, result, sighting, now))
+                rows.append(_row(route.name, doc, result, sighting, now, marked))
                 queued.add((route.name, doc["family"]))
+    return _insert(conn, rows)
+
+
+def enqueue_watch(
+    conn: sqlite3.Connection,
+    found: Mapping[int, tuple[dict[str, Any], Sequence[dict[str, Any]]]],
+    routes: Sequence[RouteFilter],
+    now: str,
+) -> int:
+    """Inside the caller's transaction: a watch-list alert per document (id → (tag result,
+    hits)) for each route with `watch`, unless that route already has an alert for the
+    document's version. Returns how many outbox rows were written."""
+    docs = _documents(conn, list(found))
+    rows = [
+        _row(route.name, docs[pid], result, "new", now, hits)
+        for pid, (result, hits) in found.items()
+        for route in routes
+        if route.watch and hits and pid in docs
+    ]
     return _insert(conn, rows)
 
 
@@ -261,11 +289,24 @@ def _due(kind: str, doc: dict[str, Any], route_added: str, live_since: str | Non
     return live_since is not None and doc["first_seen"] >= max(route_added, live_since)
 
 
-def _row(route: str, doc: dict[str, Any], result: dict[str, Any], kind: str, now: str) -> tuple:
+def _row(
+    route: str,
+    doc: dict[str, Any],
+    result: dict[str, Any],
+    kind: str,
+    now: str,
+    watch_hits: Sequence[dict[str, Any]] = (),
+) -> tuple:
     key = hashlib.sha256(
         f"{route}\0{doc['source']}\0{doc['source_id']}\0{doc['version']}".encode()
     ).hexdigest()
-    payload = json.dumps(_payload(doc, result, kind), ensure_ascii=False, sort_keys=True)
+    payload = _payload(doc, result, kind)
+    if watch_hits:
+        payload["watch"] = [
+            {name: hit.get(name) for name in ("kind", "item", "matched", "field", "quote")}
+            for hit in watch_hits[:WATCH_PER_ALERT]
+        ]
+    payload = json.dumps(payload, ensure_ascii=False, sort_keys=True)
     return (route, doc["id"], doc["version"], f"rw-{key[:32]}", kind, payload, now, now)
 
 

@@ -1,14 +1,15 @@
 """What a user types → a tantivy query.
 
-Enters: free text such as `entity list "foreign direct product" regulat* -correction`, plus tag
-and date filters. Leaves: a `tantivy.Query` over the index's `text` field — words ANDed, each word
-also matching its English inflections found in the index (`controls` finds `control`, ranked
-below the form typed; a quoted word is exact), quoted phrases, `word*` prefixes of 4+ letters
-expanded to the most frequent matching terms, `-term` exclusions beside at least one positive
-term — with filters as constant-score clauses; or a `QueryError` saying in one line what to
-change. Engine syntax (`field:`, `AND`, brackets) is never interpreted: such characters split
-words exactly as the index's tokenizer does, so identifiers like `15 CFR 744.23` or `0694-AJ90`
-become phrases.
+Enters: free text such as `entity list "foreign direct product" regulat* -correction`.
+Leaves: a `tantivy.Query` over the index's `title`, `abstract` and `body` fields (weighted in that
+order) — words ANDed (from three words on, one may be missing), each word also matching its
+English inflections found in the index (`controls` finds `control`, ranked below the form typed; a
+quoted word is exact), quoted phrases (stop-word pairs looked up in `common` first), `word*`
+prefixes of 4+ letters expanded to the most frequent matching terms, `-term` exclusions beside at
+least one positive term — or a `QueryError` saying in one line what to change; `check_dates` and
+`check_limit` for the values around a query. Engine syntax (`field:`, `AND`, brackets) is never
+interpreted: such characters split words exactly as the index's tokenizer does, so identifiers
+like `15 CFR 744.23` or `0694-AJ90` become phrases.
 """
 
 from __future__ import annotations
@@ -18,26 +19,23 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from os.path import commonprefix
 
 import tantivy
 from tantivy import Occur, Query
 
 from archive.errors import QueryError
+from archive.indexdoc import ANALYZER, STOP_WORDS, stop_pairs
 from archive.records import iso_date
 
-FIELD = "text"
+# Ranked fields and their weights: a title word counts most, then the abstract, then the rest.
+FIELDS = (("title", 3.0), ("abstract", 1.5), ("body", 1.0))
 MIN_PREFIX = 4
 PREFIX_EXPANSIONS = 50
 MAX_CLAUSES = 32
 MAX_LIMIT = 10_000
-# Same analysis as the index's "default" tokenizer, so query words split as document words do.
-ANALYZER = (
-    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-    .filter(tantivy.Filter.remove_long(40))
-    .filter(tantivy.Filter.lowercase())
-    .build()
-)
+RELAX_FROM = 3  # with this many plain words or more, a document may miss one of them
 # Inflections of a typed word: index terms sharing its English (Snowball) stem, as `en_stem` would
 # unite them; searched beside the typed form, scaled so that a variant scores about VARIANT_BOOST
 # of what the typed word would (rare derived forms like "informal" must not outrank "information").
@@ -105,41 +103,97 @@ def _prefix(word: str, negative: bool) -> Clause:
 
 
 def build(clauses: Sequence[Clause], schema: tantivy.Schema, searcher: tantivy.Searcher) -> Query:
-    """The tantivy query for parsed clauses (all positives must match, negatives must not)."""
-    parts = [
-        (Occur.MustNot if c.negative else Occur.Must, _clause_query(c, schema, searcher))
-        for c in clauses
-    ]
-    if len(parts) == 1:
-        return parts[0][1]
-    return Query.boolean_query(parts)
+    """The tantivy query for parsed clauses.
+
+    Phrases and identifiers must match, negatives must not; plain words and prefixes must all
+    match too, except that with `RELAX_FROM` or more of them a document may miss one (as Solr's
+    `mm=2<-1`): it then ranks by where the others stand, so a title holding four of five words
+    can outrank an abstract mentioning all five.
+    """
+    musts, shoulds, nots = [], [], []
+    for clause in clauses:
+        query = _clause_query(clause, schema, searcher)
+        if clause.negative:
+            nots.append(query)
+        elif clause.kind == "exact":
+            musts.append(query)
+        else:
+            shoulds.append(query)
+    if len(shoulds) < RELAX_FROM:
+        musts, shoulds = musts + shoulds, []
+    if len(musts) == 1 and not shoulds and not nots:
+        return musts[0]
+    parts = [(Occur.Must, q) for q in musts] + [(Occur.Should, q) for q in shoulds]
+    parts += [(Occur.MustNot, q) for q in nots]
+    return Query.boolean_query(parts, len(shoulds) - 1 if shoulds else None)
 
 
 def _clause_query(clause: Clause, schema: tantivy.Schema, searcher: tantivy.Searcher) -> Query:
+    """The clause in any ranked field, each field's score weighted (`FIELDS`)."""
+    if clause.kind == "exact" and len(clause.tokens) > 1 and _all_stop_words(clause.tokens):
+        return _common_phrase(clause.tokens, schema)
+    per_field = [
+        (Occur.Should, Query.boost_query(_field_query(clause, field, schema, searcher), weight))
+        for field, weight in FIELDS
+    ]
+    query = Query.boolean_query(per_field)
+    pairs = list(dict.fromkeys(stop_pairs(list(clause.tokens)))) if clause.kind == "exact" else []
+    if not pairs:
+        return query
+    # Every document holding the phrase holds its stop-word pairs: reading those (fewer) postings
+    # first spares reading positions of the very common words in every other document.
+    return Query.boolean_query(
+        [(Occur.Must, query)]
+        + [(Occur.Must, Query.const_score_query(_common(schema, p), 0.0)) for p in pairs]
+    )
+
+
+def _all_stop_words(tokens: Sequence[str]) -> bool:
+    return all(token in STOP_WORDS for token in tokens)
+
+
+def _common(schema: tantivy.Schema, pair: str) -> Query:
+    return Query.term_query(schema, "common", pair)
+
+
+def _common_phrase(tokens: Sequence[str], schema: tantivy.Schema) -> Query:
+    """A phrase of stop words only ("of the"): every adjacent pair must be in `common`.
+
+    For two words this is exact; for more it may match the pairs in different places.
+    """
+    pairs = list(dict.fromkeys(stop_pairs(list(tokens))))
+    if len(pairs) == 1:
+        return _common(schema, pairs[0])
+    return Query.boolean_query([(Occur.Must, _common(schema, p)) for p in pairs])
+
+
+def _field_query(
+    clause: Clause, field: str, schema: tantivy.Schema, searcher: tantivy.Searcher
+) -> Query:
     if clause.kind == "word":
-        return _word_query(clause.tokens[0], schema, searcher)
+        return _word_query(clause.tokens[0], field, schema, searcher)
     if clause.kind == "prefix":
-        terms = searcher.terms_with_prefix(FIELD, clause.tokens[0], limit=PREFIX_EXPANSIONS)
+        terms = searcher.terms_with_prefix(field, clause.tokens[0], limit=PREFIX_EXPANSIONS)
         if not terms:
             return Query.empty_query()
         return Query.boolean_query(
-            [(Occur.Should, Query.term_query(schema, FIELD, term)) for term, _ in terms]
+            [(Occur.Should, Query.term_query(schema, field, term)) for term, _ in terms]
         )
     if len(clause.tokens) == 1:
-        return Query.term_query(schema, FIELD, clause.tokens[0])
-    return Query.phrase_query(schema, FIELD, list(clause.tokens))
+        return Query.term_query(schema, field, clause.tokens[0])
+    return Query.phrase_query(schema, field, list(clause.tokens))
 
 
-def _word_query(word: str, schema: tantivy.Schema, searcher: tantivy.Searcher) -> Query:
-    exact = Query.term_query(schema, FIELD, word)
-    variants = word_forms(word, searcher)
+def _word_query(word: str, field: str, schema: tantivy.Schema, searcher: tantivy.Searcher) -> Query:
+    exact = Query.term_query(schema, field, word)
+    variants = word_forms(word, searcher, field)
     if not variants:
         return exact
     total = searcher.num_docs
-    typed = _idf(searcher.doc_freq(FIELD, word), total)
+    typed = _idf(searcher.doc_freq(field, word), total)
     boosted = [
         Query.boost_query(
-            Query.term_query(schema, FIELD, form),
+            Query.term_query(schema, field, form),
             VARIANT_BOOST * min(1.0, typed / _idf(count, total)) if typed else VARIANT_BOOST,
         )
         for form, count in variants
@@ -152,37 +206,21 @@ def _idf(doc_freq: int, total: int) -> float:
     return math.log1p((total - doc_freq + 0.5) / (doc_freq + 0.5)) if doc_freq else 0.0
 
 
-def word_forms(word: str, searcher: tantivy.Searcher) -> list[tuple[str, int]]:
-    """Index terms other than `word` sharing its English stem (`entity` for `entities`), counted."""
-    stem = STEMMER.analyze(word)[0]
+def word_forms(word: str, searcher: tantivy.Searcher, field: str) -> list[tuple[str, int]]:
+    """Terms of `field` other than `word` sharing its English stem (`entity` for `entities`)."""
+    stem = _stem(word)
     shared = commonprefix([word, stem])
     prefix = shared[:-1] if len(shared) > MIN_STEM else shared  # entiti → entit: finds entity
     if len(prefix) < MIN_STEM:
         return []
-    terms = searcher.terms_with_prefix(FIELD, prefix, limit=VARIANT_CANDIDATES)
-    return [(t, n) for t, n in terms if t != word and STEMMER.analyze(t)[0] == stem]
+    terms = searcher.terms_with_prefix(field, prefix, limit=VARIANT_CANDIDATES)
+    return [(t, n) for t, n in terms if t != word and _stem(t) == stem]
 
 
-def with_filters(
-    query: Query,
-    schema: tantivy.Schema,
-    *,
-    tags: Sequence[str] = (),
-    since: str | None = None,
-    until: str | None = None,
-) -> Query:
-    """`query` restricted to documents with any of `tags` published in [since, until]."""
-    filters = []
-    if tags:
-        filters.append(Query.term_set_query(schema, "tags", list(tags)))
-    if since or until:
-        lo, hi = check_dates(since, until)
-        filters.append(Query.range_query(schema, "date", tantivy.FieldType.Date, lo, hi))
-    if not filters:
-        return query
-    return Query.boolean_query(
-        [(Occur.Must, query)] + [(Occur.Must, Query.const_score_query(f, 0.0)) for f in filters]
-    )
+@lru_cache(maxsize=200_000)
+def _stem(term: str) -> str:
+    """The English stem of an index term (cached: the same terms come back query after query)."""
+    return STEMMER.analyze(term)[0]
 
 
 def check_dates(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:

@@ -1,10 +1,13 @@
-"""Ranked search over the index, answered with rows from SQLite.
+"""Ranked, filtered search over the index, answered with rows from SQLite.
 
-Enters: the user's query text, a limit and optional tag / date filters. Leaves: `SearchHit`s in BM25
-order, each with the stored title, date, agencies, tags, an HTML snippet of the abstract (or the
-title) with matched words in `<b>…</b>`, and `related`: the press releases and Federal Register
-documents linked to it (`archive.links`). Malformed input raises `QueryError`; an engine failure
-raises `ArchiveError` (tantivy's Rust panics never escape).
+Enters: a `SearchRequest` — the user's query text (may be empty when filters are given), `Filters`,
+a sort (`relevance` or `newest`), a page (`limit`, `offset`) and whether to count facets.
+Leaves: a `SearchPage`: `SearchHit`s (stored title, date, agencies, tags, comment deadline and an
+HTML snippet of the abstract, or the title, with matched words in `<b>…</b>`; every other
+character escaped; `related`: the press releases and Federal Register documents linked to it,
+from `archive.links`), the number of matching documents and, if asked, facet counts over all
+of them. Malformed input raises `QueryError`; an engine failure raises `ArchiveError` (tantivy's
+Rust panics never escape).
 """
 
 from __future__ import annotations
@@ -13,23 +16,40 @@ import html
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import tantivy
 
 from archive import query as q
 from archive.errors import ArchiveError, QueryError
+from archive.facets import facet_counts
+from archive.filters import Filters, restrict
 from archive.index import SearchIndex
 from archive.links import RELATED, decode
 
+SORTS = ("relevance", "newest")
 SNIPPET_CHARS = 240
+MAX_OFFSET = 100_000
 HIT_SQL = (
     "SELECT id, source, source_id, title, publication_date, url, type, agencies, abstract, "
+    "comments_close_on, "
     "(SELECT json_group_array(tag) FROM (SELECT tag FROM publication_tags t "
     "WHERE t.publication_id = p.id ORDER BY tag)) AS tags, "
     f"{RELATED} AS related "
     "FROM publications p WHERE id IN ({marks})"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """One search as a user asks it (CLI, web page, API, saved search)."""
+
+    text: str = ""
+    filters: Filters = field(default_factory=Filters)
+    sort: str = "relevance"
+    limit: int = 20
+    offset: int = 0
+    facets: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,47 +64,112 @@ class SearchHit:
     type: str | None
     agencies: list[str]
     tags: list[str]
+    comments_close_on: str | None
     score: float
     snippet: str
     related: list[dict[str, str]]
 
 
-def search(
-    conn: sqlite3.Connection,
-    index: SearchIndex,
-    text: str,
-    *,
-    limit: int = 20,
-    tags: Sequence[str] = (),
-    since: str | None = None,
-    until: str | None = None,
-) -> list[SearchHit]:
-    """The best `limit` publications for `text`, restricted to any of `tags` and the date range."""
-    q.check_limit(limit)
-    clauses = q.parse(text)
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """A page of hits, how many documents match in all, and facet counts (if asked)."""
+
+    hits: list[SearchHit]
+    total: int
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest) -> SearchPage:
+    """Run `request` against the index and fill the hits from SQLite."""
+    q.check_limit(request.limit)
+    _check_page(request)
+    clauses = _parse(request)
     try:
         searcher = index.searcher()
-        query = q.with_filters(
-            q.build(clauses, index.schema, searcher),
-            index.schema,
-            tags=list(tags),
-            since=since,
-            until=until,
+        text_query, query = _queries(clauses, request, index, searcher)
+        newest = request.sort == "newest" or text_query is None
+        found = searcher.search(
+            query,
+            request.limit,
+            offset=request.offset,
+            **({"order_by_field": "date"} if newest else {}),
         )
-        hits = searcher.search(query, limit, count=False).hits
+        hits = found.hits
         ids = searcher.fast_field_values("id", [address for _, address in hits])
-        snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, q.FIELD)
+        facets = facet_counts(searcher, query) if request.facets else {}
+        snippets = _snippets(searcher, text_query, index.schema)
     except (QueryError, KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # tantivy's Rust panics are BaseException
         raise ArchiveError(f"search failed in the index engine: {exc}".splitlines()[0]) from None
-    snippets.set_max_num_chars(SNIPPET_CHARS)
     rows = _rows(conn, ids)
-    return [
-        _hit(rows[pid], score, snippets)
-        for (score, _), pid in zip(hits, ids, strict=True)
-        if pid in rows
-    ]
+    scores = [0.0 if newest else float(score) for score, _ in hits]
+    return SearchPage(
+        [
+            _hit(rows[pid], score, snippets)
+            for score, pid in zip(scores, ids, strict=True)
+            if pid in rows
+        ],
+        found.count or 0,
+        facets,
+    )
+
+
+def matching_ids(index: SearchIndex, request: SearchRequest, ids: Sequence[int]) -> set[int]:
+    """Which of the publication `ids` the request's text and filters find (its page ignored)."""
+    if not ids:
+        return set()
+    clauses = _parse(request)
+    try:
+        searcher = index.searcher()
+        _, query = _queries(clauses, request, index, searcher)
+        only = tantivy.Query.term_set_query(index.schema, "id", list(ids))
+        query = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
+        )
+        hits = searcher.search(query, len(ids), count=False).hits
+        return set(searcher.fast_field_values("id", [address for _, address in hits]))
+    except (QueryError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # tantivy's Rust panics are BaseException
+        raise ArchiveError(f"search failed in the index engine: {exc}".splitlines()[0]) from None
+
+
+def _parse(request: SearchRequest) -> list[q.Clause] | None:
+    """The text's clauses; None for empty text with filters (every filtered document)."""
+    return q.parse(request.text) if request.text.strip() or not request.filters else None
+
+
+def _queries(
+    clauses: list[q.Clause] | None,
+    request: SearchRequest,
+    index: SearchIndex,
+    searcher: tantivy.Searcher,
+) -> tuple[tantivy.Query | None, tantivy.Query]:
+    """The text query (None without text) and the same with the filters applied."""
+    text_query = q.build(clauses, index.schema, searcher) if clauses else None
+    query = restrict(text_query or tantivy.Query.all_query(), request.filters, index.schema)
+    return text_query, query
+
+
+def _check_page(request: SearchRequest) -> None:
+    if request.sort not in SORTS:
+        raise QueryError(f"sort must be relevance or newest, got {request.sort!r}")
+    offset = request.offset
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise QueryError(f"offset must be a whole number from 0 to {MAX_OFFSET}, got {offset!r}")
+
+
+def _snippets(
+    searcher: tantivy.Searcher, query: tantivy.Query | None, schema: tantivy.Schema
+) -> dict[str, tantivy.SnippetGenerator] | None:
+    if query is None:
+        return None
+    generators = {}
+    for name in ("abstract", "title"):
+        generators[name] = tantivy.SnippetGenerator.create(searcher, query, schema, name)
+        generators[name].set_max_num_chars(SNIPPET_CHARS)
+    return generators
 
 
 def _rows(conn: sqlite3.Connection, ids: list[int]) -> dict[int, sqlite3.Row]:
@@ -94,7 +179,9 @@ def _rows(conn: sqlite3.Connection, ids: list[int]) -> dict[int, sqlite3.Row]:
     return {row["id"]: row for row in conn.execute(sql, ids)}
 
 
-def _hit(row: sqlite3.Row, score: float, snippets: tantivy.SnippetGenerator) -> SearchHit:
+def _hit(
+    row: sqlite3.Row, score: float, snippets: dict[str, tantivy.SnippetGenerator] | None
+) -> SearchHit:
     return SearchHit(
         source=row["source"],
         source_id=row["source_id"],
@@ -104,16 +191,23 @@ def _hit(row: sqlite3.Row, score: float, snippets: tantivy.SnippetGenerator) -> 
         type=row["type"],
         agencies=[a.get("name") or a.get("raw_name") for a in json.loads(row["agencies"])],
         tags=json.loads(row["tags"]),
-        score=float(score),
-        snippet=snippet(snippets, row["abstract"] or row["title"]),
+        comments_close_on=row["comments_close_on"],
+        score=score,
+        snippet=snippet(snippets, row["abstract"], row["title"]),
         related=decode(row["related"]),
     )
 
 
-def snippet(snippets: tantivy.SnippetGenerator, text: str) -> str:
-    """HTML fragment of `text` around the matched words, or its escaped start if none match."""
-    html_fragment = snippets.snippet_from_doc(tantivy.Document(**{q.FIELD: text})).to_html()
-    if html_fragment:
-        return html_fragment
+def snippet(
+    snippets: dict[str, tantivy.SnippetGenerator] | None, abstract: str | None, title: str
+) -> str:
+    """HTML fragment of the abstract (else the title) around the matched words, or its escaped
+    start if none match."""
+    text = abstract or title
+    if snippets is not None:
+        name = "abstract" if abstract else "title"
+        fragment = snippets[name].snippet_from_doc(tantivy.Document(**{name: text})).to_html()
+        if fragment:
+            return fragment
     start = text[:SNIPPET_CHARS]
     return html.escape(start if len(start) == len(text) else start.rsplit(" ", 1)[0] + " …")

@@ -4,7 +4,9 @@ Enters: an open connection and `Publication` objects (or watermark / crawl-log v
 Leaves: rows in `publications`, `watermarks`, `crawl_log`, and a `StoreResult` counting what a
 batch did. A batch is one transaction, applied as if its items were stored one by one in order; an
 unchanged publication writes nothing; a changed one is updated in place with `version` raised,
-`updated_at` and `change_seq` renewed (so the search index and the tagger see it again).
+`updated_at` and `change_seq` renewed (so the search index and the tagger see it again). Every
+stored version is recorded in `publication_versions`: its number, when, and which stored fields
+changed from the version before (none for the first).
 """
 
 from __future__ import annotations
@@ -143,8 +145,39 @@ def _write(conn: sqlite3.Connection, entries: Iterable[_Pending], seq: int, now:
             inserts.append((*e.key, *e.values, e.digest, 1 + e.changes))
         else:
             updates.append((*e.values, e.digest, e.changes, now, seq, e.row_id))
+    versions = _changed_fields(conn, updates)
     conn.executemany(INSERT_SQL, [(*v, now, now, seq) for v in inserts])
     conn.executemany(UPDATE_SQL, updates)
+    conn.executemany(
+        "INSERT INTO publication_versions (publication_id, version, changed, recorded_at) "
+        "SELECT id, version, ?, ? FROM publications WHERE id = ?",
+        [(json.dumps(changed), now, row_id) for row_id, changed in versions],
+    )
+    if inserts:  # a first version records no changes
+        conn.execute(
+            "INSERT OR IGNORE INTO publication_versions "
+            "(publication_id, version, changed, recorded_at) "
+            "SELECT id, version, '[]', first_seen FROM publications WHERE change_seq = ?",
+            (seq,),
+        )
+
+
+def _changed_fields(
+    conn: sqlite3.Connection, updates: list[tuple[Any, ...]]
+) -> list[tuple[int, list[str]]]:
+    """(publication id, names of the stored fields an update changes), read before it is made."""
+    found = []
+    for start in range(0, len(updates), CHUNK):
+        chunk = {u[-1]: u[: len(rows.STORED_FIELDS)] for u in updates[start : start + CHUNK]}
+        sql = (
+            f"SELECT id, {', '.join(rows.STORED_FIELDS)} FROM publications "
+            f"WHERE id IN ({', '.join('?' * len(chunk))})"
+        )
+        for row_id, *old in conn.execute(sql, list(chunk)):
+            new = chunk[row_id]
+            names = [n for n, a, b in zip(rows.STORED_FIELDS, old, new, strict=True) if a != b]
+            found.append((row_id, names))
+    return found
 
 
 def watermark(conn: sqlite3.Connection, source: str) -> str | None:

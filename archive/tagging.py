@@ -9,18 +9,19 @@ in `tag_results`, one `publication_tags` row per tag for filtering — with `cha
 search index picks the tags up. Documents the tagger failed on are recorded in `tag_failures`
 (reason, model version, when); they stay due, so the next run retries them, and a document leaves
 `tag_failures` when its tags are stored. `tag_failures` lists them, oldest first. In the same
-transaction as the tags, the alerts they cause are written to the outbox (`outbox`).
+transaction as the tags, the documents' watch-list hits are replaced (`watch`) and the alerts
+they cause are written to the outbox (`outbox`).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from archive import outbox, rows
+from archive import outbox, rows, watch
 from archive.db import transaction, utc_now
 from archive.outbox import RouteFilter
 from archive.store import next_change_seq
@@ -100,10 +101,13 @@ def store_tags(
     tagged: Sequence[tuple[TagInput, dict[str, Any]]],
     model_version: str,
     routes: Sequence[RouteFilter] = (),
+    watch_hits: Mapping[int, Sequence[dict[str, Any]]] | None = None,
 ) -> int:
     """Store tag results in one transaction; raise `ValueError` (nothing stored) on bad input.
 
-    The same transaction writes the alerts the results cause for `routes` (see `outbox`).
+    The same transaction replaces the documents' watch-list hits when `watch_hits` is given
+    (publication id → hits, see `watch`) and writes the alerts the results cause for `routes`
+    (see `outbox`).
     """
     checked = [
         (item, _tags(item.publication_id, result), _result_json(item.publication_id, result))
@@ -120,7 +124,19 @@ def store_tags(
             if found is None:
                 raise ValueError(f"no publication with id {pid}")
             _write(conn, pid, tags, result_json, item.content_hash, model_version, now)
-        outbox.enqueue(conn, [(item.publication_id, res) for item, res in tagged], routes, now)
+        if watch_hits is not None:
+            watch.replace_hits(
+                conn,
+                {
+                    item.publication_id: watch_hits.get(item.publication_id, [])
+                    for item, _ in tagged
+                },
+                now,
+            )
+        hits = watch_hits or {}
+        outbox.enqueue(
+            conn, [(item.publication_id, res) for item, res in tagged], routes, now, hits
+        )
     return len(checked)
 
 

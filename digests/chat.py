@@ -1,10 +1,11 @@
 """One chat message per alert: short Markdown, inert whatever the document says, within a limit.
 
-Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, related) and the
-largest message the endpoint takes (its plugin's `body_maxlen`).
-Leaves: the message text. Lines, most important first: the title as a link (http(s) only;
-"Updated:" for changes), agency · type · publication date, key dates, related releases or
-documents (titles), why. Text from documents
+Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, related, watch)
+and the largest message the endpoint takes (its plugin's `body_maxlen`).
+Leaves: the message text. Lines, most important first: for a watch-list hit, "Watch-list hit:"
+and the watched items; the title as a link (http(s) only; "Updated:" for changes), agency · type
+· publication date, key dates, related releases or documents (titles), the sentence quoted for
+each watch-list hit, why. Text from documents
 is made inert: control characters removed, Markdown characters escaped, `<` `>` replaced (so
 Slack's `<!channel>` / `<@U…>` are text) and a zero-width space put after every `@` (so
 `@everyone`, `@here` ping nobody). Too long: the why is shortened, then dropped, then the title
@@ -56,9 +57,11 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS) -> str:
     body += [_shorten(f"Dates: {dates}", limit // 4)] if dates else []
     related = "; ".join(inert(r.get("title")) for r in payload.get("related") or () if r)
     body += [_shorten(f"Related: {related}", limit // 4)] if related else []
+    watch, quotes = _watch(payload.get("watch") or [], limit)
+    body += quotes
     why = _why(payload.get("why") or {})
-    head = _head(payload, limit - _length(body))
-    text = "\n".join([head, *body])
+    head = _head(payload, limit - _length(body) - _length(watch))
+    text = "\n".join([*watch, head, *body])
     room = limit - len(text) - 1
     if why and room > len("Why: …"):
         text += "\n" + _shorten("Why: " + why, room)
@@ -72,6 +75,19 @@ def _head(payload: dict[str, Any], room: int) -> str:
     if url and len(prefix) + len(url) + len("[…]()") < room:
         return f"{prefix}[{_shorten(title, room - len(prefix) - len(url) - 4)}]({url})"
     return prefix + _shorten(title, room - len(prefix))
+
+
+def _watch(hits: list[dict[str, Any]], limit: int) -> tuple[list[str], list[str]]:
+    """The "Watch-list hit: <items>" first line and one quote line per hit."""
+    hits = [hit for hit in hits if isinstance(hit, dict)]
+    if not hits:
+        return [], []
+    items = "; ".join(dict.fromkeys(inert(hit.get("item")) for hit in hits))
+    quotes = [
+        _shorten(f"“{inert(hit.get('quote'))}” ({inert(hit.get('field'))})", limit // 4)
+        for hit in hits
+    ]
+    return [_shorten(f"Watch-list hit: {items}", limit // 4)], quotes
 
 
 def _why(why: dict[str, list[list[str]]]) -> str:

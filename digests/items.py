@@ -4,9 +4,10 @@ Enters: a publication dict from the archive's digest reads (stored fields, tag r
 `sent_version`). Leaves: `Item`, plain values only: a one-line title, a link only when the URL is
 http(s) (anything else is shown as text), agency names, type, date, tags, a "why" sentence per tag
 with the rule ids apart for small print, key entities, tagger dates, the PDF link of the raw record
-when it is http(s), the late / changed markers, and `related`: the linked press releases or
-Federal Register documents (title, link only when http(s), source id, date). Nothing here
-escapes: templates do, per format.
+when it is http(s), the late / changed markers, `related`: the linked press releases or Federal
+Register documents (title, link only when http(s), source id, date), and the watch-list hits
+(`watch_hits`: item, matched text, field, quoted sentence). Nothing here escapes: templates do,
+per format.
 """
 
 from __future__ import annotations
@@ -68,6 +69,16 @@ class Related:
 
 
 @dataclass(frozen=True)
+class WatchLine:
+    """One watched item a publication touches, and the sentence where it stands."""
+
+    item: str
+    matched: str
+    field: str
+    quote: str
+
+
+@dataclass(frozen=True)
 class Item:
     """A publication in a digest."""
 
@@ -88,6 +99,7 @@ class Item:
     late: bool
     sent_version: int | None
     related: list[Related] = field(default_factory=list)
+    watch: list[WatchLine] = field(default_factory=list)
 
     @property
     def primary(self) -> frozenset[str]:
@@ -135,6 +147,11 @@ def item(pub: dict[str, Any]) -> Item:
             )
             for r in pub.get("related") or []
             if isinstance(r, dict)
+        ],
+        watch=[
+            WatchLine(*(one_line(hit.get(k)) for k in ("item", "matched", "field", "quote")))
+            for hit in pub.get("watch_hits") or []
+            if isinstance(hit, dict)
         ],
     )
 

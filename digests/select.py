@@ -3,10 +3,11 @@
 Enters: an open `archive.Archive` (read only), a `Period`, the list's name and tag filter.
 Leaves: `Digest`: the period's tagged publications not yet sent to the list in another period's
 digest, plus late ones (published before the period, stored after the list's first digest, never
-sent), grouped into the sections AI × export control, export control, AI; changes to documents the
-list was already sent; upcoming dates in the 30 days after the period; the period's counts (the
-untagged are counted, not listed); source health; counts by tag and agency for this and the
-previous weeks; and `sent_items`, what a sent digest records.
+sent); those touching the watch-list first (`watch`: tagged or not, most watched items first, with
+their hits), the others grouped into the sections AI × export control, export control, AI;
+changes to documents the list was already sent; upcoming dates in the 30 days after the period;
+the period's counts (the untagged are counted, not listed); source health; counts by tag and
+agency for this and the previous weeks; and `sent_items`, what a sent digest records.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Digest:
 
     list_name: str
     period: Period
+    watch: list[Item]
     sections: list[Section]
     changes: list[Item]
     upcoming: list[Upcoming]
@@ -62,7 +64,7 @@ class Digest:
 
     @property
     def items(self) -> list[Item]:
-        return [entry for section in self.sections for entry in section.items]
+        return [*self.watch, *(entry for section in self.sections for entry in section.items)]
 
     @property
     def late(self) -> int:
@@ -80,7 +82,8 @@ class Digest:
 
     @property
     def subject(self) -> str:
-        parts = [f"{len(self.items)} on AI or export control"]
+        parts = [f"{len(self.watch)} touching your watch-list"] if self.watch else []
+        parts.append(f"{len(self.items) - len(self.watch)} on AI or export control")
         if self.late:
             parts.append(f"{self.late} late")
         if self.changes:
@@ -105,13 +108,13 @@ def build_digest(
 ) -> Digest:
     """Select the digest of `period` for the list `list_name` (filtered to `tags` if given)."""
     wanted = list(tags) or list(PRIMARY)
-    found = [
-        item(pub)
-        for pub in archive.digest_items(
-            list_name, period.start, period.end, wanted, archive.first_digest_at(list_name)
-        )
-    ]
-    found = [entry for entry in found if entry.primary]
+    pubs = archive.digest_items(
+        list_name, period.start, period.end, wanted, archive.first_digest_at(list_name)
+    )
+    hits = archive.watch_hits([pub["id"] for pub in pubs])
+    found = [item({**pub, "watch_hits": hits.get(pub["id"])}) for pub in pubs]
+    watched = sorted((e for e in found if e.watch), key=lambda e: -len({w.item for w in e.watch}))
+    found = [entry for entry in found if entry.primary and not entry.watch]
     first_week = period.weeks_back(PREVIOUS_WEEKS)
     by_tag, by_agency = counts(
         archive.tag_agency_rows(first_week, period.end, list(PRIMARY)),
@@ -120,6 +123,7 @@ def build_digest(
     return Digest(
         list_name=list_name,
         period=period,
+        watch=watched,
         sections=[
             Section(title, [entry for entry in found if entry.primary == wanted_tags])
             for title, wanted_tags in SECTIONS

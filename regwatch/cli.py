@@ -9,7 +9,6 @@ Leaves: text, JSON or CSV on stdout, progress bars on stderr, exit code 0 on suc
 from __future__ import annotations
 
 import contextlib
-import csv
 import html
 import json
 import re
@@ -24,10 +23,11 @@ import click
 
 from regwatch import steps
 from regwatch.config import Config, ConfigError, load_config
-from regwatch.inert import csv_cell, shorten, terminal_text
+from regwatch.inert import shorten, terminal_text
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 ERROR_WIDTH = 300  # characters of an error line; a longer quoted query or URL is cut in the middle
+FACETS_SHOWN = 15  # values per facet in the table output
 SHOWN = 5  # rejected lines or failed documents named before the summary line
 
 
@@ -187,28 +187,114 @@ def import_(obj: Context, file: str) -> None:
 @click.argument("query")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--tag", "tags", multiple=True, help="Only documents with this tag (repeatable).")
+@click.option("--sub-tag", "sub_tags", multiple=True, help="Only with this sub-tag (repeatable).")
+@click.option("--agency", "agencies", multiple=True, help="Agency name or slug (repeatable).")
+@click.option("--type", "types", multiple=True, help="Document type: Rule, Proposed Rule, Notice…")
+@click.option("--source", "sources", multiple=True, help="Source, e.g. federal_register.")
+@click.option("--eccn", "eccns", multiple=True, help="ECCN cited; 3A090 also finds 3A090.a.")
+@click.option("--cfr", "cfrs", multiple=True, help="CFR cited: 15:744 (part) or 15:744.23.")
+@click.option("--country", "countries", multiple=True, help="Country named in the document.")
 @click.option("--since", type=DATE, help="Published on or after this date.")
 @click.option("--until", type=DATE, help="Published on or before this date.")
+@click.option("--open-for-comment", is_flag=True, help="Only documents still open for comment.")
+@click.option("--sort", type=click.Choice(["relevance", "newest"]), help="Default: relevance.")
+@click.option("--facets", is_flag=True, help="Also count results by tag, agency, type, year…")
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "csv", "xlsx", "parquet"]),
     default="table",
     show_default=True,
 )
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File for xlsx and parquet (which are not printed).",
+)
 @pass_context
-def search(obj: Context, query: str, limit: int, tags, since, until, output_format: str) -> None:
+def search(
+    obj: Context,
+    query: str,
+    since,
+    until,
+    output_format: str,
+    output: Path | None,
+    **options: Any,
+) -> None:
     """Search the archive: words ANDed, "quoted phrases", prefix* (4+ letters), -exclusions.
 
+    QUERY may be empty ('') when a filter is given, or @NAME for a saved search ([searches.NAME]).
+
     Example: regwatch search '"entity list" advanced comput*' --limit 5
+             regwatch search '' --eccn 3A090 --type rule --since 2024-01-01 --format xlsx
+             --output rules.xlsx
     """
+    from regwatch.export import write_csv, write_file
+
+    if output_format in ("xlsx", "parquet") and output is None:
+        raise click.UsageError(f"--format {output_format} needs --output FILE")
+    if options["facets"] and output_format not in ("table", "json"):
+        raise click.UsageError("--facets works with --format table or json")
     with _errors():
-        result = steps.search(
-            obj.config, query, limit=limit, tags=tags, since=_iso(since), until=_iso(until)
+        request = steps.search_request(
+            obj.config, query, since=_iso(since), until=_iso(until), **options
         )
-    if result.index_problem:
-        _echo(result.index_problem, err=True)
-    _SEARCH_FORMATS[output_format]([asdict(hit) for hit in result.hits])
+        result = steps.search(obj.config, request)
+        if result.index_problem:
+            _echo(result.index_problem, err=True)
+        hits = [asdict(hit) for hit in result.hits]
+        if output is not None and output_format in ("xlsx", "parquet"):
+            write_file(hits, output, output_format)
+            _echo(f"wrote {len(hits)} of {result.total} results to {output}")
+        elif output_format == "csv":
+            write_csv(hits, sys.stdout)
+        elif output_format == "json":
+            shown = {"total": result.total, "hits": hits, "facets": result.facets}
+            click.echo(json.dumps(shown if request.facets else hits, indent=2, ensure_ascii=False))
+        else:
+            _print_table(hits)
+            _print_facets(result.facets)
+
+
+@main.command()
+@click.argument("document")
+@click.option("--source", help="Source holding DOCUMENT (only needed if several do).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@pass_context
+def show(obj: Context, document: str, source: str | None, output_format: str) -> None:
+    """Show one document: metadata, tags with evidence, entities, dates, versions, related.
+
+    Example: regwatch show 2023-23055 --format json
+    """
+    from regwatch.showtext import document_lines
+
+    with _errors():
+        found = steps.show(obj.config, document, source)
+    if output_format == "json":
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        return
+    for line in document_lines(found):
+        _echo(line)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@pass_context
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the read-only web pages, JSON API and Atom feeds (localhost unless --host).
+
+    Example: regwatch serve --port 8080
+    """
+    _echo(f"regwatch serving {obj.config.home} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    with _errors():
+        steps.serve(obj.config, host, port)
 
 
 @main.command()
@@ -287,6 +373,7 @@ def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | 
         result = steps.tag(obj.config, retag=retag, progress=progress)
     counts = ", ".join(f"{name} {n}" for name, n in sorted(result.counts.items())) or "no tags"
     click.echo(f"tagged {result.tagged} documents with model {result.model_version}: {counts}")
+    _echo_rematch(result.rematch)
     _fail_on_tag_failures(result)
 
 
@@ -329,6 +416,7 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
     for fetched in result.fulltext:
         _echo_crawl(fetched)
     click.echo(f"tagged {result.retag.tagged} documents again after reading their full text")
+    _echo_rematch(tagged.rematch)
     _echo_digest(result.digest)
     _echo_alerts(result.alert)
     if result.failed_crawls:
@@ -398,6 +486,39 @@ def alert(obj: Context, dry_run: bool, backfill_days: int | None) -> None:
     _echo_alerts(result)
 
 
+@main.command()
+@click.option("--show", is_flag=True, help="Print the watch-list and recent hits (the default).")
+@click.option("--rematch", is_flag=True, help="Match the last watch.rematch_days days again now.")
+@click.option("--alert", is_flag=True, help="With --rematch: alert routes with watch = true.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@pass_context
+def watch(obj: Context, show: bool, rematch: bool, alert: bool, limit: int) -> None:
+    """Print the watch-list and its newest hits; --rematch matches recent documents again.
+
+    Example: regwatch watch --rematch
+    """
+    if alert and not rematch:
+        raise click.UsageError("--alert goes with --rematch")
+    with _errors():
+        if rematch:
+            _echo_rematch(steps.rematch(obj.config, alert=alert), always=True)
+            if not show:
+                return
+        shown = steps.watch(obj.config, limit=limit)
+    state = "in use" if shown.in_use else "not yet matched: the next tag or run re-matches"
+    size = f"{len(shown.items)} items, threshold {shown.threshold}"
+    _echo(f"watch-list {shown.fingerprint} ({state}), {size}:")
+    for entry in shown.items:
+        note = f" - {entry.note}" if entry.note else ""
+        _echo(f"  {entry.kind} {entry.label}{note}  [{entry.origin}]")
+    _echo(f"newest hits ({len(shown.hits)}):" if shown.hits else "no hits yet")
+    for hit in shown.hits:
+        _echo(
+            f"  {hit['publication_date']} {hit['source_id']} {hit['kind']} {hit['item']}: "
+            f"“{hit['quote']}” ({hit['field']})"
+        )
+
+
 @main.command(name="replay-server")
 @click.argument(
     "directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
@@ -442,6 +563,22 @@ def _echo_crawl(result: Any) -> None:
         f"{result.inserted} new, {result.updated} changed, {result.unchanged} unchanged"
         f" ({'ok' if result.ok else 'FAILED'})"
     )
+
+
+def _echo_rematch(result: Any, always: bool = False) -> None:
+    """What a re-match against the watch-list found newly (printed when it ran)."""
+    if result is None:
+        return
+    if not always:
+        _echo("watch-list changed since the last run: recent documents matched again")
+    _echo(
+        f"re-matched {result.checked} documents of the last {result.days} days: "
+        f"{len(result.newly)} newly touch the watch-list, {result.alerts} alerts queued"
+    )
+    for label, title, items in result.newly[:SHOWN]:
+        _echo(f"  {label} {title}: {'; '.join(items)}")
+    if len(result.newly) > SHOWN:
+        _echo(f"  … and {len(result.newly) - SHOWN} more (regwatch watch)")
 
 
 def _fail_on_tag_failures(result: Any) -> None:
@@ -613,23 +750,19 @@ def _cell(text: str) -> str:
     return escape(terminal_text(text))
 
 
-def _print_json(rows: list[dict[str, Any]]) -> None:
-    click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+def _print_facets(facets: dict[str, list[tuple[str, int]]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
 
-
-def _print_csv(rows: list[dict[str, Any]]) -> None:
-    fields = ["publication_date", "source", "source_id", "type", "title", "url", "tags", "score"]
-    fields += ["related"]
-    writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        related = ";".join(f"{r['source']} {r['source_id']}" for r in row["related"])
-        cells = {**row, "tags": ";".join(row["tags"]), "related": related}
-        writer.writerow({name: csv_cell(cells.get(name)) for name in fields})
+    for name, counts in facets.items():
+        if counts:
+            table = Table(name.replace("_", "-"), "documents")
+            for value, count in counts[:FACETS_SHOWN]:
+                table.add_row(_cell(value), str(count))
+            Console().print(table)
 
 
 _MARKUP = {"<b>": "[bold yellow]", "</b>": "[/bold yellow]"}
-_SEARCH_FORMATS = {"table": _print_table, "json": _print_json, "csv": _print_csv}
 
 if __name__ == "__main__":
     main()

@@ -18,6 +18,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,8 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     file = _choose_file(path, environ)
     raw = _read_toml(file) if file else {}
     schema = load_schema()
-    given = dict(_flatten(raw))
+    named = {key for key, spec in schema.items() if spec["type"] == "named_tables"}
+    given = dict(_flatten(raw, keep=named))
     unknown = sorted(set(given) - set(schema))
     if unknown:
         raise ConfigError(f"{_where(file)}: unknown key '{unknown[0]}'")
@@ -122,11 +124,18 @@ def _read_toml(file: Path) -> dict[str, Any]:
         raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "", stop_at: str | None = None):
+def _flatten(
+    table: Mapping[str, Any],
+    prefix: str = "",
+    stop_at: str | None = None,
+    keep: set[str] | frozenset[str] = frozenset(),
+):
+    """(dotted key, value) pairs; a table holding `stop_at`, or named in `keep`, stays whole."""
     for name, value in table.items():
         key = f"{prefix}{name}"
-        if isinstance(value, Mapping) and (stop_at is None or stop_at not in value):
-            yield from _flatten(value, f"{key}.", stop_at)
+        whole = key in keep or not isinstance(value, Mapping) or (stop_at or "") in value
+        if not whole:
+            yield from _flatten(value, f"{key}.", stop_at, keep)
         else:
             yield key, value
 
@@ -139,6 +148,8 @@ def _validate(key: str, value: Any, spec: Mapping[str, Any], where: str) -> Any:
     kind = spec["type"]
     if kind == "tables":
         return _tables(key, value, spec, where)
+    if kind == "named_tables":
+        return _named_tables(key, value, spec, where)
     try:
         checked = _CHECKS[kind](value)
     except (TypeError, ValueError) as exc:
@@ -163,30 +174,45 @@ def _tables(key: str, value: Any, spec: Mapping[str, Any], where: str) -> tuple[
     """
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
         raise ConfigError(f"{where}: {key} must be an array of tables ([[{key}]])")
-    fields, one_of, items = spec["fields"], spec.get("one_of", ()), []
-    for number, item in enumerate(value):
-        label = f"{key}[{number}]"
-        unknown = sorted(set(item) - set(fields))
-        if unknown:
-            raise ConfigError(f"{where}: unknown key '{label}.{unknown[0]}'")
-        if one_of and sum(name in item for name in one_of) != 1:
-            raise ConfigError(f"{where}: {label} needs exactly one of {' or '.join(one_of)}")
-        checked = {}
-        for name, field in fields.items():
-            if name in item:
-                checked[name] = _validate(f"{label}.{name}", item[name], field, where)
-            elif field.get("required"):
-                raise ConfigError(f"{where}: {label}.{name} is required")
-            else:
-                default = field.get("default")
-                checked[name] = None if default is None else _validate(name, default, field, "")
-        items.append(checked)
+    items = [_table(f"{key}[{n}]", item, spec, where) for n, item in enumerate(value)]
     unique = spec.get("unique")
     names = [item[unique] for item in items] if unique else []
     for number, name in enumerate(names):
         if name in names[:number]:
             raise ConfigError(f"{where}: {key}[{number}].{unique} {name!r} is used twice")
     return tuple(items)
+
+
+def _named_tables(
+    key: str, value: Any, spec: Mapping[str, Any], where: str
+) -> dict[str, dict[str, Any]]:
+    """Tables named by their key (`[key.NAME]`), each checked against the schema's `fields`."""
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise ConfigError(f"{where}: {key} must hold tables ([{key}.NAME])")
+    for name in value:
+        if not SLUG.match(name):
+            raise ConfigError(f"{where}: {key}.{name}: a name is letters, digits, '-' or '_'")
+    return {name: _table(f"{key}.{name}", item, spec, where) for name, item in value.items()}
+
+
+def _table(label: str, item: Mapping[str, Any], spec: Mapping[str, Any], where: str) -> dict:
+    """One table of an array or of named tables, checked field by field."""
+    fields, one_of = spec["fields"], spec.get("one_of", ())
+    unknown = sorted(set(item) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{label}.{unknown[0]}'")
+    if one_of and sum(name in item for name in one_of) != 1:
+        raise ConfigError(f"{where}: {label} needs exactly one of {' or '.join(one_of)}")
+    checked = {}
+    for name, field in fields.items():
+        if name in item:
+            checked[name] = _validate(f"{label}.{name}", item[name], field, where)
+        elif field.get("required"):
+            raise ConfigError(f"{where}: {label}.{name} is required")
+        else:
+            default = field.get("default")
+            checked[name] = None if default is None else _validate(name, default, field, "")
+    return checked
 
 
 def env_value(key: str, name: str, environ: Mapping[str, str] | None = None) -> str:
@@ -214,6 +240,12 @@ def _number(convert: Callable[[Any], Any], accepted: type, wording: str) -> Call
 def _as_str(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise TypeError("must be a non-empty string")
+    return value.strip()
+
+
+def _as_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("must be a string")
     return value.strip()
 
 
@@ -275,6 +307,15 @@ def _as_slug(value: Any) -> str:
     return text
 
 
+def _as_date(value: Any) -> str:
+    from archive.records import iso_date
+
+    text = value.isoformat() if type(value) is date else _as_str(value)  # TOML's bare dates too
+    if iso_date(text) is None:
+        raise ValueError("must be a date like 2024-01-31")
+    return text
+
+
 def _as_env_name(value: Any) -> str:
     text = _as_str(value)
     if not ENV_NAME.match(text):
@@ -283,7 +324,7 @@ def _as_env_name(value: Any) -> str:
 
 
 @cache
-def _tag_names() -> dict[str, bool]:
+def tag_names() -> dict[str, bool]:
     """Known tags from the tagger's rule data: name → primary."""
     from nlp.rules import load_rules
 
@@ -343,7 +384,7 @@ def _known_tags(primary: bool | None) -> Callable[[Any], tuple[str, ...]]:
 
     def check(value: Any) -> tuple[str, ...]:
         names = _as_strs(value)
-        known = sorted(n for n, is_primary in _tag_names().items() if primary in (None, is_primary))
+        known = sorted(n for n, is_primary in tag_names().items() if primary in (None, is_primary))
         for name in names:
             if name not in known:
                 raise ValueError(f"has unknown tag {name!r} (known: {', '.join(known)})")
@@ -354,6 +395,7 @@ def _known_tags(primary: bool | None) -> Callable[[Any], tuple[str, ...]]:
 
 _CHECKS = {
     "str": _as_str,
+    "text": _as_text,
     "int": _number(int, int | str, "must be a whole number"),
     "float": _number(float, int | float | str, "must be a number"),
     "bool": _as_bool,
@@ -366,6 +408,7 @@ _CHECKS = {
     "strs": _as_strs,
     "slug": _as_slug,
     "env_name": _as_env_name,
+    "date": _as_date,
     "tags": _known_tags(primary=True),
     "sub_tags": _known_tags(primary=False),
     "apprise_url": check_apprise_url,

@@ -6,7 +6,8 @@ crawl (sources → archive; `all`: every registered source), import (JSON lines 
 (archive → nlp → archive, then queue the full texts worth reading), fulltext (wanted full texts →
 archive), digest (archive → files, and with `send` → SMTP → digest log), alert (outbox → chat, then
 feeds → files), run (crawl all → tag → fulltext → tag → digest → alert); search, reindex and
-status read the archive (reindex rebuilds its index); serve_replay runs the offline emulator of
+status read the archive (reindex rebuilds its index); rematch (archive → nlp watch-list → archive)
+and watch (the watch-list and its newest hits); serve_replay runs the offline emulator of
 the sources. For the scheduler: pipeline_lock (one pipeline at a time, shared with the manual
 commands), check_health (crawl log → source incidents → ops routes) and its records (job runs,
 heartbeat).
@@ -14,20 +15,27 @@ heartbeat).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawlers.sources import ALL, DEFAULT_SOURCE, crawled_sources, registry, step_sources
-from regwatch.config import Config, ConfigError, check_apprise_url, env_value, smtp_password
+from regwatch.config import (
+    Config,
+    ConfigError,
+    check_apprise_url,
+    env_value,
+    smtp_password,
+    tag_names,
+)
 
 if TYPE_CHECKING:
     import threading
 
-    from archive import Archive, ArchiveStatus, RouteFilter, SearchHit
+    from archive import Archive, ArchiveStatus, RouteFilter, SearchHit, SearchRequest
     from archive.scheduling import Heartbeat, Incident, JobRun
     from archive.tagging import TagInput
     from crawlers.run import CrawlResult
@@ -38,19 +46,44 @@ if TYPE_CHECKING:
     from digests.select import Digest
     from nlp import TagFileResult, Tagger, TagResult
     from nlp.evaluate import EvalReport
+    from nlp.watch import WatchItem, WatchList
     from regwatch.importer import ImportResult
 
 Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
+class RematchResult:
+    """A re-match of recent documents against the watch-list: `newly` holds (`<source>
+    <source_id>`, title, watched items it newly touches); `alerts` queued (only when asked)."""
+
+    days: int
+    checked: int
+    newly: list[tuple[str, str, list[str]]]
+    alerts: int = 0
+
+
+@dataclass(frozen=True)
 class TagRunResult:
-    """Documents tagged and stored, tag counts, and `failed`: (`<source> <source_id>`, reason)."""
+    """Documents tagged and stored, tag counts, and `failed`: (`<source> <source_id>`, reason);
+    `rematch` when the watch-list had changed since the last run."""
 
     tagged: int
     model_version: str
     counts: dict[str, int]
     failed: list[tuple[str, str]]
+    rematch: RematchResult | None = None
+
+
+@dataclass(frozen=True)
+class WatchShow:
+    """The loaded watch-list, whether the archive was matched against it, its newest hits."""
+
+    items: list[WatchItem]
+    threshold: int
+    fingerprint: str
+    in_use: bool
+    hits: list[dict]
 
 
 @dataclass(frozen=True)
@@ -112,6 +145,8 @@ class RunResult:
 class SearchResult:
     hits: list[SearchHit]
     index_problem: str | None  # the index lags or differs from SQLite: one line with the remedy
+    total: int = 0
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def open_archive(config: Config, *, readonly: bool = False) -> Archive:
@@ -121,19 +156,125 @@ def open_archive(config: Config, *, readonly: bool = False) -> Archive:
     return Archive.open(config.home, readonly=readonly)
 
 
-def search(
+FILTER_NAMES = ("tags", "sub_tags", "agencies", "types", "sources", "eccns", "cfrs", "countries")
+
+
+def search_request(
     config: Config,
-    query: str,
+    text: str,
     *,
-    limit: int = 20,
-    tags: tuple[str, ...] = (),
+    today: date | None = None,
+    open_for_comment: bool = False,
     since: str | None = None,
     until: str | None = None,
+    sort: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    facets: bool = False,
+    **values: tuple[str, ...],
+) -> SearchRequest:
+    """The search a user asked for: `text` (or a saved search, `@NAME`) with these filters.
+
+    Filters given here add to a saved search's (`since`, `until`, `sort` replace them);
+    `open_for_comment` keeps documents whose comment period closes on or after `today`.
+    """
+    from archive import Filters, SearchRequest
+
+    saved = _saved_search(config, text[1:]) if text.strip().startswith("@") else None
+    base = saved or {"query": text}
+    merged = {name: (*(base.get(name) or ()), *values.get(name, ())) for name in FILTER_NAMES}
+    unknown = sorted(set(values) - set(FILTER_NAMES))
+    if unknown:
+        raise TypeError(f"unknown search filter {unknown[0]!r}")
+    open_now = open_for_comment or bool(base.get("open_for_comment"))
+    filters = Filters(
+        **merged,
+        since=since or base.get("since"),
+        until=until or base.get("until"),
+        open_on=(today or date.today()).isoformat() if open_now else None,
+    )
+    order = sort or base.get("sort") or "relevance"
+    return SearchRequest(base["query"].strip(), filters, order, limit, offset, facets)
+
+
+def _saved_search(config: Config, name: str) -> dict:
+    saved = config["searches"] or {}
+    if name.strip() not in saved:
+        known = ", ".join(f"@{n}" for n in sorted(saved)) or "none in the configuration"
+        raise ConfigError(f"no saved search @{name.strip()} (known: {known})")
+    return saved[name.strip()]
+
+
+def search(
+    config: Config,
+    request: SearchRequest,
+    *,
+    check_index: bool = True,
+    reader: Archive | None = None,
 ) -> SearchResult:
-    """Search the archive read-only (never waiting for a writer); say if the index lags."""
+    """Search the archive read-only (never waiting for a writer); say if the index lags
+    (`check_index`: counting the database costs tens of ms at a million documents). A long-lived
+    server passes its open read-only `reader` instead of opening the archive for each search.
+
+    Facet counts split the tags into `tag` (primary) and `sub_tag`.
+    """
+    with _reading(config, reader) as archive:
+        page = archive.find(request)
+        problem = archive.index_health().problem if check_index else None
+    return SearchResult(page.hits, problem, page.total, _split_tags(page.facets))
+
+
+def _reading(config: Config, reader: Archive | None) -> AbstractContextManager[Archive]:
+    """`reader` left open, or the archive opened read-only for one call."""
+    return nullcontext(reader) if reader is not None else open_archive(config, readonly=True)
+
+
+def _split_tags(facets: dict[str, list[tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
+    if not facets:
+        return {}
+    primary = tag_names()
+    tags = facets.get("tags", [])
+    return {
+        "tag": [(name, n) for name, n in tags if primary.get(name)],
+        "sub_tag": [(name, n) for name, n in tags if not primary.get(name)],
+        **{name: counts for name, counts in facets.items() if name != "tags"},
+    }
+
+
+def saved_search_matches(
+    config: Config, name: str, publication_ids: Sequence[int], today: date | None = None
+) -> set[int]:
+    """Which of `publication_ids` the saved search `name` finds (a filter alert routes can use)."""
+    request = search_request(config, f"@{name}", today=today)
     with open_archive(config, readonly=True) as archive:
-        hits = archive.search(query, limit=limit, tags=tags, since=since, until=until)
-        return SearchResult(hits, archive.index_health().problem)
+        return archive.matching(request, publication_ids)
+
+
+def show(
+    config: Config, document: str, source: str | None = None, reader: Archive | None = None
+) -> dict:
+    """One stored document with tags, evidence, entities, versions and related documents; its
+    links are only the http(s) ones. Raises `QueryError` if the archive does not hold it."""
+    from archive import QueryError
+    from regwatch.inert import http_url
+
+    with _reading(config, reader) as archive:
+        found = archive.document(document, source)
+    if found is None:
+        where = f" from {source}" if source else ""
+        raise QueryError(f"no document {document}{where} in the archive")
+    found["links"] = [url for url in found["links"] if http_url(url)]
+    return found
+
+
+def serve(config: Config, host: str, port: int) -> None:
+    """Serve the read-only web application (search, documents, digests, API, feeds) until
+    interrupted."""
+    import uvicorn
+
+    from regwatch.web.app import create_app
+
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 
 def crawl(
@@ -258,10 +399,14 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
 
     A document the tagger fails on, or whose result cannot be stored, is recorded as failed in
     the archive (retried by the next run); the others are stored.
+    The documents' watch-list hits are stored with their tags; when the watch-list changed since
+    the last run, the documents of the last `watch.rematch_days` are matched again (no alerts).
     """
     from nlp import load_tagger
+    from regwatch.watchlist import load_watchlist
 
     tagger = load_tagger(thresholds=_thresholds(config))
+    watchlist = load_watchlist(config)
     routes = route_filters(config)
     counts: dict[str, int] = {}
     failed: list[tuple[str, str]] = []
@@ -270,7 +415,7 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
         archive.register_routes([route.name for route in routes])
         total = archive.count_to_tag(tagger.version, retag=retag)
         for batch in archive.documents_to_tag(tagger.version, retag=retag):
-            results, failures = _tag_batch(archive, tagger, batch, routes)
+            results, failures = _tag_batch(archive, tagger, batch, routes, watchlist)
             for result in results:
                 for name in result.tags:
                     counts[name] = counts.get(name, 0) + 1
@@ -280,7 +425,66 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
             if progress:
                 progress(done, total)
         _queue_bodies(archive, config)
-    return TagRunResult(stored, tagger.version, counts, failed)
+        rematched = _rematch_if_changed(config, archive, watchlist)
+    return TagRunResult(stored, tagger.version, counts, failed, rematched)
+
+
+def rematch(config: Config, *, alert: bool = False) -> RematchResult:
+    """Match the documents of the last `watch.rematch_days` against the watch-list again; with
+    `alert`, queue a watch-list alert per newly matched document for routes with `watch`."""
+    from regwatch.watchlist import load_watchlist
+
+    watchlist = load_watchlist(config)
+    routes = [route for route in route_filters(config) if route.watch] if alert else []
+    with open_archive(config) as archive:
+        archive.register_routes([route.name for route in routes])
+        return _rematch(config, archive, watchlist, routes)
+
+
+def watch(config: Config, *, limit: int = 20) -> WatchShow:
+    """The loaded watch-list and the newest hits in the archive (read only)."""
+    from regwatch.watchlist import load_watchlist
+
+    watchlist = load_watchlist(config)
+    with open_archive(config, readonly=True) as archive:
+        in_use = archive.watch_list() == watchlist.fingerprint
+        hits = archive.recent_watch_hits(limit)
+    return WatchShow(watchlist.items, watchlist.threshold, watchlist.fingerprint, in_use, hits)
+
+
+def _rematch_if_changed(
+    config: Config, archive: Archive, watchlist: WatchList
+) -> RematchResult | None:
+    """Re-match (without alerts) when the watch-list differs from the one last used."""
+    previous = archive.watch_list()
+    if previous == watchlist.fingerprint:
+        return None
+    if previous is None and not watchlist:  # nothing was ever watched: nothing to clear
+        archive.use_watch_list(watchlist.fingerprint, 0, rematched=False)
+        return None
+    return _rematch(config, archive, watchlist, [])
+
+
+def _rematch(
+    config: Config, archive: Archive, watchlist: WatchList, routes: list[RouteFilter]
+) -> RematchResult:
+    days = config["watch.rematch_days"]
+    since = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+    checked, newly, alerts = 0, [], 0
+    for batch in archive.tagged_since(since):
+        found = {
+            pid: (result, watchlist.match(doc, result.get("entities") or {}))
+            for pid, _, doc, result in batch
+        }
+        fresh, queued = archive.rematch_watch(found, routes)
+        names = {pid: (label, doc.get("title") or "") for pid, label, doc, _ in batch}
+        newly += [
+            (*names[pid], list(dict.fromkeys(hit["item"] for hit in hits)))
+            for pid, hits in fresh.items()
+        ]
+        checked, alerts = checked + len(batch), alerts + queued
+    archive.use_watch_list(watchlist.fingerprint, len(watchlist.items), rematched=True)
+    return RematchResult(days, checked, newly, alerts)
 
 
 def _queue_bodies(archive: Archive, config: Config) -> int:
@@ -292,16 +496,21 @@ def _queue_bodies(archive: Archive, config: Config) -> int:
 
 
 def _tag_batch(
-    archive: Archive, tagger: Tagger, batch: list[TagInput], routes: list[RouteFilter]
+    archive: Archive,
+    tagger: Tagger,
+    batch: list[TagInput],
+    routes: list[RouteFilter],
+    watchlist: WatchList,
 ) -> tuple[list[TagResult], list[tuple[str, str]]]:
-    """Tag one batch, store the good results and record the failures; returns the stored
-    results and (`<source> <source_id>`, reason) per failure."""
+    """Tag one batch, store the good results (with their watch-list hits) and record the
+    failures; returns the stored results and (`<source> <source_id>`, reason) per failure."""
     from nlp import TagFailure
 
     pairs = list(zip(batch, tagger.tag_each([item.document for item in batch]), strict=True))
     good = [(item, r) for item, r in pairs if not isinstance(r, TagFailure)]
     bad = [(item, r.reason) for item, r in pairs if isinstance(r, TagFailure)]
-    kept, refused = _store_tags(archive, good, tagger.version, routes)
+    hits = {item.publication_id: watchlist.match(item.document, r.entities) for item, r in good}
+    kept, refused = _store_tags(archive, good, tagger.version, routes, hits)
     if bad or refused:
         archive.record_tag_failures(bad + refused, tagger.version)
     return [result for _, result in kept], [(item.label, why) for item, why in bad + refused]
@@ -312,17 +521,19 @@ def _store_tags(
     tagged: list[tuple[TagInput, TagResult]],
     version: str,
     routes: list[RouteFilter],
+    hits: dict[int, list[dict]],
 ) -> tuple[list[tuple[TagInput, TagResult]], list[tuple[TagInput, str]]]:
     """Store (item, result) pairs in one go, or one by one if the batch is refused; returns the
     stored pairs and (item, reason) for each pair the archive refused."""
     try:
-        archive.store_tags([(item, result.to_dict()) for item, result in tagged], version, routes)
+        pairs = [(item, result.to_dict()) for item, result in tagged]
+        archive.store_tags(pairs, version, routes, hits)
         return tagged, []
     except ValueError:
         kept, refused = [], []
         for item, result in tagged:
             try:
-                archive.store_tags([(item, result.to_dict())], version, routes)
+                archive.store_tags([(item, result.to_dict())], version, routes, hits)
                 kept.append((item, result))
             except ValueError as error:
                 refused.append((item, str(error)))
@@ -590,7 +801,7 @@ def route_filters(config: Config) -> list[RouteFilter]:
     """The configured alert routes' filters, as the archive takes them."""
     from archive import RouteFilter
 
-    fields = ("name", "tags", "sub_tags", "agencies", "min_score", "words")
+    fields = ("name", "tags", "sub_tags", "agencies", "min_score", "words", "watch")
     return [
         RouteFilter(**{name: route[name] for name in fields}) for route in config["alerts.routes"]
     ]

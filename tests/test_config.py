@@ -83,7 +83,7 @@ def test_every_key_is_documented_in_readme_and_example():
     example = (REPO / "regwatch.example.toml").read_text(encoding="utf-8")
     for key in load_schema():
         assert f"`{key}`" in readme, key
-        assert key.rsplit(".", 1)[1] in example, key
+        assert key.rsplit(".", 1)[-1] in example, key
 
 
 ROUTE = '[[alerts.routes]]\nname = "team"\n'
@@ -125,4 +125,5 @@ def test_routes_are_read_with_their_defaults(tmp_path):
         "agencies": (),
         "min_score": 0.0,
         "words": (),
+        "watch": False,
     }

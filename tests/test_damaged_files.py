@@ -30,6 +30,7 @@ OFFLINE = "http://127.0.0.1:9/api/v1/"  # nothing listens: a crawl that got this
 COMMANDS = [
     ["status"],
     ["search", "entity list"],
+    ["show", "2023-23055"],
     ["tag"],
     ["import", str(GOOD)],
     ["digest", "--until", "2024-01-31"],

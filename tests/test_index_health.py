@@ -280,3 +280,22 @@ def test_a_reader_cannot_rebuild(stored: Path) -> None:
     with Archive.open(stored, readonly=True) as archive, pytest.raises(ArchiveError) as info:
         archive.reindex()
     assert str(info.value) == f"search index {stored / 'index'} is open read-only"
+
+
+def test_index_of_an_older_schema_is_rebuilt_by_the_next_writer(tmp_path: Path) -> None:
+    from archive import Filters, SearchRequest
+
+    home = tmp_path / "home"
+    with Archive.open(home) as archive:
+        archive.store(PUBS)
+    state = home / "index" / "regwatch-index.json"
+    state.write_text(json.dumps(json.loads(state.read_text()) | {"schema": 1}))
+    with (
+        Archive.open(home, readonly=True) as reader,
+        pytest.raises(ArchiveError, match=r"another regwatch version \(schema 1\)"),
+    ):
+        reader.search("entity list")
+    Archive.open(home).close()  # a writer brings the index level: rebuilt in the new schema
+    with Archive.open(home, readonly=True) as reader:
+        assert reader.search("entity list")
+        assert reader.find(SearchRequest("", Filters(types=("rule",)))).total > 10

@@ -71,6 +71,7 @@ def test_wheel_ships_data_and_no_loose_top_level_modules(wheel: Path) -> None:
         "crawlers/sources.json",
         "nlp/patterns/tags.jsonl",
         "digests/templates/digest.html",
+        "regwatch/web/templates/search.html",
         "replay/recordings/federal_register/api.json",
         "replay/recordings/federal_register/store.jsonl.gz",
         "replay/recordings/federal_register/recorded/third_party_trimmed/"
@@ -80,7 +81,10 @@ def test_wheel_ships_data_and_no_loose_top_level_modules(wheel: Path) -> None:
     ]:
         assert data in names, data
     shipped = {n for n in names if n.startswith("nlp/patterns/")}
-    assert shipped == {f"nlp/patterns/{p.name}" for p in (REPO / "nlp" / "patterns").iterdir()}
+    patterns = (REPO / "nlp" / "patterns").rglob("*")
+    assert shipped == {
+        f"nlp/{p.relative_to(REPO / 'nlp').as_posix()}" for p in patterns if p.is_file()
+    }
 
 
 def test_installed_commands_run_from_any_folder(installed: dict, tmp_path: Path) -> None:

@@ -1,0 +1,221 @@
+"""What the search index holds of a publication: its schema and one document per stored row.
+
+Enters: `publications` rows joined with their tags and tag result (`ROWS_SQL`). Leaves: the index
+schema (`build_schema`) and `document(row)`, a `tantivy.Document` with three ranked text fields —
+`title`, `abstract`, `body` (everything else people search: number, action, dates, agency names,
+CFR parts as "15 CFR 744", RINs, dockets, topics, body text) — `common`, the pairs of adjacent
+stop words ("of the") that make phrases of very common words fast; and the filter and facet
+fields: `tags` (tags and sub-tags), `source`, `type`, `agency` (display values, fast for facets)
+with `type_key` / `agency_key` (their `keyword` forms, for filters), `year`, `date`,
+`comments_close`, `eccn` (every ECCN the tagger found with its dotted ancestors: `3A090.a.1`
+also files under `3A090.a` and `3A090`), `cfr` (`15:744` and `15:744.23`) and `country`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import tantivy
+
+TAG_SEPARATOR = "\x1f"
+TEXT_FIELDS = ("title", "abstract", "body")
+# Stop words whose adjacent pairs go into `common` (Lucene's English stop set, as CommonGrams uses).
+STOP_WORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "such",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "will",
+        "with",
+    }
+)
+BODY_COLUMNS = (
+    "p.source_id",
+    "p.action",
+    "p.dates",
+    "(SELECT group_concat(coalesce(value ->> 'name', value ->> 'raw_name'), ' ; ') "
+    "FROM json_each(p.agencies))",
+    "(SELECT group_concat((value ->> 'title') || ' CFR ' || (value ->> 'part'), ' ; ') "
+    "FROM json_each(p.cfr_references))",
+    "(SELECT group_concat(value, ' ; ') FROM json_each(p.regulation_id_numbers))",
+    "(SELECT group_concat(value, ' ; ') FROM json_each(p.docket_ids))",
+    "(SELECT group_concat(value, ' ; ') FROM json_each(p.topics))",
+    "p.body_text",
+)
+ROWS_SQL = (
+    "SELECT p.id, p.change_seq, p.publication_date, p.source, p.type, p.agencies, "
+    "p.comments_close_on, p.cfr_references, p.title, p.abstract, "
+    "(SELECT group_concat(tag, char(31)) FROM publication_tags t WHERE t.publication_id = p.id), "
+    "(SELECT result FROM tag_results r WHERE r.publication_id = p.id), "
+    f"{', '.join(BODY_COLUMNS)} FROM publications p "
+)
+ANALYZER = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .build()
+)
+_NOT_KEY = re.compile(r"[^a-z0-9]+")
+CFR = re.compile(
+    r"(?P<title>[0-9]{1,2})\s*(?::|\s+CFR\s+(?:parts?\s+|§+\s*)?)(?P<part>[0-9]{1,4})"
+    r"(?:\.(?P<section>[0-9]+[a-z]?))?",
+    re.IGNORECASE,
+)
+
+
+def build_schema() -> tantivy.Schema:
+    """The index schema (see the module docstring)."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("id", stored=False, indexed=True, fast=True)
+    for name in TEXT_FIELDS:
+        builder.add_text_field(name, tokenizer_name="default", index_option="position")
+    builder.add_text_field("common", tokenizer_name="raw", index_option="freq")
+    for name in ("tags", "source", "type", "agency"):
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
+    for name in ("type_key", "agency_key", "eccn", "cfr", "country"):
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("year", indexed=False, fast=True)
+    builder.add_date_field("date", indexed=True, fast=True)
+    builder.add_date_field("comments_close", indexed=True, fast=True)
+    return builder.build()
+
+
+def keyword(text: str) -> str:
+    """The filter form of an agency, type or country: lowercase words joined by `-`."""
+    return _NOT_KEY.sub("-", text.lower()).strip("-")
+
+
+def stop_pairs(tokens: list[str]) -> Iterator[str]:
+    """Adjacent pairs of stop words in analysed `tokens`, as `common` holds them ("of the")."""
+    for first, second in zip(tokens, tokens[1:], strict=False):
+        if first in STOP_WORDS and second in STOP_WORDS:
+            yield f"{first} {second}"
+
+
+def eccn_forms(value: str) -> list[str]:
+    """`3A090.a.1` → `3A090`, `3A090.a`, `3A090.a.1` (uppercase ECCN, lowercase paragraphs)."""
+    head, *paragraphs = value.strip().split(".")
+    forms = [head.upper()]
+    for paragraph in paragraphs:
+        forms.append(f"{forms[-1]}.{paragraph.lower()}")
+    return forms
+
+
+def cfr_forms(title: Any, part: Any, section: Any = None) -> list[str]:
+    """`15:744` (and `15:744.23` with a section) for a CFR reference; [] without a title."""
+    if title in (None, "") or part in (None, ""):
+        return []
+    base = f"{str(title).strip()}:{str(part).strip()}"
+    return [base, f"{base}.{str(section).strip()}"] if section not in (None, "") else [base]
+
+
+def cfr_citation(text: str) -> list[str]:
+    """The `cfr` forms of a citation such as `15 CFR 744.23`, `15 CFR part 744` or `15:744`."""
+    match = CFR.fullmatch(text.strip())
+    if not match:
+        return []
+    return cfr_forms(int(match["title"]), int(match["part"]), match["section"])
+
+
+def document(row: sqlite3.Row) -> tantivy.Document:
+    """The index document of one `ROWS_SQL` row."""
+    row_id, _, day, source, kind, agencies, closes, cfr_refs, title, abstract = row[:10]
+    tags, result = row[10], row[11]
+    body = "\n".join(text for text in row[12:] if text)
+    doc = tantivy.Document()
+    doc.add_integer("id", row_id)
+    for name, text in (("title", title), ("abstract", abstract), ("body", body)):
+        if text:
+            doc.add_text(name, text)
+    for pair in dict.fromkeys(p for text in (title, abstract, body) for p in _pairs(text)):
+        doc.add_text("common", pair)
+    _add_all(doc, "tags", tags.split(TAG_SEPARATOR) if tags else ())
+    doc.add_text("source", source)
+    if kind:
+        doc.add_text("type", kind)
+        doc.add_text("type_key", keyword(kind))
+    _add_agencies(doc, json.loads(agencies or "[]"))
+    entities = _entities(result)
+    _add_all(doc, "eccn", (f for m in entities.get("eccns", ()) for f in eccn_forms(m["value"])))
+    refs = [r for r in json.loads(cfr_refs or "[]") if isinstance(r, dict)]
+    cfr = [f for r in refs for f in cfr_forms(r.get("title"), r.get("part"))]
+    cfr += [f for m in entities.get("cfr", ()) for f in cfr_citation(m["value"])]
+    _add_all(doc, "cfr", cfr)
+    _add_all(doc, "country", (keyword(m["value"]) for m in entities.get("countries", ())))
+    doc.add_integer("year", int(day[:4]))
+    doc.add_date("date", midnight(day))
+    if closes:
+        doc.add_date("comments_close", midnight(closes))
+    return doc
+
+
+def _pairs(text: str | None) -> Iterator[str]:
+    return stop_pairs(ANALYZER.analyze(text)) if text else iter(())
+
+
+def _add_all(doc: tantivy.Document, field: str, values: Iterable[str]) -> None:
+    for value in dict.fromkeys(v for v in values if v):
+        doc.add_text(field, value)
+
+
+def _add_agencies(doc: tantivy.Document, agencies: list[Any]) -> None:
+    names, keys = [], []
+    for agency in agencies:
+        if not isinstance(agency, dict):
+            continue
+        name = agency.get("name") or agency.get("raw_name")
+        if isinstance(name, str) and name.strip():
+            names.append(name.strip())
+        keys += [keyword(v) for v in (name, agency.get("slug")) if isinstance(v, str)]
+    _add_all(doc, "agency", names)
+    _add_all(doc, "agency_key", keys)
+
+
+def _entities(result: str | None) -> dict[str, list[dict[str, Any]]]:
+    """The tag result's entities whose mentions carry a string `value` (others are skipped)."""
+    found = (json.loads(result) if result else {}).get("entities") or {}
+    if not isinstance(found, dict):
+        return {}
+    return {
+        kind: [m for m in mentions if isinstance(m, dict) and isinstance(m.get("value"), str)]
+        for kind, mentions in found.items()
+        if isinstance(mentions, list)
+    }
+
+
+def midnight(iso_date: str) -> datetime:
+    """A `YYYY-MM-DD` date as UTC midnight (the index's date values)."""
+    return datetime.fromisoformat(iso_date).replace(tzinfo=UTC)

@@ -1,0 +1,222 @@
+"""Search benchmark at Federal Register scale: import, sizes, and latency per query class.
+
+Enters: `--docs N` (default 1,000,000; run 200,000 on a busy machine), optionally `--keep DIR`.
+Documents are built by bench/ingest.py's builder from the real abstracts in
+../shared/data/fr_abstracts_2020_2026.jsonl.gz, imported through `import_records` (the path of
+`regwatch import`) and given tag results (`export_control` where `export` occurs). Leaves: figures
+on stdout — import rate (first 20% of the documents and overall) beside a bare SQLite insert plus
+tantivy add of the same documents timed in the same run; database and index bytes per document
+and the database against the raw JSON it stores; median / p95 ms per query class through
+`Archive.find` (what `steps.search`, the CLI and the web use) beside the raw tantivy search of the
+same query object on the same index; and the web search page's p95 through the application.
+
+Run: `.venv/bin/python bench/search.py [--docs 200000] [--keep DIR]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import tantivy  # noqa: E402
+
+from archive import Archive, Filters, SearchRequest  # noqa: E402
+from archive import query as q  # noqa: E402
+from archive.facets import FACETS, MAX_VALUES  # noqa: E402
+from archive.filters import restrict  # noqa: E402
+from archive.indexdoc import build_schema  # noqa: E402
+from bench import ingest  # noqa: E402
+from regwatch.importer import import_records  # noqa: E402
+
+RUNS = 200
+FACET_SPEC = {
+    name: {"terms": {"field": field, "size": MAX_VALUES}} for name, field in FACETS.items()
+}
+BIS = "Industry and Security Bureau"
+
+
+def build(home: Path, jsonl: Path, docs: int) -> float:
+    """Write the documents, import them (timing the first 20% apart); return raw JSON bytes."""
+    base, note = ingest.source_records()
+    print(f"text: {note}; {len(base):,} source records")
+    with jsonl.open("w") as out:
+        size = sum(out.write(json.dumps(r) + "\n") for r in ingest.generate(base, docs))
+    print(f"documents: {docs:,}, raw JSON {size / docs:,.0f} bytes each")
+    first = docs // 5
+    with Archive.open(home) as archive, jsonl.open("rb") as lines:
+        start = time.perf_counter()
+        import_records(archive, itertools.islice(lines, first), batch_size=1000)
+        early = time.perf_counter() - start
+        import_records(archive, lines, batch_size=1000)
+        total = time.perf_counter() - start
+    print(
+        f"import: first {first:,} at {first / early:,.0f} docs/s; all {docs:,} at "
+        f"{docs / total:,.0f} docs/s ({total:.0f} s); last 80% at "
+        f"{(docs - first) / (total - early):,.0f} docs/s"
+    )
+    bare(jsonl, home.parent / "bare")
+    with Archive.open(home) as archive:
+        ingest.tag(archive)
+    return size
+
+
+def bare(jsonl: Path, where: Path) -> None:
+    """The same documents into a bare SQLite table and a bare tantivy index, in one process."""
+    where.mkdir()
+    conn = sqlite3.connect(where / "bare.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, number TEXT, raw TEXT)")
+    (where / "index").mkdir()
+    writer = tantivy.Index(build_schema(), path=str(where / "index")).writer(256_000_000, 1)
+    start, count = time.perf_counter(), 0
+    with jsonl.open() as lines:
+        while batch := list(itertools.islice(lines, 1000)):
+            records = [json.loads(line) for line in batch]
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO docs (number, raw) VALUES (?, ?)",
+                [(r["document_number"], line) for r, line in zip(records, batch, strict=True)],
+            )
+            conn.execute("COMMIT")
+            for i, r in enumerate(records, count):
+                doc = tantivy.Document(id=i, title=r["title"], abstract=r["abstract"] or "")
+                writer.add_document(doc)
+            count += len(records)
+    writer.commit()
+    writer.wait_merging_threads()
+    elapsed = time.perf_counter() - start
+    conn.close()
+    print(f"bare SQLite insert + tantivy add of the same documents: {count / elapsed:,.0f} docs/s")
+    shutil.rmtree(where, ignore_errors=True)
+
+
+def requests(docs: int) -> dict[str, list[SearchRequest]]:
+    """`RUNS` requests per class, chosen from document frequencies in a sample."""
+    base, _ = ingest.source_records()
+    sample = list(itertools.islice(ingest.generate(base, docs), 20_000))
+    texts = ingest.query_sets(sample, random.Random(11))
+    filtered = Filters(tags=("export_control",), agencies=(BIS,), since="2015-01-01")
+    plain = {
+        name: [SearchRequest(t) for t in texts[name]]
+        for name in (
+            "common term",
+            "mid term",
+            "rare term",
+            "two-word AND",
+            "phrase",
+            "stop-word phrase",
+            "prefix",
+        )
+    }
+    return plain | {
+        "filtered (tag, agency, date)": [
+            SearchRequest(t, filtered) for t in texts["common + tag + date"]
+        ],
+        "newest first": [SearchRequest(t, sort="newest") for t in texts["common term"]],
+        "facets (mid term)": [SearchRequest(t, facets=True) for t in texts["mid term"]],
+    }
+
+
+def timed(call, items) -> list[float]:
+    for item in items[:20]:
+        call(item)
+    times = []
+    for item in items:
+        start = time.perf_counter()
+        call(item)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def stats(times: list[float]) -> tuple[float, float]:
+    return statistics.median(times), statistics.quantiles(times, n=20)[18]
+
+
+def latency(home: Path, classes: dict[str, list[SearchRequest]]) -> None:
+    print(f"search, {RUNS} queries per class, top 20, ms (warm): regwatch | raw tantivy")
+    with Archive.open(home, readonly=True) as archive:
+        index = archive._index  # the raw engine beside the function every interface calls
+        for name, items in classes.items():
+            ours = stats(timed(archive.find, items))
+            searcher = index.searcher()
+            raw = stats(timed(lambda call: call(), [_raw(r, index, searcher) for r in items]))
+            print(
+                f"  {name:30s} median {ours[0]:6.2f} p95 {ours[1]:6.2f} | "
+                f"median {raw[0]:6.2f} p95 {raw[1]:6.2f}  (p95 ×{ours[1] / raw[1]:.1f})"
+            )
+
+
+def _raw(request: SearchRequest, index, searcher) -> Callable[[], object]:
+    """The engine calls alone for `request`: its query object built beforehand, then searched
+    (and aggregated, for facets) on the same searcher."""
+    query = q.build(q.parse(request.text), index.schema, searcher)
+    query = restrict(query, request.filters, index.schema)
+    options = {"order_by_field": "date"} if request.sort == "newest" else {}
+
+    def call() -> object:
+        found = searcher.search(query, 20, **options)
+        if request.facets:
+            searcher.aggregate(query, FACET_SPEC)
+        return found
+
+    return call
+
+
+def web(home: Path, classes: dict[str, list[SearchRequest]]) -> None:
+    from starlette.testclient import TestClient
+
+    from regwatch.config import load_config
+    from regwatch.web.app import create_app
+
+    config = load_config(None, environ={"REGWATCH_HOME": str(home)})
+    client = TestClient(create_app(config))
+    mixed = [r.text for items in classes.values() for r in items[:20]]
+    random.Random(5).shuffle(mixed)
+    times = timed(lambda text: client.get("/", params={"q": text}), mixed)
+    median, p95 = stats(times)
+    print(
+        f"web search page (results + facets), {len(mixed)} queries: "
+        f"median {median:.1f} ms, p95 {p95:.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="build the archive here and keep it")
+    parser.add_argument("--search-only", action="store_true", help="reuse the --keep archive")
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each figure appears when measured, also in a file
+    work = Path(tempfile.mkdtemp(prefix="regwatch-bench-search-"))
+    home = args.keep or work / "home"
+    try:
+        size = None if args.search_only else build(home, work / "docs.jsonl", args.docs)
+        with Archive.open(home, readonly=True) as archive:
+            st = archive.status()
+        count = sum(st.documents.values())
+        print(
+            f"sizes per document: database {st.database_bytes / count:,.0f} bytes"
+            + (f" ({st.database_bytes / size:.2f}× the raw JSON)" if size else "")
+            + f", index {st.index_bytes / count:,.0f} bytes"
+        )
+        classes = requests(args.docs)
+        latency(home, classes)
+        web(home, classes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Search hits → files a person opens elsewhere: CSV, Excel and Parquet.
+
+Enters: `SearchHit`s (as dicts) and where to write. Leaves: one row per hit with the columns in
+`COLUMNS` (lists joined with "; "), written as CSV to a text stream, or as `.xlsx` / `.parquet`
+through pandas. Every text cell of CSV and Excel is made inert (`csv_cell`: no formulas). Parquet
+needs pyarrow, which is kept out of the core install (it slows every pandas import): without it
+`ExportError` says how to get it in one line.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from regwatch.inert import csv_cell
+
+COLUMNS = (
+    "publication_date",
+    "source",
+    "source_id",
+    "type",
+    "title",
+    "agencies",
+    "tags",
+    "comments_close_on",
+    "url",
+    "score",
+    "related",
+)
+NEEDS = {
+    "xlsx": ("openpyxl", "xlsx needs openpyxl: `pip install openpyxl`"),
+    "parquet": ("pyarrow", "parquet needs `pip install regwatch[parquet]` (pyarrow)"),
+}
+
+
+class ExportError(ValueError):
+    """A format cannot be written here; the message says what to install or change."""
+
+
+def table_rows(hits: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One flat row per hit: the `COLUMNS`, lists joined with "; "."""
+    return [{name: _flat(hit[name]) for name in COLUMNS} for hit in hits]
+
+
+def _flat(value: Any) -> Any:
+    """Lists as one text: names as they are, linked documents as `<source> <id>`."""
+    if not isinstance(value, list):
+        return value
+    return "; ".join(f"{v['source']} {v['source_id']}" if isinstance(v, dict) else v for v in value)
+
+
+def write_csv(hits: Sequence[dict[str, Any]], stream: TextIO) -> None:
+    """CSV with a header row, formulas neutralised."""
+    writer = csv.DictWriter(stream, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in table_rows(hits):
+        writer.writerow({name: csv_cell(value) for name, value in row.items()})
+
+
+def write_file(hits: Sequence[dict[str, Any]], path: Path, kind: str) -> None:
+    """Write `.xlsx` or `.parquet` to `path` (raise `ExportError` if the engine is missing)."""
+    module, advice = NEEDS[kind]
+    if importlib.util.find_spec(module) is None:
+        raise ExportError(advice)
+    import pandas
+
+    rows = table_rows(hits)
+    if kind == "xlsx":
+        rows = [{name: csv_cell(value) for name, value in row.items()} for row in rows]
+        pandas.DataFrame(rows, columns=list(COLUMNS)).to_excel(path, index=False)
+    else:
+        pandas.DataFrame(rows, columns=list(COLUMNS)).to_parquet(path, index=False)

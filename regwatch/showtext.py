@@ -1,0 +1,83 @@
+"""One document (as `Archive.document` returns it) → the lines `regwatch show` prints.
+
+Enters: the document dict (stored fields, tags with evidence, entities, dates, links, versions,
+related documents). Leaves: plain text lines; the caller makes them inert for the terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DATE_FIELDS = ("publication_date", "effective_on", "comments_close_on")
+EVIDENCE_SHOWN = 5
+
+
+def document_lines(doc: dict[str, Any]) -> list[str]:
+    """Header, metadata, tags with evidence, entities, dates, links, versions, related."""
+    agencies = "; ".join(a.get("name") or a.get("raw_name") or "?" for a in doc["agencies"])
+    lines = [
+        doc["title"],
+        f"{doc['source']} {doc['source_id']} · {doc['type'] or 'no type'} · "
+        f"{agencies or 'no agency'}",
+    ]
+    lines += [f"{name}: {doc[name]}" for name in DATE_FIELDS if doc.get(name)]
+    for name in ("action", "dates", "citation"):
+        if doc.get(name):
+            lines.append(f"{name}: {doc[name]}")
+    for name in ("regulation_id_numbers", "docket_ids", "topics"):
+        if doc.get(name):
+            lines.append(f"{name.replace('_', ' ')}: {', '.join(map(str, doc[name]))}")
+    cfr = [f"{r.get('title')} CFR {r.get('part')}" for r in doc.get("cfr_references") or []]
+    if cfr:
+        lines.append(f"CFR: {', '.join(cfr)}")
+    if doc.get("abstract"):
+        lines += ["", doc["abstract"]]
+    lines += ["", *_tag_lines(doc)]
+    lines += _section("entities", _entity_lines(doc["entities"]))
+    lines += _section("dates found", [f"{k}: {v}" for k, v in doc["extracted_dates"].items()])
+    lines += _section("links", doc["links"])
+    lines += _section(
+        "versions",
+        [
+            f"{v['version']} recorded {v['recorded_at']}: "
+            + (f"changed {', '.join(v['changed'])}" if v["changed"] else "first seen")
+            for v in doc["versions"]
+        ],
+    )
+    lines += _section(
+        "related",
+        [
+            f"{r['publication_date']} {r['source_id']} {r['title']} ({'; '.join(r['why'])})"
+            for r in doc["related"]
+        ],
+    )
+    return lines
+
+
+def _tag_lines(doc: dict[str, Any]) -> list[str]:
+    if not doc["tagged_by"]:
+        return ["not tagged yet"]
+    if not doc["tags"]:
+        return [f"no tags (model {doc['tagged_by']}, {doc['tagged_at']})"]
+    lines = [f"tags (model {doc['tagged_by']}, {doc['tagged_at']}):"]
+    for tag in doc["tags"]:
+        score = "" if tag["score"] is None else f" {tag['score']:.2f}"
+        lines.append(f"  {tag['tag']}{score}")
+        for hit in tag["evidence"][:EVIDENCE_SHOWN]:
+            lines.append(
+                f"    {hit.get('effect', 'support')} {hit.get('rule')}: "
+                f'"{hit.get("text")}" in {hit.get("field")}'
+            )
+    return lines
+
+
+def _entity_lines(entities: dict[str, list[dict[str, Any]]]) -> list[str]:
+    return [
+        f"{kind}: {', '.join(dict.fromkeys(str(m.get('value')) for m in mentions))}"
+        for kind, mentions in sorted(entities.items())
+        if mentions
+    ]
+
+
+def _section(title: str, lines: list[str]) -> list[str]:
+    return ["", f"{title}:", *(f"  {line}" for line in lines)] if lines else []

@@ -1,0 +1,269 @@
+"""The web application: search page, document page, digest archive, JSON API and Atom feeds.
+
+Enters: a validated `Config` and HTTP GET requests. Leaves: HTML pages rendered from
+`regwatch/web/templates` (one Jinja environment, autoescape on, `StrictUndefined`; snippets are
+rebuilt from their text with only `<b>` kept), JSON (`/api/search`,
+`/api/documents/{source}/{id}`), Atom (`/feed.atom?…` for any search, `@NAME` included) and the
+files of `digest.output_dir`. Every request opens the archive read-only through the step
+functions, so the server never writes and sees what writers commit. A query that cannot be
+searched is a friendly message on the page (400) and `{"error": …}` with status 400 from the API.
+No page runs a script; a Content-Security-Policy forbids them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import mimetypes
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from feedgen.feed import FeedGenerator
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from archive import ArchiveError, QueryError
+from regwatch import steps
+from regwatch.config import Config, ConfigError
+from regwatch.inert import http_url
+from regwatch.web import params as p
+
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+DIGEST_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.(?:html|txt|md)")
+NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+FEED_ID = "tag:regwatch.invalid,2026:search/"
+FEED_SIZE = 50
+FACET_NAMES = {
+    "tag": "tag",
+    "sub_tag": "sub_tag",
+    "agency": "agency",
+    "type": "type",
+    "source": "source",
+    "year": None,
+}
+
+
+class Reader:
+    """The archive opened read-only once and kept (opening costs tens of ms); dropped after an
+    archive failure so the next request opens it again (a rebuilt index, a restored file)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._archive: Any = None
+
+    def get(self) -> Any:
+        if self._archive is None:
+            self._archive = steps.open_archive(self.config, readonly=True)
+        return self._archive
+
+    def drop(self) -> None:
+        archive, self._archive = self._archive, None
+        if archive is not None:
+            archive.close()
+
+
+def create_app(config: Config, today: Callable[[], date] = date.today) -> Starlette:
+    """The application for `config`; `today` decides which comment periods are still open.
+
+    Handlers are coroutines: they run one at a time on the event loop's thread, the only thread
+    that touches the shared reader.
+    """
+    env = _environment()
+    reader = Reader(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            reader.drop()
+
+    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        body = env.get_template(name).render(**context)
+        return HTMLResponse(body, status_code=status, headers=HEADERS)
+
+    def run_search(request: Request, facets: bool, limit: int | None = None) -> tuple[Any, Any]:
+        arguments = p.search_arguments(request.query_params, facets=facets)
+        if limit:
+            arguments.update(limit=limit, offset=0)
+        text = arguments.pop("text")
+        search = steps.search_request(config, text, today=today(), **arguments)
+        try:
+            return search, steps.search(config, search, check_index=False, reader=reader.get())
+        except ArchiveError:
+            reader.drop()
+            raise
+
+    async def search_page(request: Request) -> HTMLResponse:
+        query = request.query_params
+        context = {"params": query, "q": query.get("q", ""), "link": p.link, "message": None}
+        context |= {"active": p.active_filters(query), "result": None, "search": None}
+        context |= {"facet_names": FACET_NAMES, "page_size": p.PAGE_SIZE, "page": 1}
+        if p.is_blank(query):
+            return page("search.html", **context)
+        try:
+            search, result = run_search(request, facets=True)
+            context |= {"search": search, "result": result, "page": p.page_number(query)}
+        except (QueryError, ConfigError) as exc:
+            return page("search.html", 400, **context | {"message": str(exc)})
+        except ArchiveError as exc:
+            return page("search.html", 503, **context | {"message": str(exc)})
+        return page("search.html", **context)
+
+    def show(request: Request) -> dict[str, Any]:
+        source, source_id = request.path_params["source"], request.path_params["source_id"]
+        try:
+            return steps.show(config, source_id, source, reader=reader.get())
+        except ArchiveError:
+            reader.drop()
+            raise
+
+    async def document_page(request: Request) -> HTMLResponse:
+        try:
+            doc = show(request)
+        except QueryError as exc:
+            return page("message.html", 404, title="Not found", message=str(exc))
+        except ArchiveError as exc:
+            return page("message.html", 503, title="Archive unavailable", message=str(exc))
+        return page("document.html", doc=doc, doc_link=doc_link)
+
+    async def digests_page(request: Request) -> HTMLResponse:
+        folder = Path(config["digest.output_dir"])
+        files = (
+            sorted(
+                (f for f in folder.glob("*") if f.is_file() and DIGEST_FILE.fullmatch(f.name)),
+                key=lambda f: f.name,
+                reverse=True,
+            )
+            if folder.is_dir()
+            else []
+        )
+        return page("digests.html", files=[f.name for f in files], folder=str(folder))
+
+    async def digest_file(request: Request) -> Response:
+        name = request.path_params["name"]
+        path = Path(config["digest.output_dir"]) / name
+        if not DIGEST_FILE.fullmatch(name) or not path.is_file():
+            return page("message.html", 404, title="Not found", message=f"no digest file {name}")
+        kind = mimetypes.guess_type(name)[0] or "text/plain"
+        media = kind if kind == "text/html" else "text/plain"
+        return Response(path.read_bytes(), media_type=f"{media}; charset=utf-8", headers=HEADERS)
+
+    async def api_search(request: Request) -> JSONResponse:
+        try:
+            search, result = run_search(request, facets=True)
+        except (QueryError, ConfigError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400, headers=HEADERS)
+        except ArchiveError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503, headers=HEADERS)
+        body = {
+            "query": search.text,
+            "total": result.total,
+            "offset": search.offset,
+            "hits": [asdict(hit) for hit in result.hits],
+            "facets": {k: [[v, n] for v, n in counts] for k, counts in result.facets.items()},
+        }
+        return JSONResponse(body, headers=HEADERS)
+
+    async def api_document(request: Request) -> JSONResponse:
+        try:
+            doc = show(request)
+        except QueryError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404, headers=HEADERS)
+        except ArchiveError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503, headers=HEADERS)
+        return JSONResponse(doc, headers=HEADERS)
+
+    async def feed(request: Request) -> Response:
+        try:
+            search, result = run_search(request, facets=False, limit=FEED_SIZE)
+        except (QueryError, ConfigError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400, headers=HEADERS)
+        except ArchiveError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503, headers=HEADERS)
+        body = atom(str(request.url), search.text, result.hits, str(request.base_url))
+        return Response(body, media_type="application/atom+xml", headers=HEADERS)
+
+    routes = [
+        Route("/", search_page),
+        Route("/documents/{source}/{source_id:path}", document_page),
+        Route("/digests", digests_page),
+        Route("/digests/{name}", digest_file),
+        Route("/api/search", api_search),
+        Route("/api/documents/{source}/{source_id:path}", api_document),
+        Route("/feed.atom", feed),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def doc_link(source: str, source_id: str) -> str:
+    """The document page's path."""
+    return f"/documents/{quote(source, safe='')}/{quote(source_id, safe='')}"
+
+
+def highlight(snippet: str) -> Markup:
+    """A search snippet as safe HTML: its text escaped again, only `<b>` and `</b>` kept."""
+    parts = re.split(r"(</?b>)", snippet)
+    return Markup(
+        "".join(
+            part if part in ("<b>", "</b>") else html.escape(html.unescape(part)) for part in parts
+        )
+    )
+
+
+def atom(self_url: str, text: str, hits: list[Any], base: str) -> bytes:
+    """An Atom feed of search hits (newest first when the search sorts so)."""
+    feed = FeedGenerator()
+    feed.id(FEED_ID + quote(self_url, safe=""))
+    feed.title(_xml(f"regwatch search: {text}" if text else "regwatch search"))
+    feed.author({"name": "regwatch"})
+    feed.link(href=self_url, rel="self")
+    days = [_day(hit.publication_date) for hit in hits]
+    feed.updated(max(days, default=datetime(1970, 1, 1, tzinfo=UTC)))
+    for hit, day in zip(hits, days, strict=True):
+        entry = feed.add_entry(order="append")
+        entry.id(f"{FEED_ID}{quote(hit.source, safe='')}/{quote(hit.source_id, safe='')}")
+        entry.title(_xml(hit.title))
+        entry.updated(day)
+        entry.link(href=http_url(hit.url) or base.rstrip("/") + doc_link(hit.source, hit.source_id))
+        entry.summary(_xml(html.unescape(re.sub(r"</?b>", "", hit.snippet))), type="text")
+    return feed.atom_str(pretty=True)
+
+
+def _day(iso: str) -> datetime:
+    return datetime.fromisoformat(iso).replace(tzinfo=UTC)
+
+
+def _xml(text: str) -> str:
+    return NOT_XML.sub(" ", text)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("regwatch.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(highlight=highlight, http_url=http_url, tojson_text=_json_text)
+    env.globals.update(doc_link=doc_link)
+    return env
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)

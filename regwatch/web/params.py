@@ -1,0 +1,100 @@
+"""A web request's query string → the arguments of a search, and back to links.
+
+Enters: Starlette `QueryParams` (`q`, repeatable `tag`, `sub_tag`, `agency`, `type`, `source`,
+`eccn`, `cfr`, `country`; `since`, `until`, `open`, `sort`, `page`). Leaves: keyword arguments for
+`steps.search_request`, the page number, and `link(params, **changes)`, the query string of the
+same search with one value added, removed or replaced (for facets and pagination). Malformed
+values raise `QueryError` with one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from archive import QueryError
+
+PAGE_SIZE = 20
+MAX_PAGE = 500
+MULTI = {
+    "tag": "tags",
+    "sub_tag": "sub_tags",
+    "agency": "agencies",
+    "type": "types",
+    "source": "sources",
+    "eccn": "eccns",
+    "cfr": "cfrs",
+    "country": "countries",
+}
+SINGLE = ("q", "since", "until", "open", "sort", "page")
+MAX_VALUES = 20  # values of one filter
+
+
+def search_arguments(params: Any, *, facets: bool = True) -> dict[str, Any]:
+    """`steps.search_request` keyword arguments (without config and today) for `params`."""
+    page = page_number(params)
+    values = {}
+    for name, argument in MULTI.items():
+        given = [v.strip() for v in params.getlist(name) if v.strip()]
+        if len(given) > MAX_VALUES:
+            raise QueryError(f"at most {MAX_VALUES} values of {name}")
+        if given:
+            values[argument] = tuple(given)
+    sort = params.get("sort") or None
+    if sort not in (None, "relevance", "newest"):
+        raise QueryError(f"sort must be relevance or newest, got {sort!r}")
+    return {
+        "text": params.get("q", ""),
+        "since": params.get("since") or None,
+        "until": params.get("until") or None,
+        "open_for_comment": params.get("open") == "1",
+        "sort": sort,
+        "limit": PAGE_SIZE,
+        "offset": (page - 1) * PAGE_SIZE,
+        "facets": facets,
+        **values,
+    }
+
+
+def page_number(params: Any) -> int:
+    """The 1-based page asked for; `QueryError` if it is not a whole number in range."""
+    text = params.get("page") or "1"
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise QueryError(f"page must be a whole number from 1 to {MAX_PAGE}, got {text!r}")
+    return int(text)
+
+
+def is_blank(params: Any) -> bool:
+    """Nothing asked yet (the bare search page)."""
+    return (
+        not params.get("q", "").strip()
+        and not any(params.getlist(n) for n in MULTI)
+        and not any(params.get(n) for n in ("since", "until", "open"))
+    )
+
+
+def link(
+    params: Any,
+    *,
+    add: tuple[str, str] | None = None,
+    drop: tuple[str, str] | None = None,
+    page: int | None = None,
+) -> str:
+    """`?…` for the same search with a filter value added or dropped, or another page."""
+    pairs = [(k, v) for k, v in params.multi_items() if k in MULTI or k in SINGLE and k != "page"]
+    if drop:
+        pairs = [pair for pair in pairs if pair != drop]
+    if add and add not in pairs:
+        pairs.append(add)
+    if page and page > 1:
+        pairs.append(("page", str(page)))
+    return "?" + urlencode(pairs)
+
+
+def active_filters(params: Any) -> list[tuple[str, str]]:
+    """(name, value) of every filter value in the query string, for "remove" links."""
+    found = [(k, v) for k, v in params.multi_items() if k in MULTI and v.strip()]
+    found += [(k, params[k]) for k in ("since", "until") if params.get(k)]
+    if params.get("open") == "1":
+        found.append(("open", "1"))
+    return found

@@ -1,0 +1,91 @@
+"""`regwatch show`: one document with its tags, evidence, entities, versions and related documents.
+
+Enters: four synthetic documents (tests/fixtures/search/synthetic-documents.jsonl) imported and
+tagged by the real tagger, then synthetic-0001 imported again with a changed abstract. Leaves:
+assertions on what `show` prints as text and JSON, on the `publication_versions` rows in the real
+SQLite file, and on one-line errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from regwatch import steps
+from regwatch.cli import main
+from regwatch.config import load_config
+
+SYNTHETIC = Path(__file__).parent / "fixtures" / "search" / "synthetic-documents.jsonl"
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("show")
+    (root / "regwatch.toml").write_text(f'[archive]\nhome = "{root / "home"}"\n', encoding="utf-8")
+    loaded = load_config(root / "regwatch.toml", environ={})
+    steps.import_file(loaded, str(SYNTHETIC))
+    first = json.loads(SYNTHETIC.read_text(encoding="utf-8").splitlines()[0])
+    changed = root / "synthetic-changed.jsonl"
+    changed.write_text(
+        json.dumps(first | {"abstract": first["abstract"] + " Corrected."}) + "\n", encoding="utf-8"
+    )
+    assert steps.import_file(loaded, str(changed)).updated == 1
+    steps.tag(loaded)
+    return loaded
+
+
+def invoke(config, *args: str):
+    return CliRunner().invoke(main, ["--config", str(config.source), *args])
+
+
+def test_versions_are_recorded_with_what_changed(config) -> None:
+    with sqlite3.connect(config.home / "regwatch.db") as conn:
+        rows = conn.execute(
+            "SELECT v.version, v.changed FROM publication_versions v JOIN publications p "
+            "ON p.id = v.publication_id WHERE p.source_id = 'synthetic-0001' ORDER BY v.version"
+        ).fetchall()
+    assert [(v, json.loads(c)) for v, c in rows] == [(1, []), (2, ["abstract", "raw"])]
+
+
+def test_show_json_has_tags_entities_versions_and_related(config) -> None:
+    result = invoke(config, "show", "synthetic-0002", "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["source_id"] == "synthetic-0002" and doc["type"] == "Rule"
+    tags = {t["tag"]: t for t in doc["tags"]}
+    assert "export_control" in tags and tags["export_control"]["evidence"]
+    assert [m["value"] for m in doc["entities"]["eccns"]] == ["4E091"]
+    assert [v["version"] for v in doc["versions"]] == [1]
+    (related,) = doc["related"]
+    assert related["source_id"] == "synthetic-0001"
+    assert related["why"] == ["same RIN 0694-AJ99", "cited here: 90 FR 1234"]
+
+
+def test_show_text_lists_versions_and_who_cites_it(config) -> None:
+    result = invoke(config, "show", "synthetic-0001")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.startswith("Synthetic: Revisions to ECCN 3A090.a Advanced Computing Controls\n")
+    assert "comments_close_on: 2025-04-02" in out
+    assert "eccns: 3A090.a" in out and "countries: China" in out
+    assert "  1 recorded " in out and ": first seen" in out
+    assert ": changed abstract, raw" in out
+    assert "synthetic-0002 Synthetic: Final Rule" in out
+    assert "(same RIN 0694-AJ99; cites this: 90 FR 1234)" in out
+
+
+def test_show_keeps_only_http_links(config) -> None:
+    doc = json.loads(invoke(config, "show", "synthetic-0004", "--format", "json").output)
+    assert doc["links"] == []  # its html_url is javascript:
+
+
+def test_show_unknown_document_is_one_line(config) -> None:
+    result = invoke(config, "show", "nosuch")
+    assert result.exit_code == 1
+    assert result.output == "Error: no document nosuch in the archive\n"
+    result = invoke(config, "show", "synthetic-0001", "--source", "bis")
+    assert result.output == "Error: no document synthetic-0001 from bis in the archive\n"

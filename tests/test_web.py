@@ -1,0 +1,217 @@
+"""`regwatch serve`: pages, JSON API, Atom feed and one walk through it in headless Chromium.
+
+Enters: the 32 real documents of tests/fixtures/archive and four synthetic ones (one with hostile
+text: `<script>`, `{{ }}`, a `javascript:` link) imported and tagged into a real archive, a digest
+file in `digest.output_dir`, the application driven by Starlette's TestClient — and, for the
+browser test, served by uvicorn on 127.0.0.1 and driven by Playwright with Debian's chromium.
+Leaves: assertions on status codes, what a person sees, and that hostile text stays text.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from regwatch import steps
+from regwatch.config import load_config
+from regwatch.web.app import create_app
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CHROMIUM = Path("/usr/bin/chromium")
+HOSTILE = "synthetic-0004"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("web")
+    (root / "regwatch.toml").write_text(
+        f'[archive]\nhome = "{root / "home"}"\n[digest]\noutput_dir = "{root / "digests"}"\n'
+        '[searches.bis]\nquery = "entity list"\nagencies = ["Industry and Security Bureau"]\n',
+        encoding="utf-8",
+    )
+    loaded = load_config(root / "regwatch.toml", environ={})
+    for path in (
+        FIXTURES / "archive" / "fr_documents.jsonl",
+        FIXTURES / "search" / "synthetic-documents.jsonl",
+    ):
+        steps.import_file(loaded, str(path))
+    steps.tag(loaded)
+    (root / "digests").mkdir()
+    (root / "digests" / "digest-2025-W10.html").write_text("<p>digest</p>", encoding="utf-8")
+    (root / "digests" / "notes.exe").write_text("x", encoding="utf-8")
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def client(config):
+    with TestClient(create_app(config)) as running:  # runs the lifespan: the reader is closed
+        yield running
+
+
+def assert_inert(text: str) -> None:
+    assert "<script>" not in text and "<img" not in text and "javascript:" not in text
+    assert "49" not in text.replace("2049", "")  # {{ 7*7 }} never evaluated
+
+
+def test_search_page_shows_highlighted_results_facets_and_pages(client) -> None:
+    page = client.get("/", params={"q": "entity list"})
+    assert page.status_code == 200
+    assert '<meta name="viewport"' in page.text
+    assert "<b>Entity</b> <b>List</b>" in page.text
+    assert '<a href="/documents/federal_register/2023-23048">Entity List Additions</a>' in page.text
+    assert "<h2>sub-tag</h2>" in page.text and "entity_list</a> (" in page.text
+    assert 'rel="next"' not in page.text  # fewer than 20 documents
+    more = client.get("/", params={"q": "the", "page": "2"})
+    assert 'rel="prev"' in more.text and "documents" in more.text
+
+
+def test_filters_from_the_query_string(client) -> None:
+    page = client.get("/", params={"q": "", "eccn": "3A090"})
+    assert "1 documents" in page.text and "/documents/federal_register/synthetic-0001" in page.text
+    assert "eccn: 3A090 ✕" in page.text
+    page = client.get("/", params={"q": "export", "type": "proposed rule", "agency": "BIS"})
+    assert "0 documents" in page.text and "No documents match." in page.text
+
+
+def test_bad_query_is_a_friendly_message(client) -> None:
+    page = client.get("/", params={"q": '"entity list'})
+    assert page.status_code == 400
+    assert 'role="alert">unbalanced quote: close the phrase with a second &#34;</p>' in page.text
+    assert client.get("/", params={"q": "x", "since": "yesterday"}).status_code == 400
+
+
+def test_api_search_and_errors(client) -> None:
+    answer = client.get("/api/search", params={"q": "entity list", "sub_tag": "entity_list"})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["total"] == len(body["hits"]) > 3
+    assert all("entity_list" in hit["tags"] for hit in body["hits"])
+    assert dict(body["facets"]["source"]) == {"federal_register": body["total"]}
+    bad = client.get("/api/search", params={"q": "("})
+    assert (bad.status_code, bad.json()) == (400, {"error": "no searchable words in '('"})
+    saved = client.get("/api/search", params={"q": "@bis"}).json()
+    assert saved["hits"] and all(
+        "Industry and Security Bureau" in hit["agencies"] for hit in saved["hits"]
+    )
+
+
+def test_api_document(client) -> None:
+    doc = client.get("/api/documents/federal_register/synthetic-0002").json()
+    assert doc["source_id"] == "synthetic-0002"
+    assert [r["source_id"] for r in doc["related"]] == ["synthetic-0001"]
+    missing = client.get("/api/documents/federal_register/nosuch")
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {"error": "no document nosuch from federal_register in the archive"},
+    )
+
+
+def test_document_page(client) -> None:
+    page = client.get("/documents/federal_register/synthetic-0001")
+    assert page.status_code == 200
+    assert "<h1>Synthetic: Revisions to ECCN 3A090.a Advanced Computing Controls</h1>" in page.text
+    assert "<dt>eccns</dt><dd>3A090.a</dd>" in page.text
+    assert "same RIN 0694-AJ99" in page.text and "first seen" in page.text
+
+
+def test_hostile_text_stays_text_everywhere(client) -> None:
+    pages = [
+        client.get("/", params={"q": "hostile"}),
+        client.get("/", params={"q": "<script>alert(1)</script> {{ 7*7 }}"}),
+        client.get(f"/documents/federal_register/{HOSTILE}"),
+        client.get("/feed.atom", params={"q": "hostile"}),
+        client.get(f"/api/documents/federal_register/{HOSTILE}"),
+    ]
+    assert [p.status_code for p in pages] == [200, 400, 200, 200, 200]  # 7*7: not a prefix
+    for page in pages[:3]:
+        assert_inert(page.text)
+        assert "Content-Security-Policy" in page.headers
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; {{ 7*7 }}" in pages[0].text
+    assert "{{ config }} {% raw %} &lt;img src=x onerror=alert(1)&gt;" in pages[2].text
+    assert "<h2>Links</h2>" not in pages[2].text  # its only link is javascript:
+    entry = ET.fromstring(pages[3].content).find(f"{ATOM}entry")
+    assert entry.find(f"{ATOM}title").text.startswith("Synthetic: <script>alert('x')</script>")
+    assert entry.find(f"{ATOM}link").get("href").endswith("/documents/federal_register/" + HOSTILE)
+    assert "<script>" not in pages[3].text  # escaped inside the XML
+
+
+def test_feed_for_any_search(client) -> None:
+    feed = ET.fromstring(client.get("/feed.atom", params={"q": "@bis", "sort": "newest"}).content)
+    entries = feed.findall(f"{ATOM}entry")
+    days = [e.find(f"{ATOM}updated").text for e in entries]
+    assert entries and days == sorted(days, reverse=True)
+    assert client.get("/feed.atom", params={"q": "-x"}).status_code == 400
+
+
+def test_digest_archive_lists_and_serves_digest_files(client) -> None:
+    page = client.get("/digests")
+    assert "digest-2025-W10.html" in page.text and "notes.exe" not in page.text
+    assert client.get("/digests/digest-2025-W10.html").text == "<p>digest</p>"
+    assert client.get("/digests/notes.exe").status_code == 404
+    assert client.get("/digests/..%2Fregwatch.toml").status_code == 404
+
+
+def test_serve_binds_localhost_by_default() -> None:
+    from regwatch.cli import serve
+
+    host = next(o for o in serve.params if o.name == "host")
+    assert host.default == "127.0.0.1"
+
+
+@pytest.fixture
+def server(config):
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    app = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning"))
+    thread = threading.Thread(target=app.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    ready = threading.Event()
+    for _ in range(200):
+        if app.started:
+            ready.set()
+            break
+        ready.wait(0.05)
+    assert app.started
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def test_browser_search_filter_and_open_a_document(server) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser test skipped: {CHROMIUM} is not installed (.ci/run installs it)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="browser test skipped: no playwright"
+    )
+    with sync_api.sync_playwright() as play:
+        browser = play.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--headless", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+        page.goto(server + "/")
+        page.keyboard.type("entity list")  # the query box has the focus
+        page.keyboard.press("Enter")
+        page.wait_for_selector("article.hit")
+        before = page.locator("section p").first.inner_text()
+        page.get_by_role("link", name="semiconductors", exact=True).click()
+        page.wait_for_selector("text=sub_tag: semiconductors ✕")
+        after = page.locator("section p").first.inner_text()
+        assert int(after.split()[0]) < int(before.split()[0])
+        page.locator("article.hit h2 a").first.click()
+        page.wait_for_selector("h1")
+        assert page.get_by_role("heading", name="Tags").is_visible()
+        assert "semiconductors" in page.locator("main").inner_text()
+        page.goto(server + "/?q=hostile")
+        assert page.locator("script").count() == 0
+        assert "<script>alert('x')</script> {{ 7*7 }}" in page.locator("main").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        browser.close()
