@@ -109,10 +109,20 @@ def _related(
             add(_cited(conn, value), f"cited here: {value}")
     if doc["citation"]:
         add(_by_ids(conn, _mentioning(index, doc["citation"])), f"cites this: {doc['citation']}")
+    add(_linked(conn, doc["id"]), "linked: a press release and the document it names")
     return sorted(related.values(), key=lambda r: r["publication_date"], reverse=True)
 
 
 SUMMARY = "SELECT id, source, source_id, title, publication_date, type FROM publications "
+LINKED = (
+    "WHERE id IN (SELECT related_id FROM publication_links WHERE publication_id = ? "
+    "UNION SELECT publication_id FROM publication_links WHERE related_id = ?)"
+)
+
+
+def _linked(conn: sqlite3.Connection, pid: int) -> list[sqlite3.Row]:
+    """The press releases a document is linked to, or the documents a release names."""
+    return conn.execute(f"{SUMMARY} {LINKED}", (pid, pid)).fetchall()
 
 
 def _mentioning(index: SearchIndex, text: str) -> list[int]:

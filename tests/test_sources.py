@@ -194,6 +194,10 @@ def test_bis_new_release_is_linked_to_the_rule_it_names_and_search_shows_it(
     hits = {hit["source_id"]: hit for hit in json.loads(found.output)}
     assert hits["2026-17231"]["related"][0]["source_id"] == NEW
     assert hits[NEW]["related"][0]["title"] == "Revisions to the Entity List"
+    shown = CliRunner().invoke(main, ["show", "2026-17231", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    linked = [r for r in json.loads(shown.output)["related"] if r["source_id"] == NEW]
+    assert [r["why"] for r in linked] == [["linked: a press release and the document it names"]]
 
 
 def test_digest_item_and_chat_message_show_the_related_document():
