@@ -32,6 +32,7 @@ from archive import Archive
 from crawlers.run import CrawlResult, crawl
 from crawlers.urls import redact
 from regwatch.cli import main
+from tests.processes import alive, children
 
 REPO = Path(__file__).resolve().parent.parent
 CONTACT = "crawler-tests@example.org"
@@ -411,28 +412,6 @@ def test_credentials_in_the_base_url_never_reach_output_or_the_crawl_log(tmp_pat
 
 
 # --- processes: stopping a crawl never leaves its child running ----------------------------------
-
-
-def children(pid: int) -> list[int]:
-    """Live processes whose parent is `pid` (zombies count as gone)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-        except (OSError, ValueError):
-            continue
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == pid and state != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -28,6 +28,7 @@ from regwatch import steps
 from regwatch.cli import main
 from regwatch.config import load_config
 from regwatch.lock import LOCK_NAME, PipelineBusy, hold
+from tests.processes import alive, children
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = "federal_register"
@@ -100,26 +101,6 @@ def holder(home: Path) -> dict | None:
         return json.loads((home / LOCK_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid and alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
 
 
 def crawl_log(home: Path) -> list[tuple[bool, dict]]:
