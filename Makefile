@@ -25,6 +25,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/tag.py
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/watch.py
 	$(BIN)/python bench/search.py --docs 200000
 
 clean:
