@@ -83,7 +83,7 @@ def test_a_body_adds_the_ai_reason_the_title_lacked(tmp_path, replay):
     assert {"artificial intelligence", "advanced computing"} <= set(ai)
     found = ai["artificial intelligence"]
     assert body[found["start"] : found["end"]] == "artificial intelligence"
-    hits = steps.search(config, '"computing clusters"').hits
+    hits = steps.search(config, steps.search_request(config, '"computing clusters"')).hits
     assert [hit.source_id for hit in hits] == ["2026-17231"]
     (version,) = query(config, "SELECT version FROM publications WHERE source_id = '2026-17231'")
     assert version == (2,)
@@ -102,7 +102,10 @@ def test_a_body_that_fails_is_recorded_retried_and_the_abstract_stays_searchable
         config, "SELECT last_error FROM body_fetches WHERE last_error LIKE 'HTTP 404%'"
     )
     assert "synthetic 404" in error[0]
-    assert "2024-22587" in [h.source_id for h in steps.search(config, '"Data Center VEU"').hits]
+    assert "2024-22587" in [
+        h.source_id
+        for h in steps.search(config, steps.search_request(config, '"Data Center VEU"')).hits
+    ]
     status = CliRunner().invoke(main, ["--config", str(tmp_path / "regwatch.toml"), "status"])
     assert "full texts: 0 pending, 0 fetched, " in status.output
     steps.fulltext(config, base_url=server.url)
