@@ -20,7 +20,7 @@ from typing import Any
 
 from archive import rows
 from archive.db import transaction, utc_now
-from archive.store import next_change_seq
+from archive.store import next_change_seq, record_versions
 
 STATES = ("pending", "fetched", "failed")
 BODY_URL = "COALESCE(json_extract(p.raw, '$.raw_text_url'), json_extract(p.raw, '$.body_html_url'))"
@@ -79,6 +79,7 @@ def store_body(conn: sqlite3.Connection, source: str, source_id: str, text: str)
                 "updated_at = ?, change_seq = ? WHERE id = ?",
                 (text, digest, now, next_change_seq(conn), row["id"]),
             )
+            record_versions(conn, [(row["id"], ["body_text"])], now)
         _set_state(conn, row["id"], "fetched", None, now)
     return changed
 

@@ -148,11 +148,7 @@ def _write(conn: sqlite3.Connection, entries: Iterable[_Pending], seq: int, now:
     versions = _changed_fields(conn, updates)
     conn.executemany(INSERT_SQL, [(*v, now, now, seq) for v in inserts])
     conn.executemany(UPDATE_SQL, updates)
-    conn.executemany(
-        "INSERT INTO publication_versions (publication_id, version, changed, recorded_at) "
-        "SELECT id, version, ?, ? FROM publications WHERE id = ?",
-        [(json.dumps(changed), now, row_id) for row_id, changed in versions],
-    )
+    record_versions(conn, versions, now)
     if inserts:  # a first version records no changes
         conn.execute(
             "INSERT OR IGNORE INTO publication_versions "
@@ -160,6 +156,18 @@ def _write(conn: sqlite3.Connection, entries: Iterable[_Pending], seq: int, now:
             "SELECT id, version, '[]', first_seen FROM publications WHERE change_seq = ?",
             (seq,),
         )
+
+
+def record_versions(
+    conn: sqlite3.Connection, versions: Sequence[tuple[int, list[str]]], now: str
+) -> None:
+    """Inside the caller's transaction: the version each (publication id, changed fields) now
+    stands at, in `publication_versions`."""
+    conn.executemany(
+        "INSERT INTO publication_versions (publication_id, version, changed, recorded_at) "
+        "SELECT id, version, ?, ? FROM publications WHERE id = ?",
+        [(json.dumps(changed), now, row_id) for row_id, changed in versions],
+    )
 
 
 def _changed_fields(

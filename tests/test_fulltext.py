@@ -87,6 +87,12 @@ def test_a_body_adds_the_ai_reason_the_title_lacked(tmp_path, replay):
     assert [hit.source_id for hit in hits] == ["2026-17231"]
     (version,) = query(config, "SELECT version FROM publications WHERE source_id = '2026-17231'")
     assert version == (2,)
+    history = query(
+        config,
+        "SELECT v.version, v.changed FROM publication_versions v JOIN publications p "
+        "ON p.id = v.publication_id WHERE p.source_id = '2026-17231' ORDER BY v.version",
+    )
+    assert history == [(1, "[]"), (2, '["body_text"]')]  # `show` tells what the fetch changed
 
 
 def test_a_body_that_fails_is_recorded_retried_and_the_abstract_stays_searchable(tmp_path, replay):
