@@ -1,12 +1,17 @@
 """Processes as /proc shows them, for tests that stop crawls, schedulers and their children.
 
-Enters: a process id. Leaves: `children(pid)` (live processes whose parent is `pid`) and
-`alive(pid)` (running and not a zombie). Linux only: tests using them skip where /proc is absent.
+Enters: a process id, or a condition to wait for.
+Leaves: `children(pid)` (live processes whose parent is `pid`), `alive(pid)` (running and not a
+zombie) and `wait_for(condition, timeout, what)` (poll until true, else fail naming `what`).
+Linux only: tests using /proc skip where it is absent.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def children(pid: int) -> list[int]:
@@ -29,3 +34,14 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """The first true value of `condition()`, polled every 50 ms; AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

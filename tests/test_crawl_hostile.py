@@ -18,7 +18,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +31,7 @@ from archive import Archive
 from crawlers.run import CrawlResult, crawl
 from crawlers.urls import redact
 from regwatch.cli import main
-from tests.processes import alive, children
+from tests.processes import alive, children, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 CONTACT = "crawler-tests@example.org"
@@ -412,16 +411,6 @@ def test_credentials_in_the_base_url_never_reach_output_or_the_crawl_log(tmp_pat
 
 
 # --- processes: stopping a crawl never leaves its child running ----------------------------------
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from regwatch import steps
 from regwatch.cli import main
 from regwatch.config import load_config
 from regwatch.lock import LOCK_NAME, PipelineBusy, hold
-from tests.processes import alive, children
+from tests.processes import alive, children, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = "federal_register"
@@ -84,16 +84,6 @@ def regwatch(config: Path, *args: str, **popen: Any) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "regwatch.cli", *args], cwd=REPO, env=env, **popen
     )
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def holder(home: Path) -> dict | None:
