@@ -23,7 +23,6 @@ from archive.db import transaction, utc_now
 from archive.store import next_change_seq, record_versions
 
 STATES = ("pending", "fetched", "failed")
-BODY_URL = "COALESCE(json_extract(p.raw, '$.raw_text_url'), json_extract(p.raw, '$.body_html_url'))"
 
 
 def queue_bodies(
@@ -39,10 +38,10 @@ def queue_bodies(
         before = conn.total_changes
         conn.execute(
             "INSERT INTO body_fetches (publication_id, url, state, updated_at) "
-            f"SELECT p.id, {BODY_URL}, 'pending', ? FROM publications p "
+            "SELECT p.id, p.body_url, 'pending', ? FROM publications p "
             "JOIN tag_results t ON t.publication_id = p.id "
             f"WHERE p.source IN ({', '.join('?' * len(sources))}) AND p.body_text IS NULL "
-            f"AND {BODY_URL} IS NOT NULL AND ({score}) ON CONFLICT DO NOTHING",
+            f"AND p.body_url IS NOT NULL AND ({score}) ON CONFLICT DO NOTHING",
             (utc_now(), *sources, *args),
         )
         return conn.total_changes - before
@@ -125,7 +124,7 @@ def mark_withdrawn(
         found = conn.execute(
             "UPDATE publications SET withdrawn_at = ?, change_seq = ? WHERE source = ? "
             "AND withdrawn_at IS NULL "
-            "AND json_extract(raw, '$.last_public_inspection_issue') = ? "
+            "AND last_public_inspection_issue = ? "
             "AND source_id NOT IN (SELECT value FROM json_each(?)) RETURNING id",
             (now, seq, source, issue_date, numbers),
         ).fetchall()

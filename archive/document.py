@@ -23,6 +23,7 @@ from archive.index import SearchIndex
 from archive.indexdoc import ANALYZER
 
 LINK_FIELDS = ("html_url", "pdf_url", "public_inspection_pdf_url", "raw_text_url", "json_url")
+INTERNAL = ("id", "content_hash", "change_seq")  # columns `show` leaves out
 RELATED_PER_KIND = 20
 CANDIDATES = 200
 
@@ -48,7 +49,6 @@ def find(
     tagging = json.loads(result["result"]) if result else {}
     doc.update(
         links=_links(doc.get("url"), raw),
-        citation=raw.get("citation") if isinstance(raw.get("citation"), str) else None,
         tags=[
             {
                 "tag": tag,
@@ -64,7 +64,7 @@ def find(
         versions=_versions(conn, row["id"]),
     )
     doc["related"] = _related(conn, index, doc)
-    for internal in ("id", "content_hash", "change_seq"):
+    for internal in (*INTERNAL, *rows.RAW_COLUMNS.keys() - {"citation"}):
         doc.pop(internal)
     return doc
 
@@ -168,5 +168,5 @@ def _by_ids(conn: sqlite3.Connection, ids: list[int]) -> list[sqlite3.Row]:
 
 def _cited(conn: sqlite3.Connection, citation: str) -> list[sqlite3.Row]:
     normal = " ".join(citation.split())
-    sql = f"{SUMMARY} WHERE json_extract(raw, '$.citation') = ?"  # the publications_citation index
+    sql = f"{SUMMARY} WHERE citation = ?"  # the publications_citation index
     return conn.execute(sql, (normal,)).fetchall()

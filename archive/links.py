@@ -60,12 +60,7 @@ def named(
     tmarks = ", ".join("?" * len(targets))
     queries = (
         ("document_number", "source_id", "source_id IN ({marks})", document_numbers),
-        (
-            "citation",
-            "json_extract(raw, '$.citation')",
-            "json_extract(raw, '$.citation') IN ({marks})",
-            citations,
-        ),
+        ("citation", "citation", "citation IN ({marks})", citations),
     )
     for kind, column, where, values in queries:
         if not values:

@@ -297,4 +297,40 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX watch_lists_used ON watch_lists (used_at);
         """,
     ),
+    (
+        12,
+        "compressed source records: what SQL reads of them in columns of their own",
+        """
+        ALTER TABLE publications ADD COLUMN citation TEXT;
+        ALTER TABLE publications ADD COLUMN pdf_url TEXT;
+        ALTER TABLE publications ADD COLUMN body_url TEXT;
+        ALTER TABLE publications ADD COLUMN last_public_inspection_issue TEXT;
+        DROP INDEX publications_citation;
+        UPDATE publications SET
+            citation = IIF(
+                json_type(raw, '$.citation') = 'text', NULLIF(raw ->> '$.citation', ''), NULL
+            ),
+            pdf_url = IIF(
+                json_type(raw, '$.pdf_url') = 'text', NULLIF(raw ->> '$.pdf_url', ''), NULL
+            ),
+            body_url = COALESCE(
+                IIF(
+                    json_type(raw, '$.raw_text_url') = 'text',
+                    NULLIF(raw ->> '$.raw_text_url', ''),
+                    NULL
+                ),
+                IIF(
+                    json_type(raw, '$.body_html_url') = 'text',
+                    NULLIF(raw ->> '$.body_html_url', ''),
+                    NULL
+                )
+            ),
+            last_public_inspection_issue = IIF(
+                json_type(raw, '$.last_public_inspection_issue') = 'text',
+                NULLIF(raw ->> '$.last_public_inspection_issue', ''),
+                NULL
+            );
+        CREATE INDEX publications_citation ON publications (citation);
+        """,
+    ),
 ]

@@ -225,7 +225,7 @@ def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_sin
 
 DOC_COLUMNS = (
     "p.id, p.source, p.source_id, p.url, p.title, p.type, p.agencies, p.publication_date, "
-    "p.abstract, p.version, p.first_seen, p.updated_at, p.family, p.raw"
+    "p.abstract, p.version, p.first_seen, p.updated_at, p.family, p.pdf_url"
 ) + f", {RELATED} AS related"
 
 
@@ -240,9 +240,8 @@ def _documents(conn: sqlite3.Connection, pids: list[int]) -> dict[int, dict[str,
 
 
 def _doc(row: sqlite3.Row) -> dict[str, Any]:
-    doc = {key: row[key] for key in row.keys() if key not in ("raw", "result")}  # noqa: SIM118
+    doc = {key: row[key] for key in row.keys() if key != "result"}  # noqa: SIM118
     doc["agencies"] = json.loads(row["agencies"])
-    doc["pdf_url"] = json.loads(row["raw"] or "{}").get("pdf_url")
     doc["related"] = [
         {key: link[key] for key in ("source", "source_id", "title", "url", "publication_date")}
         for link in decode(row["related"])

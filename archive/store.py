@@ -44,12 +44,12 @@ class _Pending:
 
 
 INSERT_SQL = (
-    f"INSERT INTO publications (source, source_id, {', '.join(rows.STORED_FIELDS)}, "
+    f"INSERT INTO publications (source, source_id, {', '.join(rows.WRITTEN_FIELDS)}, "
     "content_hash, version, first_seen, updated_at, change_seq) "
-    f"VALUES ({', '.join('?' * (len(rows.STORED_FIELDS) + 7))})"
+    f"VALUES ({', '.join('?' * (len(rows.WRITTEN_FIELDS) + 7))})"
 )
 UPDATE_SQL = (
-    f"UPDATE publications SET {', '.join(f'{n} = ?' for n in rows.STORED_FIELDS)}, "
+    f"UPDATE publications SET {', '.join(f'{n} = ?' for n in rows.WRITTEN_FIELDS)}, "
     "content_hash = ?, version = version + ?, updated_at = ?, change_seq = ? WHERE id = ?"
 )
 
@@ -183,7 +183,11 @@ def _changed_fields(
         )
         for row_id, *old in conn.execute(sql, list(chunk)):
             new = chunk[row_id]
-            names = [n for n, a, b in zip(rows.STORED_FIELDS, old, new, strict=True) if a != b]
+            names = [
+                n
+                for n, a, b in zip(rows.STORED_FIELDS, old, new, strict=True)
+                if not rows.same(n, a, b)
+            ]
             found.append((row_id, names))
     return found
 

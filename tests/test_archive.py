@@ -16,6 +16,7 @@ import pytest
 
 from archive import Archive, ArchiveError, Publication
 from archive.migrations import MIGRATIONS
+from archive.rows import raw_record
 from crawlers.normalize import publication_from_fr
 from regwatch.importer import import_records
 
@@ -73,7 +74,7 @@ def test_store_inserts_every_field(archive: Archive, home: Path) -> None:
     assert kind == "Rule"
     assert json.loads(agencies)[1]["slug"] == "industry-and-security-bureau"
     assert json.loads(cfr) == [{"chapter": None, "citation_url": None, "part": "744", "title": 15}]
-    assert json.loads(raw)["document_number"] == "2025-00704"
+    assert raw_record(raw)["document_number"] == "2025-00704"
     assert version == 1
 
 

@@ -11,6 +11,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from archive.rows import raw_record
 from crawlers.normalize import publication_from_pi
 from crawlers.spiders.federal_register_pi import FederalRegisterPiSpider
 from regwatch import steps
@@ -65,10 +66,10 @@ def test_special_and_regular_filings_of_an_issue_are_stored(tmp_path, replay):
     assert (result.inserted, result.dropped) == (3, 0)
     rows = query(
         config,
-        "SELECT source_id, json_extract(raw, '$.filing_type'), family, withdrawn_at "
+        "SELECT source_id, raw, family, withdrawn_at "
         "FROM publications WHERE source = 'federal_register_pi' ORDER BY source_id",
     )
-    assert rows == [
+    assert [(pid, raw_record(raw)["filing_type"], *rest) for pid, raw, *rest in rows] == [
         ("2026-19930", "regular", "fr:2026-19930", None),
         ("2026-19936", "regular", "fr:2026-19936", None),
         ("2026-19958", "special", "fr:2026-19958", None),

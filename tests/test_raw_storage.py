@@ -1,0 +1,130 @@
+"""The source record (`raw`) stored compressed, what SQL reads of it in columns of its own, and
+migration 12 on an archive written before it (raw as JSON text, read by `json_extract`).
+
+Real record: the recorded Federal Register document in replay/recordings (FR Doc. 2024-31396);
+the public-inspection issue date and the numeric citation added to copies are synthetic.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from archive import Archive, db, rows
+from archive.migrations import MIGRATIONS
+from crawlers.normalize import publication_from_fr
+
+RECORDED = (
+    Path(__file__).parents[1]
+    / "replay"
+    / "recordings"
+    / "federal_register"
+    / "recorded"
+    / "regulatory-document.json"
+)
+RECORD = json.loads(RECORDED.read_text(encoding="utf-8"))
+ISSUE = "2024-12-30"
+
+
+def columns(home: Path, number: str) -> tuple:
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        return conn.execute(
+            "SELECT citation, pdf_url, body_url, last_public_inspection_issue, typeof(raw) "
+            "FROM publications WHERE source_id = ?",
+            (number,),
+        ).fetchone()
+
+
+def test_raw_is_stored_compressed_and_read_back_whole(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pub = publication_from_fr(RECORD)
+    with Archive.open(home) as archive:
+        archive.store([pub])
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        (raw,) = conn.execute("SELECT raw FROM publications").fetchone()
+    assert isinstance(raw, bytes)
+    assert len(raw) < len(json.dumps(pub.raw)) / 2
+    assert rows.raw_record(raw) == {k: v for k, v in RECORD.items() if k != "page_views"}
+    assert columns(home, pub.source_id) == (
+        RECORD["citation"],
+        RECORD["pdf_url"],
+        RECORD["raw_text_url"],
+        None,
+        "blob",
+    )
+
+
+def test_only_text_from_raw_fills_a_column() -> None:
+    assert rows.raw_columns(
+        {"citation": 89, "pdf_url": "", "raw_text_url": None, "body_html_url": "https://x/b"}
+    ) == (None, None, "https://x/b", None)
+
+
+@pytest.fixture
+def before_12(tmp_path: Path):
+    """A home whose database stops at migration 11, written as regwatch wrote it then."""
+    home = tmp_path / "home"
+    home.mkdir()
+    conn = sqlite3.connect(home / "regwatch.db", isolation_level=None)
+    assert db.migrate.__globals__["MIGRATIONS"] is MIGRATIONS
+    db.migrate.__globals__["MIGRATIONS"] = [m for m in MIGRATIONS if m[0] < 12]
+    try:
+        db.migrate(conn)
+    finally:
+        db.migrate.__globals__["MIGRATIONS"] = MIGRATIONS
+    pi = publication_from_fr({**RECORD, "last_public_inspection_issue": ISSUE})
+    odd = publication_from_fr({**RECORD, "document_number": "2024-00001", "citation": 89})
+    for seq, pub in enumerate((pi, odd), start=1):
+        values, digest = rows.encode(pub)
+        old = dict(zip(rows.STORED_FIELDS, values, strict=False))
+        old["raw"] = json.dumps(pub.raw, ensure_ascii=False, separators=(",", ":"))
+        conn.execute(
+            f"INSERT INTO publications (source, source_id, {', '.join(old)}, content_hash, "
+            f"first_seen, updated_at, change_seq) VALUES ({', '.join('?' * (len(old) + 6))})",
+            (pub.source, pub.source_id, *old.values(), digest, "2025-01-01", "2025-01-01", seq),
+        )
+        conn.execute(
+            "INSERT INTO publication_versions VALUES ((SELECT max(id) FROM publications), 1, "
+            "'[]', '2025-01-01')"
+        )
+    conn.close()
+    return home, pi
+
+
+def test_migration_12_fills_the_columns_of_an_archive_holding_data(before_12) -> None:
+    home, pi = before_12
+    with Archive.open(home) as archive:
+        assert columns(home, pi.source_id) == (
+            RECORD["citation"],
+            RECORD["pdf_url"],
+            RECORD["raw_text_url"],
+            ISSUE,
+            "text",
+        )
+        assert columns(home, "2024-00001")[0] is None  # a citation that is not text
+        shown = archive.document(pi.source_id)
+        assert shown["citation"] == RECORD["citation"]
+        assert RECORD["pdf_url"] in shown["links"]
+        # Old rows are read as they are; a changed record is written compressed.
+        changed = publication_from_fr(
+            {**RECORD, "last_public_inspection_issue": ISSUE, "abstract": "A new abstract."}
+        )
+        assert archive.store([changed]).updated == 1
+        assert archive.document(pi.source_id)["versions"][-1]["changed"] == ["abstract", "raw"]
+        assert archive.mark_withdrawn(pi.source, ISSUE, []) == 1
+    assert columns(home, pi.source_id)[3:] == (ISSUE, "blob")
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        (index_sql,) = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'publications_citation'"
+        ).fetchone()
+    assert index_sql == "CREATE INDEX publications_citation ON publications (citation)"
+
+
+def test_a_raw_that_only_changed_form_is_the_same() -> None:
+    text = json.dumps({k: v for k, v in RECORD.items() if k != "page_views"})
+    values, _ = rows.encode(publication_from_fr(RECORD))
+    packed = values[rows.STORED_FIELDS.index("raw")]
+    assert rows.same("raw", text, packed) and not rows.same("raw", text, b"")
