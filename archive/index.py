@@ -58,6 +58,8 @@ class SearchIndex:
         self._index: tantivy.Index | None = None
         self._view: Path | None = None  # symbolic links to a read-only index, removed on close
         self._writer: tantivy.IndexWriter | None = None
+        self._searcher: tantivy.Searcher | None = None
+        self._seen: tuple[int, int, int] | None = None  # meta.json the searcher was opened on
         self._pending: int | None = None  # change_seq added to the writer, not yet committed
         if writable:
             check_ours(path)
@@ -65,7 +67,7 @@ class SearchIndex:
 
     def _open(self) -> None:
         self._drop_view()
-        self._index, self.problem = None, None
+        self._index, self.problem, self._searcher = None, None, None
         try:
             self._index, self._view = open_index(self.path)
         except Unusable as exc:
@@ -86,11 +88,19 @@ class SearchIndex:
         return int(state(self.path).get("seq", 0))
 
     def searcher(self) -> tantivy.Searcher:
-        """A searcher over the latest committed index."""
+        """A searcher over the latest committed index (the same one until a commit replaces
+        meta.json: reloading costs more than many searches)."""
         if self._index is None:
             raise ArchiveError(f"search index {self.path} is {self.problem}")
-        self._index.reload()
-        return self._index.searcher()
+        try:
+            meta = (self.path / "meta.json").stat()
+            seen = (meta.st_ino, meta.st_mtime_ns, meta.st_size)
+        except OSError:
+            seen = None
+        if self._searcher is None or seen is None or seen != self._seen:
+            self._index.reload()
+            self._searcher, self._seen = self._index.searcher(), seen
+        return self._searcher
 
     def document_count(self) -> int | None:
         """Documents in the committed index, or None if it cannot be opened."""

@@ -299,19 +299,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         12,
-        "compressed source records: what SQL reads of them in columns of their own",
+        "compressed source records; what SQL reads of them (citation, full-text URL, "
+        "public-inspection issue) in columns of their own",
         """
         ALTER TABLE publications ADD COLUMN citation TEXT;
-        ALTER TABLE publications ADD COLUMN pdf_url TEXT;
         ALTER TABLE publications ADD COLUMN body_url TEXT;
         ALTER TABLE publications ADD COLUMN last_public_inspection_issue TEXT;
         DROP INDEX publications_citation;
         UPDATE publications SET
             citation = IIF(
                 json_type(raw, '$.citation') = 'text', NULLIF(raw ->> '$.citation', ''), NULL
-            ),
-            pdf_url = IIF(
-                json_type(raw, '$.pdf_url') = 'text', NULLIF(raw ->> '$.pdf_url', ''), NULL
             ),
             body_url = COALESCE(
                 IIF(

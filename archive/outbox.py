@@ -33,6 +33,7 @@ from typing import Any
 
 from archive.db import transaction, utc_now
 from archive.links import RELATED, decode
+from archive.rows import raw_record
 
 KEY_DATES = ("comments_close_on", "effective_on", "compliance_on")
 STATES = ("pending", "sent", "failed", "maybe")
@@ -225,7 +226,7 @@ def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_sin
 
 DOC_COLUMNS = (
     "p.id, p.source, p.source_id, p.url, p.title, p.type, p.agencies, p.publication_date, "
-    "p.abstract, p.version, p.first_seen, p.updated_at, p.family, p.pdf_url"
+    "p.abstract, p.version, p.first_seen, p.updated_at, p.family, p.raw"
 ) + f", {RELATED} AS related"
 
 
@@ -240,8 +241,9 @@ def _documents(conn: sqlite3.Connection, pids: list[int]) -> dict[int, dict[str,
 
 
 def _doc(row: sqlite3.Row) -> dict[str, Any]:
-    doc = {key: row[key] for key in row.keys() if key != "result"}  # noqa: SIM118
+    doc = {key: row[key] for key in row.keys() if key not in ("raw", "result")}  # noqa: SIM118
     doc["agencies"] = json.loads(row["agencies"])
+    doc["pdf_url"] = raw_record(row["raw"]).get("pdf_url")
     doc["related"] = [
         {key: link[key] for key in ("source", "source_id", "title", "url", "publication_date")}
         for link in decode(row["related"])

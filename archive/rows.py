@@ -5,7 +5,7 @@ Leaves: column tuples for `INSERT`/`UPDATE`, the content hash that decides "chan
 dicts with the Federal Register API's field names (JSON columns decoded). The source record
 (`raw`) is stored as zstd-compressed compact JSON (JSON text in rows written before migration
 12); `raw_record` is the one reader of it, and what SQL needs of it (`RAW_COLUMNS`: citation,
-PDF and full-text URLs, public-inspection issue) is copied into columns of their own.
+full-text URL, public-inspection issue) is copied into columns of their own.
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ STORED_FIELDS = (*CONTENT_FIELDS, "raw", "family")
 # Copied from `raw` for SQL (lookups, indexes): column ← the first of these keys holding text.
 RAW_COLUMNS = {
     "citation": ("citation",),
-    "pdf_url": ("pdf_url",),
     "body_url": ("raw_text_url", "body_html_url"),
     "last_public_inspection_issue": ("last_public_inspection_issue",),
 }

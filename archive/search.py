@@ -15,7 +15,8 @@ from __future__ import annotations
 import html
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import tantivy
@@ -84,7 +85,7 @@ def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest)
     q.check_limit(request.limit)
     _check_page(request)
     clauses = _parse(request)
-    try:
+    with _engine_errors():
         searcher = index.searcher()
         text_query, query = _queries(clauses, request, index, searcher)
         newest = request.sort == "newest" or text_query is None
@@ -97,12 +98,9 @@ def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest)
         hits = found.hits
         ids = searcher.fast_field_values("id", [address for _, address in hits])
         facets = facet_counts(searcher, query) if request.facets else {}
-        snippets = _snippets(searcher, text_query, index.schema)
-    except (QueryError, KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # tantivy's Rust panics are BaseException
-        raise ArchiveError(f"search failed in the index engine: {exc}".splitlines()[0]) from None
     rows = _rows(conn, ids)
+    with _engine_errors():
+        snippets = _snippets(searcher, text_query, index.schema, rows.values())
     scores = [0.0 if newest else float(score) for score, _ in hits]
     return SearchPage(
         [
@@ -120,7 +118,7 @@ def matching_ids(index: SearchIndex, request: SearchRequest, ids: Sequence[int])
     if not ids:
         return set()
     clauses = _parse(request)
-    try:
+    with _engine_errors():
         searcher = index.searcher()
         _, query = _queries(clauses, request, index, searcher)
         only = tantivy.Query.term_set_query(index.schema, "id", list(ids))
@@ -129,9 +127,17 @@ def matching_ids(index: SearchIndex, request: SearchRequest, ids: Sequence[int])
         )
         hits = searcher.search(query, len(ids), count=False).hits
         return set(searcher.fast_field_values("id", [address for _, address in hits]))
+
+
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """Engine failures in the block leave as one `ArchiveError` line (tantivy's Rust panics are
+    `BaseException`s and must never escape); `QueryError` and interrupts pass through."""
+    try:
+        yield
     except (QueryError, KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as exc:  # tantivy's Rust panics are BaseException
+    except BaseException as exc:
         raise ArchiveError(f"search failed in the index engine: {exc}".splitlines()[0]) from None
 
 
@@ -161,12 +167,17 @@ def _check_page(request: SearchRequest) -> None:
 
 
 def _snippets(
-    searcher: tantivy.Searcher, query: tantivy.Query | None, schema: tantivy.Schema
+    searcher: tantivy.Searcher,
+    query: tantivy.Query | None,
+    schema: tantivy.Schema,
+    rows: Iterable[sqlite3.Row],
 ) -> dict[str, tantivy.SnippetGenerator] | None:
+    """A snippet generator for each field the page's snippets come from (the abstract, or the
+    title of a document without one)."""
     if query is None:
         return None
     generators = {}
-    for name in ("abstract", "title"):
+    for name in dict.fromkeys("abstract" if row["abstract"] else "title" for row in rows):
         generators[name] = tantivy.SnippetGenerator.create(searcher, query, schema, name)
         generators[name].set_max_num_chars(SNIPPET_CHARS)
     return generators

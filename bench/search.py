@@ -159,17 +159,19 @@ def latency(home: Path, classes: dict[str, list[SearchRequest]]) -> None:
 
 
 def _raw(request: SearchRequest, index, searcher) -> Callable[[], object]:
-    """The engine calls alone for `request`: its query object built beforehand, then searched
-    (and aggregated, for facets) on the same searcher."""
+    """The engine alone for `request`: its query object built beforehand, then searched for the
+    top 20 with the total count, the 20 documents' ids read from the index (what a page needs
+    from the engine to show anything), and aggregated for facets, on the same searcher."""
     query = q.build(q.parse(request.text), index.schema, searcher)
     query = restrict(query, request.filters, index.schema)
     options = {"order_by_field": "date"} if request.sort == "newest" else {}
 
     def call() -> object:
         found = searcher.search(query, 20, **options)
+        ids = searcher.fast_field_values("id", [address for _, address in found.hits])
         if request.facets:
             searcher.aggregate(query, FACET_SPEC)
-        return found
+        return ids
 
     return call
 

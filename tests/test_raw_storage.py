@@ -32,7 +32,7 @@ ISSUE = "2024-12-30"
 def columns(home: Path, number: str) -> tuple:
     with sqlite3.connect(home / "regwatch.db") as conn:
         return conn.execute(
-            "SELECT citation, pdf_url, body_url, last_public_inspection_issue, typeof(raw) "
+            "SELECT citation, body_url, last_public_inspection_issue, typeof(raw) "
             "FROM publications WHERE source_id = ?",
             (number,),
         ).fetchone()
@@ -50,7 +50,6 @@ def test_raw_is_stored_compressed_and_read_back_whole(tmp_path: Path) -> None:
     assert rows.raw_record(raw) == {k: v for k, v in RECORD.items() if k != "page_views"}
     assert columns(home, pub.source_id) == (
         RECORD["citation"],
-        RECORD["pdf_url"],
         RECORD["raw_text_url"],
         None,
         "blob",
@@ -59,8 +58,8 @@ def test_raw_is_stored_compressed_and_read_back_whole(tmp_path: Path) -> None:
 
 def test_only_text_from_raw_fills_a_column() -> None:
     assert rows.raw_columns(
-        {"citation": 89, "pdf_url": "", "raw_text_url": None, "body_html_url": "https://x/b"}
-    ) == (None, None, "https://x/b", None)
+        {"citation": 89, "raw_text_url": "", "body_html_url": "https://x/b"}
+    ) == (None, "https://x/b", None)
 
 
 @pytest.fixture
@@ -99,7 +98,6 @@ def test_migration_12_fills_the_columns_of_an_archive_holding_data(before_12) ->
     with Archive.open(home) as archive:
         assert columns(home, pi.source_id) == (
             RECORD["citation"],
-            RECORD["pdf_url"],
             RECORD["raw_text_url"],
             ISSUE,
             "text",
@@ -115,7 +113,7 @@ def test_migration_12_fills_the_columns_of_an_archive_holding_data(before_12) ->
         assert archive.store([changed]).updated == 1
         assert archive.document(pi.source_id)["versions"][-1]["changed"] == ["abstract", "raw"]
         assert archive.mark_withdrawn(pi.source, ISSUE, []) == 1
-    assert columns(home, pi.source_id)[3:] == (ISSUE, "blob")
+    assert columns(home, pi.source_id)[2:] == (ISSUE, "blob")
     with sqlite3.connect(home / "regwatch.db") as conn:
         (index_sql,) = conn.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'publications_citation'"
