@@ -26,15 +26,18 @@ from archive.errors import ArchiveError, QueryError
 from archive.facets import facet_counts
 from archive.filters import Filters, restrict
 from archive.index import SearchIndex
+from archive.indexdoc import TAG_SEPARATOR
 from archive.links import RELATED, decode
 
 SORTS = ("relevance", "newest")
 SNIPPET_CHARS = 240
 MAX_OFFSET = 100_000
 HIT_SQL = (
-    "SELECT id, source, source_id, title, publication_date, url, type, agencies, abstract, "
+    "SELECT id, source, source_id, title, publication_date, url, type, abstract, "
     "comments_close_on, "
-    "(SELECT json_group_array(tag) FROM (SELECT tag FROM publication_tags t "
+    "(SELECT json_group_array(COALESCE(NULLIF(a.value ->> 'name', ''), a.value ->> 'raw_name')) "
+    "FROM json_each(p.agencies) a) AS agencies, "
+    "(SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM publication_tags t "
     "WHERE t.publication_id = p.id ORDER BY tag)) AS tags, "
     f"{RELATED} AS related "
     "FROM publications p WHERE id IN ({marks})"
@@ -200,8 +203,8 @@ def _hit(
         publication_date=row["publication_date"],
         url=row["url"],
         type=row["type"],
-        agencies=[a.get("name") or a.get("raw_name") for a in json.loads(row["agencies"])],
-        tags=json.loads(row["tags"]),
+        agencies=json.loads(row["agencies"]),
+        tags=row["tags"].split(TAG_SEPARATOR) if row["tags"] else [],
         comments_close_on=row["comments_close_on"],
         score=score,
         snippet=snippet(snippets, row["abstract"], row["title"]),
