@@ -8,12 +8,13 @@ the same way when its batch is retried item by item) and recorded as a failure n
 rest is stored but the crawl fails and its watermark stays (the record is fetched again); stats
 `regwatch/inserted|updated|unchanged`; the crawl ledger (`Archive.record_listed`: a `Listed` item,
 which follows the items of a completed slice, is recorded after the pending batch is stored; stat
-`regwatch/ledger_days`); and at the end one `log_crawl` entry (stat `regwatch/logged` once it is
-written). The watermark is set to `until` only after every batch is committed and only if the
-crawl finished (`finish_reason == "finished"`) with no recorded failure; it never moves back
-(backfills) and never jumps a gap (`next_watermark`). An archive that cannot be opened, written or
-logged to (locked, disk full, read-only) is a recorded failure, never an exception out of the
-pipeline.
+`regwatch/ledger_days`); a `ScreeningSnapshot` or `SectionChange` goes to its own archive function
+(`STORES`) at once, counted the same way; and at the end one `log_crawl` entry (stat
+`regwatch/logged` once it is written). The watermark is set to `until` only after every batch is
+committed and only if the crawl finished (`finish_reason == "finished"`) with no recorded
+failure; it never moves back (backfills) and never jumps a gap (`next_watermark`). An archive that
+cannot be opened, written or logged to (locked, disk full, read-only) is a recorded failure, never
+an exception out of the pipeline.
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from archive import Archive, ArchiveError, StoreResult
-from crawlers.items import Listed, Publication, Rejected
+from crawlers.items import Listed, Publication, Rejected, ScreeningSnapshot, SectionChange
 from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK, errors, record_failure
 
 logger = logging.getLogger(__name__)
 # What a locked, full, read-only or damaged archive raises.
 ARCHIVE_FAILURES = (ArchiveError, OSError, sqlite3.Error)
+# Items that are not publications, and the archive function storing each.
+STORES = {
+    ScreeningSnapshot: lambda archive, item: archive.store_screening_snapshot(item),
+    SectionChange: lambda archive, item: archive.store_section_changes([item]),
+}
 
 
 class ArchivePipeline:
@@ -76,6 +82,9 @@ class ArchivePipeline:
         if isinstance(item, Listed):
             self.record_listed(item)
             return item
+        if type(item) in STORES:
+            self.store_other(item)
+            return item
         self.batch.append(item)
         if len(self.batch) >= self.batch_size:
             self.flush()
@@ -107,6 +116,15 @@ class ArchivePipeline:
             record_failure(self.stats, f"recording the crawl ledger failed: {exc}")
             return
         self.stats.inc_value("regwatch/ledger_days", written)
+
+    def store_other(self, item: ScreeningSnapshot | SectionChange) -> None:
+        """Store a screening snapshot or a section change; a refusal is a crawl failure."""
+        if self.archive is None:
+            return
+        try:
+            self.count(STORES[type(item)](self.archive, item))
+        except (ValueError, *ARCHIVE_FAILURES) as exc:
+            record_failure(self.stats, f"storing {type(item).__name__} failed: {exc}")
 
     def store_each(self, batch: list[Publication]) -> None:
         """A batch the archive refused: store its items one by one, dropping the bad ones."""
