@@ -5,7 +5,8 @@ tag results inside `tagging.store_tags`' transaction, and delivery outcomes from
 `digests/alerts.py`.
 Leaves: rows in `alert_routes` (when a route was first seen), `alert_seen` (a fingerprint of each
 document's title, abstract, tags and key dates as last tagged) and `alert_outbox` (one row per
-route, publication and version with a payload snapshot, a state — pending, sent, failed or maybe —
+route, publication and version with a payload snapshot (with the rule's screening-list joins and
+EAR section changes as stored when the alert is written), a state — pending, sent, failed or maybe —
 attempts, the next attempt time and the last error), plus `Alert` rows to deliver and counts.
 
 When an alert is written: a document tagged for the first time is "new"; one whose fingerprint
@@ -27,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archive.db import transaction, utc_now
+from archive.rule_context import rule_context
 
 KEY_DATES = ("comments_close_on", "effective_on", "compliance_on")
 STATES = ("pending", "sent", "failed", "maybe")
@@ -157,7 +159,7 @@ def enqueue(
                 and _due(kind, doc, since, live.get(doc["source"]))
                 and route.passes(doc, result)
             ):
-                rows.append(_row(route.name, doc, result, kind, now))
+                rows.append(_row(route.name, _with_context(conn, doc), result, kind, now))
     return _insert(conn, rows)
 
 
@@ -173,7 +175,8 @@ def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_sin
         rows = []
         for row in found:
             doc, result = _doc(row), json.loads(row["result"])
-            rows += [_row(r.name, doc, result, "new", now) for r in routes if r.passes(doc, result)]
+            wanted = [r for r in routes if r.passes(doc, result)]
+            rows += [_row(r.name, _with_context(conn, doc), result, "new", now) for r in wanted]
         return _insert(conn, rows)
 
 
@@ -197,6 +200,13 @@ def _doc(row: sqlite3.Row) -> dict[str, Any]:
     doc = {key: row[key] for key in row.keys() if key not in ("raw", "result")}  # noqa: SIM118
     doc["agencies"] = json.loads(row["agencies"])
     doc["pdf_url"] = json.loads(row["raw"] or "{}").get("pdf_url")
+    return doc
+
+
+def _with_context(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with its screening-list joins and EAR section changes (looked up once)."""
+    if "screening" not in doc:
+        doc.update(rule_context(conn, doc["id"]))
     return doc
 
 
@@ -240,6 +250,7 @@ def _due(kind: str, doc: dict[str, Any], route_added: str, live_since: str | Non
 
 
 def _row(route: str, doc: dict[str, Any], result: dict[str, Any], kind: str, now: str) -> tuple:
+    """One outbox row; `doc` carries its rule context (`_with_context`)."""
     key = hashlib.sha256(
         f"{route}\0{doc['source']}\0{doc['source_id']}\0{doc['version']}".encode()
     ).hexdigest()
@@ -269,6 +280,8 @@ def _payload(doc: dict[str, Any], result: dict[str, Any], kind: str) -> dict[str
         "tags": list(result.get("tags") or ()),
         "dates": _key_dates(result),
         "why": why,
+        "screening": doc.get("screening"),
+        "section_changes": doc.get("section_changes") or [],
     }
 
 

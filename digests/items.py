@@ -4,7 +4,11 @@ Enters: a publication dict from the archive's digest reads (stored fields, tag r
 `sent_version`). Leaves: `Item`, plain values only: a one-line title, a link only when the URL is
 http(s) (anything else is shown as text), agency names, type, date, tags, a "why" sentence per tag
 with the rule ids apart for small print, key entities, tagger dates, the PDF link of the raw record
-when it is http(s), and the late / changed markers. Nothing here escapes: templates do, per format.
+when it is http(s), and the late / changed markers; what the rule did to the screening lists
+(`screening`, "adds N parties in M countries; …") and the EAR paragraphs it changed
+(`section_changes`: "§ 744.23(a)(2): old → new" with both eCFR versions linked, http(s) only),
+when the publication dict carries them (`Archive.rule_context`). Nothing here escapes: templates
+do, per format.
 """
 
 from __future__ import annotations
@@ -56,6 +60,19 @@ class Why:
 
 
 @dataclass(frozen=True)
+class SectionLine:
+    """One changed EAR paragraph under the rule that changed it."""
+
+    label: str
+    old: str
+    new: str
+    old_date: str
+    new_date: str
+    old_url: str | None
+    new_url: str | None
+
+
+@dataclass(frozen=True)
 class Item:
     """A publication in a digest."""
 
@@ -75,6 +92,8 @@ class Item:
     pdf_url: str | None
     late: bool
     sent_version: int | None
+    screening: str | None = None
+    section_changes: tuple[SectionLine, ...] = ()
 
     @property
     def primary(self) -> frozenset[str]:
@@ -113,6 +132,21 @@ def item(pub: dict[str, Any]) -> Item:
         pdf_url=_pdf(pub.get("raw")),
         late=bool(pub.get("late")),
         sent_version=pub.get("sent_version"),
+        screening=one_line(pub.get("screening")) or None,
+        section_changes=tuple(section_line(line) for line in pub.get("section_changes") or ()),
+    )
+
+
+def section_line(line: dict[str, Any]) -> SectionLine:
+    """A changed paragraph: `(added)` / `(removed)` for a paragraph only one version has."""
+    return SectionLine(
+        label=one_line(line.get("label")),
+        old=one_line(line.get("old")) or "(added)",
+        new=one_line(line.get("new")) or "(removed)",
+        old_date=one_line(line.get("old_date")),
+        new_date=one_line(line.get("new_date")),
+        old_url=http_url(one_line(line.get("old_url"))),
+        new_url=http_url(one_line(line.get("new_url"))),
     )
 
 

@@ -2,7 +2,8 @@
 
 Enters: an open `archive.Archive` (read only), a `Period`, the list's name and tag filter.
 Leaves: `Digest`: the period's tagged publications not yet sent to the list in another period's
-digest, plus late ones (published before the period, stored after the list's first digest, never
+digest (each with its screening-list joins and EAR section changes, `Archive.rule_context`), plus
+late ones (published before the period, stored after the list's first digest, never
 sent), grouped into the sections AI × export control, export control, AI; changes to documents the
 list was already sent; upcoming dates in the 30 days after the period; the period's counts (the
 untagged are counted, not listed); source health; counts by tag and agency for this and the
@@ -104,7 +105,7 @@ def build_digest(
     """Select the digest of `period` for the list `list_name` (filtered to `tags` if given)."""
     wanted = list(tags) or list(PRIMARY)
     found = [
-        item(pub)
+        item(_in_context(archive, pub))
         for pub in archive.digest_items(
             list_name, period.start, period.end, wanted, archive.first_digest_at(list_name)
         )
@@ -122,13 +123,21 @@ def build_digest(
             Section(title, [entry for entry in found if entry.primary == wanted_tags])
             for title, wanted_tags in SECTIONS
         ],
-        changes=[item(pub) for pub in archive.digest_changes(list_name, period.start, period.end)],
+        changes=[
+            item(_in_context(archive, pub))
+            for pub in archive.digest_changes(list_name, period.start, period.end)
+        ],
         upcoming=_upcoming(archive, period, wanted),
         counts=archive.period_counts(period.start, period.end, list(PRIMARY), wanted),
         health=health(archive.coverage(period.start, period.end), period),
         by_tag=by_tag,
         by_agency=by_agency,
     )
+
+
+def _in_context(archive: Any, pub: dict[str, Any]) -> dict[str, Any]:
+    """The publication with its screening-list joins and EAR section changes."""
+    return {**pub, **archive.rule_context(pub["id"])}
 
 
 def _upcoming(archive: Any, period: Period, tags: list[str]) -> list[Upcoming]:
