@@ -16,8 +16,8 @@ from archive import Archive, RouteFilter
 from archive.screening import citations, name_key
 from crawlers.api_spider import Untrusted
 from crawlers.run import crawl
-from crawlers.spiders.csl import json_body, snapshot
 from crawlers.sources import source_spec
+from crawlers.spiders.csl import json_body, snapshot
 from digests.chat import message
 from digests.period import iso_week
 from digests.render import render
@@ -201,7 +201,7 @@ def test_the_digest_item_and_the_alert_of_the_joined_rule_say_adds_n_parties(cra
     assert f"Screening lists: {SENTENCE}" in message(alert.payload)
 
 
-# --- hostile downloads: the rules of issue 11 apply ------------------------------------------------
+# --- hostile downloads: the rules of issue 11 apply ---------------------------------------------
 
 
 def _route(**answer) -> dict:
