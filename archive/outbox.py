@@ -5,7 +5,8 @@ tag results inside `tagging.store_tags`' transaction, and delivery outcomes from
 `digests/alerts.py`.
 Leaves: rows in `alert_routes` (when a route was first seen), `alert_seen` (a fingerprint of each
 document's title, abstract, tags and key dates as last tagged) and `alert_outbox` (one row per
-route, publication and version with a payload snapshot, a state — pending, sent, failed or maybe —
+route, publication and version with a payload snapshot (with the rule's screening-list joins and
+EAR section changes as stored when the alert is written), a state — pending, sent, failed or maybe —
 attempts, the next attempt time and the last error), plus `Alert` rows to deliver and counts.
 A route asking for watch-list hits (`watch`) is sent every due document touching the watch-list,
 whatever its filters say; the payload's `watch` lists the hits (item, matched text, quote).
@@ -33,6 +34,7 @@ from typing import Any
 
 from archive.db import transaction, utc_now
 from archive.links import RELATED, decode
+from archive.rule_context import rule_context
 
 KEY_DATES = ("comments_close_on", "effective_on", "compliance_on")
 STATES = ("pending", "sent", "failed", "maybe")
@@ -171,7 +173,9 @@ def enqueue(
             known = (route.name, doc["family"]) in queued or _family_alerted(conn, route.name, doc)
             sighting = "updated" if kind == "updated" or known else "new"
             if _due(sighting, doc, since, live.get(doc["source"])):
-                rows.append(_row(route.name, doc, result, sighting, now, marked))
+                rows.append(
+                    _row(route.name, _with_context(conn, doc), result, sighting, now, marked)
+                )
                 queued.add((route.name, doc["family"]))
     return _insert(conn, rows)
 
@@ -187,7 +191,7 @@ def enqueue_watch(
     document's version. Returns how many outbox rows were written."""
     docs = _documents(conn, list(found))
     rows = [
-        _row(route.name, docs[pid], result, "new", now, hits)
+        _row(route.name, _with_context(conn, docs[pid]), result, "new", now, hits)
         for pid, (result, hits) in found.items()
         for route in routes
         if route.watch and hits and pid in docs
@@ -219,7 +223,8 @@ def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_sin
         rows = []
         for row in found:
             doc, result = _doc(row), json.loads(row["result"])
-            rows += [_row(r.name, doc, result, "new", now) for r in routes if r.passes(doc, result)]
+            wanted = [r for r in routes if r.passes(doc, result)]
+            rows += [_row(r.name, _with_context(conn, doc), result, "new", now) for r in wanted]
         return _insert(conn, rows)
 
 
@@ -247,6 +252,13 @@ def _doc(row: sqlite3.Row) -> dict[str, Any]:
         {key: link[key] for key in ("source", "source_id", "title", "url", "publication_date")}
         for link in decode(row["related"])
     ]
+    return doc
+
+
+def _with_context(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with its screening-list joins and EAR section changes (looked up once)."""
+    if "screening" not in doc:
+        doc.update(rule_context(conn, doc["id"]))
     return doc
 
 
@@ -297,6 +309,7 @@ def _row(
     now: str,
     watch_hits: Sequence[dict[str, Any]] = (),
 ) -> tuple:
+    """One outbox row; `doc` carries its rule context (`_with_context`)."""
     key = hashlib.sha256(
         f"{route}\0{doc['source']}\0{doc['source_id']}\0{doc['version']}".encode()
     ).hexdigest()
@@ -333,6 +346,8 @@ def _payload(doc: dict[str, Any], result: dict[str, Any], kind: str) -> dict[str
         "dates": _key_dates(result),
         "why": why,
         "related": doc.get("related") or [],
+        "screening": doc.get("screening"),
+        "section_changes": doc.get("section_changes") or [],
     }
 
 
