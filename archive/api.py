@@ -621,6 +621,29 @@ class Archive:
         return screening.delta_parties(self._conn, snapshot_id, kinds) if snapshot_id else []
 
     @_named
+    def unmatched_screening_deltas(self) -> list[tuple[dict[str, Any], list[ScreeningParty]]]:
+        """Each snapshot never matched against the watch-list, with its delta's parties."""
+        return [
+            (snap, screening.delta_parties(self._conn, snap["id"], list(outbox.VERBS)))
+            for snap in screening.unmatched_snapshots(self._conn)
+        ]
+
+    @_named
+    def screening_watch_matched(
+        self,
+        snapshot: dict[str, Any],
+        found: Sequence[tuple[ScreeningParty, Sequence[dict[str, Any]]]],
+        routes: Sequence[str],
+    ) -> int:
+        """In one transaction: queue a watch-list alert per party that touches the watch-list
+        (for `routes`), and mark the snapshot matched. Returns the alerts queued."""
+        now = db.utc_now()
+        with db.transaction(self._conn):
+            queued = outbox.enqueue_screening(self._conn, snapshot, found, routes, now)
+            screening.mark_watch_matched(self._conn, snapshot["id"], now)
+        return queued
+
+    @_named
     def screening_summary(self, publication_id: int) -> ScreeningSummary | None:
         """What a rule did to the Entity, Unverified and Military End-User lists, or None."""
         return screening.screening_summary(self._conn, publication_id)

@@ -35,6 +35,7 @@ from typing import Any
 from archive.db import transaction, utc_now
 from archive.links import RELATED, decode
 from archive.rule_context import rule_context
+from archive.screening import ScreeningParty, citations, publications_citing
 
 KEY_DATES = ("comments_close_on", "effective_on", "compliance_on")
 STATES = ("pending", "sent", "failed", "maybe")
@@ -197,6 +198,74 @@ def enqueue_watch(
         if route.watch and hits and pid in docs
     ]
     return _insert(conn, rows)
+
+
+VERBS = {"added": "added to", "changed": "changed on", "removed": "removed from"}
+
+
+def enqueue_screening(
+    conn: sqlite3.Connection,
+    snapshot: dict[str, Any],
+    found: Sequence[tuple[ScreeningParty, Sequence[dict[str, Any]]]],
+    routes: Sequence[str],
+    now: str,
+) -> int:
+    """Inside the caller's transaction: a watch-list alert per screening-list party of a
+    snapshot's delta that touches the watch-list (party → its hits), for each of `routes` added
+    before the snapshot was fetched. The alert names no publication; it links the rule the
+    party's notice cites when that rule is stored. Returns how many outbox rows were written."""
+    added = dict(conn.execute("SELECT name, added_at FROM alert_routes"))
+    wanted = [route for route in routes if added.get(route, now) <= snapshot["fetched_at"]]
+    rows = []
+    for party, hits in found:
+        payload = _party_payload(conn, snapshot, party, hits)
+        for route in wanted:
+            key = hashlib.sha256(
+                f"{route}\0{snapshot['source']}\0{party.record_id}\0{party.snapshot_id}".encode()
+            ).hexdigest()
+            rows.append(
+                (route, None, party.snapshot_id, f"rw-{key[:32]}", "new", payload, now, now)
+            )
+    return _insert(conn, rows)
+
+
+def _party_payload(
+    conn: sqlite3.Connection,
+    snapshot: dict[str, Any],
+    party: ScreeningParty,
+    hits: Sequence[dict[str, Any]],
+) -> str:
+    """The message and feed snapshot of one screening-list party touching the watch-list."""
+    notices = citations(party.federal_register_notice)
+    rule = None
+    if notices and (ids := publications_citing(conn, notices[0])):
+        rule = conn.execute("SELECT url FROM publications WHERE id = ?", (ids[0],)).fetchone()
+    countries = ", ".join(party.countries)
+    day = (snapshot["published_at"] or snapshot["fetched_at"])[:10]
+    payload = {
+        "kind": "new",
+        "source": snapshot["source"],
+        "document_number": party.record_id,
+        "version": party.snapshot_id,
+        "title": f"{party.name}{f' ({countries})' if countries else ''} "
+        f"{VERBS.get(party.kind, party.kind)} the {party.list_name}",
+        "url": rule["url"] if rule else None,
+        "pdf_url": None,
+        "type": "Screening list entry",
+        "agencies": [],
+        "publication_date": day,
+        "tags": [],
+        "dates": {},
+        "why": {},
+        "related": [],
+        "screening": f"cites {', '.join(notices)}" if notices else None,
+        "section_changes": [],
+        "watch": [
+            {name: hit.get(name) for name in ("kind", "item", "matched", "field", "quote")}
+            for hit in hits[:WATCH_PER_ALERT]
+        ],
+    }
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
 
 def _family_alerted(conn: sqlite3.Connection, route: str, doc: dict[str, Any]) -> bool:

@@ -102,6 +102,7 @@ class ScreeningParty:
     kind: str
     record_id: str
     list: str
+    list_name: str
     name: str
     alt_names: tuple[str, ...]
     countries: tuple[str, ...]
@@ -322,7 +323,7 @@ def delta_parties(
     """The records of one snapshot's delta of the given kinds, with names and countries."""
     marks = ", ".join("?" * len(kinds))
     rows = conn.execute(
-        "SELECT d.kind, r.record_id, r.list, r.name, r.countries, r.record, "
+        "SELECT d.kind, r.record_id, r.list, r.list_name, r.name, r.countries, r.record, "
         "r.federal_register_notice FROM screening_deltas d "
         "JOIN screening_records r ON r.record_id = d.record_id "
         f"WHERE d.snapshot_id = ? AND d.kind IN ({marks}) ORDER BY r.list, r.name, r.record_id",
@@ -334,6 +335,7 @@ def delta_parties(
             kind=row["kind"],
             record_id=row["record_id"],
             list=row["list"],
+            list_name=row["list_name"],
             name=row["name"],
             alt_names=tuple(_alt_names(json.loads(row["record"]))),
             countries=tuple(json.loads(row["countries"])),
@@ -341,6 +343,23 @@ def delta_parties(
         )
         for row in rows
     ]
+
+
+def unmatched_snapshots(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Snapshots with a delta (not baselines) never matched against the watch-list, oldest
+    first: id, source, published_at, fetched_at."""
+    rows = conn.execute(
+        "SELECT id, source, published_at, fetched_at FROM screening_snapshots "
+        "WHERE watch_matched_at IS NULL AND NOT baseline ORDER BY id"
+    )
+    return [dict(row) for row in rows]
+
+
+def mark_watch_matched(conn: sqlite3.Connection, snapshot_id: int, at: str) -> None:
+    """Record that a snapshot's delta was matched against the watch-list (never again)."""
+    conn.execute(
+        "UPDATE screening_snapshots SET watch_matched_at = ? WHERE id = ?", (at, snapshot_id)
+    )
 
 
 def snapshot_delta(conn: sqlite3.Connection, snapshot_id: int) -> list[dict[str, Any]]:

@@ -304,7 +304,8 @@ def test_crawl_reports_an_unusable_archive_home_before_starting(tmp_path):
 
 def test_crawl_rejects_an_unknown_source_before_starting(tmp_path):
     with pytest.raises(
-        ValueError, match=r"^unknown source 'nonesuch'; valid sources: bis, csl, ecfr, federal_register, "
+        ValueError,
+        match=r"^unknown source 'nonesuch'; valid sources: bis, csl, ecfr, federal_register, ",
     ):
         crawl(tmp_path, source="nonesuch", since="2023-10-01", until="2023-10-02", contact=CONTACT)
     assert not (tmp_path / "regwatch.db").exists()
