@@ -31,8 +31,11 @@ from archive import (
     links,
     listing,
     outbox,
+    rule_context,
     scheduling,
+    screening,
     search,
+    sections,
     store,
     tagging,
     validators,
@@ -48,7 +51,9 @@ from archive.index import SearchIndex
 from archive.outbox import Alert, RouteFilter
 from archive.records import Publication
 from archive.scheduling import CrawlRecord, Heartbeat, Incident, JobRun, Notice
+from archive.screening import ScreeningParty, ScreeningSnapshot, ScreeningSummary
 from archive.search import SearchHit, SearchPage, SearchRequest
+from archive.sections import SectionChange
 from archive.status import ArchiveStatus, status
 from archive.store import StoreResult
 from archive.tagging import TagInput
@@ -587,6 +592,86 @@ class Archive:
             found = {pid: (hits[pid][0], new) for pid, new in fresh.items()}
             queued = outbox.enqueue_watch(self._conn, found, routes, now) if routes else 0
         return fresh, queued
+
+    # Screening lists (CSL snapshots, deltas, FR joins) and eCFR section changes (issue 12).
+
+    @_named
+    def store_screening_snapshot(self, snapshot: ScreeningSnapshot) -> StoreResult:
+        """Store a screening-list download and its delta; added → inserted, changed → updated."""
+        result = screening.store_snapshot(self._conn, snapshot)
+        return StoreResult(result.added, result.changed, result.unchanged)
+
+    @_named
+    def latest_screening_snapshot(self, source: str = "csl") -> int | None:
+        """The id of the newest stored snapshot of `source`, or None."""
+        return screening.latest_snapshot_id(self._conn, source)
+
+    @_named
+    def screening_delta(self, snapshot_id: int) -> list[dict[str, Any]]:
+        """Every added, removed and changed record of one snapshot, with changed fields."""
+        return screening.snapshot_delta(self._conn, snapshot_id)
+
+    @_named
+    def screening_delta_parties(
+        self, snapshot_id: int | None = None, kinds: Sequence[str] = ("added",)
+    ) -> list[ScreeningParty]:
+        """Names, alternate names and countries of a snapshot's delta (newest snapshot if None);
+        the hook a watch-list matcher reads."""
+        snapshot_id = snapshot_id or screening.latest_snapshot_id(self._conn)
+        return screening.delta_parties(self._conn, snapshot_id, kinds) if snapshot_id else []
+
+    @_named
+    def unmatched_screening_deltas(self) -> list[tuple[dict[str, Any], list[ScreeningParty]]]:
+        """Each snapshot never matched against the watch-list, with its delta's parties."""
+        return [
+            (snap, screening.delta_parties(self._conn, snap["id"], list(outbox.VERBS)))
+            for snap in screening.unmatched_snapshots(self._conn)
+        ]
+
+    @_named
+    def screening_watch_matched(
+        self,
+        snapshot: dict[str, Any],
+        found: Sequence[tuple[ScreeningParty, Sequence[dict[str, Any]]]],
+        routes: Sequence[str],
+    ) -> int:
+        """In one transaction: queue a watch-list alert per party that touches the watch-list
+        (for `routes`), and mark the snapshot matched. Returns the alerts queued."""
+        now = db.utc_now()
+        with db.transaction(self._conn):
+            queued = outbox.enqueue_screening(self._conn, snapshot, found, routes, now)
+            screening.mark_watch_matched(self._conn, snapshot["id"], now)
+        return queued
+
+    @_named
+    def screening_summary(self, publication_id: int) -> ScreeningSummary | None:
+        """What a rule did to the Entity, Unverified and Military End-User lists, or None."""
+        return screening.screening_summary(self._conn, publication_id)
+
+    @_named
+    def publications_citing(self, citation: str) -> list[int]:
+        """Ids of stored publications with the Federal Register citation `citation`."""
+        return screening.publications_citing(self._conn, citation)
+
+    @_named
+    def store_section_changes(self, changes: Sequence[SectionChange]) -> StoreResult:
+        """Store eCFR section changes (one already stored is unchanged)."""
+        return sections.store_changes(self._conn, changes)
+
+    @_named
+    def section_changes(self, publication_id: int) -> list[dict[str, Any]]:
+        """The stored eCFR section changes a Federal Register rule made."""
+        return sections.section_changes(self._conn, publication_id)
+
+    @_named
+    def amending_publications(self, change_id: int) -> list[int]:
+        """Ids of the Federal Register publications that made an eCFR change, best first."""
+        return sections.amending_publications(self._conn, change_id)
+
+    @_named
+    def rule_context(self, publication_id: int) -> dict[str, Any]:
+        """`{"screening": sentence or None, "section_changes": [lines]}` for one publication."""
+        return rule_context.rule_context(self._conn, publication_id)
 
 
 def _writable(home: Path) -> bool:

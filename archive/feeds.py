@@ -1,10 +1,10 @@
 """What the Atom feeds and the calendar are made from.
 
 Enters: a route name, or the first day of interest (ISO date).
-Leaves: plain dicts — a route's latest alert per document (its payload snapshot, kind, version and
-when it was queued), newest first; and every key date (comment deadline, effective date,
-compliance date, from the tagger's `dates`) on or after a day, for tagged documents, with the
-publication's identity, title, link, version and last change time.
+Leaves: plain dicts — a route's latest alert per document or screening-list party (its payload
+snapshot, kind, version and when it was queued), newest first; and every key date (comment
+deadline, effective date, compliance date, from the tagger's `dates`) on or after a day, for
+tagged documents, with the publication's identity, title, link, version and last change time.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ def route_entries(conn: sqlite3.Connection, route: str, limit: int) -> list[dict
     """The newest alert of each document queued for `route`, newest first, at most `limit`."""
     found = conn.execute(
         "SELECT kind, version, payload, created_at FROM alert_outbox WHERE id IN "
-        "(SELECT MAX(id) FROM alert_outbox WHERE route = ? GROUP BY publication_id) "
+        "(SELECT MAX(id) FROM alert_outbox WHERE route = ? "
+        "GROUP BY COALESCE(publication_id, json_extract(payload, '$.document_number'))) "
         "ORDER BY created_at DESC, id DESC LIMIT ?",
         (route, limit),
     )

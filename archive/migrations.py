@@ -298,6 +298,117 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        11,
+        "screening-list snapshots, records, deltas and FR joins; eCFR section changes",
+        """
+        CREATE TABLE screening_snapshots (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            published_at TEXT,
+            fetched_at TEXT NOT NULL,
+            total INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            sources_used TEXT NOT NULL DEFAULT '[]',
+            baseline INTEGER NOT NULL,
+            added INTEGER NOT NULL DEFAULT 0,
+            removed INTEGER NOT NULL DEFAULT 0,
+            changed INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE TABLE screening_records (
+            record_id TEXT PRIMARY KEY,
+            list TEXT NOT NULL,
+            list_name TEXT NOT NULL,
+            name TEXT NOT NULL,
+            countries TEXT NOT NULL DEFAULT '[]',
+            federal_register_notice TEXT,
+            record TEXT NOT NULL,
+            record_hash TEXT NOT NULL,
+            first_snapshot INTEGER NOT NULL REFERENCES screening_snapshots (id),
+            changed_snapshot INTEGER NOT NULL REFERENCES screening_snapshots (id),
+            removed_snapshot INTEGER REFERENCES screening_snapshots (id)
+        );
+        CREATE INDEX screening_records_list ON screening_records (list);
+
+        CREATE TABLE screening_citations (
+            citation TEXT NOT NULL,
+            record_id TEXT NOT NULL REFERENCES screening_records (record_id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (citation, record_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX screening_citations_record ON screening_citations (record_id);
+
+        CREATE TABLE screening_names (
+            name_key TEXT NOT NULL,
+            record_id TEXT NOT NULL REFERENCES screening_records (record_id) ON DELETE CASCADE,
+            PRIMARY KEY (name_key, record_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX screening_names_record ON screening_names (record_id);
+
+        CREATE TABLE screening_deltas (
+            snapshot_id INTEGER NOT NULL REFERENCES screening_snapshots (id) ON DELETE CASCADE,
+            record_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'changed')),
+            fields TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (snapshot_id, record_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE ecfr_changes (
+            id INTEGER PRIMARY KEY,
+            title INTEGER NOT NULL,
+            part TEXT NOT NULL,
+            identifier TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('section', 'appendix')),
+            name TEXT NOT NULL,
+            old_date TEXT NOT NULL,
+            new_date TEXT NOT NULL,
+            amendment_date TEXT NOT NULL,
+            issue_date TEXT NOT NULL,
+            substantive INTEGER NOT NULL,
+            removed INTEGER NOT NULL,
+            old_text TEXT NOT NULL,
+            new_text TEXT NOT NULL,
+            changes TEXT NOT NULL DEFAULT '[]',
+            diff TEXT NOT NULL,
+            old_url TEXT,
+            new_url TEXT,
+            stored_at TEXT NOT NULL,
+            UNIQUE (title, identifier, new_date)
+        );
+        CREATE INDEX ecfr_changes_amended ON ecfr_changes (amendment_date, part);
+        """,
+    ),
+    (
+        14,
+        "alerts not about a publication (screening-list parties); watch-list matching of snapshots",
+        """
+        CREATE TABLE alert_outbox_new (
+            id INTEGER PRIMARY KEY,
+            route TEXT NOT NULL,
+            publication_id INTEGER REFERENCES publications (id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('new', 'updated')),
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sent', 'failed', 'maybe')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (route, publication_id, version)
+        );
+        INSERT INTO alert_outbox_new SELECT * FROM alert_outbox;
+        DROP TABLE alert_outbox;
+        ALTER TABLE alert_outbox_new RENAME TO alert_outbox;
+        CREATE INDEX alert_outbox_due ON alert_outbox (state, next_attempt_at);
+        CREATE INDEX alert_outbox_route ON alert_outbox (route, publication_id);
+
+        ALTER TABLE screening_snapshots ADD COLUMN watch_matched_at TEXT;
+        """,
+    ),
+    (
         12,
         "compressed source records; what SQL reads of them (citation, full-text URL, "
         "public-inspection issue) in columns of their own",

@@ -5,7 +5,8 @@ tag results inside `tagging.store_tags`' transaction, and delivery outcomes from
 `digests/alerts.py`.
 Leaves: rows in `alert_routes` (when a route was first seen), `alert_seen` (a fingerprint of each
 document's title, abstract, tags and key dates as last tagged) and `alert_outbox` (one row per
-route, publication and version with a payload snapshot, a state — pending, sent, failed or maybe —
+route, publication and version with a payload snapshot (with the rule's screening-list joins and
+EAR section changes as stored when the alert is written), a state — pending, sent, failed or maybe —
 attempts, the next attempt time and the last error), plus `Alert` rows to deliver and counts.
 A route asking for watch-list hits (`watch`) is sent every due document touching the watch-list,
 whatever its filters say; the payload's `watch` lists the hits (item, matched text, quote).
@@ -34,6 +35,8 @@ from typing import Any
 from archive.db import transaction, utc_now
 from archive.links import RELATED, decode
 from archive.rows import raw_record
+from archive.rule_context import rule_context
+from archive.screening import ScreeningParty, citations, publications_citing
 
 KEY_DATES = ("comments_close_on", "effective_on", "compliance_on")
 STATES = ("pending", "sent", "failed", "maybe")
@@ -172,7 +175,9 @@ def enqueue(
             known = (route.name, doc["family"]) in queued or _family_alerted(conn, route.name, doc)
             sighting = "updated" if kind == "updated" or known else "new"
             if _due(sighting, doc, since, live.get(doc["source"])):
-                rows.append(_row(route.name, doc, result, sighting, now, marked))
+                rows.append(
+                    _row(route.name, _with_context(conn, doc), result, sighting, now, marked)
+                )
                 queued.add((route.name, doc["family"]))
     return _insert(conn, rows)
 
@@ -188,12 +193,80 @@ def enqueue_watch(
     document's version. Returns how many outbox rows were written."""
     docs = _documents(conn, list(found))
     rows = [
-        _row(route.name, docs[pid], result, "new", now, hits)
+        _row(route.name, _with_context(conn, docs[pid]), result, "new", now, hits)
         for pid, (result, hits) in found.items()
         for route in routes
         if route.watch and hits and pid in docs
     ]
     return _insert(conn, rows)
+
+
+VERBS = {"added": "added to", "changed": "changed on", "removed": "removed from"}
+
+
+def enqueue_screening(
+    conn: sqlite3.Connection,
+    snapshot: dict[str, Any],
+    found: Sequence[tuple[ScreeningParty, Sequence[dict[str, Any]]]],
+    routes: Sequence[str],
+    now: str,
+) -> int:
+    """Inside the caller's transaction: a watch-list alert per screening-list party of a
+    snapshot's delta that touches the watch-list (party → its hits), for each of `routes` added
+    before the snapshot was fetched. The alert names no publication; it links the rule the
+    party's notice cites when that rule is stored. Returns how many outbox rows were written."""
+    added = dict(conn.execute("SELECT name, added_at FROM alert_routes"))
+    wanted = [route for route in routes if added.get(route, now) <= snapshot["fetched_at"]]
+    rows = []
+    for party, hits in found:
+        payload = _party_payload(conn, snapshot, party, hits)
+        for route in wanted:
+            key = hashlib.sha256(
+                f"{route}\0{snapshot['source']}\0{party.record_id}\0{party.snapshot_id}".encode()
+            ).hexdigest()
+            rows.append(
+                (route, None, party.snapshot_id, f"rw-{key[:32]}", "new", payload, now, now)
+            )
+    return _insert(conn, rows)
+
+
+def _party_payload(
+    conn: sqlite3.Connection,
+    snapshot: dict[str, Any],
+    party: ScreeningParty,
+    hits: Sequence[dict[str, Any]],
+) -> str:
+    """The message and feed snapshot of one screening-list party touching the watch-list."""
+    notices = citations(party.federal_register_notice)
+    rule = None
+    if notices and (ids := publications_citing(conn, notices[0])):
+        rule = conn.execute("SELECT url FROM publications WHERE id = ?", (ids[0],)).fetchone()
+    countries = ", ".join(party.countries)
+    day = (snapshot["published_at"] or snapshot["fetched_at"])[:10]
+    payload = {
+        "kind": "new",
+        "source": snapshot["source"],
+        "document_number": party.record_id,
+        "version": party.snapshot_id,
+        "title": f"{party.name}{f' ({countries})' if countries else ''} "
+        f"{VERBS.get(party.kind, party.kind)} the {party.list_name}",
+        "url": rule["url"] if rule else None,
+        "pdf_url": None,
+        "type": "Screening list entry",
+        "agencies": [],
+        "publication_date": day,
+        "tags": [],
+        "dates": {},
+        "why": {},
+        "related": [],
+        "screening": f"cites {', '.join(notices)}" if notices else None,
+        "section_changes": [],
+        "watch": [
+            {name: hit.get(name) for name in ("kind", "item", "matched", "field", "quote")}
+            for hit in hits[:WATCH_PER_ALERT]
+        ],
+    }
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
 
 def _family_alerted(conn: sqlite3.Connection, route: str, doc: dict[str, Any]) -> bool:
@@ -220,7 +293,8 @@ def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_sin
         rows = []
         for row in found:
             doc, result = _doc(row), json.loads(row["result"])
-            rows += [_row(r.name, doc, result, "new", now) for r in routes if r.passes(doc, result)]
+            wanted = [r for r in routes if r.passes(doc, result)]
+            rows += [_row(r.name, _with_context(conn, doc), result, "new", now) for r in wanted]
         return _insert(conn, rows)
 
 
@@ -248,6 +322,13 @@ def _doc(row: sqlite3.Row) -> dict[str, Any]:
         {key: link[key] for key in ("source", "source_id", "title", "url", "publication_date")}
         for link in decode(row["related"])
     ]
+    return doc
+
+
+def _with_context(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with its screening-list joins and EAR section changes (looked up once)."""
+    if "screening" not in doc:
+        doc.update(rule_context(conn, doc["id"]))
     return doc
 
 
@@ -298,6 +379,7 @@ def _row(
     now: str,
     watch_hits: Sequence[dict[str, Any]] = (),
 ) -> tuple:
+    """One outbox row; `doc` carries its rule context (`_with_context`)."""
     key = hashlib.sha256(
         f"{route}\0{doc['source']}\0{doc['source_id']}\0{doc['version']}".encode()
     ).hexdigest()
@@ -334,6 +416,8 @@ def _payload(doc: dict[str, Any], result: dict[str, Any], kind: str) -> dict[str
         "dates": _key_dates(result),
         "why": why,
         "related": doc.get("related") or [],
+        "screening": doc.get("screening"),
+        "section_changes": doc.get("section_changes") or [],
     }
 
 

@@ -1,17 +1,23 @@
-"""What every Federal Register spider shares: the API host, the access wall, failed requests.
+"""What every API spider shares (Federal Register, CSL, eCFR): host, size cap, wall, failures.
 
-Enters: settings `REGWATCH_BASE_URL` (default: the source's `base_url` in `sources.json`; a
-`user:password@` in it is sent as HTTP Basic auth to the API host only, never in a URL) and the
+Enters: the crawl's `since`/`until` (ISO dates); settings `REGWATCH_BASE_URL` (default: the
+source's `base_url` in `sources.json`; a `user:password@` in it is sent as HTTP Basic auth to the
+API host only, never in a URL); the source's `max_bytes` and `wall_markers` when it has them; the
 responses and failures of the spider's requests.
-Leaves: `ApiSpider`, a base class giving a spider `base_url`, `headers`, `api_origin` (the only
-origin `OriginGuardMiddleware` lets it request), `check_wall` (closes the crawl with reason
-`access_wall` on the "Request Access" page), `failed` (an errback recording a request that failed
-for good) and `rebase` (a link on the canonical host moved to a configured non-default base URL,
-so a replay server replaying live recordings is followed); `where`, how a message names a request.
+Leaves: `ApiSpider`, a base class giving a spider `since`, `until`, `base_url`, `headers`,
+`api_origin` (the only origin `OriginGuardMiddleware` lets it request), `DOWNLOAD_MAXSIZE` set to
+the source's `max_bytes` (a larger body fails its request), `api_url` and `request` (a GET under
+the base URL with this spider's errback; `allowed_statuses` reach the callback too), `check_wall`
+(closes the crawl with reason `access_wall` on the "Request Access" page), `failed` (an errback
+recording a request that failed for good), `refuse` (records a body a parser raised `Untrusted`
+for) and `rebase` (a link on the canonical host moved to a configured non-default base URL, so a
+replay server replaying live recordings is followed); `where`, how a message names a request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +25,7 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 from w3lib.http import basic_auth_header
@@ -30,11 +37,19 @@ from crawlers.urls import check_base_url, origin, shown, split_credentials
 WALL_REASON = "access_wall"
 
 
-class ApiSpider(scrapy.Spider):
-    """A spider on the Federal Register API host; subclasses set `name` (their source)."""
+class Untrusted(ValueError):
+    """A response the crawl cannot trust; the crawl fails with this message."""
 
-    def __init__(self, **kwargs: Any) -> None:
+
+class ApiSpider(scrapy.Spider):
+    """A spider on one API host; subclasses set `name` (their source) and implement `start`."""
+
+    allowed_statuses: tuple[int, ...] = ()
+
+    def __init__(self, since: str, until: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.since = date.fromisoformat(since)
+        self.until = date.fromisoformat(until)
         self.spec = source_spec(self.name)
 
     @classmethod
@@ -48,9 +63,33 @@ class ApiSpider(scrapy.Spider):
         spider.api_origin = origin(spider.base_url)
         return spider
 
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """The source's `max_bytes` as `DOWNLOAD_MAXSIZE` (a crawl's own settings still win)."""
+        super().update_settings(settings)
+        max_bytes = source_spec(cls.name).get("max_bytes")
+        if max_bytes:
+            settings.set("DOWNLOAD_MAXSIZE", int(max_bytes), priority="spider")
+
     def api_url(self, path: str) -> str:
         """`path` (relative to the API base, e.g. `documents.json?…`) under the base URL."""
-        return f"{self.base_url.rstrip('/')}/{path}"
+        return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
+
+    def request(self, path: str, callback: Callable[..., Any], **meta: Any) -> scrapy.Request:
+        """A GET of `path` under the base URL; `allowed_statuses` reach the callback too."""
+        meta = {"handle_httpstatus_list": list(self.allowed_statuses), **meta}
+        return scrapy.Request(
+            self.api_url(path),
+            callback=callback,
+            errback=self.failed,
+            meta=meta,
+            headers=self.headers,
+            dont_filter=True,
+        )
+
+    def refuse(self, response: Response, problem: Untrusted) -> None:
+        """Record an untrusted body as the crawl's failure."""
+        record_failure(self.crawler.stats, f"{shown(response.url)}: {problem}")
 
     def check_wall(self, response: Response, *, html_expected: bool = False) -> None:
         """Close the crawl if the response is the "Request Access" page instead of the answer.
@@ -58,7 +97,9 @@ class ApiSpider(scrapy.Spider):
         Where JSON is expected any HTML page is the wall; where text or HTML is expected
         (`html_expected`), only a page carrying the wall's markers is.
         """
-        markers = self.spec["wall_markers"]
+        markers = self.spec.get("wall_markers", [])
+        if not markers:  # a source without a wall (CSL, eCFR)
+            return
         wall = (
             has_markers(response, markers) if html_expected else is_access_wall(response, markers)
         )

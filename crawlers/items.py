@@ -9,7 +9,9 @@ pipeline records it in the crawl ledger); `Fetched`, the validators (ETag, Last-
 feed, listing or page the spider handled, kept by the pipeline until the crawl has succeeded;
 `Listing`, every document number of one complete public-inspection issue (filings of that issue
 missing from it are withdrawn); and `Body`, a document's fetched full text or the reason it could
-not be fetched.
+not be fetched. `ScreeningSnapshot` (a whole screening-list download, `csl`) and `SectionChange`
+(an eCFR section diff, `ecfr`) are re-exported from `archive` and stored by their own archive
+functions.
 """
 
 from __future__ import annotations
@@ -17,8 +19,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archive.records import Publication
+from archive.screening import ScreeningRecord, ScreeningSnapshot
+from archive.sections import SectionChange
 
-__all__ = ["Body", "Fetched", "Listed", "Listing", "Publication", "Rejected"]
+__all__ = [
+    "Body",
+    "Fetched",
+    "Listed",
+    "Listing",
+    "Publication",
+    "Rejected",
+    "ScreeningRecord",
+    "ScreeningSnapshot",
+    "SectionChange",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,16 @@ rest is stored but the crawl fails and its watermark stays (the record is fetche
 `regwatch/inserted|updated|unchanged`; the crawl ledger (`Archive.record_listed`: a `Listed` item,
 which follows the items of a completed slice, is recorded after the pending batch is stored; stat
 `regwatch/ledger_days`); a `Listing` applied after the batch before it (`Archive.mark_withdrawn`:
-stat `regwatch/withdrawn`); a `Body` stored or its failure recorded at once (`Archive.store_body`
-/ `record_body_failure`: stats `regwatch/bodies`, `regwatch/bodies_failed`); and at the end one
-`log_crawl` entry (stat `regwatch/logged` once it is written). The watermark is set to `until`
-only after every batch is committed and only if the crawl finished (`finish_reason ==
+stat `regwatch/withdrawn`); a `ScreeningSnapshot` or `SectionChange` stored by its own archive
+function (`STORES`) at once, counted the same way; a `Body` stored or its failure recorded at once
+(`Archive.store_body` / `record_body_failure`: stats `regwatch/bodies`, `regwatch/bodies_failed`);
+and at the end one `log_crawl` entry (stat `regwatch/logged` once it is written). The watermark is
+set to `until` only after every batch is committed and only if the crawl finished (`finish_reason ==
 "finished"`) with no recorded failure; it never moves back (backfills) and never jumps a gap
-(`next_watermark`). The validators of the URLs the crawl read (`Fetched` items) are stored under
-the same condition (a failed crawl asks for everything again next time). Then releases are linked
-to the documents they name (`crawlers.crosslinks`). An archive that cannot be opened, written or
-logged to (locked, disk full, read-only) is a recorded failure, never an exception out of the
-pipeline.
+(`next_watermark`). The validators of the URLs the crawl read (`Fetched` items) are stored under the
+same condition (a failed crawl asks for everything again next time). Then releases are linked to the
+documents they name (`crawlers.crosslinks`). An archive that cannot be opened, written or logged to
+(locked, disk full, read-only) is a recorded failure, never an exception out of the pipeline.
 """
 
 from __future__ import annotations
@@ -38,13 +38,27 @@ from scrapy.statscollectors import StatsCollector
 
 from archive import Archive, ArchiveError, StoreResult
 from crawlers.crosslinks import link_releases
-from crawlers.items import Body, Fetched, Listed, Listing, Publication, Rejected
+from crawlers.items import (
+    Body,
+    Fetched,
+    Listed,
+    Listing,
+    Publication,
+    Rejected,
+    ScreeningSnapshot,
+    SectionChange,
+)
 from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK, errors, record_failure
 
 logger = logging.getLogger(__name__)
 # What a locked, full, read-only or damaged archive raises.
 ARCHIVE_FAILURES = (ArchiveError, OSError, sqlite3.Error)
 EXTRA = ("withdrawn", "bodies", "bodies_failed")  # in the crawl log when the crawl did them
+# Items that are not publications, and the archive function storing each.
+STORES = {
+    ScreeningSnapshot: lambda archive, item: archive.store_screening_snapshot(item),
+    SectionChange: lambda archive, item: archive.store_section_changes([item]),
+}
 
 
 class ArchivePipeline:
@@ -78,7 +92,7 @@ class ArchivePipeline:
         except ARCHIVE_FAILURES as exc:
             record_failure(self.stats, f"opening the archive failed: {exc}")
 
-    def process_item(self, item: Publication | Rejected | Listed | Fetched | Listing | Body) -> Any:
+    def process_item(self, item: Any) -> Any:
         if isinstance(item, Rejected):
             message = f"{item.source} {item.source_id}: {item.reason}"
             record_failure(self.stats, f"record rejected: {message}")
@@ -92,6 +106,9 @@ class ArchivePipeline:
         if isinstance(item, Listing | Body):
             self.flush()
             self.apply(item)
+            return item
+        if type(item) in STORES:
+            self.store_other(item)
             return item
         self.batch.append(item)
         if len(self.batch) >= self.batch_size:
@@ -143,6 +160,15 @@ class ArchivePipeline:
             record_failure(self.stats, f"recording the crawl ledger failed: {exc}")
             return
         self.stats.inc_value("regwatch/ledger_days", written)
+
+    def store_other(self, item: ScreeningSnapshot | SectionChange) -> None:
+        """Store a screening snapshot or a section change; a refusal is a crawl failure."""
+        if self.archive is None:
+            return
+        try:
+            self.count(STORES[type(item)](self.archive, item))
+        except (ValueError, *ARCHIVE_FAILURES) as exc:
+            record_failure(self.stats, f"storing {type(item).__name__} failed: {exc}")
 
     def store_each(self, batch: list[Publication]) -> None:
         """A batch the archive refused: store its items one by one, dropping the bad ones."""

@@ -1,11 +1,14 @@
 """One chat message per alert: short Markdown, inert whatever the document says, within a limit.
 
-Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, related, watch)
-and the largest message the endpoint takes (its plugin's `body_maxlen`).
+Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, related, watch, and
+for rules the `screening` sentence and `section_changes` lines) and the largest message the
+endpoint takes (its plugin's `body_maxlen`).
 Leaves: the message text. Lines, most important first: for a watch-list hit, "Watch-list hit:"
 and the watched items; the title as a link (http(s) only; "Updated:" for changes), agency · type
 · publication date, key dates, related releases or documents (titles), the sentence quoted for
-each watch-list hit, why. Text from documents
+each watch-list hit, "Screening lists: adds N parties in M countries; …", up to
+`MAX_SECTION_LINES` "§ 744.23(a)(2): old → new" lines with both eCFR versions linked (http(s)
+only), why. Text from documents
 is made inert: control characters removed, Markdown characters escaped, `<` `>` replaced (so
 Slack's `<!channel>` / `<@U…>` are text) and a zero-width space put after every `@` (so
 `@everyone`, `@here` ping nobody). Too long: the why is shortened, then dropped, then the title
@@ -19,6 +22,7 @@ from typing import Any
 
 from regwatch.inert import markdown_url, one_line
 
+MAX_SECTION_LINES = 3
 MAX_CHARS = 1000  # short enough to read in a channel; below every supported platform's limit
 ZWSP = "\u200b"
 MARKDOWN = re.compile(r"([\\`*_~\[\]|#])")
@@ -59,6 +63,13 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS) -> str:
     body += [_shorten(f"Related: {related}", limit // 4)] if related else []
     watch, quotes = _watch(payload.get("watch") or [], limit)
     body += quotes
+    if payload.get("screening"):
+        body.append(_shorten(f"Screening lists: {inert(payload['screening'])}", limit // 4))
+    for line in (payload.get("section_changes") or [])[:MAX_SECTION_LINES]:
+        shown = _section_line(line, limit // 4) if isinstance(line, dict) else ""
+        if not shown or _length(body) + len(shown) > limit * 2 // 3:
+            break  # the title keeps its room
+        body.append(shown)
     why = _why(payload.get("why") or {})
     head = _head(payload, limit - _length(body) - _length(watch))
     text = "\n".join([*watch, head, *body])
@@ -88,6 +99,18 @@ def _watch(hits: list[dict[str, Any]], limit: int) -> tuple[list[str], list[str]
         for hit in hits
     ]
     return [_shorten(f"Watch-list hit: {items}", limit // 4)], quotes
+
+
+def _section_line(line: dict[str, Any], room: int) -> str:
+    """`§ 744.23(a)(2): old → new (before → after)`, the dates linked when both links fit."""
+    text = f"{inert(line.get('label'))}: {inert(line.get('old') or '(added)')} → "
+    text += inert(line.get("new") or "(removed)")
+    old, new = markdown_url(line.get("old_url")), markdown_url(line.get("new_url"))
+    dates = [inert(line.get("old_date")), inert(line.get("new_date"))]
+    links = f" ([{dates[0]}]({old}) → [{dates[1]}]({new}))" if old and new else ""
+    if len(links) > room * 2 // 3:
+        links = ""
+    return _shorten(text, room - len(links)) + links
 
 
 def _why(why: dict[str, list[list[str]]]) -> str:

@@ -5,9 +5,12 @@ Enters: a publication dict from the archive's digest reads (stored fields, tag r
 http(s) (anything else is shown as text), agency names, type, date, tags, a "why" sentence per tag
 with the rule ids apart for small print, key entities, tagger dates, the PDF link of the raw record
 when it is http(s), the late / changed markers, `related`: the linked press releases or Federal
-Register documents (title, link only when http(s), source id, date), and the watch-list hits
-(`watch_hits`: item, matched text, field, quoted sentence). Nothing here escapes: templates do,
-per format.
+Register documents (title, link only when http(s), source id, date), the watch-list hits
+(`watch_hits`: item, matched text, field, quoted sentence), what the rule did to the screening
+lists (`screening`, "adds N parties in M countries; …") and the EAR paragraphs it changed
+(`section_changes`: "§ 744.23(a)(2): old → new" with both eCFR versions linked, http(s) only),
+when the publication dict carries them (`Archive.rule_context`). Nothing here escapes: templates
+do, per format.
 """
 
 from __future__ import annotations
@@ -79,6 +82,19 @@ class WatchLine:
 
 
 @dataclass(frozen=True)
+class SectionLine:
+    """One changed EAR paragraph under the rule that changed it."""
+
+    label: str
+    old: str
+    new: str
+    old_date: str
+    new_date: str
+    old_url: str | None
+    new_url: str | None
+
+
+@dataclass(frozen=True)
 class Item:
     """A publication in a digest."""
 
@@ -100,6 +116,8 @@ class Item:
     sent_version: int | None
     related: list[Related] = field(default_factory=list)
     watch: list[WatchLine] = field(default_factory=list)
+    screening: str | None = None
+    section_changes: tuple[SectionLine, ...] = ()
 
     @property
     def primary(self) -> frozenset[str]:
@@ -153,6 +171,21 @@ def item(pub: dict[str, Any]) -> Item:
             for hit in pub.get("watch_hits") or []
             if isinstance(hit, dict)
         ],
+        screening=one_line(pub.get("screening")) or None,
+        section_changes=tuple(section_line(line) for line in pub.get("section_changes") or ()),
+    )
+
+
+def section_line(line: dict[str, Any]) -> SectionLine:
+    """A changed paragraph: `(added)` / `(removed)` for a paragraph only one version has."""
+    return SectionLine(
+        label=one_line(line.get("label")),
+        old=one_line(line.get("old")) or "(added)",
+        new=one_line(line.get("new")) or "(removed)",
+        old_date=one_line(line.get("old_date")),
+        new_date=one_line(line.get("new_date")),
+        old_url=http_url(one_line(line.get("old_url"))),
+        new_url=http_url(one_line(line.get("new_url"))),
     )
 
 

@@ -2,12 +2,13 @@
 
 Enters: an open `archive.Archive` (read only), a `Period`, the list's name and tag filter.
 Leaves: `Digest`: the period's tagged publications not yet sent to the list in another period's
-digest, plus late ones (published before the period, stored after the list's first digest, never
-sent); those touching the watch-list first (`watch`: tagged or not, most watched items first, with
-their hits), the others grouped into the sections AI × export control, export control, AI;
-changes to documents the list was already sent; upcoming dates in the 30 days after the period;
-the period's counts (the untagged are counted, not listed); source health; counts by tag and
-agency for this and the previous weeks; and `sent_items`, what a sent digest records.
+digest (each with its screening-list joins and EAR section changes, `Archive.rule_context`), plus
+late ones (published before the period, stored after the list's first digest, never sent); those
+touching the watch-list first (`watch`: tagged or not, most watched items first, with their hits),
+the others grouped into the sections AI × export control, export control, AI; changes to documents
+the list was already sent; upcoming dates in the 30 days after the period; the period's counts
+(the untagged are counted, not listed); source health; counts by tag and agency for this and the
+previous weeks; and `sent_items`, what a sent digest records.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def build_digest(
         list_name, period.start, period.end, wanted, archive.first_digest_at(list_name)
     )
     hits = archive.watch_hits([pub["id"] for pub in pubs])
-    found = [item({**pub, "watch_hits": hits.get(pub["id"])}) for pub in pubs]
+    found = [item(_in_context(archive, {**pub, "watch_hits": hits.get(pub["id"])})) for pub in pubs]
     watched = sorted((e for e in found if e.watch), key=lambda e: -len({w.item for w in e.watch}))
     found = [entry for entry in found if entry.primary and not entry.watch]
     first_week = period.weeks_back(PREVIOUS_WEEKS)
@@ -128,13 +129,21 @@ def build_digest(
             Section(title, [entry for entry in found if entry.primary == wanted_tags])
             for title, wanted_tags in SECTIONS
         ],
-        changes=[item(pub) for pub in archive.digest_changes(list_name, period.start, period.end)],
+        changes=[
+            item(_in_context(archive, pub))
+            for pub in archive.digest_changes(list_name, period.start, period.end)
+        ],
         upcoming=_upcoming(archive, period, wanted),
         counts=archive.period_counts(period.start, period.end, list(PRIMARY), wanted),
         health=health(archive.coverage(period.start, period.end), period, archive.open_incidents()),
         by_tag=by_tag,
         by_agency=by_agency,
     )
+
+
+def _in_context(archive: Any, pub: dict[str, Any]) -> dict[str, Any]:
+    """The publication with its screening-list joins and EAR section changes."""
+    return {**pub, **archive.rule_context(pub["id"])}
 
 
 def _upcoming(archive: Any, period: Period, tags: list[str]) -> list[Upcoming]:

@@ -30,10 +30,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
+
+import pycountry
 
 from nlp.watchnames import NameHit, NameIndex, NameRules, load_name_rules
 
+COUNTRY_CODES = Path(__file__).parent / "patterns" / "watch" / "country_codes.json"
 KINDS = ("eccn", "counterparty", "cfr", "license_exception", "country_group", "term")
 TEXT_FIELDS = ("title", "action", "abstract", "body_text")
 DEFAULT_THRESHOLD = 90
@@ -212,6 +216,26 @@ class WatchList:
         order = {field: n for n, field in enumerate(("cfr_references", *TEXT_FIELDS))}
         return sorted(unique, key=lambda h: (order.get(h["field"], 99), h["start"] or 0))
 
+    def match_party(self, names: Sequence[str], countries: Sequence[str]) -> list[dict[str, Any]]:
+        """The watched counterparties a screening-list party is (its name or an alternate name,
+        matched as in documents); a watched country must be among the party's ISO 3166 codes when
+        the list gives any. Hits name the field `listed name` or `alternate name`; the quote is the
+        name."""
+        codes = {code.upper() for code in countries if isinstance(code, str)}
+        hits, seen = [], set()
+        for n, name in enumerate(names):
+            field = "listed name" if n == 0 else "alternate name"
+            for found in self._names.find(name, title=True):
+                item = self._by_kind["counterparty"][found.name]
+                if item.country and codes and iso_code(item.country) not in codes:
+                    continue
+                if item.label not in seen:
+                    seen.add(item.label)
+                    mention = _place(field, name, found.start, found.end)
+                    hit = _hit(item, mention, round(found.score, 1))
+                    hits.append({**hit, "quote": " ".join(name.split())})
+        return hits
+
     def _eccns(self, entities: dict[str, Any]) -> Iterable[dict[str, Any]]:
         for mention in _mentions(entities.get("eccns")):
             for item in self._by_kind["eccn"]:
@@ -253,6 +277,31 @@ class WatchList:
             for found in self._terms.finditer(text):
                 item = self._by_kind["term"][int(found.lastgroup[1:])]
                 yield _hit(item, _place(field, text, found.start(), found.end()))
+
+
+@cache
+def iso_code(country: str) -> str | None:
+    """The ISO 3166 alpha-2 code of a country as the tagger names it (`China` → `CN`), from
+    pycountry, else from `COUNTRY_CODES` (names pycountry does not know); None if unknown."""
+    extra = _country_codes()
+    if country in extra:
+        return extra[country]
+    try:
+        return pycountry.countries.lookup(country).alpha_2
+    except LookupError:
+        return None
+
+
+@cache
+def _country_codes() -> dict[str, str]:
+    """`COUNTRY_CODES`, checked: an object of country name → two capital letters."""
+    codes = json.loads(COUNTRY_CODES.read_text(encoding="utf-8"))
+    if not isinstance(codes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[A-Z]{2}", v)
+        for k, v in codes.items()
+    ):
+        raise ValueError(f"{COUNTRY_CODES}: expected an object of country name → ISO alpha-2 code")
+    return codes
 
 
 def _alternation(phrases: list[str]) -> re.Pattern[str]:

@@ -374,6 +374,7 @@ def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | 
     counts = ", ".join(f"{name} {n}" for name, n in sorted(result.counts.items())) or "no tags"
     click.echo(f"tagged {result.tagged} documents with model {result.model_version}: {counts}")
     _echo_rematch(result.rematch)
+    _echo_screening(result.screening_hits)
     _fail_on_tag_failures(result)
 
 
@@ -417,6 +418,7 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
         _echo_crawl(fetched)
     click.echo(f"tagged {result.retag.tagged} documents again after reading their full text")
     _echo_rematch(tagged.rematch)
+    _echo_screening(tagged.screening_hits)
     _echo_digest(result.digest)
     _echo_alerts(result.alert)
     if result.failed_crawls:
@@ -563,6 +565,16 @@ def _echo_crawl(result: Any) -> None:
         f"{result.inserted} new, {result.updated} changed, {result.unchanged} unchanged"
         f" ({'ok' if result.ok else 'FAILED'})"
     )
+
+
+def _echo_screening(hits: list[tuple[str, list[str]]]) -> None:
+    """Screening-list changes that touch the watch-list (each alerted on its own)."""
+    if hits:
+        _echo(f"screening-list changes touching the watch-list: {len(hits)}")
+    for party, items in hits[:SHOWN]:
+        _echo(f"  {party}: {'; '.join(items)}")
+    if len(hits) > SHOWN:
+        _echo(f"  … and {len(hits) - SHOWN} more")
 
 
 def _echo_rematch(result: Any, always: bool = False) -> None:

@@ -66,13 +66,15 @@ class RematchResult:
 @dataclass(frozen=True)
 class TagRunResult:
     """Documents tagged and stored, tag counts, and `failed`: (`<source> <source_id>`, reason);
-    `rematch` when the watch-list had changed since the last run."""
+    `rematch` when the watch-list had changed since the last run; `screening_hits`: (party as
+    listed, watched items it is) for screening-list changes touching the watch-list."""
 
     tagged: int
     model_version: str
     counts: dict[str, int]
     failed: list[tuple[str, str]]
     rematch: RematchResult | None = None
+    screening_hits: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -426,7 +428,25 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
                 progress(done, total)
         _queue_bodies(archive, config)
         rematched = _rematch_if_changed(config, archive, watchlist)
-    return TagRunResult(stored, tagger.version, counts, failed, rematched)
+        screening = _match_screening(archive, watchlist, [r.name for r in routes if r.watch])
+    return TagRunResult(stored, tagger.version, counts, failed, rematched, screening)
+
+
+def _match_screening(
+    archive: Archive, watchlist: WatchList, routes: list[str]
+) -> list[tuple[str, list[str]]]:
+    """Match the parties of every screening-list change not matched yet against the watch-list's
+    counterparties; each party touching it is a watch-list alert for `routes` on its own, before
+    any rule naming it is read. A snapshot is matched once."""
+    found_all = []
+    for snapshot, parties in archive.unmatched_screening_deltas():
+        found = [(p, watchlist.match_party([p.name, *p.alt_names], p.countries)) for p in parties]
+        found = [(party, hits) for party, hits in found if hits]
+        archive.screening_watch_matched(snapshot, found, routes)
+        found_all += [
+            (f"{p.name} ({p.kind}, {p.list})", [h["item"] for h in hits]) for p, hits in found
+        ]
+    return found_all
 
 
 def rematch(config: Config, *, alert: bool = False) -> RematchResult:

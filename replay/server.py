@@ -17,7 +17,10 @@ scenario route `{"path", "query": {name: value}, "times": [n, …], "status", "f
 `truncate_at` declares the full Content-Length but sends only that many bytes. `"overrides"` names
 a JSON-lines file of document changes applied to the store (a corrected version of a document);
 `"pi_filings"` a JSON file of extra public-inspection filings, `"pi_withdrawn"` the document
-numbers taken off public inspection.
+numbers taken off public inspection. The Consolidated Screening List download and the eCFR
+versioner API are answered from `csl/` and `ecfr/` (`replay.csl`, `replay.ecfr`; options per
+source under the scenario's `"sources"`, e.g. `{"csl": {"snapshot":
+"synthetic-consolidated-2.json"}}`); `base_url(source)` is the base URL to configure for each.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from replay import csl, ecfr
 from replay import federal_register as fr
 from replay.public_inspection import InspectionDesk
 
@@ -67,6 +71,7 @@ class Scenario:
     overrides: str | None = None
     pi_filings: str | None = None
     pi_withdrawn: list[str] = field(default_factory=list)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def load_scenario(source_dir: Path, scenario: str | Path | dict[str, Any] | None) -> Scenario:
@@ -83,6 +88,7 @@ def load_scenario(source_dir: Path, scenario: str | Path | dict[str, Any] | None
         overrides=scenario.get("overrides"),
         pi_filings=scenario.get("pi_filings"),
         pi_withdrawn=list(scenario.get("pi_withdrawn", [])),
+        sources=scenario.get("sources", {}),
     )
 
 
@@ -110,6 +116,12 @@ class ReplayServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/api/v1/"
+
+    def base_url(self, source: str) -> str:
+        """The base URL to configure for `source` (federal_register, csl or ecfr)."""
+        host, port = self.server_address[:2]
+        paths = {"csl": csl.BASE_PATH, "ecfr": ecfr.BASE_PATH}
+        return f"http://{host}:{port}{paths[source]}" if source in paths else self.url
 
     def start(self) -> ReplayServer:
         self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
@@ -144,8 +156,12 @@ class Handler(BaseHTTPRequestHandler):
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         agent = self.headers.get("User-Agent", "")
         route = self.server.route_for(parts.path, pairs, self.path, agent)
+        other = self._other_source(parts.path, pairs)
         if route is not None:
             self._send_route(route)
+        elif other is not None:
+            status, body, kind = other
+            self._send(status, body, {"Content-Type": kind})
         elif parts.path in self.server.api["search_paths"]:
             reply = fr.search(self.server.store, self.server.api, pairs, self._origin())
             self._send(reply.status, reply.body, {"Content-Type": JSON_TYPE})
@@ -176,6 +192,13 @@ class Handler(BaseHTTPRequestHandler):
         status, name = (200, name) if name else (404, facts["missing"])
         path = self.server.source_dir / name
         self._send(status, path.read_bytes(), {"Content-Type": CONTENT_TYPES[path.suffix]})
+
+    def _other_source(self, path: str, pairs: list[tuple[str, str]]) -> tuple | None:
+        """The CSL or eCFR reply to this request, or None if it is for neither."""
+        recordings, options = self.server.source_dir.parent, self.server.scenario.sources
+        return csl.answer(recordings, path, options.get("csl", {})) or ecfr.answer(
+            recordings, path, pairs, options.get("ecfr", {})
+        )
 
     def _origin(self) -> str:
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
@@ -220,6 +243,7 @@ def run_forever(directory: Path | str = RECORDINGS, port: int = 8400) -> None:
         raise ValueError(f"{directory}: no {SOURCE_DIR}/store.jsonl.gz (see replay/recordings)")
     server = ReplayServer(Path(directory), "127.0.0.1", port, Scenario())
     print(f"replaying the Federal Register API at {server.url} (Ctrl-C to stop)", flush=True)
+    print(f"  CSL at {server.base_url('csl')}, eCFR at {server.base_url('ecfr')}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

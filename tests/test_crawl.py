@@ -269,7 +269,7 @@ def test_retry_waits_for_retry_after_capped_and_backs_off_otherwise():
 def test_unknown_source_is_a_one_line_error_listing_valid_names():
     with pytest.raises(
         ValueError,
-        match=r"^unknown source 'fedreg'; valid sources: bis, federal_register, "
+        match=r"^unknown source 'fedreg'; valid sources: bis, csl, ecfr, federal_register, "
         r"federal_register_fulltext, federal_register_pi, ntia$",
     ):
         source_spec("fedreg")
@@ -304,7 +304,8 @@ def test_crawl_reports_an_unusable_archive_home_before_starting(tmp_path):
 
 def test_crawl_rejects_an_unknown_source_before_starting(tmp_path):
     with pytest.raises(
-        ValueError, match=r"^unknown source 'nonesuch'; valid sources: bis, federal_register, "
+        ValueError,
+        match=r"^unknown source 'nonesuch'; valid sources: bis, csl, ecfr, federal_register, ",
     ):
         crawl(tmp_path, source="nonesuch", since="2023-10-01", until="2023-10-02", contact=CONTACT)
     assert not (tmp_path / "regwatch.db").exists()

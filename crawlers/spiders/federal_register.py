@@ -92,11 +92,6 @@ class Slice:
 class FederalRegisterSpider(ApiSpider):
     name = "federal_register"
 
-    def __init__(self, since: str, until: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.since = date.fromisoformat(since)
-        self.until = date.fromisoformat(until)
-
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FederalRegisterSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)

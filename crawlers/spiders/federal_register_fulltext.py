@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,11 +39,6 @@ class FederalRegisterFulltextSpider(ApiSpider):
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
         "AUTOTHROTTLE_ENABLED": False,
     }
-
-    def __init__(self, since: str, until: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.since = date.fromisoformat(since)
-        self.until = date.fromisoformat(until)
 
     async def start(self) -> AsyncIterator[scrapy.Request | Body]:
         if errors(self.crawler.stats):  # e.g. the archive could not be opened

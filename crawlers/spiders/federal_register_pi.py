@@ -38,9 +38,7 @@ class FederalRegisterPiSpider(ApiSpider):
     name = "federal_register_pi"
 
     def __init__(self, since: str, until: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.until = date.fromisoformat(until)
-        self.since = date.fromisoformat(since)  # the range the watermark covers once complete
+        super().__init__(since, until, **kwargs)  # `since`: what the watermark covers once complete
         earliest = self.until - timedelta(days=self.spec["max_days"] - 1)
         self.first_day = max(self.since, earliest)  # filings older than this are published
 

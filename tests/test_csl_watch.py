@@ -1,0 +1,91 @@
+"""A watch-list counterparty in a screening-list change is an alert on its own: two synthetic CSL
+snapshots crawled by Scrapy from the replay server into a real archive, the tag step matching the
+delta, the alert delivered to a real webhook receiver on 127.0.0.1 once, and a party whose
+country differs from the watched one staying silent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawlers.run import crawl
+from regwatch.cli import main
+from replay.server import RECORDINGS, serve
+from tests.receiver import Receiver
+
+FAST = {"DOWNLOAD_DELAY": 0, "RETRY_BACKOFF_BASE": 0.001, "RETRY_TIMES": 1}
+SECOND = {"sources": {"csl": {"snapshot": "synthetic-consolidated-2.json"}}}
+WATCH = """
+[watch]
+eccns = ["3A090*"]
+
+[[watch.counterparties]]
+name = "Shenzhen Synthetic Example Microelectronics"
+country = "China"
+
+[[watch.counterparties]]
+name = "Synthetic Example Computing Research Institute"
+country = "Russia"
+"""
+
+
+@pytest.fixture
+def receiver():
+    started = Receiver()
+    yield started
+    started.stop()
+
+
+def invoke(config: Path, *args: str):
+    return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+
+
+def crawl_snapshot(home: Path, scenario: dict | None) -> None:
+    with serve(RECORDINGS, scenario=scenario) as server:
+        result = crawl(
+            home,
+            source="csl",
+            base_url=server.base_url("csl"),
+            contact="csl-watch-tests@example.org",
+            settings=FAST,
+        )
+    assert result.ok, result.error
+
+
+def test_a_watched_counterparty_added_to_the_entity_list_is_alerted_once(tmp_path, receiver):
+    home = tmp_path / "home"
+    config = tmp_path / "regwatch.toml"
+    config.write_text(
+        f'[archive]\nhome = "{home}"\n'
+        "[alerts]\nbackoff_seconds = 0.0\ntimeout_seconds = 2.0\n"
+        '[[alerts.routes]]\nname = "watchers"\n'
+        f'url = "json://127.0.0.1:{receiver.port}/hook"\ntags = ["ai"]\nwatch = true\n' + WATCH,
+        encoding="utf-8",
+    )
+    crawl_snapshot(home, None)  # the baseline: no delta, nothing to alert
+    assert "screening-list" not in invoke(config, "tag").output
+    crawl_snapshot(home, SECOND)
+
+    tagged = invoke(config, "tag")
+    assert tagged.exit_code == 0, tagged.output
+    assert "screening-list changes touching the watch-list: 1" in tagged.output
+    assert (
+        "  Synthetic Example Microelectronics Co., Ltd. (added, EL): "
+        "Shenzhen Synthetic Example Microelectronics (China)"
+    ) in tagged.output
+    assert "Computing Research Institute (added" not in tagged.output  # listed in CN, not RU
+
+    delivered = invoke(config, "alert")
+    assert delivered.output.startswith("alerts: 1 sent"), delivered.output
+    [request] = receiver.accepted
+    text = request.body["message"]
+    assert text.startswith("Watch-list hit: Shenzhen Synthetic Example Microelectronics (China)\n")
+    assert "Synthetic Example Microelectronics Co., Ltd. (CN) added to the Entity List" in text
+    assert "“Shen Zhen Synthetic Example Microelectronics” (alternate name)" in text
+
+    assert "screening-list" not in invoke(config, "tag").output  # a snapshot is matched once
+    assert invoke(config, "alert").output.startswith("alerts: 0 sent")
+    assert len(receiver.requests) == 1

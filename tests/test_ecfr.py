@@ -1,0 +1,177 @@
+"""The eCFR source: paragraph labels and diffs on the synthetic section XML of
+`replay/recordings/ecfr/`, crawl tests (Scrapy in a child process against the replay server, rows
+in a real SQLite archive): a version pair producing the right section diff linked to the rule that
+made it, never asking for a date past `up_to_date_as_of`, and hostile answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archive import Archive
+from crawlers.ecfr_text import Unreadable, diff, paragraphs
+from crawlers.run import crawl
+from digests.period import iso_week
+from digests.render import render
+from digests.select import build_digest
+from replay.server import RECORDINGS, serve
+
+CONTACT = "ecfr-tests@example.org"
+FAST = {"DOWNLOAD_DELAY": 0, "RETRY_BACKOFF_BASE": 0.001, "RETRY_TIMES": 1}
+SECTIONS = RECORDINGS / "ecfr" / "sections"
+RULE = "2024-28270"  # real BIS rule of 2024-12-05 naming CFR parts 740 and 744 among others
+VERSIONS = "/api/versioner/v1/versions/title-15.json"
+OLD_23 = "…you may not export items classified in ECCN 3B001 or 3B002 when you have knowledge that"
+NEW_23 = (
+    "…you may not export items classified in ECCN 3B001, 3B002, or 3B993 when you have knowledge"
+)
+
+
+def xml(name: str) -> bytes:
+    return (SECTIONS / f"synthetic-{name}.xml").read_bytes()
+
+
+def run(home: Path, server, source: str = "ecfr", **extra):
+    return crawl(
+        home,
+        source=source,
+        base_url=server.base_url(source),
+        contact=CONTACT,
+        settings={**FAST, **extra.pop("settings", {})},
+        **extra,
+    )
+
+
+# --- parse tests ---------------------------------------------------------------------------------
+
+
+def test_paragraphs_carry_their_designation_path_even_after_a_paragraph_heading():
+    labels = [label for label, _ in paragraphs(xml("744.23@2024-12-05"))]
+    assert labels == ["", "(a)(1)", "(a)(2)", "(a)(3)", "(a)(4)", "(b)"]
+
+
+def test_a_version_pair_gives_labelled_paragraph_changes_and_a_unified_diff():
+    old, new = paragraphs(xml("744.23@2023-11-17")), paragraphs(xml("744.23@2024-12-05"))
+    changes, unified = diff("§ 744.23", old, new, ("2024-12-04", "2024-12-05"))
+    assert [(c["label"], c["old"] is None) for c in changes] == [
+        ("§ 744.23(a)(2)", False),
+        ("§ 744.23(a)(4)", True),
+    ]
+    assert changes[0]["old_excerpt"].startswith(
+        "…you may not export items classified in ECCN 3B001 or"
+    )
+    assert "3B001, 3B002, or 3B993" in changes[0]["new_excerpt"]
+    assert unified.startswith("--- § 744.23 (2024-12-04)\n+++ § 744.23 (2024-12-05)")
+    assert "+(4) High bandwidth memory." in unified
+
+
+def test_entities_and_doctypes_in_section_xml_are_never_expanded(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET")
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>'
+        '<DIV8 N="744.1" TYPE="SECTION"><P>(a) read &x; here</P></DIV8>'
+    ).encode()
+    assert "TOP SECRET" not in repr(paragraphs(body))
+    with pytest.raises(Unreadable, match="no DIV8 section"):
+        paragraphs(b"<html><body>Request Access</body></html>")
+    with pytest.raises(Unreadable, match="not XML"):
+        paragraphs(b"{}")
+
+
+# --- crawl tests ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    """FR day 2024-12-05 crawled, then the eCFR from issue date 2024-11-01."""
+    home = tmp_path_factory.mktemp("ecfr") / "home"
+    server = serve(RECORDINGS)
+    try:
+        fr = run(home, server, "federal_register", since="2024-12-05", until="2024-12-05")
+        result = run(home, server, since="2024-11-01", until="2025-06-30")
+        requests = list(server.requests)
+    finally:
+        server.stop()
+    assert fr.ok and fr.inserted == 1, fr
+    return home, result, requests
+
+
+def test_changed_sections_of_parts_730_to_774_are_stored_and_nothing_past_up_to_date(crawled):
+    home, result, requests = crawled
+    assert result.ok and result.inserted == 3, result
+    full = [r for r in requests if "/full/" in r]
+    assert all(r.split("/full/")[1][:10] <= "2024-12-10" for r in full)  # up_to_date_as_of
+    assert not any("700.1" in r or "744.21" in r for r in full)  # outside 730-774; future
+    assert any(r.startswith(VERSIONS + "?chapter=VII&subchapter=C&issue_date") for r in requests)
+    with Archive.open(home, readonly=True) as archive:
+        assert archive.watermark("ecfr") == "2024-12-08"  # held before the waiting 744.21 version
+
+
+def test_a_section_change_is_linked_to_the_rule_that_amended_it(crawled):
+    with Archive.open(crawled[0], readonly=True) as archive:
+        [rule] = [p["id"] for p in archive.publications() if p["source_id"] == RULE]
+        changes = archive.section_changes(rule)
+        by_section = {c["identifier"]: c for c in changes}
+        assert sorted(by_section) == ["740.2", "744.23"]  # 744.6 changed on another day
+        assert archive.amending_publications(by_section["744.23"]["id"]) == [rule]
+        others = set(range(1, 4)) - {c["id"] for c in changes}
+        assert [archive.amending_publications(cid) for cid in others] == [[]]
+    change = by_section["744.23"]
+    assert (change["old_date"], change["new_date"], change["amendment_date"]) == (
+        "2024-12-04",
+        "2024-12-05",
+        "2024-12-05",
+    )
+    assert change["new_url"] == "https://www.ecfr.gov/on/2024-12-05/title-15/section-744.23"
+    assert "3B001 or 3B002" in change["old_text"] and "3B993" in change["new_text"]
+
+
+def test_the_digest_puts_the_section_diff_under_the_rule_with_both_versions(crawled):
+    result = {"tags": ["export_control"], "evidence": {}, "entities": {}, "dates": {}}
+    with Archive.open(crawled[0]) as archive:
+        for batch in archive.documents_to_tag("t"):
+            archive.store_tags([(item, result) for item in batch], "t")
+        pages = render(build_digest(archive, iso_week("2024-W49")))
+    text = pages.text
+    line = f"§ 744.23(a)(2): {OLD_23}"
+    assert line in text and NEW_23 in text
+    assert text.index(RULE) < text.index(line)
+    assert "eCFR 2024-12-04: https://www.ecfr.gov/on/2024-12-04/title-15/section-744.23" in text
+    assert "https://www.ecfr.gov/on/2024-12-05/title-15/section-744.23" in pages.html
+    assert "§ 744.23(a)(4): (added) -> (4) High bandwidth memory." in text
+
+
+# --- hostile answers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ('{"content_versions": [], "meta": {"total_pages": "51"}}', "more than the 50 pages"),
+        (
+            '{"content_versions": [{"identifier": "744.1"}], "meta": {"total_pages": "1"}}',
+            "content_versions[0] has a missing or malformed",
+        ),
+        ('{"content_versions": {}, "meta": {"total_pages": "1"}}', "content_versions is a object"),
+    ],
+)
+def test_a_hostile_versions_body_fails_the_crawl_in_one_line(tmp_path, replay, body, problem):
+    path = tmp_path / "versions.json"
+    path.write_text(body)
+    server = replay({"routes": [{"path": VERSIONS, "status": 200, "file": str(path)}]})
+    result = run(tmp_path / "home", server, since="2024-11-01", until="2025-06-30")
+    assert not result.ok and problem in result.error, result.error
+    with Archive.open(tmp_path / "home", readonly=True) as archive:
+        assert archive.watermark("ecfr") is None
+
+
+def test_a_redirect_off_the_api_host_is_refused(tmp_path, replay):
+    foreign = {"Location": "http://192.0.2.1/api/versioner/v1/titles.json"}
+    server = replay(
+        {"routes": [{"path": "/api/versioner/v1/titles.json", "status": 302, "headers": foreign}]}
+    )
+    result = run(tmp_path / "home", server, since="2024-11-01", until="2025-06-30")
+    assert not result.ok and "not on the API host" in result.error, result.error
