@@ -379,36 +379,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        14,
-        "alerts not about a publication (screening-list parties); watch-list matching of snapshots",
-        """
-        CREATE TABLE alert_outbox_new (
-            id INTEGER PRIMARY KEY,
-            route TEXT NOT NULL,
-            publication_id INTEGER REFERENCES publications (id) ON DELETE CASCADE,
-            version INTEGER NOT NULL,
-            idempotency_key TEXT NOT NULL UNIQUE,
-            kind TEXT NOT NULL CHECK (kind IN ('new', 'updated')),
-            payload TEXT NOT NULL,
-            state TEXT NOT NULL DEFAULT 'pending'
-                CHECK (state IN ('pending', 'sent', 'failed', 'maybe')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT NOT NULL,
-            last_error TEXT,
-            created_at TEXT NOT NULL,
-            sent_at TEXT,
-            UNIQUE (route, publication_id, version)
-        );
-        INSERT INTO alert_outbox_new SELECT * FROM alert_outbox;
-        DROP TABLE alert_outbox;
-        ALTER TABLE alert_outbox_new RENAME TO alert_outbox;
-        CREATE INDEX alert_outbox_due ON alert_outbox (state, next_attempt_at);
-        CREATE INDEX alert_outbox_route ON alert_outbox (route, publication_id);
-
-        ALTER TABLE screening_snapshots ADD COLUMN watch_matched_at TEXT;
-        """,
-    ),
-    (
         12,
         "compressed source records; what SQL reads of them (citation, full-text URL, "
         "public-inspection issue) in columns of their own",
@@ -439,6 +409,36 @@ MIGRATIONS: list[tuple[int, str, str]] = [
                 NULL
             );
         CREATE INDEX publications_citation ON publications (citation);
+        """,
+    ),
+    (
+        14,
+        "alerts not about a publication (screening-list parties); watch-list matching of snapshots",
+        """
+        CREATE TABLE alert_outbox_new (
+            id INTEGER PRIMARY KEY,
+            route TEXT NOT NULL,
+            publication_id INTEGER REFERENCES publications (id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('new', 'updated')),
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sent', 'failed', 'maybe')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (route, publication_id, version)
+        );
+        INSERT INTO alert_outbox_new SELECT * FROM alert_outbox;
+        DROP TABLE alert_outbox;
+        ALTER TABLE alert_outbox_new RENAME TO alert_outbox;
+        CREATE INDEX alert_outbox_due ON alert_outbox (state, next_attempt_at);
+        CREATE INDEX alert_outbox_route ON alert_outbox (route, publication_id);
+
+        ALTER TABLE screening_snapshots ADD COLUMN watch_matched_at TEXT;
         """,
     ),
 ]

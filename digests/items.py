@@ -153,7 +153,7 @@ def item(pub: dict[str, Any]) -> Item:
             for slot, value in (pub.get("tag_dates") or {}).items()
             if slot in DATE_SLOTS and isinstance(value, str)
         ],
-        pdf_url=_pdf(pub.get("pdf_url")),
+        pdf_url=_pdf(pub.get("raw")),
         late=bool(pub.get("late")),
         sent_version=pub.get("sent_version"),
         related=[
@@ -232,5 +232,6 @@ def entities(found: dict[str, Any]) -> list[tuple[str, list[str]]]:
     return shown
 
 
-def _pdf(url: Any) -> str | None:
-    return http_url(one_line(url) if isinstance(url, str) else "")
+def _pdf(raw: Any) -> str | None:
+    url = one_line(raw.get("pdf_url")) if isinstance(raw, dict) else ""
+    return http_url(url)

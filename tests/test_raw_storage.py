@@ -64,7 +64,7 @@ def test_only_text_from_raw_fills_a_column() -> None:
 
 @pytest.fixture
 def before_12(tmp_path: Path):
-    """A home whose database stops at migration 11, written as regwatch wrote it then."""
+    """A home with the migrations before 12 only, written as regwatch wrote it then."""
     home = tmp_path / "home"
     home.mkdir()
     conn = sqlite3.connect(home / "regwatch.db", isolation_level=None)
