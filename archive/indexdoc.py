@@ -3,8 +3,10 @@
 Enters: `publications` rows joined with their tags and tag result (`ROWS_SQL`). Leaves: the index
 schema (`build_schema`) and `document(row)`, a `tantivy.Document` with three ranked text fields —
 `title`, `abstract`, `body` (everything else people search: number, action, dates, agency names,
-CFR parts as "15 CFR 744", RINs, dockets, topics, body text) — `common`, the pairs of adjacent
-stop words ("of the") that make phrases of very common words fast; and the filter and facet
+CFR parts as "15 CFR 744", RINs, dockets, topics, body text) — with `title_pairs`,
+`abstract_pairs` and `body_pairs`, each field's adjacent pairs of common words (stop words and
+the frequent words of `common_words.txt`: "of the", "this rule", "environmental protection")
+that make phrases of very common words fast; and the filter and facet
 fields: `tags` (tags and sub-tags), `source`, `type`, `agency` (display values, fast for facets)
 with `type_key` / `agency_key` (their `keyword` forms, for filters), `year`, `date`,
 `comments_close`, `eccn` (every ECCN the tagger found with its dotted ancestors: `3A090.a.1`
@@ -18,13 +20,15 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import tantivy
 
 TAG_SEPARATOR = "\x1f"
 TEXT_FIELDS = ("title", "abstract", "body")
-# Stop words whose adjacent pairs go into `common` (Lucene's English stop set, as CommonGrams uses).
+# Stop words, whose adjacent pairs go into `<field>_pairs` (Lucene's English stop set, as
+# CommonGrams uses), as do pairs with the frequent words of `common_words.txt`.
 STOP_WORDS = frozenset(
     {
         "a",
@@ -96,13 +100,30 @@ CFR = re.compile(
 )
 
 
+def load_words(path: Path) -> frozenset[str]:
+    """The words of a list file (one per line, `#` comments), each one analysed token; raises
+    `ValueError` naming the first line that is not."""
+    words = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        word = line.strip()
+        if word and not word.startswith("#"):
+            if ANALYZER.analyze(word) != [word]:
+                raise ValueError(f"{path.name} line {number}: {word!r} is not one lowercase word")
+            words.add(word)
+    return frozenset(words)
+
+
+COMMON_WORDS = STOP_WORDS | load_words(Path(__file__).with_name("common_words.txt"))
+
+
 def build_schema() -> tantivy.Schema:
     """The index schema (see the module docstring)."""
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("id", stored=False, indexed=True, fast=True)
     for name in TEXT_FIELDS:
         builder.add_text_field(name, tokenizer_name="default", index_option="position")
-    builder.add_text_field("common", tokenizer_name="raw", index_option="freq")
+    for name in TEXT_FIELDS:
+        builder.add_text_field(f"{name}_pairs", tokenizer_name="raw", index_option="freq")
     for name in ("tags", "source", "type", "agency"):
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
     for name in ("type_key", "agency_key", "eccn", "cfr", "country"):
@@ -118,10 +139,10 @@ def keyword(text: str) -> str:
     return _NOT_KEY.sub("-", text.lower()).strip("-")
 
 
-def stop_pairs(tokens: list[str]) -> Iterator[str]:
-    """Adjacent pairs of stop words in analysed `tokens`, as `common` holds them ("of the")."""
+def common_pairs(tokens: list[str]) -> Iterator[str]:
+    """Adjacent pairs of `COMMON_WORDS` in analysed `tokens`, as `<field>_pairs` hold them."""
     for first, second in zip(tokens, tokens[1:], strict=False):
-        if first in STOP_WORDS and second in STOP_WORDS:
+        if first in COMMON_WORDS and second in COMMON_WORDS:
             yield f"{first} {second}"
 
 
@@ -160,8 +181,7 @@ def document(row: sqlite3.Row) -> tantivy.Document:
     for name, text in (("title", title), ("abstract", abstract), ("body", body)):
         if text:
             doc.add_text(name, text)
-    for pair in dict.fromkeys(p for text in (title, abstract, body) for p in _pairs(text)):
-        doc.add_text("common", pair)
+            _add_all(doc, f"{name}_pairs", _pairs(text))
     _add_all(doc, "tags", tags.split(TAG_SEPARATOR) if tags else ())
     doc.add_text("source", source)
     if kind:
@@ -182,8 +202,8 @@ def document(row: sqlite3.Row) -> tantivy.Document:
     return doc
 
 
-def _pairs(text: str | None) -> Iterator[str]:
-    return stop_pairs(ANALYZER.analyze(text)) if text else iter(())
+def _pairs(text: str) -> Iterator[str]:
+    return common_pairs(ANALYZER.analyze(text))
 
 
 def _add_all(doc: tantivy.Document, field: str, values: Iterable[str]) -> None:

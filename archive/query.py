@@ -4,7 +4,7 @@ Enters: free text such as `entity list "foreign direct product" regulat* -correc
 Leaves: a `tantivy.Query` over the index's `title`, `abstract` and `body` fields (weighted in that
 order) — words ANDed (from three words on, one may be missing), each word also matching its
 English inflections found in the index (`controls` finds `control`, ranked below the form typed; a
-quoted word is exact), quoted phrases (stop-word pairs looked up in `common` first), `word*`
+quoted word is exact), quoted phrases (pairs of common words looked up first), `word*`
 prefixes of 4+ letters expanded to the most frequent matching terms, `-term` exclusions beside at
 least one positive term — or a `QueryError` saying in one line what to change; `check_dates` and
 `check_limit` for the values around a query. Engine syntax (`field:`, `AND`, brackets) is never
@@ -26,7 +26,7 @@ import tantivy
 from tantivy import Occur, Query
 
 from archive.errors import QueryError
-from archive.indexdoc import ANALYZER, STOP_WORDS, stop_pairs
+from archive.indexdoc import ANALYZER, STOP_WORDS, common_pairs
 from archive.records import iso_date
 
 # Ranked fields and their weights: a title word counts most, then the abstract, then the rest.
@@ -129,42 +129,30 @@ def build(clauses: Sequence[Clause], schema: tantivy.Schema, searcher: tantivy.S
 
 
 def _clause_query(clause: Clause, schema: tantivy.Schema, searcher: tantivy.Searcher) -> Query:
-    """The clause in any ranked field, each field's score weighted (`FIELDS`)."""
-    if clause.kind == "exact" and len(clause.tokens) > 1 and _all_stop_words(clause.tokens):
-        return _common_phrase(clause.tokens, schema)
-    per_field = [
-        (Occur.Should, Query.boost_query(_field_query(clause, field, schema, searcher), weight))
-        for field, weight in FIELDS
-    ]
-    query = Query.boolean_query(per_field)
-    pairs = list(dict.fromkeys(stop_pairs(list(clause.tokens)))) if clause.kind == "exact" else []
-    if not pairs:
-        return query
-    # Every document holding the phrase holds its stop-word pairs: reading those (fewer) postings
-    # first spares reading positions of the very common words in every other document.
-    return Query.boolean_query(
-        [(Occur.Must, query)]
-        + [(Occur.Must, Query.const_score_query(_common(schema, p), 0.0)) for p in pairs]
-    )
+    """The clause in any ranked field, each field's score weighted (`FIELDS`).
 
-
-def _all_stop_words(tokens: Sequence[str]) -> bool:
-    return all(token in STOP_WORDS for token in tokens)
-
-
-def _common(schema: tantivy.Schema, pair: str) -> Query:
-    return Query.term_query(schema, "common", pair)
-
-
-def _common_phrase(tokens: Sequence[str], schema: tantivy.Schema) -> Query:
-    """A phrase of stop words only ("of the"): every adjacent pair must be in `common`.
-
-    For two words this is exact; for more it may match the pairs in different places.
+    A phrase's pairs of common words are looked up in the field's `<field>_pairs`: a phrase made
+    of one such pair ("final rule"), or of stop words only ("of the"), is answered by its pairs
+    alone (exact for two words; longer ones may match the pairs in different places of the field);
+    any other phrase must match by positions too, among the documents holding its pairs in that
+    field (those fewer postings are read first, sparing positions of very common words).
     """
-    pairs = list(dict.fromkeys(stop_pairs(list(tokens))))
-    if len(pairs) == 1:
-        return _common(schema, pairs[0])
-    return Query.boolean_query([(Occur.Must, _common(schema, p)) for p in pairs])
+    pairs = list(dict.fromkeys(common_pairs(list(clause.tokens)))) if clause.kind == "exact" else []
+    alone = bool(pairs) and (len(clause.tokens) == 2 or all(t in STOP_WORDS for t in clause.tokens))
+    per_field = []
+    for field, weight in FIELDS:
+        musts = [] if alone else [_field_query(clause, field, schema, searcher)]
+        musts += [_pair(schema, field, p, scored=alone) for p in pairs]
+        query = (
+            musts[0] if len(musts) == 1 else Query.boolean_query([(Occur.Must, q) for q in musts])
+        )
+        per_field.append((Occur.Should, Query.boost_query(query, weight)))
+    return Query.boolean_query(per_field)
+
+
+def _pair(schema: tantivy.Schema, field: str, pair: str, *, scored: bool) -> Query:
+    query = Query.term_query(schema, f"{field}_pairs", pair)
+    return query if scored else Query.const_score_query(query, 0.0)
 
 
 def _field_query(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from archive import Archive, ArchiveError, QueryError
+from archive.indexdoc import load_words
 from regwatch.importer import import_records
 
 FIXTURE = Path(__file__).parent / "fixtures" / "archive" / "fr_documents.jsonl"
@@ -189,3 +190,14 @@ def test_an_engine_panic_becomes_an_archive_error(archive: Archive, monkeypatch)
     monkeypatch.setattr("archive.query.check_limit", lambda limit: limit)  # let limit=0 through
     with pytest.raises(ArchiveError, match="search failed in the index engine: .*Limit must be"):
         archive.search("export", limit=0)
+
+
+def test_a_common_words_list_with_a_bad_line_is_refused_in_one_line(tmp_path) -> None:
+    listed = tmp_path / "words.txt"
+    listed.write_text("# frequent words\nfinal\n\nrule\n", encoding="utf-8")
+    assert load_words(listed) == {"final", "rule"}
+    listed.write_text("final\nFinal Rule\n", encoding="utf-8")
+    with pytest.raises(
+        ValueError, match=r"^words.txt line 2: 'Final Rule' is not one lowercase word$"
+    ):
+        load_words(listed)

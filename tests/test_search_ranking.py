@@ -2,7 +2,7 @@
 
 Enters: the 14,276 real Federal Register documents the replay server answers from
 (replay/recordings/federal_register/store.jsonl.gz), imported into a real archive. Leaves:
-assertions on the order of hits for queries people type, and on phrases of stop words.
+assertions on the order of hits for queries people type, and on phrases of common words.
 """
 
 from __future__ import annotations
@@ -64,9 +64,11 @@ def test_two_words_are_both_required(archive: Archive) -> None:
     assert ids(both) == ["2023-24216"]
 
 
-@pytest.mark.parametrize("phrase", ["of the", "in the", "to the"])
-def test_phrase_of_stop_words_finds_what_positions_find(archive: Archive, phrase: str) -> None:
-    """The `common` pairs answer exactly as a positional phrase query over the text fields."""
+@pytest.mark.parametrize(
+    "phrase", ["of the", "in the", "to the", "this rule", "environmental protection", "final rule"]
+)
+def test_phrase_of_common_words_finds_what_positions_find(archive: Archive, phrase: str) -> None:
+    """The fields' pairs answer exactly as a positional phrase query over the text fields."""
     found = archive.find(SearchRequest(f'"{phrase}"', limit=1)).total
     index = tantivy.Index.open(str(archive.home / "index"))
     schema, words = index.schema, phrase.split()
@@ -76,7 +78,7 @@ def test_phrase_of_stop_words_finds_what_positions_find(archive: Archive, phrase
             for f in ("title", "abstract", "body")
         ]
     )
-    assert found == index.searcher().search(positional, 1).count > 1000
+    assert found == index.searcher().search(positional, 1).count > 100
 
 
 def test_phrase_with_stop_words_needs_adjacent_words(archive: Archive) -> None:
