@@ -5,7 +5,7 @@ schema (`build_schema`) and `document(row)`, a `tantivy.Document` with three ran
 `title`, `abstract`, `body` (everything else people search: number, action, dates, agency names,
 CFR parts as "15 CFR 744", RINs, dockets, topics, body text) — with `title_pairs`,
 `abstract_pairs` and `body_pairs`, each field's adjacent pairs of common words (stop words and
-the frequent words of `common_words.txt`: "of the", "this rule", "environmental protection")
+the frequent words of `common_words.txt`: `of_the`, `this_rule`, `environmental_protection`)
 that make phrases of very common words fast; and the filter and facet
 fields: `tags` (tags and sub-tags), `source`, `type`, `agency` (display values, fast for facets)
 with `type_key` / `agency_key` (their `keyword` forms, for filters), `year`, `date`,
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,7 @@ def build_schema() -> tantivy.Schema:
     for name in TEXT_FIELDS:
         builder.add_text_field(name, tokenizer_name="default", index_option="position")
     for name in TEXT_FIELDS:
-        builder.add_text_field(f"{name}_pairs", tokenizer_name="raw", index_option="freq")
+        builder.add_text_field(f"{name}_pairs", tokenizer_name="whitespace", index_option="freq")
     for name in ("tags", "source", "type", "agency"):
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
     for name in ("type_key", "agency_key", "eccn", "cfr", "country"):
@@ -139,11 +139,13 @@ def keyword(text: str) -> str:
     return _NOT_KEY.sub("-", text.lower()).strip("-")
 
 
-def common_pairs(tokens: list[str]) -> Iterator[str]:
-    """Adjacent pairs of `COMMON_WORDS` in analysed `tokens`, as `<field>_pairs` hold them."""
-    for first, second in zip(tokens, tokens[1:], strict=False):
-        if first in COMMON_WORDS and second in COMMON_WORDS:
-            yield f"{first} {second}"
+def common_pairs(tokens: list[str]) -> list[str]:
+    """Adjacent pairs of `COMMON_WORDS` in analysed `tokens`, as `<field>_pairs` hold them
+    (`of_the`: analysed tokens never hold `_`, so one space-separated text adds them all)."""
+    common = COMMON_WORDS
+    return [
+        f"{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False) if a in common and b in common
+    ]
 
 
 def eccn_forms(value: str) -> list[str]:
@@ -181,7 +183,9 @@ def document(row: sqlite3.Row) -> tantivy.Document:
     for name, text in (("title", title), ("abstract", abstract), ("body", body)):
         if text:
             doc.add_text(name, text)
-            _add_all(doc, f"{name}_pairs", _pairs(text))
+            pairs = common_pairs(ANALYZER.analyze(text))
+            if pairs:
+                doc.add_text(f"{name}_pairs", " ".join(pairs))
     _add_all(doc, "tags", tags.split(TAG_SEPARATOR) if tags else ())
     doc.add_text("source", source)
     if kind:
@@ -200,10 +204,6 @@ def document(row: sqlite3.Row) -> tantivy.Document:
     if closes:
         doc.add_date("comments_close", midnight(closes))
     return doc
-
-
-def _pairs(text: str) -> Iterator[str]:
-    return common_pairs(ANALYZER.analyze(text))
 
 
 def _add_all(doc: tantivy.Document, field: str, values: Iterable[str]) -> None:
