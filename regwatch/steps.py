@@ -389,11 +389,11 @@ def status(config: Config) -> ArchiveStatus:
         return archive.status()
 
 
-def serve_replay(directory: Path | None, port: int) -> None:
+def serve_replay(directory: Path | None, port: int, scenario: str | None = None) -> None:
     """Serve recorded source responses on 127.0.0.1:`port` until interrupted."""
     from replay.server import RECORDINGS, run_forever
 
-    run_forever(directory or RECORDINGS, port)
+    run_forever(directory or RECORDINGS, port, scenario)
 
 
 def tag(config: Config, *, retag: bool = False, progress: Progress | None = None) -> TagRunResult:
