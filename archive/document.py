@@ -5,8 +5,10 @@ than one source holds that number). Leaves: a plain dict — the stored fields (
 tag result (tags with scores and evidence, entities, dates), the links the source gave, every
 recorded version (number, when, changed fields), and related publications: sharing a RIN or a
 docket, cited by it (its `fr_citations` matched against other documents' own citation) or citing
-it (its citation found in their text) — or None if no such document is stored. Candidates for
-"same RIN / docket / citing" come from the search index and are confirmed in SQLite.
+it (its citation found in their text); what the rule did to the screening lists (`screening`, a
+sentence or None) and the EAR paragraphs it changed (`section_changes`, `archive.rule_context`) —
+or None if no such document is stored. Candidates for "same RIN / docket / citing" come from the
+search index and are confirmed in SQLite.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from archive import rows
 from archive.errors import QueryError
 from archive.index import SearchIndex
 from archive.indexdoc import ANALYZER
+from archive.rule_context import rule_context
 
 LINK_FIELDS = ("html_url", "pdf_url", "public_inspection_pdf_url", "raw_text_url", "json_url")
 RELATED_PER_KIND = 20
@@ -62,6 +65,7 @@ def find(
         tagged_by=result["model_version"] if result else None,
         tagged_at=result["tagged_at"] if result else None,
         versions=_versions(conn, row["id"]),
+        **rule_context(conn, row["id"]),
     )
     doc["related"] = _related(conn, index, doc)
     for internal in ("id", "content_hash", "change_seq"):

@@ -1,7 +1,7 @@
 """One document (as `Archive.document` returns it) → the lines `regwatch show` prints.
 
-Enters: the document dict (stored fields, tags with evidence, entities, dates, links, versions,
-related documents). Leaves: plain text lines; the caller makes them inert for the terminal.
+Enters: the document dict (stored fields, tags with evidence, entities, dates, links, screening
+lists and EAR section changes, versions, related documents). Leaves: plain text lines; the caller makes them inert for the terminal.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def document_lines(doc: dict[str, Any]) -> list[str]:
     lines += _section("entities", _entity_lines(doc["entities"]))
     lines += _section("dates found", [f"{k}: {v}" for k, v in doc["extracted_dates"].items()])
     lines += _section("links", doc["links"])
+    lines += _section("screening lists", [doc["screening"]] if doc.get("screening") else [])
+    lines += _section("EAR sections changed", [_change(c) for c in doc.get("section_changes", [])])
     lines += _section(
         "versions",
         [
@@ -52,6 +54,14 @@ def document_lines(doc: dict[str, Any]) -> list[str]:
         ],
     )
     return lines
+
+
+def _change(change: dict[str, Any]) -> str:
+    """`§ 744.23(a)(2): old → new (eCFR 2023-11-17 → 2024-12-05)` and the new version's link."""
+    old, new = change.get("old") or "(added)", change.get("new") or "(removed)"
+    dates = f"eCFR {change.get('old_date')} → {change.get('new_date')}"
+    link = f" {change['new_url']}" if change.get("new_url") else ""
+    return f"{change.get('label')}: {old} → {new} ({dates}){link}"
 
 
 def _tag_lines(doc: dict[str, Any]) -> list[str]:

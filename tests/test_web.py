@@ -56,7 +56,7 @@ def client(config):
 
 def assert_inert(text: str) -> None:
     assert "<script>" not in text and "<img" not in text and "javascript:" not in text
-    assert "49" not in text.replace("2049", "")  # {{ 7*7 }} never evaluated
+    assert "{{ 7*7 }}" in text  # shown as written, never evaluated (timestamps may hold a 49)
 
 
 def test_search_page_shows_highlighted_results_facets_and_pages(client) -> None:
