@@ -1,7 +1,8 @@
 """One document (as `Archive.document` returns it) → the lines `regwatch show` prints.
 
 Enters: the document dict (stored fields, tags with evidence, entities, dates, links, screening
-lists and EAR section changes, versions, related documents). Leaves: plain text lines; the caller makes them inert for the terminal.
+lists and EAR section changes, versions, related documents). Leaves: plain text lines; the
+caller makes them inert for the terminal.
 """
 
 from __future__ import annotations
