@@ -693,9 +693,10 @@ def _status_lines(report: Any, registered: list[str], scheduled: Iterator[str]) 
     for source in sources:
         crawl = report.last_crawl.get(source)
         last = f"{crawl.finished_at} ({'ok' if crawl.ok else 'failed'})" if crawl else "never"
+        held = report.holdings.get(source) or {"documents": report.documents.get(source, 0)}
         yield (
-            f"  {source}: {report.documents.get(source, 0)} documents, last crawl {last}, "
-            f"watermark {report.watermarks.get(source, 'none')}"
+            f"  {source}: {', '.join(f'{n} {what}' for what, n in held.items())}, "
+            f"last crawl {last}, watermark {report.watermarks.get(source, 'none')}"
         )
     bodies = report.bodies
     yield (

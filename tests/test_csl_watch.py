@@ -89,6 +89,9 @@ def test_a_watched_counterparty_added_to_the_entity_list_is_alerted_once(tmp_pat
     assert "screening-list" not in invoke(config, "tag").output  # a snapshot is matched once
     assert invoke(config, "alert").output.startswith("alerts: 0 sent")
     assert len(receiver.requests) == 1
+    status = invoke(config, "status").output
+    assert "  csl: 6 screening records listed, 2 snapshots, last crawl " in status
+    assert "  ecfr: 0 EAR section changes, last crawl never" in status
 
 
 def test_the_replay_server_refuses_an_unknown_scenario_in_one_line():
