@@ -216,7 +216,8 @@ def _events(
             if iso_date(day):
                 found.append((day, kind, what))
     events = [
-        {"date": day, "kind": kind, "what": what, "upcoming": day > today, "document": document}
+        {"date": day, "kind": kind, "what": what, "upcoming": day > today, "sections": []}
+        | {"document": document}
         for day, kind, what in found
     ]
     return events + [{**e, "document": document} for e in _ecfr(conn, row, today)]
@@ -264,7 +265,7 @@ def _ecfr(conn: sqlite3.Connection, row: sqlite3.Row, today: str) -> list[dict[s
         {
             "date": day,
             "kind": "ecfr",
-            "what": "in the eCFR: " + ", ".join(_section(c) for c in changes),
+            "what": f"in the eCFR ({', '.join(_section(c) for c in changes)})",
             "upcoming": day > today,
             "sections": [
                 {"section": _section(c), "in_force": c["new_date"], "url": c["new_url"]}

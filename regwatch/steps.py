@@ -271,7 +271,7 @@ def show(
     found["links"] = [url for url in found["links"] if http_url(url)]
     for event in found["timeline"]["events"]:
         event["document"]["url"] = http_url(event["document"]["url"])
-        for section in event.get("sections", ()):
+        for section in event["sections"]:
             section["url"] = http_url(section["url"])
     return found
 
