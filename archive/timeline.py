@@ -26,6 +26,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -42,8 +43,16 @@ LOOKBACK_DAYS = 365  # dates fall within a year of publication (as the digest's 
 FILED_BEFORE_DAYS = 7  # a filing is on public inspection days before its publication date
 PI_SOURCE = "federal_register_pi"
 CORRECTION_NUMBER = re.compile(r"C[0-9]+-")  # `C1-2026-16628` corrects 2026-16628
-ORDER = ("filed", "withdrawn", "scheduled", "published", "comments_close", "effective")
-ORDER += ("compliance", "ecfr")
+ORDER = (  # events of one day, in the order a rulemaking goes through them
+    "filed",
+    "withdrawn",
+    "scheduled",
+    "published",
+    "comments_close",
+    "effective",
+    "compliance",
+    "ecfr",
+)
 DATES = (
     ("comments_close_on", "comments_close", "comments close"),
     ("effective_on", "effective", "effective"),
@@ -63,7 +72,7 @@ def timeline(
     """The ordered events of the rulemaking of one publication, or None if it is not stored."""
     sql = f"{SELECT} WHERE p.source = ? AND p.source_id = ?"
     found = conn.execute(sql, (source, source_id)).fetchone()
-    return _timeline(conn, index, found, today)[0] if found else None
+    return _timeline(conn, _rulemaking(conn, index, found), found, today) if found else None
 
 
 def rulemakings_moved(
@@ -81,12 +90,13 @@ def rulemakings_moved(
     for row in _by_ids(conn, list(dict.fromkeys(_candidates(conn, start, end)))[:MAX_KEYS]):
         if row["id"] in seen:
             continue
-        found, members = _timeline(conn, index, row, today)
-        seen |= {member["id"] for member in members}
-        key = _key(found)
-        if key is None or key in keys or not _tagged(conn, members, tags):
+        rulemaking = _rulemaking(conn, index, row)
+        seen |= set(rulemaking.members)
+        key = _key(rulemaking.rins, rulemaking.dockets)
+        if key is None or key in keys or not _tagged(conn, list(rulemaking.members), tags):
             continue
         keys.add(key)
+        found = _timeline(conn, rulemaking, row, today)
         inside = [e["date"] for e in found["events"] if start <= e["date"] <= end]
         if inside:
             title = next(e["document"]["title"] for e in reversed(found["events"]))
@@ -96,31 +106,45 @@ def rulemakings_moved(
     return {"rulemakings": shown, "omitted": len(moved) - len(shown)}
 
 
-def _timeline(
-    conn: sqlite3.Connection, index: SearchIndex, row: sqlite3.Row, today: str
-) -> tuple[dict[str, Any], list[sqlite3.Row]]:
+@dataclass(frozen=True, slots=True)
+class _Rulemaking:
+    """The RINs and dockets of a document's family, and every stored record holding them."""
+
+    rins: list[str]
+    dockets: list[str]
+    members: dict[int, sqlite3.Row]
+    complete: bool
+
+
+def _rulemaking(conn: sqlite3.Connection, index: SearchIndex, row: sqlite3.Row) -> _Rulemaking:
     family = _family(conn, [row])
     rins = sorted({v for r in family for v in _strings(r["regulation_id_numbers"])})
     dockets = sorted({v for r in family for v in _strings(r["docket_ids"])})
     ids, complete = _holders(conn, index, rins, dockets)
     members = {r["id"]: r for r in _family(conn, [*family, *_by_ids(conn, ids)])}
-    shown = _nearest(list(members.values()), row)
-    published = {r["family"] for r in members.values() if r["source"] != PI_SOURCE}
+    return _Rulemaking(rins, dockets, members, complete)
+
+
+def _timeline(
+    conn: sqlite3.Connection, rulemaking: _Rulemaking, row: sqlite3.Row, today: str
+) -> dict[str, Any]:
+    members = list(rulemaking.members.values())
+    shown = _nearest(members, row)
+    published = {r["family"] for r in members if r["source"] != PI_SOURCE}
     events = [
         {**event, "current": member["id"] == row["id"] or _same_family(member, row)}
         for member in shown
         for event in _events(conn, member, member["family"] in published, today)
     ]
     events.sort(key=lambda e: (e["date"], ORDER.index(e["kind"]), e["document"]["source_id"]))
-    found = {
-        "rins": rins,
-        "dockets": dockets,
+    return {
+        "rins": rulemaking.rins,
+        "dockets": rulemaking.dockets,
         "documents": len(shown),
         "omitted": len(members) - len(shown),
-        "complete": complete,
+        "complete": rulemaking.complete,
         "events": events,
     }
-    return found, list(members.values())
 
 
 def _same_family(member: sqlite3.Row, row: sqlite3.Row) -> bool:
@@ -305,17 +329,14 @@ def _candidates(conn: sqlite3.Connection, start: str, end: str) -> list[int]:
     return ids + [pid for (cid,) in issued.fetchall() for pid in amending_publications(conn, cid)]
 
 
-def _key(found: dict[str, Any]) -> str | None:
+def _key(rins: list[str], dockets: list[str]) -> str | None:
     """`RIN 0694-AJ99`, else `docket BIS-2024-0001`, else None (not a rulemaking)."""
-    if found["rins"]:
-        return f"RIN {', '.join(found['rins'])}"
-    if found["dockets"]:
-        return f"docket {', '.join(found['dockets'])}"
-    return None
+    if rins:
+        return f"RIN {', '.join(rins)}"
+    return f"docket {', '.join(dockets)}" if dockets else None
 
 
-def _tagged(conn: sqlite3.Connection, members: list[sqlite3.Row], tags: Sequence[str]) -> bool:
-    ids = [m["id"] for m in members]
+def _tagged(conn: sqlite3.Connection, ids: list[int], tags: Sequence[str]) -> bool:
     if not ids or not tags:
         return False
     sql = (

@@ -14,7 +14,7 @@ Leaves: assertions on the ordered events a person sees in each output.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -217,6 +217,23 @@ def test_a_rulemaking_of_hundreds_of_documents_is_capped_and_says_so(tmp_path) -
     assert len(timeline["events"]) == 25
     assert [e["document"]["source_id"] for e in timeline["events"] if e["current"]] == [
         "2024-00000"
+    ]
+
+
+def test_a_filing_shows_its_scheduled_publication_until_withdrawn(tmp_path) -> None:
+    pending = FILING | {"document_number": "2026-19001", "docket_numbers": ["BIS-2026-0001"]}
+    with Archive.open(tmp_path / "home") as archive:
+        archive.store([publication_from_pi(FILING), publication_from_pi(pending)])
+        listed = archive.document(PROPOSED, today="2025-06-02")["timeline"]["events"]
+        archive.mark_withdrawn("federal_register_pi", "2025-06-02", ["2026-19001"])
+        withdrawn = archive.document(PROPOSED, today="2025-06-02")["timeline"]["events"]
+    assert [(e["date"], e["what"], e["upcoming"]) for e in listed] == [
+        ("2025-06-02", "filed for public inspection (regular filing)", False),
+        ("2025-06-03", "scheduled for publication", True),
+    ]
+    assert [(e["date"], e["what"]) for e in withdrawn] == [
+        ("2025-06-02", "filed for public inspection (regular filing)"),
+        (datetime.now(UTC).date().isoformat(), "withdrawn from public inspection"),
     ]
 
 
