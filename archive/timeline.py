@@ -241,10 +241,9 @@ def _events(
                 found.append((day, kind, what))
     events = [
         {"date": day, "kind": kind, "what": what, "upcoming": day > today, "sections": []}
-        | {"document": document}
         for day, kind, what in found
     ]
-    return events + [{**e, "document": document} for e in _ecfr(conn, row, today)]
+    return [{**e, "document": document} for e in events + _ecfr(conn, row, today)]
 
 
 def _filing(row: sqlite3.Row, raw: dict[str, Any], published: bool) -> list[tuple[str, str, str]]:
