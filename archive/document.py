@@ -105,14 +105,14 @@ def _related(
 
     for column, label in (("regulation_id_numbers", "same RIN"), ("docket_ids", "same docket")):
         for value in doc.get(column) or []:
-            ids = _mentioning(index, value)
+            ids = mentioning(index, value)
             add(_holding(conn, ids, column, value), f"{label} {value}")
     for mention in (doc["entities"].get("fr_citations") or [])[:RELATED_PER_KIND]:
         value = mention.get("value") if isinstance(mention, dict) else None
         if isinstance(value, str):
             add(_cited(conn, value), f"cited here: {value}")
     if doc["citation"]:
-        add(_by_ids(conn, _mentioning(index, doc["citation"])), f"cites this: {doc['citation']}")
+        add(_by_ids(conn, mentioning(index, doc["citation"])), f"cites this: {doc['citation']}")
     add(_linked(conn, doc["id"]), "linked: a press release and the document it names")
     return sorted(related.values(), key=lambda r: r["publication_date"], reverse=True)
 
@@ -129,8 +129,8 @@ def _linked(conn: sqlite3.Connection, pid: int) -> list[sqlite3.Row]:
     return conn.execute(f"{SUMMARY} {LINKED}", (pid, pid)).fetchall()
 
 
-def _mentioning(index: SearchIndex, text: str) -> list[int]:
-    """Ids of documents whose text holds `text` as a phrase (newest first)."""
+def mentioning(index: SearchIndex, text: str, limit: int = CANDIDATES) -> list[int]:
+    """Ids of at most `limit` documents whose text holds `text` as a phrase (newest first)."""
     tokens = ANALYZER.analyze(text)
     if not tokens or index.problem is not None:
         return []
@@ -140,7 +140,7 @@ def _mentioning(index: SearchIndex, text: str) -> list[int]:
         for field in ("title", "abstract", "body")
     ]
     hits = searcher.search(
-        tantivy.Query.boolean_query(phrase), CANDIDATES, count=False, order_by_field="date"
+        tantivy.Query.boolean_query(phrase), limit, count=False, order_by_field="date"
     ).hits
     return searcher.fast_field_values("id", [address for _, address in hits])
 

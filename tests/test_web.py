@@ -210,6 +210,14 @@ def test_browser_search_filter_and_open_a_document(server) -> None:
         page.wait_for_selector("h1")
         assert page.get_by_role("heading", name="Tags").is_visible()
         assert "semiconductors" in page.locator("main").inner_text()
+        page.goto(server + "/documents/federal_register/synthetic-0002")
+        assert page.get_by_role("heading", name="Timeline").is_visible()
+        link = page.locator("ol.timeline a").first  # the proposed rule of the same RIN
+        link.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/synthetic-0001")
+        assert "this document" in page.locator("ol.timeline li.current").first.inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
         page.goto(server + "/?q=hostile")
         assert page.locator("script").count() == 0
         assert "<script>alert('x')</script> {{ 7*7 }}" in page.locator("main").inner_text()
