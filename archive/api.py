@@ -16,7 +16,7 @@ import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -38,6 +38,7 @@ from archive import (
     sections,
     store,
     tagging,
+    timeline,
     validators,
     watch,
 )
@@ -255,9 +256,26 @@ class Archive:
         return search.matching_ids(self._index, request, publication_ids)
 
     @_named
-    def document(self, source_id: str, source: str | None = None) -> dict[str, Any] | None:
-        """One publication with its tags, evidence, versions and related documents, or None."""
-        return document.find(self._conn, self._index, source_id, source)
+    def document(
+        self, source_id: str, source: str | None = None, today: str | None = None
+    ) -> dict[str, Any] | None:
+        """One publication with its tags, evidence, versions, related documents and the timeline
+        of its rulemaking (events after `today`, default the current date, are upcoming)."""
+        found = document.find(self._conn, self._index, source_id, source)
+        if found is not None:
+            day = today or date.today().isoformat()
+            found["timeline"] = timeline.timeline(
+                self._conn, self._index, found["source"], found["source_id"], day
+            )
+        return found
+
+    @_named
+    def rulemakings_moved(
+        self, start: str, end: str, tags: Sequence[str], today: str
+    ) -> dict[str, Any]:
+        """Rulemakings with an event in [start, end] and a document tagged one of `tags`, each
+        with its timeline (events after `today` upcoming), and how many more were left out."""
+        return timeline.rulemakings_moved(self._conn, self._index, start, end, tags, today)
 
     @_named
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:

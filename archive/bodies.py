@@ -20,6 +20,7 @@ from typing import Any
 
 from archive import rows
 from archive.db import transaction, utc_now
+from archive.outbox import enqueue_withdrawn
 from archive.store import next_change_seq, record_versions
 
 STATES = ("pending", "fetched", "failed")
@@ -112,20 +113,29 @@ def mark_withdrawn(
     conn: sqlite3.Connection, source: str, issue_date: str, listed: Sequence[str]
 ) -> int:
     """Filings of `source` last seen in the issue of `issue_date` but not `listed` in it are
-    withdrawn (kept, with `withdrawn_at`); listed ones are not. Returns how many were withdrawn."""
+    withdrawn (kept, with `withdrawn_at`); listed ones are not. Either change is a new version
+    (`publication_versions`); each route already alerted about a withdrawn filing gets an
+    "updated" alert saying it was withdrawn. Returns how many were withdrawn."""
     now, numbers = utc_now(), json.dumps(list(listed))
     with transaction(conn):
         seq = next_change_seq(conn)
-        conn.execute(
-            "UPDATE publications SET withdrawn_at = NULL, change_seq = ? WHERE source = ? "
-            "AND withdrawn_at IS NOT NULL AND source_id IN (SELECT value FROM json_each(?))",
+        relisted = conn.execute(
+            "UPDATE publications SET withdrawn_at = NULL, change_seq = ?, version = version + 1 "
+            "WHERE source = ? AND withdrawn_at IS NOT NULL "
+            "AND source_id IN (SELECT value FROM json_each(?)) RETURNING id",
             (seq, source, numbers),
-        )
-        found = conn.execute(
-            "UPDATE publications SET withdrawn_at = ?, change_seq = ? WHERE source = ? "
-            "AND withdrawn_at IS NULL "
-            "AND last_public_inspection_issue = ? "
-            "AND source_id NOT IN (SELECT value FROM json_each(?)) RETURNING id",
-            (now, seq, source, issue_date, numbers),
         ).fetchall()
+        found = [
+            row_id
+            for (row_id,) in conn.execute(
+                "UPDATE publications SET withdrawn_at = ?, change_seq = ?, version = version + 1 "
+                "WHERE source = ? AND withdrawn_at IS NULL "
+                "AND last_public_inspection_issue = ? "
+                "AND source_id NOT IN (SELECT value FROM json_each(?)) RETURNING id",
+                (now, seq, source, issue_date, numbers),
+            ).fetchall()
+        ]
+        changed = [row_id for (row_id,) in relisted] + found
+        record_versions(conn, [(row_id, ["withdrawn_at"]) for row_id in changed], now)
+        enqueue_withdrawn(conn, found, now)
     return len(found)

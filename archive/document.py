@@ -5,8 +5,10 @@ than one source holds that number). Leaves: a plain dict — the stored fields (
 tag result (tags with scores and evidence, entities, dates), the links the source gave, every
 recorded version (number, when, changed fields), and related publications: sharing a RIN or a
 docket, cited by it (its `fr_citations` matched against other documents' own citation) or citing
-it (its citation found in their text) — or None if no such document is stored. Candidates for
-"same RIN / docket / citing" come from the search index and are confirmed in SQLite.
+it (its citation found in their text); what the rule did to the screening lists (`screening`, a
+sentence or None) and the EAR paragraphs it changed (`section_changes`, `archive.rule_context`) —
+or None if no such document is stored. Candidates for "same RIN / docket / citing" come from the
+search index and are confirmed in SQLite.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from archive import rows
 from archive.errors import QueryError
 from archive.index import SearchIndex
 from archive.indexdoc import ANALYZER
+from archive.rule_context import rule_context
 
 LINK_FIELDS = ("html_url", "pdf_url", "public_inspection_pdf_url", "raw_text_url", "json_url")
 INTERNAL = ("id", "content_hash", "change_seq")  # columns `show` leaves out
@@ -62,6 +65,7 @@ def find(
         tagged_by=result["model_version"] if result else None,
         tagged_at=result["tagged_at"] if result else None,
         versions=_versions(conn, row["id"]),
+        **rule_context(conn, row["id"]),
     )
     doc["related"] = _related(conn, index, doc)
     for internal in (*INTERNAL, *rows.RAW_COLUMNS.keys() - {"citation"}):
@@ -101,14 +105,14 @@ def _related(
 
     for column, label in (("regulation_id_numbers", "same RIN"), ("docket_ids", "same docket")):
         for value in doc.get(column) or []:
-            ids = _mentioning(index, value)
+            ids = mentioning(index, value)
             add(_holding(conn, ids, column, value), f"{label} {value}")
     for mention in (doc["entities"].get("fr_citations") or [])[:RELATED_PER_KIND]:
         value = mention.get("value") if isinstance(mention, dict) else None
         if isinstance(value, str):
             add(_cited(conn, value), f"cited here: {value}")
     if doc["citation"]:
-        add(_by_ids(conn, _mentioning(index, doc["citation"])), f"cites this: {doc['citation']}")
+        add(_by_ids(conn, mentioning(index, doc["citation"])), f"cites this: {doc['citation']}")
     add(_linked(conn, doc["id"]), "linked: a press release and the document it names")
     return sorted(related.values(), key=lambda r: r["publication_date"], reverse=True)
 
@@ -125,8 +129,8 @@ def _linked(conn: sqlite3.Connection, pid: int) -> list[sqlite3.Row]:
     return conn.execute(f"{SUMMARY} {LINKED}", (pid, pid)).fetchall()
 
 
-def _mentioning(index: SearchIndex, text: str) -> list[int]:
-    """Ids of documents whose text holds `text` as a phrase (newest first)."""
+def mentioning(index: SearchIndex, text: str, limit: int = CANDIDATES) -> list[int]:
+    """Ids of at most `limit` documents whose text holds `text` as a phrase (newest first)."""
     tokens = ANALYZER.analyze(text)
     if not tokens or index.problem is not None:
         return []
@@ -136,7 +140,7 @@ def _mentioning(index: SearchIndex, text: str) -> list[int]:
         for field in ("title", "abstract", "body")
     ]
     hits = searcher.search(
-        tantivy.Query.boolean_query(phrase), CANDIDATES, count=False, order_by_field="date"
+        tantivy.Query.boolean_query(phrase), limit, count=False, order_by_field="date"
     ).hits
     return searcher.fast_field_values("id", [address for _, address in hits])
 

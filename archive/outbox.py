@@ -201,6 +201,22 @@ def enqueue_watch(
     return _insert(conn, rows)
 
 
+def enqueue_withdrawn(conn: sqlite3.Connection, pids: Sequence[int], now: str) -> int:
+    """Inside the caller's transaction: every route already alerted about one of these filings,
+    now withdrawn from public inspection, gets an "updated" alert saying so (its new version)."""
+    docs = _documents(conn, list(pids))
+    rows = []
+    for pid, doc in docs.items():
+        found = conn.execute("SELECT result FROM tag_results WHERE publication_id = ?", (pid,))
+        result = json.loads((found.fetchone() or ["{}"])[0])
+        told = conn.execute(
+            "SELECT DISTINCT route FROM alert_outbox WHERE publication_id = ?", (pid,)
+        )
+        doc = _with_context(conn, doc)
+        rows += [_row(route, doc, result, "updated", now) for (route,) in told]
+    return _insert(conn, rows)
+
+
 VERBS = {"added": "added to", "changed": "changed on", "removed": "removed from"}
 
 
@@ -300,7 +316,7 @@ def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_sin
 
 DOC_COLUMNS = (
     "p.id, p.source, p.source_id, p.url, p.title, p.type, p.agencies, p.publication_date, "
-    "p.abstract, p.version, p.first_seen, p.updated_at, p.family, p.raw"
+    "p.abstract, p.version, p.first_seen, p.updated_at, p.family, p.withdrawn_at, p.raw"
 ) + f", {RELATED} AS related"
 
 
@@ -418,6 +434,7 @@ def _payload(doc: dict[str, Any], result: dict[str, Any], kind: str) -> dict[str
         "related": doc.get("related") or [],
         "screening": doc.get("screening"),
         "section_changes": doc.get("section_changes") or [],
+        "withdrawn_at": doc.get("withdrawn_at"),
     }
 
 

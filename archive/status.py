@@ -1,6 +1,8 @@
 """A summary of what the archive holds.
 
-Enters: an open connection and the search index. Leaves: `ArchiveStatus` — documents per source,
+Enters: an open connection and the search index. Leaves: `ArchiveStatus` — documents per source
+(and, for the sources stored in tables of their own, what they hold: screening records listed and
+snapshots for `csl`, section changes for `ecfr`),
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
 database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`), and
 how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), and the last
@@ -44,6 +46,7 @@ class ArchiveStatus:
     """What `regwatch status` shows."""
 
     documents: dict[str, int]
+    holdings: dict[str, dict[str, int]]
     tagged: int
     tags_stale: int
     last_crawl: dict[str, CrawlRun]
@@ -71,6 +74,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
     failed, first_failed = tag_failures(conn, FAILURES_SHOWN)
     return ArchiveStatus(
         documents=dict(conn.execute("SELECT source, COUNT(*) FROM publications GROUP BY source")),
+        holdings=_holdings(conn),
         tagged=tagged,
         tags_stale=stale,
         last_crawl=_last_crawls(conn),
@@ -90,6 +94,17 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         last_jobs=last_runs(conn),
         open_incidents=open_incidents(conn),
     )
+
+
+def _holdings(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    listed, snapshots, changes = conn.execute(
+        "SELECT (SELECT COUNT(*) FROM screening_records WHERE removed_snapshot IS NULL), "
+        "(SELECT COUNT(*) FROM screening_snapshots), (SELECT COUNT(*) FROM ecfr_changes)"
+    ).fetchone()
+    return {
+        "csl": {"screening records listed": listed, "snapshots": snapshots},
+        "ecfr": {"EAR section changes": changes},
+    }
 
 
 def _last_crawls(conn: sqlite3.Connection) -> dict[str, CrawlRun]:

@@ -81,6 +81,8 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS) -> str:
 
 def _head(payload: dict[str, Any], room: int) -> str:
     prefix = "**Updated:** " if payload.get("kind") == "updated" else ""
+    if payload.get("withdrawn_at"):
+        prefix = "**Withdrawn from public inspection:** "
     title = inert(payload.get("title")) or inert(payload.get("document_number"))
     url = markdown_url(payload.get("url"))
     if url and len(prefix) + len(url) + len("[…]()") < room:

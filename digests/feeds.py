@@ -58,6 +58,7 @@ def atom(route: str, entries: Sequence[dict[str, Any]]) -> bytes:
             f"{FEED_ID}{quote(route)}/{quote(entry['source'])}/{quote(entry['document_number'])}"
         )
         prefix = "Updated: " if entry["kind"] == "updated" else ""
+        prefix = "Withdrawn from public inspection: " if entry.get("withdrawn_at") else prefix
         item.title(_xml(prefix + entry["title"]))
         item.updated(_time(entry["queued_at"]))
         url = markdown_url(entry.get("url"))

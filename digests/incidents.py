@@ -1,7 +1,8 @@
 """Loud when something may be missed: which sources are in trouble, and telling the ops routes.
 
 Enters: each source's crawl history (`archive.CrawlRecord`), "now", the schedule's time zone and
-the limits (`health.max_silence_hours`, counted on publication days — weekdays — only, and
+the limits (`health.max_silence_hours`, counted on publication days only — weekdays that are not
+US federal holidays (the `holidays` package, observed days included) — and
 `health.max_failed_crawls`); for delivery, an open `archive.Archive`, the ops routes' Apprise URLs
 and the alert `Policy`.
 Leaves: `problems(...)`, `{(source, kind): detail}` with kind `silence` (no successful crawl for
@@ -13,15 +14,18 @@ records the ones delivered and returns (sent, failed).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import holidays
 
 from digests.alerts import Policy, send_text
 from digests.chat import inert
 
 NOTICE_DAYS = 7  # an incident event not delivered within this many days is no longer news
-PUBLICATION_DAYS = range(5)  # Monday to Friday: the Federal Register publishes on weekdays
+PUBLICATION_DAYS = range(5)  # Monday to Friday: the Federal Register publishes on weekdays…
+FEDERAL_HOLIDAYS = holidays.US()  # …except federal holidays (observed days included)
 KIND_TEXT = {"silence": "no successful crawl", "failures": "failing crawls"}
 
 
@@ -56,17 +60,22 @@ def problems(
 
 
 def publication_hours(start: datetime, end: datetime, zone: ZoneInfo) -> float:
-    """Hours between `start` and `end` that fall on a weekday in `zone`."""
+    """Hours between `start` and `end` that fall on a publication day in `zone`."""
     total = timedelta()
     moment = start.astimezone(zone)
     end = end.astimezone(zone)
     while moment < end:
         midnight = datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), zone)
         stop = min(midnight, end)
-        if moment.weekday() in PUBLICATION_DAYS:
+        if publication_day(moment.date()):
             total += stop.astimezone(UTC) - moment.astimezone(UTC)  # right across DST
         moment = stop
     return total.total_seconds() / 3600
+
+
+def publication_day(day: date) -> bool:
+    """Does the Federal Register publish on `day` (a weekday, not a federal holiday)?"""
+    return day.weekday() in PUBLICATION_DAYS and day not in FEDERAL_HOLIDAYS
 
 
 def message(incident: Any, event: str) -> str:

@@ -113,6 +113,7 @@ class Item:
     dates: list[tuple[str, str]]
     pdf_url: str | None
     late: bool
+    withdrawn_at: str | None
     sent_version: int | None
     related: list[Related] = field(default_factory=list)
     watch: list[WatchLine] = field(default_factory=list)
@@ -155,6 +156,7 @@ def item(pub: dict[str, Any]) -> Item:
         ],
         pdf_url=_pdf(pub.get("raw")),
         late=bool(pub.get("late")),
+        withdrawn_at=one_line(pub.get("withdrawn_at")) or None,
         sent_version=pub.get("sent_version"),
         related=[
             Related(

@@ -6,14 +6,16 @@ digest (each with its screening-list joins and EAR section changes, `Archive.rul
 late ones (published before the period, stored after the list's first digest, never sent); those
 touching the watch-list first (`watch`: tagged or not, most watched items first, with their hits),
 the others grouped into the sections AI × export control, export control, AI; changes to documents
-the list was already sent; upcoming dates in the 30 days after the period; the period's counts
-(the untagged are counted, not listed); source health; counts by tag and agency for this and the
-previous weeks; and `sent_items`, what a sent digest records.
+the list was already sent; the rulemakings (by RIN, else docket) with an event in the period and
+a document carrying one of the list's tags, each with its timeline; upcoming dates in the 30 days
+after the period; the period's counts (the untagged are counted, not listed); source health;
+counts by tag and agency for this and the previous weeks; and `sent_items`, what a sent digest
+records.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,6 +23,7 @@ from digests.counts import CountsTable, counts
 from digests.health import Health, health
 from digests.items import DATE_SLOTS, PRIMARY, Item, item
 from digests.period import Period
+from digests.rulemakings import Moved, moved
 
 UPCOMING_DAYS = 30
 UPCOMING_LOOKBACK_DAYS = 365  # deadlines are announced within a year of publication
@@ -61,6 +64,7 @@ class Digest:
     health: Health
     by_tag: CountsTable
     by_agency: CountsTable
+    rulemakings: Moved = field(default_factory=Moved)  # rulemakings with an event in the period
     sent_late: bool = False  # sent by the scheduler after its time (it was not running then)
 
     @property
@@ -134,6 +138,9 @@ def build_digest(
             for pub in archive.digest_changes(list_name, period.start, period.end)
         ],
         upcoming=_upcoming(archive, period, wanted),
+        rulemakings=moved(
+            archive.rulemakings_moved(period.start, period.end, wanted, period.end), period
+        ),
         counts=archive.period_counts(period.start, period.end, list(PRIMARY), wanted),
         health=health(archive.coverage(period.start, period.end), period, archive.open_incidents()),
         by_tag=by_tag,

@@ -526,15 +526,16 @@ def watch(obj: Context, show: bool, rematch: bool, alert: bool, limit: int) -> N
     "directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8400, show_default=True)
-def replay_server(directory: Path | None, port: int) -> None:
+@click.option("--scenario", help="A scenario of federal_register/scenarios/ (e.g. synthetic-demo).")
+def replay_server(directory: Path | None, port: int, scenario: str | None) -> None:
     """Serve recorded source responses on 127.0.0.1 (offline demo and tests).
 
     DIRECTORY defaults to the recordings shipped with regwatch.
 
-    Example: regwatch replay-server --port 8400
+    Example: regwatch replay-server --port 8400 --scenario synthetic-demo
     """
     with _errors():
-        steps.serve_replay(directory, port)
+        steps.serve_replay(directory, port, scenario)
 
 
 @main.command()
@@ -692,9 +693,10 @@ def _status_lines(report: Any, registered: list[str], scheduled: Iterator[str]) 
     for source in sources:
         crawl = report.last_crawl.get(source)
         last = f"{crawl.finished_at} ({'ok' if crawl.ok else 'failed'})" if crawl else "never"
+        held = report.holdings.get(source) or {"documents": report.documents.get(source, 0)}
         yield (
-            f"  {source}: {report.documents.get(source, 0)} documents, last crawl {last}, "
-            f"watermark {report.watermarks.get(source, 'none')}"
+            f"  {source}: {', '.join(f'{n} {what}' for what, n in held.items())}, "
+            f"last crawl {last}, watermark {report.watermarks.get(source, 'none')}"
         )
     bodies = report.bodies
     yield (

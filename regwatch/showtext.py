@@ -1,7 +1,8 @@
 """One document (as `Archive.document` returns it) → the lines `regwatch show` prints.
 
-Enters: the document dict (stored fields, tags with evidence, entities, dates, links, versions,
-related documents). Leaves: plain text lines; the caller makes them inert for the terminal.
+Enters: the document dict (stored fields, tags with evidence, entities, dates, links, screening
+lists and EAR section changes, versions, the rulemaking's timeline, related documents). Leaves:
+plain text lines; the caller makes them inert for the terminal.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ EVIDENCE_SHOWN = 5
 
 
 def document_lines(doc: dict[str, Any]) -> list[str]:
-    """Header, metadata, tags with evidence, entities, dates, links, versions, related."""
+    """Header, metadata, tags with evidence, entities, dates, links, versions, timeline,
+    related."""
     agencies = "; ".join(a.get("name") or a.get("raw_name") or "?" for a in doc["agencies"])
     lines = [
         doc["title"],
@@ -36,6 +38,8 @@ def document_lines(doc: dict[str, Any]) -> list[str]:
     lines += _section("entities", _entity_lines(doc["entities"]))
     lines += _section("dates found", [f"{k}: {v}" for k, v in doc["extracted_dates"].items()])
     lines += _section("links", doc["links"])
+    lines += _section("screening lists", [doc["screening"]] if doc.get("screening") else [])
+    lines += _section("EAR sections changed", [_change(c) for c in doc.get("section_changes", [])])
     lines += _section(
         "versions",
         [
@@ -44,6 +48,7 @@ def document_lines(doc: dict[str, Any]) -> list[str]:
             for v in doc["versions"]
         ],
     )
+    lines += _section("timeline", timeline_lines(doc["timeline"]))
     lines += _section(
         "related",
         [
@@ -51,6 +56,39 @@ def document_lines(doc: dict[str, Any]) -> list[str]:
             for r in doc["related"]
         ],
     )
+    return lines
+
+
+def _change(change: dict[str, Any]) -> str:
+    """`§ 744.23(a)(2): old → new (eCFR 2023-11-17 → 2024-12-05)` and the new version's link."""
+    old, new = change.get("old") or "(added)", change.get("new") or "(removed)"
+    dates = f"eCFR {change.get('old_date')} → {change.get('new_date')}"
+    link = f" {change['new_url']}" if change.get("new_url") else ""
+    return f"{change.get('label')}: {old} → {new} ({dates}){link}"
+
+
+def timeline_lines(timeline: dict[str, Any]) -> list[str]:
+    """`2024-12-05 published as rule: 2024-28270 Title (this document)`, one line per event,
+    then how many documents of the rulemaking were left out."""
+    keys = [f"RIN {v}" for v in timeline["rins"]] + [f"docket {v}" for v in timeline["dockets"]]
+    lines = [f"rulemaking: {', '.join(keys)}"] if keys else []
+    for event in timeline["events"]:
+        document = event["document"]
+        lines.append(
+            f"{event['date']} {event['what']}{' (upcoming)' if event['upcoming'] else ''}: "
+            f"{document['source_id']} {document['title']}"
+            + (" (this document)" if event["current"] else "")
+        )
+    return lines + left_out(timeline)
+
+
+def left_out(timeline: dict[str, Any]) -> list[str]:
+    """What the timeline leaves out: documents beyond its cap, candidates the index missed."""
+    lines = []
+    if timeline["omitted"]:
+        lines.append(f"{timeline['omitted']} more documents of this rulemaking are not shown")
+    if not timeline["complete"]:
+        lines.append("the search index did not list every document of this rulemaking")
     return lines
 
 

@@ -253,19 +253,28 @@ def saved_search_matches(
 
 
 def show(
-    config: Config, document: str, source: str | None = None, reader: Archive | None = None
+    config: Config,
+    document: str,
+    source: str | None = None,
+    reader: Archive | None = None,
+    today: date | None = None,
 ) -> dict:
-    """One stored document with tags, evidence, entities, versions and related documents; its
-    links are only the http(s) ones. Raises `QueryError` if the archive does not hold it."""
+    """One stored document with tags, evidence, entities, versions, related documents and its
+    rulemaking's timeline (dates after `today` upcoming); its links, and those of the timeline,
+    are only the http(s) ones. Raises `QueryError` if the archive does not hold it."""
     from archive import QueryError
     from regwatch.inert import http_url
 
     with _reading(config, reader) as archive:
-        found = archive.document(document, source)
+        found = archive.document(document, source, today.isoformat() if today else None)
     if found is None:
         where = f" from {source}" if source else ""
         raise QueryError(f"no document {document}{where} in the archive")
     found["links"] = [url for url in found["links"] if http_url(url)]
+    for event in found["timeline"]["events"]:
+        event["document"]["url"] = http_url(event["document"]["url"])
+        for section in event["sections"]:
+            section["url"] = http_url(section["url"])
     return found
 
 
@@ -389,11 +398,11 @@ def status(config: Config) -> ArchiveStatus:
         return archive.status()
 
 
-def serve_replay(directory: Path | None, port: int) -> None:
+def serve_replay(directory: Path | None, port: int, scenario: str | None = None) -> None:
     """Serve recorded source responses on 127.0.0.1:`port` until interrupted."""
     from replay.server import RECORDINGS, run_forever
 
-    run_forever(directory or RECORDINGS, port)
+    run_forever(directory or RECORDINGS, port, scenario)
 
 
 def tag(config: Config, *, retag: bool = False, progress: Progress | None = None) -> TagRunResult:

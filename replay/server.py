@@ -196,7 +196,9 @@ class Handler(BaseHTTPRequestHandler):
     def _other_source(self, path: str, pairs: list[tuple[str, str]]) -> tuple | None:
         """The CSL or eCFR reply to this request, or None if it is for neither."""
         recordings, options = self.server.source_dir.parent, self.server.scenario.sources
-        return csl.answer(recordings, path, options.get("csl", {})) or ecfr.answer(
+        with self.server.lock:  # this request is logged already
+            served = sum(urlsplit(r).path == csl.PATH for r in self.server.requests) - 1
+        return csl.answer(recordings, path, options.get("csl", {}), served) or ecfr.answer(
             recordings, path, pairs, options.get("ecfr", {})
         )
 
@@ -236,12 +238,18 @@ def serve(
     return ReplayServer(Path(directory), host, port, load_scenario(source_dir, scenario)).start()
 
 
-def run_forever(directory: Path | str = RECORDINGS, port: int = 8400) -> None:
-    """Serve until interrupted, printing the base URL to configure (the CLI's `replay-server`)."""
+def run_forever(
+    directory: Path | str = RECORDINGS, port: int = 8400, scenario: str | None = None
+) -> None:
+    """Serve until interrupted, printing the base URL to configure (the CLI's `replay-server`);
+    `scenario` names one of `federal_register/scenarios/` (ValueError listing them if unknown)."""
     source_dir = Path(directory) / SOURCE_DIR
     if not (source_dir / "store.jsonl.gz").is_file():
         raise ValueError(f"{directory}: no {SOURCE_DIR}/store.jsonl.gz (see replay/recordings)")
-    server = ReplayServer(Path(directory), "127.0.0.1", port, Scenario())
+    known = sorted(path.stem for path in (source_dir / "scenarios").glob("*.json"))
+    if scenario is not None and scenario not in known:
+        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(known)}")
+    server = ReplayServer(Path(directory), "127.0.0.1", port, load_scenario(source_dir, scenario))
     print(f"replaying the Federal Register API at {server.url} (Ctrl-C to stop)", flush=True)
     print(f"  CSL at {server.base_url('csl')}, eCFR at {server.base_url('ecfr')}", flush=True)
     try:

@@ -1,5 +1,6 @@
 """A watch-list counterparty in a screening-list change is an alert on its own: two synthetic CSL
-snapshots crawled by Scrapy from the replay server into a real archive, the tag step matching the
+snapshots crawled by Scrapy from the replay server (the demo's scenario, serving them in order)
+into a real archive, the tag step matching the
 delta, the alert delivered to a real webhook receiver on 127.0.0.1 once, and a party whose
 country differs from the watched one staying silent.
 """
@@ -17,7 +18,6 @@ from replay.server import RECORDINGS, serve
 from tests.receiver import Receiver
 
 FAST = {"DOWNLOAD_DELAY": 0, "RETRY_BACKOFF_BASE": 0.001, "RETRY_TIMES": 1}
-SECOND = {"sources": {"csl": {"snapshot": "synthetic-consolidated-2.json"}}}
 WATCH = """
 [watch]
 eccns = ["3A090*"]
@@ -43,15 +43,14 @@ def invoke(config: Path, *args: str):
     return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
 
 
-def crawl_snapshot(home: Path, scenario: dict | None) -> None:
-    with serve(RECORDINGS, scenario=scenario) as server:
-        result = crawl(
-            home,
-            source="csl",
-            base_url=server.base_url("csl"),
-            contact="csl-watch-tests@example.org",
-            settings=FAST,
-        )
+def crawl_snapshot(home: Path, server) -> None:
+    result = crawl(
+        home,
+        source="csl",
+        base_url=server.base_url("csl"),
+        contact="csl-watch-tests@example.org",
+        settings=FAST,
+    )
     assert result.ok, result.error
 
 
@@ -65,9 +64,10 @@ def test_a_watched_counterparty_added_to_the_entity_list_is_alerted_once(tmp_pat
         f'url = "json://127.0.0.1:{receiver.port}/hook"\ntags = ["ai"]\nwatch = true\n' + WATCH,
         encoding="utf-8",
     )
-    crawl_snapshot(home, None)  # the baseline: no delta, nothing to alert
-    assert "screening-list" not in invoke(config, "tag").output
-    crawl_snapshot(home, SECOND)
+    with serve(RECORDINGS, scenario="synthetic-demo") as server:
+        crawl_snapshot(home, server)  # the baseline: no delta, nothing to alert
+        assert "screening-list" not in invoke(config, "tag").output
+        crawl_snapshot(home, server)
 
     tagged = invoke(config, "tag")
     assert tagged.exit_code == 0, tagged.output
@@ -89,3 +89,13 @@ def test_a_watched_counterparty_added_to_the_entity_list_is_alerted_once(tmp_pat
     assert "screening-list" not in invoke(config, "tag").output  # a snapshot is matched once
     assert invoke(config, "alert").output.startswith("alerts: 0 sent")
     assert len(receiver.requests) == 1
+    status = invoke(config, "status").output
+    assert "  csl: 6 screening records listed, 2 snapshots, last crawl " in status
+    assert "  ecfr: 0 EAR section changes, last crawl never" in status
+
+
+def test_the_replay_server_refuses_an_unknown_scenario_in_one_line():
+    result = CliRunner().invoke(main, ["replay-server", "--port", "0", "--scenario", "nonesuch"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: unknown scenario 'nonesuch'; known: access-wall, ")
+    assert result.output.count("\n") == 1

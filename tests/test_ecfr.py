@@ -6,9 +6,12 @@ made it, never asking for a date past `up_to_date_as_of`, and hostile answers.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from starlette.testclient import TestClient
 
 from archive import Archive
 from crawlers.ecfr_text import Unreadable, diff, paragraphs
@@ -16,6 +19,9 @@ from crawlers.run import crawl
 from digests.period import iso_week
 from digests.render import render
 from digests.select import build_digest
+from regwatch.cli import main
+from regwatch.config import load_config
+from regwatch.web.app import create_app
 from replay.server import RECORDINGS, serve
 
 CONTACT = "ecfr-tests@example.org"
@@ -175,3 +181,24 @@ def test_a_redirect_off_the_api_host_is_refused(tmp_path, replay):
     )
     result = run(tmp_path / "home", server, since="2024-11-01", until="2025-06-30")
     assert not result.ok and "not on the API host" in result.error, result.error
+
+
+def test_show_and_the_web_page_put_the_section_diff_under_the_rule(crawled):
+    home = crawled[0]
+    config_file = home.parent / "regwatch.toml"
+    config_file.write_text(f'[archive]\nhome = "{home}"\n', encoding="utf-8")
+    shown = CliRunner().invoke(main, ["--config", str(config_file), "show", RULE])
+    assert shown.exit_code == 0, shown.output
+    part = shown.output[shown.output.index("EAR sections changed:") :]
+    assert f"  § 744.23(a)(2): {OLD_23}" in part and f" → {NEW_23}" in part
+    assert "(eCFR 2024-12-04 → 2024-12-05) https://www.ecfr.gov/on/2024-12-05/title-15/" in part
+    as_json = CliRunner().invoke(
+        main, ["--config", str(config_file), "show", RULE, "--format", "json"]
+    )
+    labels = [c["label"] for c in json.loads(as_json.output)["section_changes"]]
+    assert "§ 744.23(a)(2)" in labels and "§ 744.23(a)(4)" in labels
+    with TestClient(create_app(load_config(config_file))) as client:
+        page = client.get(f"/documents/federal_register/{RULE}")
+    assert page.status_code == 200
+    assert "<h2>EAR sections changed</h2>" in page.text
+    assert '<a href="https://www.ecfr.gov/on/2024-12-05/title-15/section-744.23"' in page.text

@@ -119,6 +119,14 @@ def test_publication_hours_are_real_hours_across_a_daylight_saving_change():
     assert publication_hours(before, after, zone) == 24.0
 
 
+def test_a_federal_holiday_is_no_publication_day():
+    before = datetime(2026, 11, 25, 17, tzinfo=NEW_YORK)  # Wednesday 5 pm
+    after = datetime(2026, 11, 27, 17, tzinfo=NEW_YORK)  # Friday 5 pm; Thursday is Thanksgiving
+    assert publication_hours(before, after, NEW_YORK) == 7 + 17
+    observed = datetime(2026, 7, 3, 12, tzinfo=NEW_YORK)  # Independence Day observed (Friday)
+    assert publication_hours(observed, observed + timedelta(hours=6), NEW_YORK) == 0
+
+
 def test_repeated_failures_open_an_incident_whose_text_is_inert(tmp_path, receivers):
     ops, _ = receivers
     config = load_config(configure(tmp_path, *receivers), environ={})

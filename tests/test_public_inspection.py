@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from archive import Archive, RouteFilter
 from archive.rows import raw_record
 from crawlers.normalize import publication_from_pi
 from crawlers.spiders.federal_register_pi import FederalRegisterPiSpider
+from digests.chat import message
+from digests.period import iso_week
+from digests.render import render
+from digests.select import build_digest
 from regwatch import steps
 from regwatch.config import Config, load_config
 from tests.conftest import REPLAY_DIR
@@ -178,3 +184,33 @@ def test_a_published_document_whose_filing_a_digest_sent_is_a_change_not_a_new_i
         assert archive.digest_items(*week, ["export_control"], None) == []
         (change,) = archive.digest_changes(*week)
         assert (change["source"], change["sent_version"]) == ("federal_register", 0)
+
+
+def test_a_withdrawn_filing_already_alerted_is_alerted_again_as_withdrawn(tmp_path):
+    record = json.loads((RECORDED / "pi-search.json").read_text())["results"][1]
+    filing = publication_from_pi(record)
+    result = {"tags": ["export_control"], "scores": {"export_control": 0.9}, "evidence": {}}
+    home = tmp_path / "home"
+    with Archive.open(home) as archive:
+        past = (datetime.now(UTC) - timedelta(seconds=5)).isoformat(timespec="seconds")
+        archive.log_crawl(
+            "federal_register_pi", started_at=past, finished_at=past, ok=True, stats={}
+        )
+        archive.register_routes(["team"])
+        archive.store([filing])
+        for batch in archive.documents_to_tag("t"):
+            archive.store_tags([(item, result) for item in batch], "t", [RouteFilter("team")])
+        assert [a.kind for a in archive.pending_alerts()] == ["new"]
+        issue = record["last_public_inspection_issue"]
+        assert archive.mark_withdrawn("federal_register_pi", issue, []) == 1
+        first, withdrawn = archive.pending_alerts()
+        assert archive.mark_withdrawn("federal_register_pi", issue, []) == 0  # once
+        assert len(archive.pending_alerts()) == 2
+        doc = archive.document(filing.source_id)
+        pages = render(build_digest(archive, iso_week("2026-W40")))
+    day = withdrawn.payload["withdrawn_at"][:10]
+    assert f"* [withdrawn from public inspection {day}] Autism Longitudinal" in pages.text
+    assert (withdrawn.kind, withdrawn.version) == ("updated", first.version + 1)
+    assert withdrawn.payload["withdrawn_at"]
+    assert message(withdrawn.payload).startswith("**Withdrawn from public inspection:** [Autism")
+    assert [v["changed"] for v in doc["versions"]][-1] == ["withdrawn_at"]

@@ -127,7 +127,7 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
     def show(request: Request) -> dict[str, Any]:
         source, source_id = request.path_params["source"], request.path_params["source_id"]
         try:
-            return steps.show(config, source_id, source, reader=reader.get())
+            return steps.show(config, source_id, source, reader=reader.get(), today=today())
         except ArchiveError:
             reader.drop()
             raise
