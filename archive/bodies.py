@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from archive import rows
 from archive.db import transaction, utc_now
 from archive.outbox import enqueue_withdrawn
-from archive.store import next_change_seq, record_versions
+from archive.store import next_change_seq, record_versions, write_publications
 
 STATES = ("pending", "fetched", "failed")
 
@@ -63,25 +64,18 @@ def wanted_bodies(
 
 
 def store_body(conn: sqlite3.Connection, source: str, source_id: str, text: str) -> bool:
-    """Store a fetched body; True if the publication changed (`ValueError` if it is unknown)."""
-    now = utc_now()
+    """Store a fetched body; True if the publication changed (`ValueError` if it is unknown).
+    It is written as the publication with its new `body_text`, by the store's one writer."""
     with transaction(conn):
         row = conn.execute(
             "SELECT * FROM publications WHERE source = ? AND source_id = ?", (source, source_id)
         ).fetchone()
         if row is None:
             raise ValueError(f"{source} {source_id}: no such publication")
-        changed = row["body_text"] != text
-        if changed:
-            digest = rows.content_hash({**dict(row), "body_text": text})
-            conn.execute(
-                "UPDATE publications SET body_text = ?, content_hash = ?, version = version + 1, "
-                "updated_at = ?, change_seq = ? WHERE id = ?",
-                (text, digest, now, next_change_seq(conn), row["id"]),
-            )
-            record_versions(conn, [(row["id"], ["body_text"])], now)
-        _set_state(conn, row["id"], "fetched", None, now)
-    return changed
+        stored = rows.publication(row)
+        result = write_publications(conn, [replace(stored, body_text=text)])
+        _set_state(conn, row["id"], "fetched", None, utc_now())
+    return result.updated > 0
 
 
 def record_body_failure(conn: sqlite3.Connection, source: str, source_id: str, error: str) -> None:

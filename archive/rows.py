@@ -49,6 +49,7 @@ EARLIEST, LATEST = "1700-01-01", "2199-12-31"  # the search index's dates cover 
 # Stored beside the content, outside the hash: the source record and the record family (one
 # document seen on public inspection and then published shares one `family`).
 STORED_FIELDS = (*CONTENT_FIELDS, "raw", "family")
+PUBLICATION_FIELDS = ("source", "source_id", *STORED_FIELDS)  # what `publication` reads back
 # Copied from `raw` for SQL (lookups, indexes): column ← the first of these keys holding text.
 RAW_COLUMNS = {
     "citation": ("citation",),
@@ -129,6 +130,12 @@ def same(name: str, old: Any, new: Any) -> bool:
 def row_dict(row: sqlite3.Row) -> dict[str, Any]:
     """A publication row as a dict, JSON columns decoded (`raw` by `raw_record`)."""
     return {key: _decoded(key, row[key]) for key in row.keys()}  # noqa: SIM118 - not a mapping
+
+
+def publication(row: sqlite3.Row) -> Publication:
+    """A stored row back as the `Publication` that wrote it."""
+    stored = row_dict(row)
+    return Publication(**{name: stored[name] for name in PUBLICATION_FIELDS})
 
 
 def _decoded(key: str, value: Any) -> Any:

@@ -68,12 +68,18 @@ def store_publications(conn: sqlite3.Connection, pubs: Sequence[Publication]) ->
     for pub in pubs:
         rows.check(pub)
     with transaction(conn):
-        known = _known(conn, pubs)
-        pending: dict[tuple[str, str], _Pending] = {}
-        counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-        for key, values, digest in _encoded(pubs, known):
-            counts[_apply(pending, known, key, values, digest)] += 1
-        _write(conn, pending.values(), next_change_seq(conn), utc_now())
+        return write_publications(conn, pubs)
+
+
+def write_publications(conn: sqlite3.Connection, pubs: Sequence[Publication]) -> StoreResult:
+    """Inside the caller's transaction: store checked publications (the one writer of their
+    rows, content hashes, versions and `publication_versions`)."""
+    known = _known(conn, pubs)
+    pending: dict[tuple[str, str], _Pending] = {}
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+    for key, values, digest in _encoded(pubs, known):
+        counts[_apply(pending, known, key, values, digest)] += 1
+    _write(conn, pending.values(), next_change_seq(conn), utc_now())
     return StoreResult(**counts)
 
 

@@ -56,6 +56,17 @@ def test_raw_is_stored_compressed_and_read_back_whole(tmp_path: Path) -> None:
     )
 
 
+def test_a_stored_row_reads_back_as_the_publication_that_wrote_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pub = publication_from_fr(RECORD)
+    with Archive.open(home) as archive:
+        archive.store([pub])
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM publications").fetchone()
+    assert rows.publication(row) == pub
+
+
 def test_only_text_from_raw_fills_a_column() -> None:
     assert rows.raw_columns(
         {"citation": 89, "raw_text_url": "", "body_html_url": "https://x/b"}
