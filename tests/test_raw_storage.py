@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import Archive, db, rows
+from archive import Archive, Publication, db, rows
 from archive.migrations import MIGRATIONS
 from crawlers.normalize import publication_from_fr
 
@@ -38,13 +38,20 @@ def columns(home: Path, number: str) -> tuple:
         ).fetchone()
 
 
-def test_raw_is_stored_compressed_and_read_back_whole(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def stored_row(home: Path) -> tuple[Publication, sqlite3.Row]:
+    """The recorded document stored in a new archive, and its row as written."""
     pub = publication_from_fr(RECORD)
     with Archive.open(home) as archive:
         archive.store([pub])
     with sqlite3.connect(home / "regwatch.db") as conn:
-        (raw,) = conn.execute("SELECT raw FROM publications").fetchone()
+        conn.row_factory = sqlite3.Row
+        return pub, conn.execute("SELECT * FROM publications").fetchone()
+
+
+def test_raw_is_stored_compressed_and_read_back_whole(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pub, row = stored_row(home)
+    raw = row["raw"]
     assert isinstance(raw, bytes)
     assert len(raw) < len(json.dumps(pub.raw)) / 2
     assert rows.raw_record(raw) == {k: v for k, v in RECORD.items() if k != "page_views"}
@@ -57,13 +64,7 @@ def test_raw_is_stored_compressed_and_read_back_whole(tmp_path: Path) -> None:
 
 
 def test_a_stored_row_reads_back_as_the_publication_that_wrote_it(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    pub = publication_from_fr(RECORD)
-    with Archive.open(home) as archive:
-        archive.store([pub])
-    with sqlite3.connect(home / "regwatch.db") as conn:
-        conn.row_factory = sqlite3.Row
-        row = conn.execute("SELECT * FROM publications").fetchone()
+    pub, row = stored_row(tmp_path / "home")
     assert rows.publication(row) == pub
 
 
