@@ -1,5 +1,6 @@
 """The source record (`raw`) stored compressed, what SQL reads of it in columns of its own, and
-migration 12 on an archive written before it (raw as JSON text, read by `json_extract`).
+migration 12 on an archive written before it (raw as JSON text, read by `json_extract`), and
+migration 14 keeping that archive's alerts while letting an alert name no publication.
 
 Real record: the recorded Federal Register document in replay/recordings (FR Doc. 2024-31396);
 the public-inspection issue date and the numeric citation added to copies are synthetic.
@@ -131,6 +132,29 @@ def test_migration_12_fills_the_columns_of_an_archive_holding_data(before_12) ->
             "SELECT sql FROM sqlite_master WHERE name = 'publications_citation'"
         ).fetchone()
     assert index_sql == "CREATE INDEX publications_citation ON publications (citation)"
+
+
+def test_migration_14_keeps_the_alerts_of_an_archive_holding_data(before_12) -> None:
+    home, _ = before_12
+    sent = (
+        "INSERT INTO alert_outbox (route, publication_id, version, idempotency_key, kind, "
+        "payload, state, next_attempt_at, created_at, sent_at) VALUES "
+        "('team', 1, 1, 'rw-old', 'new', '{\"title\": \"old\"}', 'sent', 'x', 'x', 'x')"
+    )
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        conn.execute(sent)
+    with Archive.open(home) as archive:  # applies 12 and 14
+        assert archive.status().alerts["team"].sent == 1
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        kept = conn.execute(
+            "SELECT route, publication_id, idempotency_key, state FROM alert_outbox"
+        )
+        assert kept.fetchall() == [("team", 1, "rw-old", "sent")]
+        conn.execute(  # an alert about no publication (a screening-list party) now fits
+            "INSERT INTO alert_outbox (route, publication_id, version, idempotency_key, kind, "
+            "payload, next_attempt_at, created_at) VALUES ('team', NULL, 2, 'rw-party', 'new', "
+            "'{}', 'x', 'x')"
+        )
 
 
 def test_a_raw_that_only_changed_form_is_the_same() -> None:
