@@ -260,8 +260,9 @@ def show(
     today: date | None = None,
 ) -> dict:
     """One stored document with tags, evidence, entities, versions, related documents and its
-    rulemaking's timeline (dates after `today` upcoming); its links, and those of the timeline,
-    are only the http(s) ones. Raises `QueryError` if the archive does not hold it."""
+    rulemaking's timeline (dates after `today` upcoming); its links, and those of the timeline and
+    of its EAR section changes, are only the http(s) ones. Raises `QueryError` if the archive
+    does not hold it."""
     from archive import QueryError
     from regwatch.inert import http_url
 
@@ -275,6 +276,9 @@ def show(
         event["document"]["url"] = http_url(event["document"]["url"])
         for section in event["sections"]:
             section["url"] = http_url(section["url"])
+    for change in found["section_changes"]:
+        for name in ("old_url", "new_url"):
+            change[name] = http_url(change[name])
     return found
 
 

@@ -138,7 +138,7 @@ SECTION = SectionChange(
             "new_excerpt": "(a) new",
         }
     ],
-    old_url="https://www.ecfr.gov/on/2026-08-13/title-15/section-744.23",
+    old_url="javascript:alert(1)",  # hostile: never shown as a link
     new_url="https://www.ecfr.gov/on/2026-08-14/title-15/section-744.23",
 )
 EXPECTED = [  # (date, what, source id, current) as `show FINAL` lists them
@@ -195,6 +195,8 @@ def test_show_json_lists_the_rulemaking_in_order_marking_this_document(config) -
         {"section": "§ 744.23", "in_force": "2026-08-14", "url": SECTION.new_url}
     ]
     assert [e["document"]["url"] for e in events if e["document"]["source_id"] == NOTICE] == [None]
+    [change] = json.loads(result.output)["section_changes"]
+    assert (change["old_url"], change["new_url"]) == (None, SECTION.new_url)
 
 
 def test_show_text_prints_the_timeline(config) -> None:
