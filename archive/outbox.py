@@ -18,7 +18,11 @@ a rule is alerted once, at its earliest sighting, and its publication is a chang
 A new document alerts a route only if it was first stored after the route
 was added AND after its source's first successful crawl ended (that crawl, and anything stored
 before it, is a backfill that alerts nobody). An update alerts a route if the document changed
-after the route was added. Publication dates play no part.
+after the route was added. Publication dates play no part. A public-inspection filing withdrawn
+after it was alerted is one more "updated" alert (`withdrawn_at` in its payload) to each route
+told of it. A screening-list party of a snapshot's delta touching the watch-list is an alert that
+names no publication (`publication_id` NULL; its `version` is the snapshot), to `watch` routes
+added before the snapshot was fetched, once per route, party and snapshot.
 """
 
 from __future__ import annotations
