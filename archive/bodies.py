@@ -67,11 +67,7 @@ def store_body(conn: sqlite3.Connection, source: str, source_id: str, text: str)
     """Store a fetched body; True if the publication changed (`ValueError` if it is unknown).
     It is written as the publication with its new `body_text`, by the store's one writer."""
     with transaction(conn):
-        row = conn.execute(
-            "SELECT * FROM publications WHERE source = ? AND source_id = ?", (source, source_id)
-        ).fetchone()
-        if row is None:
-            raise ValueError(f"{source} {source_id}: no such publication")
+        row = _stored(conn, source, source_id)
         stored = rows.publication(row)
         result = write_publications(conn, [replace(stored, body_text=text)])
         _set_state(conn, row["id"], "fetched", None, utc_now())
@@ -81,12 +77,18 @@ def store_body(conn: sqlite3.Connection, source: str, source_id: str, text: str)
 def record_body_failure(conn: sqlite3.Connection, source: str, source_id: str, error: str) -> None:
     """Count one failed attempt at a body and keep why (one line); the document keeps no body."""
     with transaction(conn):
-        found = conn.execute(
-            "SELECT id FROM publications WHERE source = ? AND source_id = ?", (source, source_id)
-        ).fetchone()
-        if found is None:
-            raise ValueError(f"{source} {source_id}: no such publication")
-        _set_state(conn, found[0], "failed", " ".join(error.split()), utc_now())
+        row = _stored(conn, source, source_id)
+        _set_state(conn, row["id"], "failed", " ".join(error.split()), utc_now())
+
+
+def _stored(conn: sqlite3.Connection, source: str, source_id: str) -> sqlite3.Row:
+    """The stored row of a publication (`ValueError` if there is none)."""
+    row = conn.execute(
+        "SELECT * FROM publications WHERE source = ? AND source_id = ?", (source, source_id)
+    ).fetchone()
+    if row is None:
+        raise ValueError(f"{source} {source_id}: no such publication")
+    return row
 
 
 def _set_state(conn: sqlite3.Connection, pid: int, state: str, error: str | None, now: str) -> None:
