@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from crawlers.run import crawl
+from nlp import watch
 from regwatch.cli import main
 from replay.server import RECORDINGS, serve
 from tests.receiver import Receiver
@@ -99,3 +100,19 @@ def test_the_replay_server_refuses_an_unknown_scenario_in_one_line():
     assert result.exit_code == 1
     assert result.output.startswith("Error: unknown scenario 'nonesuch'; known: access-wall, ")
     assert result.output.count("\n") == 1
+
+
+def test_the_country_codes_file_is_checked_when_loaded(tmp_path, monkeypatch):
+    bad = tmp_path / "country_codes.json"
+    bad.write_text('{"Kosovo": "kosovo"}', encoding="utf-8")
+    monkeypatch.setattr(watch, "COUNTRY_CODES", bad)
+    watch._country_codes.cache_clear()
+    watch.iso_code.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="expected an object of country name → ISO alpha-2"):
+            watch.iso_code("Kosovo")
+    finally:
+        monkeypatch.undo()
+        watch._country_codes.cache_clear()
+        watch.iso_code.cache_clear()
+    assert watch.iso_code("Kosovo") == "XK" and watch.iso_code("Russia") == "RU"
