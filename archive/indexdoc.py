@@ -10,7 +10,8 @@ that make phrases of very common words fast; and the filter and facet
 fields: `tags` (tags and sub-tags), `source`, `type`, `agency` (display values, fast for facets)
 with `type_key` / `agency_key` (their `keyword` forms, for filters), `year`, `date`,
 `comments_close`, `eccn` (every ECCN the tagger found with its dotted ancestors: `3A090.a.1`
-also files under `3A090.a` and `3A090`), `cfr` (`15:744` and `15:744.23`) and `country`.
+also files under `3A090.a` and `3A090`), `cfr` (`15:744` and `15:744.23`) and `country`;
+and the facet combination fields of `archive.facets` (`tagset`, `agencyset`, `kind`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import tantivy
+
+from archive.facets import COMBINATIONS, combinations
 
 TAG_SEPARATOR = "\x1f"
 TEXT_FIELDS = ("title", "abstract", "body")
@@ -129,6 +132,8 @@ def build_schema() -> tantivy.Schema:
     for name in ("type_key", "agency_key", "eccn", "cfr", "country"):
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
     builder.add_integer_field("year", indexed=False, fast=True)
+    for name in COMBINATIONS:
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
     builder.add_date_field("date", indexed=True, fast=True)
     builder.add_date_field("comments_close", indexed=True, fast=True)
     return builder.build()
@@ -186,12 +191,13 @@ def document(row: sqlite3.Row) -> tantivy.Document:
             pairs = common_pairs(ANALYZER.analyze(text))
             if pairs:
                 doc.add_text(f"{name}_pairs", " ".join(pairs))
-    _add_all(doc, "tags", tags.split(TAG_SEPARATOR) if tags else ())
+    tag_list = tags.split(TAG_SEPARATOR) if tags else []
+    _add_all(doc, "tags", tag_list)
     doc.add_text("source", source)
     if kind:
         doc.add_text("type", kind)
         doc.add_text("type_key", keyword(kind))
-    _add_agencies(doc, json.loads(agencies or "[]"))
+    names = _add_agencies(doc, json.loads(agencies or "[]"))
     entities = _entities(result)
     _add_all(doc, "eccn", (f for m in entities.get("eccns", ()) for f in eccn_forms(m["value"])))
     refs = [r for r in json.loads(cfr_refs or "[]") if isinstance(r, dict)]
@@ -200,6 +206,9 @@ def document(row: sqlite3.Row) -> tantivy.Document:
     _add_all(doc, "cfr", cfr)
     _add_all(doc, "country", (keyword(m["value"]) for m in entities.get("countries", ())))
     doc.add_integer("year", int(day[:4]))
+    facet_values = {"tags": tag_list, "agency": names, "type": [kind or ""], "source": [source]}
+    for name, value in combinations(facet_values | {"year": [day[:4]]}).items():
+        doc.add_text(name, value)
     doc.add_date("date", midnight(day))
     if closes:
         doc.add_date("comments_close", midnight(closes))
@@ -211,7 +220,8 @@ def _add_all(doc: tantivy.Document, field: str, values: Iterable[str]) -> None:
         doc.add_text(field, value)
 
 
-def _add_agencies(doc: tantivy.Document, agencies: list[Any]) -> None:
+def _add_agencies(doc: tantivy.Document, agencies: list[Any]) -> list[str]:
+    """Add the `agency` and `agency_key` values; return the agency names."""
     names, keys = [], []
     for agency in agencies:
         if not isinstance(agency, dict):
@@ -222,6 +232,7 @@ def _add_agencies(doc: tantivy.Document, agencies: list[Any]) -> None:
         keys += [keyword(v) for v in (name, agency.get("slug")) if isinstance(v, str)]
     _add_all(doc, "agency", names)
     _add_all(doc, "agency_key", keys)
+    return names
 
 
 def _entities(result: str | None) -> dict[str, list[dict[str, Any]]]:

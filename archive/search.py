@@ -92,15 +92,16 @@ def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest)
         searcher = index.searcher()
         text_query, query = _queries(clauses, request, index, searcher)
         newest = request.sort == "newest" or text_query is None
-        found = searcher.search(
+        facets = facet_counts(searcher, query) if request.facets else None
+        found = searcher.search(  # the facets' total spares counting every match a second time
             query,
             request.limit,
+            count=facets is None,
             offset=request.offset,
             **({"order_by_field": "date"} if newest else {}),
         )
         hits = found.hits
         ids = searcher.fast_field_values("id", [address for _, address in hits])
-        facets = facet_counts(searcher, query) if request.facets else {}
     rows = _rows(conn, ids)
     with _engine_errors():
         snippets = _snippets(searcher, text_query, index.schema, rows.values())
@@ -111,8 +112,8 @@ def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest)
             for score, pid in zip(scores, ids, strict=True)
             if pid in rows
         ],
-        found.count or 0,
-        facets,
+        facets.total if facets else found.count or 0,
+        facets.counts if facets else {},
     )
 
 
