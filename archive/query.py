@@ -131,13 +131,22 @@ def build(clauses: Sequence[Clause], schema: tantivy.Schema, searcher: tantivy.S
 def _clause_query(clause: Clause, schema: tantivy.Schema, searcher: tantivy.Searcher) -> Query:
     """The clause in any ranked field, each field's score weighted (`FIELDS`).
 
+    A word or prefix is one flat disjunction of weighted term queries, every field and form
+    side by side: on such a query the engine skips whole blocks of postings that cannot reach
+    the top (block-max WAND), twice as fast at 1,000,000 documents on a word most of them hold as
+    nesting the forms per field.
     A phrase's pairs of common words are looked up in the field's `<field>_pairs`: a phrase made
     of one such pair ("final rule"), or of stop words only ("of the"), is answered by its pairs
     alone (exact for two words; longer ones may match the pairs in different places of the field);
     any other phrase must match by positions too, among the documents holding its pairs in that
     field (those fewer postings are read first, sparing positions of very common words).
     """
-    pairs = list(dict.fromkeys(common_pairs(list(clause.tokens)))) if clause.kind == "exact" else []
+    if clause.kind != "exact":  # a word with its forms, a prefix with its expansions
+        terms = [
+            (Occur.Should, q) for f, w in FIELDS for q in _terms(clause, f, w, schema, searcher)
+        ]
+        return Query.boolean_query(terms) if terms else Query.empty_query()
+    pairs = list(dict.fromkeys(common_pairs(list(clause.tokens))))
     alone = bool(pairs) and (len(clause.tokens) == 2 or all(t in STOP_WORDS for t in clause.tokens))
     per_field = []
     for field, weight in FIELDS:
@@ -158,35 +167,43 @@ def _pair(schema: tantivy.Schema, field: str, pair: str, *, scored: bool) -> Que
 def _field_query(
     clause: Clause, field: str, schema: tantivy.Schema, searcher: tantivy.Searcher
 ) -> Query:
-    if clause.kind == "word":
-        return _word_query(clause.tokens[0], field, schema, searcher)
-    if clause.kind == "prefix":
-        terms = searcher.terms_with_prefix(field, clause.tokens[0], limit=PREFIX_EXPANSIONS)
-        if not terms:
-            return Query.empty_query()
-        return Query.boolean_query(
-            [(Occur.Should, Query.term_query(schema, field, term)) for term, _ in terms]
-        )
     if len(clause.tokens) == 1:
         return Query.term_query(schema, field, clause.tokens[0])
     return Query.phrase_query(schema, field, list(clause.tokens))
 
 
-def _word_query(word: str, field: str, schema: tantivy.Schema, searcher: tantivy.Searcher) -> Query:
-    exact = Query.term_query(schema, field, word)
+def _terms(
+    clause: Clause, field: str, weight: float, schema: tantivy.Schema, searcher: tantivy.Searcher
+) -> list[Query]:
+    """A word's or a prefix's term queries in `field`, weighted."""
+    if clause.kind == "word":
+        return _word_queries(clause.tokens[0], field, weight, schema, searcher)
+    found = searcher.terms_with_prefix(field, clause.tokens[0], limit=PREFIX_EXPANSIONS)
+    return [Query.boost_query(Query.term_query(schema, field, term), weight) for term, _ in found]
+
+
+def _word_queries(
+    word: str, field: str, weight: float, schema: tantivy.Schema, searcher: tantivy.Searcher
+) -> list[Query]:
+    """The word in `field` weighted `weight`, and each of its inflections there weighted so
+    that it scores about `VARIANT_BOOST` of what the typed word would (the scores of the forms a
+    document holds add up, as one stemmed term's frequencies would)."""
+    exact = Query.boost_query(Query.term_query(schema, field, word), weight)
     variants = word_forms(word, searcher, field)
     if not variants:
-        return exact
+        return [exact]
     total = searcher.num_docs
     typed = _idf(searcher.doc_freq(field, word), total)
-    boosted = [
-        Query.boost_query(
-            Query.term_query(schema, field, form),
-            VARIANT_BOOST * min(1.0, typed / _idf(count, total)) if typed else VARIANT_BOOST,
-        )
-        for form, count in variants
+    return [
+        exact,
+        *(
+            Query.boost_query(
+                Query.term_query(schema, field, form),
+                weight * VARIANT_BOOST * (min(1.0, typed / _idf(count, total)) if typed else 1.0),
+            )
+            for form, count in variants
+        ),
     ]
-    return Query.disjunction_max_query([exact, *boosted])
 
 
 def _idf(doc_freq: int, total: int) -> float:
