@@ -17,7 +17,9 @@ it) searched for the top 20 with the total count, the 20 documents' ids read fro
 the facet aggregation when facets are asked. `Archive.find` adds parsing and query building,
 reading the 20 rows from SQLite (titles, agencies, tags, links) and cutting their snippets.
 
-Run: `.venv/bin/python bench/search.py [--docs 200000] [--keep DIR]`
+`--import-only` stops after the import rates, the bare rate and their ratio ("import / bare").
+
+Run: `.venv/bin/python bench/search.py [--docs 200000] [--keep DIR] [--import-only]`
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ FACET_SPEC = {
 BIS = "Industry and Security Bureau"
 
 
-def build(home: Path, jsonl: Path, docs: int) -> float:
-    """Write the documents, import them (timing the first 20% apart); return raw JSON bytes."""
+def build(home: Path, jsonl: Path, docs: int, *, import_only: bool = False) -> float:
+    """Write the documents, import them (timing the first 20% apart) and the same documents
+    bare, print import / bare; tag them unless `import_only`; return raw JSON bytes."""
     base, note = ingest.source_records()
     print(f"text: {note}; {len(base):,} source records")
     with jsonl.open("w") as out:
@@ -73,14 +76,17 @@ def build(home: Path, jsonl: Path, docs: int) -> float:
         f"{docs / total:,.0f} docs/s ({total:.0f} s); last 80% at "
         f"{(docs - first) / (total - early):,.0f} docs/s"
     )
-    bare(jsonl, home.parent / "bare")
-    with Archive.open(home) as archive:
-        ingest.tag(archive)
+    bare_rate = bare(jsonl, home.parent / "bare")
+    print(f"import / bare = {docs / total / bare_rate:.2f}")
+    if not import_only:
+        with Archive.open(home) as archive:
+            ingest.tag(archive)
     return size
 
 
-def bare(jsonl: Path, where: Path) -> None:
-    """The same documents into a bare SQLite table and a bare tantivy index, in one process."""
+def bare(jsonl: Path, where: Path) -> float:
+    """The same documents into a bare SQLite table and a bare tantivy index, in one process;
+    returns its docs/s."""
     where.mkdir()
     conn = sqlite3.connect(where / "bare.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -107,6 +113,7 @@ def bare(jsonl: Path, where: Path) -> None:
     conn.close()
     print(f"bare SQLite insert + tantivy add of the same documents: {count / elapsed:,.0f} docs/s")
     shutil.rmtree(where, ignore_errors=True)
+    return count / elapsed
 
 
 def requests(docs: int) -> dict[str, list[SearchRequest]]:
@@ -206,11 +213,17 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="build the archive here and keep it")
     parser.add_argument("--search-only", action="store_true", help="reuse the --keep archive")
+    parser.add_argument(
+        "--import-only", action="store_true", help="stop after the import and bare rates"
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # each figure appears when measured, also in a file
     work = Path(tempfile.mkdtemp(prefix="regwatch-bench-search-"))
     home = args.keep or work / "home"
     try:
+        if args.import_only:
+            build(home, work / "docs.jsonl", args.docs, import_only=True)
+            return
         size = None if args.search_only else build(home, work / "docs.jsonl", args.docs)
         with Archive.open(home, readonly=True) as archive:
             st = archive.status()
