@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
@@ -33,7 +34,7 @@ from archive.indexdir import (
     state,
     swap_in,
 )
-from archive.indexdoc import ROWS_SQL, build_schema, document
+from archive.indexdoc import ROWS_SQL, Mapper, build_schema, document, documents
 
 SCHEMA_VERSION = 3  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field
 WRITER_HEAP = 256_000_000
@@ -122,11 +123,14 @@ class SearchIndex:
                 raise ArchiveError(f"cannot write search index {self.path}: {exc}") from None
         return True
 
-    def sync(self, conn: sqlite3.Connection, *, commit: bool = True) -> int:
+    def sync(
+        self, conn: sqlite3.Connection, *, commit: bool = True, mapper: Mapper | None = None
+    ) -> int:
         """Add every row changed after the watermark; return how many were added.
 
         With `commit=False` the additions wait for a later commit and the writer stays open (bulk
-        imports); otherwise they are committed and the index lock released. If another process
+        imports); otherwise they are committed and the index lock released. A `mapper` builds
+        the documents (`indexdoc.documents`). If another process
         keeps the index locked, or this one only reads, does nothing (the next writer catches up).
         Rebuilds if the index is missing or damaged, or claims rows the database does not have (a
         restored database).
@@ -140,9 +144,9 @@ class SearchIndex:
             return self.rebuild(conn)
         count = 0
         for batch in _changed_rows(conn, mark):
-            for row in batch:
+            for row, doc in zip(batch, documents(batch, mapper), strict=True):
                 self._writer.delete_documents_by_term("id", row[0])
-                self._writer.add_document(document(row))
+                self._writer.add_document(doc)
             count += len(batch)
             self._pending = batch[-1][1]
         if commit:
@@ -244,11 +248,13 @@ def _newest(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(change_seq), 0) FROM publications").fetchone()[0]
 
 
-def _changed_rows(conn: sqlite3.Connection, after: int) -> Iterator[list[sqlite3.Row]]:
-    """Rows with `change_seq > after` in (change_seq, id) order, in batches."""
+def _changed_rows(conn: sqlite3.Connection, after: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows (plain tuples) with `change_seq > after` in (change_seq, id) order, in batches."""
     seq, last_id = after, LAST_ROWID  # (after, LAST_ROWID) excludes every row of `after`
+    cursor = conn.cursor()
+    cursor.row_factory = None
     while True:
-        batch = conn.execute(
+        batch = cursor.execute(
             ROWS_SQL + "WHERE (p.change_seq, p.id) > (?, ?) ORDER BY p.change_seq, p.id LIMIT ?",
             (seq, last_id, READ_BATCH),
         ).fetchall()

@@ -15,10 +15,11 @@ also files under `3A090.a` and `3A090`), `cfr` (`15:744` and `15:744.23`) and `c
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import re
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from typing import Any
 import tantivy
 
 TAG_SEPARATOR = "\x1f"
+MAP_CHUNK = 250  # rows per task of a `documents` mapper
+# How `documents` may build fields in other processes: `map` itself, or a process pool's `map`.
+Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 TEXT_FIELDS = ("title", "abstract", "body")
 # Stop words, whose adjacent pairs go into `<field>_pairs` (Lucene's English stop set, as
 # CommonGrams uses), as do pairs with the frequent words of `common_words.txt`.
@@ -134,6 +138,9 @@ def build_schema() -> tantivy.Schema:
     return builder.build()
 
 
+SCHEMA = build_schema()
+
+
 def keyword(text: str) -> str:
     """The filter form of an agency, type or country: lowercase words joined by `-`."""
     return _NOT_KEY.sub("-", text.lower()).strip("-")
@@ -142,10 +149,9 @@ def keyword(text: str) -> str:
 def common_pairs(tokens: list[str]) -> list[str]:
     """Adjacent pairs of `COMMON_WORDS` in analysed `tokens`, as `<field>_pairs` hold them
     (`of_the`: analysed tokens never hold `_`, so one space-separated text adds them all)."""
-    common = COMMON_WORDS
-    return [
-        f"{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False) if a in common and b in common
-    ]
+    common = list(map(COMMON_WORDS.__contains__, tokens))  # loops in C: documents are long
+    both = map(operator.and_, common, common[1:])
+    return list(map("_".join, itertools.compress(zip(tokens, tokens[1:], strict=False), both)))
 
 
 def eccn_forms(value: str) -> list[str]:
@@ -173,24 +179,44 @@ def cfr_citation(text: str) -> list[str]:
     return cfr_forms(int(match["title"]), int(match["part"]), match["section"])
 
 
-def document(row: sqlite3.Row) -> tantivy.Document:
+def document(row: Sequence[Any]) -> tantivy.Document:
     """The index document of one `ROWS_SQL` row."""
+    return tantivy.Document.from_dict(fields(row), SCHEMA)
+
+
+def documents(
+    rows: Sequence[Sequence[Any]], mapper: Mapper | None = None
+) -> Iterator[tantivy.Document]:
+    """The index documents of `rows` (plain tuples), in order; with a `mapper`, their fields are
+    built through it in chunks of `MAP_CHUNK` rows (`mapper(fields_of, chunks)`)."""
+    if mapper is None:
+        return map(document, rows)
+    chunks = [rows[start : start + MAP_CHUNK] for start in range(0, len(rows), MAP_CHUNK)]
+    built = mapper(fields_of, chunks)
+    return (tantivy.Document.from_dict(values, SCHEMA) for chunk in built for values in chunk)
+
+
+def fields_of(rows: Sequence[Sequence[Any]]) -> list[dict[str, list[Any]]]:
+    """`fields` of each of `rows`."""
+    return [fields(row) for row in rows]
+
+
+def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
+    """The values of each field of one `ROWS_SQL` row's index document (plain values: they cross
+    process boundaries cheaply; `document` makes them a `tantivy.Document`)."""
     row_id, _, day, source, kind, agencies, closes, cfr_refs, title, abstract = row[:10]
     tags, result = row[10], row[11]
     body = "\n".join(text for text in row[12:] if text)
-    doc = tantivy.Document()
-    doc.add_integer("id", row_id)
+    doc: dict[str, list[Any]] = {"id": [row_id], "source": [source]}
     for name, text in (("title", title), ("abstract", abstract), ("body", body)):
         if text:
-            doc.add_text(name, text)
+            doc[name] = [text]
             pairs = common_pairs(ANALYZER.analyze(text))
             if pairs:
-                doc.add_text(f"{name}_pairs", " ".join(pairs))
+                doc[f"{name}_pairs"] = [" ".join(pairs)]
     _add_all(doc, "tags", tags.split(TAG_SEPARATOR) if tags else ())
-    doc.add_text("source", source)
     if kind:
-        doc.add_text("type", kind)
-        doc.add_text("type_key", keyword(kind))
+        doc["type"], doc["type_key"] = [kind], [keyword(kind)]
     _add_agencies(doc, json.loads(agencies or "[]"))
     entities = _entities(result)
     _add_all(doc, "eccn", (f for m in entities.get("eccns", ()) for f in eccn_forms(m["value"])))
@@ -199,19 +225,20 @@ def document(row: sqlite3.Row) -> tantivy.Document:
     cfr += [f for m in entities.get("cfr", ()) for f in cfr_citation(m["value"])]
     _add_all(doc, "cfr", cfr)
     _add_all(doc, "country", (keyword(m["value"]) for m in entities.get("countries", ())))
-    doc.add_integer("year", int(day[:4]))
-    doc.add_date("date", midnight(day))
+    doc["year"] = [int(day[:4])]
+    doc["date"] = [midnight(day)]
     if closes:
-        doc.add_date("comments_close", midnight(closes))
+        doc["comments_close"] = [midnight(closes)]
     return doc
 
 
-def _add_all(doc: tantivy.Document, field: str, values: Iterable[str]) -> None:
-    for value in dict.fromkeys(v for v in values if v):
-        doc.add_text(field, value)
+def _add_all(doc: dict[str, list[Any]], field: str, values: Iterable[str]) -> None:
+    unique = list(dict.fromkeys(v for v in values if v))
+    if unique:
+        doc[field] = unique
 
 
-def _add_agencies(doc: tantivy.Document, agencies: list[Any]) -> None:
+def _add_agencies(doc: dict[str, list[Any]], agencies: list[Any]) -> None:
     names, keys = [], []
     for agency in agencies:
         if not isinstance(agency, dict):

@@ -47,7 +47,7 @@ from archive.facets import FACETS, MAX_VALUES  # noqa: E402
 from archive.filters import restrict  # noqa: E402
 from archive.indexdoc import build_schema  # noqa: E402
 from bench import ingest  # noqa: E402
-from regwatch.importer import import_records  # noqa: E402
+from regwatch.importer import import_records, workers_for  # noqa: E402
 
 RUNS = 200
 FACET_SPEC = {
@@ -64,12 +64,12 @@ def build(home: Path, jsonl: Path, docs: int, *, import_only: bool = False) -> f
     with jsonl.open("w") as out:
         size = sum(out.write(json.dumps(r) + "\n") for r in ingest.generate(base, docs))
     print(f"documents: {docs:,}, raw JSON {size / docs:,.0f} bytes each")
-    first = docs // 5
+    first, workers = docs // 5, workers_for(size)  # as `regwatch import` of this file
     with Archive.open(home) as archive, jsonl.open("rb") as lines:
         start = time.perf_counter()
-        import_records(archive, itertools.islice(lines, first), batch_size=1000)
+        import_records(archive, itertools.islice(lines, first), workers=workers)
         early = time.perf_counter() - start
-        import_records(archive, lines, batch_size=1000)
+        import_records(archive, lines, workers=workers)
         total = time.perf_counter() - start
     print(
         f"import: first {first:,} at {first / early:,.0f} docs/s; all {docs:,} at "
