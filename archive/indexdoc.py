@@ -15,6 +15,7 @@ also files under `3A090.a` and `3A090`), `cfr` (`15:744` and `15:744.23`) and `c
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import operator
@@ -27,6 +28,7 @@ from typing import Any
 import tantivy
 
 TAG_SEPARATOR = "\x1f"
+CACHED = 8192  # values remembered per repeated computation (agencies, dates, keywords)
 MAP_CHUNK = 250  # rows per task of a `documents` mapper
 # How `documents` may build fields in other processes: `map` itself, or a process pool's `map`.
 Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
@@ -141,6 +143,7 @@ def build_schema() -> tantivy.Schema:
 SCHEMA = build_schema()
 
 
+@functools.lru_cache(maxsize=CACHED)
 def keyword(text: str) -> str:
     """The filter form of an agency, type or country: lowercase words joined by `-`."""
     return _NOT_KEY.sub("-", text.lower()).strip("-")
@@ -217,13 +220,13 @@ def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
     _add_all(doc, "tags", tags.split(TAG_SEPARATOR) if tags else ())
     if kind:
         doc["type"], doc["type_key"] = [kind], [keyword(kind)]
-    _add_agencies(doc, json.loads(agencies or "[]"))
+    names, keys = _agencies(agencies)
+    _add_all(doc, "agency", names)
+    _add_all(doc, "agency_key", keys)
     entities = _entities(result)
     _add_all(doc, "eccn", (f for m in entities.get("eccns", ()) for f in eccn_forms(m["value"])))
-    refs = [r for r in json.loads(cfr_refs or "[]") if isinstance(r, dict)]
-    cfr = [f for r in refs for f in cfr_forms(r.get("title"), r.get("part"))]
-    cfr += [f for m in entities.get("cfr", ()) for f in cfr_citation(m["value"])]
-    _add_all(doc, "cfr", cfr)
+    cfr = [f for m in entities.get("cfr", ()) for f in cfr_citation(m["value"])]
+    _add_all(doc, "cfr", [*_cfr_parts(cfr_refs), *cfr])
     _add_all(doc, "country", (keyword(m["value"]) for m in entities.get("countries", ())))
     doc["year"] = [int(day[:4])]
     doc["date"] = [midnight(day)]
@@ -233,22 +236,31 @@ def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
 
 
 def _add_all(doc: dict[str, list[Any]], field: str, values: Iterable[str]) -> None:
-    unique = list(dict.fromkeys(v for v in values if v))
+    unique = list(dict.fromkeys(filter(None, values)))
     if unique:
         doc[field] = unique
 
 
-def _add_agencies(doc: dict[str, list[Any]], agencies: list[Any]) -> None:
+@functools.lru_cache(maxsize=CACHED)
+def _agencies(stored: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Display names and `keyword` forms of a stored `agencies` column (a few thousand distinct
+    values across the whole Federal Register: each is worked out once)."""
     names, keys = [], []
-    for agency in agencies:
+    for agency in json.loads(stored or "[]"):
         if not isinstance(agency, dict):
             continue
         name = agency.get("name") or agency.get("raw_name")
         if isinstance(name, str) and name.strip():
             names.append(name.strip())
         keys += [keyword(v) for v in (name, agency.get("slug")) if isinstance(v, str)]
-    _add_all(doc, "agency", names)
-    _add_all(doc, "agency_key", keys)
+    return tuple(names), tuple(keys)
+
+
+@functools.lru_cache(maxsize=CACHED)
+def _cfr_parts(stored: str | None) -> tuple[str, ...]:
+    """The `cfr` forms of a stored `cfr_references` column."""
+    refs = [r for r in json.loads(stored or "[]") if isinstance(r, dict)]
+    return tuple(f for r in refs for f in cfr_forms(r.get("title"), r.get("part")))
 
 
 def _entities(result: str | None) -> dict[str, list[dict[str, Any]]]:
@@ -263,6 +275,7 @@ def _entities(result: str | None) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+@functools.lru_cache(maxsize=CACHED)
 def midnight(iso_date: str) -> datetime:
     """A `YYYY-MM-DD` date as UTC midnight (the index's date values)."""
     return datetime.fromisoformat(iso_date).replace(tzinfo=UTC)

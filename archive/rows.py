@@ -13,8 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 try:
     from compression import zstd  # Python 3.14 and later
@@ -69,10 +68,9 @@ _compress = zstd.ZstdCompressor(RAW_LEVEL).compress  # one frame per call; reuse
 BODY = STORED_FIELDS.index("body_text")
 
 
-@dataclass(frozen=True, slots=True)
-class Encoded:
+class Encoded(NamedTuple):
     """A checked publication ready to store: its key, `WRITTEN_FIELDS` values and content hash
-    (plain values: it crosses process boundaries cheaply)."""
+    (a tuple of plain values: it crosses process boundaries cheaply)."""
 
     source: str
     source_id: str
