@@ -34,7 +34,7 @@ from archive.indexdir import (
     state,
     swap_in,
 )
-from archive.indexdoc import ROWS_SQL, Mapper, build_schema, document, documents
+from archive.indexdoc import KEYS_SQL, ROWS_SQL, Mapper, build_schema, document, documents
 
 SCHEMA_VERSION = 3  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field
 WRITER_HEAP = 256_000_000
@@ -143,10 +143,12 @@ class SearchIndex:
         if self._index is None or mark > _newest(conn):
             return self.rebuild(conn)
         count = 0
-        for batch in _changed_rows(conn, mark):
-            for row, doc in zip(batch, documents(batch, mapper), strict=True):
+        database = conn.execute("PRAGMA database_list").fetchone()[2]
+        for batch in _changed_rows(conn, mark, KEYS_SQL if mapper else ROWS_SQL):
+            for row, doc in zip(batch, documents(batch, mapper, database), strict=True):
                 self._writer.delete_documents_by_term("id", row[0])
-                self._writer.add_document(doc)
+                if doc is not None:  # None: deleted since
+                    self._writer.add_document(doc)
             count += len(batch)
             self._pending = batch[-1][1]
         if commit:
@@ -248,14 +250,17 @@ def _newest(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(change_seq), 0) FROM publications").fetchone()[0]
 
 
-def _changed_rows(conn: sqlite3.Connection, after: int) -> Iterator[list[tuple[Any, ...]]]:
-    """Rows (plain tuples) with `change_seq > after` in (change_seq, id) order, in batches."""
+def _changed_rows(
+    conn: sqlite3.Connection, after: int, sql: str = ROWS_SQL
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows of `sql` (plain tuples) with `change_seq > after` in (change_seq, id) order, in
+    batches."""
     seq, last_id = after, LAST_ROWID  # (after, LAST_ROWID) excludes every row of `after`
     cursor = conn.cursor()
     cursor.row_factory = None
     while True:
         batch = cursor.execute(
-            ROWS_SQL + "WHERE (p.change_seq, p.id) > (?, ?) ORDER BY p.change_seq, p.id LIMIT ?",
+            sql + "WHERE (p.change_seq, p.id) > (?, ?) ORDER BY p.change_seq, p.id LIMIT ?",
             (seq, last_id, READ_BATCH),
         ).fetchall()
         if not batch:

@@ -20,12 +20,15 @@ import itertools
 import json
 import operator
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import tantivy
+
+from archive.db import connect_readonly
 
 TAG_SEPARATOR = "\x1f"
 CACHED = 8192  # values remembered per repeated computation (agencies, dates, keywords)
@@ -92,6 +95,8 @@ ROWS_SQL = (
     "(SELECT result FROM tag_results r WHERE r.publication_id = p.id), "
     f"{', '.join(BODY_COLUMNS)} FROM publications p "
 )
+KEYS_SQL = "SELECT p.id, p.change_seq FROM publications p "  # what `documents` needs with a mapper
+_READERS: dict[str, sqlite3.Connection] = {}  # `read_fields`'s connection per database file
 ANALYZER = (
     tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
     .filter(tantivy.Filter.remove_long(40))
@@ -188,20 +193,33 @@ def document(row: Sequence[Any]) -> tantivy.Document:
 
 
 def documents(
-    rows: Sequence[Sequence[Any]], mapper: Mapper | None = None
-) -> Iterator[tantivy.Document]:
-    """The index documents of `rows` (plain tuples), in order; with a `mapper`, their fields are
-    built through it in chunks of `MAP_CHUNK` rows (`mapper(fields_of, chunks)`)."""
+    rows: Sequence[Sequence[Any]], mapper: Mapper | None = None, database: str | None = None
+) -> Iterator[tantivy.Document | None]:
+    """The index documents of `rows` (plain tuples), in order. With a `mapper` (such as a
+    process pool's `map`), `rows` need only start with the id (`KEYS_SQL`): `read_fields` reads
+    the rows from the SQLite file `database` and builds their fields, `MAP_CHUNK` rows a task,
+    and a row deleted since yields None."""
     if mapper is None:
         return map(document, rows)
-    chunks = [rows[start : start + MAP_CHUNK] for start in range(0, len(rows), MAP_CHUNK)]
-    built = mapper(fields_of, chunks)
-    return (tantivy.Document.from_dict(values, SCHEMA) for chunk in built for values in chunk)
+    ids = [row[0] for row in rows]
+    tasks = [(database, ids[start : start + MAP_CHUNK]) for start in range(0, len(ids), MAP_CHUNK)]
+    return (
+        None if values is None else tantivy.Document.from_dict(values, SCHEMA)
+        for chunk in mapper(read_fields, tasks)
+        for values in chunk
+    )
 
 
-def fields_of(rows: Sequence[Sequence[Any]]) -> list[dict[str, list[Any]]]:
-    """`fields` of each of `rows`."""
-    return [fields(row) for row in rows]
+def read_fields(task: tuple[str, list[int]]) -> list[dict[str, list[Any]] | None]:
+    """`fields` of the `ROWS_SQL` rows of ids `task[1]` in the SQLite file `task[0]` (None for
+    an id not found), read through one read-only connection per file and process."""
+    database, ids = task
+    if database not in _READERS:
+        _READERS[database] = connect_readonly(Path(database))
+    reader = _READERS[database]
+    sql = f"{ROWS_SQL} WHERE p.id IN ({', '.join('?' * len(ids))})"
+    found = {row[0]: fields(row) for row in reader.execute(sql, ids)}
+    return [found.get(row_id) for row_id in ids]
 
 
 def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
