@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import itertools
 import multiprocessing
 import os
@@ -121,6 +122,18 @@ def import_records(
             f"(lines 1-{last} are stored)"
         ) from None
     return result
+
+
+def read_ahead(stream: BinaryIO, size: int | None) -> tuple[Iterable[bytes], int]:
+    """The lines of `stream` and the `workers` to import them with (`workers_for`); an input of
+    unknown `size` (standard input) is read up to `POOL_FROM` bytes (and the rest of that line)
+    to decide."""
+    if size is not None:
+        return stream, workers_for(size)
+    head = stream.read(POOL_FROM)
+    if len(head) < POOL_FROM:
+        return io.BytesIO(head), workers_for(len(head))
+    return itertools.chain(io.BytesIO(head + stream.readline()), stream), workers_for(None)
 
 
 def workers_for(size: int | None) -> int:

@@ -383,11 +383,12 @@ def import_file(config: Config, name: str, progress: Progress | None = None) -> 
     Bad lines are rejected with their number; `progress(bytes_read, file_size)` after each batch
     (not called for standard input, whose size is unknown).
     """
-    from regwatch.importer import import_records, open_input, workers_for
+    from regwatch.importer import import_records, open_input, read_ahead
 
     with open_input(name) as (stream, size), open_archive(config) as archive:
         report = (lambda _: progress(stream.tell(), size)) if progress and size else None
-        return import_records(archive, stream, progress=report, workers=workers_for(size))
+        lines, workers = read_ahead(stream, size)
+        return import_records(archive, lines, progress=report, workers=workers)
 
 
 def reindex(config: Config, progress: Progress | None = None) -> int:

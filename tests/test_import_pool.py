@@ -10,6 +10,7 @@ and on the processes left behind.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ import pytest
 
 from archive import Archive, rows
 from crawlers.normalize import publication_from_fr
-from regwatch.importer import POOL_FROM, import_records, workers_for
+from regwatch.importer import POOL_FROM, import_records, read_ahead, workers_for
 from tests.processes import alive, children, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,6 +92,15 @@ def test_content_hashes_stay_as_stored_archives_hold_them() -> None:
 def test_only_a_large_input_starts_workers() -> None:
     assert workers_for(POOL_FROM - 1) == 1
     assert workers_for(POOL_FROM) == workers_for(None) == (os.cpu_count() or 1)
+    small = "\n".join(copies(3000)[:50]).encode()
+    lines, workers = read_ahead(io.BytesIO(small), None)  # standard input: size unknown
+    assert (b"".join(lines), workers) == (small, 1)
+    large = "\n".join(copies(3000)).encode()
+    assert len(large) > POOL_FROM
+    lines, workers = read_ahead(io.BytesIO(large), None)
+    lines = list(lines)
+    assert (b"".join(lines), workers) == (large, os.cpu_count() or 1)
+    assert lines == large.splitlines(keepends=True)  # no line cut where the look-ahead ended
 
 
 def start_import(home: Path, tmp_path: Path, count: int) -> tuple[subprocess.Popen, Path]:
