@@ -5,7 +5,8 @@ Enters: a directory path and an open SQLite connection. Leaves: an index whose d
 `searcher()` for queries, and a state file recording the highest `change_seq` indexed. `sync`
 indexes every row changed after that mark, so a crash between a SQLite commit and the index commit
 loses nothing; every document is deleted by id before it is added, so indexing twice never
-duplicates. Opened for reading, an index is never created, changed or deleted; a writer changes it
+duplicates; a bulk import may have worker processes build the documents (`indexdoc.documents`).
+Opened for reading, an index is never created, changed or deleted; a writer changes it
 only while holding the writer lock, and rebuilds (a missing or damaged index, `reindex`) beside the
 live directory, swapping the result in only when it is complete.
 """

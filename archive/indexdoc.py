@@ -1,7 +1,9 @@
 """What the search index holds of a publication: its schema and one document per stored row.
 
-Enters: `publications` rows joined with their tags and tag result (`ROWS_SQL`). Leaves: the index
-schema (`build_schema`) and `document(row)`, a `tantivy.Document` with three ranked text fields —
+Enters: `publications` rows joined with their tags and tag result (`ROWS_SQL`), or, in worker
+processes (`documents` with a mapper), their ids and the database file to read them from. Leaves:
+the index schema (`build_schema`), `fields(row)` (plain values, cheap to send between processes)
+and `document(row)`, a `tantivy.Document` with three ranked text fields —
 `title`, `abstract`, `body` (everything else people search: number, action, dates, agency names,
 CFR parts as "15 CFR 744", RINs, dockets, topics, body text) — with `title_pairs`,
 `abstract_pairs` and `body_pairs`, each field's adjacent pairs of common words (stop words and

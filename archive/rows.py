@@ -1,7 +1,8 @@
 """`Publication` ⇄ database row, content hashes and input checks.
 
 Enters: `Publication` objects on the way in, `sqlite3.Row` objects on the way out.
-Leaves: column tuples for `INSERT`/`UPDATE`, the content hash that decides "changed", and plain
+Leaves: column tuples for `INSERT`/`UPDATE` and the content hash that decides "changed" (together
+in `Encoded`, made once per publication by `encoded`, in a worker process for bulk imports), plain
 dicts with the Federal Register API's field names (JSON columns decoded). The source record
 (`raw`) is stored as zstd-compressed compact JSON (JSON text in rows written before migration
 12); `raw_record` is the one reader of it, and what SQL needs of it (`RAW_COLUMNS`: citation,

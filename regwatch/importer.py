@@ -220,25 +220,11 @@ def _flush(
     number: int,
     progress: Callable[[int], None] | None,
 ) -> None:
-    try:
-        _store(archive, [item for _, item in batch], result)
-    except ValueError:  # the archive refused the batch: store one by one, reject the bad ones
-        for line, item in batch:
-            try:
-                _store(archive, [item], result)
-            except ValueError as exc:
-                result.rejected.append((line, str(exc)))
-        result.rejected.sort()
-    batch.clear()
+    if batch:
+        stored = archive.store_encoded([item for _, item in batch])
+        result.stored += len(batch)
+        result.inserted += stored.inserted
+        result.updated += stored.updated
+        result.unchanged += stored.unchanged
     if progress:
         progress(number)
-
-
-def _store(archive: Archive, items: list[rows.Encoded], result: ImportResult) -> None:
-    if not items:
-        return
-    stored = archive.store_encoded(items)
-    result.stored += len(items)
-    result.inserted += stored.inserted
-    result.updated += stored.updated
-    result.unchanged += stored.unchanged

@@ -31,7 +31,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "archive" / "fr_documents.jsonl"
 RECORDS = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
 # Volatile columns: when a row was written, not what.
 COLUMNS = "source, source_id, title, abstract, agencies, body_text, raw, content_hash, version"
-NOT_STORED = (701, 1302, 2501)  # the lines `copies` makes bad or blank
+NOT_STORED = (701, 1302, 2001, 2501)  # the lines `copies` makes bad or blank
 
 
 def copies(count: int) -> list[str]:
@@ -42,6 +42,7 @@ def copies(count: int) -> list[str]:
     ]
     lines[700] = "{not json"
     lines[1301] = json.dumps(dict(RECORDS[2], document_number="2030-x", publication_date="soon"))
+    lines[2000] = lines[2000].replace('"title": "', '"title": "lone surrogate \\ud800 ', 1)
     lines[2500] = ""
     lines[-1] = json.dumps(dict(RECORDS[0], document_number="2030-00003", title="Corrected."))
     return lines
@@ -62,12 +63,17 @@ def test_workers_store_the_same_rows_hashes_rejections_and_index_as_one_process(
             results.append(import_records(archive, lines, batch_size=250, workers=workers))
     one, pool = results
     assert one == pool
-    assert (pool.stored, pool.inserted, pool.updated) == (2997, 2996, 1)
+    assert (pool.stored, pool.inserted, pool.updated) == (2996, 2995, 1)
     assert pool.rejected == [
         (701, "invalid JSON: Expecting property name enclosed in double quotes (column 2)"),
         (1302, "publication_date is not an ISO date (YYYY-MM-DD): 'soon'"),
+        (
+            2001,
+            "federal_register 2030-02000: not JSON-serialisable: 'utf-8' codec can't encode "
+            "character '\\ud800' in position 56: surrogates not allowed",
+        ),
     ]
-    assert stored(homes[0]) == stored(homes[1]) and len(stored(homes[1])) == 2996
+    assert stored(homes[0]) == stored(homes[1]) and len(stored(homes[1])) == 2995
     assert ("Corrected.", 2) in [(row[2], row[-1]) for row in stored(homes[1])]
     for home in homes:
         with Archive.open(home, readonly=True) as archive:
