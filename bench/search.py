@@ -17,9 +17,10 @@ it) searched for the top 20 with the total count, the 20 documents' ids read fro
 the facet aggregation when facets are asked. `Archive.find` adds parsing and query building,
 reading the 20 rows from SQLite (titles, agencies, tags, links) and cutting their snippets.
 
-`--import-only` stops after the import rates, the bare rate and their ratio ("import / bare").
+`--import-only` stops after the import rates, the bare rate and their ratio ("import / bare");
+`--workers N` imports as `regwatch import --workers N` does (default: as it decides).
 
-Run: `.venv/bin/python bench/search.py [--docs 200000] [--keep DIR] [--import-only]`
+Run: `.venv/bin/python bench/search.py [--docs 200000] [--keep DIR] [--import-only] [--workers N]`
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ FACET_SPEC = {
 BIS = "Industry and Security Bureau"
 
 
-def build(home: Path, jsonl: Path, docs: int, *, import_only: bool = False) -> float:
+def build(
+    home: Path, jsonl: Path, docs: int, *, import_only: bool = False, workers: int | None = None
+) -> float:
     """Write the documents, import them (timing the first 20% apart) and the same documents
     bare, print import / bare; tag them unless `import_only`; return raw JSON bytes."""
     base, note = ingest.source_records()
@@ -64,7 +67,8 @@ def build(home: Path, jsonl: Path, docs: int, *, import_only: bool = False) -> f
     with jsonl.open("w") as out:
         size = sum(out.write(json.dumps(r) + "\n") for r in ingest.generate(base, docs))
     print(f"documents: {docs:,}, raw JSON {size / docs:,.0f} bytes each")
-    first, workers = docs // 5, workers_for(size)  # as `regwatch import` of this file
+    first = docs // 5
+    workers = workers or workers_for(size)  # as `regwatch import [--workers N]` of this file
     with Archive.open(home) as archive, jsonl.open("rb") as lines:
         start = time.perf_counter()
         import_records(archive, itertools.islice(lines, first), workers=workers)
@@ -72,7 +76,8 @@ def build(home: Path, jsonl: Path, docs: int, *, import_only: bool = False) -> f
         import_records(archive, lines, workers=workers)
         total = time.perf_counter() - start
     print(
-        f"import: first {first:,} at {first / early:,.0f} docs/s; all {docs:,} at "
+        f"import (--workers {workers}): first {first:,} at {first / early:,.0f} docs/s; "
+        f"all {docs:,} at "
         f"{docs / total:,.0f} docs/s ({total:.0f} s); last 80% at "
         f"{(docs - first) / (total - early):,.0f} docs/s"
     )
@@ -216,15 +221,17 @@ def main() -> None:
     parser.add_argument(
         "--import-only", action="store_true", help="stop after the import and bare rates"
     )
+    parser.add_argument("--workers", type=int, help="as `regwatch import --workers`")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # each figure appears when measured, also in a file
     work = Path(tempfile.mkdtemp(prefix="regwatch-bench-search-"))
     home = args.keep or work / "home"
     try:
         if args.import_only:
-            build(home, work / "docs.jsonl", args.docs, import_only=True)
+            build(home, work / "docs.jsonl", args.docs, import_only=True, workers=args.workers)
             return
-        size = None if args.search_only else build(home, work / "docs.jsonl", args.docs)
+        docs = work / "docs.jsonl"
+        size = None if args.search_only else build(home, docs, args.docs, workers=args.workers)
         with Archive.open(home, readonly=True) as archive:
             st = archive.status()
         count = sum(st.documents.values())

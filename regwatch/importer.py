@@ -124,12 +124,14 @@ def import_records(
     return result
 
 
-def read_ahead(stream: BinaryIO, size: int | None) -> tuple[Iterable[bytes], int]:
-    """The lines of `stream` and the `workers` to import them with (`workers_for`); an input of
-    unknown `size` (standard input) is read up to `POOL_FROM` bytes (and the rest of that line)
-    to decide."""
-    if size is not None:
-        return stream, workers_for(size)
+def read_ahead(
+    stream: BinaryIO, size: int | None, workers: int | None = None
+) -> tuple[Iterable[bytes], int]:
+    """The lines of `stream` and the `workers` to import them with (given, or `workers_for`); to
+    decide, an input of unknown `size` (standard input) is read up to `POOL_FROM` bytes (and the
+    rest of that line)."""
+    if workers is not None or size is not None:
+        return stream, workers or workers_for(size)
     head = stream.read(POOL_FROM)
     if len(head) < POOL_FROM:
         return io.BytesIO(head), workers_for(len(head))
@@ -138,8 +140,13 @@ def read_ahead(stream: BinaryIO, size: int | None) -> tuple[Iterable[bytes], int
 
 def workers_for(size: int | None) -> int:
     """The `workers` for an input of `size` bytes (None: unknown, such as standard input): one
-    per core, or 1 below `POOL_FROM` bytes (starting processes would cost more than it saves)."""
-    return 1 if size is not None and size < POOL_FROM else os.cpu_count() or 1
+    per idle core (the cores less the last minute's load average) when at least two are idle
+    and the input holds `POOL_FROM` bytes or more, else 1 (workers would cost more than they
+    save: on a busy machine their hand-offs only add work)."""
+    if size is not None and size < POOL_FROM:
+        return 1
+    idle = (os.cpu_count() or 1) - round(os.getloadavg()[0])
+    return idle if idle >= 2 else 1
 
 
 def prepare(batch: tuple[int, list[bytes | str]], source: str) -> list[tuple[int, Prepared]]:
