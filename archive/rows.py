@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import sqlite3
 from typing import Any, NamedTuple
 
@@ -67,6 +68,8 @@ _compress = zstd.ZstdCompressor(RAW_LEVEL).compress  # one frame per call; reuse
 
 
 BODY = STORED_FIELDS.index("body_text")
+_stored = operator.attrgetter(*STORED_FIELDS)  # CONTENT_FIELDS first, then `raw`, `family`
+_ENCODED = [i for i, name in enumerate(STORED_FIELDS) if name == "raw" or name in JSON_FIELDS]
 
 
 class Encoded(NamedTuple):
@@ -81,8 +84,7 @@ class Encoded(NamedTuple):
     def with_body(self, body: str) -> Encoded:
         """The same publication holding full text `body` (its hash renewed)."""
         values = (*self.values[:BODY], body, *self.values[BODY + 1 :])
-        digest = content_hash(dict(zip(STORED_FIELDS, values, strict=False)))
-        return Encoded(self.source, self.source_id, values, digest)
+        return Encoded(self.source, self.source_id, values, _digest(values[: len(CONTENT_FIELDS)]))
 
 
 def encoded(pub: Publication) -> Encoded:
@@ -118,9 +120,10 @@ def encode(pub: Publication) -> tuple[tuple[Any, ...], str]:
     The hash is SHA-256 over the normalised fields only (never `raw`), with JSON keys sorted, so
     it is stable across runs and across key orders in the source.
     """
-    values = tuple(_column(name, getattr(pub, name)) for name in STORED_FIELDS)
-    digest = content_hash(dict(zip(STORED_FIELDS, values, strict=True)))
-    return (*values, *raw_columns(pub.raw)), digest
+    values = list(_stored(pub))
+    for index in _ENCODED:
+        values[index] = _column(STORED_FIELDS[index], values[index])
+    return (*values, *raw_columns(pub.raw)), _digest(values[: len(CONTENT_FIELDS)])
 
 
 def raw_columns(raw: dict[str, Any]) -> tuple[str | None, ...]:
@@ -141,7 +144,12 @@ def raw_record(stored: bytes | str | None) -> dict[str, Any]:
 
 def content_hash(row: dict[str, Any]) -> str:
     """The content hash of stored column values (JSON columns as stored), as `encode` makes it."""
-    return hashlib.sha256(_json(tuple(row[name] for name in CONTENT_FIELDS)).encode()).hexdigest()
+    return _digest([row[name] for name in CONTENT_FIELDS])
+
+
+def _digest(content: list[Any]) -> str:
+    """SHA-256 of the `CONTENT_FIELDS` values, in order, as one compact JSON array."""
+    return hashlib.sha256(_json(content).encode()).hexdigest()
 
 
 def _column(name: str, value: Any) -> Any:
