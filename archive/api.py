@@ -596,12 +596,12 @@ class Archive:
         watch.use_list(self._conn, fingerprint, items, rematched)
 
     def tagged_since(
-        self, first_seen: str
+        self, first_seen: str, tagged_before: str | None = None
     ) -> Iterator[list[tuple[int, str, dict[str, Any], dict[str, Any]]]]:
         """Batches of (id, label, document, tag result) of tagged publications first stored on
-        or after `first_seen`."""
+        or after `first_seen` (and tagged before `tagged_before`, a `now()` taken earlier)."""
         try:
-            yield from watch.tagged_since(self._conn, first_seen)
+            yield from watch.tagged_since(self._conn, first_seen, tagged_before)
         except sqlite3.DatabaseError as exc:
             raise failure(self.db_path, exc) from None
 

@@ -37,7 +37,8 @@ from archive.indexdir import (
 )
 from archive.indexdoc import KEYS_SQL, ROWS_SQL, Mapper, build_schema, document, documents
 
-SCHEMA_VERSION = 3  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field
+SCHEMA_VERSION = 4  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field;
+# 4: facet combination fields
 WRITER_HEAP = 256_000_000
 WRITER_THREADS = 1
 LOCK_WAIT = 10.0  # seconds to wait for another process's index writer before leaving it behind

@@ -12,7 +12,8 @@ that make phrases of very common words fast; and the filter and facet
 fields: `tags` (tags and sub-tags), `source`, `type`, `agency` (display values, fast for facets)
 with `type_key` / `agency_key` (their `keyword` forms, for filters), `year`, `date`,
 `comments_close`, `eccn` (every ECCN the tagger found with its dotted ancestors: `3A090.a.1`
-also files under `3A090.a` and `3A090`), `cfr` (`15:744` and `15:744.23`) and `country`.
+also files under `3A090.a` and `3A090`), `cfr` (`15:744` and `15:744.23`) and `country`;
+and the facet combination fields of `archive.facets` (`tagset`, `agencyset`, `kind`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 import tantivy
 
 from archive.db import connect_readonly
+from archive.facets import COMBINATIONS, combinations
 
 TAG_SEPARATOR = "\x1f"
 CACHED = 8192  # values remembered per repeated computation (agencies, dates, keywords)
@@ -142,6 +144,8 @@ def build_schema() -> tantivy.Schema:
     for name in ("type_key", "agency_key", "eccn", "cfr", "country"):
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
     builder.add_integer_field("year", indexed=False, fast=True)
+    for name in COMBINATIONS:
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
     builder.add_date_field("date", indexed=True, fast=True)
     builder.add_date_field("comments_close", indexed=True, fast=True)
     return builder.build()
@@ -237,7 +241,8 @@ def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
             pairs = common_pairs(ANALYZER.analyze(text))
             if pairs:
                 doc[f"{name}_pairs"] = [" ".join(pairs)]
-    _add_all(doc, "tags", tags.split(TAG_SEPARATOR) if tags else ())
+    tag_list = tags.split(TAG_SEPARATOR) if tags else []
+    _add_all(doc, "tags", tag_list)
     if kind:
         doc["type"], doc["type_key"] = [kind], [keyword(kind)]
     names, keys = _agencies(agencies)
@@ -249,6 +254,9 @@ def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
     _add_all(doc, "cfr", [*_cfr_parts(cfr_refs), *cfr])
     _add_all(doc, "country", (keyword(m["value"]) for m in entities.get("countries", ())))
     doc["year"] = [int(day[:4])]
+    facets = {"tags": tag_list, "agency": names, "type": [kind or ""], "source": [source]}
+    for name, value in combinations(facets | {"year": [day[:4]]}).items():
+        doc[name] = [value]
     doc["date"] = [midnight(day)]
     if closes:
         doc["comments_close"] = [midnight(closes)]

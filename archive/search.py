@@ -16,6 +16,7 @@ import html
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ from archive.links import RELATED, decode
 SORTS = ("relevance", "newest")
 SNIPPET_CHARS = 240
 MAX_OFFSET = 100_000
+_COUNTERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="regwatch-facets")
 HIT_SQL = (
     "SELECT id, source, source_id, title, publication_date, url, type, abstract, "
     "comments_close_on, "
@@ -92,15 +94,21 @@ def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest)
         searcher = index.searcher()
         text_query, query = _queries(clauses, request, index, searcher)
         newest = request.sort == "newest" or text_query is None
-        found = searcher.search(
-            query,
-            request.limit,
-            offset=request.offset,
-            **({"order_by_field": "date"} if newest else {}),
-        )
-        hits = found.hits
-        ids = searcher.fast_field_values("id", [address for _, address in hits])
-        facets = facet_counts(searcher, query) if request.facets else {}
+        # Facets are counted on another thread while this one ranks (tantivy releases the GIL);
+        # their total spares counting every match a second time.
+        counting = _COUNTERS.submit(facet_counts, searcher, query) if request.facets else None
+        try:
+            found = searcher.search(
+                query,
+                request.limit,
+                count=counting is None,
+                offset=request.offset,
+                **({"order_by_field": "date"} if newest else {}),
+            )
+            hits = found.hits
+            ids = searcher.fast_field_values("id", [address for _, address in hits])
+        finally:
+            facets = counting.result() if counting else None
     rows = _rows(conn, ids)
     with _engine_errors():
         snippets = _snippets(searcher, text_query, index.schema, rows.values())
@@ -111,8 +119,8 @@ def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest)
             for score, pid in zip(scores, ids, strict=True)
             if pid in rows
         ],
-        found.count or 0,
-        facets,
+        facets.total if facets else found.count or 0,
+        facets.counts if facets else {},
     )
 
 

@@ -130,17 +130,21 @@ def use_list(conn: sqlite3.Connection, fingerprint: str, items: int, rematched: 
 
 
 def tagged_since(
-    conn: sqlite3.Connection, first_seen: str, batch_size: int = CHUNK
+    conn: sqlite3.Connection,
+    first_seen: str,
+    tagged_before: str | None = None,
+    batch_size: int = CHUNK,
 ) -> Iterator[list[tuple[int, str, dict[str, Any], dict[str, Any]]]]:
     """Batches of (id, `<source> <source_id>`, document, tag result) of tagged publications
-    first stored on or after `first_seen`, in id order."""
+    first stored on or after `first_seen` (and tagged before `tagged_before`), in id order."""
     last = 0
+    clause, bound = ("AND t.tagged_at < ? ", [tagged_before]) if tagged_before else ("", [])
     while True:
         batch = conn.execute(
             "SELECT p.*, t.result AS tag_result FROM publications p "
             "JOIN tag_results t ON t.publication_id = p.id "
-            "WHERE p.first_seen >= ? AND p.id > ? ORDER BY p.id LIMIT ?",
-            (first_seen, last, batch_size),
+            f"WHERE p.first_seen >= ? {clause}AND p.id > ? ORDER BY p.id LIMIT ?",
+            (first_seen, *bound, last, batch_size),
         ).fetchall()
         if not batch:
             return

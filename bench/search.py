@@ -8,14 +8,16 @@ on stdout — import rate (first 20% of the documents, all, and the last 80%: at
 20% is the 200,000-document rate, so one run shows how the rate holds up) beside a bare SQLite
 insert plus tantivy add of the same documents timed in the same run; database and index bytes
 per document and the database against the raw JSON it stores; median / p95 ms per query class
-through `Archive.find` (what `steps.search`, the CLI and the web use) beside the raw engine; and
-the web search page's median and p95 through the application.
+through `Archive.find` (what `steps.search`, the CLI and the web use) beside the raw engine, alone
+and with the page's text; and the web search page's median and p95 through the application.
 
 "Raw engine" means what a results page cannot do without, on the same index: the query object
 (built beforehand, so parsing the user's text and expanding word forms and prefixes are not in
 it) searched for the top 20 with the total count, the 20 documents' ids read from the index, and
-the facet aggregation when facets are asked. `Archive.find` adds parsing and query building,
-reading the 20 rows from SQLite (titles, agencies, tags, links) and cutting their snippets.
+the facet aggregation when facets are asked; "with the page's text" adds reading the 20 titles
+and abstracts by primary key and cutting a snippet of each, what any results page must do.
+`Archive.find` adds parsing and query building, reading the rest of each row (agencies, tags,
+links) and running the ranking and the facet aggregation side by side.
 
 `--import-only` stops after the import rates, the bare rate and their ratio ("import / bare");
 `--workers N` imports as `regwatch import --workers N` does (default: as it decides).
@@ -26,6 +28,7 @@ Run: `.venv/bin/python bench/search.py [--docs 200000] [--keep DIR] [--import-on
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import random
@@ -44,16 +47,13 @@ import tantivy  # noqa: E402
 
 from archive import Archive, Filters, SearchRequest  # noqa: E402
 from archive import query as q  # noqa: E402
-from archive.facets import FACETS, MAX_VALUES  # noqa: E402
+from archive.facets import AGGREGATION  # noqa: E402
 from archive.filters import restrict  # noqa: E402
 from archive.indexdoc import build_schema  # noqa: E402
 from bench import ingest  # noqa: E402
 from regwatch.importer import import_records, workers_for  # noqa: E402
 
 RUNS = 200
-FACET_SPEC = {
-    name: {"terms": {"field": field, "size": MAX_VALUES}} for name, field in FACETS.items()
-}
 BIS = "Industry and Security Bureau"
 
 
@@ -164,33 +164,76 @@ def stats(times: list[float]) -> tuple[float, float]:
 
 
 def latency(home: Path, classes: dict[str, list[SearchRequest]]) -> None:
-    print(f"search, {RUNS} queries per class, top 20, ms (warm): regwatch | raw tantivy")
+    print(
+        f"search, {RUNS} queries per class, top 20, ms: regwatch | raw tantivy | raw tantivy + "
+        "page text (each query run by all three in turn, the first to run it rotating)"
+    )
     with Archive.open(home, readonly=True) as archive:
         index = archive._index  # the raw engine beside the function every interface calls
         for name, items in classes.items():
-            ours = stats(timed(archive.find, items))
             searcher = index.searcher()
-            raw = stats(timed(lambda call: call(), [_raw(r, index, searcher) for r in items]))
+            runs = [
+                (
+                    functools.partial(archive.find, r),
+                    _raw(r, index, searcher),
+                    _raw(r, index, searcher, archive._conn),
+                )
+                for r in items
+            ]
+            ours, raw, text = (stats(times) for times in side_by_side(runs))
             print(
                 f"  {name:30s} median {ours[0]:6.2f} p95 {ours[1]:6.2f} | "
-                f"median {raw[0]:6.2f} p95 {raw[1]:6.2f}  (p95 ×{ours[1] / raw[1]:.1f})"
+                f"median {raw[0]:6.2f} p95 {raw[1]:6.2f} | median {text[0]:6.2f} p95 {text[1]:6.2f}"
+                f"  (p95 ×{ours[1] / raw[1]:.1f} | ×{ours[1] / text[1]:.1f})"
             )
 
 
-def _raw(request: SearchRequest, index, searcher) -> Callable[[], object]:
+def side_by_side(runs: list[tuple[Callable[[], object], ...]]) -> list[list[float]]:
+    """Times (ms) of each way of running each query; the way that runs a query first (and reads
+    its postings and rows first) rotates, so no way gets every cache warmed by another."""
+    for calls in runs[:20]:
+        for call in calls:
+            call()
+    times: list[list[float]] = [[] for _ in runs[0]]
+    for k, calls in enumerate(runs):
+        ways = len(calls)
+        for j in [(k + i) % ways for i in range(ways)]:
+            start = time.perf_counter()
+            calls[j]()
+            times[j].append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def _raw(
+    request: SearchRequest,
+    index,
+    searcher,
+    conn: sqlite3.Connection | None = None,
+) -> Callable[[], object]:
     """The engine alone for `request`: its query object built beforehand, then searched for the
     top 20 with the total count, the 20 documents' ids read from the index (what a page needs
-    from the engine to show anything), and aggregated for facets, on the same searcher."""
-    query = q.build(q.parse(request.text), index.schema, searcher)
-    query = restrict(query, request.filters, index.schema)
+    from the engine to show anything), and aggregated for facets (whose counts then give the
+    total), on the same searcher. With `conn`, also the page's text: the 20 titles and abstracts
+    read by primary key and an abstract snippet cut for each (what a page with stored text would
+    ask the engine for)."""
+    text_query = q.build(q.parse(request.text), index.schema, searcher)
+    query = restrict(text_query, request.filters, index.schema)
     options = {"order_by_field": "date"} if request.sort == "newest" else {}
 
     def call() -> object:
-        found = searcher.search(query, 20, **options)
+        if request.facets:  # its counts give the total
+            searcher.aggregate(query, AGGREGATION)
+        found = searcher.search(query, 20, count=not request.facets, **options)
         ids = searcher.fast_field_values("id", [address for _, address in found.hits])
-        if request.facets:
-            searcher.aggregate(query, FACET_SPEC)
-        return ids
+        if conn is None or not ids:
+            return ids
+        marks = ", ".join("?" * len(ids))
+        sql = f"SELECT title, abstract FROM publications WHERE id IN ({marks})"
+        cut = tantivy.SnippetGenerator.create(searcher, text_query, index.schema, "abstract")
+        return [
+            cut.snippet_from_doc(tantivy.Document(abstract=abstract or title)).to_html()
+            for title, abstract in conn.execute(sql, ids)
+        ]
 
     return call
 

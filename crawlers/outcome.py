@@ -19,6 +19,7 @@ OK = "regwatch/ok"
 LOGGED = "regwatch/logged"  # the crawl's `log_crawl` entry is written
 WATERMARK = "regwatch/watermark"
 STORED = ("inserted", "updated", "unchanged")
+EXTRA = ("withdrawn", "bodies", "bodies_failed")  # in the crawl log when the crawl did them
 
 logger = logging.getLogger(__name__)
 

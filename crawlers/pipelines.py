@@ -48,12 +48,20 @@ from crawlers.items import (
     ScreeningSnapshot,
     SectionChange,
 )
-from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK, errors, record_failure
+from crawlers.outcome import (
+    ERRORS,
+    EXTRA,
+    LOGGED,
+    OK,
+    STORED,
+    WATERMARK,
+    errors,
+    record_failure,
+)
 
 logger = logging.getLogger(__name__)
 # What a locked, full, read-only or damaged archive raises.
 ARCHIVE_FAILURES = (ArchiveError, OSError, sqlite3.Error)
-EXTRA = ("withdrawn", "bodies", "bodies_failed")  # in the crawl log when the crawl did them
 # Items that are not publications, and the archive function storing each.
 STORES = {
     ScreeningSnapshot: lambda archive, item: archive.store_screening_snapshot(item),

@@ -30,7 +30,7 @@ from typing import Any
 
 from archive.records import iso_date
 from crawlers.child import run_child, stop_on_signals, watch_parent
-from crawlers.outcome import ERRORS, LOGGED, OK, STORED, WATERMARK
+from crawlers.outcome import ERRORS, EXTRA, LOGGED, OK, STORED, WATERMARK
 from crawlers.sources import DEFAULT_SOURCE, source_spec
 from crawlers.urls import check_base_url, redact, redact_logs
 
@@ -51,6 +51,9 @@ class CrawlResult:
     updated: int = 0
     unchanged: int = 0
     dropped: int = 0
+    withdrawn: int = 0  # public-inspection filings found withdrawn
+    bodies: int = 0  # full texts read
+    bodies_failed: int = 0  # full texts that could not be read (asked again next time)
     error: str | None = None
     watermark: str | None = None
     logged: bool = False  # the crawl log holds this crawl
@@ -257,7 +260,7 @@ def result_from_stats(source: str, since: str, until: str, stats: dict[str, Any]
         error=None if ok else _error(stats),
         watermark=stats.get(WATERMARK),
         logged=bool(stats.get(LOGGED)),
-        **{name: stats.get(f"regwatch/{name}", 0) for name in STORED},
+        **{name: stats.get(f"regwatch/{name}", 0) for name in (*STORED, *EXTRA)},
     )
 
 

@@ -419,8 +419,10 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
     A document the tagger fails on, or whose result cannot be stored, is recorded as failed in
     the archive (retried by the next run); the others are stored.
     The documents' watch-list hits are stored with their tags; when the watch-list changed since
-    the last run, the documents of the last `watch.rematch_days` are matched again (no alerts).
+    the last run, the documents of the last `watch.rematch_days` tagged before this run are
+    matched again (no alerts; those this run tagged were matched against the new list).
     """
+    from archive.db import utc_now
     from nlp import load_tagger
     from regwatch.watchlist import load_watchlist
 
@@ -430,6 +432,7 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
     counts: dict[str, int] = {}
     failed: list[tuple[str, str]] = []
     done = stored = 0
+    started = utc_now()
     with open_archive(config) as archive, archive.bulk():
         archive.register_routes([route.name for route in routes])
         total = archive.count_to_tag(tagger.version, retag=retag)
@@ -444,7 +447,7 @@ def tag(config: Config, *, retag: bool = False, progress: Progress | None = None
             if progress:
                 progress(done, total)
         _queue_bodies(archive, config)
-        rematched = _rematch_if_changed(config, archive, watchlist)
+        rematched = _rematch_if_changed(config, archive, watchlist, started)
         screening = _match_screening(archive, watchlist, [r.name for r in routes if r.watch])
     return TagRunResult(stored, tagger.version, counts, failed, rematched, screening)
 
@@ -490,25 +493,31 @@ def watch(config: Config, *, limit: int = 20) -> WatchShow:
 
 
 def _rematch_if_changed(
-    config: Config, archive: Archive, watchlist: WatchList
+    config: Config, archive: Archive, watchlist: WatchList, tagged_before: str
 ) -> RematchResult | None:
-    """Re-match (without alerts) when the watch-list differs from the one last used."""
+    """Re-match (without alerts) the documents tagged before `tagged_before` when the
+    watch-list differs from the one last used; None when it does not, or none was."""
     previous = archive.watch_list()
     if previous == watchlist.fingerprint:
         return None
     if previous is None and not watchlist:  # nothing was ever watched: nothing to clear
         archive.use_watch_list(watchlist.fingerprint, 0, rematched=False)
         return None
-    return _rematch(config, archive, watchlist, [])
+    found = _rematch(config, archive, watchlist, [], tagged_before)
+    return found if found.checked else None
 
 
 def _rematch(
-    config: Config, archive: Archive, watchlist: WatchList, routes: list[RouteFilter]
+    config: Config,
+    archive: Archive,
+    watchlist: WatchList,
+    routes: list[RouteFilter],
+    tagged_before: str | None = None,
 ) -> RematchResult:
     days = config["watch.rematch_days"]
     since = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
     checked, newly, alerts = 0, [], 0
-    for batch in archive.tagged_since(since):
+    for batch in archive.tagged_since(since, tagged_before):
         found = {
             pid: (result, watchlist.match(doc, result.get("entities") or {}))
             for pid, _, doc, result in batch

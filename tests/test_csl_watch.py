@@ -2,11 +2,13 @@
 snapshots crawled by Scrapy from the replay server (the demo's scenario, serving them in order)
 into a real archive, the tag step matching the
 delta, the alert delivered to a real webhook receiver on 127.0.0.1 once, and a party whose
-country differs from the watched one staying silent.
+country differs from the watched one staying silent; a hostile party name reaching chat inert.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from nlp import watch
 from regwatch.cli import main
 from replay.server import RECORDINGS, serve
 from tests.receiver import Receiver
+from tests.test_alert_payloads import assert_inert
 
 FAST = {"DOWNLOAD_DELAY": 0, "RETRY_BACKOFF_BASE": 0.001, "RETRY_TIMES": 1}
 WATCH = """
@@ -93,6 +96,35 @@ def test_a_watched_counterparty_added_to_the_entity_list_is_alerted_once(tmp_pat
     status = invoke(config, "status").output
     assert "  csl: 6 screening records listed, 2 snapshots, last crawl " in status
     assert "  ecfr: 0 EAR section changes, last crawl never" in status
+
+
+def test_a_hostile_party_name_reaches_chat_inert(tmp_path, receiver):
+    recordings = tmp_path / "recordings"
+    shutil.copytree(RECORDINGS, recordings)
+    second = recordings / "csl" / "synthetic-consolidated-2.json"
+    listing = json.loads(second.read_text(encoding="utf-8"))
+    [party] = [r for r in listing["results"] if r["alt_names"]]
+    party["name"] += " @everyone <script>alert(1)</script> [x](javascript:alert(1)) {{ 7*7 }}"
+    second.write_text(json.dumps(listing), encoding="utf-8")
+    home, config = tmp_path / "home", tmp_path / "regwatch.toml"
+    config.write_text(
+        f'[archive]\nhome = "{home}"\n'
+        "[alerts]\nbackoff_seconds = 0.0\ntimeout_seconds = 2.0\n"
+        '[[alerts.routes]]\nname = "watchers"\n'
+        f'url = "json://127.0.0.1:{receiver.port}/hook"\ntags = ["ai"]\nwatch = true\n' + WATCH,
+        encoding="utf-8",
+    )
+    with serve(recordings, scenario="synthetic-demo") as server:
+        crawl_snapshot(home, server)
+        invoke(config, "tag")
+        crawl_snapshot(home, server)
+    assert "screening-list changes touching the watch-list: 1" in invoke(config, "tag").output
+    assert invoke(config, "alert").output.startswith("alerts: 1 sent")
+    [request] = receiver.accepted
+    text = request.body["message"]
+    assert_inert(text)
+    assert "@\u200beveryone" in text and "‹script›" in text
+    assert "{{ 7\\*7 }}" in text and "49" not in text  # Markdown-escaped, never evaluated
 
 
 def test_the_replay_server_refuses_an_unknown_scenario_in_one_line():

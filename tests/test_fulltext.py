@@ -101,7 +101,8 @@ def test_a_body_that_fails_is_recorded_retried_and_the_abstract_stays_searchable
     crawl(config, "federal_register", "2024-10-02", server.url)
     steps.tag(config)
     (first,) = steps.fulltext(config, base_url=server.url)
-    assert first.ok, first.error  # a failed body is not a failed crawl
+    assert first.ok, first.error  # a failed body is not a failed crawl, but it is told
+    assert (first.bodies, first.bodies_failed) == (0, 1)
     state, attempts = bodies(config)["2024-22587"]
     assert (state, attempts) == ("failed", 1)
     (error,) = query(
@@ -114,7 +115,20 @@ def test_a_body_that_fails_is_recorded_retried_and_the_abstract_stays_searchable
     ]
     status = CliRunner().invoke(main, ["--config", str(tmp_path / "regwatch.toml"), "status"])
     assert "full texts: 0 pending, 0 fetched, " in status.output
-    steps.fulltext(config, base_url=server.url)
+    again = CliRunner().invoke(
+        main,
+        [
+            "--config",
+            str(tmp_path / "regwatch.toml"),
+            "crawl",
+            "--source",
+            "federal_register_fulltext",
+            "--base-url",
+            server.url,
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    assert again.output.endswith(": 1 full texts read, 0 failed (ok)\n"), again.output
     assert bodies(config)["2024-22587"] == ("fetched", 2)
     (body,) = query(config, "SELECT body_text FROM publications WHERE source_id = '2024-22587'")
     assert body[0] == served_body("2024-22587")

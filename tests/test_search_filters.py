@@ -18,6 +18,7 @@ import pandas
 import pytest
 from click.testing import CliRunner
 
+from archive import facets as facets_module
 from regwatch import steps
 from regwatch.cli import main
 from regwatch.config import load_config
@@ -164,6 +165,28 @@ def test_facets_count_the_whole_result_set(config) -> None:
     assert facets["year"]["2025"] == len(
         found(config, "export", since="2025-01-01", until="2025-12-31")
     )
+    counted = steps.search(config, steps.search_request(config, "export", limit=1))
+    assert result.total == counted.total  # the facets' total is the engine's count
+
+
+def test_facets_are_exact_when_combinations_overflow(config, monkeypatch) -> None:
+    request = steps.search_request(config, "export", limit=1, facets=True)
+    combined = steps.search(config, request)
+    one_each = {name: {"terms": {"field": name, "size": 1}} for name in facets_module.COMBINATIONS}
+    monkeypatch.setattr(facets_module, "AGGREGATION", one_each)  # every field overflows
+    recounted = steps.search(config, request)
+    assert recounted.facets == combined.facets and recounted.total == combined.total
+    assert dict(recounted.facets["year"])["2025"] > 0
+
+
+def test_a_facet_value_holding_a_separator_stays_one_value() -> None:
+    fields = facets_module.combinations(
+        {"agency": ["Bureau\x1fof\x1eThings", "Another"], "type": [""], "source": ["s"]}
+    )
+    assert set(fields) == {"agencyset", "kind"}
+    parts = fields["agencyset"].split(facets_module.PART)
+    assert parts == ["agency\x1eAnother", "agency\x1eBureau\ufffdof\ufffdThings"]
+    assert fields["kind"] == "source\x1es"  # an empty type is no value
 
 
 def test_saved_searches_from_the_config(config) -> None:

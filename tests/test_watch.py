@@ -294,6 +294,20 @@ def test_a_watch_list_change_rematches_recent_documents_without_alerting(tmp_pat
     assert receiver.accepted[0].body["message"].startswith("Watch-list hit: Shenzhen OVNS\n")
 
 
+def test_a_first_run_with_a_watch_list_matches_once_and_says_nothing_of_a_change(
+    tmp_path, receiver
+):
+    home = tmp_path / "home"
+    store_real(home, ["2020-03144", "2020-07641"])
+    team_csv = tmp_path / "team.csv"
+    team_csv.write_text("kind,value,country,note\ncounterparty,Shenzhen OVNS,,\n")
+    config = write_config(tmp_path, receiver, WATCH.format(csv=team_csv))
+    first = invoke(config, "tag")
+    assert first.exit_code == 0, first.output
+    assert "watch-list changed" not in first.output and "re-matched" not in first.output
+    assert rows(home, "SELECT COUNT(DISTINCT publication_id) FROM watch_hits") == [(2,)]
+
+
 def test_configuration_errors_are_one_line_naming_the_key_or_csv_line(tmp_path, receiver):
     config = write_config(tmp_path, receiver, '[watch]\neccns = ["4E091", "3A09"]\n')
     result = invoke(config, "watch")
