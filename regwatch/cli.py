@@ -166,7 +166,7 @@ def crawl(obj: Context, source: str, since, until, base_url: str | None) -> None
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="Processes preparing the lines (default: one per idle core from 2 MB on; 1: none).",
+    help="Processes preparing the lines (default: one per core from 2 MB on, if one is idle).",
 )
 @pass_context
 def import_(obj: Context, file: str, workers: int | None) -> None:
