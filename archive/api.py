@@ -31,6 +31,7 @@ from archive import (
     links,
     listing,
     outbox,
+    rows,
     rule_context,
     scheduling,
     screening,
@@ -49,6 +50,7 @@ from archive.errors import ArchiveError
 from archive.filters import Filters
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
+from archive.indexdoc import Mapper
 from archive.outbox import Alert, RouteFilter
 from archive.records import Publication
 from archive.scheduling import CrawlRecord, Heartbeat, Incident, JobRun, Notice
@@ -86,6 +88,7 @@ class Archive:
         self._conn = conn
         self._index = index
         self._bulk = False
+        self._mapper: Mapper | None = None
 
     @classmethod
     def open(cls, home: str | Path, *, readonly: bool = False) -> Archive:
@@ -140,23 +143,30 @@ class Archive:
     @_named
     def store(self, publications: Sequence[Publication]) -> StoreResult:
         """Store a batch in one transaction, then index what was inserted or updated."""
-        result = store.store_publications(self._conn, publications)
+        return self.store_encoded([rows.encoded(pub) for pub in publications])
+
+    @_named
+    def store_encoded(self, items: Sequence[rows.Encoded]) -> StoreResult:
+        """`store` for publications already checked and encoded by `rows.encoded` (as bulk
+        imports do in worker processes)."""
+        result = store.store_encoded(self._conn, items)
         if result.inserted or result.updated:
-            self._index.sync(self._conn, commit=not self._bulk)
+            self._index.sync(self._conn, commit=not self._bulk, mapper=self._mapper)
         return result
 
     @contextmanager
-    def bulk(self) -> Iterator[Archive]:
+    def bulk(self, mapper: Mapper | None = None) -> Iterator[Archive]:
         """Within the block, index commits wait until its end (imports, tagging runs: faster).
 
         `store` and `store_tags` still commit to SQLite batch by batch; what they wrote becomes
-        searchable when the block ends (or, after a crash, when a writer next closes).
+        searchable when the block ends (or, after a crash, when a writer next closes). A
+        `mapper` (a process pool's `map`) builds the index documents of stored batches.
         """
-        self._bulk = True
+        self._bulk, self._mapper = True, mapper
         try:
             yield self
         finally:
-            self._bulk = False
+            self._bulk, self._mapper = False, None
             self._catch_up()
 
     @_named

@@ -5,7 +5,8 @@ Enters: a directory path and an open SQLite connection. Leaves: an index whose d
 `searcher()` for queries, and a state file recording the highest `change_seq` indexed. `sync`
 indexes every row changed after that mark, so a crash between a SQLite commit and the index commit
 loses nothing; every document is deleted by id before it is added, so indexing twice never
-duplicates. Opened for reading, an index is never created, changed or deleted; a writer changes it
+duplicates; a bulk import may have worker processes build the documents (`indexdoc.documents`).
+Opened for reading, an index is never created, changed or deleted; a writer changes it
 only while holding the writer lock, and rebuilds (a missing or damaged index, `reindex`) beside the
 live directory, swapping the result in only when it is complete.
 """
@@ -17,6 +18,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
@@ -33,7 +35,7 @@ from archive.indexdir import (
     state,
     swap_in,
 )
-from archive.indexdoc import ROWS_SQL, build_schema, document
+from archive.indexdoc import KEYS_SQL, ROWS_SQL, Mapper, build_schema, document, documents
 
 SCHEMA_VERSION = 4  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field;
 # 4: facet combination fields
@@ -123,11 +125,14 @@ class SearchIndex:
                 raise ArchiveError(f"cannot write search index {self.path}: {exc}") from None
         return True
 
-    def sync(self, conn: sqlite3.Connection, *, commit: bool = True) -> int:
+    def sync(
+        self, conn: sqlite3.Connection, *, commit: bool = True, mapper: Mapper | None = None
+    ) -> int:
         """Add every row changed after the watermark; return how many were added.
 
         With `commit=False` the additions wait for a later commit and the writer stays open (bulk
-        imports); otherwise they are committed and the index lock released. If another process
+        imports); otherwise they are committed and the index lock released. A `mapper` builds
+        the documents (`indexdoc.documents`). If another process
         keeps the index locked, or this one only reads, does nothing (the next writer catches up).
         Rebuilds if the index is missing or damaged, or claims rows the database does not have (a
         restored database).
@@ -140,10 +145,12 @@ class SearchIndex:
         if self._index is None or mark > _newest(conn):
             return self.rebuild(conn)
         count = 0
-        for batch in _changed_rows(conn, mark):
-            for row in batch:
+        database = conn.execute("PRAGMA database_list").fetchone()[2]
+        for batch in _changed_rows(conn, mark, KEYS_SQL if mapper else ROWS_SQL):
+            for row, doc in zip(batch, documents(batch, mapper, database), strict=True):
                 self._writer.delete_documents_by_term("id", row[0])
-                self._writer.add_document(document(row))
+                if doc is not None:  # None: deleted since
+                    self._writer.add_document(doc)
             count += len(batch)
             self._pending = batch[-1][1]
         if commit:
@@ -245,12 +252,17 @@ def _newest(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(change_seq), 0) FROM publications").fetchone()[0]
 
 
-def _changed_rows(conn: sqlite3.Connection, after: int) -> Iterator[list[sqlite3.Row]]:
-    """Rows with `change_seq > after` in (change_seq, id) order, in batches."""
+def _changed_rows(
+    conn: sqlite3.Connection, after: int, sql: str = ROWS_SQL
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows of `sql` (plain tuples) with `change_seq > after` in (change_seq, id) order, in
+    batches."""
     seq, last_id = after, LAST_ROWID  # (after, LAST_ROWID) excludes every row of `after`
+    cursor = conn.cursor()
+    cursor.row_factory = None
     while True:
-        batch = conn.execute(
-            ROWS_SQL + "WHERE (p.change_seq, p.id) > (?, ?) ORDER BY p.change_seq, p.id LIMIT ?",
+        batch = cursor.execute(
+            sql + "WHERE (p.change_seq, p.id) > (?, ?) ORDER BY p.change_seq, p.id LIMIT ?",
             (seq, last_id, READ_BATCH),
         ).fetchall()
         if not batch:

@@ -1,7 +1,9 @@
 """What the search index holds of a publication: its schema and one document per stored row.
 
-Enters: `publications` rows joined with their tags and tag result (`ROWS_SQL`). Leaves: the index
-schema (`build_schema`) and `document(row)`, a `tantivy.Document` with three ranked text fields —
+Enters: `publications` rows joined with their tags and tag result (`ROWS_SQL`), or, in worker
+processes (`documents` with a mapper), their ids and the database file to read them from. Leaves:
+the index schema (`build_schema`), `fields(row)` (plain values, cheap to send between processes)
+and `document(row)`, a `tantivy.Document` with three ranked text fields —
 `title`, `abstract`, `body` (everything else people search: number, action, dates, agency names,
 CFR parts as "15 CFR 744", RINs, dockets, topics, body text) — with `title_pairs`,
 `abstract_pairs` and `body_pairs`, each field's adjacent pairs of common words (stop words and
@@ -16,19 +18,27 @@ and the facet combination fields of `archive.facets` (`tagset`, `agencyset`, `ki
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import operator
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import tantivy
 
+from archive.db import connect_readonly
 from archive.facets import COMBINATIONS, combinations
 
 TAG_SEPARATOR = "\x1f"
+CACHED = 8192  # values remembered per repeated computation (agencies, dates, keywords)
+MAP_CHUNK = 250  # rows per task of a `documents` mapper
+# How `documents` may build fields in other processes: `map` itself, or a process pool's `map`.
+Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 TEXT_FIELDS = ("title", "abstract", "body")
 # Stop words, whose adjacent pairs go into `<field>_pairs` (Lucene's English stop set, as
 # CommonGrams uses), as do pairs with the frequent words of `common_words.txt`.
@@ -89,6 +99,8 @@ ROWS_SQL = (
     "(SELECT result FROM tag_results r WHERE r.publication_id = p.id), "
     f"{', '.join(BODY_COLUMNS)} FROM publications p "
 )
+KEYS_SQL = "SELECT p.id, p.change_seq FROM publications p "  # what `documents` needs with a mapper
+_READERS: dict[str, sqlite3.Connection] = {}  # `read_fields`'s connection per database file
 ANALYZER = (
     tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
     .filter(tantivy.Filter.remove_long(40))
@@ -139,6 +151,10 @@ def build_schema() -> tantivy.Schema:
     return builder.build()
 
 
+SCHEMA = build_schema()
+
+
+@functools.lru_cache(maxsize=CACHED)
 def keyword(text: str) -> str:
     """The filter form of an agency, type or country: lowercase words joined by `-`."""
     return _NOT_KEY.sub("-", text.lower()).strip("-")
@@ -147,10 +163,9 @@ def keyword(text: str) -> str:
 def common_pairs(tokens: list[str]) -> list[str]:
     """Adjacent pairs of `COMMON_WORDS` in analysed `tokens`, as `<field>_pairs` hold them
     (`of_the`: analysed tokens never hold `_`, so one space-separated text adds them all)."""
-    common = COMMON_WORDS
-    return [
-        f"{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False) if a in common and b in common
-    ]
+    common = list(map(COMMON_WORDS.__contains__, tokens))  # loops in C: documents are long
+    both = map(operator.and_, common, common[1:])
+    return list(map("_".join, itertools.compress(zip(tokens, tokens[1:], strict=False), both)))
 
 
 def eccn_forms(value: str) -> list[str]:
@@ -178,61 +193,102 @@ def cfr_citation(text: str) -> list[str]:
     return cfr_forms(int(match["title"]), int(match["part"]), match["section"])
 
 
-def document(row: sqlite3.Row) -> tantivy.Document:
+def document(row: Sequence[Any]) -> tantivy.Document:
     """The index document of one `ROWS_SQL` row."""
+    return tantivy.Document.from_dict(fields(row), SCHEMA)
+
+
+def documents(
+    rows: Sequence[Sequence[Any]], mapper: Mapper | None = None, database: str | None = None
+) -> Iterator[tantivy.Document | None]:
+    """The index documents of `rows` (plain tuples), in order. With a `mapper` (such as a
+    process pool's `map`), `rows` need only start with the id (`KEYS_SQL`): `read_fields` reads
+    the rows from the SQLite file `database` and builds their fields, `MAP_CHUNK` rows a task,
+    and a row deleted since yields None."""
+    if mapper is None:
+        return map(document, rows)
+    ids = [row[0] for row in rows]
+    tasks = [(database, ids[start : start + MAP_CHUNK]) for start in range(0, len(ids), MAP_CHUNK)]
+    return (
+        None if values is None else tantivy.Document.from_dict(values, SCHEMA)
+        for chunk in mapper(read_fields, tasks)
+        for values in chunk
+    )
+
+
+def read_fields(task: tuple[str, list[int]]) -> list[dict[str, list[Any]] | None]:
+    """`fields` of the `ROWS_SQL` rows of ids `task[1]` in the SQLite file `task[0]` (None for
+    an id not found), read through one read-only connection per file and process."""
+    database, ids = task
+    if database not in _READERS:
+        _READERS[database] = connect_readonly(Path(database))
+    reader = _READERS[database]
+    sql = f"{ROWS_SQL} WHERE p.id IN ({', '.join('?' * len(ids))})"
+    found = {row[0]: fields(row) for row in reader.execute(sql, ids)}
+    return [found.get(row_id) for row_id in ids]
+
+
+def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
+    """The values of each field of one `ROWS_SQL` row's index document (plain values: they cross
+    process boundaries cheaply; `document` makes them a `tantivy.Document`)."""
     row_id, _, day, source, kind, agencies, closes, cfr_refs, title, abstract = row[:10]
     tags, result = row[10], row[11]
     body = "\n".join(text for text in row[12:] if text)
-    doc = tantivy.Document()
-    doc.add_integer("id", row_id)
+    doc: dict[str, list[Any]] = {"id": [row_id], "source": [source]}
     for name, text in (("title", title), ("abstract", abstract), ("body", body)):
         if text:
-            doc.add_text(name, text)
+            doc[name] = [text]
             pairs = common_pairs(ANALYZER.analyze(text))
             if pairs:
-                doc.add_text(f"{name}_pairs", " ".join(pairs))
+                doc[f"{name}_pairs"] = [" ".join(pairs)]
     tag_list = tags.split(TAG_SEPARATOR) if tags else []
     _add_all(doc, "tags", tag_list)
-    doc.add_text("source", source)
     if kind:
-        doc.add_text("type", kind)
-        doc.add_text("type_key", keyword(kind))
-    names = _add_agencies(doc, json.loads(agencies or "[]"))
+        doc["type"], doc["type_key"] = [kind], [keyword(kind)]
+    names, keys = _agencies(agencies)
+    _add_all(doc, "agency", names)
+    _add_all(doc, "agency_key", keys)
     entities = _entities(result)
     _add_all(doc, "eccn", (f for m in entities.get("eccns", ()) for f in eccn_forms(m["value"])))
-    refs = [r for r in json.loads(cfr_refs or "[]") if isinstance(r, dict)]
-    cfr = [f for r in refs for f in cfr_forms(r.get("title"), r.get("part"))]
-    cfr += [f for m in entities.get("cfr", ()) for f in cfr_citation(m["value"])]
-    _add_all(doc, "cfr", cfr)
+    cfr = [f for m in entities.get("cfr", ()) for f in cfr_citation(m["value"])]
+    _add_all(doc, "cfr", [*_cfr_parts(cfr_refs), *cfr])
     _add_all(doc, "country", (keyword(m["value"]) for m in entities.get("countries", ())))
-    doc.add_integer("year", int(day[:4]))
-    facet_values = {"tags": tag_list, "agency": names, "type": [kind or ""], "source": [source]}
-    for name, value in combinations(facet_values | {"year": [day[:4]]}).items():
-        doc.add_text(name, value)
-    doc.add_date("date", midnight(day))
+    doc["year"] = [int(day[:4])]
+    facets = {"tags": tag_list, "agency": names, "type": [kind or ""], "source": [source]}
+    for name, value in combinations(facets | {"year": [day[:4]]}).items():
+        doc[name] = [value]
+    doc["date"] = [midnight(day)]
     if closes:
-        doc.add_date("comments_close", midnight(closes))
+        doc["comments_close"] = [midnight(closes)]
     return doc
 
 
-def _add_all(doc: tantivy.Document, field: str, values: Iterable[str]) -> None:
-    for value in dict.fromkeys(v for v in values if v):
-        doc.add_text(field, value)
+def _add_all(doc: dict[str, list[Any]], field: str, values: Iterable[str]) -> None:
+    unique = list(dict.fromkeys(filter(None, values)))
+    if unique:
+        doc[field] = unique
 
 
-def _add_agencies(doc: tantivy.Document, agencies: list[Any]) -> list[str]:
-    """Add the `agency` and `agency_key` values; return the agency names."""
+@functools.lru_cache(maxsize=CACHED)
+def _agencies(stored: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Display names and `keyword` forms of a stored `agencies` column (a few thousand distinct
+    values across the whole Federal Register: each is worked out once)."""
     names, keys = [], []
-    for agency in agencies:
+    for agency in json.loads(stored or "[]"):
         if not isinstance(agency, dict):
             continue
         name = agency.get("name") or agency.get("raw_name")
         if isinstance(name, str) and name.strip():
             names.append(name.strip())
         keys += [keyword(v) for v in (name, agency.get("slug")) if isinstance(v, str)]
-    _add_all(doc, "agency", names)
-    _add_all(doc, "agency_key", keys)
-    return names
+    return tuple(names), tuple(keys)
+
+
+@functools.lru_cache(maxsize=CACHED)
+def _cfr_parts(stored: str | None) -> tuple[str, ...]:
+    """The `cfr` forms of a stored `cfr_references` column."""
+    refs = [r for r in json.loads(stored or "[]") if isinstance(r, dict)]
+    return tuple(f for r in refs for f in cfr_forms(r.get("title"), r.get("part")))
 
 
 def _entities(result: str | None) -> dict[str, list[dict[str, Any]]]:
@@ -247,6 +303,7 @@ def _entities(result: str | None) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+@functools.lru_cache(maxsize=CACHED)
 def midnight(iso_date: str) -> datetime:
     """A `YYYY-MM-DD` date as UTC midnight (the index's date values)."""
     return datetime.fromisoformat(iso_date).replace(tzinfo=UTC)

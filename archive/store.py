@@ -1,6 +1,7 @@
 """Writes of publications, watermarks and crawl runs.
 
-Enters: an open connection and `Publication` objects (or watermark / crawl-log values).
+Enters: an open connection and publications checked and encoded by `rows.encoded` (or
+`Publication` objects, or watermark / crawl-log values).
 Leaves: rows in `publications`, `watermarks`, `crawl_log`, and a `StoreResult` counting what a
 batch did. A batch is one transaction, applied as if its items were stored one by one in order; an
 unchanged publication writes nothing; a changed one is updated in place with `version` raised,
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -59,46 +60,35 @@ def next_change_seq(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(change_seq), 0) + 1 FROM publications").fetchone()[0]
 
 
-def store_publications(conn: sqlite3.Connection, pubs: Sequence[Publication]) -> StoreResult:
-    """Store one batch in one transaction; raises `ValueError` (nothing written) on a bad item.
+def store_encoded(conn: sqlite3.Connection, items: Sequence[rows.Encoded]) -> StoreResult:
+    """Store one batch of checked, encoded publications (`rows.encoded`) in one transaction.
 
     A publication arriving without `body_text` keeps the full text already stored for it (a
     re-crawl of the API's metadata never erases a fetched body).
     """
-    for pub in pubs:
-        rows.check(pub)
     with transaction(conn):
-        return write_publications(conn, pubs)
+        return write_encoded(conn, items)
 
 
 def write_publications(conn: sqlite3.Connection, pubs: Sequence[Publication]) -> StoreResult:
-    """Inside the caller's transaction: store checked publications (the one writer of their
+    """Inside the caller's transaction: check, encode and store publications."""
+    return write_encoded(conn, [rows.encoded(pub) for pub in pubs])
+
+
+def write_encoded(conn: sqlite3.Connection, items: Sequence[rows.Encoded]) -> StoreResult:
+    """Inside the caller's transaction: store encoded publications (the one writer of their
     rows, content hashes, versions and `publication_versions`)."""
-    known = _known(conn, pubs)
+    known = _known(conn, [(item.source, item.source_id) for item in items])
     pending: dict[tuple[str, str], _Pending] = {}
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-    for key, values, digest in _encoded(pubs, known):
-        counts[_apply(pending, known, key, values, digest)] += 1
+    for item in items:
+        key = (item.source, item.source_id)
+        body = known[key][2] if key in known else None
+        if item.values[rows.BODY] is None and body is not None:
+            item = item.with_body(body)
+        counts[_apply(pending, known, key, item.values, item.digest)] += 1
     _write(conn, pending.values(), next_change_seq(conn), utc_now())
     return StoreResult(**counts)
-
-
-def _encoded(
-    pubs: Sequence[Publication], known: dict[tuple[str, str], tuple[int, str, str | None]]
-) -> list[tuple[tuple[str, str], tuple[Any, ...], str]]:
-    encoded = []
-    for pub in pubs:
-        key = (pub.source, pub.source_id)
-        body = known[key][2] if key in known else None
-        if pub.body_text is None and body is not None:
-            pub = replace(pub, body_text=body)
-        try:
-            encoded.append((key, *rows.encode(pub)))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{pub.source} {pub.source_id}: not JSON-serialisable: {exc}"
-            ) from None
-    return encoded
 
 
 def _apply(
@@ -125,12 +115,12 @@ def _apply(
 
 
 def _known(
-    conn: sqlite3.Connection, pubs: Sequence[Publication]
+    conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, str, str | None]]:
     """(id, content hash, stored full text) of the batch's publications already stored."""
     by_source: dict[str, list[str]] = {}
-    for pub in pubs:
-        by_source.setdefault(pub.source, []).append(pub.source_id)
+    for source, source_id in keys:
+        by_source.setdefault(source, []).append(source_id)
     found: dict[tuple[str, str], tuple[int, str, str | None]] = {}
     for source, ids in by_source.items():
         for start in range(0, len(ids), CHUNK):

@@ -19,7 +19,10 @@ and abstracts by primary key and cutting a snippet of each, what any results pag
 `Archive.find` adds parsing and query building, reading the rest of each row (agencies, tags,
 links) and running the ranking and the facet aggregation side by side.
 
-Run: `.venv/bin/python bench/search.py [--docs 200000] [--keep DIR]`
+`--import-only` stops after the import rates, the bare rate and their ratio ("import / bare");
+`--workers N` imports as `regwatch import --workers N` does (default: as it decides).
+
+Run: `.venv/bin/python bench/search.py [--docs 200000] [--keep DIR] [--import-only] [--workers N]`
 """
 
 from __future__ import annotations
@@ -48,39 +51,47 @@ from archive.facets import AGGREGATION  # noqa: E402
 from archive.filters import restrict  # noqa: E402
 from archive.indexdoc import build_schema  # noqa: E402
 from bench import ingest  # noqa: E402
-from regwatch.importer import import_records  # noqa: E402
+from regwatch.importer import import_records, workers_for  # noqa: E402
 
 RUNS = 200
 BIS = "Industry and Security Bureau"
 
 
-def build(home: Path, jsonl: Path, docs: int) -> float:
-    """Write the documents, import them (timing the first 20% apart); return raw JSON bytes."""
+def build(
+    home: Path, jsonl: Path, docs: int, *, import_only: bool = False, workers: int | None = None
+) -> float:
+    """Write the documents, import them (timing the first 20% apart) and the same documents
+    bare, print import / bare; tag them unless `import_only`; return raw JSON bytes."""
     base, note = ingest.source_records()
     print(f"text: {note}; {len(base):,} source records")
     with jsonl.open("w") as out:
         size = sum(out.write(json.dumps(r) + "\n") for r in ingest.generate(base, docs))
     print(f"documents: {docs:,}, raw JSON {size / docs:,.0f} bytes each")
     first = docs // 5
+    workers = workers or workers_for(size)  # as `regwatch import [--workers N]` of this file
     with Archive.open(home) as archive, jsonl.open("rb") as lines:
         start = time.perf_counter()
-        import_records(archive, itertools.islice(lines, first), batch_size=1000)
+        import_records(archive, itertools.islice(lines, first), workers=workers)
         early = time.perf_counter() - start
-        import_records(archive, lines, batch_size=1000)
+        import_records(archive, lines, workers=workers)
         total = time.perf_counter() - start
     print(
-        f"import: first {first:,} at {first / early:,.0f} docs/s; all {docs:,} at "
+        f"import (--workers {workers}): first {first:,} at {first / early:,.0f} docs/s; "
+        f"all {docs:,} at "
         f"{docs / total:,.0f} docs/s ({total:.0f} s); last 80% at "
         f"{(docs - first) / (total - early):,.0f} docs/s"
     )
-    bare(jsonl, home.parent / "bare")
-    with Archive.open(home) as archive:
-        ingest.tag(archive)
+    bare_rate = bare(jsonl, home.parent / "bare")
+    print(f"import / bare = {docs / total / bare_rate:.2f}")
+    if not import_only:
+        with Archive.open(home) as archive:
+            ingest.tag(archive)
     return size
 
 
-def bare(jsonl: Path, where: Path) -> None:
-    """The same documents into a bare SQLite table and a bare tantivy index, in one process."""
+def bare(jsonl: Path, where: Path) -> float:
+    """The same documents into a bare SQLite table and a bare tantivy index, in one process;
+    returns its docs/s."""
     where.mkdir()
     conn = sqlite3.connect(where / "bare.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -107,6 +118,7 @@ def bare(jsonl: Path, where: Path) -> None:
     conn.close()
     print(f"bare SQLite insert + tantivy add of the same documents: {count / elapsed:,.0f} docs/s")
     shutil.rmtree(where, ignore_errors=True)
+    return count / elapsed
 
 
 def requests(docs: int) -> dict[str, list[SearchRequest]]:
@@ -249,12 +261,20 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="build the archive here and keep it")
     parser.add_argument("--search-only", action="store_true", help="reuse the --keep archive")
+    parser.add_argument(
+        "--import-only", action="store_true", help="stop after the import and bare rates"
+    )
+    parser.add_argument("--workers", type=int, help="as `regwatch import --workers`")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # each figure appears when measured, also in a file
     work = Path(tempfile.mkdtemp(prefix="regwatch-bench-search-"))
     home = args.keep or work / "home"
     try:
-        size = None if args.search_only else build(home, work / "docs.jsonl", args.docs)
+        if args.import_only:
+            build(home, work / "docs.jsonl", args.docs, import_only=True, workers=args.workers)
+            return
+        docs = work / "docs.jsonl"
+        size = None if args.search_only else build(home, docs, args.docs, workers=args.workers)
         with Archive.open(home, readonly=True) as archive:
             st = archive.status()
         count = sum(st.documents.values())

@@ -90,13 +90,13 @@ def publication_from_pi(record: dict[str, Any], source: str = PI_SOURCE) -> Publ
 
 def _text(value: Any, label: str) -> str | None:
     """`value` as stripped text (None when null or blank); `ValueError` naming `label` if not."""
+    if isinstance(value, str):  # first: nearly every value is
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    if not isinstance(value, str):
-        raise ValueError(f"{label} must be text or a whole number, got {json_type(value)}")
-    return value.strip() or None
+    raise ValueError(f"{label} must be text or a whole number, got {json_type(value)}")
 
 
 def _date(record: dict[str, Any], name: str) -> str | None:

@@ -163,15 +163,20 @@ def crawl(obj: Context, source: str, since, until, base_url: str | None) -> None
 
 @main.command(name="import")
 @click.argument("file")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes preparing the lines (default: one per core from 2 MB on, if one is idle).",
+)
 @pass_context
-def import_(obj: Context, file: str) -> None:
+def import_(obj: Context, file: str, workers: int | None) -> None:
     """Bulk-load Federal-Register-shaped JSON lines (backfills); FILE `-` reads standard input.
 
     Example: regwatch import backfill-2024.jsonl
              zcat backfill-2024.jsonl.gz | regwatch import -
     """
     with _errors(), _progress("importing") as progress:
-        result = steps.import_file(obj.config, file, progress)
+        result = steps.import_file(obj.config, file, progress, workers)
     name = "standard input" if file == "-" else file
     _echo(
         f"imported {name}: {result.inserted} new, {result.updated} changed, "

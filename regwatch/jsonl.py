@@ -31,9 +31,12 @@ class LineError(ValueError):
         self.reason = reason
 
 
-def parse_lines(lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
-    """`(number, object or LineError)` per non-blank line; a BOM on line 1 is ignored."""
-    for number, line in enumerate(lines, start=1):
+def parse_lines(
+    lines: Iterable[bytes | str], start: int = 1
+) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
+    """`(number, object or LineError)` per non-blank line, the first numbered `start`; a BOM on
+    line 1 is ignored."""
+    for number, line in enumerate(lines, start=start):
         if isinstance(line, bytes):
             try:
                 line = line.decode("utf-8")

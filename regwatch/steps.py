@@ -377,17 +377,21 @@ def pipeline_lock(
         yield left
 
 
-def import_file(config: Config, name: str, progress: Progress | None = None) -> ImportResult:
+def import_file(
+    config: Config, name: str, progress: Progress | None = None, workers: int | None = None
+) -> ImportResult:
     """Bulk-load Federal-Register-shaped JSON lines from file `name` (`-`: standard input).
 
     Bad lines are rejected with their number; `progress(bytes_read, file_size)` after each batch
-    (not called for standard input, whose size is unknown).
+    (not called for standard input, whose size is unknown). `workers` processes prepare the lines
+    (default: `importer.workers_for` the input).
     """
-    from regwatch.importer import import_records, open_input
+    from regwatch.importer import import_records, open_input, read_ahead
 
     with open_input(name) as (stream, size), open_archive(config) as archive:
         report = (lambda _: progress(stream.tell(), size)) if progress and size else None
-        return import_records(archive, stream, progress=report)
+        lines, count = read_ahead(stream, size, workers)
+        return import_records(archive, lines, progress=report, workers=count)
 
 
 def reindex(config: Config, progress: Progress | None = None) -> int:

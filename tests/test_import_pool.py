@@ -1,0 +1,168 @@
+"""Bulk import in worker processes: the same archive as one process, hashes that never move, and
+clean stops (a worker killed, Ctrl-C).
+
+Enters: real Federal Register documents (tests/fixtures/archive/fr_documents.jsonl), copied under
+fresh document numbers into thousands of lines with bad lines among them; `regwatch import` run as
+a child process on the repository's code. Leaves: assertions on the rows, content hashes,
+rejections and index of real SQLite files and tantivy indexes, on the one-line error a user sees,
+and on the processes left behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archive import Archive, rows
+from crawlers.normalize import publication_from_fr
+from regwatch.importer import POOL_FROM, import_records, read_ahead, workers_for
+from tests.processes import alive, children, wait_for
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).parent / "fixtures" / "archive" / "fr_documents.jsonl"
+RECORDS = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
+# Volatile columns: when a row was written, not what.
+COLUMNS = "source, source_id, title, abstract, agencies, body_text, raw, content_hash, version"
+NOT_STORED = (701, 1302, 2001, 2501)  # the lines `copies` makes bad or blank
+
+
+def copies(count: int) -> list[str]:
+    """`count` lines: the fixture's documents under fresh numbers, bad lines and a correction."""
+    lines = [
+        json.dumps(dict(RECORDS[i % len(RECORDS)], document_number=f"2030-{i:05d}"))
+        for i in range(count)
+    ]
+    lines[700] = "{not json"
+    lines[1301] = json.dumps(dict(RECORDS[2], document_number="2030-x", publication_date="soon"))
+    lines[2000] = lines[2000].replace('"title": "', '"title": "lone surrogate \\ud800 ', 1)
+    lines[2500] = ""
+    lines[-1] = json.dumps(dict(RECORDS[0], document_number="2030-00003", title="Corrected."))
+    return lines
+
+
+def stored(home: Path) -> list[tuple]:
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        return conn.execute(f"SELECT {COLUMNS} FROM publications ORDER BY id").fetchall()
+
+
+def test_workers_store_the_same_rows_hashes_rejections_and_index_as_one_process(
+    tmp_path: Path,
+) -> None:
+    lines = copies(3000)
+    results, homes = [], [tmp_path / "one", tmp_path / "pool"]
+    for home, workers in zip(homes, (1, 2), strict=True):
+        with Archive.open(home) as archive:
+            results.append(import_records(archive, lines, batch_size=250, workers=workers))
+    one, pool = results
+    assert one == pool
+    assert (pool.stored, pool.inserted, pool.updated) == (2996, 2995, 1)
+    assert pool.rejected == [
+        (701, "invalid JSON: Expecting property name enclosed in double quotes (column 2)"),
+        (1302, "publication_date is not an ISO date (YYYY-MM-DD): 'soon'"),
+        (
+            2001,
+            "federal_register 2030-02000: not JSON-serialisable: 'utf-8' codec can't encode "
+            "character '\\ud800' in position 56: surrogates not allowed",
+        ),
+    ]
+    assert stored(homes[0]) == stored(homes[1]) and len(stored(homes[1])) == 2995
+    assert ("Corrected.", 2) in [(row[2], row[-1]) for row in stored(homes[1])]
+    for home in homes:
+        with Archive.open(home, readonly=True) as archive:
+            assert archive.index_health().problem is None
+            assert len(archive.search('"Corrected"', limit=10)) == 1
+            assert len(archive.search("export", limit=5000)) > 1000
+
+
+def test_content_hashes_stay_as_stored_archives_hold_them() -> None:
+    """A re-crawl compares against hashes written by earlier versions: they must not move."""
+    assert rows.encoded(publication_from_fr(RECORDS[0])).digest == (
+        "bfe3670ee1bc3bbe792dba3aad75773a0506036ad066677640255f1a3ab196c5"
+    )
+    body = publication_from_fr(dict(RECORDS[3], body_text="Full text."))
+    assert rows.encoded(body).digest == (
+        "e887ef7618fc5c0762249528db1b1c68d97ffa3accab28d580375ed9068b00b8"
+    )
+    without = rows.encoded(publication_from_fr(RECORDS[3]))
+    assert without.with_body("Full text.").digest == rows.encoded(body).digest
+
+
+def test_only_a_large_input_on_idle_cores_starts_workers() -> None:
+    assert workers_for(POOL_FROM - 1) == 1
+    assert workers_for(POOL_FROM) in (1, *range(2, (os.cpu_count() or 1) + 1))
+    small = "\n".join(copies(3000)[:50]).encode()
+    lines, workers = read_ahead(io.BytesIO(small), None)  # standard input: size unknown
+    assert (b"".join(lines), workers) == (small, 1)
+    large = "\n".join(copies(3000)).encode()
+    assert len(large) > POOL_FROM
+    lines = list(read_ahead(io.BytesIO(large), None)[0])
+    assert lines == large.splitlines(keepends=True)  # no line cut where the look-ahead ended
+    assert read_ahead(io.BytesIO(large), None, workers=2)[1] == 2
+
+
+def start_import(home: Path, tmp_path: Path, count: int) -> tuple[subprocess.Popen, Path]:
+    source = tmp_path / "synthetic-import.jsonl"
+    source.write_text("\n".join(copies(count)[:-1]) + "\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "REGWATCH_HOME": str(home)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "regwatch.cli", "import", "--workers", "2", str(source)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's job is
+    )
+    return process, source
+
+
+def count_rows(home: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{home / 'regwatch.db'}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT count(*) FROM publications").fetchone()[0]
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to see worker processes")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no worker processes")
+@pytest.mark.parametrize("stop", ["worker killed", "Ctrl-C"])
+def test_a_stopped_import_leaves_whole_batches_indexed_and_no_process(
+    stop: str, home: Path, tmp_path: Path
+) -> None:
+    process, _ = start_import(home, tmp_path, 30_000)
+    try:
+        workers = wait_for(lambda: children(process.pid), 60, "the worker processes")
+        wait_for(lambda: count_rows(home) > 0, 120, "a first stored batch")
+        if stop == "worker killed":
+            os.kill(workers[0], signal.SIGKILL)
+        else:
+            os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1
+    kept = count_rows(home)
+    whole = {n - sum(b <= n for b in NOT_STORED): n for n in range(1000, 30_000, 1000)}
+    assert kept in whole, f"{kept} rows: not whole batches of 1,000 lines"
+    if stop == "worker killed":
+        last = whole[kept]
+        assert err.splitlines()[-1] == (
+            f"Error: import stopped after line {last}: a worker process ended unexpectedly "
+            f"(lines 1-{last} are stored)"
+        )
+    else:
+        assert err.splitlines()[-1] == "Aborted!"
+    wait_for(lambda: not any(alive(pid) for pid in workers), 10, "the workers to end")
+    with Archive.open(home, readonly=True) as archive:
+        assert archive.index_health().problem is None
+        assert archive.index_health().index_documents == kept
