@@ -43,6 +43,19 @@ def receiver():
     started.stop()
 
 
+def write_config(tmp_path: Path, receiver: Receiver) -> tuple[Path, Path]:
+    """The archive home and a config with a `watch = true` chat route to `receiver`."""
+    home, config = tmp_path / "home", tmp_path / "regwatch.toml"
+    config.write_text(
+        f'[archive]\nhome = "{home}"\n'
+        "[alerts]\nbackoff_seconds = 0.0\ntimeout_seconds = 2.0\n"
+        '[[alerts.routes]]\nname = "watchers"\n'
+        f'url = "json://127.0.0.1:{receiver.port}/hook"\ntags = ["ai"]\nwatch = true\n' + WATCH,
+        encoding="utf-8",
+    )
+    return home, config
+
+
 def invoke(config: Path, *args: str):
     return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
 
@@ -59,15 +72,7 @@ def crawl_snapshot(home: Path, server) -> None:
 
 
 def test_a_watched_counterparty_added_to_the_entity_list_is_alerted_once(tmp_path, receiver):
-    home = tmp_path / "home"
-    config = tmp_path / "regwatch.toml"
-    config.write_text(
-        f'[archive]\nhome = "{home}"\n'
-        "[alerts]\nbackoff_seconds = 0.0\ntimeout_seconds = 2.0\n"
-        '[[alerts.routes]]\nname = "watchers"\n'
-        f'url = "json://127.0.0.1:{receiver.port}/hook"\ntags = ["ai"]\nwatch = true\n' + WATCH,
-        encoding="utf-8",
-    )
+    home, config = write_config(tmp_path, receiver)
     with serve(RECORDINGS, scenario="synthetic-demo") as server:
         crawl_snapshot(home, server)  # the baseline: no delta, nothing to alert
         assert "screening-list" not in invoke(config, "tag").output
@@ -106,14 +111,7 @@ def test_a_hostile_party_name_reaches_chat_inert(tmp_path, receiver):
     [party] = [r for r in listing["results"] if r["alt_names"]]
     party["name"] += " @everyone <script>alert(1)</script> [x](javascript:alert(1)) {{ 7*7 }}"
     second.write_text(json.dumps(listing), encoding="utf-8")
-    home, config = tmp_path / "home", tmp_path / "regwatch.toml"
-    config.write_text(
-        f'[archive]\nhome = "{home}"\n'
-        "[alerts]\nbackoff_seconds = 0.0\ntimeout_seconds = 2.0\n"
-        '[[alerts.routes]]\nname = "watchers"\n'
-        f'url = "json://127.0.0.1:{receiver.port}/hook"\ntags = ["ai"]\nwatch = true\n' + WATCH,
-        encoding="utf-8",
-    )
+    home, config = write_config(tmp_path, receiver)
     with serve(recordings, scenario="synthetic-demo") as server:
         crawl_snapshot(home, server)
         invoke(config, "tag")
