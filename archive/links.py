@@ -112,5 +112,6 @@ def store_links(conn: sqlite3.Connection, release_id: int, links: Sequence[Link]
 
 
 def decode(value: str | None) -> list[dict[str, Any]]:
-    """The `related` column as a list (empty when the publication has no links)."""
-    return json.loads(value) if value else []
+    """The `related` column as a list (empty when the publication has no links, as most have:
+    that needs no JSON parsing)."""
+    return json.loads(value) if value and value != "[]" else []
