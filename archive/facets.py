@@ -11,7 +11,8 @@ Each document carries its combination of values in a few single-valued fast fiel
 aggregation over them counts every combination; the counts per value are summed from those. At
 1,000,000 documents that is about four times cheaper than one aggregation per multi-valued field.
 Should a field hold more combinations than one aggregation returns (`sum_other_doc_count`), its
-facets are counted again field by field, so counts are exact either way.
+facets are counted again field by field, so counts stay exact (for up to `MAX_COMBINATIONS`
+distinct values of a facet).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ FACETS = ("tags", "agency", "type", "year", "source")
 COMBINATIONS = {"tagset": ("tags",), "agencyset": ("agency",), "kind": ("type", "source", "year")}
 TOTAL_FROM = "kind"  # every document holds one kind (a source and a year): its counts add up
 MAX_VALUES = 200  # values listed per facet
-MAX_COMBINATIONS = 10_000  # combinations one aggregation returns per field
+MAX_COMBINATIONS = 10_000  # buckets one aggregation returns per field (combinations or values)
 PART, NAME_END = "\x1f", "\x1e"  # between a combination's parts; between a facet and its value
 AGGREGATION = {name: {"terms": {"field": name, "size": MAX_COMBINATIONS}} for name in COMBINATIONS}
 
@@ -86,7 +87,7 @@ def _per_field(
     searcher: tantivy.Searcher, query: tantivy.Query, facets: list[str]
 ) -> dict[str, Counter[str]]:
     """Counts of `facets` from their own fast fields (one terms aggregation each)."""
-    spec = {name: {"terms": {"field": name, "size": MAX_VALUES}} for name in facets}
+    spec = {name: {"terms": {"field": name, "size": MAX_COMBINATIONS}} for name in facets}
     found = searcher.aggregate(query, spec)
     return {name: Counter(_buckets(found.get(name))) for name in facets}
 
