@@ -198,6 +198,7 @@ def test_browser_search_filter_and_open_a_document(server) -> None:
         )
         page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
         page.goto(server + "/")
+        page.wait_for_function("document.activeElement === document.getElementById('q')")
         page.keyboard.type("entity list")  # the query box has the focus
         page.keyboard.press("Enter")
         page.wait_for_selector("article.hit")
