@@ -10,6 +10,7 @@ factory starting servers, optionally with a scenario, all stopped at teardown), 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,3 +54,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 FR_ONLY = '[crawl]\nsources = ["federal_register", "federal_register_pi"]\n'
+
+
+@pytest.fixture
+def interruptible() -> Iterator[None]:
+    """Child processes started in the test can be stopped by SIGINT even when the suite runs as a
+    background job (whose shell starts it with SIGINT ignored, which children would inherit)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -451,7 +451,9 @@ def test_sigkill_of_the_parent_leaves_no_crawl_child(tmp_path, slow):
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_stopping_the_parent_stops_the_child_and_logs_a_failed_crawl(tmp_path, slow, signum):
+def test_stopping_the_parent_stops_the_child_and_logs_a_failed_crawl(
+    tmp_path, slow, signum, interruptible
+):
     home = start_home(tmp_path / "home")
     parent, child = crawl_child(home, slow)
     os.kill(parent.pid, signum)

@@ -136,7 +136,7 @@ def count_rows(home: Path) -> int:
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no worker processes")
 @pytest.mark.parametrize("stop", ["worker killed", "Ctrl-C"])
 def test_a_stopped_import_leaves_whole_batches_indexed_and_no_process(
-    stop: str, home: Path, tmp_path: Path
+    stop: str, home: Path, tmp_path: Path, interruptible: None
 ) -> None:
     process, _ = start_import(home, tmp_path, 30_000)
     try:
