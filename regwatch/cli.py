@@ -28,6 +28,7 @@ from regwatch.inert import shorten, terminal_text
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 ERROR_WIDTH = 300  # characters of an error line; a longer quoted query or URL is cut in the middle
 FACETS_SHOWN = 15  # values per facet in the table output
+MAX_WORKERS = 64  # import processes: a typo such as 10000 must not fork thousands
 SHOWN = 5  # rejected lines or failed documents named before the summary line
 
 
@@ -165,7 +166,7 @@ def crawl(obj: Context, source: str, since, until, base_url: str | None) -> None
 @click.argument("file")
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_WORKERS),
     help="Processes preparing the lines (default: one per core from 2 MB on, if one is idle).",
 )
 @pass_context

@@ -62,6 +62,12 @@ def test_import_then_reimport_writes_nothing_new(home):
     assert re.search(r"federal_register\D+10\b", status.output), status.output
 
 
+def test_import_refuses_an_absurd_number_of_workers_in_one_line(home):
+    result = invoke("import", "--workers", "10000", str(GOOD))
+    assert result.exit_code == 2
+    assert "Invalid value for '--workers': 10000 is not in the range 1<=x<=64." in result.output
+
+
 def test_import_rejects_bad_lines_and_keeps_the_good_ones(home):
     invoke("import", str(GOOD))
     result = CliRunner().invoke(main, ["import", str(BAD)])
