@@ -171,7 +171,7 @@ def _apply(conn: sqlite3.Connection, version: int, name: str, sql: str) -> None:
     )
     try:
         conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n{record}\nCOMMIT;")
-    except sqlite3.Error:
+    except BaseException:
         _rollback(conn)
         raise
 
@@ -188,11 +188,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     `ArchiveError`; damage (`dbcheck.is_damage`) and other exceptions from the block pass through
     after the rollback, for the caller that knows the file to name it.
     """
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise ArchiveError(f"cannot write the database: {exc}") from None
-    try:
+    try:  # one `try` from BEGIN on: a Ctrl-C right after BEGIN must not leave it open
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot write the database: {exc}") from None
         yield conn
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
@@ -219,8 +219,8 @@ def utc_now() -> str:
 @contextmanager
 def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """Reads in the block see one consistent state of the database (a read transaction)."""
-    conn.execute("BEGIN")
     try:
+        conn.execute("BEGIN")
         yield conn
     finally:
         _rollback(conn)

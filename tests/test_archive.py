@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from archive import Archive, ArchiveError, Publication
+from archive.db import snapshot, transaction
 from archive.migrations import MIGRATIONS
 from archive.rows import raw_record
 from crawlers.normalize import publication_from_fr
@@ -182,6 +183,26 @@ def test_migrations_are_recorded_once(home: Path) -> None:
     assert [v for v, _, _ in applied] == [v for v, _, _ in MIGRATIONS]
     Archive.open(home).close()
     assert rows(home, "SELECT version, name, applied_at FROM schema_migrations") == applied
+
+
+class _CtrlCAfterBegin(sqlite3.Connection):
+    """A connection on which Ctrl-C lands the moment `BEGIN` has returned."""
+
+    def execute(self, sql: str, *args):  # type: ignore[override]
+        cursor = super().execute(sql, *args)
+        if sql.startswith("BEGIN"):
+            raise KeyboardInterrupt
+        return cursor
+
+
+@pytest.mark.parametrize("block", [transaction, snapshot], ids=["write", "read"])
+def test_a_ctrl_c_right_after_begin_leaves_no_transaction_open(tmp_path: Path, block) -> None:
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None, factory=_CtrlCAfterBegin)
+    conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(KeyboardInterrupt), block(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+    assert not conn.in_transaction  # the next write (an import's last index sync) can begin
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
 
 
 def test_a_newer_database_is_refused(home: Path) -> None:
