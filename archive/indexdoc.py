@@ -33,6 +33,7 @@ import tantivy
 
 from archive.db import connect_readonly
 from archive.facets import COMBINATIONS, combinations
+from archive.rows import agency_names
 
 TAG_SEPARATOR = "\x1f"
 CACHED = 8192  # values remembered per repeated computation (agencies, dates, keywords)
@@ -271,17 +272,16 @@ def _add_all(doc: dict[str, list[Any]], field: str, values: Iterable[str]) -> No
 
 @functools.lru_cache(maxsize=CACHED)
 def _agencies(stored: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Display names and `keyword` forms of a stored `agencies` column (a few thousand distinct
-    values across the whole Federal Register: each is worked out once)."""
-    names, keys = [], []
-    for agency in json.loads(stored or "[]"):
-        if not isinstance(agency, dict):
-            continue
-        name = agency.get("name") or agency.get("raw_name")
-        if isinstance(name, str) and name.strip():
-            names.append(name.strip())
-        keys += [keyword(v) for v in (name, agency.get("slug")) if isinstance(v, str)]
-    return tuple(names), tuple(keys)
+    """Display names (`rows.agency_names`) and `keyword` forms of a stored `agencies` column
+    (a few thousand distinct values across the whole Federal Register: each is worked out once)."""
+    keys = [
+        keyword(value)
+        for agency in json.loads(stored or "[]")
+        if isinstance(agency, dict)
+        for value in (agency.get("name") or agency.get("raw_name"), agency.get("slug"))
+        if isinstance(value, str)
+    ]
+    return agency_names(stored), tuple(keys)
 
 
 @functools.lru_cache(maxsize=CACHED)

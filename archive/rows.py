@@ -11,6 +11,7 @@ full-text URL, public-inspection issue) is copied into columns of their own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import operator
@@ -164,6 +165,19 @@ def same(name: str, old: Any, new: Any) -> bool:
     """Whether two stored values of column `name` hold the same (a `raw` by what it decodes to:
     its stored form differs across compressors and before migration 12)."""
     return raw_record(old) == raw_record(new) if name == "raw" else old == new
+
+
+@functools.lru_cache(maxsize=8192)
+def agency_names(stored: str | None) -> tuple[str, ...]:
+    """The display names of a stored `agencies` column: each agency's `name`, else its
+    `raw_name`, stripped; blank ones skipped (a few thousand distinct columns across the whole
+    Federal Register: each is decoded once)."""
+    names = []
+    for agency in json.loads(stored or "[]"):
+        name = (agency.get("name") or agency.get("raw_name")) if isinstance(agency, dict) else None
+        if isinstance(name, str) and name.strip():
+            names.append(name.strip())
+    return tuple(names)
 
 
 def row_dict(row: sqlite3.Row) -> dict[str, Any]:

@@ -13,7 +13,6 @@ Rust panics never escape).
 from __future__ import annotations
 
 import html
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from archive.filters import Filters, restrict
 from archive.index import SearchIndex
 from archive.indexdoc import TAG_SEPARATOR
 from archive.links import RELATED, decode
+from archive.rows import agency_names
 
 SORTS = ("relevance", "newest")
 SNIPPET_CHARS = 240
@@ -36,9 +36,7 @@ MAX_OFFSET = 100_000
 _COUNTERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="regwatch-facets")
 HIT_SQL = (
     "SELECT id, source, source_id, title, publication_date, url, type, abstract, "
-    "comments_close_on, "
-    "(SELECT json_group_array(COALESCE(NULLIF(a.value ->> 'name', ''), a.value ->> 'raw_name')) "
-    "FROM json_each(p.agencies) a) AS agencies, "
+    "comments_close_on, agencies, "
     "(SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM publication_tags t "
     "WHERE t.publication_id = p.id ORDER BY tag)) AS tags, "
     f"{RELATED} AS related "
@@ -211,7 +209,7 @@ def _hit(
         publication_date=row["publication_date"],
         url=row["url"],
         type=row["type"],
-        agencies=json.loads(row["agencies"]),
+        agencies=list(agency_names(row["agencies"])),
         tags=row["tags"].split(TAG_SEPARATOR) if row["tags"] else [],
         comments_close_on=row["comments_close_on"],
         score=score,

@@ -7,6 +7,7 @@ one-line message of every malformed query.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,16 @@ def test_a_common_words_list_with_a_bad_line_is_refused_in_one_line(tmp_path) ->
         ValueError, match=r"^words.txt line 2: 'Final Rule' is not one lowercase word$"
     ):
         load_words(listed)
+
+
+def test_hits_name_agencies_by_raw_name_when_unnamed_and_skip_blank_ones(tmp_path: Path) -> None:
+    record = json.loads(FIXTURE.read_text().splitlines()[0])
+    record["agencies"] = [
+        {"raw_name": "DEFENSE DEPARTMENT"},
+        {"name": "", "raw_name": "Census Bureau"},
+        {"name": "   ", "raw_name": None},
+    ]
+    with Archive.open(tmp_path / "home") as opened:
+        assert not import_records(opened, [json.dumps(record)]).rejected
+        (hit,) = opened.search(record["title"], limit=1)
+    assert hit.agencies == ["DEFENSE DEPARTMENT", "Census Bureau"]
