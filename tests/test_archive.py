@@ -380,3 +380,24 @@ def test_import_rejects_bad_lines_with_their_numbers(home: Path) -> None:
     ]
     assert seen[-1] == len(lines)
     assert (again.inserted, again.unchanged) == (0, 3)
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["one process", "worker processes"])
+def test_an_import_keeps_the_indexed_full_text_and_tags_it_does_not_carry(
+    home: Path, workers: int
+) -> None:
+    tagged, with_body = RECORDS[0], RECORDS[1]
+    with Archive.open(home) as archive:
+        archive.store([pub(tagged["document_number"])])
+        tag_all(archive, lambda document: ["ai"])
+        body = dataclasses.replace(pub(with_body["document_number"]), body_text="zorblax")
+        archive.store([body])  # after tagging: untagged
+        lines = [
+            json.dumps(dict(record, title=record["title"] + " (corrected)"))
+            for record in (tagged, with_body)
+        ]
+        assert import_records(archive, lines, workers=workers).updated == 2
+        (hit,) = archive.search("zorblax")
+        assert hit.source_id == with_body["document_number"] and "(corrected)" in hit.title
+        (hit,) = archive.search("corrected", tags=["ai"])
+    assert hit.source_id == tagged["document_number"] and hit.tags == ["ai"]
