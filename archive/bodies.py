@@ -110,8 +110,8 @@ def mark_withdrawn(
 ) -> int:
     """Filings of `source` last seen in the issue of `issue_date` but not `listed` in it are
     withdrawn (kept, with `withdrawn_at`); listed ones are not. Either change is a new version
-    (`publication_versions`); each route already alerted about a withdrawn filing gets an
-    "updated" alert saying it was withdrawn. Returns how many were withdrawn."""
+    (`publication_versions`); each route already alerted about a withdrawn or relisted filing
+    gets an "updated" alert saying so. Returns how many were withdrawn."""
     now, numbers = utc_now(), json.dumps(list(listed))
     with transaction(conn):
         seq = next_change_seq(conn)
@@ -134,4 +134,5 @@ def mark_withdrawn(
         changed = [row_id for (row_id,) in relisted] + found
         record_versions(conn, [(row_id, ["withdrawn_at"]) for row_id in changed], now)
         enqueue_withdrawn(conn, found, now)
+        enqueue_withdrawn(conn, [row_id for (row_id,) in relisted], now, relisted=True)
     return len(found)

@@ -20,9 +20,10 @@ was added AND after its source's first successful crawl ended (that crawl, and a
 before it, is a backfill that alerts nobody). An update alerts a route if the document changed
 after the route was added. Publication dates play no part. A public-inspection filing withdrawn
 after it was alerted is one more "updated" alert (`withdrawn_at` in its payload) to each route
-told of it. A screening-list party of a snapshot's delta touching the watch-list is an alert that
-names no publication (`publication_id` NULL; its `version` is the snapshot), to `watch` routes
-added before the snapshot was fetched, once per route, party and snapshot.
+told of it, and so is one listed again after that (`relisted_at`). A screening-list party of a
+snapshot's delta touching the watch-list is an alert that names no publication (`publication_id`
+NULL; its `version` is the snapshot), to `watch` routes added before the snapshot was fetched,
+once per route, party and snapshot.
 """
 
 from __future__ import annotations
@@ -205,9 +206,12 @@ def enqueue_watch(
     return _insert(conn, rows)
 
 
-def enqueue_withdrawn(conn: sqlite3.Connection, pids: Sequence[int], now: str) -> int:
+def enqueue_withdrawn(
+    conn: sqlite3.Connection, pids: Sequence[int], now: str, *, relisted: bool = False
+) -> int:
     """Inside the caller's transaction: every route already alerted about one of these filings,
-    now withdrawn from public inspection, gets an "updated" alert saying so (its new version)."""
+    now withdrawn from public inspection (`relisted`: listed again after a withdrawal), gets an
+    "updated" alert saying so (its new version; `relisted_at` in the payload)."""
     docs = _documents(conn, list(pids))
     rows = []
     for pid, doc in docs.items():
@@ -216,7 +220,7 @@ def enqueue_withdrawn(conn: sqlite3.Connection, pids: Sequence[int], now: str) -
         told = conn.execute(
             "SELECT DISTINCT route FROM alert_outbox WHERE publication_id = ?", (pid,)
         )
-        doc = _with_context(conn, doc)
+        doc = _with_context(conn, doc) | ({"relisted_at": now} if relisted else {})
         rows += [_row(route, doc, result, "updated", now) for (route,) in told]
     return _insert(conn, rows)
 
@@ -439,6 +443,7 @@ def _payload(doc: dict[str, Any], result: dict[str, Any], kind: str) -> dict[str
         "screening": doc.get("screening"),
         "section_changes": doc.get("section_changes") or [],
         "withdrawn_at": doc.get("withdrawn_at"),
+        "relisted_at": doc.get("relisted_at"),
     }
 
 

@@ -4,14 +4,14 @@ Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, r
 for rules the `screening` sentence and `section_changes` lines) and the largest message the
 endpoint takes (its plugin's `body_maxlen`).
 Leaves: the message text. Lines, most important first: for a watch-list hit, "Watch-list hit:"
-and the watched items; the title as a link (http(s) only; "Updated:" for changes), agency · type
-· publication date, key dates, related releases or documents (titles), the sentence quoted for
-each watch-list hit, "Screening lists: adds N parties in M countries; …", up to
-`MAX_SECTION_LINES` "§ 744.23(a)(2): old → new" lines with both eCFR versions linked (http(s)
-only), why. Text from documents
-is made inert: control characters removed, Markdown characters escaped, `<` `>` replaced (so
-Slack's `<!channel>` / `<@U…>` are text) and a zero-width space put after every `@` (so
-`@everyone`, `@here` ping nobody). Too long: the why is shortened, then dropped, then the title
+and the watched items; the title as a link (http(s) only; after `change_label`: "Updated:",
+"Withdrawn from public inspection:", "Back on public inspection:"), agency · type · publication
+date, key dates, related releases or documents (titles), the sentence quoted for each watch-list
+hit, "Screening lists: adds N parties in M countries; …", up to `MAX_SECTION_LINES`
+"§ 744.23(a)(2): old → new" lines with both eCFR versions linked (http(s) only), why. Text from
+documents is made inert: control characters removed, Markdown characters escaped, `<` `>`
+replaced (so Slack's `<!channel>` / `<@U…>` are text) and a zero-width space put after every `@`
+(so `@everyone`, `@here` ping nobody). Too long: the why is shortened, then dropped, then the title
 text shortened; a link is kept whole or left out, never cut.
 """
 
@@ -79,10 +79,19 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS) -> str:
     return text
 
 
-def _head(payload: dict[str, Any], room: int) -> str:
-    prefix = "**Updated:** " if payload.get("kind") == "updated" else ""
+def change_label(payload: dict[str, Any]) -> str:
+    """What an alert's change is ("Withdrawn from public inspection", "Back on public
+    inspection", "Updated"), or "" for a new document: said first by messages and feed entries."""
     if payload.get("withdrawn_at"):
-        prefix = "**Withdrawn from public inspection:** "
+        return "Withdrawn from public inspection"
+    if payload.get("relisted_at"):
+        return "Back on public inspection"
+    return "Updated" if payload.get("kind") == "updated" else ""
+
+
+def _head(payload: dict[str, Any], room: int) -> str:
+    label = change_label(payload)
+    prefix = f"**{label}:** " if label else ""
     title = inert(payload.get("title")) or inert(payload.get("document_number"))
     url = markdown_url(payload.get("url"))
     if url and len(prefix) + len(url) + len("[…]()") < room:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from feedgen.feed import FeedGenerator
 from icalendar import Calendar, Event
 
-from digests.chat import DATE_LABELS
+from digests.chat import DATE_LABELS, change_label
 from digests.render import render_template
 from regwatch.inert import markdown_url
 
@@ -57,15 +57,15 @@ def atom(route: str, entries: Sequence[dict[str, Any]]) -> bytes:
         item.id(
             f"{FEED_ID}{quote(route)}/{quote(entry['source'])}/{quote(entry['document_number'])}"
         )
-        prefix = "Updated: " if entry["kind"] == "updated" else ""
-        prefix = "Withdrawn from public inspection: " if entry.get("withdrawn_at") else prefix
-        item.title(_xml(prefix + entry["title"]))
+        label = change_label(entry)
+        item.title(_xml(f"{label}: {entry['title']}" if label else entry["title"]))
         item.updated(_time(entry["queued_at"]))
         url = markdown_url(entry.get("url"))
         if url:
             item.link(href=url)
         item.content(
-            _xml(render_template("alert.html", entry=entry, labels=DATE_LABELS)), type="html"
+            _xml(render_template("alert.html", entry=entry, label=label, labels=DATE_LABELS)),
+            type="html",
         )
     return feed.atom_str(pretty=True)
 

@@ -17,6 +17,7 @@ from archive.rows import raw_record
 from crawlers.normalize import publication_from_pi
 from crawlers.spiders.federal_register_pi import FederalRegisterPiSpider
 from digests.chat import message
+from digests.feeds import atom
 from digests.period import iso_week
 from digests.render import render
 from digests.select import build_digest
@@ -186,7 +187,7 @@ def test_a_published_document_whose_filing_a_digest_sent_is_a_change_not_a_new_i
         assert (change["source"], change["sent_version"]) == ("federal_register", 0)
 
 
-def test_a_withdrawn_filing_already_alerted_is_alerted_again_as_withdrawn(tmp_path):
+def test_a_withdrawn_filing_already_alerted_is_alerted_again_as_withdrawn_and_relisted(tmp_path):
     record = json.loads((RECORDED / "pi-search.json").read_text())["results"][1]
     filing = publication_from_pi(record)
     result = {"tags": ["export_control"], "scores": {"export_control": 0.9}, "evidence": {}}
@@ -206,11 +207,18 @@ def test_a_withdrawn_filing_already_alerted_is_alerted_again_as_withdrawn(tmp_pa
         first, withdrawn = archive.pending_alerts()
         assert archive.mark_withdrawn("federal_register_pi", issue, []) == 0  # once
         assert len(archive.pending_alerts()) == 2
-        doc = archive.document(filing.source_id)
         pages = render(build_digest(archive, iso_week("2026-W40")))
+        assert archive.mark_withdrawn("federal_register_pi", issue, [filing.source_id]) == 0
+        *_, relisted = archive.pending_alerts()
+        doc = archive.document(filing.source_id)
+        feed = atom("team", archive.feed_entries("team")).decode()
+    assert (relisted.kind, relisted.version) == ("updated", withdrawn.version + 1)
+    assert relisted.payload["relisted_at"] and not relisted.payload["withdrawn_at"]
+    assert message(relisted.payload).startswith("**Back on public inspection:** [Autism")
+    assert "<title>Back on public inspection: Autism" in feed
+    assert [v["changed"] for v in doc["versions"]][-2:] == [["withdrawn_at"], ["withdrawn_at"]]
     day = withdrawn.payload["withdrawn_at"][:10]
     assert f"* [withdrawn from public inspection {day}] Autism Longitudinal" in pages.text
     assert (withdrawn.kind, withdrawn.version) == ("updated", first.version + 1)
     assert withdrawn.payload["withdrawn_at"]
     assert message(withdrawn.payload).startswith("**Withdrawn from public inspection:** [Autism")
-    assert [v["changed"] for v in doc["versions"]][-1] == ["withdrawn_at"]
