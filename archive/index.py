@@ -35,7 +35,7 @@ from archive.indexdir import (
     state,
     swap_in,
 )
-from archive.indexdoc import KEYS_SQL, ROWS_SQL, Mapper, build_schema, document, documents
+from archive.indexdoc import KEYS_SQL, ROWS_SQL, SCHEMA, Mapper, document, documents
 
 SCHEMA_VERSION = 4  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field;
 # 4: facet combination fields
@@ -54,7 +54,7 @@ class SearchIndex:
 
     def __init__(self, path: Path, *, writable: bool) -> None:
         self.path = path
-        self.schema = build_schema()
+        self.schema = SCHEMA
         self.writable = writable
         self.lock = WriterLock(path)
         self.problem: str | None = None

@@ -2,7 +2,7 @@
 
 Enters: `publications` rows joined with their tags and tag result (`ROWS_SQL`), or, in worker
 processes (`documents` with a mapper), their ids and the database file to read them from. Leaves:
-the index schema (`build_schema`), `fields(row)` (plain values, cheap to send between processes)
+the index schema (`SCHEMA`), `fields(row)` (plain values, cheap to send between processes)
 and `document(row)`, a `tantivy.Document` with three ranked text fields —
 `title`, `abstract`, `body` (everything else people search: number, action, dates, agency names,
 CFR parts as "15 CFR 744", RINs, dockets, topics, body text) — with `title_pairs`,
@@ -132,7 +132,7 @@ def load_words(path: Path) -> frozenset[str]:
 COMMON_WORDS = STOP_WORDS | load_words(Path(__file__).with_name("common_words.txt"))
 
 
-def build_schema() -> tantivy.Schema:
+def _build_schema() -> tantivy.Schema:
     """The index schema (see the module docstring)."""
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("id", stored=False, indexed=True, fast=True)
@@ -152,7 +152,7 @@ def build_schema() -> tantivy.Schema:
     return builder.build()
 
 
-SCHEMA = build_schema()
+SCHEMA = _build_schema()
 
 
 @functools.lru_cache(maxsize=CACHED)

@@ -49,7 +49,7 @@ from archive import Archive, Filters, SearchRequest  # noqa: E402
 from archive import query as q  # noqa: E402
 from archive.facets import AGGREGATION  # noqa: E402
 from archive.filters import restrict  # noqa: E402
-from archive.indexdoc import build_schema  # noqa: E402
+from archive.indexdoc import SCHEMA  # noqa: E402
 from bench import ingest  # noqa: E402
 from regwatch.importer import import_records, workers_for  # noqa: E402
 
@@ -97,7 +97,7 @@ def bare(jsonl: Path, where: Path) -> float:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, number TEXT, raw TEXT)")
     (where / "index").mkdir()
-    writer = tantivy.Index(build_schema(), path=str(where / "index")).writer(256_000_000, 1)
+    writer = tantivy.Index(SCHEMA, path=str(where / "index")).writer(256_000_000, 1)
     start, count = time.perf_counter(), 0
     with jsonl.open() as lines:
         while batch := list(itertools.islice(lines, 1000)):
