@@ -664,12 +664,24 @@ class Archive:
         routes: Sequence[str],
     ) -> int:
         """In one transaction: queue a watch-list alert per party that touches the watch-list
-        (for `routes`), and mark the snapshot matched. Returns the alerts queued."""
+        (for `routes`), and mark the snapshot matched, keeping those parties for digests. Returns
+        the alerts queued."""
         now = db.utc_now()
         with db.transaction(self._conn):
-            queued = outbox.enqueue_screening(self._conn, snapshot, found, routes, now)
-            screening.mark_watch_matched(self._conn, snapshot["id"], now)
+            parties = [
+                (party, outbox.party_payload(self._conn, snapshot, party, hits))
+                for party, hits in found
+            ]
+            queued = outbox.enqueue_screening(self._conn, snapshot, parties, routes, now)
+            hits = [(party.record_id, payload) for party, payload in parties]
+            screening.mark_watch_matched(self._conn, snapshot["id"], now, hits)
         return queued
+
+    @_named
+    def screening_watch_hits(self, since: str, until: str) -> list[dict[str, Any]]:
+        """Screening-list parties matched against the watch-list on days `since` to `until`:
+        their alert payloads (title, rule link, day, `screening`, `watch` hits)."""
+        return screening.watch_hits_matched(self._conn, since, until)
 
     @_named
     def screening_summary(self, publication_id: int) -> ScreeningSummary | None:

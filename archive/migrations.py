@@ -441,4 +441,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE screening_snapshots ADD COLUMN watch_matched_at TEXT;
         """,
     ),
+    (
+        15,
+        "screening-list parties that touched the watch-list, for digests",
+        """
+        CREATE TABLE screening_watch_hits (
+            snapshot_id INTEGER NOT NULL REFERENCES screening_snapshots (id) ON DELETE CASCADE,
+            record_id TEXT NOT NULL,
+            matched_at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            PRIMARY KEY (snapshot_id, record_id)
+        );
+        CREATE INDEX screening_watch_hits_matched ON screening_watch_hits (matched_at);
+        """,
+    ),
 ]

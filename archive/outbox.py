@@ -231,19 +231,18 @@ VERBS = {"added": "added to", "changed": "changed on", "removed": "removed from"
 def enqueue_screening(
     conn: sqlite3.Connection,
     snapshot: dict[str, Any],
-    found: Sequence[tuple[ScreeningParty, Sequence[dict[str, Any]]]],
+    found: Sequence[tuple[ScreeningParty, str]],
     routes: Sequence[str],
     now: str,
 ) -> int:
     """Inside the caller's transaction: a watch-list alert per screening-list party of a
-    snapshot's delta that touches the watch-list (party → its hits), for each of `routes` added
-    before the snapshot was fetched. The alert names no publication; it links the rule the
-    party's notice cites when that rule is stored. Returns how many outbox rows were written."""
+    snapshot's delta that touches the watch-list (party → its `party_payload`), for each of
+    `routes` added before the snapshot was fetched. The alert names no publication. Returns how
+    many outbox rows were written."""
     added = dict(conn.execute("SELECT name, added_at FROM alert_routes"))
     wanted = [route for route in routes if added.get(route, now) <= snapshot["fetched_at"]]
     rows = []
-    for party, hits in found:
-        payload = _party_payload(conn, snapshot, party, hits)
+    for party, payload in found:
         for route in wanted:
             key = hashlib.sha256(
                 f"{route}\0{snapshot['source']}\0{party.record_id}\0{party.snapshot_id}".encode()
@@ -254,13 +253,14 @@ def enqueue_screening(
     return _insert(conn, rows)
 
 
-def _party_payload(
+def party_payload(
     conn: sqlite3.Connection,
     snapshot: dict[str, Any],
     party: ScreeningParty,
     hits: Sequence[dict[str, Any]],
 ) -> str:
-    """The message and feed snapshot of one screening-list party touching the watch-list."""
+    """The message, feed and digest snapshot (JSON) of one screening-list party touching the
+    watch-list (its hits); it links the rule the party's notice cites when that rule is stored."""
     notices = citations(party.federal_register_notice)
     rule = None
     if notices and (ids := publications_citing(conn, notices[0])):

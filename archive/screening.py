@@ -6,11 +6,13 @@ Leaves: rows in `screening_snapshots` (one per changed download), `screening_rec
 state of every record ever seen, by its `id`; a removed one keeps its row with `removed_snapshot`),
 `screening_citations` (each record's `federal_register_notice` citations, in order: the first is
 the rule that added it, later ones revised it), `screening_names` (normalised names and alternate
-names) and `screening_deltas` (added, removed, changed with `{field: [old, new]}`); a
+names), `screening_deltas` (added, removed, changed with `{field: [old, new]}`) and
+`screening_watch_hits` (the parties of a delta that touched the watch-list, as alerted); a
 `SnapshotResult`; and the reads: `screening_summary` (what a rule did to the Entity, Unverified and
 Military End-User lists: parties added, their countries, how many are already on another list),
-`publications_citing` (citation → stored publications) and `delta_parties` (the hook a watch-list
-matcher reads: names, alternate names and countries of a delta's records).
+`publications_citing` (citation → stored publications), `delta_parties` (the hook a watch-list
+matcher reads: names, alternate names and countries of a delta's records) and
+`watch_hits_matched` (the parties that touched the watch-list in a period, for digests).
 
 A download identical to the last stored one writes nothing. The first snapshot is a baseline: its
 records are stored without delta rows (nothing was "added" by a rule that day).
@@ -25,6 +27,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from archive.db import transaction, utc_now
@@ -355,11 +358,31 @@ def unmatched_snapshots(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-def mark_watch_matched(conn: sqlite3.Connection, snapshot_id: int, at: str) -> None:
-    """Record that a snapshot's delta was matched against the watch-list (never again)."""
+def mark_watch_matched(
+    conn: sqlite3.Connection, snapshot_id: int, at: str, hits: Sequence[tuple[str, str]]
+) -> None:
+    """Record that a snapshot's delta was matched against the watch-list (never again), and the
+    `(record id, payload)` of each party that touched it (what digests list)."""
     conn.execute(
         "UPDATE screening_snapshots SET watch_matched_at = ? WHERE id = ?", (at, snapshot_id)
     )
+    conn.executemany(
+        "INSERT OR IGNORE INTO screening_watch_hits (snapshot_id, record_id, matched_at, payload) "
+        "VALUES (?, ?, ?, ?)",
+        [(snapshot_id, record_id, at, payload) for record_id, payload in hits],
+    )
+
+
+def watch_hits_matched(conn: sqlite3.Connection, since: str, until: str) -> list[dict[str, Any]]:
+    """The payloads of the parties matched against the watch-list on days `since` to `until`
+    (ISO dates, both included), in the order they were matched."""
+    after = (date.fromisoformat(until) + timedelta(days=1)).isoformat()
+    rows = conn.execute(
+        "SELECT payload FROM screening_watch_hits WHERE matched_at >= ? AND matched_at < ? "
+        "ORDER BY matched_at, snapshot_id, record_id",
+        (since, after),
+    )
+    return [json.loads(payload) for (payload,) in rows]
 
 
 def snapshot_delta(conn: sqlite3.Connection, snapshot_id: int) -> list[dict[str, Any]]:

@@ -9,8 +9,10 @@ Register documents (title, link only when http(s), source id, date), the watch-l
 (`watch_hits`: item, matched text, field, quoted sentence), what the rule did to the screening
 lists (`screening`, "adds N parties in M countries; …") and the EAR paragraphs it changed
 (`section_changes`: "§ 744.23(a)(2): old → new" with both eCFR versions linked, http(s) only),
-when the publication dict carries them (`Archive.rule_context`). Nothing here escapes: templates
-do, per format.
+when the publication dict carries them (`Archive.rule_context`). A screening-list party that
+touched the watch-list (its alert payload, `Archive.screening_watch_hits`) becomes a `PartyItem`:
+what happened to it on which list, the day, the rule it cites (linked when stored, http(s) only)
+and its watch-list hits. Nothing here escapes: templates do, per format.
 """
 
 from __future__ import annotations
@@ -125,6 +127,37 @@ class Item:
         return frozenset(self.tags) & frozenset(PRIMARY)
 
 
+@dataclass(frozen=True)
+class PartyItem:
+    """A screening-list party that touched the watch-list (added to, changed on or removed from a
+    list)."""
+
+    title: str  # "ACME Ltd (China) added to the Entity List"
+    url: str | None  # the rule its notice cites, when stored
+    day: str
+    screening: str | None  # "cites 89 FR 12345"
+    watch: list[WatchLine]
+
+
+def party_item(payload: dict[str, Any]) -> PartyItem:
+    """The digest view of one screening-list party's alert payload."""
+    return PartyItem(
+        title=one_line(payload.get("title")) or "(unnamed party)",
+        url=http_url(one_line(payload.get("url"))),
+        day=one_line(payload.get("publication_date")),
+        screening=one_line(payload.get("screening")) or None,
+        watch=_watch_lines(payload.get("watch")),
+    )
+
+
+def _watch_lines(hits: Any) -> list[WatchLine]:
+    return [
+        WatchLine(*(one_line(hit.get(k)) for k in ("item", "matched", "field", "quote")))
+        for hit in hits or []
+        if isinstance(hit, dict)
+    ]
+
+
 def item(pub: dict[str, Any]) -> Item:
     """The digest view of one publication."""
     url = one_line(pub.get("url"))
@@ -168,11 +201,7 @@ def item(pub: dict[str, Any]) -> Item:
             for r in pub.get("related") or []
             if isinstance(r, dict)
         ],
-        watch=[
-            WatchLine(*(one_line(hit.get(k)) for k in ("item", "matched", "field", "quote")))
-            for hit in pub.get("watch_hits") or []
-            if isinstance(hit, dict)
-        ],
+        watch=_watch_lines(pub.get("watch_hits")),
         screening=one_line(pub.get("screening")) or None,
         section_changes=tuple(section_line(line) for line in pub.get("section_changes") or ()),
     )

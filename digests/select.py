@@ -4,7 +4,8 @@ Enters: an open `archive.Archive` (read only), a `Period`, the list's name and t
 Leaves: `Digest`: the period's tagged publications not yet sent to the list in another period's
 digest (each with its screening-list joins and EAR section changes, `Archive.rule_context`), plus
 late ones (published before the period, stored after the list's first digest, never sent); those
-touching the watch-list first (`watch`: tagged or not, most watched items first, with their hits),
+touching the watch-list first (`watch`: tagged or not, most watched items first, with their hits;
+`parties`: the screening-list parties matched against the watch-list in the period),
 the others grouped into the sections AI × export control, export control, AI; changes to documents
 the list was already sent; the rulemakings (by RIN, else docket) with an event in the period and
 a document carrying one of the list's tags, each with its timeline; upcoming dates in the 30 days
@@ -21,7 +22,7 @@ from typing import Any
 
 from digests.counts import CountsTable, counts
 from digests.health import Health, health
-from digests.items import DATE_SLOTS, PRIMARY, Item, item
+from digests.items import DATE_SLOTS, PRIMARY, Item, PartyItem, item, party_item
 from digests.period import Period
 from digests.rulemakings import Moved, moved
 
@@ -65,6 +66,7 @@ class Digest:
     by_tag: CountsTable
     by_agency: CountsTable
     rulemakings: Moved = field(default_factory=Moved)  # rulemakings with an event in the period
+    parties: list[PartyItem] = field(default_factory=list)  # screening-list parties watched
     sent_late: bool = False  # sent by the scheduler after its time (it was not running then)
 
     @property
@@ -87,7 +89,8 @@ class Digest:
 
     @property
     def subject(self) -> str:
-        parts = [f"{len(self.watch)} touching your watch-list"] if self.watch else []
+        touching = len(self.watch) + len(self.parties)
+        parts = [f"{touching} touching your watch-list"] if touching else []
         parts.append(f"{len(self.items) - len(self.watch)} on AI or export control")
         if self.late:
             parts.append(f"{self.late} late")
@@ -129,6 +132,7 @@ def build_digest(
         list_name=list_name,
         period=period,
         watch=watched,
+        parties=[party_item(p) for p in archive.screening_watch_hits(period.start, period.end)],
         sections=[
             Section(title, [entry for entry in found if entry.primary == wanted_tags])
             for title, wanted_tags in SECTIONS

@@ -1,14 +1,16 @@
 """A watch-list counterparty in a screening-list change is an alert on its own: two synthetic CSL
 snapshots crawled by Scrapy from the replay server (the demo's scenario, serving them in order)
 into a real archive, the tag step matching the
-delta, the alert delivered to a real webhook receiver on 127.0.0.1 once, and a party whose
-country differs from the watched one staying silent; a hostile party name reaching chat inert.
+delta, the alert delivered to a real webhook receiver on 127.0.0.1 once and listed in the day's
+digest, and a party whose country differs from the watched one staying silent; a hostile party
+name reaching chat and the digest inert.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -44,10 +46,11 @@ def receiver():
 
 
 def write_config(tmp_path: Path, receiver: Receiver) -> tuple[Path, Path]:
-    """The archive home and a config with a `watch = true` chat route to `receiver`."""
+    """The archive home and a config with a `watch = true` chat route to `receiver` (digests and
+    feeds written under `tmp_path`)."""
     home, config = tmp_path / "home", tmp_path / "regwatch.toml"
     config.write_text(
-        f'[archive]\nhome = "{home}"\n'
+        f'[archive]\nhome = "{home}"\n[digest]\noutput_dir = "{tmp_path / "digests"}"\n'
         "[alerts]\nbackoff_seconds = 0.0\ntimeout_seconds = 2.0\n"
         '[[alerts.routes]]\nname = "watchers"\n'
         f'url = "json://127.0.0.1:{receiver.port}/hook"\ntags = ["ai"]\nwatch = true\n' + WATCH,
@@ -71,6 +74,15 @@ def crawl_snapshot(home: Path, server) -> None:
     assert result.ok, result.error
 
 
+def digest_today(config: Path) -> tuple[str, str, str]:
+    """The text, HTML and Markdown of today's one-day digest, written by `regwatch digest`."""
+    today = datetime.now(UTC).date().isoformat()
+    written = invoke(config, "digest", "--until", today, "--days", "1")
+    assert written.exit_code == 0, written.output
+    html = Path(written.output.split("digest written to ", 1)[1].splitlines()[0])
+    return tuple(html.with_suffix(s).read_text(encoding="utf-8") for s in (".txt", ".html", ".md"))
+
+
 def test_a_watched_counterparty_added_to_the_entity_list_is_alerted_once(tmp_path, receiver):
     home, config = write_config(tmp_path, receiver)
     with serve(RECORDINGS, scenario="synthetic-demo") as server:
@@ -86,6 +98,14 @@ def test_a_watched_counterparty_added_to_the_entity_list_is_alerted_once(tmp_pat
         "Shenzhen Synthetic Example Microelectronics (China)"
     ) in tagged.output
     assert "Computing Research Institute (added" not in tagged.output  # listed in CN, not RU
+
+    text, html, markdown = digest_today(config)
+    party = "Synthetic Example Microelectronics Co., Ltd. (CN) added to the Entity List"
+    assert f"== Touches your watch-list ==\n* Screening list: {party}" in text
+    hit = "Shenzhen Synthetic Example Microelectronics (China) (alternate name)"
+    assert f'Watch-list hit: {hit}: "Shen Zhen Synthetic Example Microelectronics"' in text
+    assert "Touches your watch-list</h2>" in html and "Computing Research Institute" not in html
+    assert "**Screening list:** Synthetic Example Microelectronics Co., Ltd." in markdown
 
     delivered = invoke(config, "alert")
     assert delivered.output.startswith("alerts: 1 sent"), delivered.output
@@ -117,6 +137,11 @@ def test_a_hostile_party_name_reaches_chat_inert(tmp_path, receiver):
         invoke(config, "tag")
         crawl_snapshot(home, server)
     assert "screening-list changes touching the watch-list: 1" in invoke(config, "tag").output
+    text, html, markdown = digest_today(config)
+    assert "Screening list: Synthetic Example Microelectronics Co., Ltd. @everyone <script>" in text
+    assert "{{ 7*7 }}" in text  # a template never evaluates document text
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert r"\<script\>alert(1)\</script\> \[x\](javascript:alert(1))" in markdown  # no link
     assert invoke(config, "alert").output.startswith("alerts: 1 sent")
     [request] = receiver.accepted
     text = request.body["message"]
