@@ -9,6 +9,7 @@ a `ValueError` naming file and line), and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -50,6 +51,17 @@ def load_rules(directory: Path = PATTERNS_DIR) -> RuleSet:
     for item in located:
         getattr(rules, item.family).append(item.rule)
     return rules
+
+
+@functools.lru_cache(maxsize=1)
+def country_names() -> dict[str, str]:
+    """Every name and alias of `countries.jsonl`, in lower case, → the name the tagger extracts
+    (`"russian federation"` → `Russia`, `"prc"` → `China`)."""
+    return {
+        alias.lower(): country["name"]
+        for country in load_rules().countries
+        for alias in (country["name"], *country.get("aliases", ()))
+    }
 
 
 def primary_tags(rules: RuleSet | None = None) -> tuple[str, ...]:

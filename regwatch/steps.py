@@ -178,7 +178,9 @@ def search_request(
     """The search a user asked for: `text` (or a saved search, `@NAME`) with these filters.
 
     Filters given here add to a saved search's (`since`, `until`, `sort` replace them);
-    `open_for_comment` keeps documents whose comment period closes on or after `today`.
+    `open_for_comment` keeps documents whose comment period closes on or after `today`. A
+    country is named as the tagger extracts it (`Russian Federation`, `PRC` and other aliases
+    become `Russia`, `China`); `QueryError` names one it does not know.
     """
     from archive import Filters, SearchRequest
 
@@ -188,6 +190,7 @@ def search_request(
     unknown = sorted(set(values) - set(FILTER_NAMES))
     if unknown:
         raise TypeError(f"unknown search filter {unknown[0]!r}")
+    merged["countries"] = tuple(map(_country, merged["countries"]))
     open_now = open_for_comment or bool(base.get("open_for_comment"))
     filters = Filters(
         **merged,
@@ -197,6 +200,19 @@ def search_request(
     )
     order = sort or base.get("sort") or "relevance"
     return SearchRequest(base["query"].strip(), filters, order, limit, offset, facets)
+
+
+def _country(name: str) -> str:
+    """The extracted name of country `name` (any case, any alias); `QueryError` if unknown."""
+    from archive import QueryError
+    from nlp.rules import country_names
+
+    found = country_names().get(" ".join(str(name).split()).lower())
+    if found is None:
+        raise QueryError(
+            f"unknown country {name!r}: name it in English, as China, Russia or Russian Federation"
+        )
+    return found
 
 
 def _saved_search(config: Config, name: str) -> dict:

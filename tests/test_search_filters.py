@@ -125,9 +125,20 @@ def test_cfr_part_finds_every_document_citing_it(config) -> None:
 
 
 def test_country_filter(config) -> None:
-    assert set(found(config, "", countries=("russia",))) >= {"2022-04300", "2021-04505"}
+    russia = found(config, "", countries=("russia",))
+    assert set(russia) >= {"2022-04300", "2021-04505"}
+    assert found(config, "", countries=("Russian  Federation",)) == russia  # an alias, any case
     assert "2025-00704" in found(config, "", countries=("China",))
-    assert found(config, "", countries=("Narnia",)) == []
+    assert "2025-00704" in found(config, "", countries=("PRC",))
+
+
+def test_an_unknown_country_is_one_line_not_an_empty_result(config) -> None:
+    result = invoke(config, "search", "export", "--country", "Narnia")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: unknown country 'Narnia': name it in English, as China, Russia or Russian "
+        "Federation\n"
+    )
 
 
 @pytest.mark.parametrize(
