@@ -180,7 +180,8 @@ def search_request(
     Filters given here add to a saved search's (`since`, `until`, `sort` replace them);
     `open_for_comment` keeps documents whose comment period closes on or after `today`. A
     country is named as the tagger extracts it (`Russian Federation`, `PRC` and other aliases
-    become `Russia`, `China`); `QueryError` names one it does not know.
+    become `Russia`, `China`); `QueryError` names a country, tag or source it does not know (a
+    typo must not look like an empty result).
     """
     from archive import Filters, SearchRequest
 
@@ -191,6 +192,8 @@ def search_request(
     if unknown:
         raise TypeError(f"unknown search filter {unknown[0]!r}")
     merged["countries"] = tuple(map(_country, merged["countries"]))
+    _known("tag", [*merged["tags"], *merged["sub_tags"]], tag_names())
+    _known("source", merged["sources"], registry())
     open_now = open_for_comment or bool(base.get("open_for_comment"))
     filters = Filters(
         **merged,
@@ -200,6 +203,14 @@ def search_request(
     )
     order = sort or base.get("sort") or "relevance"
     return SearchRequest(base["query"].strip(), filters, order, limit, offset, facets)
+
+
+def _known(what: str, values: Sequence[str], known: Mapping[str, object]) -> None:
+    from archive import QueryError
+
+    for value in values:
+        if value not in known:
+            raise QueryError(f"unknown {what} {value!r} (known: {', '.join(sorted(known))})")
 
 
 def _country(name: str) -> str:
