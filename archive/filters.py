@@ -1,9 +1,10 @@
 """Search filters: what a user narrows a search to, checked, and as tantivy queries.
 
 Enters: `Filters` built from command-line options, web query strings or a saved search: tags,
-sub-tags, agencies (name or slug), document types, sources, ECCNs (`3A090` also finds
-`3A090.a`), CFR citations (`15:744`, `15:744.23`, or `15 CFR 744.23`), countries, a publication
-date range and `open_on` (a day on or before which the comment period must still be open).
+sub-tags, agencies (name, slug, or an acronym or common name: `archive.agencies`), document
+types, sources, ECCNs (`3A090` also finds `3A090.a`), CFR citations (`15:744`, `15:744.23`, or
+`15 CFR 744.23`), countries, a publication date range and `open_on` (a day on or before which the
+comment period must still be open).
 Leaves: `clauses(filters, schema)`, constant-score queries (a filter never changes a score: values
 of one filter are ORed, filters ANDed), or a `QueryError` naming the bad value in one line.
 """
@@ -17,8 +18,9 @@ from dataclasses import dataclass, fields
 import tantivy
 from tantivy import Occur, Query
 
+from archive.agencies import agency_keys, keyword
 from archive.errors import QueryError
-from archive.indexdoc import cfr_citation, eccn_forms, keyword
+from archive.indexdoc import cfr_citation, eccn_forms
 from archive.query import check_dates
 
 ECCN = re.compile(r"[0-9][A-EY][0-9]{3}(?:\.[A-Za-z0-9]{1,3})*", re.IGNORECASE)
@@ -50,7 +52,7 @@ def clauses(filters: Filters, schema: tantivy.Schema) -> list[Query]:
         "tags": filters.tags,
         "source": filters.sources,
         "type_key": [keyword(t) for t in filters.types],
-        "agency_key": [keyword(a) for a in filters.agencies],
+        "agency_key": [key for agency in filters.agencies for key in agency_keys(agency)],
         "eccn": [eccn(value) for value in filters.eccns],
         "cfr": [cfr(value) for value in filters.cfrs],
         "country": [keyword(c) for c in filters.countries],

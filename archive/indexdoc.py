@@ -31,6 +31,7 @@ from typing import Any
 
 import tantivy
 
+from archive.agencies import keyword
 from archive.db import connect_readonly
 from archive.facets import COMBINATIONS, combinations
 from archive.rows import agency_names
@@ -108,7 +109,6 @@ ANALYZER = (
     .filter(tantivy.Filter.lowercase())
     .build()
 )
-_NOT_KEY = re.compile(r"[^a-z0-9]+")
 CFR = re.compile(
     r"(?P<title>[0-9]{1,2})\s*(?::|\s+CFR\s+(?:parts?\s+|§+\s*)?)(?P<part>[0-9]{1,4})"
     r"(?:\.(?P<section>[0-9]+[a-z]?))?",
@@ -153,12 +153,6 @@ def _build_schema() -> tantivy.Schema:
 
 
 SCHEMA = _build_schema()
-
-
-@functools.lru_cache(maxsize=CACHED)
-def keyword(text: str) -> str:
-    """The filter form of an agency, type or country: lowercase words joined by `-`."""
-    return _NOT_KEY.sub("-", text.lower()).strip("-")
 
 
 def common_pairs(tokens: list[str]) -> list[str]:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from archive.agencies import agency_keys, keyword
 from archive.db import transaction, utc_now
 from archive.links import RELATED, decode
 from archive.rows import raw_record
@@ -78,11 +79,11 @@ class RouteFilter:
         if not self.agencies:
             return True
         names = {
-            _slug(agency.get(part) or "")
+            keyword(agency.get(part) or "")
             for agency in doc.get("agencies") or ()
             for part in ("name", "slug", "raw_name")
         }
-        return any(_slug(agency) in names for agency in self.agencies)
+        return any(key in names for agency in self.agencies for key in agency_keys(agency))
 
     def _words_match(self, doc: dict[str, Any]) -> bool:
         if not self.words:
@@ -124,10 +125,6 @@ class RouteCounts:
 
 def _any_of(wanted: Sequence[str], tags: set[str]) -> bool:
     return not wanted or bool(tags.intersection(wanted))
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def register_routes(conn: sqlite3.Connection, names: Iterable[str]) -> dict[str, str]:

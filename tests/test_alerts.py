@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 CONTACT = "alert-tests@example.org"
 FAST = {"DOWNLOAD_DELAY": 0, "RETRY_BACKOFF_BASE": 0.001, "RETRY_AFTER_MAX": 0.05}
 SOURCE = "federal_register"
+BIS_AGENCY = {"name": "Industry and Security Bureau", "slug": "industry-and-security-bureau"}
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def publication(number: str, title: str, **fields) -> Publication:
         publication_date="2023-10-25",
         url=f"https://www.federalregister.gov/d/{number}",
         type="Rule",
-        agencies=[{"name": "Industry and Security Bureau", "slug": "industry-and-security-bureau"}],
+        agencies=[dict(BIS_AGENCY)],
         abstract=fields.pop("abstract", "The Bureau of Industry and Security amends the EAR."),
         **fields,
     )
@@ -109,6 +110,14 @@ def outbox(home: Path) -> list[dict]:
 
 def invoke(config: Path, *args: str):
     return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+
+
+def test_a_route_on_an_agency_named_by_acronym_or_common_name_gets_its_documents() -> None:
+    doc = {"title": "Entity List additions", "abstract": "", "agencies": [dict(BIS_AGENCY)]}
+    result = {"tags": ["export_control"], "scores": {"export_control": 0.9}}
+    for name in ("BIS", "Bureau of Industry and Security", "industry and security bureau"):
+        assert RouteFilter("team", agencies=(name,)).passes(doc, result), name
+    assert not RouteFilter("team", agencies=("NTIA",)).passes(doc, result)
 
 
 def test_an_endpoint_failing_twice_then_accepting_gets_each_alert_exactly_once(tmp_path, receivers):

@@ -10,6 +10,7 @@ and the one-line errors of bad filter values.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ import pandas
 import pytest
 from click.testing import CliRunner
 
+from archive import agencies
 from archive import facets as facets_module
 from regwatch import steps
 from regwatch.cli import main
@@ -68,6 +70,8 @@ def test_agency_by_name_or_slug_any_case(config) -> None:
         found(config, "export", agencies=("industry-and-security-bureau",))
     )
     assert set(by_name) == set(found(config, "export", agencies=("INDUSTRY AND SECURITY BUREAU",)))
+    for alias in ("BIS", "Bureau of Industry and Security"):  # archive/agency_aliases.json
+        assert set(found(config, "export", agencies=(alias,))) == set(by_name), alias
     assert "2010-18219" in found(config, "export") and "2010-18219" not in by_name  # NRC
 
 
@@ -130,6 +134,28 @@ def test_country_filter(config) -> None:
     assert found(config, "", countries=("Russian  Federation",)) == russia  # an alias, any case
     assert "2025-00704" in found(config, "", countries=("China",))
     assert "2025-00704" in found(config, "", countries=("PRC",))
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        ('{"BIS": "Industry and Security Bureau"}', "'BIS': expected an agency slug, got "),
+        ('{"BIS": "a-b", "bis": "c-d"}', "'bis' names two agencies"),
+        ('["BIS"]', "expected an object of name → agency slug"),
+    ],
+)
+def test_the_agency_aliases_file_is_checked_when_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, error: str
+) -> None:
+    bad = tmp_path / "agency_aliases.json"
+    bad.write_text(content, encoding="utf-8")
+    monkeypatch.setattr(agencies, "ALIASES", bad)
+    agencies.aliases.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=f"^agency_aliases.json: {re.escape(error)}"):
+            agencies.agency_keys("BIS")
+    finally:
+        agencies.aliases.cache_clear()
 
 
 @pytest.mark.parametrize(
