@@ -20,8 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import tantivy
+from rapidfuzz import fuzz, process, utils
 
 from archive import query as q
+from archive.agencies import agency_keys, keyword
 from archive.errors import ArchiveError, QueryError
 from archive.facets import facet_counts
 from archive.filters import Filters, restrict
@@ -33,6 +35,9 @@ from archive.rows import agency_names
 SORTS = ("relevance", "newest")
 SNIPPET_CHARS = 240
 MAX_OFFSET = 100_000
+NEAR_SCORE = (
+    80  # rapidfuzz token_sort_ratio from which a stored agency or type is offered as "did you mean"
+)
 _COUNTERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="regwatch-facets")
 HIT_SQL = (
     "SELECT id, source, source_id, title, publication_date, url, type, abstract, "
@@ -76,11 +81,13 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
-    """A page of hits, how many documents match in all, and facet counts (if asked)."""
+    """A page of hits, how many documents match in all, facet counts (if asked), and for an empty
+    result one note per agency or type filter value no stored document carries."""
 
     hits: list[SearchHit]
     total: int
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest) -> SearchPage:
@@ -111,15 +118,41 @@ def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest)
     with _engine_errors():
         snippets = _snippets(searcher, text_query, index.schema, rows.values())
     scores = [0.0 if newest else float(score) for score, _ in hits]
+    total = facets.total if facets else found.count or 0
+    with _engine_errors():
+        notes = [] if total else absent_values(searcher, request.filters)
     return SearchPage(
         [
             _hit(rows[pid], score, snippets)
             for score, pid in zip(scores, ids, strict=True)
             if pid in rows
         ],
-        facets.total if facets else found.count or 0,
+        total,
         facets.counts if facets else {},
+        notes,
     )
+
+
+def absent_values(searcher: tantivy.Searcher, filters: Filters) -> list[str]:
+    """One note per agency or type filter value no indexed document carries, naming the closest
+    stored one (a typo must not read as "nothing was published")."""
+    wanted = [("agency", value, agency_keys(value)) for value in filters.agencies]
+    wanted += [("type", value, (keyword(value),)) for value in filters.types]
+    notes = []
+    for facet, value, keys in wanted:
+        if any(searcher.doc_freq(f"{facet}_key", key) for key in keys):
+            continue
+        stored = [term for term, _ in searcher.terms_with_prefix(facet, "")]
+        near = process.extractOne(
+            value,
+            stored,
+            scorer=fuzz.token_sort_ratio,
+            processor=utils.default_process,
+            score_cutoff=NEAR_SCORE,
+        )
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        notes.append(f"no stored document has {facet} {value!r}{hint}")
+    return notes
 
 
 def matching_ids(index: SearchIndex, request: SearchRequest, ids: Sequence[int]) -> set[int]:

@@ -246,8 +246,8 @@ def search(
             obj.config, query, since=_iso(since), until=_iso(until), **options
         )
         result = steps.search(obj.config, request)
-        if result.index_problem:
-            _echo(result.index_problem, err=True)
+        for line in filter(None, [result.index_problem, *result.notes]):
+            _echo(line, err=True)
         hits = [asdict(hit) for hit in result.hits]
         if output is not None and output_format in ("xlsx", "parquet"):
             write_file(hits, output, output_format)

@@ -149,6 +149,7 @@ class SearchResult:
     index_problem: str | None  # the index lags or differs from SQLite: one line with the remedy
     total: int = 0
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # empty result: filter values nothing carries
 
 
 def open_archive(config: Config, *, readonly: bool = False) -> Archive:
@@ -250,7 +251,7 @@ def search(
     with _reading(config, reader) as archive:
         page = archive.find(request)
         problem = archive.index_health().problem if check_index else None
-    return SearchResult(page.hits, problem, page.total, _split_tags(page.facets))
+    return SearchResult(page.hits, problem, page.total, _split_tags(page.facets), page.notes)
 
 
 def _reading(config: Config, reader: Archive | None) -> AbstractContextManager[Archive]:

@@ -136,6 +136,22 @@ def test_country_filter(config) -> None:
     assert "2025-00704" in found(config, "", countries=("PRC",))
 
 
+def test_an_empty_result_names_the_agency_or_type_no_document_carries(config) -> None:
+    result = invoke(
+        config, "search", "export", "--type", "proposed rules", "--agency", "Commerce Dept"
+    )
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        "no stored document has agency 'Commerce Dept'; did you mean 'Commerce Department'?",
+        "no stored document has type 'proposed rules'; did you mean 'Proposed Rule'?",
+        "no matches",
+    ]
+    nothing = steps.search_request(config, "zzzyqx", types=("Notice",), agencies=("Nonesuch",))
+    assert steps.search(config, nothing).notes == ["no stored document has agency 'Nonesuch'"]
+    found = steps.search_request(config, "export", types=("Rule",))
+    assert steps.search(config, found).notes == []
+
+
 @pytest.mark.parametrize(
     ("content", "error"),
     [

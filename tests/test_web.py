@@ -84,6 +84,10 @@ def test_bad_query_is_a_friendly_message(client) -> None:
     assert page.status_code == 400
     assert 'role="alert">unbalanced quote: close the phrase with a second &#34;</p>' in page.text
     assert client.get("/", params={"q": "x", "since": "yesterday"}).status_code == 400
+    page = client.get("/", params={"q": "export", "type": "rules"})
+    assert "no stored document has type &#39;rules&#39;; did you mean &#39;Rule&#39;?" in page.text
+    api = client.get("/api/search", params={"q": "export", "type": "rules"}).json()
+    assert api["notes"] == ["no stored document has type 'rules'; did you mean 'Rule'?"]
     page = client.get("/", params={"q": "export", "country": "Narnia"})
     assert page.status_code == 400 and "unknown country &#39;Narnia&#39;" in page.text
 

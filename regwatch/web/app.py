@@ -176,6 +176,7 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
             "offset": search.offset,
             "hits": [asdict(hit) for hit in result.hits],
             "facets": {k: [[v, n] for v, n in counts] for k, counts in result.facets.items()},
+            "notes": result.notes,
         }
         return JSONResponse(body, headers=HEADERS)
 
