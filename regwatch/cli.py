@@ -619,7 +619,7 @@ def _echo_digest(result: Any) -> None:
             f"digest {entry.label} ({entry.start} to {entry.end}) for list {entry.list_name}: "
             f"{entry.total} publications, {entry.listed} on AI or export control "
             f"({entry.late} late), {entry.changes} changed, {entry.untagged} without a primary "
-            f"tag{warning}"
+            f"tag{_parties(entry.parties)}{warning}"
         )
         if entry.status == "sent":
             _echo(f"sent to list {entry.list_name}")
@@ -629,6 +629,12 @@ def _echo_digest(result: Any) -> None:
         _echo(f"digest written to {entry.paths['html'].resolve()}")
     if result.feeds:
         _echo(f"feeds written to {result.feeds[0].parent.resolve()}")
+
+
+def _parties(count: int) -> str:
+    if not count:
+        return ""
+    return f", {count} screening-list part{'y' if count == 1 else 'ies'} touching the watch-list"
 
 
 def _echo_alerts(result: Any) -> None:

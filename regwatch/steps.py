@@ -110,6 +110,7 @@ class ListDigest:
     incomplete: bool
     status: str = "written"
     detail: str | None = None
+    parties: int = 0  # screening-list parties that touched the watch-list in the period
 
 
 @dataclass(frozen=True)
@@ -810,6 +811,7 @@ def _list_digest(
         incomplete=built.health.incomplete,
         status=status,
         detail=detail,
+        parties=len(built.parties),
     )
 
 

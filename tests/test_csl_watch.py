@@ -79,6 +79,7 @@ def digest_today(config: Path) -> tuple[str, str, str]:
     today = datetime.now(UTC).date().isoformat()
     written = invoke(config, "digest", "--until", today, "--days", "1")
     assert written.exit_code == 0, written.output
+    assert ", 1 screening-list party touching the watch-list" in written.output
     html = Path(written.output.split("digest written to ", 1)[1].splitlines()[0])
     return tuple(html.with_suffix(s).read_text(encoding="utf-8") for s in (".txt", ".html", ".md"))
 
