@@ -35,9 +35,8 @@ from archive.rows import agency_names
 SORTS = ("relevance", "newest")
 SNIPPET_CHARS = 240
 MAX_OFFSET = 100_000
-NEAR_SCORE = (
-    80  # rapidfuzz token_sort_ratio from which a stored agency or type is offered as "did you mean"
-)
+# The rapidfuzz token_sort_ratio from which a stored agency or type is offered as "did you mean".
+NEAR_SCORE = 80
 _COUNTERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="regwatch-facets")
 HIT_SQL = (
     "SELECT id, source, source_id, title, publication_date, url, type, abstract, "
