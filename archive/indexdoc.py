@@ -268,14 +268,10 @@ def _add_all(doc: dict[str, list[Any]], field: str, values: Iterable[str]) -> No
 def _agencies(stored: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Display names (`rows.agency_names`) and `keyword` forms of a stored `agencies` column
     (a few thousand distinct values across the whole Federal Register: each is worked out once)."""
-    keys = [
-        keyword(value)
-        for agency in json.loads(stored or "[]")
-        if isinstance(agency, dict)
-        for value in (agency.get("name") or agency.get("raw_name"), agency.get("slug"))
-        if isinstance(value, str)
-    ]
-    return agency_names(stored), tuple(keys)
+    names = agency_names(stored)
+    slugs = [a.get("slug") for a in json.loads(stored or "[]") if isinstance(a, dict)]
+    keys = [keyword(value) for value in (*names, *slugs) if isinstance(value, str)]
+    return names, tuple(keys)
 
 
 @functools.lru_cache(maxsize=CACHED)

@@ -137,14 +137,16 @@ def absent_values(searcher: tantivy.Searcher, filters: Filters) -> list[str]:
     stored one (a typo must not read as "nothing was published")."""
     wanted = [("agency", value, agency_keys(value)) for value in filters.agencies]
     wanted += [("type", value, (keyword(value),)) for value in filters.types]
-    notes = []
+    notes: list[str] = []
+    stored: dict[str, list[str]] = {}
     for facet, value, keys in wanted:
         if any(searcher.doc_freq(f"{facet}_key", key) for key in keys):
             continue
-        stored = [term for term, _ in searcher.terms_with_prefix(facet, "")]
+        if facet not in stored:  # every stored agency or type, read once per search
+            stored[facet] = [term for term, _ in searcher.terms_with_prefix(facet, "")]
         near = process.extractOne(
             value,
-            stored,
+            stored[facet],
             scorer=fuzz.token_sort_ratio,
             processor=utils.default_process,
             score_cutoff=NEAR_SCORE,
