@@ -246,8 +246,10 @@ def search(
             obj.config, query, since=_iso(since), until=_iso(until), **options
         )
         result = steps.search(obj.config, request)
-        for line in filter(None, [result.index_problem, *result.notes]):
-            _echo(line, err=True)
+        if result.index_problem:
+            _echo(result.index_problem, err=True)
+        for note in result.notes:  # they quote the user's filter values: long ones are cut
+            _echo(shorten(note, ERROR_WIDTH), err=True)
         hits = [asdict(hit) for hit in result.hits]
         if output is not None and output_format in ("xlsx", "parquet"):
             write_file(hits, output, output_format)

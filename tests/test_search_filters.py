@@ -146,6 +146,10 @@ def test_an_empty_result_names_the_agency_or_type_no_document_carries(config) ->
         "no stored document has type 'proposed rules'; did you mean 'Proposed Rule'?",
         "no matches",
     ]
+    long = invoke(config, "search", "export", "--agency", "Commerce Dept " * 3000)
+    note, rest = long.output.split("\n", 1)
+    assert note.startswith("no stored document has agency 'Commerce Dept Commerce") and "…" in note
+    assert len(note) <= 300 and rest == "no matches\n"  # one line, cut like an error line
     nothing = steps.search_request(config, "zzzyqx", types=("Notice",), agencies=("Nonesuch",))
     assert steps.search(config, nothing).notes == ["no stored document has agency 'Nonesuch'"]
     found = steps.search_request(config, "export", types=("Rule",))
