@@ -72,9 +72,12 @@ class Listing:
 
 @dataclass(frozen=True, slots=True)
 class Body:
-    """The plain full text of a stored publication, or why fetching it failed (`text` None)."""
+    """The plain full text of a stored publication, or why fetching it failed (`text` None);
+    `host_failed`: the host did not serve it (a 5xx or 429 after retries, no answer), as opposed
+    to an answer about this document (a 404, an empty text)."""
 
     source: str
     source_id: str
     text: str | None
     error: str | None = None
+    host_failed: bool = False

@@ -12,7 +12,8 @@ which follows the items of a completed slice, is recorded after the pending batc
 `regwatch/ledger_days`); a `Listing` applied after the batch before it (`Archive.mark_withdrawn`:
 stat `regwatch/withdrawn`); a `ScreeningSnapshot` or `SectionChange` stored by its own archive
 function (`STORES`) at once, counted the same way; a `Body` stored or its failure recorded at once
-(`Archive.store_body` / `record_body_failure`: stats `regwatch/bodies`, `regwatch/bodies_failed`);
+(`Archive.store_body` / `record_body_failure`: stats `regwatch/bodies`, `regwatch/bodies_failed`;
+a run in which the host served no full text is a failed crawl: `crawlers.outcome.body_outage`);
 and at the end one `log_crawl` entry (stat `regwatch/logged` once it is written). The watermark is
 set to `until` only after every batch is committed and only if the crawl finished (`finish_reason ==
 "finished"`) with no recorded failure; it never moves back (backfills) and never jumps a gap
@@ -55,7 +56,9 @@ from crawlers.outcome import (
     OK,
     STORED,
     WATERMARK,
+    body_outage,
     errors,
+    record_body_failure,
     record_failure,
 )
 
@@ -138,7 +141,7 @@ class ArchivePipeline:
                 self.stats.inc_value("regwatch/bodies")
             else:
                 self.archive.record_body_failure(item.source, item.source_id, item.error or "?")
-                self.stats.inc_value("regwatch/bodies_failed")
+                record_body_failure(self.stats, item.error or "?", host_failed=item.host_failed)
         except (*ARCHIVE_FAILURES, ValueError) as exc:
             record_failure(self.stats, f"{item.source}: writing to the archive failed: {exc}")
 
@@ -198,6 +201,8 @@ class ArchivePipeline:
         """
         if self.archive is None:  # never opened, or already closed
             return
+        if outage := body_outage(self.stats):
+            record_failure(self.stats, outage)
         ok = self.advance(spider) if reason == "finished" and not errors(self.stats) else False
         if not ok:
             self.read_watermark()

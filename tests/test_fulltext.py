@@ -11,8 +11,10 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from crawlers.run import crawl as run_crawl
 from crawlers.spiders.federal_register_fulltext import plain_text
 from nlp import load_tagger
 from regwatch import steps
@@ -22,6 +24,7 @@ from tests.conftest import REPLAY_DIR
 from tests.test_public_inspection import crawl, make_config, query
 
 FR_DIR = REPLAY_DIR / "federal_register"
+FULLTEXT = "federal_register_fulltext"
 DEV = Path(__file__).resolve().parent.parent / "data" / "fr_labeled_dev.jsonl"
 
 
@@ -132,6 +135,43 @@ def test_a_body_that_fails_is_recorded_retried_and_the_abstract_stays_searchable
     assert bodies(config)["2024-22587"] == ("fetched", 2)
     (body,) = query(config, "SELECT body_text FROM publications WHERE source_id = '2024-22587'")
     assert body[0] == served_body("2024-22587")
+
+
+HOST_DOWN = {
+    "description": "SYNTHETIC. Every full-text request of 2024-22587 answers HTTP 503.",
+    "routes": [
+        {
+            "path": "/documents/full_text/text/2024/10/02/2024-22587.txt",
+            "status": 503,
+            "file": "synthetic/synthetic-404.html",
+        }
+    ],
+}
+FAST = {"DOWNLOAD_DELAY": 0, "RETRY_BACKOFF_BASE": 0.001, "RETRY_TIMES": 1}
+
+
+@pytest.mark.parametrize("outage", ["HTTP 503", "no answer"])
+def test_a_run_in_which_the_host_serves_no_full_text_fails_loudly(tmp_path, replay, outage):
+    config = make_config(tmp_path)
+    server = replay()
+    crawl(config, "federal_register", "2024-10-02", server.url)
+    steps.tag(config)
+    if outage == "HTTP 503":
+        host = replay(HOST_DOWN).url
+    else:
+        host = server.url
+        server.stop()  # the host refuses connections
+    home = Path(config.home)
+    failed = run_crawl(home, source=FULLTEXT, base_url=host, contact="t@example.org", settings=FAST)
+    assert not failed.ok  # not "(ok)": the run read nothing because the host served nothing
+    assert failed.error.startswith("no full text read: the host served none of the 1 asked for")
+    assert outage.split()[0] in failed.error or "Connection" in failed.error, failed.error
+    assert bodies(config)["2024-22587"] == ("failed", 1)  # asked again next run
+    (logged,) = query(config, "SELECT ok FROM crawl_log WHERE source = ?", FULLTEXT)
+    assert logged == (0,)
+    served = replay().url
+    recovered = run_crawl(home, source=FULLTEXT, base_url=served, contact="t@example.org")
+    assert recovered.ok and recovered.bodies == 1, recovered.error
 
 
 def test_a_recrawl_keeps_the_fetched_body(tmp_path, replay):

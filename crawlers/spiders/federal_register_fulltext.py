@@ -4,23 +4,28 @@ Enters: the archive's list of wanted bodies (`Archive.wanted_bodies`: documents 
 passed `fulltext.min_score`, each with its `raw_text_url`, else `body_html_url`; never `html_url`),
 read at start from `REGWATCH_HOME`, and the settings of `ApiSpider`. `since`/`until` are accepted
 (every crawl gets them) and not used.
-Leaves: one `Body` per wanted document: its plain text (the `<pre>` or `<body>` of an HTML
-wrapper, paragraphs kept, the lines of a paragraph joined), or the reason it failed (an HTTP
-error, an empty text, a URL outside the API host's `/documents/full_text/`) for the archive to
-record and retry later. A failed body is not a failed crawl; the access wall is (it closes the
-crawl). At most one request per second (`custom_settings`).
+Leaves: one `Body` per wanted document: its plain text (the `<pre>` or `<body>` of an HTML wrapper,
+paragraphs kept, the lines of a paragraph joined), or the reason it failed (an HTTP error, an empty
+text, a URL outside the API host's `/documents/full_text/`) for the archive to record and retry
+later, marked `host_failed` when the host did not serve it (`host_failure`). A failed body is not a
+failed crawl, unless no body was read and every one failed on the host's side
+(`crawlers.outcome.body_outage`: the host is down); the access wall is (it closes the crawl). At
+most one request per second (`custom_settings`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
 from parsel import Selector
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from archive import Archive, ArchiveError
@@ -86,9 +91,17 @@ class FederalRegisterFulltextSpider(ApiSpider):
     def body_failed(self, failure: Failure) -> Body:
         """Errback: the body could not be fetched; recorded against the document, retried later."""
         wanted = failure.request.meta["wanted"]  # type: ignore[attr-defined]
-        return Body(
-            wanted["source"], wanted["source_id"], None, self.reason(failure, html_expected=True)
-        )
+        reason = self.reason(failure, html_expected=True)
+        return Body(wanted["source"], wanted["source_id"], None, reason, host_failure(failure))
+
+
+def host_failure(failure: Failure) -> bool:
+    """Did the host fail to serve the request (a 5xx or 429 after retries, a timeout, a refused
+    connection) rather than answer about the document (a 404, a 410)?"""
+    if failure.check(HttpError):
+        status = failure.value.response.status
+        return status >= HTTPStatus.INTERNAL_SERVER_ERROR or status == HTTPStatus.TOO_MANY_REQUESTS
+    return not failure.check(IgnoreRequest)
 
 
 def plain_text(raw: str) -> str:
