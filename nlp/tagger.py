@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from nlp.document import DocState, document_text, split_text
 from nlp.rules import PATTERNS_DIR, RuleSet, load_rules, rules_version
-from regwatch.jsonl import LineError, parse_lines, read_objects
+from regwatch.jsonl import LineError, bounded_lines, open_input, parse_lines, read_objects
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -214,8 +214,8 @@ def tag_jsonl(
 
 
 def _parsed_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
-    with open(path, "rb") as lines:
-        yield from parse_lines(lines)
+    with open_input(str(path), "tag") as (stream, _):
+        yield from parse_lines(bounded_lines(stream))
 
 
 def _same_file(first: Path, second: Path) -> bool:

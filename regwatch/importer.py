@@ -1,16 +1,18 @@
 """Bulk import of Federal-Register-shaped JSON lines (what `regwatch import` runs).
 
-Enters: an open `Archive` and lines (bytes or text, numbered from 1 in the order given), read from a
-regular file or standard input through `open_input`.
+Enters: an open `Archive` and lines (bytes or text, numbered from 1 in the order given; a line too
+long to read is a `jsonl.LongLine`), read from a regular file or standard input opened by
+`jsonl.open_input` and split by `jsonl.bounded_lines` (`read_ahead`).
 Leaves: the records stored in batches of lines through `Archive.store_encoded` inside
 `Archive.bulk()` (one index commit at the end; a crash mid-way is caught up on the next open), and
 an `ImportResult` counting them. A line that is not UTF-8, not JSON, not an object, or not
-normalisable (`crawlers.normalize`) is rejected with its line number and reason; the other lines
-of its batch are stored. With worker processes (a large input: `workers_for`), they parse, check
-and encode the batches and build the index documents of stored rows, while this process reads,
-stores and indexes in order: the same rows, hashes and rejections as one process; a worker that
-dies stops the import with one line naming the last line stored, and Ctrl-C stops the workers too.
-`open_input` refuses anything that is not a readable regular file in one line.
+normalisable (`crawlers.normalize`) is rejected with its line number and reason; the other lines of
+its batch are stored; a batch ends after `batch_size` lines or `BATCH_BYTES`, whichever comes
+first, so memory stays bounded whatever the lines hold. With worker processes (a large input:
+`workers_for`), they parse, check and encode the batches and build the index documents of stored
+rows, while this process reads, stores and indexes in order: the same rows, hashes and rejections
+as one process; a worker that dies stops the import with one line naming the last line stored, and
+Ctrl-C stops the workers too.
 """
 
 from __future__ import annotations
@@ -18,36 +20,27 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
-import itertools
 import multiprocessing
 import os
 import signal
-import stat
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import crawlers.normalize as normalize
 from archive import rows
-from regwatch.jsonl import LineError, parse_lines
+from regwatch.jsonl import LineError, LongLine, bounded_lines, parse_lines
 
 if TYPE_CHECKING:
     from archive import Archive
 
-STDIN = "-"
+BATCH_BYTES = 64 * 1024 * 1024  # a batch ends when its lines hold this much
 POOL_FROM = 2_000_000  # bytes (~1,000 Federal Register records): smaller, no worker processes
 AHEAD = 2  # batches queued per worker
 Prepared = rows.Encoded | str  # a line's encoded publication, or why it is rejected
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a named pipe"),
-    (stat.S_ISCHR, "a device"),
-    (stat.S_ISBLK, "a device"),
-    (stat.S_ISSOCK, "a socket"),
-)
+Line = bytes | str | LongLine
 
 
 @dataclass(slots=True)
@@ -61,34 +54,9 @@ class ImportResult:
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
-@contextlib.contextmanager
-def open_input(name: str) -> Iterator[tuple[BinaryIO, int | None]]:
-    """The binary stream of file `name` (`-`: standard input) and its size (None for stdin).
-
-    Raises `ValueError` with one line when `name` is missing, unreadable or not a regular file
-    (a directory, a named pipe, a device such as /dev/zero): nothing would end or be importable.
-    """
-    if name == STDIN:
-        yield sys.stdin.buffer, None
-        return
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)  # a named pipe must not block the open
-    except OSError as exc:
-        raise ValueError(f"cannot import {name}: {exc.strerror.lower()}") from None
-    except ValueError:  # a NUL character in the name
-        raise ValueError(f"cannot import {name!r}: not a file name") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        kind = next((what for test, what in _KINDS if test(info.st_mode)), "something else")
-        raise ValueError(f"cannot import {name}: it is {kind}, not a regular file")
-    with os.fdopen(fd, "rb") as stream:
-        yield stream, info.st_size
-
-
 def import_records(
     archive: Archive,
-    lines: Iterable[bytes | str],
+    lines: Iterable[Line],
     batch_size: int = 1000,
     progress: Callable[[int], None] | None = None,
     source: str = normalize.SOURCE,
@@ -126,16 +94,35 @@ def import_records(
 
 def read_ahead(
     stream: BinaryIO, size: int | None, workers: int | None = None
-) -> tuple[Iterable[bytes], int]:
-    """The lines of `stream` and the `workers` to import them with (given, or `workers_for`); to
-    decide, an input of unknown `size` (standard input) is read up to `POOL_FROM` bytes (and the
-    rest of that line)."""
+) -> tuple[Iterable[bytes | LongLine], int]:
+    """The lines of `stream` (`bounded_lines`) and the `workers` to import them with (given, or
+    `workers_for`); to decide, an input of unknown `size` (standard input) is read up to
+    `POOL_FROM` bytes first."""
     if workers is not None or size is not None:
-        return stream, workers or workers_for(size)
+        return bounded_lines(stream), workers or workers_for(size)
     head = stream.read(POOL_FROM)
     if len(head) < POOL_FROM:
-        return io.BytesIO(head), workers_for(len(head))
-    return itertools.chain(io.BytesIO(head + stream.readline()), stream), workers_for(None)
+        return bounded_lines(io.BytesIO(head)), workers_for(len(head))
+    return bounded_lines(io.BufferedReader(_Prefixed(head, stream))), workers_for(None)
+
+
+class _Prefixed(io.RawIOBase):
+    """`head`, then what is left of `stream`, read as one stream."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        super().__init__()
+        self._head, self._stream = memoryview(head), stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._head:
+            return self._stream.readinto(buffer)
+        count = min(len(buffer), len(self._head))
+        buffer[:count] = self._head[:count]
+        self._head = self._head[count:]
+        return count
 
 
 def workers_for(size: int | None) -> int:
@@ -150,7 +137,7 @@ def workers_for(size: int | None) -> int:
     return cores if os.getloadavg()[0] < cores - 0.5 else 1
 
 
-def prepare(batch: tuple[int, list[bytes | str]], source: str) -> list[tuple[int, Prepared]]:
+def prepare(batch: tuple[int, list[Line]], source: str) -> list[tuple[int, Prepared]]:
     """`(line number, encoded publication or why the line is rejected)` per non-blank line of a
     batch `(number of its first line, lines)`."""
     first, lines = batch
@@ -166,12 +153,17 @@ def prepare(batch: tuple[int, list[bytes | str]], source: str) -> list[tuple[int
     return prepared
 
 
-def _batches(lines: Iterator[bytes | str], size: int) -> Iterator[tuple[int, list[bytes | str]]]:
-    """`(number of the first line, lines)` per `size` lines."""
-    first = 1
-    while batch := list(itertools.islice(lines, size)):
+def _batches(lines: Iterator[Line], size: int) -> Iterator[tuple[int, list[Line]]]:
+    """`(number of the first line, lines)` per `size` lines, or fewer holding `BATCH_BYTES`."""
+    first, batch, held = 1, [], 0
+    for line in lines:
+        batch.append(line)
+        held += 0 if isinstance(line, LongLine) else len(line)
+        if len(batch) == size or held >= BATCH_BYTES:
+            yield first, batch
+            first, batch, held = first + len(batch), [], 0
+    if batch:
         yield first, batch
-        first += len(batch)
 
 
 @contextlib.contextmanager
@@ -197,7 +189,7 @@ def _ignore_interrupts() -> None:
 
 def _prepared(
     pool: ProcessPoolExecutor | None,
-    batches: Iterator[tuple[int, list[bytes | str]]],
+    batches: Iterator[tuple[int, list[Line]]],
     source: str,
     workers: int,
 ) -> Iterator[tuple[int, list[tuple[int, Prepared]]]]:
@@ -217,7 +209,7 @@ def _prepared(
         yield last, future.result()
 
 
-def _last(batch: tuple[int, list[bytes | str]]) -> int:
+def _last(batch: tuple[int, list[Line]]) -> int:
     return batch[0] + len(batch[1]) - 1
 
 

@@ -1,23 +1,40 @@
 """The project's one JSON-lines reader.
 
 Enters: lines as bytes (decoded here, one line at a time, so one bad byte sequence costs one line)
-or as text, or the path of a file (gzip-compressed when it ends in `.gz`).
+or as text, or the path of a file (gzip-compressed when it ends in `.gz`), opened by `open_input`
+(which refuses, in one line, anything but a readable regular file or `-` for standard input) and
+read by `bounded_lines` (a line longer than `MAX_LINE_BYTES` is skipped without being held: a
+`LongLine` giving its size).
 Leaves: `(line number, object)` for every non-blank line holding a JSON object, numbered from 1;
-a line that is not UTF-8, not JSON or not an object becomes a `LineError` (a `ValueError` reading
-`line N: reason`) — yielded by `parse_lines` so a caller can go on, raised by `objects` and
-`read_objects`.
+a line that is not UTF-8, not JSON or not an object, or too long, becomes a `LineError` (a
+`ValueError` reading `line N: reason`) — yielded by `parse_lines` so a caller can go on, raised by
+`objects` and `read_objects`.
 Standard library only, so every package (including `nlp/`) may import it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import os
+import stat
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 BOM = "\ufeff"
+STDIN = "-"
+MAX_LINE_BYTES = 64 * 1024 * 1024  # as much as one download may hold (crawlers' DOWNLOAD_MAXSIZE)
+SKIP_CHUNK = 1024 * 1024  # bytes read at a time while skipping a line that is too long
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 _JSON_TYPES = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number"}
 _JSON_TYPES.update({float: "number", type(None): "null"})
 
@@ -31,12 +48,62 @@ class LineError(ValueError):
         self.reason = reason
 
 
+class LongLine(NamedTuple):
+    """A line of `size` bytes, more than the `limit` a line may hold: skipped, never read whole."""
+
+    size: int
+    limit: int
+
+
+@contextlib.contextmanager
+def open_input(name: str, action: str = "read") -> Iterator[tuple[BinaryIO, int | None]]:
+    """The binary stream of file `name` (`-`: standard input) and its size (None for stdin).
+
+    Raises `ValueError` with one line ("cannot {action} {name}: …") when `name` is missing,
+    unreadable or not a regular file (a directory, a named pipe, a device such as /dev/zero):
+    nothing would end or be worth reading.
+    """
+    if name == STDIN:
+        yield sys.stdin.buffer, None
+        return
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)  # a named pipe must not block the open
+    except OSError as exc:
+        raise ValueError(f"cannot {action} {name}: {exc.strerror.lower()}") from None
+    except ValueError:  # a NUL character in the name
+        raise ValueError(f"cannot {action} {name!r}: not a file name") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = next((what for test, what in _KINDS if test(info.st_mode)), "something else")
+        raise ValueError(f"cannot {action} {name}: it is {kind}, not a regular file")
+    with os.fdopen(fd, "rb") as stream:
+        yield stream, info.st_size
+
+
+def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | LongLine]:
+    """The lines of `stream`; a line longer than `limit` bytes (its newline aside) is read past in
+    `SKIP_CHUNK` pieces and given as a `LongLine`, so no line costs more memory than `limit`."""
+    while line := stream.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        size = len(line)
+        while not line.endswith(b"\n") and (line := stream.readline(SKIP_CHUNK)):
+            size += len(line)
+        yield LongLine(size - line.endswith(b"\n"), limit)
+
+
 def parse_lines(
-    lines: Iterable[bytes | str], start: int = 1
+    lines: Iterable[bytes | str | LongLine], start: int = 1
 ) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
     """`(number, object or LineError)` per non-blank line, the first numbered `start`; a BOM on
     line 1 is ignored."""
     for number, line in enumerate(lines, start=start):
+        if isinstance(line, LongLine):
+            reason = f"{line.size:,} bytes, more than the {line.limit:,} a line may hold (skipped)"
+            yield number, LineError(number, reason)
+            continue
         if isinstance(line, bytes):
             try:
                 line = line.decode("utf-8")
@@ -50,7 +117,7 @@ def parse_lines(
             yield number, _object(number, line)
 
 
-def objects(lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any]]]:
+def objects(lines: Iterable[bytes | str | LongLine]) -> Iterator[tuple[int, dict[str, Any]]]:
     """`(number, object)` per non-blank line; raises the first `LineError`."""
     for number, record in parse_lines(lines):
         if isinstance(record, LineError):
@@ -59,10 +126,14 @@ def objects(lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any]]
 
 
 def read_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """`(number, object)` per non-blank line of the file at `path`; raises the first `LineError`."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as lines:
-        yield from objects(lines)
+    """`(number, object)` per non-blank line of the file at `path` (`open_input`); raises the
+    first `LineError`."""
+    with open_input(str(path)) as (stream, _):
+        if str(path).endswith(".gz"):
+            with gzip.GzipFile(fileobj=stream) as unpacked:
+                yield from objects(bounded_lines(unpacked))
+        else:
+            yield from objects(bounded_lines(stream))
 
 
 def _object(number: int, line: str) -> dict[str, Any] | LineError:

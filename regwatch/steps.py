@@ -415,9 +415,10 @@ def import_file(
     (not called for standard input, whose size is unknown). `workers` processes prepare the lines
     (default: `importer.workers_for` the input).
     """
-    from regwatch.importer import import_records, open_input, read_ahead
+    from regwatch.importer import import_records, read_ahead
+    from regwatch.jsonl import open_input
 
-    with open_input(name) as (stream, size), open_archive(config) as archive:
+    with open_input(name, "import") as (stream, size), open_archive(config) as archive:
         report = (lambda _: progress(stream.tell(), size)) if progress and size else None
         lines, count = read_ahead(stream, size, workers)
         return import_records(archive, lines, progress=report, workers=count)

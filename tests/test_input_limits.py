@@ -1,0 +1,116 @@
+"""What a hostile input file may cost: a line too long to hold, a device, a batch of huge lines.
+
+Every JSON-lines reader (`regwatch import`, `tag --input`, `eval`) reads through
+`regwatch.jsonl`; real FR records come from `tests/fixtures/cli/fr_documents.jsonl`, the long
+lines are synthetic.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archive import Archive
+from regwatch import importer
+from regwatch.importer import import_records
+from regwatch.jsonl import MAX_LINE_BYTES, LongLine, bounded_lines, parse_lines
+from tests.test_cli import GOOD, invoke
+
+REGWATCH = Path(sys.executable).with_name("regwatch")
+MIB = 1024 * 1024
+
+
+def test_a_line_longer_than_the_limit_is_skipped_and_the_next_lines_read_whole():
+    stream = io.BytesIO(b"12345\n123456\n1234567" + b"8" * 30 + b"\n\nlast")
+    assert list(bounded_lines(stream, limit=6)) == [
+        b"12345\n",
+        b"123456\n",  # six bytes and its newline: as long as a line may be
+        LongLine(size=37, limit=6),
+        b"\n",
+        b"last",
+    ]
+    assert list(bounded_lines(io.BytesIO(b"1234567"), limit=6)) == [LongLine(7, 6)]  # no newline
+    ((number, error),) = parse_lines([LongLine(70_000_000, MAX_LINE_BYTES)], start=3)
+    assert (number, str(error)) == (
+        3,
+        "line 3: 70,000,000 bytes, more than the 67,108,864 a line may hold (skipped)",
+    )
+
+
+@pytest.fixture(scope="module")
+def long_line_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real records around one synthetic line of 65 MiB (a JSON object, bigger than a line may
+    hold)."""
+    first, second = GOOD.read_bytes().splitlines()[:2]
+    path = tmp_path_factory.mktemp("long") / "long.jsonl"
+    with path.open("wb") as out:
+        out.write(first + b"\n")
+        out.write(b'{"abstract": "' + b"x" * (65 * MIB) + b'"}\n')
+        out.write(second + b"\n")
+    return path
+
+
+def test_import_rejects_a_line_too_long_by_number_and_stores_the_others(home, long_line_file):
+    result = invoke("import", str(long_line_file))
+    assert result.exit_code == 1
+    assert f"  line 2: {65 * MIB + 16:,} bytes, more than the 67,108,864 a line" in result.output
+    assert "imported " in result.output and ": 2 new, 0 changed, 0 unchanged, 1 rejected" in (
+        result.output
+    )
+
+
+def test_tag_input_rejects_a_line_too_long_and_tags_the_others(home, tmp_path, long_line_file):
+    result = invoke("tag", "--input", str(long_line_file), "--output", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 1
+    assert f"  line 2: {65 * MIB + 16:,} bytes, more than" in result.output
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_300_mb_line_costs_the_import_no_more_memory_than_the_limit(tmp_path):
+    path = tmp_path / "huge.jsonl"
+    with path.open("wb") as out:
+        out.write(GOOD.read_bytes().splitlines()[0] + b"\n")
+        out.write(b'{"title": "' + b"y" * (300 * MIB) + b'"}\n')
+    probe = (
+        "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], stdout=2); "
+        "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    env = {"REGWATCH_HOME": str(tmp_path / "home"), "PATH": str(REGWATCH.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(REGWATCH), "import", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    code, peak_kib = map(int, done.stdout.split())
+    assert code == 1  # one line rejected
+    assert f"line 2: {300 * MIB + 13:,} bytes, more than the 67,108,864" in done.stderr
+    assert peak_kib * 1024 < 400 * MIB, f"peak {peak_kib / 1024:.0f} MiB"  # held whole: 1.2 GB
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("tag", "--input", "/dev/zero", "--output", "out.jsonl"), ("eval", "/dev/zero")],
+    ids=["tag-input", "eval"],
+)
+def test_tag_and_eval_refuse_a_device_in_one_line(home, command):
+    result = invoke(*command)
+    assert result.exit_code == 1
+    assert result.output.endswith("/dev/zero: it is a device, not a regular file\n")
+    assert result.output.count("\n") == 1
+
+
+def test_a_batch_ends_when_its_lines_hold_the_batch_bytes(tmp_path, monkeypatch):
+    lines = GOOD.read_bytes().splitlines(keepends=True)[:5]
+    monkeypatch.setattr(importer, "BATCH_BYTES", 1)
+    seen: list[int] = []
+    with Archive.open(tmp_path / "home") as archive:
+        result = import_records(archive, lines, batch_size=1000, progress=seen.append)
+    assert result.stored == 5
+    assert seen == [1, 2, 3, 4, 5]  # a line a batch (each holds 1 byte or more), not a thousand
