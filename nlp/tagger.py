@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from nlp.document import DocState, document_text, split_text
 from nlp.rules import PATTERNS_DIR, RuleSet, load_rules, rules_version
-from regwatch.jsonl import LineError, bounded_lines, open_input, parse_lines, read_objects
+from regwatch.files import open_input
+from regwatch.jsonl import LineError, bounded_lines, parse_lines, read_objects
 
 if TYPE_CHECKING:
     from spacy.language import Language

@@ -2,7 +2,8 @@
 
 Enters: the path given by `--config` or `REGWATCH_CONFIG` (else `./regwatch.toml` when present),
 the environment (`REGWATCH_HOME`, `REGWATCH_CONTACT`, …) and the key schema in
-`regwatch/config_schema.toml`.
+`regwatch/config_schema.toml`. A config file that is not a regular file (a device, a named pipe) or
+holds more than `MAX_CONFIG_BYTES` is refused in one line before it is read.
 Leaves: `Config`, a read-only mapping of dotted keys (`crawl.overlap_days`) to typed values (None
 for an unset key without a default; an array of tables such as `alerts.routes` or
 `digest.lists` is a tuple of dicts checked field by field), or `ConfigError` whose message is
@@ -24,9 +25,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from regwatch.files import check_file
+
 SCHEMA_PATH = Path(__file__).resolve().with_name("config_schema.toml")
 DEFAULT_FILE = Path("regwatch.toml")
 CONFIG_ENV = "REGWATCH_CONFIG"
+MAX_CONFIG_BYTES = 1024 * 1024  # a config is a few kilobytes: a bigger file is something else
 PASSWORD_ENV = "REGWATCH_SMTP_PASSWORD"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -114,12 +118,15 @@ def _choose_file(path: str | Path | None, environ: Mapping[str, str]) -> Path | 
 
 def _read_toml(file: Path) -> dict[str, Any]:
     try:
+        check_file(file, MAX_CONFIG_BYTES)
         with file.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {file}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # from `check_file`: not a regular file, or too big to be a config
+        raise ConfigError(f"{file}: not a config file: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
 

@@ -2,7 +2,7 @@
 
 Enters: an open `Archive` and lines (bytes or text, numbered from 1 in the order given; a line too
 long to read is a `jsonl.LongLine`), read from a regular file or standard input opened by
-`jsonl.open_input` and split by `jsonl.bounded_lines` (`read_ahead`).
+`files.open_input` and split by `jsonl.bounded_lines` (`read_ahead`).
 Leaves: the records stored in batches of lines through `Archive.store_encoded` inside
 `Archive.bulk()` (one index commit at the end; a crash mid-way is caught up on the next open), and
 an `ImportResult` counting them. A line that is not UTF-8, not JSON, not an object, or not

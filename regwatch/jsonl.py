@@ -1,10 +1,10 @@
 """The project's one JSON-lines reader.
 
 Enters: lines as bytes (decoded here, one line at a time, so one bad byte sequence costs one line)
-or as text, or the path of a file (gzip-compressed when it ends in `.gz`), opened by `open_input`
-(which refuses, in one line, anything but a readable regular file or `-` for standard input) and
-read by `bounded_lines` (a line longer than `MAX_LINE_BYTES` is skipped without being held: a
-`LongLine` giving its size).
+or as text, or the path of a file (gzip-compressed when it ends in `.gz`), opened by
+`files.open_input` (which refuses, in one line, anything but a readable regular file) and read by
+`bounded_lines` (a line longer than `MAX_LINE_BYTES` is skipped without being held: a `LongLine`
+giving its size).
 Leaves: `(line number, object)` for every non-blank line holding a JSON object, numbered from 1;
 a line that is not UTF-8, not JSON or not an object, or too long, becomes a `LineError` (a
 `ValueError` reading `line N: reason`) — yielded by `parse_lines` so a caller can go on, raised by
@@ -14,27 +14,17 @@ Standard library only, so every package (including `nlp/`) may import it.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
-import os
-import stat
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
+from regwatch.files import open_input
+
 BOM = "\ufeff"
-STDIN = "-"
 MAX_LINE_BYTES = 64 * 1024 * 1024  # as much as one download may hold (crawlers' DOWNLOAD_MAXSIZE)
 SKIP_CHUNK = 1024 * 1024  # bytes read at a time while skipping a line that is too long
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a named pipe"),
-    (stat.S_ISCHR, "a device"),
-    (stat.S_ISBLK, "a device"),
-    (stat.S_ISSOCK, "a socket"),
-)
 _JSON_TYPES = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number"}
 _JSON_TYPES.update({float: "number", type(None): "null"})
 
@@ -53,32 +43,6 @@ class LongLine(NamedTuple):
 
     size: int
     limit: int
-
-
-@contextlib.contextmanager
-def open_input(name: str, action: str = "read") -> Iterator[tuple[BinaryIO, int | None]]:
-    """The binary stream of file `name` (`-`: standard input) and its size (None for stdin).
-
-    Raises `ValueError` with one line ("cannot {action} {name}: …") when `name` is missing,
-    unreadable or not a regular file (a directory, a named pipe, a device such as /dev/zero):
-    nothing would end or be worth reading.
-    """
-    if name == STDIN:
-        yield sys.stdin.buffer, None
-        return
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)  # a named pipe must not block the open
-    except OSError as exc:
-        raise ValueError(f"cannot {action} {name}: {exc.strerror.lower()}") from None
-    except ValueError:  # a NUL character in the name
-        raise ValueError(f"cannot {action} {name!r}: not a file name") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        kind = next((what for test, what in _KINDS if test(info.st_mode)), "something else")
-        raise ValueError(f"cannot {action} {name}: it is {kind}, not a regular file")
-    with os.fdopen(fd, "rb") as stream:
-        yield stream, info.st_size
 
 
 def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | LongLine]:

@@ -415,8 +415,8 @@ def import_file(
     (not called for standard input, whose size is unknown). `workers` processes prepare the lines
     (default: `importer.workers_for` the input).
     """
+    from regwatch.files import open_input
     from regwatch.importer import import_records, read_ahead
-    from regwatch.jsonl import open_input
 
     with open_input(name, "import") as (stream, size), open_archive(config) as archive:
         report = (lambda _: progress(stream.tell(), size)) if progress and size else None

@@ -3,7 +3,8 @@
 Enters: a validated `Config` (`watch.eccns`, `watch.counterparties`, `watch.cfr`,
 `watch.license_exceptions`, `watch.country_groups`, `watch.terms`, `watch.csv`,
 `watch.threshold`) and the CSV it names: a header `kind,value,country,note`, then one item a line
-(`country` and `note` may be empty; blank lines are skipped).
+(`country` and `note` may be empty; blank lines are skipped); a CSV that is not a regular file or
+holds more than `MAX_CSV_BYTES` is refused before it is read.
 Leaves: a `WatchList`, or `ConfigError` in one line naming the key (`watch.eccns[1]`) or the CSV
 file and line (`watch.csv team.csv line 4`) and what is wrong with it.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from nlp.watch import WatchError, WatchItem, WatchList, watch_item
 from regwatch.config import Config, ConfigError
+from regwatch.files import check_file
 
 LISTS = {
     "eccns": "eccn",
@@ -24,6 +26,7 @@ LISTS = {
     "terms": "term",
 }
 CSV_COLUMNS = ["kind", "value", "country", "note"]
+MAX_CSV_BYTES = 64 * 1024 * 1024  # a million watched names fit in a tenth of this
 
 
 def load_watchlist(config: Config) -> WatchList:
@@ -51,11 +54,12 @@ def read_csv(path: Path) -> list[WatchItem]:
     """The items of a watch-list CSV; `WatchError` naming the file and line of a bad one."""
     where = f"watch.csv {path}"
     try:
+        check_file(path, MAX_CSV_BYTES)
         with path.open(encoding="utf-8-sig", newline="") as handle:
             lines = list(csv.reader(handle))
     except FileNotFoundError:
         raise WatchError(f"{where}: file not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except (OSError, ValueError, csv.Error) as exc:  # ValueError: not a regular file, too big, …
         raise WatchError(f"{where}: cannot read: {exc}") from None
     if not lines or [cell.strip().lower() for cell in lines[0]] != CSV_COLUMNS:
         raise WatchError(f"{where} line 1: the header must be {','.join(CSV_COLUMNS)}")

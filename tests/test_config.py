@@ -1,5 +1,6 @@
 """Configuration loading: defaults, file values, environment overrides and one-line errors."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,30 @@ def test_invalid_config_is_one_line_naming_the_key(tmp_path, text, message):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "absent.toml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda tmp: Path("/dev/zero"), "it is a device, not a regular file"),
+        (lambda tmp: _fifo(tmp / "pipe"), "it is a named pipe, not a regular file"),
+        (
+            lambda tmp: write(tmp, "# a log file given by mistake\n" * 40_000),
+            "1,200,000 bytes, more than the 1,048,576 it may hold",
+        ),
+    ],
+    ids=["dev-zero", "named-pipe", "too-big"],
+)
+def test_a_config_that_is_no_config_file_is_refused_before_it_is_read(tmp_path, make, reason):
+    path = make(tmp_path)  # /dev/zero exhausted memory; a named pipe blocked for ever
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value) == f"{path}: not a config file: {reason}"
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
 
 
 def test_invalid_environment_value_names_the_variable(tmp_path):

@@ -6,6 +6,7 @@ receiver, and the re-match after a watch-list change (reported, not alerted unle
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -327,3 +328,18 @@ def test_configuration_errors_are_one_line_naming_the_key_or_csv_line(tmp_path, 
     )
     team_csv.write_text("type,value\n")
     assert "line 1: the header must be kind,value,country,note" in invoke(config, "watch").output
+
+
+@pytest.mark.parametrize(
+    ("csv_path", "reason"),
+    [("/dev/zero", "it is a device, not a regular file"), ("pipe", "it is a named pipe")],
+)
+def test_a_watch_csv_that_is_no_file_is_one_line_not_a_hang(tmp_path, receiver, csv_path, reason):
+    os.mkfifo(tmp_path / "pipe")  # a named pipe nobody writes to: reading it blocks for ever
+    named = csv_path if csv_path.startswith("/") else str(tmp_path / csv_path)
+    config = write_config(tmp_path, receiver, f'[watch]\ncsv = "{named}"\n')
+    result = invoke(config, "watch")
+    assert result.exit_code == 1
+    assert result.output == f"Error: watch.csv {named}: cannot read: {reason}" + (
+        "\n" if csv_path.startswith("/") else ", not a regular file\n"
+    )
