@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from nlp.document import DocState, document_text, split_text
 from nlp.rules import PATTERNS_DIR, RuleSet, load_rules, rules_version
 from regwatch.files import open_input
-from regwatch.jsonl import LineError, bounded_lines, parse_lines, read_objects
+from regwatch.jsonl import LineError, bounded_lines, parse_lines, read_objects, unpacked
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -216,7 +216,7 @@ def tag_jsonl(
 
 def _parsed_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
     with open_input(str(path), "tag") as (stream, _):
-        yield from parse_lines(bounded_lines(stream))
+        yield from parse_lines(bounded_lines(unpacked(stream)))
 
 
 def _same_file(first: Path, second: Path) -> bool:

@@ -1,8 +1,9 @@
 """Bulk import of Federal-Register-shaped JSON lines (what `regwatch import` runs).
 
-Enters: an open `Archive` and lines (bytes or text, numbered from 1 in the order given; a line too
-long to read is a `jsonl.LongLine`), read from a regular file or standard input opened by
-`files.open_input` and split by `jsonl.bounded_lines` (`read_ahead`).
+Enters: an open `Archive` and lines (bytes or text, numbered from 1 in the order given; a line that
+could not be read is a `jsonl.BadLine`), read from a regular file or standard input opened by
+`files.open_input`, decompressed if gzip-compressed and split by `jsonl.bounded_lines`
+(`read_ahead`).
 Leaves: the records stored in batches of lines through `Archive.store_encoded` inside
 `Archive.bulk()` (one index commit at the end; a crash mid-way is caught up on the next open), and
 an `ImportResult` counting them. A line that is not UTF-8, not JSON, not an object, or not
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import io
+import itertools
 import multiprocessing
 import os
 import signal
@@ -27,11 +28,11 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import crawlers.normalize as normalize
 from archive import rows
-from regwatch.jsonl import LineError, LongLine, bounded_lines, parse_lines
+from regwatch.jsonl import BadLine, LineError, bounded_lines, parse_lines, unpacked
 
 if TYPE_CHECKING:
     from archive import Archive
@@ -40,7 +41,7 @@ BATCH_BYTES = 64 * 1024 * 1024  # a batch ends when its lines hold this much
 POOL_FROM = 2_000_000  # bytes (~1,000 Federal Register records): smaller, no worker processes
 AHEAD = 2  # batches queued per worker
 Prepared = rows.Encoded | str  # a line's encoded publication, or why it is rejected
-Line = bytes | str | LongLine
+Line = bytes | str | BadLine
 
 
 @dataclass(slots=True)
@@ -94,35 +95,21 @@ def import_records(
 
 def read_ahead(
     stream: BinaryIO, size: int | None, workers: int | None = None
-) -> tuple[Iterable[bytes | LongLine], int]:
-    """The lines of `stream` (`bounded_lines`) and the `workers` to import them with (given, or
-    `workers_for`); to decide, an input of unknown `size` (standard input) is read up to
-    `POOL_FROM` bytes first."""
+) -> tuple[Iterable[bytes | BadLine], int]:
+    """The lines of `stream` (`jsonl.unpacked`, then `jsonl.bounded_lines`) and the `workers` to
+    import them with (given, or `workers_for`); to decide, an input of unknown `size` (standard
+    input) is read up to `POOL_FROM` bytes first."""
+    lines = bounded_lines(unpacked(stream))
     if workers is not None or size is not None:
-        return bounded_lines(stream), workers or workers_for(size)
-    head = stream.read(POOL_FROM)
-    if len(head) < POOL_FROM:
-        return bounded_lines(io.BytesIO(head)), workers_for(len(head))
-    return bounded_lines(io.BufferedReader(_Prefixed(head, stream))), workers_for(None)
-
-
-class _Prefixed(io.RawIOBase):
-    """`head`, then what is left of `stream`, read as one stream."""
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        super().__init__()
-        self._head, self._stream = memoryview(head), stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if not self._head:
-            return self._stream.readinto(buffer)
-        count = min(len(buffer), len(self._head))
-        buffer[:count] = self._head[:count]
-        self._head = self._head[count:]
-        return count
+        return lines, workers or workers_for(size)
+    head: list[bytes | BadLine] = []
+    held = 0
+    for line in lines:
+        head.append(line)
+        held += _size(line)
+        if held >= POOL_FROM:
+            return itertools.chain(head, lines), workers_for(None)
+    return head, workers_for(held)
 
 
 def workers_for(size: int | None) -> int:
@@ -158,7 +145,7 @@ def _batches(lines: Iterator[Line], size: int) -> Iterator[tuple[int, list[Line]
     first, batch, held = 1, [], 0
     for line in lines:
         batch.append(line)
-        held += 0 if isinstance(line, LongLine) else len(line)
+        held += _size(line)
         if len(batch) == size or held >= BATCH_BYTES:
             yield first, batch
             first, batch, held = first + len(batch), [], 0
@@ -207,6 +194,10 @@ def _prepared(
             yield last, future.result()
     for last, future in queued:
         yield last, future.result()
+
+
+def _size(line: Line) -> int:
+    return 0 if isinstance(line, BadLine) else len(line)
 
 
 def _last(batch: tuple[int, list[Line]]) -> int:

@@ -1,12 +1,12 @@
 """The project's one JSON-lines reader.
 
 Enters: lines as bytes (decoded here, one line at a time, so one bad byte sequence costs one line)
-or as text, or the path of a file (gzip-compressed when it ends in `.gz`), opened by
-`files.open_input` (which refuses, in one line, anything but a readable regular file) and read by
-`bounded_lines` (a line longer than `MAX_LINE_BYTES` is skipped without being held: a `LongLine`
-giving its size).
+or as text, or the path of a file, opened by `files.open_input` (which refuses, in one line,
+anything but a readable regular file), decompressed when gzip-compressed (`unpacked`, by its first
+bytes) and read by `bounded_lines` (a line longer than `MAX_LINE_BYTES` is skipped without being
+held, and damaged compressed input ends the lines: a `BadLine` saying why).
 Leaves: `(line number, object)` for every non-blank line holding a JSON object, numbered from 1;
-a line that is not UTF-8, not JSON or not an object, or too long, becomes a `LineError` (a
+a line that is not UTF-8, not JSON or not an object, or a `BadLine`, becomes a `LineError` (a
 `ValueError` reading `line N: reason`) — yielded by `parse_lines` so a caller can go on, raised by
 `objects` and `read_objects`.
 Standard library only, so every package (including `nlp/`) may import it.
@@ -15,7 +15,9 @@ Standard library only, so every package (including `nlp/`) may import it.
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -25,6 +27,7 @@ from regwatch.files import open_input
 BOM = "\ufeff"
 MAX_LINE_BYTES = 64 * 1024 * 1024  # as much as one download may hold (crawlers' DOWNLOAD_MAXSIZE)
 SKIP_CHUNK = 1024 * 1024  # bytes read at a time while skipping a line that is too long
+GZIP_MAGIC = b"\x1f\x8b"
 _JSON_TYPES = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number"}
 _JSON_TYPES.update({float: "number", type(None): "null"})
 
@@ -38,35 +41,50 @@ class LineError(ValueError):
         self.reason = reason
 
 
-class LongLine(NamedTuple):
-    """A line of `size` bytes, more than the `limit` a line may hold: skipped, never read whole."""
+class BadLine(NamedTuple):
+    """A line that could not be read, and why (too long, or the compressed input breaks off)."""
 
-    size: int
-    limit: int
+    reason: str
 
 
-def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | LongLine]:
-    """The lines of `stream`; a line longer than `limit` bytes (its newline aside) is read past in
-    `SKIP_CHUNK` pieces and given as a `LongLine`, so no line costs more memory than `limit`."""
-    while line := stream.readline(limit + 1):
-        if len(line) <= limit or line.endswith(b"\n"):
-            yield line
-            continue
-        size = len(line)
-        while not line.endswith(b"\n") and (line := stream.readline(SKIP_CHUNK)):
-            size += len(line)
-        yield LongLine(size - line.endswith(b"\n"), limit)
+def unpacked(stream: BinaryIO) -> BinaryIO:
+    """`stream`, decompressed when it starts with the gzip magic bytes (a `.jsonl.gz` file or
+    `gzip -c` output) whatever its name."""
+    if not hasattr(stream, "peek"):  # e.g. a BytesIO: read through a buffer that can peek
+        stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+    if stream.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC:  # type: ignore[attr-defined]
+        return gzip.GzipFile(fileobj=stream)  # type: ignore[return-value]
+    return stream
+
+
+def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | BadLine]:
+    """The lines of `stream`. A line longer than `limit` bytes (its newline aside) is read past in
+    `SKIP_CHUNK` pieces and given as a `BadLine`, so no line costs more memory than `limit`;
+    compressed input that is damaged or cut short ends the lines with a `BadLine` saying so."""
+    try:
+        while line := stream.readline(limit + 1):
+            if len(line) <= limit or line.endswith(b"\n"):
+                yield line
+                continue
+            size = len(line)
+            while not line.endswith(b"\n") and (line := stream.readline(SKIP_CHUNK)):
+                size += len(line)
+            size -= line.endswith(b"\n")
+            yield BadLine(f"{size:,} bytes, more than the {limit:,} a line may hold (skipped)")
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        yield BadLine(
+            f"the compressed input is damaged or cut short here ({exc}): nothing after it is read"
+        )
 
 
 def parse_lines(
-    lines: Iterable[bytes | str | LongLine], start: int = 1
+    lines: Iterable[bytes | str | BadLine], start: int = 1
 ) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
     """`(number, object or LineError)` per non-blank line, the first numbered `start`; a BOM on
     line 1 is ignored."""
     for number, line in enumerate(lines, start=start):
-        if isinstance(line, LongLine):
-            reason = f"{line.size:,} bytes, more than the {line.limit:,} a line may hold (skipped)"
-            yield number, LineError(number, reason)
+        if isinstance(line, BadLine):
+            yield number, LineError(number, line.reason)
             continue
         if isinstance(line, bytes):
             try:
@@ -81,7 +99,7 @@ def parse_lines(
             yield number, _object(number, line)
 
 
-def objects(lines: Iterable[bytes | str | LongLine]) -> Iterator[tuple[int, dict[str, Any]]]:
+def objects(lines: Iterable[bytes | str | BadLine]) -> Iterator[tuple[int, dict[str, Any]]]:
     """`(number, object)` per non-blank line; raises the first `LineError`."""
     for number, record in parse_lines(lines):
         if isinstance(record, LineError):
@@ -93,11 +111,7 @@ def read_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """`(number, object)` per non-blank line of the file at `path` (`open_input`); raises the
     first `LineError`."""
     with open_input(str(path)) as (stream, _):
-        if str(path).endswith(".gz"):
-            with gzip.GzipFile(fileobj=stream) as unpacked:
-                yield from objects(bounded_lines(unpacked))
-        else:
-            yield from objects(bounded_lines(stream))
+        yield from objects(bounded_lines(unpacked(stream)))
 
 
 def _object(number: int, line: str) -> dict[str, Any] | LineError:

@@ -1,4 +1,5 @@
-"""What a hostile input file may cost: a line too long to hold, a device, a batch of huge lines.
+"""What an input file may cost: a line too long to hold, a device, a batch of huge lines, a
+gzip-compressed file (whole, or cut short as an interrupted download leaves it).
 
 Every JSON-lines reader (`regwatch import`, `tag --input`, `eval`) reads through
 `regwatch.jsonl`; real FR records come from `tests/fixtures/cli/fr_documents.jsonl`, the long
@@ -7,17 +8,20 @@ lines are synthetic.
 
 from __future__ import annotations
 
+import gzip
 import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from archive import Archive
 from regwatch import importer
+from regwatch.cli import main
 from regwatch.importer import import_records
-from regwatch.jsonl import MAX_LINE_BYTES, LongLine, bounded_lines, parse_lines
+from regwatch.jsonl import BadLine, bounded_lines, parse_lines
 from tests.test_cli import GOOD, invoke
 
 REGWATCH = Path(sys.executable).with_name("regwatch")
@@ -26,18 +30,21 @@ MIB = 1024 * 1024
 
 def test_a_line_longer_than_the_limit_is_skipped_and_the_next_lines_read_whole():
     stream = io.BytesIO(b"12345\n123456\n1234567" + b"8" * 30 + b"\n\nlast")
+    too_long = BadLine("37 bytes, more than the 6 a line may hold (skipped)")
     assert list(bounded_lines(stream, limit=6)) == [
         b"12345\n",
         b"123456\n",  # six bytes and its newline: as long as a line may be
-        LongLine(size=37, limit=6),
+        too_long,
         b"\n",
         b"last",
     ]
-    assert list(bounded_lines(io.BytesIO(b"1234567"), limit=6)) == [LongLine(7, 6)]  # no newline
-    ((number, error),) = parse_lines([LongLine(70_000_000, MAX_LINE_BYTES)], start=3)
+    assert list(bounded_lines(io.BytesIO(b"1234567"), limit=6)) == [  # no newline at the end
+        BadLine("7 bytes, more than the 6 a line may hold (skipped)")
+    ]
+    ((number, error),) = parse_lines([too_long], start=3)
     assert (number, str(error)) == (
         3,
-        "line 3: 70,000,000 bytes, more than the 67,108,864 a line may hold (skipped)",
+        "line 3: 37 bytes, more than the 6 a line may hold (skipped)",
     )
 
 
@@ -114,3 +121,34 @@ def test_a_batch_ends_when_its_lines_hold_the_batch_bytes(tmp_path, monkeypatch)
         result = import_records(archive, lines, batch_size=1000, progress=seen.append)
     assert result.stored == 5
     assert seen == [1, 2, 3, 4, 5]  # a line a batch (each holds 1 byte or more), not a thousand
+
+
+def test_a_gzip_compressed_file_or_stream_is_imported_as_its_lines(home, tmp_path):
+    packed = gzip.compress(GOOD.read_bytes())
+    (tmp_path / "backfill.jsonl.gz").write_bytes(packed)
+    count = len(GOOD.read_bytes().splitlines())
+    from_file = invoke("import", str(tmp_path / "backfill.jsonl.gz"))
+    assert from_file.exit_code == 0, from_file.output  # was a wall of "not UTF-8" lines
+    assert f": {count} new, 0 changed, 0 unchanged, 0 rejected" in from_file.output
+    from_stdin = CliRunner().invoke(main, ["import", "-"], input=packed)
+    assert from_stdin.exit_code == 0, from_stdin.output
+    assert f": 0 new, 0 changed, {count} unchanged, 0 rejected" in from_stdin.output
+
+
+def test_a_gzip_file_cut_short_keeps_the_lines_before_the_cut_and_says_where(home, tmp_path):
+    lines = GOOD.read_bytes().splitlines(keepends=True)
+    packed = gzip.compress(b"".join(lines), mtime=0)
+    cut = tmp_path / "interrupted.jsonl.gz"
+    cut.write_bytes(packed[: len(packed) * 2 // 3])  # as an interrupted download leaves it
+    result = invoke("import", str(cut))
+    assert result.exit_code == 1
+    (reason,) = [line for line in result.output.splitlines() if "compressed input" in line]
+    number = int(reason.split()[1].rstrip(":"))
+    assert 1 < number <= len(lines)
+    assert reason.endswith(
+        "cut short here (Compressed file ended before the end-of-stream marker "
+        "was reached): nothing after it is read"
+    )
+    assert f": {number - 1} new, 0 changed, 0 unchanged, 1 rejected" in result.output
+    tagged = invoke("tag", "--input", str(cut), "--output", str(tmp_path / "out.jsonl"))
+    assert tagged.exit_code == 1 and f"  line {number}: the compressed input" in tagged.output
