@@ -216,7 +216,7 @@ def tag_jsonl(
 
 def _parsed_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
     with open_input(str(path), "tag") as (stream, _):
-        yield from parse_lines(bounded_lines(unpacked(stream)))
+        yield from parse_lines(bounded_lines(unpacked(stream, str(path))))
 
 
 def _same_file(first: Path, second: Path) -> bool:

@@ -2,7 +2,7 @@
 
 Enters: an open `Archive` and lines (bytes or text, numbered from 1 in the order given; a line that
 could not be read is a `jsonl.BadLine`), read from a regular file or standard input opened by
-`files.open_input`, decompressed if gzip-compressed and split by `jsonl.bounded_lines`
+`files.open_input`, decompressed if compressed (`jsonl.unpacked`) and split by `jsonl.bounded_lines`
 (`read_ahead`).
 Leaves: the records stored in batches of lines through `Archive.store_encoded` inside
 `Archive.bulk()` (one index commit at the end; a crash mid-way is caught up on the next open), and
@@ -94,12 +94,12 @@ def import_records(
 
 
 def read_ahead(
-    stream: BinaryIO, size: int | None, workers: int | None = None
+    stream: BinaryIO, size: int | None, name: str, workers: int | None = None
 ) -> tuple[Iterable[bytes | BadLine], int]:
-    """The lines of `stream` (`jsonl.unpacked`, then `jsonl.bounded_lines`) and the `workers` to
-    import them with (given, or `workers_for`); to decide, an input of unknown `size` (standard
-    input) is read up to `POOL_FROM` bytes first."""
-    lines = bounded_lines(unpacked(stream))
+    """The lines of `stream`, the file `name` (`jsonl.unpacked`, then `jsonl.bounded_lines`), and
+    the `workers` to import them with (given, or `workers_for`); to decide, an input of unknown
+    `size` (standard input) is read up to `POOL_FROM` bytes first."""
+    lines = bounded_lines(unpacked(stream, name))
     if workers is not None or size is not None:
         return lines, workers or workers_for(size)
     head: list[bytes | BadLine] = []

@@ -2,9 +2,10 @@
 
 Enters: lines as bytes (decoded here, one line at a time, so one bad byte sequence costs one line)
 or as text, or the path of a file, opened by `files.open_input` (which refuses, in one line,
-anything but a readable regular file), decompressed when gzip-compressed (`unpacked`, by its first
-bytes) and read by `bounded_lines` (a line longer than `MAX_LINE_BYTES` is skipped without being
-held, and damaged compressed input ends the lines: a `BadLine` saying why).
+anything but a readable regular file), decompressed when gzip-, bzip2- or xz-compressed
+(`unpacked`, by its first bytes; a zip archive is refused in one line) and read by `bounded_lines`
+(a line longer than `MAX_LINE_BYTES` is skipped without being held, and input that breaks off ends
+the lines: a `BadLine` saying why).
 Leaves: `(line number, object)` for every non-blank line holding a JSON object, numbered from 1;
 a line that is not UTF-8, not JSON or not an object, or a `BadLine`, becomes a `LineError` (a
 `ValueError` reading `line N: reason`) — yielded by `parse_lines` so a caller can go on, raised by
@@ -14,9 +15,11 @@ Standard library only, so every package (including `nlp/`) may import it.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import json
+import lzma
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -27,7 +30,10 @@ from regwatch.files import open_input
 BOM = "\ufeff"
 MAX_LINE_BYTES = 64 * 1024 * 1024  # as much as one download may hold (crawlers' DOWNLOAD_MAXSIZE)
 SKIP_CHUNK = 1024 * 1024  # bytes read at a time while skipping a line that is too long
-GZIP_MAGIC = b"\x1f\x8b"
+# Compressed formats read as their content, known by their first bytes (standard-library openers).
+PACKED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+UNREADABLE = {b"PK\x03\x04": "a zip archive", b"\x28\xb5\x2f\xfd": "zstd-compressed"}
+MAGIC_BYTES = 6
 _JSON_TYPES = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number"}
 _JSON_TYPES.update({float: "number", type(None): "null"})
 
@@ -42,25 +48,32 @@ class LineError(ValueError):
 
 
 class BadLine(NamedTuple):
-    """A line that could not be read, and why (too long, or the compressed input breaks off)."""
+    """A line that could not be read, and why (too long, or the input breaks off there)."""
 
     reason: str
 
 
-def unpacked(stream: BinaryIO) -> BinaryIO:
-    """`stream`, decompressed when it starts with the gzip magic bytes (a `.jsonl.gz` file or
-    `gzip -c` output) whatever its name."""
+def unpacked(stream: BinaryIO, name: str) -> BinaryIO:
+    """`stream`, decompressed when it starts with the magic bytes of a `PACKED` format (a
+    `.jsonl.gz`, `.bz2` or `.xz` file, or such a stream) whatever its name; `ValueError` naming
+    file `name` when it starts like one of `UNREADABLE` (a zip archive: many files, not lines)."""
     if not hasattr(stream, "peek"):  # e.g. a BytesIO: read through a buffer that can peek
         stream = io.BufferedReader(stream)  # type: ignore[arg-type]
-    if stream.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC:  # type: ignore[attr-defined]
-        return gzip.GzipFile(fileobj=stream)  # type: ignore[return-value]
+    head = stream.peek(MAGIC_BYTES)[:MAGIC_BYTES]  # type: ignore[attr-defined]
+    for magic, opener in PACKED.items():
+        if head.startswith(magic):
+            return opener(stream)  # type: ignore[return-value]
+    for magic, what in UNREADABLE.items():
+        if head.startswith(magic):
+            raise ValueError(f"{name} is {what}: unpack it first (gzip, bzip2 and xz are read)")
     return stream
 
 
 def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | BadLine]:
     """The lines of `stream`. A line longer than `limit` bytes (its newline aside) is read past in
-    `SKIP_CHUNK` pieces and given as a `BadLine`, so no line costs more memory than `limit`;
-    compressed input that is damaged or cut short ends the lines with a `BadLine` saying so."""
+    `SKIP_CHUNK` pieces and given as a `BadLine`, so no line costs more memory than `limit`; input
+    that breaks off (compressed data damaged or cut short, a read error) ends the lines with a
+    `BadLine` saying so."""
     try:
         while line := stream.readline(limit + 1):
             if len(line) <= limit or line.endswith(b"\n"):
@@ -71,10 +84,8 @@ def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[byt
                 size += len(line)
             size -= line.endswith(b"\n")
             yield BadLine(f"{size:,} bytes, more than the {limit:,} a line may hold (skipped)")
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        yield BadLine(
-            f"the compressed input is damaged or cut short here ({exc}): nothing after it is read"
-        )
+    except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+        yield BadLine(f"the input breaks off here ({exc}): nothing after it is read")
 
 
 def parse_lines(
@@ -111,7 +122,7 @@ def read_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """`(number, object)` per non-blank line of the file at `path` (`open_input`); raises the
     first `LineError`."""
     with open_input(str(path)) as (stream, _):
-        yield from objects(bounded_lines(unpacked(stream)))
+        yield from objects(bounded_lines(unpacked(stream, str(path))))
 
 
 def _object(number: int, line: str) -> dict[str, Any] | LineError:

@@ -420,7 +420,7 @@ def import_file(
 
     with open_input(name, "import") as (stream, size), open_archive(config) as archive:
         report = (lambda _: progress(stream.tell(), size)) if progress and size else None
-        lines, count = read_ahead(stream, size, workers)
+        lines, count = read_ahead(stream, size, "standard input" if name == "-" else name, workers)
         return import_records(archive, lines, progress=report, workers=count)
 
 

@@ -99,13 +99,13 @@ def test_only_a_large_input_on_idle_cores_starts_workers() -> None:
     assert workers_for(POOL_FROM - 1) == 1
     assert workers_for(POOL_FROM) in (1, *range(2, (os.cpu_count() or 1) + 1))
     small = "\n".join(copies(3000)[:50]).encode()
-    lines, workers = read_ahead(io.BytesIO(small), None)  # standard input: size unknown
+    lines, workers = read_ahead(io.BytesIO(small), None, "stdin")  # standard input: size unknown
     assert (b"".join(lines), workers) == (small, 1)
     large = "\n".join(copies(3000)).encode()
     assert len(large) > POOL_FROM
-    lines = list(read_ahead(io.BytesIO(large), None)[0])
+    lines = list(read_ahead(io.BytesIO(large), None, "stdin")[0])
     assert lines == large.splitlines(keepends=True)  # no line cut where the look-ahead ended
-    assert read_ahead(io.BytesIO(large), None, workers=2)[1] == 2
+    assert read_ahead(io.BytesIO(large), None, "stdin", workers=2)[1] == 2
 
 
 def start_import(home: Path, tmp_path: Path, count: int) -> tuple[subprocess.Popen, Path]:

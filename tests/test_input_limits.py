@@ -8,10 +8,13 @@ lines are synthetic.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -123,16 +126,28 @@ def test_a_batch_ends_when_its_lines_hold_the_batch_bytes(tmp_path, monkeypatch)
     assert seen == [1, 2, 3, 4, 5]  # a line a batch (each holds 1 byte or more), not a thousand
 
 
-def test_a_gzip_compressed_file_or_stream_is_imported_as_its_lines(home, tmp_path):
-    packed = gzip.compress(GOOD.read_bytes())
-    (tmp_path / "backfill.jsonl.gz").write_bytes(packed)
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_a_compressed_file_or_stream_is_imported_as_its_lines(home, tmp_path, compress):
+    packed = compress(GOOD.read_bytes())
+    (tmp_path / "backfill.jsonl.packed").write_bytes(packed)  # known by its bytes, not its name
     count = len(GOOD.read_bytes().splitlines())
-    from_file = invoke("import", str(tmp_path / "backfill.jsonl.gz"))
+    from_file = invoke("import", str(tmp_path / "backfill.jsonl.packed"))
     assert from_file.exit_code == 0, from_file.output  # was a wall of "not UTF-8" lines
     assert f": {count} new, 0 changed, 0 unchanged, 0 rejected" in from_file.output
     from_stdin = CliRunner().invoke(main, ["import", "-"], input=packed)
     assert from_stdin.exit_code == 0, from_stdin.output
     assert f": 0 new, 0 changed, {count} unchanged, 0 rejected" in from_stdin.output
+
+
+def test_a_zip_archive_is_refused_in_one_line(home, tmp_path):
+    with zipfile.ZipFile(tmp_path / "backfill.zip", "w") as archive:
+        archive.write(GOOD, "backfill.jsonl")
+    result = invoke("import", str(tmp_path / "backfill.zip"))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {tmp_path / 'backfill.zip'} is a zip archive: unpack it first "
+        "(gzip, bzip2 and xz are read)\n"
+    )
 
 
 def test_a_gzip_file_cut_short_keeps_the_lines_before_the_cut_and_says_where(home, tmp_path):
@@ -142,13 +157,13 @@ def test_a_gzip_file_cut_short_keeps_the_lines_before_the_cut_and_says_where(hom
     cut.write_bytes(packed[: len(packed) * 2 // 3])  # as an interrupted download leaves it
     result = invoke("import", str(cut))
     assert result.exit_code == 1
-    (reason,) = [line for line in result.output.splitlines() if "compressed input" in line]
+    (reason,) = [line for line in result.output.splitlines() if "breaks off" in line]
     number = int(reason.split()[1].rstrip(":"))
     assert 1 < number <= len(lines)
     assert reason.endswith(
-        "cut short here (Compressed file ended before the end-of-stream marker "
-        "was reached): nothing after it is read"
+        "the input breaks off here (Compressed file ended before the end-of-stream marker was "
+        "reached): nothing after it is read"
     )
     assert f": {number - 1} new, 0 changed, 0 unchanged, 1 rejected" in result.output
     tagged = invoke("tag", "--input", str(cut), "--output", str(tmp_path / "out.jsonl"))
-    assert tagged.exit_code == 1 and f"  line {number}: the compressed input" in tagged.output
+    assert tagged.exit_code == 1 and f"  line {number}: the input breaks off here" in tagged.output
