@@ -22,6 +22,7 @@ from pathlib import Path
 from archive.dbcheck import applied_versions, failure, is_damage
 from archive.errors import ArchiveError
 from archive.migrations import MIGRATIONS
+from regwatch.files import check_file
 
 PRAGMAS = (
     "PRAGMA page_size = 16384",  # new files only: ~4 KB rows fit a page; bulk stores ~20% faster
@@ -92,6 +93,10 @@ def writable(path: Path) -> bool:
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
     """A `mode=ro` connection (`immutable=1` when a read-only folder holds no WAL index file)."""
+    try:
+        check_file(path)  # a named pipe would block, a device be read for ever
+    except ValueError as exc:
+        raise ArchiveError(f"{path}: {exc}: move it aside or set another home") from None
     uri = path.absolute().as_uri()
     try:
         conn = sqlite3.connect(

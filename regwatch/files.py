@@ -1,5 +1,5 @@
-"""Files a user names (an import, a file to tag, a config, a watch-list CSV): only readable
-regular files of a sane size are read.
+"""Files a user names (an import, a file to tag, a config, a watch-list CSV, the archive's
+database): only readable regular files of a sane size are read.
 
 Enters: a file name or path (`-`: standard input, where the caller reads it) and, for whole-file
 reads, the most bytes such a file may hold.
@@ -50,13 +50,13 @@ def open_input(name: str, action: str = "read") -> Iterator[tuple[BinaryIO, int 
         yield stream, info.st_size
 
 
-def check_file(path: Path, max_bytes: int) -> None:
+def check_file(path: Path, max_bytes: int | None = None) -> None:
     """`ValueError` (the reason only) when `path` is not a regular file or holds more than
     `max_bytes`; `OSError` as `os.stat` raises it (a missing file)."""
     info = path.stat()
     if not stat.S_ISREG(info.st_mode):
         raise ValueError(_not_regular(info.st_mode))
-    if info.st_size > max_bytes:
+    if max_bytes is not None and info.st_size > max_bytes:
         raise ValueError(f"{info.st_size:,} bytes, more than the {max_bytes:,} it may hold")
 
 

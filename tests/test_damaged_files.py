@@ -142,6 +142,16 @@ def test_an_empty_file_is_refused(home: Path) -> None:
     assert sorted(os.listdir(home)) == ["regwatch.db"]
 
 
+@pytest.mark.parametrize("kind", ["named pipe", "directory"])
+def test_a_database_path_that_is_no_file_is_refused(home: Path, kind: str) -> None:
+    home.mkdir()
+    database = home / "regwatch.db"
+    os.mkfifo(database) if kind == "named pipe" else database.mkdir()  # a pipe hung every command
+    refused_everywhere(
+        home, f"{database}: it is a {kind}, not a regular file: move it aside or set another home"
+    )
+
+
 def run_readonly(home: Path, *args: str) -> subprocess.CompletedProcess:
     """`regwatch ARGS` in a child that file modes bind (as root: without CAP_DAC_OVERRIDE)."""
     prefix = DROP_CAPS if os.geteuid() == 0 else []
