@@ -136,7 +136,10 @@ def check_ours(path: Path) -> None:
         return
     entries = {p.name for p in path.iterdir()} if path.is_dir() else {"?"}
     if entries and not entries & OUR_FILES and not any(n.startswith(".tantivy-") for n in entries):
-        raise ArchiveError(f"{path} exists and is not a regwatch search index")
+        raise ArchiveError(
+            f"{path} exists and is not a regwatch search index: regwatch leaves it as it is; "
+            "move it aside, then run `regwatch reindex`"
+        )
 
 
 def build_dir(live: Path) -> Path:
