@@ -86,7 +86,7 @@ class WriterLock:
 def open_index(path: Path) -> tuple[tantivy.Index, Path | None]:
     """The live index and the temporary view it was opened through (None: opened in place)."""
     if not path.is_dir():
-        raise Unusable("missing")
+        raise Unusable("missing" if not path.exists() else "not a folder (move it aside)")
     if not (path / "meta.json").is_file():
         raise Unusable("damaged (meta.json is missing)")
     if os.access(path, os.W_OK):

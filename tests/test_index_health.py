@@ -191,6 +191,19 @@ def test_a_missing_index_is_reported_and_rebuilt_by_the_next_writer(stored: Path
     assert health(stored).problem is None
 
 
+def test_a_file_in_place_of_the_index_is_named_as_such_and_left_alone(stored: Path) -> None:
+    shutil.rmtree(stored / "index")
+    (stored / "index").write_text("notes kept here by mistake")
+    problem = f"search index {stored / 'index'} is not a folder (move it aside); {REMEDY}"
+    assert health(stored).problem == problem  # it said "missing", though something is there
+    reindex = cli("reindex")
+    assert reindex.exit_code == 1
+    assert "is not a regwatch search index: regwatch leaves it as it is; move it aside" in (
+        reindex.output
+    )
+    assert (stored / "index").read_text() == "notes kept here by mistake"
+
+
 def test_an_index_of_a_restored_database_is_reported_then_rebuilt(home: Path) -> None:
     with Archive.open(home) as archive:
         archive.store(PUBS[:10])
