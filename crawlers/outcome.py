@@ -61,5 +61,5 @@ def body_outage(stats: StatsCollector) -> str | None:
     first = stats.get_value(FIRST_HOST_ERROR)
     return (
         f"no full text read: the host served none of the {failed} asked for "
-        f"(first: {first}); they are asked again next run"
+        f"(first: {first}); later runs ask again, up to each text's attempt limit"
     )
