@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from nlp.document import DocState, document_text, split_text
 from nlp.rules import PATTERNS_DIR, RuleSet, load_rules, rules_version
-from regwatch.files import open_input
-from regwatch.jsonl import LineError, bounded_lines, parse_lines, read_objects, unpacked
+from regwatch.jsonl import LineError, file_lines, parse_lines, read_objects
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -197,7 +196,7 @@ def tag_jsonl(
     tagged, rejected = 0, []
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            for chunk in _chunks(_parsed_lines(input_path), chunk_size):
+            for chunk in _chunks(parse_lines(file_lines(input_path, "tag")), chunk_size):
                 good = [(n, r) for n, r in chunk if not isinstance(r, LineError)]
                 rejected += [(n, r.reason) for n, r in chunk if isinstance(r, LineError)]
                 results = tagger.tag_each([record for _, record in good])
@@ -212,11 +211,6 @@ def tag_jsonl(
         os.unlink(temporary)
         raise
     return TagFileResult(tagged, sorted(rejected))
-
-
-def _parsed_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
-    with open_input(str(path), "tag") as (stream, _):
-        yield from parse_lines(bounded_lines(unpacked(stream, str(path))))
 
 
 def _same_file(first: Path, second: Path) -> bool:

@@ -118,11 +118,17 @@ def objects(lines: Iterable[bytes | str | BadLine]) -> Iterator[tuple[int, dict[
         yield number, record
 
 
+def file_lines(path: str | Path, action: str = "read") -> Iterator[bytes | BadLine]:
+    """The lines of the file at `path`: opened by `open_input` (its errors read "cannot {action}
+    …"), decompressed by `unpacked`, split by `bounded_lines`."""
+    with open_input(str(path), action) as (stream, _):
+        yield from bounded_lines(unpacked(stream, str(path)))
+
+
 def read_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """`(number, object)` per non-blank line of the file at `path` (`open_input`); raises the
+    """`(number, object)` per non-blank line of the file at `path` (`file_lines`); raises the
     first `LineError`."""
-    with open_input(str(path)) as (stream, _):
-        yield from objects(bounded_lines(unpacked(stream, str(path))))
+    yield from objects(file_lines(path))
 
 
 def _object(number: int, line: str) -> dict[str, Any] | LineError:
