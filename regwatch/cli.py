@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from regwatch import steps
+from regwatch import files, steps
 from regwatch.config import Config, ConfigError, load_config
 from regwatch.inert import shorten, terminal_text
 
@@ -178,7 +178,7 @@ def import_(obj: Context, file: str, workers: int | None) -> None:
     """
     with _errors(), _progress("importing") as progress:
         result = steps.import_file(obj.config, file, progress, workers)
-    name = "standard input" if file == "-" else file
+    name = files.shown(file)
     _echo(
         f"imported {name}: {result.inserted} new, {result.updated} changed, "
         f"{result.unchanged} unchanged, {len(result.rejected)} rejected"

@@ -3,10 +3,11 @@ database): only readable regular files of a sane size are read.
 
 Enters: a file name or path (`-`: standard input, where the caller reads it) and, for whole-file
 reads, the most bytes such a file may hold.
-Leaves: `open_input`, an open binary stream and its size; `check_file`, nothing. Either raises
+Leaves: `open_input`, an open binary stream and its size, and `check_file`, nothing: both raise
 `ValueError` in one line when the file is missing or unreadable, is not a regular file (a
 directory, a named pipe, a device such as /dev/zero: reading it would never end, or block), or is
-bigger than its limit. Standard library only, so every package may import it.
+bigger than its limit; `shown`, the name messages give a file (`-`: "standard input"). Standard
+library only, so every package may import it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def open_input(name: str, action: str = "read") -> Iterator[tuple[BinaryIO, int 
         raise ValueError(f"cannot {action} {name}: {_not_regular(info.st_mode)}")
     with os.fdopen(fd, "rb") as stream:
         yield stream, info.st_size
+
+
+def shown(name: str) -> str:
+    """File `name` as messages name it (`-`: "standard input")."""
+    return "standard input" if name == STDIN else name
 
 
 def check_file(path: Path, max_bytes: int | None = None) -> None:

@@ -415,12 +415,12 @@ def import_file(
     (not called for standard input, whose size is unknown). `workers` processes prepare the lines
     (default: `importer.workers_for` the input).
     """
-    from regwatch.files import open_input
+    from regwatch.files import open_input, shown
     from regwatch.importer import import_records, read_ahead
 
     with open_input(name, "import") as (stream, size), open_archive(config) as archive:
         report = (lambda _: progress(stream.tell(), size)) if progress and size else None
-        lines, count = read_ahead(stream, size, "standard input" if name == "-" else name, workers)
+        lines, count = read_ahead(stream, size, shown(name), workers)
         return import_records(archive, lines, progress=report, workers=count)
 
 
