@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive import Archive
+from archive.rows import zstd  # the zstd module the archive stores raw records with
 from regwatch import importer
 from regwatch.cli import main
 from regwatch.importer import import_records
@@ -139,15 +140,16 @@ def test_a_compressed_file_or_stream_is_imported_as_its_lines(home, tmp_path, co
     assert f": 0 new, 0 changed, {count} unchanged, 0 rejected" in from_stdin.output
 
 
-def test_a_zip_archive_is_refused_in_one_line(home, tmp_path):
+def test_a_zip_archive_or_zstd_file_is_refused_in_one_line(home, tmp_path):
     with zipfile.ZipFile(tmp_path / "backfill.zip", "w") as archive:
         archive.write(GOOD, "backfill.jsonl")
-    result = invoke("import", str(tmp_path / "backfill.zip"))
-    assert result.exit_code == 1
-    assert result.output == (
-        f"Error: {tmp_path / 'backfill.zip'} is a zip archive: unpack it first "
-        "(gzip, bzip2 and xz are read)\n"
-    )
+    (tmp_path / "backfill.zst").write_bytes(zstd.compress(GOOD.read_bytes()))
+    for name, what in (("backfill.zip", "a zip archive"), ("backfill.zst", "zstd-compressed")):
+        result = invoke("import", str(tmp_path / name))
+        assert result.exit_code == 1
+        assert result.output == (
+            f"Error: {tmp_path / name} is {what}: unpack it first (gzip, bzip2 and xz are read)\n"
+        )
 
 
 def test_a_gzip_file_cut_short_keeps_the_lines_before_the_cut_and_says_where(home, tmp_path):
