@@ -50,7 +50,6 @@ from archive.errors import ArchiveError
 from archive.filters import Filters
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
-from archive.indexdoc import Mapper
 from archive.outbox import Alert, RouteFilter
 from archive.records import Publication
 from archive.scheduling import CrawlRecord, Heartbeat, Incident, JobRun, Notice
@@ -88,7 +87,6 @@ class Archive:
         self._conn = conn
         self._index = index
         self._bulk = False
-        self._mapper: Mapper | None = None
 
     @classmethod
     def open(cls, home: str | Path, *, readonly: bool = False) -> Archive:
@@ -146,27 +144,34 @@ class Archive:
         return self.store_encoded([rows.encoded(pub) for pub in publications])
 
     @_named
-    def store_encoded(self, items: Sequence[rows.Encoded]) -> StoreResult:
+    def store_encoded(
+        self,
+        items: Sequence[rows.Encoded],
+        documents: Sequence[str] | None = None,
+    ) -> StoreResult:
         """`store` for publications already checked and encoded by `rows.encoded` (as bulk
-        imports do in worker processes)."""
+        imports do in worker processes), with their `indexdoc.encoded_document`s if built."""
         result = store.store_encoded(self._conn, items)
         if result.inserted or result.updated:
-            self._index.sync(self._conn, commit=not self._bulk, mapper=self._mapper)
+            prepared = None
+            if documents is not None:
+                pairs = zip(items, documents, strict=True)
+                prepared = {(i.source, i.source_id): (i.digest, doc) for i, doc in pairs}
+            self._index.sync(self._conn, commit=not self._bulk, prepared=prepared)
         return result
 
     @contextmanager
-    def bulk(self, mapper: Mapper | None = None) -> Iterator[Archive]:
+    def bulk(self) -> Iterator[Archive]:
         """Within the block, index commits wait until its end (imports, tagging runs: faster).
 
         `store` and `store_tags` still commit to SQLite batch by batch; what they wrote becomes
-        searchable when the block ends (or, after a crash, when a writer next closes). A
-        `mapper` (a process pool's `map`) builds the index documents of stored batches.
+        searchable when the block ends (or, after a crash, when a writer next closes).
         """
-        self._bulk, self._mapper = True, mapper
+        self._bulk = True
         try:
             yield self
         finally:
-            self._bulk, self._mapper = False, None
+            self._bulk = False
             self._catch_up()
 
     @_named

@@ -17,6 +17,7 @@ distinct values of a facet).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -49,14 +50,21 @@ def combinations(values: Mapping[str, Iterable[str]]) -> dict[str, str]:
     no value is left out. A value holding a separator character gets U+FFFD in its place."""
     found = {}
     for name, facets in COMBINATIONS.items():
-        parts = [
-            f"{facet}{NAME_END}{_clean(value)}"
-            for facet in facets
-            for value in sorted(dict.fromkeys(v for v in values.get(facet, ()) if v))
-        ]
-        if parts:
-            found[name] = PART.join(parts)
+        combined = _combined(facets, tuple(tuple(values.get(facet, ())) for facet in facets))
+        if combined:
+            found[name] = combined
     return found
+
+
+@functools.lru_cache(maxsize=8192)
+def _combined(facets: tuple[str, ...], values: tuple[tuple[str, ...], ...]) -> str:
+    """One combination field's value from the values of its `facets` (each set of agencies,
+    tags, or type with source and year is worked out once)."""
+    return PART.join(
+        f"{facet}{NAME_END}{_clean(value)}"
+        for facet, listed in zip(facets, values, strict=True)
+        for value in sorted(dict.fromkeys(filter(None, listed)))
+    )
 
 
 def facet_counts(searcher: tantivy.Searcher, query: tantivy.Query) -> Facets:

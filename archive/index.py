@@ -5,7 +5,8 @@ Enters: a directory path and an open SQLite connection. Leaves: an index whose d
 `searcher()` for queries, and a state file recording the highest `change_seq` indexed. `sync`
 indexes every row changed after that mark, so a crash between a SQLite commit and the index commit
 loses nothing; every document is deleted by id before it is added, so indexing twice never
-duplicates; a bulk import may have worker processes build the documents (`indexdoc.documents`).
+duplicates; a bulk import hands over the fields its worker processes built of what it stored
+(`indexdoc.encoded_document`), used for each row still holding exactly that content, untagged.
 Opened for reading, an index is never created, changed or deleted; a writer changes it
 only while holding the writer lock, and rebuilds (a missing or damaged index, `reindex`) beside the
 live directory, swapping the result in only when it is complete.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from archive.indexdir import (
     state,
     swap_in,
 )
-from archive.indexdoc import KEYS_SQL, ROWS_SQL, SCHEMA, Mapper, document, documents
+from archive.indexdoc import ROWS_SQL, SCHEMA, document, identified
 
 SCHEMA_VERSION = 4  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field;
 # 4: facet combination fields
@@ -43,6 +44,16 @@ WRITER_HEAP = 256_000_000
 WRITER_THREADS = 1
 LOCK_WAIT = 10.0  # seconds to wait for another process's index writer before leaving it behind
 READ_BATCH = 2000
+CHUNK = 500  # ids per lookup, far below SQLite's limit of bound parameters
+# Index documents built before storing, by (source, source_id): (content hash,
+# `indexdoc.encoded_document`).
+Prepared = Mapping[tuple[str, str], tuple[str, str]]
+# What `sync` reads of a changed row to use its prepared fields (else it reads `ROWS_SQL`).
+KEYS_SQL = (
+    "SELECT p.id, p.change_seq, p.source, p.source_id, p.content_hash, "
+    "EXISTS (SELECT 1 FROM publication_tags t WHERE t.publication_id = p.id) "
+    "OR EXISTS (SELECT 1 FROM tag_results r WHERE r.publication_id = p.id) FROM publications p "
+)
 LAST_ROWID = 2**63 - 1
 
 
@@ -126,13 +137,14 @@ class SearchIndex:
         return True
 
     def sync(
-        self, conn: sqlite3.Connection, *, commit: bool = True, mapper: Mapper | None = None
+        self, conn: sqlite3.Connection, *, commit: bool = True, prepared: Prepared | None = None
     ) -> int:
         """Add every row changed after the watermark; return how many were added.
 
         With `commit=False` the additions wait for a later commit and the writer stays open (bulk
-        imports); otherwise they are committed and the index lock released. A `mapper` builds
-        the documents (`indexdoc.documents`). If another process
+        imports); otherwise they are committed and the index lock released. A row whose content
+        hash and key are in `prepared` and which has no tags is indexed with the document
+        prepared for it (a bulk import's); any other is read. If another process
         keeps the index locked, or this one only reads, does nothing (the next writer catches up).
         Rebuilds if the index is missing or damaged, or claims rows the database does not have (a
         restored database).
@@ -145,12 +157,15 @@ class SearchIndex:
         if self._index is None or mark > _newest(conn):
             return self.rebuild(conn)
         count = 0
-        database = conn.execute("PRAGMA database_list").fetchone()[2]
-        for batch in _changed_rows(conn, mark, KEYS_SQL if mapper else ROWS_SQL):
-            for row, doc in zip(batch, documents(batch, mapper, database), strict=True):
+        for batch in _changed_rows(conn, mark, ROWS_SQL if prepared is None else KEYS_SQL):
+            if prepared is None:
+                docs = list(map(document, batch))
+            else:
+                docs = _prepared_documents(conn, batch, prepared)
+            for row, doc in zip(batch, docs, strict=True):
                 self._writer.delete_documents_by_term("id", row[0])
                 if doc is not None:  # None: deleted since
-                    self._writer.add_document(doc)
+                    self._writer.add_json(doc)
             count += len(batch)
             self._pending = batch[-1][1]
         if commit:
@@ -233,7 +248,7 @@ def _build(
             total = conn.execute("SELECT COUNT(*) FROM publications").fetchone()[0]
             for batch in _changed_rows(conn, 0):
                 for row in batch:
-                    writer.add_document(document(row))
+                    writer.add_json(document(row))
                 count += len(batch)
                 seq = batch[-1][1]
                 if progress:
@@ -246,6 +261,26 @@ def _build(
         writer.wait_merging_threads()
     save_state(path, SCHEMA_VERSION, seq)
     return count
+
+
+def _prepared_documents(
+    conn: sqlite3.Connection, keys: list[tuple[Any, ...]], prepared: Prepared
+) -> list[str | None]:
+    """The index documents of `KEYS_SQL` rows, in order: from `prepared` where it holds the
+    row's content untagged, else read (`ROWS_SQL`); None for a row deleted since."""
+    found: dict[int, str] = {}
+    for row_id, _, source, source_id, digest, tagged in keys:
+        built = prepared.get((source, source_id))
+        if built is not None and built[0] == digest and not tagged:
+            found[row_id] = identified(built[1], row_id)
+    missing = [key[0] for key in keys if key[0] not in found]
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    for start in range(0, len(missing), CHUNK):
+        chunk = missing[start : start + CHUNK]
+        sql = f"{ROWS_SQL} WHERE p.id IN ({', '.join('?' * len(chunk))})"
+        found.update((row[0], document(row)) for row in cursor.execute(sql, chunk))
+    return [found.get(key[0]) for key in keys]
 
 
 def _newest(conn: sqlite3.Connection) -> int:

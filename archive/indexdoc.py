@@ -1,9 +1,10 @@
 """What the search index holds of a publication: its schema and one document per stored row.
 
-Enters: `publications` rows joined with their tags and tag result (`ROWS_SQL`), or, in worker
-processes (`documents` with a mapper), their ids and the database file to read them from. Leaves:
-the index schema (`SCHEMA`), `fields(row)` (plain values, cheap to send between processes)
-and `document(row)`, a `tantivy.Document` with three ranked text fields —
+Enters: `publications` rows joined with their tags and tag result (`ROWS_SQL`), or a publication
+encoded for storing (`rows.Encoded`: a bulk import builds its fields in worker processes before
+the row exists). Leaves: the index schema (`SCHEMA`), `fields(row)` and `encoded_fields(item)`
+(plain values, cheap to send between processes; both from the values as stored, by one function)
+and `document(fields)`, a `tantivy.Document` with three ranked text fields —
 `title`, `abstract`, `body` (everything else people search: number, action, dates, agency names,
 CFR parts as "15 CFR 744", RINs, dockets, topics, body text) — with `title_pairs`,
 `abstract_pairs` and `body_pairs`, each field's adjacent pairs of common words (stop words and
@@ -19,28 +20,24 @@ and the facet combination fields of `archive.facets` (`tagset`, `agencyset`, `ki
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import operator
 import re
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import tantivy
 
+from archive import rows
 from archive.agencies import keyword
-from archive.db import connect_readonly
 from archive.facets import COMBINATIONS, combinations
 from archive.rows import agency_names
 
 TAG_SEPARATOR = "\x1f"
+_json = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: the fastest encoder
 CACHED = 8192  # values remembered per repeated computation (agencies, dates, keywords)
-MAP_CHUNK = 250  # rows per task of a `documents` mapper
-# How `documents` may build fields in other processes: `map` itself, or a process pool's `map`.
-Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 TEXT_FIELDS = ("title", "abstract", "body")
 # Stop words, whose adjacent pairs go into `<field>_pairs` (Lucene's English stop set, as
 # CommonGrams uses), as do pairs with the frequent words of `common_words.txt`.
@@ -81,28 +78,37 @@ STOP_WORDS = frozenset(
         "with",
     }
 )
-BODY_COLUMNS = (
-    "p.source_id",
-    "p.action",
-    "p.dates",
-    "(SELECT group_concat(coalesce(value ->> 'name', value ->> 'raw_name'), ' ; ') "
-    "FROM json_each(p.agencies))",
-    "(SELECT group_concat((value ->> 'title') || ' CFR ' || (value ->> 'part'), ' ; ') "
-    "FROM json_each(p.cfr_references))",
-    "(SELECT group_concat(value, ' ; ') FROM json_each(p.regulation_id_numbers))",
-    "(SELECT group_concat(value, ' ; ') FROM json_each(p.docket_ids))",
-    "(SELECT group_concat(value, ' ; ') FROM json_each(p.topics))",
-    "p.body_text",
+# The columns of a `ROWS_SQL` row, in order (`encoded_fields` makes one of a publication).
+ROW_COLUMNS = (
+    "id",
+    "change_seq",
+    "publication_date",
+    "source",
+    "type",
+    "agencies",
+    "comments_close_on",
+    "cfr_references",
+    "title",
+    "abstract",
+    "tags",
+    "result",
+    "source_id",
+    "action",
+    "dates",
+    "regulation_id_numbers",
+    "docket_ids",
+    "topics",
+    "body_text",
 )
-ROWS_SQL = (
-    "SELECT p.id, p.change_seq, p.publication_date, p.source, p.type, p.agencies, "
-    "p.comments_close_on, p.cfr_references, p.title, p.abstract, "
-    "(SELECT group_concat(tag, char(31)) FROM publication_tags t WHERE t.publication_id = p.id), "
-    "(SELECT result FROM tag_results r WHERE r.publication_id = p.id), "
-    f"{', '.join(BODY_COLUMNS)} FROM publications p "
-)
-KEYS_SQL = "SELECT p.id, p.change_seq FROM publications p "  # what `documents` needs with a mapper
-_READERS: dict[str, sqlite3.Connection] = {}  # `read_fields`'s connection per database file
+_DERIVED = {
+    "tags": "(SELECT group_concat(tag, char(31)) FROM publication_tags t "
+    "WHERE t.publication_id = p.id)",
+    "result": "(SELECT result FROM tag_results r WHERE r.publication_id = p.id)",
+}
+_SELECTED = ", ".join(_DERIVED.get(name, f"p.{name}") for name in ROW_COLUMNS)
+ROWS_SQL = f"SELECT {_SELECTED} FROM publications p "
+_row = operator.itemgetter(*ROW_COLUMNS)  # the `ROWS_SQL` row of a dict of its columns
+_UNSTORED = {"id": 0, "change_seq": 0, "tags": None, "result": None}  # a row not stored yet
 ANALYZER = (
     tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
     .filter(tantivy.Filter.remove_long(40))
@@ -158,9 +164,9 @@ SCHEMA = _build_schema()
 def common_pairs(tokens: list[str]) -> list[str]:
     """Adjacent pairs of `COMMON_WORDS` in analysed `tokens`, as `<field>_pairs` hold them
     (`of_the`: analysed tokens never hold `_`, so one space-separated text adds them all)."""
-    common = list(map(COMMON_WORDS.__contains__, tokens))  # loops in C: documents are long
-    both = map(operator.and_, common, common[1:])
-    return list(map("_".join, itertools.compress(zip(tokens, tokens[1:], strict=False), both)))
+    common = COMMON_WORDS
+    adjacent = zip(tokens, tokens[1:], strict=False)
+    return [f"{a}_{b}" for a, b in adjacent if a in common and b in common]
 
 
 def eccn_forms(value: str) -> list[str]:
@@ -188,48 +194,35 @@ def cfr_citation(text: str) -> list[str]:
     return cfr_forms(int(match["title"]), int(match["part"]), match["section"])
 
 
-def document(row: Sequence[Any]) -> tantivy.Document:
-    """The index document of one `ROWS_SQL` row."""
-    return tantivy.Document.from_dict(fields(row), SCHEMA)
+def document(row: Sequence[Any]) -> str:
+    """The index document of one `ROWS_SQL` row, as JSON (what `IndexWriter.add_json` takes)."""
+    return identified(_json(fields(row)), row[0])
 
 
-def documents(
-    rows: Sequence[Sequence[Any]], mapper: Mapper | None = None, database: str | None = None
-) -> Iterator[tantivy.Document | None]:
-    """The index documents of `rows` (plain tuples), in order. With a `mapper` (such as a
-    process pool's `map`), `rows` need only start with the id (`KEYS_SQL`): `read_fields` reads
-    the rows from the SQLite file `database` and builds their fields, `MAP_CHUNK` rows a task,
-    and a row deleted since yields None."""
-    if mapper is None:
-        return map(document, rows)
-    ids = [row[0] for row in rows]
-    tasks = [(database, ids[start : start + MAP_CHUNK]) for start in range(0, len(ids), MAP_CHUNK)]
-    return (
-        None if values is None else tantivy.Document.from_dict(values, SCHEMA)
-        for chunk in mapper(read_fields, tasks)
-        for values in chunk
-    )
+def encoded_document(item: rows.Encoded) -> str:
+    """The index document of the row `item` (`rows.encoded`) will be stored as, untagged, without
+    its id (what a bulk import's worker processes build before the row exists; `identified`
+    adds the id): the same as `document` of that row."""
+    stored = dict(zip(rows.WRITTEN_FIELDS, item.values, strict=True))
+    stored |= {"source": item.source, "source_id": item.source_id, **_UNSTORED}
+    return _json(fields(_row(stored)))
 
 
-def read_fields(task: tuple[str, list[int]]) -> list[dict[str, list[Any]] | None]:
-    """`fields` of the `ROWS_SQL` rows of ids `task[1]` in the SQLite file `task[0]` (None for
-    an id not found), read through one read-only connection per file and process."""
-    database, ids = task
-    if database not in _READERS:
-        _READERS[database] = connect_readonly(Path(database))
-    reader = _READERS[database]
-    sql = f"{ROWS_SQL} WHERE p.id IN ({', '.join('?' * len(ids))})"
-    found = {row[0]: fields(row) for row in reader.execute(sql, ids)}
-    return [found.get(row_id) for row_id in ids]
+def identified(document: str, row_id: int) -> str:
+    """A JSON index document without id (`encoded_document`) with the row id `row_id`."""
+    return f'{{"id":{int(row_id)},{document[1:]}'
 
 
 def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
-    """The values of each field of one `ROWS_SQL` row's index document (plain values: they cross
-    process boundaries cheaply; `document` makes them a `tantivy.Document`)."""
-    row_id, _, day, source, kind, agencies, closes, cfr_refs, title, abstract = row[:10]
-    tags, result = row[10], row[11]
-    body = "\n".join(text for text in row[12:] if text)
-    doc: dict[str, list[Any]] = {"id": [row_id], "source": [source]}
+    """The values of each field but `id` of one `ROWS_SQL` row's index document (never empty:
+    `source` is always there)."""
+    _, _, day, source, kind, agencies, closes, cfr_refs, title, abstract = row[:10]
+    tags, result, number, action, dates, rins, dockets, topics, body_text = row[10:]
+    listed = (_joined(rins), _joined(dockets), _joined(topics))
+    names, keys = _agencies(agencies)
+    parts = (number, action, dates, " ; ".join(names), _cfr_text(cfr_refs), *listed, body_text)
+    body = "\n".join(filter(None, parts))
+    doc: dict[str, list[Any]] = {"source": [source]}
     for name, text in (("title", title), ("abstract", abstract), ("body", body)):
         if text:
             doc[name] = [text]
@@ -240,7 +233,6 @@ def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
     _add_all(doc, "tags", tag_list)
     if kind:
         doc["type"], doc["type_key"] = [kind], [keyword(kind)]
-    names, keys = _agencies(agencies)
     _add_all(doc, "agency", names)
     _add_all(doc, "agency_key", keys)
     entities = _entities(result)
@@ -275,6 +267,24 @@ def _agencies(stored: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 @functools.lru_cache(maxsize=CACHED)
+def _cfr_text(stored: str | None) -> str:
+    """A stored `cfr_references` column as the index's body says it: `15 CFR 744 ; 15 CFR 746`
+    (a reference without title or part is left out)."""
+    refs = [r for r in json.loads(stored or "[]") if isinstance(r, dict)]
+    return " ; ".join(
+        f"{r['title']} CFR {r['part']}" for r in refs if None not in (r.get("title"), r.get("part"))
+    )
+
+
+@functools.lru_cache(maxsize=CACHED)
+def _joined(stored: str | None) -> str:
+    """A stored JSON list of text (RINs, dockets, topics) as `a ; b` (topics and RINs repeat
+    across documents: each list is worked out once)."""
+    values = json.loads(stored) if stored else []
+    return " ; ".join(map(str, values)) if isinstance(values, list) else ""
+
+
+@functools.lru_cache(maxsize=CACHED)
 def _cfr_parts(stored: str | None) -> tuple[str, ...]:
     """The `cfr` forms of a stored `cfr_references` column."""
     refs = [r for r in json.loads(stored or "[]") if isinstance(r, dict)]
@@ -294,6 +304,7 @@ def _entities(result: str | None) -> dict[str, list[dict[str, Any]]]:
 
 
 @functools.lru_cache(maxsize=CACHED)
-def midnight(iso_date: str) -> datetime:
-    """A `YYYY-MM-DD` date as UTC midnight (the index's date values)."""
-    return datetime.fromisoformat(iso_date).replace(tzinfo=UTC)
+def midnight(iso_date: str) -> str:
+    """A `YYYY-MM-DD` date as UTC midnight in RFC 3339 (the index's date values in JSON);
+    `ValueError` if it is not a date."""
+    return f"{date.fromisoformat(iso_date).isoformat()}T00:00:00Z"

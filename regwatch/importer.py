@@ -4,15 +4,16 @@ Enters: an open `Archive` and lines (bytes or text, numbered from 1 in the order
 could not be read is a `jsonl.BadLine`), read from a regular file or standard input opened by
 `files.open_input`, decompressed if compressed (`jsonl.unpacked`) and split by `jsonl.bounded_lines`
 (`read_ahead`).
-Leaves: the records stored in batches of lines through `Archive.store_encoded` inside
-`Archive.bulk()` (one index commit at the end; a crash mid-way is caught up on the next open), and
-an `ImportResult` counting them. A line that is not UTF-8, not JSON, not an object, or not
+Leaves: the records stored in batches of lines, with their index documents
+(`indexdoc.encoded_document`), through `Archive.store_encoded` inside `Archive.bulk()` (one index
+commit at the end; a crash mid-way is caught up on the next open), and an `ImportResult`
+counting them. A line that is not UTF-8, not JSON, not an object, or not
 normalisable (`crawlers.normalize`) is rejected with its line number and reason; the other lines of
 its batch are stored; a batch ends after `batch_size` lines or `BATCH_BYTES`, whichever comes
 first, so memory stays bounded whatever the lines hold. With worker processes (a large input:
-`workers_for`), they parse, check and encode the batches and build the index documents of stored
-rows, while this process reads, stores and indexes in order: the same rows, hashes and rejections
-as one process; a worker that dies stops the import with one line naming the last line stored, and
+`workers_for`), they parse, check and encode the batches and build their index documents, while
+this process reads, stores and indexes in order: the same rows, hashes, rejections and index as
+one process; a worker that dies stops the import with one line naming the last line stored, and
 Ctrl-C stops the workers too.
 """
 
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
 import crawlers.normalize as normalize
-from archive import rows
+from archive import indexdoc, rows
 from regwatch.jsonl import BadLine, LineError, bounded_lines, parse_lines, unpacked
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 BATCH_BYTES = 64 * 1024 * 1024  # a batch ends when its lines hold this much
 POOL_FROM = 2_000_000  # bytes (~1,000 Federal Register records): smaller, no worker processes
 AHEAD = 2  # batches queued per worker
-Prepared = rows.Encoded | str  # a line's encoded publication, or why it is rejected
+# A line's encoded publication with its index document, or why it is rejected.
+Prepared = tuple[rows.Encoded, str] | str
 Line = bytes | str | BadLine
 
 
@@ -74,7 +76,7 @@ def import_records(
     result = ImportResult()
     last = 0
     try:
-        with _pool(workers) as pool, archive.bulk(pool.map if pool else None):
+        with _pool(workers) as pool, archive.bulk():
             for last, prepared in _prepared(
                 pool, _batches(iter(lines), batch_size), source, workers
             ):
@@ -125,8 +127,8 @@ def workers_for(size: int | None) -> int:
 
 
 def prepare(batch: tuple[int, list[Line]], source: str) -> list[tuple[int, Prepared]]:
-    """`(line number, encoded publication or why the line is rejected)` per non-blank line of a
-    batch `(number of its first line, lines)`."""
+    """`(line number, (encoded publication, its index document) or why the line is rejected)` per
+    non-blank line of a batch `(number of its first line, lines)`."""
     first, lines = batch
     prepared: list[tuple[int, Prepared]] = []
     for number, record in parse_lines(lines, start=first):
@@ -134,9 +136,11 @@ def prepare(batch: tuple[int, list[Line]], source: str) -> list[tuple[int, Prepa
             prepared.append((number, record.reason))
             continue
         try:
-            prepared.append((number, rows.encoded(normalize.publication_from_fr(record, source))))
+            item = rows.encoded(normalize.publication_from_fr(record, source))
         except ValueError as exc:
             prepared.append((number, str(exc)))
+        else:
+            prepared.append((number, (item, indexdoc.encoded_document(item))))
     return prepared
 
 
@@ -206,13 +210,14 @@ def _last(batch: tuple[int, list[Line]]) -> int:
 
 def _flush(
     archive: Archive,
-    batch: list[tuple[int, rows.Encoded]],
+    batch: list[tuple[int, tuple[rows.Encoded, str]]],
     result: ImportResult,
     number: int,
     progress: Callable[[int], None] | None,
 ) -> None:
     if batch:
-        stored = archive.store_encoded([item for _, item in batch])
+        items, documents = zip(*(item for _, item in batch), strict=True)
+        stored = archive.store_encoded(items, documents)
         result.stored += len(batch)
         result.inserted += stored.inserted
         result.updated += stored.updated

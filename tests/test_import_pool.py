@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from archive import Archive, rows
+from archive import Archive, indexdoc, rows
+from archive.indexdoc import document, encoded_document, identified
 from crawlers.normalize import publication_from_fr
 from regwatch.importer import POOL_FROM, import_records, read_ahead, workers_for
 from tests.processes import alive, children, wait_for
@@ -80,6 +81,61 @@ def test_workers_store_the_same_rows_hashes_rejections_and_index_as_one_process(
             assert archive.index_health().problem is None
             assert len(archive.search('"Corrected"', limit=10)) == 1
             assert len(archive.search("export", limit=5000)) > 1000
+
+
+SYNTHETIC = [  # synthetic: odd but storable shapes the real fixture lacks
+    dict(
+        RECORDS[0],
+        title="Ünïcode “quotes” — and \\ backslashes </script>",
+        abstract=None,
+        type=None,
+        agencies=[{"raw_name": "ONLY RAW"}, {"name": " ", "raw_name": "Blank Name"}, {}],
+        cfr_references=[{"title": 15, "part": None}, {"title": None, "part": "7"}],
+        regulation_id_numbers=["0694-AJ00", "0694-AJ01"],
+        docket_ids=["A ; B"],
+        topics=["Exports", "Exports"],
+        publication_date="1700-01-01",
+        comments_close_on="2199-12-31",
+        body_text="Full text of the rule.",
+    ),
+    dict(RECORDS[1], agencies=None, cfr_references=None, topics=None, action=None, dates=None),
+]
+
+
+def test_index_documents_built_before_storing_are_those_read_back(tmp_path: Path) -> None:
+    """A bulk import indexes what its workers built from each record before storing it: it must
+    be exactly what indexing the stored row gives (what `reindex` and every other writer do)."""
+    records = [
+        dict(r, document_number=f"2030-{i:05d}") for i, r in enumerate([*RECORDS, *SYNTHETIC])
+    ]
+    items = [rows.encoded(publication_from_fr(record)) for record in records]
+    with Archive.open(tmp_path) as archive:
+        archive.store_encoded(items)
+    with sqlite3.connect(tmp_path / "regwatch.db") as conn:
+        stored = {row[12]: row for row in conn.execute(indexdoc.ROWS_SQL)}
+    assert len(stored) == len(items)
+    for item in items:
+        row = stored[item.source_id]
+        assert identified(encoded_document(item), row[0]) == document(row), item.source_id
+
+
+def test_a_bulk_import_indexes_kept_text_and_tags_of_what_it_updates(tmp_path: Path) -> None:
+    """Documents built before storing know neither the tags nor a full text the database keeps:
+    the rows holding them are indexed as stored."""
+    texted = dict(RECORDS[0], document_number="2030-00001", body_text="Zyxwvut appears here.")
+    tagged = dict(RECORDS[1], document_number="2030-00002")
+    with Archive.open(tmp_path) as archive:
+        import_records(archive, [json.dumps(texted), json.dumps(tagged)])
+        for batch in archive.documents_to_tag("test-model"):
+            picked = [item for item in batch if item.document["document_number"] == "2030-00002"]
+            result = {"tags": ["export_control"], "scores": {}, "evidence": {}, "entities": {}}
+            archive.store_tags([(item, result) for item in picked], "test-model")
+        changed = [dict(texted, title="New title", body_text=None), dict(tagged, title="Corrected")]
+        assert import_records(archive, map(json.dumps, changed)).updated == 2
+    with Archive.open(tmp_path, readonly=True) as archive:
+        assert [hit.source_id for hit in archive.search("zyxwvut")] == ["2030-00001"]
+        hits = archive.search("corrected", tags=["export_control"])
+        assert [hit.source_id for hit in hits] == ["2030-00002"]
 
 
 def test_content_hashes_stay_as_stored_archives_hold_them() -> None:
