@@ -201,9 +201,13 @@ class Archive:
         return changed
 
     @_named
-    def record_body_failure(self, source: str, source_id: str, error: str) -> None:
-        """Record a failed full-text fetch (retried by a later crawl)."""
-        bodies.record_body_failure(self._conn, source, source_id, error)
+    def record_body_failure(
+        self, source: str, source_id: str, error: str, outage_grace_days: float | None = None
+    ) -> None:
+        """Record a failed full-text fetch (retried by a later crawl); during a host outage
+        (`outage_grace_days` given) it counts against the text's attempts only once the text has
+        been failing for that long."""
+        bodies.record_body_failure(self._conn, source, source_id, error, outage_grace_days)
 
     @_named
     def mark_withdrawn(self, source: str, issue_date: str, listed: Sequence[str]) -> int:

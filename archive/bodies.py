@@ -4,11 +4,13 @@ Enters: the primary tags and the score a document needs on one of them to be rea
 (`fulltext.min_score`), the sources whose documents have full-text URLs, fetched texts and fetch
 failures from the crawl, and complete public-inspection issue listings.
 Leaves: `body_fetches` rows (one per wanted document: its URL — `raw_text_url`, else
-`body_html_url`, never `html_url` — and its state: pending, fetched or failed, with attempts and
-the last error); a fetched text stored as the publication's `body_text` with its content hash,
-`version`, `updated_at` and `change_seq` renewed (the tag step re-tags it, the index re-reads it);
-`withdrawn_at` set on stored filings of an issue that are missing from its listing (and cleared
-when one comes back): never deleted. Counts of bodies by state for `status`.
+`body_html_url`, never `html_url` — and its state: pending, fetched or failed, with the attempts
+counted against its limit, the last error and since when it has been failing: a failure while the
+host is down counts only once the text has failed for a grace period); a fetched text stored as
+the publication's `body_text` with its content hash, `version`, `updated_at` and `change_seq`
+renewed (the tag step re-tags it, the index re-reads it); `withdrawn_at` set on stored filings of
+an issue that are missing from its listing (and cleared when one comes back): never deleted.
+Counts of bodies by state for `status`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archive import rows
-from archive.db import transaction, utc_now
+from archive.db import stamp, transaction, utc_now
 from archive.outbox import enqueue_withdrawn
 from archive.store import next_change_seq, record_versions, write_publications
 
@@ -70,15 +73,39 @@ def store_body(conn: sqlite3.Connection, source: str, source_id: str, text: str)
         row = _stored(conn, source, source_id)
         stored = rows.publication(row)
         result = write_publications(conn, [replace(stored, body_text=text)])
-        _set_state(conn, row["id"], "fetched", None, utc_now())
+        conn.execute(
+            "UPDATE body_fetches SET state = 'fetched', last_error = NULL, updated_at = ?, "
+            "failing_since = NULL, attempts = attempts + 1 WHERE publication_id = ?",
+            (utc_now(), row["id"]),
+        )
     return result.updated > 0
 
 
-def record_body_failure(conn: sqlite3.Connection, source: str, source_id: str, error: str) -> None:
-    """Count one failed attempt at a body and keep why (one line); the document keeps no body."""
+def record_body_failure(
+    conn: sqlite3.Connection,
+    source: str,
+    source_id: str,
+    error: str,
+    outage_grace_days: float | None = None,
+) -> None:
+    """Record one failed attempt at a body and why (one line); the document keeps no body.
+
+    The attempt counts against the text's limit, unless the host was down (`outage_grace_days`
+    given: it served no text that run) and the text has been failing for less than that many
+    days: an outage shorter than the grace uses up no text's attempts.
+    """
+    moment = datetime.now(UTC)
+    now = stamp(moment)
+    grace_ends = None if outage_grace_days is None else stamp(moment - timedelta(outage_grace_days))
     with transaction(conn):
         row = _stored(conn, source, source_id)
-        _set_state(conn, row["id"], "failed", " ".join(error.split()), utc_now())
+        conn.execute(
+            "UPDATE body_fetches SET state = 'failed', last_error = ?, updated_at = ?, "
+            "failing_since = COALESCE(failing_since, ?), "
+            "attempts = attempts + (? IS NULL OR COALESCE(failing_since, ?) < ?) "
+            "WHERE publication_id = ?",
+            (" ".join(error.split()), now, now, grace_ends, now, grace_ends, row["id"]),
+        )
 
 
 def _stored(conn: sqlite3.Connection, source: str, source_id: str) -> sqlite3.Row:
@@ -89,14 +116,6 @@ def _stored(conn: sqlite3.Connection, source: str, source_id: str) -> sqlite3.Ro
     if row is None:
         raise ValueError(f"{source} {source_id}: no such publication")
     return row
-
-
-def _set_state(conn: sqlite3.Connection, pid: int, state: str, error: str | None, now: str) -> None:
-    conn.execute(
-        "UPDATE body_fetches SET state = ?, last_error = ?, updated_at = ?, "
-        "attempts = attempts + 1 WHERE publication_id = ?",
-        (state, error, now, pid),
-    )
 
 
 def body_counts(conn: sqlite3.Connection) -> dict[str, int]:

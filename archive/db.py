@@ -33,6 +33,7 @@ PRAGMAS = (
     "PRAGMA cache_size = -65536",  # 64 MiB of page cache keeps bulk imports off the disk
 )
 ALL_VERSIONS = {version for version, _, _ in MIGRATIONS}
+STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # how times are written: ISO 8601 UTC, comparable as text
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -218,7 +219,12 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 def utc_now() -> str:
     """The current UTC time as ISO 8601 with microseconds, e.g. `2026-12-01T06:00:00.000000Z`."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(datetime.now(UTC))
+
+
+def stamp(moment: datetime) -> str:
+    """An aware `moment` as `utc_now` writes times (they compare as text)."""
+    return moment.astimezone(UTC).strftime(STAMP)
 
 
 @contextmanager

@@ -455,4 +455,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX screening_watch_hits_matched ON screening_watch_hits (matched_at);
         """,
     ),
+    (
+        16,
+        "when a full text began failing, so a host outage does not use up its attempts",
+        """
+        ALTER TABLE body_fetches ADD COLUMN failing_since TEXT;
+        """,
+    ),
 ]

@@ -34,11 +34,11 @@ import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from archive.agencies import agency_keys, keyword
-from archive.db import transaction, utc_now
+from archive.db import stamp, transaction, utc_now
 from archive.links import RELATED, decode
 from archive.rows import raw_record
 from archive.rule_context import rule_context
@@ -49,7 +49,6 @@ STATES = ("pending", "sent", "failed", "maybe")
 WHY_PER_TAG = 3
 WATCH_PER_ALERT = 3
 CHUNK = 500
-STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the format of `db.utc_now`
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,8 +380,7 @@ def _live_since(conn: sqlite3.Connection) -> dict[str, str]:
         "SELECT source, MIN(finished_at) FROM crawl_log WHERE ok = 1 GROUP BY source"
     )
     return {
-        source: (datetime.fromisoformat(end).astimezone(UTC) + timedelta(seconds=1)).strftime(STAMP)
-        for source, end in ends
+        source: stamp(datetime.fromisoformat(end) + timedelta(seconds=1)) for source, end in ends
     }
 
 

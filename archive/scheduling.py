@@ -16,11 +16,10 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from archive.db import transaction
+from archive.db import stamp, transaction
 
-STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the format of `db.utc_now`
 KINDS = ("silence", "failures")
 EVENTS = ("opened", "cleared")
 
@@ -73,11 +72,6 @@ class Notice:
     incident: Incident
     event: str
     route: str
-
-
-def stamp(moment: datetime) -> str:
-    """`moment` as the archive's UTC time text."""
-    return moment.astimezone(UTC).strftime(STAMP)
 
 
 def job_started(conn: sqlite3.Connection, job_id: str, at: datetime) -> int:

@@ -61,5 +61,6 @@ def body_outage(stats: StatsCollector) -> str | None:
     first = stats.get_value(FIRST_HOST_ERROR)
     return (
         f"no full text read: the host served none of the {failed} asked for "
-        f"(first: {first}); later runs ask again, up to each text's attempt limit"
+        f"(first: {first}); later runs ask again (an outage uses up no text's attempts "
+        "until the text has failed for a week)"
     )

@@ -12,8 +12,10 @@ which follows the items of a completed slice, is recorded after the pending batc
 `regwatch/ledger_days`); a `Listing` applied after the batch before it (`Archive.mark_withdrawn`:
 stat `regwatch/withdrawn`); a `ScreeningSnapshot` or `SectionChange` stored by its own archive
 function (`STORES`) at once, counted the same way; a `Body` stored or its failure recorded at once
-(`Archive.store_body` / `record_body_failure`: stats `regwatch/bodies`, `regwatch/bodies_failed`;
-a run in which the host served no full text is a failed crawl: `crawlers.outcome.body_outage`);
+(`Archive.store_body` / `record_body_failure`: stats `regwatch/bodies`, `regwatch/bodies_failed`),
+but a failure of the host's (`Body.host_failed`) at the end: a run in which the host served no
+full text is a failed crawl (`crawlers.outcome.body_outage`) whose failures use up no text's
+attempts for the spider's `outage_grace_days`;
 and at the end one `log_crawl` entry (stat `regwatch/logged` once it is written). The watermark is
 set to `until` only after every batch is committed and only if the crawl finished (`finish_reason ==
 "finished"`) with no recorded failure; it never moves back (backfills) and never jumps a gap
@@ -80,6 +82,7 @@ class ArchivePipeline:
         self.stats = stats
         self.batch: list[Publication] = []
         self.fetched: list[Fetched] = []
+        self.host_failed: list[Body] = []  # recorded at the end: was the host down?
         self.archive: Archive | None = None
         self.started_at = ""
 
@@ -140,8 +143,11 @@ class ArchivePipeline:
                 self.archive.store_body(item.source, item.source_id, item.text)
                 self.stats.inc_value("regwatch/bodies")
             else:
-                self.archive.record_body_failure(item.source, item.source_id, item.error or "?")
                 record_body_failure(self.stats, item.error or "?", host_failed=item.host_failed)
+                if item.host_failed:
+                    self.host_failed.append(item)
+                else:
+                    self.archive.record_body_failure(item.source, item.source_id, item.error or "?")
         except (*ARCHIVE_FAILURES, ValueError) as exc:
             record_failure(self.stats, f"{item.source}: writing to the archive failed: {exc}")
 
@@ -201,8 +207,10 @@ class ArchivePipeline:
         """
         if self.archive is None:  # never opened, or already closed
             return
-        if outage := body_outage(self.stats):
+        outage = body_outage(self.stats)
+        if outage:
             record_failure(self.stats, outage)
+        self.record_host_failures(spider.spec.get("outage_grace_days") if outage else None)
         ok = self.advance(spider) if reason == "finished" and not errors(self.stats) else False
         if not ok:
             self.read_watermark()
@@ -218,6 +226,17 @@ class ArchivePipeline:
             record_failure(self.stats, f"recording the crawl in the crawl log failed: {exc}")
             self.stats.set_value(OK, False)
         self.close()
+
+    def record_host_failures(self, outage_grace_days: float | None) -> None:
+        """Record the full texts the host did not serve (`outage_grace_days`: it served none)."""
+        for item in self.host_failed:
+            try:
+                self.archive.record_body_failure(
+                    item.source, item.source_id, item.error or "?", outage_grace_days
+                )
+            except (*ARCHIVE_FAILURES, ValueError) as exc:
+                record_failure(self.stats, f"{item.source}: writing to the archive failed: {exc}")
+        self.host_failed = []
 
     def advance(self, spider: Spider) -> bool:
         """Move the watermark over the crawled range; False (failure recorded) if it cannot."""

@@ -166,12 +166,58 @@ def test_a_run_in_which_the_host_serves_no_full_text_fails_loudly(tmp_path, repl
     assert not failed.ok  # not "(ok)": the run read nothing because the host served nothing
     assert failed.error.startswith("no full text read: the host served none of the 1 asked for")
     assert outage.split()[0] in failed.error or "Connection" in failed.error, failed.error
-    assert bodies(config)["2024-22587"] == ("failed", 1)  # asked again next run
+    assert bodies(config)["2024-22587"] == ("failed", 0)  # asked again; no attempt used up
     (logged,) = query(config, "SELECT ok FROM crawl_log WHERE source = ?", FULLTEXT)
     assert logged == (0,)
     served = replay().url
     recovered = run_crawl(home, source=FULLTEXT, base_url=served, contact="t@example.org")
     assert recovered.ok and recovered.bodies == 1, recovered.error
+
+
+def test_an_outage_longer_than_the_attempt_limit_loses_no_full_text(tmp_path, replay):
+    config = make_config(tmp_path)
+    server = replay()
+    crawl(config, "federal_register", "2024-10-02", server.url)
+    steps.tag(config)
+    home, down = Path(config.home), replay(HOST_DOWN).url
+    for _ in range(6):  # one more run than the 5 attempts a text has
+        failed = run_crawl(
+            home, source=FULLTEXT, base_url=down, contact="t@example.org", settings=FAST
+        )
+        assert not failed.ok and failed.bodies_failed == 1
+    assert bodies(config)["2024-22587"] == ("failed", 0)
+    recovered = run_crawl(home, source=FULLTEXT, base_url=server.url, contact="t@example.org")
+    assert recovered.ok and recovered.bodies == 1, recovered.error
+    assert bodies(config)["2024-22587"] == ("fetched", 1)
+
+
+def test_a_text_failing_through_a_week_of_outage_uses_up_its_attempts(tmp_path, replay):
+    """Bounded: a URL the host never serves stops being asked for once the grace has passed."""
+    config = make_config(tmp_path)
+    crawl(config, "federal_register", "2024-10-02", replay().url)
+    steps.tag(config)
+    home, down = Path(config.home), replay(HOST_DOWN).url
+    run_crawl(home, source=FULLTEXT, base_url=down, contact="t@example.org", settings=FAST)
+    with sqlite3.connect(home / "regwatch.db") as conn:  # its first failure, months ago
+        conn.execute("UPDATE body_fetches SET failing_since = '2026-01-01T00:00:00.000000Z'")
+    for attempts in range(1, 6):
+        run_crawl(home, source=FULLTEXT, base_url=down, contact="t@example.org", settings=FAST)
+        assert bodies(config)["2024-22587"] == ("failed", attempts)
+    last = run_crawl(home, source=FULLTEXT, base_url=down, contact="t@example.org", settings=FAST)
+    assert last.ok and last.bodies_failed == 0  # given up: no longer asked for
+
+
+def test_a_text_the_host_fails_while_serving_others_uses_an_attempt(tmp_path, replay):
+    config = make_config(tmp_path)
+    server = replay()
+    for day in ("2024-10-02", "2026-08-24"):
+        crawl(config, "federal_register", day, server.url)
+    steps.tag(config)
+    home = Path(config.home)
+    down = replay(HOST_DOWN).url
+    run = run_crawl(home, source=FULLTEXT, base_url=down, contact="t@example.org", settings=FAST)
+    assert run.ok and run.bodies >= 1, run.error  # the host served another text
+    assert bodies(config)["2024-22587"] == ("failed", 1)  # this URL, not the host
 
 
 def test_a_recrawl_keeps_the_fetched_body(tmp_path, replay):
