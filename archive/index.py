@@ -5,7 +5,7 @@ Enters: a directory path and an open SQLite connection. Leaves: an index whose d
 `searcher()` for queries, and a state file recording the highest `change_seq` indexed. `sync`
 indexes every row changed after that mark, so a crash between a SQLite commit and the index commit
 loses nothing; every document is deleted by id before it is added, so indexing twice never
-duplicates; a bulk import hands over the fields its worker processes built of what it stored
+duplicates; a bulk import hands over the documents its worker processes built of what it stored
 (`indexdoc.encoded_document`), used for each row still holding exactly that content, untagged.
 Opened for reading, an index is never created, changed or deleted; a writer changes it
 only while holding the writer lock, and rebuilds (a missing or damaged index, `reindex`) beside the
@@ -37,6 +37,7 @@ from archive.indexdir import (
     swap_in,
 )
 from archive.indexdoc import ROWS_SQL, SCHEMA, document, identified
+from archive.store import CHUNK
 
 SCHEMA_VERSION = 4  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field;
 # 4: facet combination fields
@@ -44,11 +45,10 @@ WRITER_HEAP = 256_000_000
 WRITER_THREADS = 1
 LOCK_WAIT = 10.0  # seconds to wait for another process's index writer before leaving it behind
 READ_BATCH = 2000
-CHUNK = 500  # ids per lookup, far below SQLite's limit of bound parameters
 # Index documents built before storing, by (source, source_id): (content hash,
 # `indexdoc.encoded_document`).
 Prepared = Mapping[tuple[str, str], tuple[str, str]]
-# What `sync` reads of a changed row to use its prepared fields (else it reads `ROWS_SQL`).
+# What `sync` reads of a changed row to use its prepared document (else it reads `ROWS_SQL`).
 KEYS_SQL = (
     "SELECT p.id, p.change_seq, p.source, p.source_id, p.content_hash, "
     "EXISTS (SELECT 1 FROM publication_tags t WHERE t.publication_id = p.id) "
