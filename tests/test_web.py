@@ -90,6 +90,16 @@ def test_bad_query_is_a_friendly_message(client) -> None:
     assert api["notes"] == ["no stored document has type 'rules'; did you mean 'Rule'?"]
     page = client.get("/", params={"q": "export", "country": "Narnia"})
     assert page.status_code == 400 and "unknown country &#39;Narnia&#39;" in page.text
+    page = client.get("/", params={"agnecy": "BIS"})  # misspelt: never silently unfiltered
+    assert page.status_code == 400 and "unknown parameter &#39;agnecy&#39;" in page.text
+    api = client.get("/api/search", params={"q": "export", "agnecy": "BIS"})
+    assert api.status_code == 400 and api.json()["error"].startswith(
+        "unknown parameter 'agnecy'; the parameters are q, tag, sub_tag, agency,"
+    )
+    assert client.get("/feed.atom", params={"q": "export", "tags": "ai"}).status_code == 400
+    bad_open = client.get("/api/search", params={"q": "export", "open": "yes"})
+    assert bad_open.json() == {"error": "open must be 1 (open for comment) or 0, got 'yes'"}
+    assert client.get("/api/search", params={"q": "export", "open": "0"}).status_code == 200
 
 
 def test_api_search_and_errors(client) -> None:

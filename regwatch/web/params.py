@@ -4,7 +4,8 @@ Enters: Starlette `QueryParams` (`q`, repeatable `tag`, `sub_tag`, `agency`, `ty
 `eccn`, `cfr`, `country`; `since`, `until`, `open`, `sort`, `page`). Leaves: keyword arguments for
 `steps.search_request`, the page number, and `link(params, **changes)`, the query string of the
 same search with one value added, removed or replaced (for facets and pagination). Malformed
-values raise `QueryError` with one line.
+values and unknown parameters (a misspelt filter would otherwise be dropped and its results shown
+unfiltered) raise `QueryError` with one line.
 """
 
 from __future__ import annotations
@@ -27,11 +28,15 @@ MULTI = {
     "country": "countries",
 }
 SINGLE = ("q", "since", "until", "open", "sort", "page")
+KNOWN = (*SINGLE[:1], *MULTI, *SINGLE[1:])
 MAX_VALUES = 20  # values of one filter
 
 
 def search_arguments(params: Any, *, facets: bool = True) -> dict[str, Any]:
     """`steps.search_request` keyword arguments (without config and today) for `params`."""
+    unknown = [name for name in params if name not in KNOWN]
+    if unknown:
+        raise QueryError(f"unknown parameter {unknown[0]!r}; the parameters are {', '.join(KNOWN)}")
     page = page_number(params)
     values = {}
     for name, argument in MULTI.items():
@@ -43,6 +48,8 @@ def search_arguments(params: Any, *, facets: bool = True) -> dict[str, Any]:
     sort = params.get("sort") or None
     if sort not in (None, "relevance", "newest"):
         raise QueryError(f"sort must be relevance or newest, got {sort!r}")
+    if params.get("open", "0") not in ("0", "1", ""):
+        raise QueryError(f"open must be 1 (open for comment) or 0, got {params['open']!r}")
     return {
         "text": params.get("q", ""),
         "since": params.get("since") or None,
@@ -65,9 +72,10 @@ def page_number(params: Any) -> int:
 
 
 def is_blank(params: Any) -> bool:
-    """Nothing asked yet (the bare search page)."""
+    """Nothing asked yet (the bare search page; an unknown parameter is asking)."""
     return (
-        not params.get("q", "").strip()
+        all(name in KNOWN for name in params)
+        and not params.get("q", "").strip()
         and not any(params.getlist(n) for n in MULTI)
         and not any(params.get(n) for n in ("since", "until", "open"))
     )
