@@ -50,9 +50,10 @@ def record_body_failure(stats: StatsCollector, error: str, *, host_failed: bool)
             stats.set_value(FIRST_HOST_ERROR, error)
 
 
-def body_outage(stats: StatsCollector) -> str | None:
+def body_outage(stats: StatsCollector, grace_days: float) -> str | None:
     """Why the crawl failed when it read no full text and the host served none of those it was
-    asked for (every failure was the host's: it is down or refusing us), else None."""
+    asked for (every failure was the host's: it is down or refusing us), else None; such a run
+    uses up no text's attempts until the text has failed for `grace_days`."""
     failed = stats.get_value("regwatch/bodies_failed", 0)
     if stats.get_value("regwatch/bodies", 0) or not failed:
         return None
@@ -62,5 +63,5 @@ def body_outage(stats: StatsCollector) -> str | None:
     return (
         f"no full text read: the host served none of the {failed} asked for "
         f"(first: {first}); later runs ask again (an outage uses up no text's attempts "
-        "until the text has failed for a week)"
+        f"until the text has failed for {grace_days:g} days)"
     )

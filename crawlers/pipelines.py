@@ -207,10 +207,11 @@ class ArchivePipeline:
         """
         if self.archive is None:  # never opened, or already closed
             return
-        outage = body_outage(self.stats)
+        grace_days = spider.spec.get("outage_grace_days", 0)
+        outage = body_outage(self.stats, grace_days)
         if outage:
             record_failure(self.stats, outage)
-        self.record_host_failures(spider.spec.get("outage_grace_days") if outage else None)
+        self.record_host_failures(grace_days if outage else None)
         ok = self.advance(spider) if reason == "finished" and not errors(self.stats) else False
         if not ok:
             self.read_watermark()

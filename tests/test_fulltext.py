@@ -165,6 +165,9 @@ def test_a_run_in_which_the_host_serves_no_full_text_fails_loudly(tmp_path, repl
     failed = run_crawl(home, source=FULLTEXT, base_url=host, contact="t@example.org", settings=FAST)
     assert not failed.ok  # not "(ok)": the run read nothing because the host served nothing
     assert failed.error.startswith("no full text read: the host served none of the 1 asked for")
+    assert failed.error.endswith(
+        "(an outage uses up no text's attempts until the text has failed for 7 days)"
+    )
     assert outage.split()[0] in failed.error or "Connection" in failed.error, failed.error
     assert bodies(config)["2024-22587"] == ("failed", 0)  # asked again; no attempt used up
     (logged,) = query(config, "SELECT ok FROM crawl_log WHERE source = ?", FULLTEXT)
