@@ -33,6 +33,7 @@ TOTAL_FROM = "kind"  # every document holds one kind (a source and a year): its 
 MAX_VALUES = 200  # values listed per facet
 MAX_COMBINATIONS = 10_000  # buckets one aggregation returns per field (combinations or values)
 PART, NAME_END = "\x1f", "\x1e"  # between a combination's parts; between a facet and its value
+COMBINED = 8192  # combination values remembered (sets of agencies or tags; type, source, year)
 AGGREGATION = {name: {"terms": {"field": name, "size": MAX_COMBINATIONS}} for name in COMBINATIONS}
 
 
@@ -56,7 +57,7 @@ def combinations(values: Mapping[str, Iterable[str]]) -> dict[str, str]:
     return found
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=COMBINED)
 def _combined(facets: tuple[str, ...], values: tuple[tuple[str, ...], ...]) -> str:
     """One combination field's value from the values of its `facets` (each set of agencies,
     tags, or type with source and year is worked out once)."""

@@ -1,10 +1,11 @@
 """What the search index holds of a publication: its schema and one document per stored row.
 
 Enters: `publications` rows joined with their tags and tag result (`ROWS_SQL`), or a publication
-encoded for storing (`rows.Encoded`: a bulk import builds its fields in worker processes before
-the row exists). Leaves: the index schema (`SCHEMA`), `fields(row)` and `encoded_fields(item)`
-(plain values, cheap to send between processes; both from the values as stored, by one function)
-and `document(fields)`, a `tantivy.Document` with three ranked text fields —
+encoded for storing (`rows.Encoded`: a bulk import builds its documents in worker processes before
+the row exists). Leaves: the index schema (`SCHEMA`) and the index document of a row,
+`document(row)`, or of an encoded publication, `encoded_document(item)` (without its id, which
+`identified` adds): both JSON text (`IndexWriter.add_json`; cheap to send between processes) of
+one `fields` of the values as stored, with three ranked text fields —
 `title`, `abstract`, `body` (everything else people search: number, action, dates, agency names,
 CFR parts as "15 CFR 744", RINs, dockets, topics, body text) — with `title_pairs`,
 `abstract_pairs` and `body_pairs`, each field's adjacent pairs of common words (stop words and
@@ -78,7 +79,7 @@ STOP_WORDS = frozenset(
         "with",
     }
 )
-# The columns of a `ROWS_SQL` row, in order (`encoded_fields` makes one of a publication).
+# The columns of a `ROWS_SQL` row, in order (`encoded_document` makes one of a publication).
 ROW_COLUMNS = (
     "id",
     "change_seq",
