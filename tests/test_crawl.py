@@ -24,7 +24,7 @@ from crawlers.middlewares import BackoffRetryMiddleware
 from crawlers.outcome import errors
 from crawlers.pipelines import ArchivePipeline, next_watermark
 from crawlers.run import crawl, crawl_window, user_agent
-from crawlers.sources import source_spec
+from crawlers.sources import check_registry, registry, source_spec
 from crawlers.spiders.federal_register import FederalRegisterSpider, Slice
 from tests.conftest import REPLAY_DIR
 
@@ -273,6 +273,21 @@ def test_unknown_source_is_a_one_line_error_listing_valid_names():
         r"federal_register_fulltext, federal_register_pi, ntia$",
     ):
         source_spec("fedreg")
+
+
+def test_the_source_registry_is_checked_when_read():
+    assert check_registry(registry()) is registry()  # the shipped file holds sound facts
+    spec = registry()["federal_register_fulltext"]
+    for key, bad in (("max_attempts", 0), ("outage_grace_days", "7"), ("batch", 2.5)):
+        with pytest.raises(ValueError, match=rf"^sources.json: federal_register_fulltext.{key} "):
+            check_registry({"federal_register_fulltext": {**spec, key: bad}})
+    with pytest.raises(ValueError, match="max_attempts must be a whole number of at least 1"):
+        check_registry({"x": {**spec, "max_attempts": True}})
+    with pytest.raises(ValueError, match=r"^sources.json: x.spider must be non-empty text$"):
+        check_registry({"x": {**spec, "spider": ""}})
+    with pytest.raises(ValueError, match="x.download_delay must be seconds, got -1"):
+        check_registry({"x": {**registry()["bis"], "download_delay": -1}})
+    assert check_registry({"x": {**spec, "first_crawl_days": 0}})  # 0: no look-back
 
 
 def test_user_agent_names_project_version_and_contact():
