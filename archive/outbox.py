@@ -43,12 +43,12 @@ from archive.links import RELATED, decode
 from archive.rows import raw_record
 from archive.rule_context import rule_context
 from archive.screening import ScreeningParty, citations, publications_citing
+from archive.store import CHUNK
 
 KEY_DATES = ("comments_close_on", "effective_on", "compliance_on")
 STATES = ("pending", "sent", "failed", "maybe")
 WHY_PER_TAG = 3
 WATCH_PER_ALERT = 3
-CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)

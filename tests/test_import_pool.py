@@ -112,7 +112,8 @@ def test_index_documents_built_before_storing_are_those_read_back(tmp_path: Path
     with Archive.open(tmp_path) as archive:
         archive.store_encoded(items)
     with sqlite3.connect(tmp_path / "regwatch.db") as conn:
-        stored = {row[12]: row for row in conn.execute(indexdoc.ROWS_SQL)}
+        number = indexdoc.ROW_COLUMNS.index("source_id")
+        stored = {row[number]: row for row in conn.execute(indexdoc.ROWS_SQL)}
     assert len(stored) == len(items)
     for item in items:
         row = stored[item.source_id]
