@@ -34,9 +34,8 @@ MAX_VALUES = 20  # values of one filter
 
 def search_arguments(params: Any, *, facets: bool = True) -> dict[str, Any]:
     """`steps.search_request` keyword arguments (without config and today) for `params`."""
-    unknown = [name for name in params if name not in KNOWN]
-    if unknown:
-        raise QueryError(f"unknown parameter {unknown[0]!r}; the parameters are {', '.join(KNOWN)}")
+    if unknown := _unknown(params):
+        raise QueryError(f"unknown parameter {unknown!r}; the parameters are {', '.join(KNOWN)}")
     page = page_number(params)
     values = {}
     for name, argument in MULTI.items():
@@ -71,10 +70,15 @@ def page_number(params: Any) -> int:
     return int(text)
 
 
+def _unknown(params: Any) -> str | None:
+    """The first parameter no search has, if any."""
+    return next((name for name in params if name not in KNOWN), None)
+
+
 def is_blank(params: Any) -> bool:
     """Nothing asked yet (the bare search page; an unknown parameter is asking)."""
     return (
-        all(name in KNOWN for name in params)
+        _unknown(params) is None
         and not params.get("q", "").strip()
         and not any(params.getlist(n) for n in MULTI)
         and not any(params.get(n) for n in ("since", "until", "open"))
