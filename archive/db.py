@@ -6,7 +6,8 @@ autocommit mode with WAL, foreign keys and a busy timeout, migrated to the newes
 database is built beside its path and linked into place whole, so no reader ever sees it half made.
 Before anything is written, the file is checked read-only (`dbcheck`): an empty, foreign, damaged
 or newer file raises `ArchiveError` with one line and keeps every byte. `transaction()` wraps one
-write in `BEGIN IMMEDIATE` … `COMMIT` (rolled back on any error).
+write in `BEGIN IMMEDIATE` … `COMMIT` (rolled back on any error). `rows_in` runs a lookup by a
+list of values of any length, `CHUNK` values per statement.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from archive.dbcheck import applied_versions, failure, is_damage
 from archive.errors import ArchiveError
@@ -33,6 +35,8 @@ PRAGMAS = (
     "PRAGMA cache_size = -65536",  # 64 MiB of page cache keeps bulk imports off the disk
 )
 ALL_VERSIONS = {version for version, _, _ in MIGRATIONS}
+CHUNK = 500  # values bound per lookup by `rows_in`, far below SQLite's limit
+MARKS = "{marks}"  # where `rows_in` puts a chunk's `?, ?, ?`
 STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # how times are written: ISO 8601 UTC, comparable as text
 
 
@@ -215,6 +219,21 @@ def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         with suppress(sqlite3.Error):  # a damaged file may refuse even this
             conn.execute("ROLLBACK")
+
+
+def rows_in(
+    conn: sqlite3.Connection | sqlite3.Cursor,
+    sql: str,
+    values: Sequence[object],
+    leading: Sequence[object] = (),
+) -> Iterator[Any]:
+    """The rows of `sql`, whose `IN ({marks})` takes `values`, `CHUNK` values per statement;
+    `leading` are the parameters bound before them. Each chunk's rows come in its own order."""
+    if sql.count(MARKS) != 1:
+        raise ValueError(f"rows_in needs one {MARKS} in its SQL: {sql[:80]!r}")
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start : start + CHUNK]
+        yield from conn.execute(sql.replace(MARKS, ", ".join("?" * len(chunk))), (*leading, *chunk))
 
 
 def utc_now() -> str:

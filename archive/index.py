@@ -23,7 +23,7 @@ from typing import Any
 
 import tantivy
 
-from archive.db import snapshot
+from archive.db import MARKS, rows_in, snapshot
 from archive.errors import ArchiveError
 from archive.indexdir import (
     Unusable,
@@ -37,7 +37,6 @@ from archive.indexdir import (
     swap_in,
 )
 from archive.indexdoc import ROWS_SQL, SCHEMA, document, identified
-from archive.store import CHUNK
 
 SCHEMA_VERSION = 4  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field;
 # 4: facet combination fields
@@ -276,10 +275,8 @@ def _prepared_documents(
     missing = [key[0] for key in keys if key[0] not in found]
     cursor = conn.cursor()
     cursor.row_factory = None
-    for start in range(0, len(missing), CHUNK):
-        chunk = missing[start : start + CHUNK]
-        sql = f"{ROWS_SQL} WHERE p.id IN ({', '.join('?' * len(chunk))})"
-        found.update((row[0], document(row)) for row in cursor.execute(sql, chunk))
+    sql = f"{ROWS_SQL} WHERE p.id IN ({MARKS})"
+    found.update((row[0], document(row)) for row in rows_in(cursor, sql, missing))
     return [found.get(key[0]) for key in keys]
 
 

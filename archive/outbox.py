@@ -38,12 +38,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from archive.agencies import agency_keys, keyword
-from archive.db import stamp, transaction, utc_now
+from archive.db import MARKS, rows_in, stamp, transaction, utc_now
 from archive.links import RELATED, decode
 from archive.rows import raw_record
 from archive.rule_context import rule_context
 from archive.screening import ScreeningParty, citations, publications_citing
-from archive.store import CHUNK
 
 KEY_DATES = ("comments_close_on", "effective_on", "compliance_on")
 STATES = ("pending", "sent", "failed", "maybe")
@@ -325,13 +324,8 @@ DOC_COLUMNS = (
 
 
 def _documents(conn: sqlite3.Connection, pids: list[int]) -> dict[int, dict[str, Any]]:
-    docs = {}
-    for start in range(0, len(pids), CHUNK):
-        chunk = pids[start : start + CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        sql = f"SELECT {DOC_COLUMNS} FROM publications p WHERE p.id IN ({marks})"
-        docs.update({row["id"]: _doc(row) for row in conn.execute(sql, chunk)})
-    return docs
+    sql = f"SELECT {DOC_COLUMNS} FROM publications p WHERE p.id IN ({MARKS})"
+    return {row["id"]: _doc(row) for row in rows_in(conn, sql, pids)}
 
 
 def _doc(row: sqlite3.Row) -> dict[str, Any]:
@@ -353,15 +347,8 @@ def _with_context(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, An
 
 
 def _fingerprints(conn: sqlite3.Connection, pids: list[int]) -> dict[int, str]:
-    found = {}
-    for start in range(0, len(pids), CHUNK):
-        chunk = pids[start : start + CHUNK]
-        sql = (
-            "SELECT publication_id, fingerprint FROM alert_seen "
-            f"WHERE publication_id IN ({', '.join('?' * len(chunk))})"
-        )
-        found.update(dict(conn.execute(sql, chunk)))
-    return found
+    sql = f"SELECT publication_id, fingerprint FROM alert_seen WHERE publication_id IN ({MARKS})"
+    return dict(rows_in(conn, sql, pids))
 
 
 def _fingerprint(doc: dict[str, Any], result: dict[str, Any]) -> str:

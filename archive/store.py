@@ -20,10 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from archive import rows
-from archive.db import transaction, utc_now
+from archive.db import MARKS, rows_in, transaction, utc_now
 from archive.records import Publication
-
-CHUNK = 500  # bound parameters per lookup, far below SQLite's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +120,13 @@ def _known(
     for source, source_id in keys:
         by_source.setdefault(source, []).append(source_id)
     found: dict[tuple[str, str], tuple[int, str, str | None]] = {}
+    sql = (
+        "SELECT source_id, id, content_hash, body_text FROM publications "
+        f"WHERE source = ? AND source_id IN ({MARKS})"
+    )
     for source, ids in by_source.items():
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            sql = (
-                "SELECT source_id, id, content_hash, body_text FROM publications "
-                f"WHERE source = ? AND source_id IN ({', '.join('?' * len(chunk))})"
-            )
-            for source_id, row_id, digest, body in conn.execute(sql, (source, *chunk)):
-                found[(source, source_id)] = (row_id, digest, body)
+        for source_id, row_id, digest, body in rows_in(conn, sql, ids, (source,)):
+            found[(source, source_id)] = (row_id, digest, body)
     return found
 
 
@@ -170,21 +166,15 @@ def _changed_fields(
     conn: sqlite3.Connection, updates: list[tuple[Any, ...]]
 ) -> list[tuple[int, list[str]]]:
     """(publication id, names of the stored fields an update changes), read before it is made."""
+    stored = len(rows.STORED_FIELDS)
+    new_values = {u[-1]: u[:stored] for u in updates}
+    sql = f"SELECT id, {', '.join(rows.STORED_FIELDS)} FROM publications WHERE id IN ({MARKS})"
     found = []
-    for start in range(0, len(updates), CHUNK):
-        chunk = {u[-1]: u[: len(rows.STORED_FIELDS)] for u in updates[start : start + CHUNK]}
-        sql = (
-            f"SELECT id, {', '.join(rows.STORED_FIELDS)} FROM publications "
-            f"WHERE id IN ({', '.join('?' * len(chunk))})"
-        )
-        for row_id, *old in conn.execute(sql, list(chunk)):
-            new = chunk[row_id]
-            names = [
-                n
-                for n, a, b in zip(rows.STORED_FIELDS, old, new, strict=True)
-                if not rows.same(n, a, b)
-            ]
-            found.append((row_id, names))
+    for row_id, *old in rows_in(conn, sql, list(new_values)):
+        new = new_values[row_id]
+        pairs = zip(rows.STORED_FIELDS, old, new, strict=True)
+        names = [name for name, a, b in pairs if not rows.same(name, a, b)]
+        found.append((row_id, names))
     return found
 
 

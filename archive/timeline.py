@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from archive.db import MARKS, rows_in
 from archive.document import mentioning
 from archive.index import SearchIndex
 from archive.records import iso_date
@@ -185,19 +186,14 @@ def _family(conn: sqlite3.Connection, found: Iterable[sqlite3.Row]) -> list[sqli
     """`found` with every other record of their families."""
     rows = {r["id"]: r for r in found}
     families = sorted({r["family"] for r in rows.values() if r["family"]})
-    for start in range(0, len(families), 500):
-        chunk = families[start : start + 500]
-        sql = f"{SELECT} WHERE p.family IN ({', '.join('?' * len(chunk))})"
-        rows.update((r["id"], r) for r in conn.execute(sql, chunk))
+    sql = f"{SELECT} WHERE p.family IN ({MARKS})"
+    rows.update((r["id"], r) for r in rows_in(conn, sql, families))
     return list(rows.values())
 
 
 def _by_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> list[sqlite3.Row]:
-    wanted, found = list(dict.fromkeys(ids)), []
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        sql = f"{SELECT} WHERE p.id IN ({', '.join('?' * len(chunk))})"
-        found += conn.execute(sql, chunk).fetchall()
+    wanted = list(dict.fromkeys(ids))
+    found = list(rows_in(conn, f"{SELECT} WHERE p.id IN ({MARKS})", wanted))
     order = {pid: n for n, pid in enumerate(wanted)}
     return sorted(found, key=lambda r: order[r["id"]])
 

@@ -19,9 +19,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from archive import rows
-from archive.db import transaction, utc_now
+from archive.db import CHUNK, MARKS, rows_in, transaction, utc_now
 
-CHUNK = 500
 COLUMNS = ("kind", "item", "matched", "field", "start", "end", "quote", "score")
 
 
@@ -80,15 +79,12 @@ def _cell(hit: dict[str, Any], name: str) -> Any:
 def hits_for(conn: sqlite3.Connection, pids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     """Current hits of these publications, in the order they were found in."""
     found: dict[int, list[dict[str, Any]]] = {}
-    for start in range(0, len(pids), CHUNK):
-        chunk = list(pids[start : start + CHUNK])
-        sql = (
-            f"SELECT publication_id, {', '.join(_quoted(COLUMNS))} FROM watch_hits "
-            f"WHERE publication_id IN ({', '.join('?' * len(chunk))}) "
-            "ORDER BY publication_id, field, start"
-        )
-        for row in conn.execute(sql, chunk):
-            found.setdefault(row[0], []).append(dict(zip(COLUMNS, row[1:], strict=True)))
+    sql = (
+        f"SELECT publication_id, {', '.join(_quoted(COLUMNS))} FROM watch_hits "
+        f"WHERE publication_id IN ({MARKS}) ORDER BY publication_id, field, start"
+    )
+    for row in rows_in(conn, sql, pids):
+        found.setdefault(row[0], []).append(dict(zip(COLUMNS, row[1:], strict=True)))
     return found
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from archive import Archive, ArchiveError, Publication
-from archive.db import snapshot, transaction
+from archive.db import CHUNK, snapshot, transaction
 from archive.migrations import MIGRATIONS
 from archive.rows import raw_record
 from crawlers.normalize import publication_from_fr
@@ -110,6 +110,21 @@ def test_changed_document_is_updated_in_place(archive: Archive, home: Path) -> N
     assert after[0][2] > updated_at
     assert [h.source_id for h in archive.search("zirconium")] == ["2023-23048"]
     assert archive.status().documents == {"federal_register": len(RECORDS)}
+
+
+def test_a_batch_larger_than_one_lookup_is_compared_whole(home: Path) -> None:
+    count = CHUNK * 2 + 1  # three lookups of stored rows
+    batch = [
+        dataclasses.replace(pubs()[0], source_id=f"SYNTHETIC-{n}", family=None)
+        for n in range(count)
+    ]
+    with Archive.open(home) as archive:
+        assert archive.store(batch).inserted == count
+        assert archive.store(batch).unchanged == count
+        changed = [dataclasses.replace(p, abstract=f"Amended {n}.") for n, p in enumerate(batch)]
+        assert archive.store(changed).updated == count
+    versions = rows(home, "SELECT changed FROM publication_versions WHERE version = 2")
+    assert [json.loads(changed) for (changed,) in versions] == [["abstract"]] * count
 
 
 def test_repeats_in_one_batch_apply_in_order(home: Path) -> None:
