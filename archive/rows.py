@@ -6,7 +6,11 @@ in `Encoded`, made once per publication by `encoded`, in a worker process for bu
 dicts with the Federal Register API's field names (JSON columns decoded). The source record
 (`raw`) is stored as zstd-compressed compact JSON (JSON text in rows written before migration
 12); `raw_record` is the one reader of it, and what SQL needs of it (`RAW_COLUMNS`: citation,
-full-text URL, public-inspection issue) is copied into columns of their own.
+full-text URL, public-inspection issue) is copied into columns of their own. No key, text or JSON
+column may hold more characters than `field_limits.json` allows it (ten times and more what a real
+Federal Register document holds: titles up to 1,090 characters and abstracts up to 6,144 in
+106,000 documents of 2020-2026), so one hostile record cannot swell digests, alerts, pages and
+the index; full text is bounded by the crawlers' download limits and the import's line limit.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import json
 import operator
 import sqlite3
+from pathlib import Path
 from typing import Any, NamedTuple
 
 try:
@@ -62,6 +67,11 @@ RAW_COLUMNS = {
 WRITTEN_FIELDS = (*STORED_FIELDS, *RAW_COLUMNS)
 RAW_LEVEL = 3  # zstd level: 2.1 KB of FR JSON → ~0.95 KB in ~20 µs
 NOT_READ = ("url", "body_text")
+# Columns `field_limits.json` may bound: the key and the text and JSON content but full text.
+LIMITED = ("source_id", *(n for n in CONTENT_FIELDS if n not in (*DATE_FIELDS, "body_text")))
+_KEYED = ("source_id", *WRITTEN_FIELDS)
+SHOWN = 80  # characters of a value a rejection message quotes
+LIMITS_FILE = Path(__file__).with_name("field_limits.json")
 _sorted_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _json_string = json.encoder.encode_basestring  # one string as both encoders above write it
@@ -88,26 +98,66 @@ class Encoded(NamedTuple):
         return Encoded(self.source, self.source_id, values, _digest(values[: len(CONTENT_FIELDS)]))
 
 
+def load_limits(path: Path) -> list[tuple[int, str, int]]:
+    """The `field_limits.json` at `path` as (position in `(source_id, *WRITTEN_FIELDS)`, column,
+    most characters); `ValueError` naming the file and the first column that is not one of
+    `LIMITED`, or whose limit is not a whole number of at least 1."""
+    limits = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(limits, dict):
+        raise ValueError(f"{path.name}: expected an object of column: most characters")
+    checked = []
+    for name, most in limits.items():
+        if name not in LIMITED:
+            raise ValueError(f"{path.name}: {name!r} is not one of {', '.join(LIMITED)}")
+        if type(most) is not int or most < 1:
+            raise ValueError(
+                f"{path.name}: {name} must be a whole number of at least 1, got {most!r}"
+            )
+        checked.append((_KEYED.index(name), name, most))
+    return checked
+
+
+LIMITS = load_limits(LIMITS_FILE)
+
+
 def encoded(pub: Publication) -> Encoded:
     """`pub` checked and encoded; raises `ValueError` naming why it cannot be stored."""
     check(pub)
     try:
         values, digest = encode(pub)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{pub.source} {pub.source_id}: not JSON-serialisable: {exc}") from None
+        raise ValueError(f"{_label(pub)}: not JSON-serialisable: {exc}") from None
+    keyed = (pub.source_id, *values)
+    for at, name, most in LIMITS:
+        if keyed[at] is not None and len(keyed[at]) > most:
+            raise ValueError(
+                f"{_label(pub)}: {name} holds {len(keyed[at]):,} "
+                f"characters, more than the {most:,} a document may ({LIMITS_FILE.name})"
+            )
     return Encoded(pub.source, pub.source_id, values, digest)
+
+
+def _label(pub: Publication) -> str:
+    """`<source> <source_id>` for a message."""
+    return f"{pub.source} {_shown(pub.source_id)}"
+
+
+def _shown(value: Any) -> str:
+    """`value` as text for a message, cut to `SHOWN` characters ("…" marks a cut)."""
+    text = str(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
 
 
 def check(pub: Publication) -> None:
     """Raise `ValueError` naming the first reason `pub` cannot be stored."""
-    label = f"{pub.source} {pub.source_id}"
+    label = _label(pub)
     for name in ("source", "source_id", "title", "publication_date"):
         if not isinstance(getattr(pub, name), str) or not getattr(pub, name).strip():
             raise ValueError(f"{label}: {name} is empty")
     for name in DATE_FIELDS:
         value = getattr(pub, name)
         if value is not None and iso_date(value) is None:
-            raise ValueError(f"{label}: {name} is not an ISO date (YYYY-MM-DD): {value!r}")
+            raise ValueError(f"{label}: {name} is not an ISO date (YYYY-MM-DD): {_shown(value)!r}")
     if not EARLIEST <= pub.publication_date <= LATEST:
         raise ValueError(
             f"{label}: publication_date {pub.publication_date} is not a plausible date"

@@ -1,5 +1,6 @@
 """What an input file may cost: a line too long to hold, a device, a batch of huge lines, a
-gzip-compressed file (whole, or cut short as an interrupted download leaves it).
+gzip-compressed file (whole, or cut short as an interrupted download leaves it), a record whose
+field holds more than `archive/field_limits.json` allows.
 
 Every JSON-lines reader (`regwatch import`, `tag --input`, `eval`) reads through
 `regwatch.jsonl`; real FR records come from `tests/fixtures/cli/fr_documents.jsonl`, the long
@@ -11,7 +12,9 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import json
 import lzma
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -21,7 +24,11 @@ import pytest
 from click.testing import CliRunner
 
 from archive import Archive
-from archive.rows import zstd  # the zstd module the archive stores raw records with
+from archive.rows import (
+    LIMITS_FILE,
+    load_limits,
+    zstd,  # the zstd module the archive stores raw records with
+)
 from regwatch import importer
 from regwatch.cli import main
 from regwatch.importer import import_records
@@ -169,3 +176,54 @@ def test_a_gzip_file_cut_short_keeps_the_lines_before_the_cut_and_says_where(hom
     assert f": {number - 1} new, 0 changed, 0 unchanged, 1 rejected" in result.output
     tagged = invoke("tag", "--input", str(cut), "--output", str(tmp_path / "out.jsonl"))
     assert tagged.exit_code == 1 and f"  line {number}: the input breaks off here" in tagged.output
+
+
+def test_a_record_with_a_field_over_its_limit_is_rejected_by_line_and_names_the_field(
+    home, tmp_path
+):
+    limits = json.loads(LIMITS_FILE.read_text())
+    real = [json.loads(line) for line in GOOD.read_text().splitlines()]
+    synthetic = [
+        dict(real[0], document_number="SYNTHETIC-1", abstract="a" * (limits["abstract"] + 1)),
+        dict(real[0], document_number="SYNTHETIC-2", title="t" * limits["title"]),  # at the limit
+        dict(real[0], document_number="SYNTHETIC-3", topics=["topic"] * limits["topics"]),
+        dict(real[0], document_number="9" * 1_000_000),
+    ]
+    path = tmp_path / "oversized.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*synthetic, *real[1:]]))
+    result = invoke("import", str(path))
+    assert result.exit_code == 1
+    reasons = [line for line in result.output.splitlines() if line.startswith("  line ")]
+    assert reasons == [
+        f"  line 1: federal_register SYNTHETIC-1: abstract holds {limits['abstract'] + 1:,} "
+        f"characters, more than the {limits['abstract']:,} a document may (field_limits.json)",
+        "  line 3: federal_register SYNTHETIC-3: topics holds "
+        f"{len(json.dumps(['topic'] * limits['topics'], separators=(',', ':'))):,} characters, "
+        f"more than the {limits['topics']:,} a document may (field_limits.json)",
+        f"  line 4: federal_register {'9' * 79}…: source_id holds 1,000,000 characters, more "
+        f"than the {limits['source_id']:,} a document may (field_limits.json)",
+    ]
+    assert f": {len(real)} new, 0 changed, 0 unchanged, 3 rejected" in result.output
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        stored = {number for (number,) in conn.execute("SELECT source_id FROM publications")}
+    assert stored == {"SYNTHETIC-2", *(r["document_number"] for r in real[1:])}
+
+
+@pytest.mark.parametrize(
+    ("limits", "reason"),
+    [
+        ({"title": 0}, "title must be a whole number of at least 1, got 0"),
+        ({"title": "100"}, "title must be a whole number of at least 1, got '100'"),
+        ({"title": 2.5}, "title must be a whole number of at least 1, got 2.5"),
+        ({"title": True}, "title must be a whole number of at least 1, got True"),
+        ({"body_text": 10}, "'body_text' is not one of source_id, url, title"),
+        ({"raw": 10}, "'raw' is not one of source_id, url, title"),
+        ([1], "expected an object of column: most characters"),
+    ],
+)
+def test_a_broken_limits_file_names_the_column(tmp_path, limits, reason):
+    path = tmp_path / "field_limits.json"
+    path.write_text(json.dumps(limits))
+    with pytest.raises(ValueError, match="^field_limits.json: ") as raised:
+        load_limits(path)
+    assert reason in str(raised.value)
