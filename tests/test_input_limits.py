@@ -10,6 +10,7 @@ lines are synthetic.
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import io
 import json
@@ -32,7 +33,7 @@ from archive.rows import (
 from regwatch import importer
 from regwatch.cli import main
 from regwatch.importer import import_records
-from regwatch.jsonl import BadLine, bounded_lines, parse_lines
+from regwatch.jsonl import BadLine, bounded_lines, parse_lines, unpacked
 from tests.test_cli import GOOD, invoke
 
 REGWATCH = Path(sys.executable).with_name("regwatch")
@@ -227,3 +228,33 @@ def test_a_broken_limits_file_names_the_column(tmp_path, limits, reason):
     with pytest.raises(ValueError, match="^field_limits.json: ") as raised:
         load_limits(path)
     assert reason in str(raised.value)
+
+
+class FailingDisk(io.RawIOBase):
+    """Synthetic: a plain file whose disk fails (EIO) once its first `good` bytes are read."""
+
+    def __init__(self, data: bytes, good: int) -> None:
+        super().__init__()
+        self.data, self.good, self.position = data, good, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.position >= self.good:
+            raise OSError(errno.EIO, "Input/output error")
+        size = min(len(buffer), self.good - self.position)
+        buffer[:size] = self.data[self.position : self.position + size]
+        self.position += size
+        return size
+
+
+def test_a_read_error_mid_file_keeps_the_lines_before_it_and_says_where(tmp_path):
+    lines = GOOD.read_bytes().splitlines(keepends=True)
+    disk = FailingDisk(b"".join(lines), good=len(lines[0]) + len(lines[1]))
+    with Archive.open(tmp_path / "home") as archive:
+        result = import_records(archive, bounded_lines(unpacked(disk, "backfill.jsonl")))
+    assert (result.stored, result.rejected) == (
+        2,
+        [(3, "the input breaks off here ([Errno 5] Input/output error): nothing after it is read")],
+    )
