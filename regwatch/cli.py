@@ -23,10 +23,9 @@ import click
 
 from regwatch import files, steps
 from regwatch.config import Config, ConfigError, load_config
-from regwatch.inert import shorten, terminal_text
+from regwatch.inert import ERROR_WIDTH, error_text, shorten, terminal_text
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
-ERROR_WIDTH = 300  # characters of an error line; a longer quoted query or URL is cut in the middle
 FACETS_SHOWN = 15  # values per facet in the table output
 MAX_WORKERS = 64  # import processes: a typo such as 10000 must not fork thousands
 SHOWN = 5  # rejected lines or failed documents named before the summary line
@@ -48,9 +47,8 @@ def _errors() -> Iterator[None]:
 
 
 def _error(message: str) -> click.ClickException:
-    """One `Error:` line: the first line of `message`, inert, long quotes cut in the middle."""
-    first = terminal_text(message).strip().split("\n")[0]
-    return click.ClickException(shorten(first, ERROR_WIDTH))
+    """One `Error:` line: `error_text(message)`."""
+    return click.ClickException(error_text(message))
 
 
 def _echo(text: str, err: bool = False) -> None:

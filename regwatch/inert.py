@@ -4,7 +4,8 @@ Enters: strings from documents, sources or users (titles, snippets, URLs, querie
 Leaves: the same text made harmless for one destination: `http_url` (a link in HTML, or None when
 it must be shown as text), `markdown_url` (a link target in Markdown or chat), `terminal_text` (no
 control characters, escape sequences or bidi overrides), `one_line` (that, on one line),
-`csv_cell` (no spreadsheet formula), `shorten` (a long value cut in the middle).
+`csv_cell` (no spreadsheet formula), `shorten` (a long value cut in the middle), `error_text` (an
+error message as one line of at most `ERROR_WIDTH` characters, for a terminal or a page).
 Standard library only, so every package may import it.
 """
 
@@ -21,6 +22,7 @@ _ESCAPES = re.compile(
     re.DOTALL,
 )
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+ERROR_WIDTH = 300  # characters of an error line; a longer quoted query or URL is cut in the middle
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _LINK_SAFE = ":/?#&=%+,;.-_~$'"
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\\"'<>`]")
@@ -60,6 +62,12 @@ def one_line(value: Any) -> str:
 def csv_cell(value: Any) -> Any:
     """A string a spreadsheet would read as a formula gets a leading `'`; other values as given."""
     return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+
+
+def error_text(message: object) -> str:
+    """The first line of `message` (an exception's text), inert (`terminal_text`), cut in the
+    middle to `ERROR_WIDTH` characters (a quoted query, URL or document number of any length)."""
+    return shorten(terminal_text(str(message)).strip().split("\n")[0], ERROR_WIDTH)
 
 
 def shorten(value: str, width: int = 200) -> str:

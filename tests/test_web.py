@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from regwatch import steps
 from regwatch.config import load_config
+from regwatch.inert import ERROR_WIDTH, shorten
 from regwatch.web.app import create_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -128,6 +129,23 @@ def test_api_document(client) -> None:
     )
 
 
+def test_an_error_quoting_a_huge_value_is_one_short_line(client) -> None:
+    number, word = "9" * 5000, "a" * 60_000
+    missing = client.get(f"/api/documents/federal_register/{number}").json()["error"]
+    assert missing == shorten(f"no document {number} from federal_register in the archive", 300)
+    assert len(missing) == ERROR_WIDTH and "…" in missing
+    bad = client.get("/api/search", params={"q": word}).json()["error"]
+    assert len(bad) == ERROR_WIDTH and bad.startswith("no searchable words in 'aaa")
+    page = client.get("/", params={"q": word})
+    assert page.status_code == 400
+    (message,) = [line for line in page.text.splitlines() if 'role="alert"' in line]
+    assert word[:150] in message and word[:300] not in message
+    for path in (f"/documents/federal_register/{number}", f"/digests/{number}.html"):
+        shown = client.get(path)
+        assert shown.status_code == 404
+        assert number[:150] in shown.text and number[:300] not in shown.text
+
+
 def test_document_page(client) -> None:
     page = client.get("/documents/federal_register/synthetic-0001")
     assert page.status_code == 200
@@ -171,6 +189,18 @@ def test_digest_archive_lists_and_serves_digest_files(client) -> None:
     assert client.get("/digests/digest-2025-W10.html").text == "<p>digest</p>"
     assert client.get("/digests/notes.exe").status_code == 404
     assert client.get("/digests/..%2Fregwatch.toml").status_code == 404
+
+
+def test_a_digest_file_that_cannot_be_read_is_a_503_naming_it(client, config) -> None:
+    broken = Path(config["digest.output_dir"]) / "broken.html"
+    broken.symlink_to("/proc/self/mem")  # synthetic: a regular file whose every read fails (EIO)
+    try:
+        answer = client.get("/digests/broken.html")
+        assert answer.status_code == 503
+        assert "cannot read digest file broken.html: Input/output error" in answer.text
+        assert client.get("/digests").status_code == 200
+    finally:
+        broken.unlink()
 
 
 def test_serve_binds_localhost_by_default() -> None:

@@ -35,7 +35,7 @@ from starlette.routing import Route
 from archive import ArchiveError, QueryError
 from regwatch import steps
 from regwatch.config import Config, ConfigError
-from regwatch.inert import http_url
+from regwatch.inert import error_text, http_url
 from regwatch.web import params as p
 
 HEADERS = {
@@ -43,7 +43,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-DIGEST_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.(?:html|txt|md)")
+DIGEST_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(?:html|txt|md)")  # a file name
 NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FEED_ID = "tag:regwatch.invalid,2026:search/"
 FEED_SIZE = 50
@@ -119,9 +119,9 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
             search, result = run_search(request, facets=True)
             context |= {"search": search, "result": result, "page": p.page_number(query)}
         except (QueryError, ConfigError) as exc:
-            return page("search.html", 400, **context | {"message": str(exc)})
+            return page("search.html", 400, **context | {"message": error_text(exc)})
         except ArchiveError as exc:
-            return page("search.html", 503, **context | {"message": str(exc)})
+            return page("search.html", 503, **context | {"message": error_text(exc)})
         return page("search.html", **context)
 
     def show(request: Request) -> dict[str, Any]:
@@ -136,9 +136,9 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
         try:
             doc = show(request)
         except QueryError as exc:
-            return page("message.html", 404, title="Not found", message=str(exc))
+            return page("message.html", 404, title="Not found", message=error_text(exc))
         except ArchiveError as exc:
-            return page("message.html", 503, title="Archive unavailable", message=str(exc))
+            return page("message.html", 503, title="Archive unavailable", message=error_text(exc))
         return page("document.html", doc=doc, doc_link=doc_link)
 
     async def digests_page(request: Request) -> HTMLResponse:
@@ -157,19 +157,25 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
     async def digest_file(request: Request) -> Response:
         name = request.path_params["name"]
         path = Path(config["digest.output_dir"]) / name
-        if not DIGEST_FILE.fullmatch(name) or not path.is_file():
-            return page("message.html", 404, title="Not found", message=f"no digest file {name}")
+        try:
+            body = path.read_bytes() if DIGEST_FILE.fullmatch(name) and path.is_file() else None
+        except OSError as exc:
+            unreadable = error_text(f"cannot read digest file {name}: {exc.strerror}")
+            return page("message.html", 503, title="Digest unavailable", message=unreadable)
+        if body is None:
+            missing = error_text(f"no digest file {name}")
+            return page("message.html", 404, title="Not found", message=missing)
         kind = mimetypes.guess_type(name)[0] or "text/plain"
         media = kind if kind == "text/html" else "text/plain"
-        return Response(path.read_bytes(), media_type=f"{media}; charset=utf-8", headers=HEADERS)
+        return Response(body, media_type=f"{media}; charset=utf-8", headers=HEADERS)
 
     async def api_search(request: Request) -> JSONResponse:
         try:
             search, result = run_search(request, facets=True)
         except (QueryError, ConfigError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400, headers=HEADERS)
+            return api_error(exc, 400)
         except ArchiveError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=503, headers=HEADERS)
+            return api_error(exc, 503)
         body = {
             "query": search.text,
             "total": result.total,
@@ -184,18 +190,18 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
         try:
             doc = show(request)
         except QueryError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=404, headers=HEADERS)
+            return api_error(exc, 404)
         except ArchiveError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=503, headers=HEADERS)
+            return api_error(exc, 503)
         return JSONResponse(doc, headers=HEADERS)
 
     async def feed(request: Request) -> Response:
         try:
             search, result = run_search(request, facets=False, limit=FEED_SIZE)
         except (QueryError, ConfigError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400, headers=HEADERS)
+            return api_error(exc, 400)
         except ArchiveError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=503, headers=HEADERS)
+            return api_error(exc, 503)
         body = atom(str(request.url), search.text, result.hits, str(request.base_url))
         return Response(body, media_type="application/atom+xml", headers=HEADERS)
 
@@ -209,6 +215,11 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
         Route("/feed.atom", feed),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def api_error(exc: Exception, status: int) -> JSONResponse:
+    """`{"error": …}` (`error_text`: one line of at most `ERROR_WIDTH` characters) with `status`."""
+    return JSONResponse({"error": error_text(exc)}, status_code=status, headers=HEADERS)
 
 
 def doc_link(source: str, source_id: str) -> str:
