@@ -29,6 +29,7 @@ except ImportError:  # before 3.14: the same module from PyPI
     from backports import zstd
 
 from archive.records import Publication, iso_date
+from regwatch.inert import shorten
 
 # Normalised fields: what a reader sees. The hash covers exactly these, never `raw`.
 CONTENT_FIELDS = (
@@ -143,9 +144,8 @@ def _label(pub: Publication) -> str:
 
 
 def _shown(value: Any) -> str:
-    """`value` as text for a message, cut to `SHOWN` characters ("…" marks a cut)."""
-    text = str(value)
-    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+    """`value` as text for a message, cut in the middle to `SHOWN` characters."""
+    return shorten(str(value), SHOWN)
 
 
 def check(pub: Publication) -> None:

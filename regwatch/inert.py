@@ -15,6 +15,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+ERROR_WIDTH = 300  # characters of an error line; a longer quoted query or URL is cut in the middle
 # Escape sequences (CSI by ESC [ or C1 0x9b, OSC, other two-byte escapes), then any single control
 # left over: C0 except tab and newline, DEL, C1, and the bidi embeddings, overrides, isolates.
 _ESCAPES = re.compile(
@@ -22,7 +23,6 @@ _ESCAPES = re.compile(
     re.DOTALL,
 )
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-ERROR_WIDTH = 300  # characters of an error line; a longer quoted query or URL is cut in the middle
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _LINK_SAFE = ":/?#&=%+,;.-_~$'"
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\\"'<>`]")
