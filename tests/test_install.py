@@ -26,11 +26,17 @@ SOURCE_IGNORE = shutil.ignore_patterns(".*", "__pycache__", "build", "dist", "*.
 
 
 def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
+    return finished(*args, cwd=cwd, env=env).stdout
+
+
+def finished(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     done = subprocess.run(
         [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, f"{args}: {done.stdout}{done.stderr}"
-    return done.stdout
+    return done
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +45,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(REPO, work / "src", ignore=SOURCE_IGNORE)
     pip = (sys.executable, "-m", "pip")
     offline = ("--no-deps", "--no-build-isolation", "-q")
-    run(*pip, "wheel", *offline, "-w", work / "dist", ".", cwd=work / "src")
-    (built,) = (work / "dist").glob("regwatch-*.whl")
-    return built
+    built = finished(*pip, "wheel", *offline, "-w", work / "dist", ".", cwd=work / "src")
+    (work / "build.log").write_text(built.stdout + built.stderr)
+    (path,) = (work / "dist").glob("regwatch-*.whl")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +87,17 @@ def test_wheel_ships_data_and_no_loose_top_level_modules(wheel: Path) -> None:
         "replay/recordings/federal_register/synthetic/synthetic-malformed.json",
     ]:
         assert data in names, data
-    shipped = {n for n in names if n.startswith("nlp/patterns/")}
-    patterns = (REPO / "nlp" / "patterns").rglob("*")
-    assert shipped == {
-        f"nlp/{p.relative_to(REPO / 'nlp').as_posix()}" for p in patterns if p.is_file()
-    }
+    for folder in ("nlp/patterns", "replay/recordings"):
+        shipped = {n for n in names if n.startswith(f"{folder}/")}
+        files = (
+            p for p in (REPO / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        )
+        assert shipped == {p.relative_to(REPO).as_posix() for p in files}, folder
+
+
+def test_building_the_wheel_warns_of_no_folder_left_out(wheel: Path) -> None:
+    log = (wheel.parent.parent / "build.log").read_text()
+    assert "would be ignored" not in log and "absent from the `packages`" not in log, log[:2000]
 
 
 def test_installed_commands_run_from_any_folder(installed: dict, tmp_path: Path) -> None:
