@@ -722,11 +722,11 @@ def _status_lines(report: Any, registered: list[str], scheduled: Iterator[str]) 
     yield f"database: {_size(report.database_bytes)}, index: {_size(report.index_bytes)}"
     index = report.index
     if index.usable:
-        indexed = f"{index.index_documents} documents to change {index.index_last_change}"
+        indexed = f"{index.index_documents} documents as of change {index.index_last_change}"
     else:
         indexed = "unusable" if index.problem else "none yet"
     yield (
-        f"search index: {indexed}; database: {index.database_documents} documents to change "
+        f"search index: {indexed}; database: {index.database_documents} documents as of change "
         f"{index.database_last_change}"
     )
     yield index.problem or "search index and database agree"

@@ -104,8 +104,8 @@ def test_a_level_index_agrees_with_sqlite(stored: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[-2] == (
-        f"search index: {len(PUBS)} documents to change 1; "
-        f"database: {len(PUBS)} documents to change 1"
+        f"search index: {len(PUBS)} documents as of change 1; "
+        f"database: {len(PUBS)} documents as of change 1"
     )
     assert lines[-1] == "search index and database agree"
 
