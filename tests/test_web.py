@@ -132,7 +132,9 @@ def test_api_document(client) -> None:
 def test_an_error_quoting_a_huge_value_is_one_short_line(client) -> None:
     number, word = "9" * 5000, "a" * 60_000
     missing = client.get(f"/api/documents/federal_register/{number}").json()["error"]
-    assert missing == shorten(f"no document {number} from federal_register in the archive", 300)
+    assert missing == shorten(
+        f"no document {number} from federal_register in the archive", ERROR_WIDTH
+    )
     assert len(missing) == ERROR_WIDTH and "…" in missing
     bad = client.get("/api/search", params={"q": word}).json()["error"]
     assert len(bad) == ERROR_WIDTH and bad.startswith("no searchable words in 'aaa")
