@@ -68,9 +68,10 @@ RAW_COLUMNS = {
 WRITTEN_FIELDS = (*STORED_FIELDS, *RAW_COLUMNS)
 RAW_LEVEL = 3  # zstd level: 2.1 KB of FR JSON → ~0.95 KB in ~20 µs
 NOT_READ = ("url", "body_text")
-# Columns `field_limits.json` may bound: the key and the text and JSON content but full text.
-LIMITED = ("source_id", *(n for n in CONTENT_FIELDS if n not in (*DATE_FIELDS, "body_text")))
 _KEYED = ("source_id", *WRITTEN_FIELDS)
+# Columns `field_limits.json` may bound: the key and every text or JSON column but full text (the
+# checked dates, the family made of the key, the compressed source record stand unbounded).
+LIMITED = tuple(n for n in _KEYED if n not in (*DATE_FIELDS, "body_text", "family", "raw"))
 SHOWN = 80  # characters of a value a rejection message quotes
 LIMITS_FILE = Path(__file__).with_name("field_limits.json")
 _sorted_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode

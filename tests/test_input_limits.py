@@ -189,6 +189,7 @@ def test_a_record_with_a_field_over_its_limit_is_rejected_by_line_and_names_the_
         dict(real[0], document_number="SYNTHETIC-2", title="t" * limits["title"]),  # at the limit
         dict(real[0], document_number="SYNTHETIC-3", topics=["topic"] * limits["topics"]),
         dict(real[0], document_number="9" * 1_000_000),
+        dict(real[0], document_number="SYNTHETIC-5", citation="9" * (limits["citation"] + 1)),
     ]
     path = tmp_path / "oversized.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in [*synthetic, *real[1:]]))
@@ -203,8 +204,10 @@ def test_a_record_with_a_field_over_its_limit_is_rejected_by_line_and_names_the_
         f"more than the {limits['topics']:,} a document may (field_limits.json)",
         f"  line 4: federal_register {'9' * 52}…{'9' * 27}: source_id holds 1,000,000 characters, "
         f"more than the {limits['source_id']:,} a document may (field_limits.json)",
+        f"  line 5: federal_register SYNTHETIC-5: citation holds {limits['citation'] + 1:,} "
+        f"characters, more than the {limits['citation']:,} a document may (field_limits.json)",
     ]
-    assert f": {len(real)} new, 0 changed, 0 unchanged, 3 rejected" in result.output
+    assert f": {len(real)} new, 0 changed, 0 unchanged, 4 rejected" in result.output
     with sqlite3.connect(home / "regwatch.db") as conn:
         stored = {number for (number,) in conn.execute("SELECT source_id FROM publications")}
     assert stored == {"SYNTHETIC-2", *(r["document_number"] for r in real[1:])}
