@@ -93,9 +93,12 @@ class Archive:
         """Open the archive in `home`: for writing (created if needed) or `readonly`.
 
         A reader never waits for a writer and never changes the index; in a read-only folder it
-        also creates nothing. A writer refuses a read-only home with one line.
+        also creates nothing. A writer refuses a read-only home with one line, and a broken
+        `field_limits.json` (`rows.limits`) with one `ValueError` line.
         """
         home = Path(home)
+        if not readonly:
+            rows.limits()
         try:
             home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

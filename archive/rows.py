@@ -119,7 +119,11 @@ def load_limits(path: Path) -> list[tuple[int, str, int]]:
     return checked
 
 
-LIMITS = load_limits(LIMITS_FILE)
+@functools.cache
+def limits() -> list[tuple[int, str, int]]:
+    """The checked `LIMITS_FILE` (`load_limits`), read once: `Archive.open` reads it for writing,
+    so a broken file stops a command in one line before anything is stored."""
+    return load_limits(LIMITS_FILE)
 
 
 def encoded(pub: Publication) -> Encoded:
@@ -130,7 +134,7 @@ def encoded(pub: Publication) -> Encoded:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{_label(pub)}: not JSON-serialisable: {exc}") from None
     keyed = (pub.source_id, *values)
-    for at, name, most in LIMITS:
+    for at, name, most in limits():
         if keyed[at] is not None and len(keyed[at]) > most:
             raise ValueError(
                 f"{_label(pub)}: {name} holds {len(keyed[at]):,} "

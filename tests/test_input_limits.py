@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archive import Archive
+from archive import Archive, rows
 from archive.rows import (
     LIMITS_FILE,
     load_limits,
@@ -231,6 +231,22 @@ def test_a_broken_limits_file_names_the_column(tmp_path, limits, reason):
     with pytest.raises(ValueError, match="^field_limits.json: ") as raised:
         load_limits(path)
     assert reason in str(raised.value)
+
+
+def test_a_broken_limits_file_stops_a_writing_command_in_one_line(home, tmp_path, monkeypatch):
+    bad = tmp_path / "field_limits.json"
+    bad.write_text('{"title": 0}')
+    monkeypatch.setattr(rows, "LIMITS_FILE", bad)
+    rows.limits.cache_clear()
+    try:
+        result = invoke("import", str(GOOD))
+    finally:
+        rows.limits.cache_clear()
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: field_limits.json: title must be a whole number of at least 1, got 0\n"
+    )
+    assert not (home / "regwatch.db").exists()
 
 
 class FailingDisk(io.RawIOBase):
