@@ -13,9 +13,10 @@ read: a bad entry is a `ValueError` naming it.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from pathlib import Path
+
+from regwatch.jsonl import data_file
 
 ALIASES = Path(__file__).with_name("agency_aliases.json")
 CACHED = 8192  # distinct texts remembered (agency names, types, countries)
@@ -39,7 +40,7 @@ def agency_keys(name: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1)
 def aliases() -> dict[str, str]:
     """`keyword(alias)` → Federal Register agency slug, from `ALIASES`."""
-    data = json.loads(ALIASES.read_text(encoding="utf-8"))
+    data = data_file(ALIASES)
     if not isinstance(data, dict):
         raise ValueError(f"{ALIASES.name}: expected an object of name → agency slug")
     found: dict[str, str] = {}

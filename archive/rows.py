@@ -30,6 +30,7 @@ except ImportError:  # before 3.14: the same module from PyPI
 
 from archive.records import Publication, iso_date
 from regwatch.inert import shorten
+from regwatch.jsonl import data_file
 
 # Normalised fields: what a reader sees. The hash covers exactly these, never `raw`.
 CONTENT_FIELDS = (
@@ -104,7 +105,7 @@ def load_limits(path: Path) -> list[tuple[int, str, int]]:
     """The `field_limits.json` at `path` as (position in `(source_id, *WRITTEN_FIELDS)`, column,
     most characters); `ValueError` naming the file and the first column that is not one of
     `LIMITED`, or whose limit is not a whole number of at least 1."""
-    limits = json.loads(path.read_text(encoding="utf-8"))
+    limits = data_file(path)
     if not isinstance(limits, dict):
         raise ValueError(f"{path.name}: expected an object of column: most characters")
     checked = []

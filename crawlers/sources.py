@@ -11,10 +11,11 @@ fetch after tagging).
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from regwatch.jsonl import data_file
 
 REGISTRY = Path(__file__).with_name("sources.json")
 REQUIRED = ("spider", "base_url")
@@ -45,7 +46,7 @@ ALL = "all"
 @cache
 def registry() -> dict[str, dict[str, Any]]:
     """Every source by name, checked (`check_registry`)."""
-    return check_registry(json.loads(REGISTRY.read_text(encoding="utf-8")))
+    return check_registry(data_file(REGISTRY))
 
 
 def check_registry(sources: Any) -> dict[str, dict[str, Any]]:

@@ -36,6 +36,7 @@ from typing import Any
 import pycountry
 
 from nlp.watchnames import NameHit, NameIndex, NameRules, load_name_rules
+from regwatch.jsonl import data_file
 
 COUNTRY_CODES = Path(__file__).parent / "patterns" / "watch" / "country_codes.json"
 KINDS = ("eccn", "counterparty", "cfr", "license_exception", "country_group", "term")
@@ -295,7 +296,7 @@ def iso_code(country: str) -> str | None:
 @cache
 def _country_codes() -> dict[str, str]:
     """`COUNTRY_CODES`, checked: an object of country name → two capital letters."""
-    codes = json.loads(COUNTRY_CODES.read_text(encoding="utf-8"))
+    codes = data_file(COUNTRY_CODES)
     if not isinstance(codes, dict) or not all(
         isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[A-Z]{2}", v)
         for k, v in codes.items()

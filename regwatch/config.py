@@ -159,6 +159,8 @@ def _validate(key: str, value: Any, spec: Mapping[str, Any], where: str) -> Any:
         return _named_tables(key, value, spec, where)
     try:
         checked = _CHECKS[kind](value)
+    except ConfigError:  # not this value's fault (a broken `crawlers/sources.json`)
+        raise
     except (TypeError, ValueError) as exc:
         shown = "" if spec.get("secret") else f", got {value!r}"  # secrets are never echoed
         raise ConfigError(f"{where}: {key} {exc}{shown}") from None
@@ -371,7 +373,10 @@ def _as_sources(value: Any) -> tuple[str, ...]:
     from crawlers.sources import crawled_sources
 
     names = _as_strs(value)
-    known = crawled_sources("all")
+    try:
+        known = crawled_sources("all")
+    except ValueError as exc:  # the registry is broken, not the value naming its sources
+        raise ConfigError(str(exc)) from None
     for name in names:
         if name not in known:
             raise ValueError(f"has unknown source {name!r} (known: {', '.join(sorted(known))})")

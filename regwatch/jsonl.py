@@ -9,7 +9,9 @@ the lines: a `BadLine` saying why).
 Leaves: `(line number, object)` for every non-blank line holding a JSON object, numbered from 1;
 a line that is not UTF-8, not JSON or not an object, or a `BadLine`, becomes a `LineError` (a
 `ValueError` reading `line N: reason`) — yielded by `parse_lines` so a caller can go on, raised by
-`objects` and `read_objects`.
+`objects` and `read_objects`. `data_file` reads one JSON data file shipped with the project
+(`sources.json`, `field_limits.json`, …): text that is not UTF-8 or not JSON is a `ValueError`
+naming the file and where.
 Standard library only, so every package (including `nlp/`) may import it.
 """
 
@@ -143,6 +145,18 @@ def _object(number: int, line: str) -> dict[str, Any] | LineError:
     if not isinstance(record, dict):
         return LineError(number, f"expected a JSON object, got {json_type(record)}")
     return record
+
+
+def data_file(path: Path) -> Any:
+    """The JSON value held by the file at `path`; `ValueError` naming the file when it is not
+    UTF-8 or not JSON (the reader's own message would not say which file)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name}: not UTF-8 (byte {exc.start + 1})") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise ValueError(f"{path.name}: not JSON: {exc.msg} ({where})") from None
 
 
 def json_type(value: Any) -> str:

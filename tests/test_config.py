@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from crawlers import sources
 from regwatch.config import ConfigError, load_config, load_schema
 
 REPO = Path(__file__).resolve().parent.parent
@@ -152,3 +153,19 @@ def test_routes_are_read_with_their_defaults(tmp_path):
         "words": (),
         "watch": False,
     }
+
+
+def test_a_broken_source_registry_is_named_not_blamed_on_the_config(tmp_path, monkeypatch):
+    broken = tmp_path / "sources.json"
+    broken.write_text("{")
+    monkeypatch.setattr(sources, "REGISTRY", broken)
+    sources.registry.cache_clear()
+    try:
+        with pytest.raises(ConfigError) as raised:
+            load_config(environ={})
+    finally:
+        sources.registry.cache_clear()
+    assert str(raised.value) == (
+        "sources.json: not JSON: Expecting property name enclosed in double quotes "
+        "(line 1, column 2)"
+    )

@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import lzma
+import re
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from archive.rows import (
     load_limits,
     zstd,  # the zstd module the archive stores raw records with
 )
+from crawlers import sources
 from regwatch import importer
 from regwatch.cli import main
 from regwatch.importer import import_records
@@ -231,6 +233,28 @@ def test_a_broken_limits_file_names_the_column(tmp_path, limits, reason):
     with pytest.raises(ValueError, match="^field_limits.json: ") as raised:
         load_limits(path)
     assert reason in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"title": 10000,\n', "not JSON: Expecting property name enclosed in double quotes"),
+        (b'\xff{"title": 10000}', "not UTF-8 (byte 1)"),
+    ],
+)
+def test_a_data_file_that_is_not_json_is_named(tmp_path, monkeypatch, content, reason):
+    limits_file, registry_file = tmp_path / "field_limits.json", tmp_path / "sources.json"
+    limits_file.write_bytes(content)
+    registry_file.write_bytes(content)
+    monkeypatch.setattr(sources, "REGISTRY", registry_file)
+    sources.registry.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=f"^field_limits.json: {re.escape(reason)}"):
+            load_limits(limits_file)
+        with pytest.raises(ValueError, match=f"^sources.json: {re.escape(reason)}"):
+            sources.registry()
+    finally:
+        sources.registry.cache_clear()
 
 
 def test_a_broken_limits_file_stops_a_writing_command_in_one_line(home, tmp_path, monkeypatch):
