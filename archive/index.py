@@ -37,6 +37,7 @@ from archive.indexdir import (
     swap_in,
 )
 from archive.indexdoc import ROWS_SQL, SCHEMA, document, identified
+from archive.interrupts import held_back
 
 SCHEMA_VERSION = 4  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field;
 # 4: facet combination fields
@@ -176,8 +177,9 @@ class SearchIndex:
         """Commit what `sync` added and record the new watermark."""
         pending, self._pending = self._pending, None  # if this fails, the next writer catches up
         if self._writer is not None and pending is not None:
-            self._writer.commit()
-            save_state(self.path, SCHEMA_VERSION, pending)
+            with held_back():  # a Ctrl-C meanwhile would leave the committed rows "behind"
+                self._writer.commit()
+                save_state(self.path, SCHEMA_VERSION, pending)
 
     def release(self) -> None:
         """Let merges finish and give the index lock back."""

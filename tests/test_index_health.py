@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive import Archive, ArchiveError
-from archive.indexdir import WriterLock
+from archive.indexdir import WriterLock, save_state
 from crawlers.normalize import publication_from_fr
 from regwatch.cli import main
 
@@ -145,6 +145,26 @@ def test_crash_after_index_commit_does_not_duplicate(home: Path, monkeypatch) ->
     Archive.open(home).close()
     assert found(home, "entity list") == [PUBS[0].source_id]
     assert health(home).index_documents == 1
+
+
+def test_ctrl_c_as_an_index_commit_ends_still_records_it(
+    home: Path, monkeypatch, interruptible: None
+) -> None:
+    def pressed(path: Path, schema: int, seq: int) -> None:
+        signal.raise_signal(signal.SIGINT)  # the user presses Ctrl-C as tantivy's commit returns
+        save_state(path, schema, seq)
+
+    Archive.open(home).close()
+    opened = Archive.open(home)
+    with monkeypatch.context() as patched:
+        patched.setattr("archive.index.save_state", pressed)
+        with pytest.raises(KeyboardInterrupt):  # Ctrl-C still stops the command
+            opened.store([PUBS[0]])
+    # Recorded at once: a process killed now (a second Ctrl-C) leaves no index "behind by 1",
+    # and closing has nothing to index again (after a bulk import: every document).
+    assert health(home).problem is None
+    assert found(home, "entity list") == [PUBS[0].source_id]
+    opened.close()
 
 
 def test_a_locked_index_is_reported_and_caught_up_later(home: Path, monkeypatch) -> None:
