@@ -161,13 +161,16 @@ def _plugin(url: str, policy: Policy) -> Any:
     """A plugin for `url` with regwatch's timeouts and without remote images or footer.
 
     The read timeout is longer than the call's budget, so an unanswered request ends as
-    Apprise's TIMEOUT ("maybe delivered"), while a connection never made fails plainly.
+    Apprise's TIMEOUT ("maybe delivered"), while a connection never made fails plainly. Redirects
+    are not followed: a 3xx answer is a failure (a followed 301/302/303 turns the POST into a GET
+    of whatever page answers 200, which Apprise would report as delivered).
     """
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         raise ValueError("an alert route's Apprise URL is not usable")  # validated earlier
     plugin.socket_connect_timeout = policy.timeout_seconds
     plugin.socket_read_timeout = policy.timeout_seconds * 3
+    plugin.redirects = False
     for option in QUIET_OPTIONS:
         if hasattr(plugin, option):
             setattr(plugin, option, False)

@@ -8,7 +8,8 @@ and the watched items; the title as a link (http(s) only; after `change_label`: 
 "Withdrawn from public inspection:", "Back on public inspection:"), agency · type · publication
 date, key dates, related releases or documents (titles), the sentence quoted for each watch-list
 hit, "Screening lists: adds N parties in M countries; …", up to `MAX_SECTION_LINES`
-"§ 744.23(a)(2): old → new" lines with both eCFR versions linked (http(s) only), why. Text from
+"§ 744.23(a)(2): old → new" lines with both eCFR versions linked (http(s) only), why; quotes,
+screening and section lines only while the title keeps a third of the limit. Text from
 documents is made inert: control characters removed, Markdown characters escaped, `<` `>`
 replaced (so Slack's `<!channel>` / `<@U…>` are text) and a zero-width space put after every `@`
 (so `@everyone`, `@here` ping nobody). Too long: the why is shortened, then dropped, then the title
@@ -62,13 +63,18 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS) -> str:
     related = "; ".join(inert(r.get("title")) for r in payload.get("related") or () if r)
     body += [_shorten(f"Related: {related}", limit // 4)] if related else []
     watch, quotes = _watch(payload.get("watch") or [], limit)
-    body += quotes
+    keep = limit * 2 // 3 - _length(watch)  # the title keeps the rest
+    for quote in quotes:
+        if _length(body) + len(quote) > keep:
+            break
+        body.append(quote)
     if payload.get("screening"):
-        body.append(_shorten(f"Screening lists: {inert(payload['screening'])}", limit // 4))
+        screening = _shorten(f"Screening lists: {inert(payload['screening'])}", limit // 4)
+        body += [screening] if _length(body) + len(screening) <= keep else []
     for line in (payload.get("section_changes") or [])[:MAX_SECTION_LINES]:
         shown = _section_line(line, limit // 4) if isinstance(line, dict) else ""
-        if not shown or _length(body) + len(shown) > limit * 2 // 3:
-            break  # the title keeps its room
+        if not shown or _length(body) + len(shown) > keep:
+            break
         body.append(shown)
     why = _why(payload.get("why") or {})
     head = _head(payload, limit - _length(body) - _length(watch))

@@ -4,7 +4,8 @@ Enters: the rendered text and HTML, the subject, sender and recipients; SMTP set
 security `starttls` / `ssl` / `none`, user, password, timeout).
 Leaves: a multipart/alternative `EmailMessage` (text first, HTML second) from `message`, and from
 `send` the message accepted by the server for every recipient — or `DeliveryError`, one line
-holding the SMTP error. A server that refuses some recipients while accepting others is a failure.
+holding the SMTP error. A server that refuses some recipients while accepting others is a failure;
+one that accepted the message and then fails QUIT (an error reply, a timeout) is not.
 """
 
 from __future__ import annotations
@@ -57,10 +58,13 @@ def message(
 def send(msg: EmailMessage, settings: SmtpSettings) -> EmailMessage:
     """Deliver `msg` to its To and Cc recipients; raise `DeliveryError` unless all were accepted."""
     try:
-        with _connect(settings) as smtp:
+        smtp = _connect(settings)
+        try:
             if settings.user:
                 smtp.login(settings.user, settings.password or "")
             refused = smtp.send_message(msg)
+        finally:
+            _quit(smtp)
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryError(f"SMTP refused every recipient: {_refusals(exc.recipients)}") from None
     except smtplib.SMTPResponseException as exc:
@@ -88,6 +92,14 @@ def _connect(settings: SmtpSettings) -> smtplib.SMTP:
         smtp.close()
         raise
     return smtp
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    """Say QUIT and close; the message's fate was settled by DATA, so QUIT's answer is ignored."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:

@@ -341,7 +341,9 @@ def tag_names() -> dict[str, bool]:
 
 
 def check_apprise_url(value: Any) -> str:
-    """An Apprise URL its plugin accepts (`Apprise.instantiate`); the URL is never echoed."""
+    """An Apprise URL its plugin accepts (`Apprise.instantiate`) naming one target (Apprise gives
+    one result for all of a URL's targets, so a retry would repeat those already reached); the
+    URL is never echoed."""
     import apprise
 
     text = _as_str(value)
@@ -359,6 +361,11 @@ def check_apprise_url(value: Any) -> str:
         if scheme not in apprise.NotificationManager():
             raise ValueError(f"is not an Apprise URL (unknown scheme {scheme!r})")
         raise ValueError(f"is not a valid {scheme}:// Apprise URL")
+    if len(plugin) > 1:
+        raise ValueError(
+            f"is a {scheme}:// Apprise URL with {len(plugin)} targets "
+            "(give each target its own route)"
+        )
     return text
 
 

@@ -1,6 +1,7 @@
 """A real webhook receiver on 127.0.0.1 for alert tests (HTTP, or HTTPS with a self-signed cert).
 
-Enters: a script of status codes to answer (then 200), an optional delay before answering, an
+Enters: a script of status codes to answer (then 200; a 3xx points `Location` at `/moved`, whose
+GET is answered 200), an optional delay before answering, an
 optional `hold_after` (requests after that many accepted ones wait for `release()` and are
 then refused), an optional TLS certificate.
 Leaves: `requests` (every request: method, path, headers, JSON or form body) and `accepted`
@@ -105,7 +106,15 @@ class Receiver:
                 kind = self.headers.get("Content-Type", "")
                 body = parse_qs(raw) if "form" in kind else json.loads(raw or "null")
                 status = receiver._answer(Request("POST", self.path, dict(self.headers), body))
+                self._reply(status)
+
+            def do_GET(self) -> None:  # noqa: N802 - where a redirected client lands
+                self._reply(receiver._answer(Request("GET", self.path, dict(self.headers), None)))
+
+            def _reply(self, status: int) -> None:
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "/moved")
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

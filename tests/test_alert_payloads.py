@@ -159,6 +159,35 @@ def test_a_long_message_fits_the_limit_and_never_cuts_a_link(limit):
     assert text.splitlines()[0].startswith("[Export controls") and "…](" in text
 
 
+@pytest.mark.parametrize("limit", [1000, 300])
+def test_long_watch_list_quotes_leave_the_title_and_its_link(limit):
+    """Three watched parties named in one long sentence of the abstract (synthetic names): the
+    quotes are cut before the title is, and the message stays within the limit."""
+    sentence = (
+        "The Bureau of Industry and Security amends the Export Administration Regulations by "
+        "adding entities under destinations of China and the United Arab Emirates to the Entity "
+        "List, because they have been determined to be acting contrary to the national security "
+        "or foreign policy interests of the United States, including Synthetic Example Co. "
+    )
+    payload = {
+        **PAYLOAD,
+        "title": "Additions to the Entity List",
+        "related": [{"title": "Commerce Adds 12 Entities to the Entity List (synthetic)"}],
+        "screening": "adds 12 parties in 2 countries",
+        "watch": [
+            {"item": item, "quote": sentence, "field": "abstract"}
+            for item in ("Synthetic Example Co.", "Synthetic Holdings", "Example Tech")
+        ],
+    }
+    text = message(payload, limit)
+    assert len(text) <= limit
+    lines = text.splitlines()
+    assert lines[0].startswith("Watch-list hit: Synthetic Example Co.; Synthetic Holdings")
+    assert (
+        lines[1] == "[Additions to the Entity List](https://www.federalregister.gov/d/2023-23055)"
+    )
+
+
 def test_a_non_http_link_is_left_out():
     text = message({**PAYLOAD, "title": "Rule", "url": "javascript:alert(1)"})
     assert text.splitlines()[0] == "Rule"

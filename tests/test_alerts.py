@@ -167,6 +167,21 @@ def test_killing_delivery_midway_and_rerunning_sends_nothing_twice(tmp_path, rec
     assert {row["state"] for row in outbox(tmp_path / "home")} == {"sent"}
 
 
+@pytest.mark.parametrize("status", [301, 302, 303])
+def test_a_redirected_webhook_is_not_reported_sent(tmp_path, receivers, status):
+    """A webhook answering 3xx did not take the alert (a 301/302/303 turns the POST into a GET
+    of some page answering 200): it is retried, never marked sent."""
+    receiver = receivers([status])
+    config = write_config(tmp_path, {"team": hook(receiver)})
+    seed(tmp_path / "home", [publication("2023-20101", "Redirected rule")])
+    first = invoke(config, "alert")
+    assert "0 sent, 1 to retry" in first.output, first.output
+    assert [(r.method, r.path) for r in receiver.requests] == [("POST", "/hook")]
+    assert [row["state"] for row in outbox(tmp_path / "home")] == ["pending"]
+    assert "1 sent" in invoke(config, "alert").output
+    assert [(r.method, r.path) for r in receiver.accepted] == [("POST", "/hook")]
+
+
 def test_a_dead_endpoint_does_not_block_a_live_one(tmp_path, receivers):
     live = receivers()
     dead = receivers()
@@ -329,3 +344,29 @@ def test_a_route_url_from_the_environment_is_checked_when_alerting(
     assert result.exit_code == 1
     assert result.output == message + "\n"
     assert "SECRET" not in result.output
+
+
+def test_a_route_url_with_several_targets_is_refused_before_anything_is_sent(
+    tmp_path, monkeypatch, receivers
+):
+    """Apprise reports one result for all of a URL's targets: with #alpha accepting and #beta
+    refusing, the retry would post to #alpha again. Such a URL is a configuration error."""
+    receiver = receivers([200, 500])
+    two = f"mmost://127.0.0.1:{receiver.port}/tokenabc?channels=alpha,beta"
+    seed(tmp_path / "home", [publication("2023-20201", "Rule for two channels")])
+    config = write_config(tmp_path, {"team": two})
+    result = invoke(config, "alert")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {config}: alerts.routes[0].url is a mmost:// Apprise URL with 2 targets "
+        "(give each target its own route)\n"
+    )
+    text = config.read_text(encoding="utf-8").replace(f'url = "{two}"', 'url_env = "TEAM_HOOK"')
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("TEAM_HOOK", two)
+    result = invoke(config, "alert")
+    assert result.output == (
+        "Error: alerts.routes[0].url_env: environment variable TEAM_HOOK is a mmost:// Apprise "
+        "URL with 2 targets (give each target its own route)\n"
+    )
+    assert receiver.requests == [] and "tokenabc" not in result.output

@@ -24,13 +24,18 @@ class EphemeralController(Controller):
 
 
 class Receiver:
-    """Keeps every accepted message; refuses DATA with `data_replies` and RCPT for `refuse`."""
+    """Keeps every accepted message; refuses DATA with `data_replies` and RCPT for `refuse`;
+    answers QUIT with `quit_reply`."""
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list[list[str]] = []
         self.data_replies: list[str] = []
         self.refuse: set[str] = set()
+        self.quit_reply = "221 Bye"
+
+    async def handle_QUIT(self, server, session, envelope):
+        return self.quit_reply
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -200,6 +205,20 @@ def test_a_refused_send_exits_1_is_not_recorded_and_is_retried(home, smtp):
     retried = digest("--week", "2026-W47", "--send")
     assert retried.exit_code == 0 and len(receiver.messages) == 1
     assert "Entity List additions" in receiver.messages[0].get_body(("plain",)).get_content()
+
+
+def test_a_digest_accepted_before_quit_fails_is_sent_and_recorded_once(home, smtp):
+    """The server took the message (250 after DATA), then answered QUIT with an error: the
+    digest was delivered, so it is recorded, and the next run does not send it again."""
+    receiver, _ = smtp
+    add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
+    receiver.quit_reply = "421 4.3.2 Service shutting down"
+    first = digest("--week", "2026-W47", "--send")
+    assert first.exit_code == 0, first.output
+    assert "sent to list team" in first.output
+    again = digest("--week", "2026-W47", "--send")
+    assert again.exit_code == 0 and "list team was sent this period on" in again.output
+    assert len(receiver.messages) == 1
 
 
 def test_one_refused_recipient_fails_the_send(home, smtp):
