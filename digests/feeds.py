@@ -6,8 +6,8 @@ Leaves: `<dir>/<route>.atom` (feedgen; one entry per document the route was aler
 newest alert, id `tag:…:<route>/<source>/<document>` so an update replaces the entry) and
 `<dir>/dates.ics` (icalendar; one all-day event per comment deadline, effective or compliance
 date, UID `<document>-<kind>@regwatch`, SEQUENCE the document's version, so a calendar client
-updates an event instead of adding a second one). Output is deterministic: every timestamp
-comes from the archive, never from the clock.
+updates an event instead of adding a second one), each replaced whole (`outfiles.replace_file`).
+Output is deterministic: every timestamp comes from the archive, never from the clock.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from icalendar import Calendar, Event
 from digests.chat import DATE_LABELS, change_label
 from digests.render import render_template
 from regwatch.inert import markdown_url
+from regwatch.outfiles import replace_file
 
 FEED_ID = "tag:regwatch.invalid,2026:alerts/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,10 +39,10 @@ def write_feeds(archive: Any, routes: Sequence[str], out_dir: Path, since: date)
     paths = []
     for route in routes:
         path = out_dir / f"{route}.atom"
-        path.write_bytes(atom(route, archive.feed_entries(route)))
+        replace_file(path, atom(route, archive.feed_entries(route)))
         paths.append(path)
     path = out_dir / CALENDAR
-    path.write_bytes(calendar(archive.upcoming_dates(since.isoformat())))
+    replace_file(path, calendar(archive.upcoming_dates(since.isoformat())))
     return [*paths, path]
 
 

@@ -4,9 +4,10 @@ Enters: a `Digest` and, optionally, a folder whose templates replace the bundled
 (`digest.html`, `digest.txt`, `digest.md`, `digest.css`, file by file).
 Leaves: `Rendered(html, text, markdown)` — the HTML with its CSS inlined by css-inline (only the
 dark-mode `@media` rule stays in `<style>`; remote stylesheets are never fetched) — and, from
-`write`, the three files. One `Environment` per template folder: autoescape by file extension
-(`*.html` escaped; `*.txt` and `*.md` not, the Markdown template escapes with the `md` filter) and
-`StrictUndefined`, so a missing value fails loudly instead of rendering blank.
+`write`, the three files, each replaced whole (`outfiles.replace_file`). One `Environment` per
+template folder: autoescape by file extension (`*.html` escaped; `*.txt` and `*.md` not, the
+Markdown template escapes with the `md` filter) and `StrictUndefined`, so a missing value fails
+loudly instead of rendering blank.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import jinja2
 
 from digests.items import tag_label
 from regwatch.inert import markdown_url
+from regwatch.outfiles import replace_file
 
 MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~&|])")
 FORMATS = {"html": "digest.html", "txt": "digest.txt", "md": "digest.md"}
@@ -87,7 +89,7 @@ def write(rendered: Rendered, output_dir: Path, stem: str) -> dict[str, Path]:
         ("md", rendered.markdown),
     ):
         paths[suffix] = output_dir / f"{stem}.{suffix}"
-        paths[suffix].write_text(content, encoding="utf-8")
+        replace_file(paths[suffix], content.encode("utf-8"))
     return paths
 
 

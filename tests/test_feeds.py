@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import io
 from datetime import date
 
 import feedparser
+import pytest
 from icalendar import Calendar
 
 from archive import Archive, RouteFilter
@@ -13,6 +16,29 @@ from tests.test_alerts import publication, seed, tag_all
 
 HOSTILE = "@everyone <script>alert(1)</script> {{ x }} AT&T <!channel>\x0b"
 DATES = {"comments_close_on": "2023-12-01", "effective_on": "2023-11-16"}
+
+
+def full_disk(real_open):
+    """`io.open` whose files opened for writing refuse every write, as on a full disk."""
+
+    class Refusing:
+        def __init__(self, opened):
+            self.opened = opened
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            self.opened.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def opening(file, mode="r", *args, **kwargs):
+        opened = real_open(file, mode, *args, **kwargs)
+        return Refusing(opened) if "w" in mode else opened
+
+    return opening
 
 
 def build(tmp_path, title=HOSTILE):
@@ -63,3 +89,26 @@ def test_calendar_leaves_out_dates_before_the_first_day(tmp_path):
         _, ics = write_feeds(archive, ["team"], tmp_path / "later", date(2023, 11, 20))
     uids = [str(e["UID"]) for e in Calendar.from_ical(ics.read_bytes()).events]
     assert uids == ["2023-23055-comments_close_on@regwatch"]
+
+
+def test_a_feed_is_replaced_whole_never_rewritten_in_place(tmp_path, monkeypatch):
+    """A feed reader (or web server) reading while the next run writes gets the old feed whole,
+    not a mix; a write that fails (a full disk) leaves the old files as they were."""
+    atom, ics = build(tmp_path)
+    atom.chmod(0o644)
+    first = atom.read_bytes()
+    with atom.open("rb") as reading, Archive.open(tmp_path / "home") as archive:
+        archive.store([publication("2023-23056", "A second rule")])
+        tag_all(archive, [RouteFilter("team")], dates=DATES)
+        write_feeds(archive, ["team"], tmp_path / "feeds", date(2023, 11, 1))
+        assert reading.read() == first
+    assert len(feedparser.parse(atom.read_bytes()).entries) == 2
+    assert atom.stat().st_mode & 0o777 == 0o644
+
+    grown, calendar = atom.read_bytes(), ics.read_bytes()
+    with Archive.open(tmp_path / "home") as archive, monkeypatch.context() as patched:
+        patched.setattr(io, "open", full_disk(io.open))
+        with pytest.raises(OSError, match="No space left"):
+            write_feeds(archive, ["team"], tmp_path / "feeds", date(2023, 11, 1))
+    assert (atom.read_bytes(), ics.read_bytes()) == (grown, calendar)
+    assert sorted(p.name for p in atom.parent.iterdir()) == ["dates.ics", "team.atom"]
