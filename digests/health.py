@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from digests.period import Period
+from regwatch.inert import one_line
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def health(coverage: list[Any], period: Period, incidents: Sequence[Any] = ()) -
         )
         for day in sorted({day for cov in coverage for day in cov.held})
     ]
-    opened = [f"{i.source}: {i.detail} (open since {i.opened_at})" for i in incidents]
+    opened = [one_line(f"{i.source}: {i.detail} (open since {i.opened_at})") for i in incidents]
     return Health(rows, days, reasons, opened)
 
 

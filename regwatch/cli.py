@@ -23,7 +23,7 @@ import click
 
 from regwatch import files, steps
 from regwatch.config import Config, ConfigError, load_config
-from regwatch.inert import ERROR_WIDTH, error_text, shorten, terminal_text
+from regwatch.inert import ERROR_WIDTH, error_text, one_line, shorten, terminal_text
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 FACETS_SHOWN = 15  # values per facet in the table output
@@ -694,9 +694,11 @@ def _scheduler_status_lines(config: Config, report: Any) -> Iterator[str]:
         else:
             last = f"{run.started_at} ({'ok' if run.ok else 'FAILED'}: {run.summary})"
         following = times[0].isoformat() if times else "never"
-        yield f"  job {job_id}: last run {last}; next run {following}"
-    for incident in report.open_incidents:
-        yield (f"incident open since {incident.opened_at}: {incident.source}: {incident.detail}")
+        yield f"  job {job_id}: last run {one_line(last)}; next run {following}"
+    for incident in report.open_incidents:  # its detail may quote a source's multi-line error
+        yield one_line(
+            f"incident open since {incident.opened_at}: {incident.source}: {incident.detail}"
+        )
 
 
 def _status_lines(report: Any, registered: list[str], scheduled: Iterator[str]) -> Iterator[str]:

@@ -160,3 +160,24 @@ def test_an_ops_notice_that_fails_is_retried_until_delivered(tmp_path):
     finally:
         ops.stop()
         team.stop()
+
+
+def test_an_incident_whose_error_spans_lines_stays_one_line_in_the_digest_and_status(
+    tmp_path, receivers
+):
+    """A crawl error holding line breaks (a source's error page quoted in it) cannot forge lines
+    of its own in the plain-text digest or `status`."""
+    path = configure(tmp_path, *receivers)
+    config = load_config(path, environ={})
+    home = tmp_path / "home"
+    crawled(home, at(30, 6, 20))
+    for hour in (9, 10, 11):
+        crawled(home, at(30, hour), ok=False, error="HTTP 503\nSOURCE HEALTH: all sources ok")
+    assert len(steps.check_health(config, now=at(30, 12)).opened) == 1
+    digest = steps.digest(config, week="2026-W49")
+    text = digest.lists[0].paths["txt"].read_text(encoding="utf-8")
+    status = CliRunner().invoke(main, ["--config", str(path), "status"])
+    for shown in (text, status.output):
+        lines = shown.splitlines()
+        assert not [line for line in lines if line.startswith("SOURCE HEALTH: all sources ok")]
+        assert [line for line in lines if "HTTP 503 SOURCE HEALTH: all sources ok)" in line]
