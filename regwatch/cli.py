@@ -430,6 +430,7 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
     if result.failed_crawls:
         first = result.failed_crawls[0]
         raise _error(f"crawl of {first.source} failed: {first.error}")
+    _fail_on_undelivered(result.alert.delivery)
     _fail_on_tag_failures(tagged)
     _fail_on_tag_failures(result.retag)
 
@@ -492,6 +493,7 @@ def alert(obj: Context, dry_run: bool, backfill_days: int | None) -> None:
         _echo(f"dry run: {len(result.delivery.messages)} pending alerts, nothing sent")
         return
     _echo_alerts(result)
+    _fail_on_undelivered(result.delivery)
 
 
 @main.command()
@@ -647,6 +649,16 @@ def _echo_alerts(result: Any) -> None:
     )
     if result.feeds:
         _echo(f"feeds written to {result.feeds[0].parent.resolve()}")
+
+
+def _fail_on_undelivered(done: Any) -> None:
+    """Exit 1 when alerts need a person: failed for good (attempts used up) or maybe delivered
+    (no answer in time). Alerts to retry do not: the next run sends them."""
+    if done.failed or done.maybe:
+        raise _error(
+            f"{done.failed} alerts failed for good, {done.maybe} maybe delivered "
+            "(`regwatch status` shows them per route)"
+        )
 
 
 def _ledger_lines(ledger: dict[str, list[Any]]) -> Iterator[str]:

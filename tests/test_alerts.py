@@ -196,6 +196,11 @@ def test_a_dead_endpoint_does_not_block_a_live_one(tmp_path, receivers):
     assert len(live.keys) == 4
     second = invoke(config, "alert")
     assert "0 sent, 0 to retry, 1 failed" in second.output
+    assert second.exit_code == 1  # lost unless a person looks: loud, unlike a retry
+    assert second.output.splitlines()[-1] == (
+        "Error: 1 alerts failed for good, 0 maybe delivered (`regwatch status` shows them per "
+        "route)"
+    )
     status = invoke(config, "status").output
     assert "  dead: 3 pending, 1 failed, 0 maybe delivered, 0 sent" in status
     assert "  live: 0 pending, 0 failed, 0 maybe delivered, 4 sent, last sent 20" in status
@@ -215,6 +220,7 @@ def test_an_unanswered_request_is_maybe_delivered_and_resent_only_if_asked(
     seed(tmp_path / "home", [publication("2023-30001", "Slow rule")])
     first = invoke(config, "alert")
     assert "0 sent, 0 to retry, 0 failed, 1 maybe delivered" in first.output
+    assert first.exit_code == 1
     assert len(receiver.accepted) == 1  # it did arrive: the outcome was unknown, not a failure
     assert "team: 0 pending, 0 failed, 1 maybe delivered" in invoke(config, "status").output
     receiver.delay = 0
@@ -370,3 +376,17 @@ def test_a_route_url_with_several_targets_is_refused_before_anything_is_sent(
         "URL with 2 targets (give each target its own route)\n"
     )
     assert receiver.requests == [] and "tokenabc" not in result.output
+
+
+def test_run_exits_1_when_an_alert_failed_for_good(tmp_path, receivers, replay_server):
+    """The pipeline run reports a delivery lost unless a person acts, as `alert` does."""
+    dead = receivers()
+    dead_url = hook(dead)
+    dead.stop()
+    config = write_config(tmp_path, {"dead": dead_url}, max_attempts=1)
+    seed(tmp_path / "home", [publication("2023-20301", "Rule for a dead route")], routes=("dead",))
+    result = invoke(
+        config, "run", "--base-url", replay_server, "--since", "2023-10-23", "--until", "2023-10-23"
+    )
+    assert "alerts: 0 sent, 0 to retry, 1 failed" in result.output
+    assert result.exit_code == 1
