@@ -110,6 +110,22 @@ def test_a_day_without_an_issue_withdraws_nothing(tmp_path, replay):
     assert query(config, "SELECT COUNT(*) FROM publications WHERE withdrawn_at IS NULL") == [(3,)]
 
 
+def test_an_issue_answered_as_no_issue_withdraws_none_of_its_filings(tmp_path, replay):
+    """The real no-issue body (`{"count":0,"results":[]}`) for a day whose issue is stored: it says
+    there is no issue, not that every filing of one was withdrawn (no false withdrawal alerts)."""
+    config = make_config(tmp_path)
+    crawl(config, "federal_register_pi", ISSUE, replay().url)
+    no_issue = {
+        "path": "/api/v1/public-inspection-documents.json",
+        "query": {"conditions[available_on]": ISSUE},
+        "status": 200,
+        "file": "recorded/pi-available-on-no-issue.json",
+    }
+    again = crawl(config, "federal_register_pi", ISSUE, replay({"routes": [no_issue]}).url)
+    assert (again.inserted, again.withdrawn) == (0, 0)
+    assert query(config, "SELECT COUNT(*) FROM publications WHERE withdrawn_at IS NULL") == [(3,)]
+
+
 def test_a_filing_later_published_is_one_family_alerted_once(tmp_path, replay):
     config = make_config(tmp_path)
     url = replay("pi-filing-published").url

@@ -10,9 +10,10 @@ from it as withdrawn).
 Requests: `public-inspection-documents/current.json` (the latest issue; only when the range
 ends today) and `public-inspection-documents.json?conditions[available_on]=YYYY-MM-DD` for each
 day of the range; both answer `{count, results, special_filings_updated_at,
-regular_filings_updated_at}`, or `{"count":0,"results":[]}` for a day without an issue. A
-response that is not such a body, or whose distinct documents do not match its `count`, is a
-recorded failure and lists nothing.
+regular_filings_updated_at}`, or `{"count":0,"results":[]}` for a day without an issue (which
+lists nothing: it is never read as an issue whose filings were all withdrawn). A response that is
+not such a body, or whose distinct documents do not match its `count`, is a recorded failure and
+lists nothing.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class FederalRegisterPiSpider(ApiSpider):
             return []
         items: list[Output] = [self.item(record) for record in records]
         issue = response.meta["day"] or issue_of(records)
-        if issue is not None:
+        if issue is not None and numbers:  # no filings: no issue that day, nothing withdrawn
             items.append(Listing(self.name, issue, tuple(sorted(numbers))))
         return items
 
