@@ -328,6 +328,34 @@ def test_a_good_slice_next_to_a_lying_one_is_stored_but_the_watermark_stays(tmp_
     )
 
 
+def test_halves_listing_fewer_documents_than_their_range_fail_the_crawl(tmp_path, serve):
+    """SYNTHETIC: two days count 3 (split at 2); the first day then lists 1, the second answers
+    with the real zero-results body: 2 documents of the range are in neither half."""
+
+    def script(server: Hostile, path: str) -> Answer:
+        if "gte%5D=2023-10-24" in path and "lte%5D=2023-10-25" in path:
+            return page(3, [doc(1) | {"publication_date": "2023-10-24"}, doc(2)], "x")
+        if "lte%5D=2023-10-24" in path:
+            return page(1, [doc(1) | {"publication_date": "2023-10-24"}])
+        return json_answer({"description": "Documents published on 10/25/2023", "count": 0})
+
+    home = start_home(tmp_path)
+    result = crawl(
+        home,
+        since="2023-10-24",
+        until=DAY,
+        base_url=serve(script).url,
+        contact=CONTACT,
+        settings={**FAST, "REGWATCH_SLICE_MAX": 2},
+    )
+    assert (result.ok, result.inserted, result.watermark) == (False, 1, BEFORE)
+    assert result.error == (
+        "publication dates 2023-10-24..2023-10-25: count 3, but its halves count 1 together"
+    )
+    (ok, stats), *_ = crawl_log(home)[-1:]
+    assert not ok and stats["errors"] == [result.error]
+
+
 # --- base URLs and credentials -------------------------------------------------------------------
 
 

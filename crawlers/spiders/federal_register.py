@@ -10,13 +10,15 @@ that still reaches it is paged. A slice's items are held back until it is comple
 documents match its first page's `count`; they are then followed by a `Listed` item, the documents
 the source listed per day of the slice (for one day, its `count`; for several, the distinct
 documents received per `publication_date`, 0 for a day with none; none at all if a document's
-date falls outside the slice, since the split is then unknown). Nothing a response says is
-trusted: a body that is not a search body, a `results` that is not a list of objects, a
-`next_page_url` that is not a string, leaves the API's origin (scheme, host, port), repeats a page
-of the slice or asks for more pages than `count` needs (ceil(count / per_page)), and a page
-repeating an earlier page's documents, each fail the slice. The only change made to a link is that
-one on the canonical host (`www.federalregister.gov`) is moved to the configured base URL's scheme
-and host when a non-default base URL is configured (a replay server replaying live recordings).
+date falls outside the slice, since the split is then unknown). The halves of a split slice
+must count at least the documents the slice counted, or the crawl fails (the documents read are
+kept). Nothing a response says is trusted: a body that is not a search body, a `results` that is
+not a list of objects, a `next_page_url` that is not a string, leaves the API's origin (scheme,
+host, port), repeats a page of the slice or asks for more pages than `count` needs
+(ceil(count / per_page)), and a page repeating an earlier page's documents, each fail the slice.
+The only change made to a link is that one on the canonical host (`www.federalregister.gov`) is
+moved to the configured base URL's scheme and host when a non-default base URL is configured (a
+replay server replaying live recordings).
 Failures are recorded (`crawlers.outcome`); the "Request Access" HTML wall closes the spider with
 reason `access_wall`.
 """
@@ -65,6 +67,8 @@ class Slice:
     keys: set[str] = field(default_factory=set)
     items: list[Publication | Rejected] = field(default_factory=list)
     days: dict[str, date | None] = field(default_factory=dict)  # document → its publication day
+    parent: Slice | None = None  # the range this slice is a half of
+    halves: list[Slice] = field(default_factory=list)  # the halves this slice was split into
 
     def add_page(self, records: list[dict[str, Any]]) -> None:
         """Count one page's documents; `Untrusted` if it repeats an earlier page's documents."""
@@ -104,9 +108,11 @@ class FederalRegisterSpider(ApiSpider):
         if not errors(self.crawler.stats):  # e.g. the archive could not be opened
             yield self.slice_request(self.since, self.until)
 
-    def slice_request(self, first: date, last: date) -> scrapy.Request:
-        """The first-page request for publication dates `first`..`last`."""
-        part = Slice(first, last)
+    def slice_request(self, first: date, last: date, parent: Slice | None = None) -> scrapy.Request:
+        """The first-page request for publication dates `first`..`last` (a half of `parent`)."""
+        part = Slice(first, last, parent=parent)
+        if parent is not None:
+            parent.halves.append(part)
         request = self.request(self.search_url(first, last), part)
         part.urls.add(request.url)
         return request
@@ -146,10 +152,11 @@ class FederalRegisterSpider(ApiSpider):
 
     def read_page(self, part: Slice, response: Response) -> list[Output]:
         body = search_body(response.body)
-        if part.count is None and body["count"] >= self.slice_max and part.first < part.last:
-            return [self.slice_request(a, b) for a, b in halves(part.first, part.last)]
         if part.count is None:
             part.count = body["count"]  # the first page's count rules
+            self.check_halves(part.parent)
+            if part.count >= self.slice_max and part.first < part.last:
+                return [self.slice_request(a, b, part) for a, b in halves(part.first, part.last)]
         records = search_results(body)
         part.add_page(records)
         part.items.extend(self.item(record) for record in records)
@@ -191,6 +198,19 @@ class FederalRegisterSpider(ApiSpider):
             return publication_from_fr(record, source=self.name)
         except ValueError as exc:
             return Rejected(self.name, str(record.get("document_number") or "?"), str(exc))
+
+    def check_halves(self, whole: Slice | None) -> None:
+        """Once both halves of `whole` have counted, a failure if they count fewer documents than
+        `whole` did (documents of the range in neither half; at the cap, `count` is a minimum)."""
+        if whole is None or any(half.count is None for half in whole.halves):
+            return
+        together = sum(half.count for half in whole.halves)
+        if together < whole.count:
+            record_failure(
+                self.crawler.stats,
+                f"{where_slice(whole)}: count {whole.count}, but its halves count {together}"
+                " together",
+            )
 
     def check_complete(self, part: Slice) -> None:
         """A slice is complete when its distinct documents match `count` below the API's cap."""
