@@ -9,9 +9,12 @@ guard refuses anything else), carry `If-None-Match` / `If-Modified-Since` from t
 stored for their canonical URL, accept 304 (which yields nothing), and are capped at `max_bytes`;
 its `publication` builds a `Publication` (or `Rejected`) from a page's or feed's fields, titles
 and abstracts capped at 1,000 characters, bodies at `max_text_chars`; `Fetched` items for every
-URL read whole. Robots.txt is obeyed on these sites. A URL's canonical form is on the source's own
-host (`https://www.bis.gov/press-release/slug`), without query, fragment or trailing slash: it is
-the publication's `source_id`, whatever host the crawl used.
+URL read whole; `redirected_away`, a failure for an item link a redirect took to a page that is
+not an item (such requests skip the duplicate filter, which would drop them silently); `asked`,
+the URL a request was made for before any redirect. Robots.txt
+is obeyed on these sites. A URL's canonical form is on the source's own host
+(`https://www.bis.gov/press-release/slug`), without query, fragment or trailing slash: it is the
+publication's `source_id`, whatever host the crawl used.
 """
 
 from __future__ import annotations
@@ -93,8 +96,11 @@ class SiteSpider(scrapy.Spider):
             record_failure(self.crawler.stats, f"reading the stored validators failed: {exc}")
             return {}
 
-    def fetch(self, url: str, callback: Any, **meta: Any) -> scrapy.Request:
-        """A conditional GET of `url` (on the configured host) handled by `callback`."""
+    def fetch(
+        self, url: str, callback: Any, *, dont_filter: bool = False, **meta: Any
+    ) -> scrapy.Request:
+        """A conditional GET of `url` (on the configured host) handled by `callback`;
+        `dont_filter`: never dropped as a duplicate (nor the request a redirect makes of it)."""
         etag, modified = self.validators.get(self.canonical(url), (None, None))
         conditional = {"If-None-Match": etag, "If-Modified-Since": None if etag else modified}
         return scrapy.Request(
@@ -104,7 +110,20 @@ class SiteSpider(scrapy.Spider):
             headers={**self.headers, **{k: v for k, v in conditional.items() if v}},
             meta={"handle_httpstatus_list": [304], "download_maxsize": self.spec["max_bytes"]}
             | meta,
+            dont_filter=dont_filter,
         )
+
+    def redirected_away(self, response: Response) -> bool:
+        """True (failure recorded) if a redirect took an item's request to a page that is not an
+        item of this site (a listing, a home page): what the link named was not read."""
+        if self.item_path.match(urlsplit(response.url).path):
+            return False
+        record_failure(
+            self.crawler.stats,
+            f"{shown(asked(response.request))}: redirected to {shown(response.url)}, not a page"
+            f" matching {self.spec['item_path']!r}",
+        )
+        return True
 
     def unchanged(self, response: Response) -> bool:
         """A 304: the stored copy stands and nothing is written."""
@@ -203,6 +222,11 @@ class SiteSpider(scrapy.Spider):
             reason = f"{type(failure.value).__name__} {failure.value}".strip() + " (after retries)"
         record_failure(self.crawler.stats, f"{shown(request.url)}: {reason}")
         return []
+
+
+def asked(request: scrapy.Request) -> str:
+    """The URL a request was first made for, before any redirect."""
+    return request.meta.get("redirect_urls", [request.url])[0]
 
 
 def page_fields(page: Page) -> dict[str, Any]:

@@ -289,6 +289,30 @@ def test_ntia_malformed_feed_fails_loudly_keeps_what_parsed_and_deletes_nothing(
         assert archive.validators("ntia")[NTIA + "rss.xml"][0] == '"ntia-rss-1"'  # not moved
 
 
+@pytest.mark.parametrize("target", ["bead", "feed"])
+def test_ntia_item_whose_page_redirects_to_a_page_already_read_is_kept(tmp_path, site, target):
+    """SYNTHETIC: the ITS workshop post answers 301 to the BEAD post (merged) or to the feed
+    (taken down); both were read already, and the item must not vanish without a word."""
+    path = ITS.removeprefix(NTIA.rstrip("/"))
+    location = {"bead": BEAD.removeprefix(NTIA.rstrip("/")), "feed": "/rss.xml"}[target]
+    moved = {"path": path, "status": 301, "headers": {"Location": location}}
+    server = site("ntia", {"routes": [moved]})
+    result = run(tmp_path, "ntia", server.url)
+    stored = rows(tmp_path, "ntia")
+    assert stored[ITS]["title"].startswith("Clarity Through Clutter: ITS Workshop")
+    assert stored[BEAD]["title"].startswith("NTIA Hears from the Public")
+    if target == "bead":
+        assert result.ok, result.error
+        assert "BEAD" in stored[ITS]["body_text"]
+    else:
+        assert not result.ok
+        assert result.error == (
+            f"{server.url}{path[1:]}: redirected to {server.url}rss.xml, not a page matching"
+            " '^/[a-z0-9-]+/'"
+        )
+        assert stored[ITS]["body_text"] is None
+
+
 def test_ntia_refused_connection_is_one_failed_crawl(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -299,6 +323,23 @@ def test_ntia_refused_connection_is_one_failed_crawl(tmp_path):
     assert "\n" not in result.error
     with Archive.open(tmp_path, readonly=True) as archive:
         assert archive.status().last_crawl["ntia"].ok is False
+
+
+def test_bis_release_redirected_to_the_listing_fails_loudly_and_is_not_skipped(tmp_path, site):
+    """SYNTHETIC: the 2024-04-11 release answers 301 to the listing (a release taken down or
+    moved); the listing was read already, and the release must not vanish without a word."""
+    path = APR.removeprefix("https://www.bis.gov")
+    moved = {"path": path, "status": 301, "headers": {"Location": "/news-updates"}}
+    server = site("bis", {"routes": [moved]})
+    result = run(tmp_path, "bis", server.url)
+    assert not result.ok
+    assert result.error == (
+        f"{server.url}{path[1:]}: redirected to {server.url}news-updates, not a page"
+        f" matching {'^/press-release/[a-z0-9][a-z0-9-]*/?$'!r}"
+    )
+    assert set(rows(tmp_path, "bis")) == {FEB}
+    with Archive.open(tmp_path, readonly=True) as archive:
+        assert archive.watermark("bis") is None
 
 
 def test_bis_listing_gone_fails_in_one_line_and_keeps_stored_releases(tmp_path, site):

@@ -6,8 +6,9 @@ Leaves: one `Publication` per release page (source `bis`, `source_id` the canoni
 date, description and main text through `crawlers.pages`: standard metadata, else the `FOR
 IMMEDIATE RELEASE | <date> |` line), a `Rejected` for a page without a title or date, and
 `Fetched` validators. Releases are found by the links on the listing page matching the release
-path pattern; a listing that links none fails the crawl (the site has changed). A 304 for the
-listing or a page yields nothing. BIS rules themselves come from the Federal Register API.
+path pattern; a listing that links none fails the crawl (the site has changed), and so does a
+release link redirected to a page that is not a release (the listing, a home page). A 304 for
+the listing or a page yields nothing. BIS rules themselves come from the Federal Register API.
 """
 
 from __future__ import annotations
@@ -42,13 +43,13 @@ class BisSpider(SiteSpider):
                 f" {self.spec['item_path']!r} (has the site changed?)",
             )
             return
-        for url in releases:
-            yield self.fetch(self.local(url), self.parse_release)
+        for url in releases:  # distinct: a redirect to a page already read is never dropped
+            yield self.fetch(self.local(url), self.parse_release, dont_filter=True)
         yield self.fetched(response)
 
     def parse_release(self, response: Response) -> Iterator[Output]:
         """A release page: its publication and validators."""
-        if self.unchanged(response):
+        if self.redirected_away(response) or self.unchanged(response):
             return
         page = self.page(response)
         if page is None:

@@ -8,7 +8,9 @@ item's guid, else `sha256:` of its title, date and summary): title and date from
 page's metadata when the feed has none), the summary as abstract, the linked page's main text as
 body. An item linking off ntia.gov is `Rejected` (its link is never requested); a page that
 cannot be fetched still stores the feed's part (the failure is recorded, so the next crawl asks
-again). A malformed feed (feedparser's `bozo`) fails the crawl loudly but keeps the items that
+again), and so does a page redirected to one that is not an item page (the feed, the home page);
+an item whose page redirects to another is stored under the feed's link, never dropped as a
+duplicate. A malformed feed (feedparser's `bozo`) fails the crawl loudly but keeps the items that
 parsed; stored items are never deleted. A body that is not a feed at all fails the crawl. A 304
 for the feed or a page yields nothing.
 """
@@ -29,7 +31,7 @@ from w3lib.html import remove_tags
 from crawlers.items import Fetched, Publication, Rejected
 from crawlers.outcome import record_failure
 from crawlers.pages import Page
-from crawlers.site import SiteSpider, page_fields
+from crawlers.site import SiteSpider, asked, page_fields
 from crawlers.urls import shown
 
 Output = Publication | Rejected | Fetched
@@ -55,11 +57,12 @@ class NtiaSpider(SiteSpider):
                 f"{shown(response.url)}: malformed feed ({problem}); kept the"
                 f" {len(feed.entries)} entries that parsed, deleted nothing",
             )
+        requested: set[str] = set()  # an item's link: the first entry linking it is the item
         for entry in feed.entries[: self.spec["max_items"]]:
-            yield from self.entry(entry, response.url)
+            yield from self.entry(entry, response.url, requested)
         yield self.fetched(response)
 
-    def entry(self, entry: Any, feed_url: str) -> Iterator[object]:
+    def entry(self, entry: Any, feed_url: str, requested: set[str]) -> Iterator[object]:
         fields = feed_fields(entry)
         link = entry.get("link")
         if not link:
@@ -69,15 +72,23 @@ class NtiaSpider(SiteSpider):
         if not links:
             yield Rejected(self.name, shown(link), "link is not a page on ntia.gov; not fetched")
             return
-        yield self.fetch(self.local(links[0]), self.parse_page, feed_fields=fields)
+        if links[0] not in requested:  # distinct: a redirect to a page already read is not dropped
+            requested.add(links[0])
+            yield self.fetch(
+                self.local(links[0]), self.parse_page, dont_filter=True, feed_fields=fields
+            )
 
     def parse_page(self, response: Response) -> Iterator[Output]:
-        """The linked page: the item with its body, and the page's validators."""
+        """The linked page: the item (under the feed's link, even if redirected) with its body,
+        and the page's validators; only the feed's part if redirected to a page that is none."""
+        link, fields = self.canonical(asked(response.request)), response.meta["feed_fields"]
+        if self.redirected_away(response):
+            yield self.publication(link, fields)
+            return
         if self.unchanged(response):
             return
         page = self.page(response)
-        fields = response.meta["feed_fields"]
-        yield self.publication(self.canonical(response.url), merged(fields, page))
+        yield self.publication(link, merged(fields, page))
         if page is not None:
             yield self.fetched(response)
 
@@ -86,7 +97,7 @@ class NtiaSpider(SiteSpider):
         super().failed(failure)
         request = failure.request  # type: ignore[attr-defined]
         fields = request.meta.get("feed_fields")
-        return [] if fields is None else [self.publication(self.canonical(request.url), fields)]
+        return [] if fields is None else [self.publication(self.canonical(asked(request)), fields)]
 
 
 def feed_fields(entry: Any) -> dict[str, Any]:
