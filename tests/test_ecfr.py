@@ -22,6 +22,7 @@ from digests.select import build_digest
 from regwatch.cli import main
 from regwatch.config import load_config
 from regwatch.web.app import create_app
+from replay import ecfr as ecfr_replay
 from replay.server import RECORDINGS, serve
 
 CONTACT = "ecfr-tests@example.org"
@@ -170,6 +171,38 @@ def test_a_hostile_versions_body_fails_the_crawl_in_one_line(tmp_path, replay, b
     server = replay({"routes": [{"path": VERSIONS, "status": 200, "file": str(path)}]})
     result = run(tmp_path / "home", server, since="2024-11-01", until="2025-06-30")
     assert not result.ok and problem in result.error, result.error
+    with Archive.open(tmp_path / "home", readonly=True) as archive:
+        assert archive.watermark("ecfr") is None
+
+
+@pytest.mark.parametrize(
+    ("lie", "problem"),
+    [
+        ("one page", "received 2 versions of the 5 meta.result_count lists"),
+        ("page ignored", "received 6 versions of the 5 meta.result_count lists"),
+    ],
+)
+def test_versions_pages_disagreeing_with_result_count_fail_the_crawl(
+    tmp_path, replay, lie, problem
+):
+    """SYNTHETIC lies about the 5 versions issued since 2024-11-01, 2 a page: page 1 says it is
+    the only page, or every page is page 1 again (`page` ignored); versions are never missed."""
+    first = json.loads(
+        ecfr_replay.versions(RECORDINGS / "ecfr", {"issue_date[gte]": "2024-11-01"}, 2)
+    )
+    if lie == "one page":
+        first["meta"]["total_pages"] = "1"
+    path = tmp_path / "versions-page-1.json"
+    path.write_text(json.dumps(first))
+    server = replay(
+        {
+            "routes": [{"path": VERSIONS, "status": 200, "file": str(path)}],
+            "sources": {"ecfr": {"per_page": 2}},
+        }
+    )
+    result = run(tmp_path / "home", server, since="2024-11-01", until="2025-06-30")
+    assert not result.ok and problem in result.error, result.error
+    assert "\n" not in result.error
     with Archive.open(tmp_path / "home", readonly=True) as archive:
         assert archive.watermark("ecfr") is None
 

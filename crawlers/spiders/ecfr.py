@@ -13,7 +13,9 @@ of that section (`section=` or `appendix=`), a 404 for the older date meaning th
 a removed version's new text being empty. A version dated after `up_to_date_as_of` waits for a
 later crawl and holds the watermark before its issue date. Nothing a response says is trusted: a
 body that is not the documented shape, a version with a missing or mistyped field, more pages than
-`max_pages`, or XML that is not a section fails the crawl with one line.
+`max_pages`, pages whose versions together are not the first page's `meta.result_count` (a
+`total_pages` too small, a `page` ignored), or XML that is not a section fails the crawl with one
+line.
 """
 
 from __future__ import annotations
@@ -87,23 +89,34 @@ class EcfrSpider(ApiSpider):
         self.until = min(self.until, current)
         return iso_date(entry.get("latest_issue_date"))
 
-    def versions_request(self, page: int, found: list[Version]) -> scrapy.Request:
+    def versions_request(
+        self, page: int, found: list[Version], listed: int | None = None, received: int = 0
+    ) -> scrapy.Request:
         params = [*self.spec["hierarchy"].items(), ("issue_date[gte]", self.since.isoformat())]
         params += [("page", str(page))] if page > 1 else []
         path = f"versions/title-{self.spec['title']}.json?{urlencode(params)}"
-        return self.request(path, self.parse_versions, page=page, found=found)
+        meta = {"page": page, "found": found, "listed": listed, "received": received}
+        return self.request(path, self.parse_versions, **meta)
 
     def parse_versions(self, response: Response) -> list[scrapy.Request]:
         page, found = response.meta["page"], response.meta["found"]
         try:
             body = json_object(response)
             pages = total_pages(body, self.spec["max_pages"])
-            found += [v for v in content_versions(body, self.spec["title"]) if self.wanted(v)]
+            versions = content_versions(body, self.spec["title"])
+            listed = response.meta["listed"]  # the first page's result_count rules
+            listed = meta_number(body, "result_count") if listed is None else listed
+            received = response.meta["received"] + len(versions)
+            if page >= pages and received != listed:
+                raise Untrusted(
+                    f"received {received} versions of the {listed} meta.result_count lists"
+                )
+            found += [v for v in versions if self.wanted(v)]
         except Untrusted as exc:
             self.refuse(response, exc)
             return []
         if page < pages:
-            return [self.versions_request(page + 1, found)]
+            return [self.versions_request(page + 1, found, listed, received)]
         unique = {(v.identifier, v.date): v for v in found}
         return [self.text_request(v, v.date - timedelta(days=1), None) for v in unique.values()]
 
@@ -193,14 +206,20 @@ def json_object(response: Response) -> dict[str, Any]:
 
 
 def total_pages(body: dict[str, Any], cap: int) -> int:
-    """`meta.total_pages` (a string of digits in the live API, or a number); at most `cap`."""
+    """`meta.total_pages`, at most `cap`."""
+    pages = meta_number(body, "total_pages")
+    if pages > cap:
+        raise Untrusted(f"meta.total_pages {pages} is more than the {cap} pages allowed")
+    return pages
+
+
+def meta_number(body: dict[str, Any], name: str) -> int:
+    """`meta.<name>` (a string of digits in the live API, or a number); `Untrusted` otherwise."""
     meta = body.get("meta")
-    value = meta.get("total_pages") if isinstance(meta, dict) else None
+    value = meta.get(name) if isinstance(meta, dict) else None
     text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     if not text.isdigit():
-        raise Untrusted(f"meta.total_pages is not a page count: {value!r}"[:200])
-    if int(text) > cap:
-        raise Untrusted(f"meta.total_pages {text} is more than the {cap} pages allowed")
+        raise Untrusted(f"meta.{name} is not a count: {value!r}"[:200])
     return int(text)
 
 
