@@ -2,7 +2,7 @@
 
 Enters: the body of `full/{date}/title-N.xml?part=…&section=…` (GPO eCFR XML: `DIV8 TYPE="SECTION"`
 or `DIV9 TYPE="APPENDIX"` holding `HEAD`, `P`, `FP`, headings `HD1`-`HD3` and table `ROW`s of
-`ENT` cells; ecfr.md §1), parsed without DTDs, entities or network access.
+`ENT` cells; ecfr.md §1; comments skipped), parsed without DTDs, entities or network access.
 Leaves: `paragraphs`: `(label, text)` per block in reading order, whitespace normalised, `label`
 the paragraph designation path such as `(a)(2)(i)` worked out from the leading markers (`(a)`,
 `(1)`, `(i)`, `(A)`, then italic levels), `""` before the first one; `diff`: the changed paragraphs
@@ -51,14 +51,20 @@ def paragraphs(xml: bytes) -> list[tuple[str, str]]:
         raise Unreadable("no DIV8 section or DIV9 appendix in the XML")
     found, stack = [], []
     for element in section.iter(*BLOCKS):
-        cells = element if element.tag == "ROW" else [element]
-        text = " | ".join(_text(cell) for cell in cells)
+        text = " | ".join(_text(cell) for cell in _cells(element))
         if not text:
             continue
         if element.tag == "P":
             stack = _advance(stack, _markers(text))
         found.append(("".join(f"({m})" for m in stack), text))
     return found
+
+
+def _cells(element: Any) -> list[Any]:
+    """A `ROW`'s cells (its child elements: a comment has no text tag), else the block itself."""
+    if element.tag != "ROW":
+        return [element]
+    return [cell for cell in element if isinstance(cell.tag, str)]
 
 
 def _text(element: Any) -> str:

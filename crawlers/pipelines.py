@@ -22,7 +22,9 @@ set to `until` only after every batch is committed and only if the crawl finishe
 (`next_watermark`). The validators of the URLs the crawl read (`Fetched` items) are stored under the
 same condition (a failed crawl asks for everything again next time). Then releases are linked to the
 documents they name (`crawlers.crosslinks`). An archive that cannot be opened, written or logged to
-(locked, disk full, read-only) is a recorded failure, never an exception out of the pipeline.
+(locked, disk full, read-only) is a recorded failure, never an exception out of the pipeline. So is
+an exception a spider callback raised (Scrapy's `spider_error`: the items of that response are
+lost, so the crawl must not count as a success).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from typing import Any
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
+from twisted.python.failure import Failure
 
 from archive import Archive, ArchiveError, StoreResult
 from crawlers.crosslinks import link_releases
@@ -63,6 +67,7 @@ from crawlers.outcome import (
     record_body_failure,
     record_failure,
 )
+from crawlers.urls import shown
 
 logger = logging.getLogger(__name__)
 # What a locked, full, read-only or damaged archive raises.
@@ -96,7 +101,13 @@ class ArchivePipeline:
             crawler.stats,
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipeline.spider_error, signal=signals.spider_error)
         return pipeline
+
+    def spider_error(self, failure: Failure, response: Response) -> None:
+        """A spider callback raised: what its response held is lost, so the crawl fails."""
+        problem = f"{type(failure.value).__name__}: {failure.value}"
+        record_failure(self.stats, f"{shown(response.url)}: reading it failed: {problem}"[:500])
 
     def open_spider(self) -> None:
         """Open the archive; if it cannot be, a failure is recorded and nothing is requested."""

@@ -12,10 +12,11 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, DropItem
 from scrapy.http import Response, TextResponse
 from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
 
 import crawlers.settings
 from archive import Archive, ArchiveError
@@ -217,6 +218,25 @@ def test_a_record_without_title_is_rejected_named_and_fails_the_crawl(tmp_path):
     with pytest.raises(DropItem, match=r"^federal_register 2023-99999: missing title$"):
         pipeline.process_item(item)
     assert errors(stats) == ["record rejected: federal_register 2023-99999: missing title"]
+
+
+def test_an_exception_in_a_spider_callback_fails_the_crawl_in_one_line(tmp_path):
+    """Scrapy only logs a callback's exception: the items of that response are lost, so the
+    pipeline records it and the crawl is not a success (its watermark stays)."""
+    s = spider(REGWATCH_HOME=str(tmp_path), REGWATCH_SOURCE="federal_register")
+    pipeline = ArchivePipeline.from_crawler(s.crawler)  # signals hold receivers weakly
+    page = response("recorded/search-single-last-page.json", whole_range("2024-12-31"))
+    s.crawler.signals.send_catch_log(
+        signals.spider_error,
+        failure=Failure(ValueError("Input object is not an XML element")),
+        response=page,
+        spider=s,
+    )
+    assert errors(s.crawler.stats) == [
+        "http://127.0.0.1:8400/api/v1/documents.json?x=1: reading it failed:"
+        " ValueError: Input object is not an XML element"
+    ]
+    assert pipeline.stats.get_value("regwatch/failures") == 1
 
 
 def test_a_publication_the_archive_refuses_is_dropped_and_its_batch_still_stored(tmp_path):

@@ -7,6 +7,7 @@ made it, never asking for a date past `up_to_date_as_of`, and hostile answers.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -205,6 +206,23 @@ def test_versions_pages_disagreeing_with_result_count_fail_the_crawl(
     assert "\n" not in result.error
     with Archive.open(tmp_path / "home", readonly=True) as archive:
         assert archive.watermark("ecfr") is None
+
+
+def test_a_comment_in_a_table_row_is_read_past_and_the_change_kept(tmp_path, replay):
+    """SYNTHETIC: the 2024-12-05 text of § 744.23 with a table whose row holds an XML comment
+    (well-formed XML): the section is read, never a traceback and a silently missing change."""
+    table = "<GPOTABLE><ROW><ENT>3B993</ENT><!-- cell moved --><ENT>License</ENT></ROW></GPOTABLE>"
+    body = xml("744.23@2024-12-05").replace(b"</DIV8>", table.encode() + b"</DIV8>")
+    path = tmp_path / "synthetic-744.23-row-comment.xml"
+    path.write_bytes(body)
+    full = "/api/versioner/v1/full/2024-12-05/title-15.xml"
+    row = {"path": full, "query": {"section": "744.23"}, "status": 200, "file": str(path)}
+    server = replay({"routes": [row]})
+    result = run(tmp_path / "home", server, since="2024-11-01", until="2025-06-30")
+    assert result.ok and result.inserted == 3, result
+    with sqlite3.connect(tmp_path / "home" / "regwatch.db") as conn:
+        sql = "SELECT new_text FROM ecfr_changes WHERE identifier = '744.23'"
+        assert conn.execute(sql).fetchone()[0].endswith("3B993 | License")
 
 
 def test_a_redirect_off_the_api_host_is_refused(tmp_path, replay):
