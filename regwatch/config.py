@@ -277,8 +277,8 @@ def _as_cron(value: Any) -> str:
     from apscheduler.triggers.cron import CronTrigger
 
     text = _as_str(value)
-    try:
-        CronTrigger.from_crontab(text)
+    try:  # the syntax only, in UTC: not the process's zone (a `TZ` tzlocal refuses)
+        CronTrigger.from_crontab(text, timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"must be a cron expression ({exc})") from None
     return text

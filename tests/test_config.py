@@ -1,6 +1,8 @@
 """Configuration loading: defaults, file values, environment overrides and one-line errors."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,21 @@ def test_a_broken_source_registry_is_named_not_blamed_on_the_config(tmp_path, mo
         "sources.json: not JSON: Expecting property name enclosed in double quotes "
         "(line 1, column 2)"
     )
+
+
+@pytest.mark.parametrize("zone", ["UTC+3", "CET-1CEST,M3.5.0,M10.5.0/3", "Nowhere/Else"])
+def test_a_process_time_zone_tzlocal_refuses_is_no_config_error(tmp_path, zone):
+    """A POSIX `TZ` string (or a typo) in the environment: the cron keys are checked as syntax,
+    and the schedule runs in `schedule.timezone`; it was a traceback from every command."""
+    write(tmp_path, f'[archive]\nhome = "{tmp_path / "home"}"\n')
+    env = {**os.environ, "TZ": zone, "PYTHONPATH": str(REPO)}
+    env.pop("REGWATCH_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "regwatch.cli", "schedule", "--show"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("pipeline: ") and done.stderr == ""
