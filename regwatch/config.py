@@ -14,6 +14,7 @@ for values checked only when a step needs them (secrets only ever come from the 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import tomllib
@@ -239,9 +240,12 @@ def _number(convert: Callable[[Any], Any], accepted: type, wording: str) -> Call
         if isinstance(value, bool) or not isinstance(value, accepted):
             raise TypeError(wording)
         try:
-            return convert(value)
+            number = convert(value)
         except ValueError:
             raise ValueError(wording) from None
+        if isinstance(number, float) and math.isnan(number):  # compares false with any bound
+            raise ValueError(wording)
+        return number
 
     return check
 

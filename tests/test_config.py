@@ -1,6 +1,7 @@
 """Configuration loading: defaults, file values, environment overrides and one-line errors."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,24 @@ def test_a_process_time_zone_tzlocal_refuses_is_no_config_error(tmp_path, zone):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("pipeline: ") and done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[tagging]\nthreshold_ai = nan\n",  # TOML's own nan: nothing would reach the threshold
+        "[pipeline]\nlock_wait_seconds = 'nan'\n",  # a busy lock would be waited on for ever
+        "[crawl]\ntimeout_minutes = -nan\n",
+        ROUTE + 'url = "json://localhost/"\nmin_score = nan\n',
+    ],
+    ids=["threshold", "lock-wait", "crawl-timeout", "route-min-score"],
+)
+def test_nan_is_not_a_number_between_the_bounds(tmp_path, text):
+    """NaN compares false with both bounds, so it passed every range check."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), environ={})
+    assert re.search(
+        r"\.(threshold_ai|lock_wait_seconds|timeout_minutes|min_score) must be a "
+        r"number, got '?nan'?$",
+        str(caught.value),
+    )
