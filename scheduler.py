@@ -11,10 +11,11 @@ in one worker thread, each `coalesce`d, one instance at a time, with a stated mi
 `run_job` records every run in the archive (job id, start, end, ok, one-line summary) and logs one
 line; an exception in a step is logged and recorded, never raised, so the scheduler outlives it.
 `catch_up(config, now)` names the jobs to run at once after downtime: a missed pipeline run (once),
-and `retry` when a digest is owed. `next_runs` gives each job's next run times (`regwatch schedule
---show`, `regwatch status`). `main` runs it in the foreground with a heartbeat in the archive;
-SIGTERM and SIGINT stop the crawl child (it records its crawl as failed), let the running step
-finish, and exit 0.
+and `retry` when a digest is owed; a pipeline run the running scheduler missed by more than its
+grace (the machine asleep) runs once when it wakes. `next_runs` gives each job's next run times
+(`regwatch schedule --show`, `regwatch status`). `main` runs it in the foreground with a heartbeat
+in the archive; SIGTERM and SIGINT stop the crawl child (it records its crawl as failed), let the
+running step finish, and exit 0.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -168,7 +170,21 @@ def build_scheduler(config: Config) -> BlockingScheduler:
             max_instances=1,
             misfire_grace_time=MISFIRE_GRACE_SECONDS,
         )
+    scheduler.add_listener(lambda event: _run_missed(scheduler, event), EVENT_JOB_MISSED)
     return scheduler
+
+
+def _run_missed(scheduler: BlockingScheduler, event: JobExecutionEvent) -> None:
+    """A pipeline run missed by more than its grace while the scheduler ran (the machine asleep)
+    runs once now, as after downtime; a missed digest is sent late by `retry`. The change waits
+    in a thread: this may be called while the scheduler, holding its job-store lock, has yet to
+    move the job to its next run time, which would undo it."""
+    if event.job_id != "pipeline" or STOP.is_set():
+        return
+    due = event.scheduled_run_time.isoformat()
+    log.warning("pipeline: the run due at %s was missed (machine asleep?); running it now", due)
+    now = {"next_run_time": datetime.now(UTC)}  # set once the scheduler has set the next run
+    threading.Thread(target=scheduler.modify_job, args=["pipeline"], kwargs=now).start()
 
 
 def next_runs(config: Config, now: datetime, count: int = 3) -> dict[str, list[datetime]]:

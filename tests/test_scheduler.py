@@ -320,3 +320,33 @@ def test_status_shows_the_heartbeat_and_each_jobs_last_and_next_run(tmp_path):
         "  job retry: last run 2026-11-30T06:20:00.000000Z (unfinished)",
     ]
     assert all(re.search(r"; next run \d{4}-\d\d-\d\dT\d\d:\d\d:00[-+]\d\d:\d\d$", j) for j in jobs)
+
+
+def test_a_pipeline_run_slept_through_runs_once_on_waking(tmp_path, monkeypatch):
+    """The scheduler kept running but the machine slept past the pipeline's run time and its
+    hour of grace: APScheduler drops that run as missed, so the next one was the next day's (or
+    Monday's, after a Friday). It now runs once on waking, as after a restart."""
+    ran = threading.Event()
+
+    def pipeline(config, now):
+        ran.set()
+        return True, "synthetic pipeline"
+
+    monkeypatch.setitem(scheduler.JOBS, "pipeline", pipeline)
+    config = config_at(tmp_path, '[schedule]\ncrawl = "0 0 1 1 *"\n')  # no run due today
+    built = scheduler.build_scheduler(config)
+    slept = datetime.now(UTC) - timedelta(seconds=scheduler.MISFIRE_GRACE_SECONDS + 3600)
+    built.modify_job("pipeline", next_run_time=slept)  # due while the machine was asleep
+    thread = threading.Thread(target=built.start, daemon=True)
+    thread.start()
+    try:
+        assert ran.wait(30), "the pipeline run slept through never ran"
+        deadline = time.monotonic() + 30
+        while not job_runs(tmp_path / "home") or job_runs(tmp_path / "home")[-1][1] is None:
+            assert time.monotonic() < deadline, "the run was not recorded"
+            time.sleep(0.05)
+        assert job_runs(tmp_path / "home") == [("pipeline", 1, "synthetic pipeline")]
+        assert built.get_job("pipeline").next_run_time > datetime.now(UTC)  # on its timetable
+    finally:
+        built.shutdown()
+        thread.join(30)
