@@ -73,10 +73,12 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     """Load and validate the configuration; raises `ConfigError` with a one-line message."""
     environ = os.environ if environ is None else environ
     file = _choose_file(path, environ)
-    raw = _read_toml(file) if file else {}
     schema = load_schema()
     named = {key for key, spec in schema.items() if spec["type"] == "named_tables"}
-    given = dict(_flatten(raw, keep=named))
+    try:
+        given = dict(_flatten(_read_toml(file) if file else {}, keep=named))
+    except RecursionError:  # arrays, inline or dotted tables nested hundreds deep: no config
+        raise ConfigError(f"{_where(file)}: not valid TOML: nested too deeply") from None
     unknown = sorted(set(given) - set(schema))
     if unknown:
         raise ConfigError(f"{_where(file)}: unknown key '{unknown[0]}'")

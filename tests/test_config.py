@@ -211,3 +211,21 @@ def test_nan_is_not_a_number_between_the_bounds(tmp_path, text):
         r"number, got '?nan'?$",
         str(caught.value),
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = " + "[" * 1000 + "]" * 1000,  # tomllib's own recursion
+        "x = " + "{a = " * 1000 + "1" + "}" * 1000,
+        ".".join(["a"] * 3000) + " = 1",  # parsed, then too deep to flatten
+        "[" + ".".join(["t"] * 3000) + "]\nk = 1\n",
+    ],
+    ids=["arrays", "inline-tables", "dotted-key", "table-header"],
+)
+def test_a_config_nested_too_deeply_is_one_line(tmp_path, text):
+    """A few kilobytes of brackets or dots was a RecursionError traceback from every command."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value) == f"{path}: not valid TOML: nested too deeply"
