@@ -44,6 +44,8 @@ def _errors() -> Iterator[None]:
         yield
     except (ConfigError, ArchiveError, QueryError, ValueError, OSError) as exc:
         raise _error(str(exc) or repr(exc)) from None
+    except OverflowError as exc:  # a date or number past what dates or SQLite hold: 9999-12-31
+        raise _error(f"out of range: {exc}") from None
 
 
 def _error(message: str) -> click.ClickException:

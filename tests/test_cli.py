@@ -302,3 +302,22 @@ def test_a_changed_threshold_retags_the_archive(home, tmp_path):
     stricter = invoke("tag")
     assert "tagged 10 documents" in stricter.output
     assert "ai" not in re.findall(r"(\w+) \d+", stricter.output.split(": ", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (("digest", "--until", "9999-12-31"), "date value out of range"),
+        (("digest", "--until", "0001-01-01"), "date value out of range"),
+        (("digest", "--week", "9999-W52"), "date value out of range"),
+        (("watch", "--limit", str(2**64)), "Python int too large to convert to SQLite INTEGER"),
+    ],
+    ids=["until-9999", "until-0001", "week-9999", "watch-limit"],
+)
+def test_a_value_past_the_calendar_or_sqlite_is_one_line(home, args, reason):
+    """Dates at the calendar's ends and numbers past SQLite's were OverflowError tracebacks."""
+    assert invoke("import", str(GOOD)).exit_code == 0
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 1, result.output
+    assert result.output.count("\n") == 1
+    assert error_line(result) == f"Error: out of range: {reason}"
