@@ -7,7 +7,9 @@ operating system releases it when its holder dies, however it dies, so a lock is
 forever. The holder writes a small JSON body (pid, command, since) for the messages, and removes
 the file when it lets go cleanly: a body found on taking the lock was left by a process that was
 killed, and the context yields one line saying so (else None). If the lock stays held for `wait`
-seconds, `PipelineBusy` (a `TimeoutError`) says who holds it and since when.
+seconds, `PipelineBusy` (a `TimeoutError`) says who holds it and since when. `exclusive(path)`
+holds a plain flock on `path` for a short critical section (a digest's check-send-record),
+waiting for as long as its holder keeps it.
 """
 
 from __future__ import annotations
@@ -73,6 +75,18 @@ def hold(
             yield f"took over the pipeline lock left by {left.describe()}" if left else None
         finally:
             path.unlink(missing_ok=True)  # while still locked: waiters see a new file next
+    finally:
+        os.close(fd)  # releases the flock
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an flock on `path` for the block, waiting while another process (or descriptor)
+    holds it; the operating system releases it when its holder dies."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
         os.close(fd)  # releases the flock
 

@@ -4,7 +4,8 @@ Enters: a validated `Config` plus each step's own arguments.
 Leaves: a result object per step (nothing is printed here). Each step moves data one way:
 crawl (sources → archive; `all`: every registered source), import (JSON lines → archive), tag
 (archive → nlp → archive, then queue the full texts worth reading), fulltext (wanted full texts →
-archive), digest (archive → files, and with `send` → SMTP → digest log), alert (outbox → chat, then
+archive), digest (archive → files, and with `send` → SMTP → digest log, one sender at a time
+per archive, so two never both find a week unsent and both mail it), alert (outbox → chat, then
 feeds → files), run (crawl all → tag → fulltext → tag → digest → alert); search, reindex and
 status read the archive (reindex rebuilds its index); rematch (archive → nlp watch-list → archive)
 and watch (the watch-list and its newest hits); serve_replay runs the offline emulator of
@@ -31,6 +32,7 @@ from regwatch.config import (
     smtp_password,
     tag_names,
 )
+from regwatch.lock import exclusive
 
 if TYPE_CHECKING:
     import threading
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from regwatch.importer import ImportResult
 
 Progress = Callable[[int, int], None]
+DIGEST_LOCK = "digest.lock"  # in the home: one digest send (check, send, record) at a time
 
 
 @dataclass(frozen=True)
@@ -667,9 +670,10 @@ def digest(
             paths = render.write(rendered, Path(config["digest.output_dir"]), stem)
             status, detail = "written", None
             if settings is not None:
-                status, detail = _send_once(
-                    archive, config, settings, entry, built, rendered, force
-                )
+                with exclusive(config.home / DIGEST_LOCK):  # check, send, record: one at a time
+                    status, detail = _send_once(
+                        archive, config, settings, entry, built, rendered, force
+                    )
             results.append(_list_digest(built, paths, status, detail))
     return DigestResult(results, feeds(config, since=date.fromisoformat(period.start)))
 

@@ -278,3 +278,52 @@ def test_a_signal_during_a_crawl_stops_the_child_records_it_and_exits_0(tmp_path
     assert runs["pipeline"].ok is False and runs["pipeline"].finished_at is not None
     assert beat.pid == sched.pid
     assert holder(home) is None  # the lock was let go
+
+
+# --- one digest send at a time --------------------------------------------------------------------
+
+
+class HoldingSmtp:
+    """An SMTP receiver (aiosmtpd) holding the first message's DATA until a second sender gets
+    as far as RCPT, or `wait` seconds pass; then it accepts every message."""
+
+    def __init__(self, wait: float) -> None:
+        from tests.test_mail import Receiver
+
+        self.receiver, self.wait, self.rcpts = Receiver(), wait, 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.rcpts += 1
+        return await self.receiver.handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        deadline = time.monotonic() + self.wait
+        while not self.receiver.messages and self.rcpts < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return await self.receiver.handle_DATA(server, session, envelope)
+
+
+def test_two_digest_senders_at_once_mail_a_list_once(tmp_path):
+    """Two schedulers (or `regwatch digest --send` beside the scheduler) both found the week
+    unsent in the digest log before either had recorded its send, and both mailed the list."""
+    from tests.test_mail import EphemeralController
+
+    smtp = HoldingSmtp(wait=5)
+    controller = EphemeralController(smtp, hostname="127.0.0.1", port=0)
+    controller.start()
+    try:
+        mail = {"host": "127.0.0.1", "port": controller.port, "security": "none", "timeout": 30}
+        config = write_config(tmp_path, "http://127.0.0.1:9/api/v1/", mail=mail)
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write("[[digest.lists]]\nname = 'team'\nto = ['eng@y.example']\n")
+        Archive.open(tmp_path / "home").close()
+        args = ("digest", "--week", "2026-W47", "--send")
+        senders = [regwatch(config, *args, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [sender.communicate(timeout=120)[0] for sender in senders]
+    finally:
+        controller.stop()
+    assert [sender.returncode for sender in senders] == [0, 0], outputs
+    assert len(smtp.receiver.messages) == 1
+    assert sum("was sent this period on" in output for output in outputs) == 1
