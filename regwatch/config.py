@@ -272,6 +272,14 @@ def _as_url(value: Any) -> str:
     return text if text.endswith("/") else text + "/"
 
 
+def _as_path(value: Any) -> Path:
+    """A path; `~` and `~user` expand to the home folder (`RuntimeError` when there is none)."""
+    try:
+        return Path(_as_str(value)).expanduser()
+    except RuntimeError:
+        raise ValueError("starts with ~ but that home folder is unknown here") from None
+
+
 def _as_email(value: Any) -> str:
     text = _as_str(value)
     if not EMAIL.match(text):
@@ -425,7 +433,7 @@ _CHECKS = {
     "float": _number(float, int | float | str, "must be a number"),
     "bool": _as_bool,
     "url": _as_url,
-    "path": lambda v: Path(_as_str(v)).expanduser(),
+    "path": _as_path,
     "email": _as_email,
     "cron": _as_cron,
     "crons": _as_crons,

@@ -229,3 +229,17 @@ def test_a_config_nested_too_deeply_is_one_line(tmp_path, text):
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ={})
     assert str(caught.value) == f"{path}: not valid TOML: nested too deeply"
+
+
+def test_a_path_under_an_unknown_users_home_names_the_key(tmp_path):
+    """`~svc/data` where user svc does not exist (a config copied from another machine) was a
+    RuntimeError traceback from every command."""
+    path = write(tmp_path, '[digest]\noutput_dir = "~no-such-user-h3/digests"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value) == (
+        f"{path}: digest.output_dir starts with ~ but that home folder is unknown here, "
+        "got '~no-such-user-h3/digests'"
+    )
+    with pytest.raises(ConfigError, match="environment variable REGWATCH_HOME: archive.home st"):
+        load_config(environ={"REGWATCH_HOME": "~no-such-user-h3/data"})
