@@ -216,8 +216,11 @@ def catch_up(config: Config, now: datetime) -> list[str]:
 
 def missed_pipeline(config: Config, now: datetime) -> bool:
     """Whether a pipeline run fell due after the last one started (or, if it never ran, after
-    the scheduler first started) and before `now`."""
+    the scheduler first started) and before `now`, or the last one never finished (the scheduler
+    was killed during it: its crawl is not retried before the next run time, a weekend away)."""
     last = steps.last_job_runs(config).get("pipeline")
+    if last is not None and last.finished_at is None:
+        return True
     beat = steps.last_heartbeat(config)
     since = last.started_at if last else beat.started_at if beat else None
     if since is None:

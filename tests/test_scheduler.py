@@ -237,6 +237,18 @@ def test_a_first_start_after_the_scheduler_ran_before_catches_up_from_its_heartb
     assert scheduler.catch_up(config, saturday + timedelta(days=2)) == ["pipeline"]
 
 
+def test_a_pipeline_run_killed_midway_runs_again_on_restart(tmp_path):
+    """Killed during Friday's 09:00 run and restarted at once, the scheduler waited for Monday
+    06:15: Friday's crawl was not finished, and nothing said so but an unfinished job run."""
+    config = config_at(tmp_path)
+    friday = datetime(2026, 11, 27, 9, 0, tzinfo=NEW_YORK)
+    with Archive.open(tmp_path / "home") as archive:
+        archive.job_started("pipeline", friday)  # killed mid-run: never finished
+    assert scheduler.catch_up(config, friday + timedelta(minutes=5)) == ["pipeline"]
+    record_run(tmp_path / "home", "pipeline", friday + timedelta(minutes=5))
+    assert scheduler.catch_up(config, friday + timedelta(minutes=10)) == []
+
+
 @pytest.fixture
 def smtp():
     receiver = SmtpReceiver()
