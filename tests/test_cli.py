@@ -258,6 +258,24 @@ def test_tag_input_output_without_archive(home, tmp_path):
     assert not (home / "regwatch.db").exists()
 
 
+def test_tag_output_that_is_a_pipe_is_refused_and_a_link_is_followed(home, tmp_path):
+    """The tagged file was renamed over the output path: a named pipe a reader waited on (or,
+    as root, /dev/stdout or /dev/full) became a regular file, and the command said it had
+    tagged into it; a symbolic link was replaced, its target left as it was."""
+    pipe = tmp_path / "pipe.jsonl"
+    os.mkfifo(pipe)
+    result = CliRunner().invoke(main, ["tag", "--input", str(GOOD), "--output", str(pipe)])
+    assert result.exit_code == 1, result.output
+    assert result.output == f"Error: cannot write {pipe}: it is a named pipe, not a regular file\n"
+    assert pipe.is_fifo()
+    target, link = tmp_path / "shared" / "tagged.jsonl", tmp_path / "latest.jsonl"
+    target.parent.mkdir()
+    target.write_text("stale\n", encoding="utf-8")
+    link.symlink_to(target)
+    assert invoke("tag", "--input", str(GOOD), "--output", str(link)).exit_code == 0
+    assert link.is_symlink() and len(target.read_text(encoding="utf-8").splitlines()) == 10
+
+
 def test_eval_prints_tagger_beside_baseline(home):
     result = invoke("eval", str(REPO / "data" / "fr_labeled_dev.jsonl"), "--json")
     assert result.exit_code == 0
