@@ -13,6 +13,7 @@ nothing: not the database, not the index, not its lock. Every SQLite failure lea
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -724,6 +725,18 @@ class Archive:
     def rule_context(self, publication_id: int) -> dict[str, Any]:
         """`{"screening": sentence or None, "section_changes": [lines]}` for one publication."""
         return rule_context.rule_context(self._conn, publication_id)
+
+
+def holds_archive(home: Path, path: Path) -> bool:
+    """Whether writing `path` (links followed) would replace part of the archive in `home`: its
+    database and SQLite's files beside it, its search index (or one being built), or a lock."""
+    target, home = Path(os.path.realpath(path)), Path(os.path.realpath(home))
+    if target.parent == home:
+        name = target.name
+        return name.startswith((DB_NAME, INDEX_DIR)) or name.endswith(".lock")
+    return any(
+        parent.parent == home and parent.name.startswith(INDEX_DIR) for parent in target.parents
+    )
 
 
 def _writable(home: Path) -> bool:

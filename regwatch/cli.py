@@ -242,6 +242,8 @@ def search(
     if options["facets"] and output_format not in ("table", "json"):
         raise click.UsageError("--facets works with --format table or json")
     with _errors():
+        if output is not None:
+            steps.check_output(obj.config, output)
         request = steps.search_request(
             obj.config, query, since=_iso(since), until=_iso(until), **options
         )

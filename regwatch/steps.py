@@ -624,7 +624,17 @@ def tag_file(config: Config, input_path: Path, output_path: Path) -> TagFileResu
     are rejected with their number."""
     from nlp import load_tagger, tag_jsonl
 
+    check_output(config, output_path)
     return tag_jsonl(input_path, output_path, load_tagger(thresholds=_thresholds(config)))
+
+
+def check_output(config: Config, path: Path) -> None:
+    """`ValueError` in one line if writing `path` would replace part of the archive (its
+    database, index or a lock): an export or tagged file named so would destroy it."""
+    from archive.api import holds_archive
+
+    if holds_archive(config.home, path):
+        raise ValueError(f"cannot write {path}: it is part of the archive in {config.home}")
 
 
 def evaluate(config: Config, path: Path) -> EvalReport:

@@ -258,6 +258,29 @@ def test_tag_input_output_without_archive(home, tmp_path):
     assert not (home / "regwatch.db").exists()
 
 
+@pytest.mark.parametrize(
+    "victim", ["regwatch.db", "regwatch.db-wal", "index/meta.json", "index.lock", "link-to-db"]
+)
+def test_an_export_or_tagged_file_never_replaces_the_archive(home, tmp_path, victim):
+    """`--output` naming the archive's database (a slip of the tab key), a file SQLite keeps
+    beside it, its index or a lock (or a link to one): refused in one line, the archive whole."""
+    assert invoke("import", str(GOOD)).exit_code == 0
+    (tmp_path / "link-to-db").symlink_to(home / "regwatch.db")
+    target = home / victim if victim != "link-to-db" else tmp_path / victim
+    before = (home / "regwatch.db").read_bytes()
+    for args in (
+        ["search", "entity", "--format", "xlsx", "--output", str(target)],
+        ["tag", "--input", str(GOOD), "--output", str(target)],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output
+        assert error_line(result) == (
+            f"Error: cannot write {target}: it is part of the archive in {home}"
+        )
+    assert (home / "regwatch.db").read_bytes() == before
+    assert "10 documents" in invoke("status").output
+
+
 def test_tag_output_that_is_a_pipe_is_refused_and_a_link_is_followed(home, tmp_path):
     """The tagged file was renamed over the output path: a named pipe a reader waited on (or,
     as root, /dev/stdout or /dev/full) became a regular file, and the command said it had
