@@ -14,8 +14,9 @@ line; an exception in a step is logged and recorded, never raised, so the schedu
 and `retry` when a digest is owed; a pipeline run the running scheduler missed by more than its
 grace (the machine asleep) runs once when it wakes. `next_runs` gives each job's next run times
 (`regwatch schedule --show`, `regwatch status`). `main` runs it in the foreground with a heartbeat
-in the archive; SIGTERM and SIGINT stop the crawl child (it records its crawl as failed), let the
-running step finish, and exit 0.
+in the archive; once the archive has been seen, a database gone from its place (`ArchivePresence`)
+stops every job and the heartbeat, never recreated empty; SIGTERM and SIGINT stop the crawl child
+(it records its crawl as failed), let the running step finish, and exit 0.
 """
 
 from __future__ import annotations
@@ -48,6 +49,32 @@ log = logging.getLogger("regwatch.scheduler")
 STOP = threading.Event()  # set by SIGTERM / SIGINT: the pipeline ends after its current step
 
 Work = Callable[[Config, datetime], tuple[bool, str]]
+
+
+class ArchivePresence:
+    """Whether the archive this scheduler has seen is still there: once seen, a database that is
+    gone (moved away, deleted, its volume unmounted) stops every job and the heartbeat, which
+    would otherwise create an empty archive whose first crawl, a backfill, alerts nobody."""
+
+    def __init__(self, config: Config) -> None:
+        self.database = steps.archive_database(config)
+        self.seen = self.database.exists()
+
+    def refresh(self) -> bool:
+        """Whether the archive is there now (once it is, it has been seen)."""
+        there = self.database.exists()
+        self.seen = self.seen or there
+        return there
+
+    def missing(self) -> str | None:
+        """None while the archive is there (or was never seen: a first start creates it), else
+        one line saying it is gone."""
+        if self.refresh() or not self.seen:
+            return None
+        return (
+            f"the archive {self.database} is gone (moved, deleted, or its volume unmounted?): "
+            "nothing runs until it is back; restart the scheduler to begin an empty archive"
+        )
 
 
 # --- the jobs: each returns (ok, one-line summary) --------------------------------------------
@@ -116,8 +143,18 @@ def retry(config: Config, now: datetime) -> tuple[bool, str]:
 JOBS: dict[str, Work] = {"pipeline": pipeline, "weekly_digest": weekly_digest, "retry": retry}
 
 
-def run_job(job_id: str, config: Config, now: datetime | None = None) -> bool:
-    """Run one job, record it in the archive and log one line; never raises. Returns ok."""
+def run_job(
+    job_id: str,
+    config: Config,
+    now: datetime | None = None,
+    present: ArchivePresence | None = None,
+) -> bool:
+    """Run one job, record it in the archive and log one line; never raises. Returns ok. With
+    `present`, a job finding the archive gone fails without running (nothing is created)."""
+    gone = present.missing() if present else None
+    if gone:
+        log.error("%s FAILED: %s", job_id, gone)
+        return False
     now = now or datetime.now(UTC)
     began = time.monotonic()
     run_id = _record(steps.job_started, config, job_id, now)
@@ -132,6 +169,8 @@ def run_job(job_id: str, config: Config, now: datetime | None = None) -> bool:
     if run_id is not None:
         finished = now + timedelta(seconds=seconds)
         _record(steps.job_finished, config, run_id, finished, ok, summary)
+    if present:
+        present.refresh()  # a first job creates the archive: from now on it must stay
     return ok
 
 
@@ -153,8 +192,9 @@ def triggers(config: Config) -> dict[str, BaseTrigger]:
     }
 
 
-def build_scheduler(config: Config) -> BlockingScheduler:
-    """A scheduler holding the three jobs, with explicit ids and misfire handling."""
+def build_scheduler(config: Config, present: ArchivePresence | None = None) -> BlockingScheduler:
+    """A scheduler holding the three jobs, with explicit ids and misfire handling (and, with
+    `present`, each job checking the archive is still there)."""
     scheduler = BlockingScheduler(
         timezone=config["schedule.timezone"],
         executors={"default": ThreadPoolExecutor(WORKERS)},
@@ -163,7 +203,7 @@ def build_scheduler(config: Config) -> BlockingScheduler:
         scheduler.add_job(
             run_job,
             trigger,
-            args=[job_id, config],
+            args=[job_id, config, None, present],
             id=job_id,
             name=job_id,
             coalesce=True,
@@ -260,7 +300,8 @@ def main(config: Config | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our one line per run suffices
     config = config or load_config()
-    scheduler = build_scheduler(config)
+    present = ArchivePresence(config)
+    scheduler = build_scheduler(config, present)
     started = datetime.now(UTC)
     for job_id in catch_up(config, started):
         log.info("%s: a run fell due while the scheduler was down; running it now", job_id)
@@ -279,7 +320,9 @@ def main(config: Config | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    threading.Thread(target=_beat, args=(config, started), name="heartbeat", daemon=True).start()
+    beat = threading.Thread(target=_beat, args=(config, started, present), name="heartbeat")
+    beat.daemon = True
+    beat.start()
     for job_id, times in next_runs(config, started, 1).items():
         log.info("%s: next run %s", job_id, times[0].isoformat() if times else "never")
     scheduler.start()
@@ -288,11 +331,21 @@ def main(config: Config | None = None) -> None:
     log.info("stopped")
 
 
-def _beat(config: Config, started: datetime) -> None:
+def _beat(config: Config, started: datetime, present: ArchivePresence) -> None:
     while True:
-        _record(steps.heartbeat, config, os.getpid(), started, datetime.now(UTC))
+        beat_once(config, started, present)
         if STOP.wait(HEARTBEAT_SECONDS):
             return
+
+
+def beat_once(config: Config, started: datetime, present: ArchivePresence) -> None:
+    """Record one heartbeat, unless the archive is gone (logged: recording would create it)."""
+    gone = present.missing()
+    if gone:
+        log.error("heartbeat not recorded: %s", gone)
+        return
+    _record(steps.heartbeat, config, os.getpid(), started, datetime.now(UTC))
+    present.refresh()
 
 
 def _record(step: Callable[..., object], config: Config, *args: object) -> object:

@@ -628,6 +628,13 @@ def tag_file(config: Config, input_path: Path, output_path: Path) -> TagFileResu
     return tag_jsonl(input_path, output_path, load_tagger(thresholds=_thresholds(config)))
 
 
+def archive_database(config: Config) -> Path:
+    """The archive's SQLite file in the configured home."""
+    from archive.api import DB_NAME
+
+    return config.home / DB_NAME
+
+
 def check_output(config: Config, path: Path) -> None:
     """`ValueError` in one line if writing `path` would replace part of the archive (its
     database, index or a lock): an export or tagged file named so would destroy it."""

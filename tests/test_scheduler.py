@@ -362,3 +362,27 @@ def test_a_pipeline_run_slept_through_runs_once_on_waking(tmp_path, monkeypatch)
     finally:
         built.shutdown()
         thread.join(30)
+
+
+def test_an_archive_gone_while_the_scheduler_runs_is_not_recreated_empty(tmp_path, caplog):
+    """Its volume unmounted, say: a job or heartbeat would have created an empty archive, whose
+    next crawl is a backfill that alerts nobody. They fail loudly until it is back."""
+    config = config_at(tmp_path)
+    home = tmp_path / "home"
+    present = scheduler.ArchivePresence(config)  # a first start: nothing to miss yet
+    started = datetime(2026, 11, 30, 7, 0, tzinfo=NEW_YORK)
+    assert scheduler.run_job("retry", config, started, present) is True
+    moved = tmp_path / "unmounted"
+    home.rename(moved)
+    home.mkdir()  # the empty mount point
+    with caplog.at_level(logging.INFO, logger="regwatch.scheduler"):
+        assert scheduler.run_job("retry", config, started + timedelta(minutes=10), present) is False
+        scheduler.beat_once(config, started, present)
+    assert list(home.iterdir()) == []
+    gone = f"the archive {home / 'regwatch.db'} is gone (moved, deleted, or its volume unmounted?)"
+    assert f"retry FAILED: {gone}" in caplog.text
+    assert f"heartbeat not recorded: {gone}" in caplog.text
+    home.rmdir()
+    moved.rename(home)  # mounted again
+    assert scheduler.run_job("retry", config, started + timedelta(minutes=20), present) is True
+    assert [run[:2] for run in job_runs(home)] == [("retry", 1), ("retry", 1)]
