@@ -29,6 +29,7 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 FACETS_SHOWN = 15  # values per facet in the table output
 MAX_WORKERS = 64  # import processes: a typo such as 10000 must not fork thousands
 SHOWN = 5  # rejected lines or failed documents named before the summary line
+TABLE_WIDTH = 60  # the narrowest console a results table is printed for
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -766,7 +767,6 @@ def _size(count: int) -> str:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     if not rows:
@@ -783,7 +783,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             _cell("\n".join(row["tags"])),
             f"[bold]{_cell(row['title'])}[/bold]\n{snippet}{related}",
         )
-    Console().print(table)
+    _console().print(table)
 
 
 def _related(link: dict[str, Any]) -> str:
@@ -798,7 +798,6 @@ def _cell(text: str) -> str:
 
 
 def _print_facets(facets: dict[str, list[tuple[str, int]]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     for name, counts in facets.items():
@@ -806,7 +805,16 @@ def _print_facets(facets: dict[str, list[tuple[str, int]]]) -> None:
             table = Table(name.replace("_", "-"), "documents")
             for value, count in counts[:FACETS_SHOWN]:
                 table.add_row(_cell(value), str(count))
-            Console().print(table)
+            _console().print(table)
+
+
+def _console() -> Any:
+    """A Rich console for tables, at least `TABLE_WIDTH` wide: a tiny or zero width (`COLUMNS=0`
+    in the environment) printed empty cells, so results seemed absent."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.width >= TABLE_WIDTH else Console(width=TABLE_WIDTH)
 
 
 _MARKUP = {"<b>": "[bold yellow]", "</b>": "[/bold yellow]"}

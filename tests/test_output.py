@@ -86,6 +86,18 @@ def test_search_table_and_errors_carry_no_control_characters(home):
     assert missing.output == "Error: cannot import nosuch.jsonl: no such file or directory\n"
 
 
+@pytest.mark.parametrize("columns", ["0", "5"])
+def test_a_zero_or_tiny_terminal_width_still_shows_the_results(home, monkeypatch, columns):
+    """`COLUMNS=0` in the environment printed an empty table (and 5, empty cells): the results
+    seemed absent. Tables are printed at least 60 columns wide."""
+    load([{**BASE, "document_number": "2025-90002", "title": "Quantum sensors"}])
+    monkeypatch.setenv("COLUMNS", columns)
+    table = invoke("search", "quantum", "--facets")
+    assert table.exit_code == 0
+    assert "2025-90002" in table.output and "Quantum sensors" in table.output
+    assert "documents" in table.output  # the facet tables too
+
+
 def test_a_very_long_query_is_shortened_in_its_error(home):
     load([])
     result = invoke("search", "--", "!" * 20000)
