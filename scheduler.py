@@ -245,7 +245,10 @@ def next_runs(config: Config, now: datetime, count: int = 3) -> dict[str, list[d
 
 def catch_up(config: Config, now: datetime) -> list[str]:
     """The jobs to run at once on start: a pipeline run missed while the scheduler was down
-    (once, however many were missed), and `retry` when a list is owed the last week's digest."""
+    (once, however many were missed), and `retry` when a list is owed the last week's digest.
+    With no archive yet (a first start) nothing was missed or is owed."""
+    if not steps.archive_database(config).exists():
+        return []
     due = []
     if missed_pipeline(config, now):
         due.append("pipeline")

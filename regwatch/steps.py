@@ -163,6 +163,20 @@ def open_archive(config: Config, *, readonly: bool = False) -> Archive:
     return Archive.open(config.home, readonly=readonly)
 
 
+def open_existing(config: Config) -> Archive:
+    """The archive opened read-only for what shows it (search, show, status, watch, the web
+    page); a home without one is an `ArchiveError` naming it, never an empty archive made on the
+    spot that answers "no matches" (a mistyped home, an unmounted volume)."""
+    from archive import ArchiveError
+
+    database = archive_database(config)
+    if not database.exists():
+        raise ArchiveError(
+            f"no archive at {database} yet: `regwatch crawl` or `regwatch import` makes one"
+        )
+    return open_archive(config, readonly=True)
+
+
 FILTER_NAMES = ("tags", "sub_tags", "agencies", "types", "sources", "eccns", "cfrs", "countries")
 
 
@@ -260,7 +274,7 @@ def search(
 
 def _reading(config: Config, reader: Archive | None) -> AbstractContextManager[Archive]:
     """`reader` left open, or the archive opened read-only for one call."""
-    return nullcontext(reader) if reader is not None else open_archive(config, readonly=True)
+    return nullcontext(reader) if reader is not None else open_existing(config)
 
 
 def _split_tags(facets: dict[str, list[tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
@@ -280,7 +294,7 @@ def saved_search_matches(
 ) -> set[int]:
     """Which of `publication_ids` the saved search `name` finds (a filter alert routes can use)."""
     request = search_request(config, f"@{name}", today=today)
-    with open_archive(config, readonly=True) as archive:
+    with open_existing(config) as archive:
         return archive.matching(request, publication_ids)
 
 
@@ -435,7 +449,7 @@ def reindex(config: Config, progress: Progress | None = None) -> int:
 
 def status(config: Config) -> ArchiveStatus:
     """Documents per source, last crawls, watermarks and sizes of the archive."""
-    with open_archive(config, readonly=True) as archive:
+    with open_existing(config) as archive:
         return archive.status()
 
 
@@ -519,7 +533,7 @@ def watch(config: Config, *, limit: int = 20) -> WatchShow:
     from regwatch.watchlist import load_watchlist
 
     watchlist = load_watchlist(config)
-    with open_archive(config, readonly=True) as archive:
+    with open_existing(config) as archive:
         in_use = archive.watch_list() == watchlist.fingerprint
         hits = archive.recent_watch_hits(limit)
     return WatchShow(watchlist.items, watchlist.threshold, watchlist.fingerprint, in_use, hits)

@@ -194,3 +194,20 @@ def test_a_readonly_home_still_serves_search_and_status(readonly_home: Path) -> 
         )
     assert files(home) == before
     assert sorted(p.name for p in home.rglob("*")) == listing
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c[0] in ("status", "search", "show")])
+def test_a_home_without_an_archive_is_one_line_for_readers_and_stays_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """A mistyped REGWATCH_HOME (or an unmounted volume): a reader made an empty archive there
+    and answered "no matches"; it says there is no archive and creates nothing."""
+    missing = tmp_path / "mistyped" / "home"
+    monkeypatch.setenv("REGWATCH_HOME", str(missing))
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[-1] == (
+        f"Error: no archive at {missing / 'regwatch.db'} yet: `regwatch crawl` or "
+        "`regwatch import` makes one"
+    )
+    assert not (tmp_path / "mistyped").exists()

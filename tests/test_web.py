@@ -272,3 +272,16 @@ def test_browser_search_filter_and_open_a_document(server) -> None:
         assert "<script>alert('x')</script> {{ 7*7 }}" in page.locator("main").inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
         browser.close()
+
+
+def test_a_home_without_an_archive_is_a_503_never_no_matches(tmp_path):
+    """A mistyped home: the page says there is no archive there (and creates none)."""
+    (tmp_path / "regwatch.toml").write_text(
+        f'[archive]\nhome = "{tmp_path / "mistyped"}"\n', encoding="utf-8"
+    )
+    with TestClient(create_app(load_config(tmp_path / "regwatch.toml", environ={}))) as running:
+        answer = running.get("/", params={"q": "entity list"})
+        api = running.get("/api/search", params={"q": "entity list"})
+    assert answer.status_code == 503 and "no archive at" in answer.text
+    assert api.status_code == 503 and "no archive at" in api.json()["error"]
+    assert not (tmp_path / "mistyped").exists()
