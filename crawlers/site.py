@@ -143,13 +143,25 @@ class SiteSpider(scrapy.Spider):
         )
 
     def item_links(self, base: str, links: list[str]) -> list[str]:
-        """Links (relative to `base`) to this site's items: canonical, distinct, `max_items`."""
+        """Links (relative to `base`) to this site's items: canonical, distinct."""
         found = []
         for link in links:
             url = self.local(urljoin(base, link.strip()))
             if origin(url) == self.api_origin and self.item_path.match(urlsplit(url).path):
                 found.append(self.canonical(url))
-        return list(dict.fromkeys(found))[: self.spec["max_items"]]
+        return list(dict.fromkeys(found))
+
+    def capped(self, where: str, items: list[Any]) -> list[Any]:
+        """The first `max_items` of the items a listing or feed at `where` holds; holding more is a
+        recorded failure naming how many were left unread (never dropped without a word)."""
+        most = self.spec["max_items"]
+        if len(items) > most:
+            record_failure(
+                self.crawler.stats,
+                f"{shown(where)}: lists {len(items)} items; read the first {most}, the other "
+                f"{len(items) - most} are not (max_items in sources.json)",
+            )
+        return items[:most]
 
     def local(self, url: str) -> str:
         """`url`, moved from the source's canonical host to the configured one (a replay)."""

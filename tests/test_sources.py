@@ -14,12 +14,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from scrapy import Request
+from scrapy.http import HtmlResponse, TextResponse
+from scrapy.utils.test import get_crawler
 
 from archive import Archive
 from crawlers.normalize import publication_from_fr
+from crawlers.outcome import errors
 from crawlers.pages import extract_page
 from crawlers.references import references, title_match
 from crawlers.run import CrawlResult, crawl
+from crawlers.spiders.bis import BisSpider
+from crawlers.spiders.ntia import NtiaSpider
 from digests.chat import message
 from digests.items import item
 from regwatch.cli import main
@@ -350,3 +356,45 @@ def test_bis_listing_gone_fails_in_one_line_and_keeps_stored_releases(tmp_path, 
     assert not result.ok
     assert result.error == f"{server.url}news-updates: HTTP 404"
     assert rows(tmp_path, "bis") == before
+
+
+# A listing or feed holding more items than `max_items` (synthetic, three items against two).
+
+
+def read_capped(kind, response) -> list[str]:
+    """The URLs the spider `kind`, allowed two items, asks for from a listing or feed of three;
+    asserts the crawl failed naming the one left unread."""
+    crawler = get_crawler(kind, {"REGWATCH_BASE_URL": "http://127.0.0.1:8401/"})
+    spider = kind.from_crawler(crawler, since="2024-01-01", until="2024-12-31")
+    spider.spec = {**spider.spec, "max_items": 2}
+    asked = [r.url for r in spider.parse_entry(response) if isinstance(r, Request)]
+    assert errors(crawler.stats) == [
+        f"{response.url}: lists 3 items; read the first 2, the other 1 are not (max_items in "
+        "sources.json)"
+    ]
+    return asked
+
+
+def test_a_listing_past_max_items_fails_the_crawl_naming_what_was_left_unread():
+    links = "".join(f'<a href="/press-release/synthetic-release-{i}">{i}</a>' for i in range(3))
+    url = "http://127.0.0.1:8401/news-updates"
+    listing = HtmlResponse(url, body=links.encode(), request=Request(url), encoding="utf-8")
+    assert read_capped(BisSpider, listing) == [
+        f"http://127.0.0.1:8401/press-release/synthetic-release-{i}" for i in (0, 1)
+    ]
+
+
+def test_a_feed_past_max_items_fails_the_crawl_naming_what_was_left_unread():
+    items = "".join(
+        f"<item><title>Synthetic item {i}</title><link>https://www.ntia.gov/blog/2026/synthetic-{i}"
+        "</link><pubDate>Tue, 10 Mar 2026 12:00:00 +0000</pubDate></item>"
+        for i in range(3)
+    )
+    body = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    )
+    url = "http://127.0.0.1:8401/rss.xml"
+    feed = TextResponse(url, body=body.encode(), request=Request(url), encoding="utf-8")
+    assert read_capped(NtiaSpider, feed) == [
+        f"http://127.0.0.1:8401/blog/2026/synthetic-{i}" for i in (0, 1)
+    ]

@@ -35,7 +35,8 @@ class BisSpider(SiteSpider):
         if not isinstance(response, TextResponse):
             record_failure(self.crawler.stats, f"{shown(response.url)}: the listing is not HTML")
             return
-        releases = self.item_links(response.url, response.css("a::attr(href)").getall())
+        links = self.item_links(response.url, response.css("a::attr(href)").getall())
+        releases = self.capped(response.url, links)
         if not releases:
             record_failure(
                 self.crawler.stats,

@@ -58,7 +58,7 @@ class NtiaSpider(SiteSpider):
                 f" {len(feed.entries)} entries that parsed, deleted nothing",
             )
         requested: set[str] = set()  # an item's link: the first entry linking it is the item
-        for entry in feed.entries[: self.spec["max_items"]]:
+        for entry in self.capped(response.url, feed.entries):
             yield from self.entry(entry, response.url, requested)
         yield self.fetched(response)
 
