@@ -164,7 +164,7 @@ def open_archive(config: Config, *, readonly: bool = False) -> Archive:
 
 
 def open_existing(config: Config) -> Archive:
-    """The archive opened read-only for what shows it (search, show, status, watch, the web
+    """The archive opened read-only for what shows documents (search, show, watch, the web
     page); a home without one is an `ArchiveError` naming it, never an empty archive made on the
     spot that answers "no matches" (a mistyped home, an unmounted volume)."""
     from archive import ArchiveError
@@ -449,7 +449,7 @@ def reindex(config: Config, progress: Progress | None = None) -> int:
 
 def status(config: Config) -> ArchiveStatus:
     """Documents per source, last crawls, watermarks and sizes of the archive."""
-    with open_existing(config) as archive:
+    with open_archive(config, readonly=True) as archive:
         return archive.status()
 
 

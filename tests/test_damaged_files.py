@@ -196,7 +196,7 @@ def test_a_readonly_home_still_serves_search_and_status(readonly_home: Path) -> 
     assert sorted(p.name for p in home.rglob("*")) == listing
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c[0] in ("status", "search", "show")])
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c[0] in ("search", "show")])
 def test_a_home_without_an_archive_is_one_line_for_readers_and_stays_empty(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
