@@ -164,8 +164,8 @@ def open_archive(config: Config, *, readonly: bool = False) -> Archive:
 
 
 def open_existing(config: Config) -> Archive:
-    """The archive opened read-only for what shows documents (search, show, watch, the web
-    page); a home without one is an `ArchiveError` naming it, never an empty archive made on the
+    """The archive opened read-only for what finds documents (search, show, the web page); a
+    home without one is an `ArchiveError` naming it, never an empty archive made on the
     spot that answers "no matches" (a mistyped home, an unmounted volume)."""
     from archive import ArchiveError
 
@@ -533,7 +533,7 @@ def watch(config: Config, *, limit: int = 20) -> WatchShow:
     from regwatch.watchlist import load_watchlist
 
     watchlist = load_watchlist(config)
-    with open_existing(config) as archive:
+    with open_archive(config, readonly=True) as archive:  # the list shows before a first crawl
         in_use = archive.watch_list() == watchlist.fingerprint
         hits = archive.recent_watch_hits(limit)
     return WatchShow(watchlist.items, watchlist.threshold, watchlist.fingerprint, in_use, hits)
