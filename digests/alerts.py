@@ -4,7 +4,9 @@ Enters: an open `archive.Archive`, each route's Apprise URL (already validated, 
 a `Policy` (what to do with ambiguous outcomes, attempts, backoff, timeout).
 Leaves: outbox rows marked `sent` (right after the endpoint accepted, row by row), put back to
 `pending` with a later `next_attempt_at` and the error, `failed` after the last attempt, or `maybe`
-(the request went out and no answer came within the time budget); and an `AlertRunResult`.
+(the request went out and no answer came within the time budget; when maybe-delivered alerts are
+resent, one still unanswered at the last attempt is `failed`, never resent without end); and an
+`AlertRunResult`.
 
 Each attempt is counted and its retry time set before the request leaves, so a crash at any
 point loses nothing; an alert whose answer was lost to a crash is sent again with the same
@@ -94,8 +96,11 @@ def deliver(
         if not archive.claim_alert(alert, policy.states, retry_at):
             continue
         outcome, error = send(urls[alert.route], alert, policy, senders)
-        if outcome == "failed" and alert.attempts + 1 < policy.max_attempts:
+        last = alert.attempts + 1 >= policy.max_attempts
+        if outcome == "failed" and not last:
             outcome = "pending"
+        elif outcome == "maybe" and last and "maybe" in policy.states:  # resent: bounded too
+            outcome, error = "failed", f"{error} (attempt {alert.attempts + 1}, the last)"
         archive.finish_alert(alert.id, outcome, error)
         if outcome != "sent":
             broken.add(alert.route)

@@ -182,6 +182,29 @@ def test_a_redirected_webhook_is_not_reported_sent(tmp_path, receivers, status):
     assert [(r.method, r.path) for r in receiver.accepted] == [("POST", "/hook")]
 
 
+def test_resending_maybe_delivered_alerts_stops_at_max_attempts(tmp_path, receivers):
+    """A slow endpoint that takes every request but never answers in time: with
+    `on_ambiguous = "resend"` the alert went out again at every backoff, without end (a channel
+    filling with copies); it stops at `max_attempts` and is failed, loudly."""
+    receiver = receivers(delay=1.0)
+    config = write_config(
+        tmp_path,
+        {"team": hook(receiver)},
+        timeout_seconds=0.2,
+        on_ambiguous="resend",
+        max_attempts=2,
+    )
+    seed(tmp_path / "home", [publication("2023-30002", "Slow rule resent")])
+    runs = [invoke(config, "alert") for _ in range(3)]
+    assert "0 failed, 1 maybe delivered" in runs[0].output
+    assert "1 failed, 0 maybe delivered" in runs[1].output
+    assert "0 sent, 0 to retry, 0 failed, 0 maybe" in runs[2].output  # nothing left to send
+    assert len(receiver.requests) == 2
+    (row,) = outbox(tmp_path / "home")
+    assert (row["state"], row["attempts"]) == ("failed", 2)
+    assert row["last_error"].endswith("(attempt 2, the last)")
+
+
 def test_a_dead_endpoint_does_not_block_a_live_one(tmp_path, receivers):
     live = receivers()
     dead = receivers()
