@@ -307,6 +307,18 @@ def test_a_decompression_bomb_fails_the_crawl_at_the_size_cap(tmp_path, serve):
     assert_failed_loudly(tmp_path, result, "exceeded DOWNLOAD_MAXSIZE (67108864 B)")
 
 
+def crawl_split(home: Path, base_url: str):
+    """Crawl 2023-10-24..25 from `base_url` with a range split at 2 documents."""
+    return crawl(
+        home,
+        since="2023-10-24",
+        until=DAY,
+        base_url=base_url,
+        contact=CONTACT,
+        settings={**FAST, "REGWATCH_SLICE_MAX": 2},
+    )
+
+
 def test_a_good_slice_next_to_a_lying_one_is_stored_but_the_watermark_stays(tmp_path, serve):
     def script(server: Hostile, path: str) -> Answer:
         if "lte%5D=2023-10-24" in path:
@@ -314,14 +326,7 @@ def test_a_good_slice_next_to_a_lying_one_is_stored_but_the_watermark_stays(tmp_
         return page(3, [doc(3), doc(4)])
 
     home = start_home(tmp_path)
-    result = crawl(
-        home,
-        since="2023-10-24",
-        until=DAY,
-        base_url=serve(script).url,
-        contact=CONTACT,
-        settings={**FAST, "REGWATCH_SLICE_MAX": 2},
-    )
+    result = crawl_split(home, serve(script).url)
     assert (result.ok, result.inserted, result.watermark) == (False, 2, BEFORE)
     assert "publication dates 2023-10-25..2023-10-25: received 2 distinct documents of 3" in (
         result.error
@@ -340,14 +345,7 @@ def test_halves_listing_fewer_documents_than_their_range_fail_the_crawl(tmp_path
         return json_answer({"description": "Documents published on 10/25/2023", "count": 0})
 
     home = start_home(tmp_path)
-    result = crawl(
-        home,
-        since="2023-10-24",
-        until=DAY,
-        base_url=serve(script).url,
-        contact=CONTACT,
-        settings={**FAST, "REGWATCH_SLICE_MAX": 2},
-    )
+    result = crawl_split(home, serve(script).url)
     assert (result.ok, result.inserted, result.watermark) == (False, 1, BEFORE)
     assert result.error == (
         "publication dates 2023-10-24..2023-10-25: count 3, but its halves count 1 together"
