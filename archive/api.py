@@ -90,28 +90,31 @@ class Archive:
         self._bulk = False
 
     @classmethod
-    def open(cls, home: str | Path, *, readonly: bool = False) -> Archive:
+    def open(cls, home: str | Path, *, readonly: bool = False, create: bool = True) -> Archive:
         """Open the archive in `home`: for writing (created if needed) or `readonly`.
 
         A reader never waits for a writer and never changes the index; in a read-only folder it
-        also creates nothing. A writer refuses a read-only home with one line, and a broken
-        `field_limits.json` (`rows.limits`) with one `ValueError` line.
+        also creates nothing, and with `create` False nowhere: a home without a database is then
+        an `ArchiveError` naming it (what finds documents answers a mistyped home so, never with
+        an empty archive made on the spot). A writer refuses a read-only home with one line, and
+        a broken `field_limits.json` (`rows.limits`) with one `ValueError` line.
         """
         home = Path(home)
         if not readonly:
             rows.limits()
-        try:
-            home.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            if not readonly or not home.is_dir():
-                raise ArchiveError(f"cannot create archive directory {home}: {exc}") from None
+        if create or not readonly:
+            try:
+                home.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                if not readonly or not home.is_dir():
+                    raise ArchiveError(f"cannot create archive directory {home}: {exc}") from None
         if not readonly and not _writable(home):
             raise ArchiveError(
                 f"archive {home} is read-only: this command writes to it "
                 "(`regwatch search` and `regwatch status` only read)"
             )
         path = home / DB_NAME
-        conn = db.connect_readonly(path) if readonly else db.connect(path)
+        conn = db.connect_readonly(path, create=create) if readonly else db.connect(path)
         conn.row_factory = sqlite3.Row
         try:
             index = SearchIndex(home / INDEX_DIR, writable=not readonly)

@@ -62,14 +62,15 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def connect_readonly(path: Path) -> sqlite3.Connection:
+def connect_readonly(path: Path, *, create: bool = True) -> sqlite3.Connection:
     """Open the regwatch database at `path` for reading; nothing is created, converted or migrated.
 
     Only where a writer would do the same (the folder is writable) is a missing database created
-    or an older one migrated first.
+    (unless `create` is False: then a missing one is an `ArchiveError` naming it) or an older one
+    migrated first.
     """
     if not path.exists():
-        if not writable(path.parent):
+        if not create or not writable(path.parent):
             raise ArchiveError(
                 f"no archive at {path} yet: `regwatch crawl` or `regwatch import` makes one"
             )

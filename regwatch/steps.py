@@ -167,14 +167,9 @@ def open_existing(config: Config) -> Archive:
     """The archive opened read-only for what finds documents (search, show, the web page); a
     home without one is an `ArchiveError` naming it, never an empty archive made on the
     spot that answers "no matches" (a mistyped home, an unmounted volume)."""
-    from archive import ArchiveError
+    from archive import Archive
 
-    database = archive_database(config)
-    if not database.exists():
-        raise ArchiveError(
-            f"no archive at {database} yet: `regwatch crawl` or `regwatch import` makes one"
-        )
-    return open_archive(config, readonly=True)
+    return Archive.open(config.home, readonly=True, create=False)
 
 
 FILTER_NAMES = ("tags", "sub_tags", "agencies", "types", "sources", "eccns", "cfrs", "countries")
