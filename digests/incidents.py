@@ -7,8 +7,9 @@ US federal holidays (the `holidays` package, observed days included) — and
 and the alert `Policy`.
 Leaves: `problems(...)`, `{(source, kind): detail}` with kind `silence` (no successful crawl for
 too long) or `failures` (the newest N crawls all failed); `notify(...)`, which sends each
-incident opening and clearing not yet sent to each ops route (one message each, text made inert),
-records the ones delivered and returns (sent, failed).
+incident opening and clearing not yet sent to each ops route (one message each, text made inert;
+a route that fails is not tried again in the same call), records the ones delivered and returns
+(sent, failed).
 """
 
 from __future__ import annotations
@@ -93,14 +94,23 @@ def message(incident: Any, event: str) -> str:
 
 
 def notify(archive: Any, urls: Mapping[str, str], policy: Policy, now: datetime) -> tuple[int, int]:
-    """Send every incident event the ops routes in `urls` were not told of; (sent, failed)."""
+    """Send every incident event the ops routes in `urls` were not told of; (sent, failed).
+
+    A route that fails once is not tried again in the same call (its other events count as
+    failed, for the next call): each try of a route that is down waits out its timeout.
+    """
     sent = failed = 0
+    down: set[str] = set()
     for notice in archive.unsent_notices(list(urls), now - timedelta(days=NOTICE_DAYS)):
+        if notice.route in down:
+            failed += 1
+            continue
         key = f"regwatch-incident-{notice.incident.id}-{notice.event}"
         text = message(notice.incident, notice.event)
         outcome, _ = send_text(urls[notice.route], text, key, policy)
         if outcome == "failed":  # a "maybe" (sent, answer lost) counts as told: never twice
             failed += 1
+            down.add(notice.route)
             continue
         archive.notice_sent([notice], now)
         sent += 1

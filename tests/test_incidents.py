@@ -162,6 +162,27 @@ def test_an_ops_notice_that_fails_is_retried_until_delivered(tmp_path):
         team.stop()
 
 
+def test_an_ops_route_that_fails_is_not_tried_again_in_the_same_check(tmp_path):
+    """Two incidents open at once; the ops route fails the first notice: the second is not
+    sent to it in that check (each try of a route that is down waited out its timeout), and the
+    next check delivers both."""
+    ops, team = Receiver([503]), Receiver()
+    try:
+        config = load_config(configure(tmp_path, ops, team), environ={})
+        home = tmp_path / "home"
+        crawled(home, at(23, 6, 20))
+        for hour in (9, 10, 11):
+            crawled(home, at(24, hour), ok=False, error="HTTP 503")
+        first = steps.check_health(config, now=at(25, 7))
+        assert len(first.open) == 2
+        assert (first.notified, first.notify_failed, len(ops.requests)) == (0, 2, 1)
+        second = steps.check_health(config, now=at(25, 7, 10))
+        assert (second.notified, second.notify_failed, len(ops.accepted)) == (2, 0, 2)
+    finally:
+        ops.stop()
+        team.stop()
+
+
 def test_an_incident_whose_error_spans_lines_stays_one_line_in_the_digest_and_status(
     tmp_path, receivers
 ):
