@@ -23,6 +23,7 @@ from typing import Any
 import tantivy
 
 from archive.errors import ArchiveError
+from regwatch.outfiles import replace_file
 
 STATE_FILE = "regwatch-index.json"
 OUR_FILES = {"meta.json", ".managed.json", STATE_FILE}
@@ -125,9 +126,7 @@ def state(path: Path) -> dict[str, Any]:
 
 def save_state(path: Path, schema: int, seq: int) -> None:
     """Record atomically that the index at `path` holds every row up to `seq`."""
-    tmp = path / f"{STATE_FILE}.tmp"
-    tmp.write_text(json.dumps({"schema": schema, "seq": seq}))
-    os.replace(tmp, path / STATE_FILE)
+    replace_file(path / STATE_FILE, json.dumps({"schema": schema, "seq": seq}).encode())
 
 
 def check_ours(path: Path) -> None:

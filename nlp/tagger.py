@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from nlp.document import DocState, document_text, split_text
 from nlp.rules import PATTERNS_DIR, RuleSet, load_rules, rules_version
 from regwatch.files import check_file
 from regwatch.jsonl import LineError, file_lines, parse_lines, read_objects
+from regwatch.outfiles import replacing
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -200,24 +200,18 @@ def tag_jsonl(
     except ValueError as exc:
         raise ValueError(f"cannot write {output_path}: {exc}") from None
     tagger = tagger or load_tagger()
-    handle, temporary = tempfile.mkstemp(dir=output.parent, suffix=".tmp")
     tagged, rejected = 0, []
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            for chunk in _chunks(parse_lines(file_lines(input_path, "tag")), chunk_size):
-                good = [(n, r) for n, r in chunk if not isinstance(r, LineError)]
-                rejected += [(n, r.reason) for n, r in chunk if isinstance(r, LineError)]
-                results = tagger.tag_each([record for _, record in good])
-                for (number, record), result in zip(good, results, strict=True):
-                    if isinstance(result, TagFailure):
-                        rejected.append((number, result.reason))
-                        continue
-                    out.write(json.dumps(_output_line(record, result), ensure_ascii=False) + "\n")
-                    tagged += 1
-        os.replace(temporary, output)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with replacing(output, encoding="utf-8") as out:
+        for chunk in _chunks(parse_lines(file_lines(input_path, "tag")), chunk_size):
+            good = [(n, r) for n, r in chunk if not isinstance(r, LineError)]
+            rejected += [(n, r.reason) for n, r in chunk if isinstance(r, LineError)]
+            results = tagger.tag_each([record for _, record in good])
+            for (number, record), result in zip(good, results, strict=True):
+                if isinstance(result, TagFailure):
+                    rejected.append((number, result.reason))
+                    continue
+                out.write(json.dumps(_output_line(record, result), ensure_ascii=False) + "\n")
+                tagged += 1
     return TagFileResult(tagged, sorted(rejected))
 
 

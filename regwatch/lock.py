@@ -9,7 +9,7 @@ the file when it lets go cleanly: a body found on taking the lock was left by a 
 killed, and the context yields one line saying so (else None). If the lock stays held for `wait`
 seconds, `PipelineBusy` (a `TimeoutError`) says who holds it and since when. `exclusive(path)`
 holds a plain flock on `path` for a short critical section (a digest's check-send-record),
-waiting for as long as its holder keeps it.
+waiting for as long as its holder keeps it. `alive(pid)` tells whether a process may still run.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Holder:
     since: str
 
     def describe(self) -> str:
-        gone = "" if _alive(self.pid) else ", no longer running"
+        gone = "" if alive(self.pid) else ", no longer running"
         return f"{self.command} (pid {self.pid}{gone}) since {self.since}"
 
 
@@ -145,12 +145,14 @@ def _write(fd: int, text: str) -> None:
     os.pwrite(fd, text.encode("utf-8"), 0)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process `pid` may be running (another user's process, or a number no process may
+    have, counts as running: whoever asks leaves its traces alone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, OverflowError):
         return True
     return True
 

@@ -1,22 +1,40 @@
-"""Files regwatch writes for others to read (digests, feeds, the calendar): whole or not at all.
+"""Files regwatch writes whole or not at all: digests, feeds, the calendar, tagged files, the
+index's state.
 
-Enters: a path and the bytes it should hold. Leaves: the file replaced in one rename, so a reader
-(a feed reader, a web server, the web page's digest archive) sees the old file or the new one,
-never half of one, and a write that fails (a full disk, a crash) leaves the old file as it was and
-no temporary file beside it. A file that existed keeps its permissions; a new one gets those the
-process's umask gives. Standard library only, so every package may import it.
+Enters: a path and the bytes it should hold (`replace_file`), or a block that writes them to an
+open file (`replacing`). Leaves: the file replaced in one rename, so a reader (a feed reader, a web
+server, the web page's digest archive, the next command) sees the old file or the new one, never
+half of one, and a write that fails (a full disk, an exception) leaves the old file as it was and
+no temporary file beside it. The temporary file, `.<name>.<pid>.tmp`, is one a killed process may
+leave: the next write of the same file removes those of processes no longer running. A file that
+existed keeps its permissions; a new one gets those the process's umask gives. Standard library
+only (with `regwatch.lock`), so every package may import it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
+
+from regwatch.lock import alive
 
 
 def replace_file(path: Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, then rename it over `path`."""
+    with replacing(path) as out:
+        out.write(data)
+
+
+@contextlib.contextmanager
+def replacing(path: Path, *, encoding: str | None = None) -> Iterator[IO[Any]]:
+    """A temporary file beside `path` for the block to write (binary, or text in `encoding`),
+    renamed over `path` when the block ends, removed if it raises."""
+    _sweep(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -24,8 +42,8 @@ def replace_file(path: Path, data: bytes) -> None:
         mode = None
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(data)
+        with os.fdopen(descriptor, "w" if encoding else "wb", encoding=encoding) as out:
+            yield out
         if mode is not None:
             os.chmod(temporary, mode)
         os.replace(temporary, path)
@@ -33,3 +51,12 @@ def replace_file(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _sweep(path: Path) -> None:
+    """Remove the temporary files of `path` left by processes no longer running."""
+    for left in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = left.name[len(path.name) + 2 : -len(".tmp")]
+        if pid.isdigit() and not alive(int(pid)):
+            with contextlib.suppress(OSError):
+                left.unlink()

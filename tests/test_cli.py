@@ -284,7 +284,8 @@ def test_an_export_or_tagged_file_never_replaces_the_archive(home, tmp_path, vic
 def test_tag_output_that_is_a_pipe_is_refused_and_a_link_is_followed(home, tmp_path):
     """The tagged file was renamed over the output path: a named pipe a reader waited on (or,
     as root, /dev/stdout or /dev/full) became a regular file, and the command said it had
-    tagged into it; a symbolic link was replaced, its target left as it was."""
+    tagged into it; a symbolic link was replaced, its target left as it was. The file written
+    keeps the permissions it had (it was made anew, readable by its owner only)."""
     pipe = tmp_path / "pipe.jsonl"
     os.mkfifo(pipe)
     result = CliRunner().invoke(main, ["tag", "--input", str(GOOD), "--output", str(pipe)])
@@ -294,9 +295,11 @@ def test_tag_output_that_is_a_pipe_is_refused_and_a_link_is_followed(home, tmp_p
     target, link = tmp_path / "shared" / "tagged.jsonl", tmp_path / "latest.jsonl"
     target.parent.mkdir()
     target.write_text("stale\n", encoding="utf-8")
+    target.chmod(0o644)
     link.symlink_to(target)
     assert invoke("tag", "--input", str(GOOD), "--output", str(link)).exit_code == 0
     assert link.is_symlink() and len(target.read_text(encoding="utf-8").splitlines()) == 10
+    assert target.stat().st_mode & 0o777 == 0o644
 
 
 def test_eval_prints_tagger_beside_baseline(home):

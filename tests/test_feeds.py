@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import io
+import os
+import subprocess
+import sys
 from datetime import date
 
 import feedparser
@@ -112,3 +115,24 @@ def test_a_feed_is_replaced_whole_never_rewritten_in_place(tmp_path, monkeypatch
             write_feeds(archive, ["team"], tmp_path / "feeds", date(2023, 11, 1))
     assert (atom.read_bytes(), ics.read_bytes()) == (grown, calendar)
     assert sorted(p.name for p in atom.parent.iterdir()) == ["dates.ics", "team.atom"]
+
+
+def test_a_write_removes_the_temporary_files_killed_writers_left(tmp_path):
+    """A writer killed mid-write leaves `.<name>.<pid>.tmp` beside the feed; the next write of
+    that feed removes it (they piled up, one per killed run). One of a process still running
+    (another writer at work) is left alone."""
+    atom, _ = build(tmp_path)
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    killed = atom.with_name(f".{atom.name}.{int(ended.stdout)}.tmp")
+    working = atom.with_name(f".{atom.name}.{os.getppid()}.tmp")
+    for left in (killed, working):
+        left.write_text("<feed>half", encoding="utf-8")
+    with Archive.open(tmp_path / "home") as archive:
+        write_feeds(archive, ["team"], tmp_path / "feeds", date(2023, 11, 1))
+    assert not killed.exists() and working.exists()
+    assert not feedparser.parse(atom.read_bytes()).bozo
