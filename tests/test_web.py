@@ -103,6 +103,19 @@ def test_bad_query_is_a_friendly_message(client) -> None:
     assert client.get("/api/search", params={"q": "export", "open": "0"}).status_code == 200
 
 
+@pytest.mark.parametrize("page", ["\u00b2", "\u0663", "9" * 5000, "-1", "0", "501"])
+def test_a_page_number_that_is_no_plain_number_is_a_400(client, page) -> None:
+    """A superscript two passed `isdigit` and crashed `int` (500), as did 5,000 digits (more
+    than Python converts); only ASCII digits are a page, on every route that takes one."""
+    message = f"page must be a whole number from 1 to 500, got {page!r}"
+    for path in ("/", "/api/search", "/feed.atom"):
+        answer = client.get(path, params={"q": "entity", "page": page})
+        assert answer.status_code == 400, path
+    assert client.get("/api/search", params={"q": "entity", "page": page}).json() == {
+        "error": shorten(message, ERROR_WIDTH)
+    }
+
+
 def test_api_search_and_errors(client) -> None:
     answer = client.get("/api/search", params={"q": "entity list", "sub_tag": "entity_list"})
     assert answer.status_code == 200

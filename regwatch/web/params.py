@@ -10,6 +10,7 @@ unfiltered) raise `QueryError` with one line.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +31,7 @@ MULTI = {
 SINGLE = ("q", "since", "until", "open", "sort", "page")
 KNOWN = (*SINGLE[:1], *MULTI, *SINGLE[1:])
 MAX_VALUES = 20  # values of one filter
+PAGE = re.compile(r"[0-9]{1,4}")  # ASCII digits only: `isdigit` passes "²", which `int` refuses
 
 
 def search_arguments(params: Any, *, facets: bool = True) -> dict[str, Any]:
@@ -65,7 +67,7 @@ def search_arguments(params: Any, *, facets: bool = True) -> dict[str, Any]:
 def page_number(params: Any) -> int:
     """The 1-based page asked for; `QueryError` if it is not a whole number in range."""
     text = params.get("page") or "1"
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+    if not PAGE.fullmatch(text) or not 1 <= int(text) <= MAX_PAGE:
         raise QueryError(f"page must be a whole number from 1 to {MAX_PAGE}, got {text!r}")
     return int(text)
 
