@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 
 import tantivy
 from tantivy import Occur, Query
@@ -22,7 +23,14 @@ from archive.agencies import agency_keys, keyword
 from archive.errors import QueryError
 from archive.indexdoc import cfr_citation, eccn_forms
 from archive.query import check_dates
+from archive.rows import EARLIEST, LATEST
 
+# A day just outside the publication dates the archive stores, either side (and inside the dates
+# the engine can compare): a `since` or `until` beyond them is no bound, or excludes everything.
+BEFORE, AFTER = (
+    datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(days=step)
+    for day, step in ((EARLIEST, -1), (LATEST, 1))
+)
 ECCN = re.compile(r"[0-9][A-EY][0-9]{3}(?:\.[A-Za-z0-9]{1,3})*", re.IGNORECASE)
 
 
@@ -61,7 +69,7 @@ def clauses(filters: Filters, schema: tantivy.Schema) -> list[Query]:
     if filters.sub_tags:
         found.append(_any_of(schema, "tags", filters.sub_tags))
     if filters.since or filters.until:
-        lo, hi = check_dates(filters.since, filters.until)
+        lo, hi = (_stored_day(day) for day in check_dates(filters.since, filters.until))
         found.append(Query.range_query(schema, "date", tantivy.FieldType.Date, lo, hi))
     if filters.open_on:
         day, _ = check_dates(filters.open_on, None)
@@ -75,6 +83,12 @@ def restrict(query: Query, filters: Filters, schema: tantivy.Schema) -> Query:
     if not extra:
         return query
     return Query.boolean_query([(Occur.Must, query)] + [(Occur.Must, f) for f in extra])
+
+
+def _stored_day(day: datetime | None) -> datetime | None:
+    """`day` moved into `BEFORE`..`AFTER` (`--since 0001-01-01` is every stored date; the engine
+    refuses dates outside 1677-2262)."""
+    return None if day is None else min(max(day, BEFORE), AFTER)
 
 
 def _any_of(schema: tantivy.Schema, field: str, values: Sequence[str]) -> Query:

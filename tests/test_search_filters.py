@@ -208,6 +208,31 @@ def test_open_for_comment_against_a_fixed_today(config, today: date, expected) -
     assert set(found(config, "", open_for_comment=True, today=today)) == expected
 
 
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [("0001-01-01", None), (None, "9999-12-31"), ("1600-01-01", "2999-12-31")],
+)
+def test_dates_beyond_the_index_range_are_open_ended(config, since, until) -> None:
+    """`--since 0001-01-01` or `--until 9999-12-31` mean "no bound", never the engine's "out of
+    range" error (status 1 and a 503 on the web, as if the archive were broken)."""
+    result = invoke(
+        config,
+        "search",
+        "export",
+        "--since",
+        since or "1994-01-01",
+        "--until",
+        until or "2030-12-31",
+        "--format",
+        "json",
+        "--limit",
+        "100",
+    )
+    assert result.exit_code == 0, result.output
+    assert [hit["source_id"] for hit in json.loads(result.output)] == found(config, "export")
+    assert found(config, "export", until="1650-01-01") == []
+
+
 def test_newest_first(config) -> None:
     request = steps.search_request(config, "export", sort="newest", limit=100)
     dates = [hit.publication_date for hit in steps.search(config, request).hits]
