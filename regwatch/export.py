@@ -2,9 +2,10 @@
 
 Enters: `SearchHit`s (as dicts) and where to write. Leaves: one row per hit with the columns in
 `COLUMNS` (lists joined with "; "), written as CSV to a text stream, or as `.xlsx` / `.parquet`
-through pandas. Every text cell of CSV and Excel is made inert (`csv_cell`: no formulas). Parquet
-needs pyarrow, which is kept out of the core install (it slows every pandas import): without it
-`ExportError` says how to get it in one line.
+through pandas. Every text cell of CSV and Excel is made inert (`csv_cell`: no formulas); Excel's
+also lose control characters and bidi overrides (`terminal_text`: a worksheet refuses the former).
+Parquet needs pyarrow, which is kept out of the core install (it slows every pandas import):
+without it `ExportError` says how to get it in one line.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from regwatch.inert import csv_cell
+from regwatch.inert import csv_cell, terminal_text
 
 COLUMNS = (
     "publication_date",
@@ -60,6 +61,11 @@ def write_csv(hits: Sequence[dict[str, Any]], stream: TextIO) -> None:
         writer.writerow({name: csv_cell(value) for name, value in row.items()})
 
 
+def _excel_cell(value: Any) -> Any:
+    """`value` as a worksheet takes it: text without control characters, never a formula."""
+    return csv_cell(terminal_text(value) if isinstance(value, str) else value)
+
+
 def write_file(hits: Sequence[dict[str, Any]], path: Path, kind: str) -> None:
     """Write `.xlsx` or `.parquet` to `path` (raise `ExportError` if the engine is missing)."""
     module, advice = NEEDS[kind]
@@ -69,7 +75,7 @@ def write_file(hits: Sequence[dict[str, Any]], path: Path, kind: str) -> None:
 
     rows = table_rows(hits)
     if kind == "xlsx":
-        rows = [{name: csv_cell(value) for name, value in row.items()} for row in rows]
+        rows = [{name: _excel_cell(value) for name, value in row.items()} for row in rows]
         pandas.DataFrame(rows, columns=list(COLUMNS)).to_excel(path, index=False)
     else:
         pandas.DataFrame(rows, columns=list(COLUMNS)).to_parquet(path, index=False)

@@ -382,6 +382,19 @@ def test_spreadsheet_cells_are_never_formulas(config, tmp_path) -> None:
     assert frame["title"][0] == '\'=HYPERLINK("http://x")' and frame["url"][0] == "'@SUM(1)"
 
 
+def test_control_characters_in_a_title_still_export_to_excel(config, tmp_path) -> None:
+    """openpyxl refuses control characters (a stored title may hold them): the export died with
+    a traceback; they are dropped now, and one hiding a formula does not let it through."""
+    from regwatch.export import write_file
+
+    hit = {"title": "Synthetic \x01bell\x07 \u202etitle", "tags": [], "agencies": [], "score": 1.0}
+    hit |= dict.fromkeys(("publication_date", "source", "source_id", "type"), "x")
+    hit |= {"comments_close_on": None, "url": "\x0b=HYPERLINK(1)", "related": []}
+    write_file([hit], tmp_path / "x.xlsx", "xlsx")
+    frame = pandas.read_excel(tmp_path / "x.xlsx")
+    assert frame["title"][0] == "Synthetic bell title" and frame["url"][0] == "'=HYPERLINK(1)"
+
+
 def test_parquet_without_pyarrow_says_what_to_install(config, tmp_path, monkeypatch) -> None:
     import importlib.util
 
