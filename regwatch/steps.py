@@ -330,7 +330,7 @@ def serve(config: Config, host: str, port: int) -> None:
 
     from regwatch.web.app import create_app
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(config, host=host), host=host, port=port, log_level="warning")
 
 
 def crawl(

@@ -225,6 +225,27 @@ def test_serve_binds_localhost_by_default() -> None:
     assert host.default == "127.0.0.1"
 
 
+def test_served_on_localhost_it_answers_only_requests_naming_localhost(config, monkeypatch):
+    """DNS rebinding: a web page whose own name the attacker re-pointed at 127.0.0.1 sent its
+    requests with that name as Host and read the archive and its saved searches; `regwatch serve`
+    on a loopback address now answers only localhost, 127.0.0.1 and [::1] (any port)."""
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    steps.serve(config, "127.0.0.1", 8080)
+    query = {"q": "entity list"}
+    with TestClient(served["app"], base_url="http://127.0.0.1:8080") as local:
+        for name in ("127.0.0.1:8080", "localhost:8080", "LOCALHOST", "[::1]:8080"):
+            assert local.get("/api/search", params=query, headers={"Host": name}).status_code == 200
+        for name in ("rebound.example:8080", "127.0.0.1.rebound.example", "testserver"):
+            refused = local.get("/api/search", params=query, headers={"Host": name})
+            assert refused.status_code == 400 and "Entity" not in refused.text, name
+    steps.serve(config, "0.0.0.0", 8080)  # served to the network on purpose: any name reaches it
+    with TestClient(served["app"]) as anywhere:
+        assert anywhere.get("/api/search", params=query).status_code == 200
+
+
 @pytest.fixture
 def server(config):
     import uvicorn

@@ -7,13 +7,16 @@ rebuilt from their text with only `<b>` kept), JSON (`/api/search`,
 files of `digest.output_dir`. Every request opens the archive read-only through the step
 functions, so the server never writes and sees what writers commit. A query that cannot be
 searched is a friendly message on the page (400) and `{"error": …}` with status 400 from the API.
-No page runs a script; a Content-Security-Policy forbids them.
+No page runs a script; a Content-Security-Policy forbids them. Served on a loopback address, it
+answers only requests naming a loopback host (a page rebinding its own name to 127.0.0.1 must not
+read the archive).
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import ipaddress
 import json
 import mimetypes
 import re
@@ -28,6 +31,8 @@ import jinja2
 from feedgen.feed import FeedGenerator
 from markupsafe import Markup
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -47,6 +52,7 @@ DIGEST_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(?:html|txt|md)")  
 NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FEED_ID = "tag:regwatch.invalid,2026:search/"
 FEED_SIZE = 50
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 FACET_NAMES = {
     "tag": "tag",
     "sub_tag": "sub_tag",
@@ -76,8 +82,11 @@ class Reader:
             archive.close()
 
 
-def create_app(config: Config, today: Callable[[], date] = date.today) -> Starlette:
-    """The application for `config`; `today` decides which comment periods are still open.
+def create_app(
+    config: Config, today: Callable[[], date] = date.today, host: str | None = None
+) -> Starlette:
+    """The application for `config`; `today` decides which comment periods are still open;
+    served on `host`, a loopback address, it answers only requests naming a loopback host.
 
     Handlers are coroutines: they run one at a time on the event loop's thread, the only thread
     that touches the shared reader.
@@ -214,7 +223,20 @@ def create_app(config: Config, today: Callable[[], date] = date.today) -> Starle
         Route("/api/documents/{source}/{source_id:path}", api_document),
         Route("/feed.atom", feed),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    hosts = Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[hosts])
+
+
+def allowed_hosts(host: str | None) -> list[str]:
+    """The Host names a server on address `host` answers: on a loopback address the loopback
+    names only (DNS rebinding), else any (it was served to a network on purpose)."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback or host is None:
+        return ["*"]
+    return list(dict.fromkeys((*LOOPBACK_NAMES, f"[{host}]" if ":" in host else host)))
 
 
 def api_error(exc: Exception, status: int) -> JSONResponse:
