@@ -6,14 +6,14 @@ tag result (tags with scores and evidence, entities, dates), the links the sourc
 recorded version (number, when, changed fields), and related publications: sharing a RIN or a
 docket, cited by it (its `fr_citations` matched against other documents' own citation) or citing
 it (its citation found in their text); what the rule did to the screening lists (`screening`, a
-sentence or None) and the EAR paragraphs it changed (`section_changes`, `archive.rule_context`) —
-or None if no such document is stored. Candidates for "same RIN / docket / citing" come from the
-search index and are confirmed in SQLite.
+sentence or None), the EAR paragraphs it changed (`section_changes`, `archive.rule_context`) and
+`damaged`, the stored values that could not be read and are shown empty (a damaged or hand-edited
+JSON cell) — or None if no such document is stored. Candidates for "same RIN / docket / citing"
+come from the search index and are confirmed in SQLite.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -43,13 +43,16 @@ def find(
     if not found:
         return None
     row = found[0]
-    doc = rows.row_dict(row)
+    doc, damaged = rows.shown_row(row)
     raw = doc.pop("raw") or {}
     result = conn.execute(
         "SELECT result, model_version, tagged_at FROM tag_results WHERE publication_id = ?",
         (row["id"],),
     ).fetchone()
-    tagging = json.loads(result["result"]) if result else {}
+    tagging = rows.loaded(result["result"], dict) if result else {}
+    if tagging is None:
+        tagging = {}
+        damaged.append("tag result")
     doc.update(
         links=_links(doc.get("url"), raw),
         tags=[
@@ -64,8 +67,9 @@ def find(
         extracted_dates=tagging.get("dates") or {},
         tagged_by=result["model_version"] if result else None,
         tagged_at=result["tagged_at"] if result else None,
-        versions=_versions(conn, row["id"]),
+        versions=_versions(conn, row["id"], damaged),
         **rule_context(conn, row["id"]),
+        damaged=damaged,
     )
     doc["related"] = _related(conn, index, doc)
     for internal in (*INTERNAL, *rows.RAW_COLUMNS.keys() - {"citation"}):
@@ -78,15 +82,20 @@ def _links(url: Any, raw: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(v for v in values if isinstance(v, str) and v))
 
 
-def _versions(conn: sqlite3.Connection, pid: int) -> list[dict[str, Any]]:
-    return [
-        {"version": v, "recorded_at": at, "changed": json.loads(changed)}
-        for v, changed, at in conn.execute(
-            "SELECT version, changed, recorded_at FROM publication_versions "
-            "WHERE publication_id = ? ORDER BY version",
-            (pid,),
-        )
-    ]
+def _versions(conn: sqlite3.Connection, pid: int, damaged: list[str]) -> list[dict[str, Any]]:
+    """Every recorded version; one whose list of changed fields cannot be read shows none and
+    adds "versions" to `damaged`."""
+    versions = []
+    for v, stored, at in conn.execute(
+        "SELECT version, changed, recorded_at FROM publication_versions "
+        "WHERE publication_id = ? ORDER BY version",
+        (pid,),
+    ):
+        changed = rows.loaded(stored, list)
+        if changed is None and "versions" not in damaged:
+            damaged.append("versions")
+        versions.append({"version": v, "recorded_at": at, "changed": changed or []})
+    return versions
 
 
 def _related(

@@ -54,6 +54,8 @@ JSON_FIELDS = frozenset(
     {"agencies", "cfr_references", "regulation_id_numbers", "docket_ids", "topics"}
 )
 STRING_LISTS = frozenset({"regulation_id_numbers", "docket_ids", "topics"})  # lists of str
+# What each JSON column holds once decoded: a list of these (`raw`: one object).
+SHAPES = {"agencies": dict, "cfr_references": dict, **dict.fromkeys(STRING_LISTS, str)}
 DATE_FIELDS = ("publication_date", "effective_on", "comments_close_on")
 EARLIEST, LATEST = "1700-01-01", "2199-12-31"  # the search index's dates cover 1677-2262
 # Stored beside the content, outside the hash: the source record and the record family (one
@@ -239,6 +241,43 @@ def agency_names(stored: str | None) -> tuple[str, ...]:
 def row_dict(row: sqlite3.Row) -> dict[str, Any]:
     """A publication row as a dict, JSON columns decoded (`raw` by `raw_record`)."""
     return {key: _decoded(key, row[key]) for key in row.keys()}  # noqa: SIM118 - not a mapping
+
+
+def shown_row(row: sqlite3.Row) -> tuple[dict[str, Any], list[str]]:
+    """`row_dict` for showing: a JSON column or `raw` that cannot be decoded, or that does not
+    hold what regwatch writes there (a damaged or hand-edited cell), reads as empty and is
+    named in the list returned beside, so one bad cell hides nothing else of the row."""
+    shown, damaged = {}, []
+    for key in row.keys():  # noqa: SIM118 - not a mapping
+        value = stored_json(key, row[key]) if key == "raw" or key in SHAPES else row[key]
+        if value is None and row[key] is not None:
+            value = {} if key == "raw" else []
+            damaged.append(key)
+        shown[key] = value
+    return shown, damaged
+
+
+def stored_json(key: str, stored: Any) -> Any:
+    """The JSON column `key` (or `raw`) decoded, or None if it cannot be read or does not hold
+    the shape written there (`SHAPES`)."""
+    if key == "raw":
+        try:
+            value = raw_record(stored)
+        except (ValueError, zstd.ZstdError):
+            return None
+        return value if isinstance(value, dict) else None
+    value = loaded(stored, list)
+    return value if value is not None and all(isinstance(v, SHAPES[key]) for v in value) else None
+
+
+def loaded(stored: Any, kind: type) -> Any:
+    """JSON text `stored` decoded when it holds a `kind`, else None (a damaged or hand-edited
+    cell)."""
+    try:
+        value = json.loads(stored)
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, kind) else None
 
 
 def publication(row: sqlite3.Row) -> Publication:

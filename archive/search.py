@@ -5,9 +5,10 @@ a sort (`relevance` or `newest`), a page (`limit`, `offset`) and whether to coun
 Leaves: a `SearchPage`: `SearchHit`s (stored title, date, agencies, tags, comment deadline and an
 HTML snippet of the abstract, or the title, with matched words in `<b>…</b>`; every other
 character escaped; `related`: the press releases and Federal Register documents linked to it,
-from `archive.links`), the number of matching documents and, if asked, facet counts over all
-of them. Malformed input raises `QueryError`; an engine failure raises `ArchiveError` (tantivy's
-Rust panics never escape).
+from `archive.links`), the number of matching documents, if asked facet counts over all of
+them, and notes (filter values nothing carries, hits with a damaged agencies cell). Malformed
+input raises `QueryError`; an engine failure raises `ArchiveError` (tantivy's Rust panics never
+escape).
 """
 
 from __future__ import annotations
@@ -80,8 +81,9 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
-    """A page of hits, how many documents match in all, facet counts (if asked), and for an empty
-    result one note per agency or type filter value no stored document carries."""
+    """A page of hits, how many documents match in all, facet counts (if asked), and notes: for
+    an empty result one per agency or type filter value no stored document carries, and one per
+    hit whose stored agencies cannot be read (damaged; shown without them)."""
 
     hits: list[SearchHit]
     total: int
@@ -120,16 +122,12 @@ def search(conn: sqlite3.Connection, index: SearchIndex, request: SearchRequest)
     total = facets.total if facets else found.count or 0
     with _engine_errors():
         notes = [] if total else absent_values(searcher, request.filters)
-    return SearchPage(
-        [
-            _hit(rows[pid], score, snippets)
-            for score, pid in zip(scores, ids, strict=True)
-            if pid in rows
-        ],
-        total,
-        facets.counts if facets else {},
-        notes,
-    )
+    shown = [
+        _hit(rows[pid], score, snippets, notes)
+        for score, pid in zip(scores, ids, strict=True)
+        if pid in rows
+    ]
+    return SearchPage(shown, total, facets.counts if facets else {}, notes)
 
 
 def absent_values(searcher: tantivy.Searcher, filters: Filters) -> list[str]:
@@ -234,8 +232,21 @@ def _rows(conn: sqlite3.Connection, ids: list[int]) -> dict[int, sqlite3.Row]:
 
 
 def _hit(
-    row: sqlite3.Row, score: float, snippets: dict[str, tantivy.SnippetGenerator] | None
+    row: sqlite3.Row,
+    score: float,
+    snippets: dict[str, tantivy.SnippetGenerator] | None,
+    notes: list[str],
 ) -> SearchHit:
+    """The hit of `row`; stored agencies that cannot be read show none and add a note naming
+    the document (one damaged cell must not fail the page)."""
+    try:
+        agencies = list(agency_names(row["agencies"]))
+    except (TypeError, ValueError):
+        agencies = []
+        notes.append(
+            f"{row['source']} {row['source_id']}: stored agencies cannot be read (damaged): "
+            f"`regwatch show {row['source_id']}` says more"
+        )
     return SearchHit(
         source=row["source"],
         source_id=row["source_id"],
@@ -243,7 +254,7 @@ def _hit(
         publication_date=row["publication_date"],
         url=row["url"],
         type=row["type"],
-        agencies=list(agency_names(row["agencies"])),
+        agencies=agencies,
         tags=row["tags"].split(TAG_SEPARATOR) if row["tags"] else [],
         comments_close_on=row["comments_close_on"],
         score=score,

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from archive.db import transaction, utc_now
+from archive.rows import loaded
 from archive.store import StoreResult
 
 FR_SOURCE = "federal_register"
@@ -170,7 +171,7 @@ def _parts(row: sqlite3.Row) -> set[str]:
     """CFR parts of title 15 the rule names (API references and extracted citations)."""
     parts = {
         str(ref.get("part"))
-        for ref in json.loads(row["cfr_references"] or "[]")
+        for ref in loaded(row["cfr_references"], list) or ()
         if isinstance(ref, dict) and str(ref.get("title")) == "15" and ref.get("part")
     }
     for mention in _entities(row).get("cfr") or ():
@@ -184,8 +185,7 @@ def _entities(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _result(row: sqlite3.Row) -> dict[str, Any]:
-    result = json.loads(row["result"]) if row["result"] else {}
-    return result if isinstance(result, dict) else {}
+    return loaded(row["result"], dict) or {}
 
 
 def _change(row: sqlite3.Row) -> dict[str, Any]:

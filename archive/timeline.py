@@ -34,7 +34,7 @@ from archive.db import MARKS, rows_in
 from archive.document import mentioning
 from archive.index import SearchIndex
 from archive.records import iso_date
-from archive.rows import raw_record
+from archive.rows import loaded, stored_json
 from archive.sections import amending_publications, section_changes
 
 MAX_DOCUMENTS = 25
@@ -220,7 +220,7 @@ def _events(
         "url": row["url"],
         "type": row["type"],
     }
-    raw = raw_record(row["raw"])
+    raw = stored_json("raw", row["raw"]) or {}
     found: list[tuple[str, str, str]] = []
     if row["source"] == PI_SOURCE:
         found += _filing(row, raw, published)
@@ -343,8 +343,7 @@ def _tagged(conn: sqlite3.Connection, ids: list[int], tags: Sequence[str]) -> bo
 
 
 def _strings(value: Any) -> list[str]:
-    found = json.loads(value) if isinstance(value, str) else []
-    return [v for v in found if isinstance(v, str) and v] if isinstance(found, list) else []
+    return [v for v in loaded(value, list) or () if isinstance(v, str) and v]
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -283,15 +283,17 @@ def show(obj: Context, document: str, source: str | None, output_format: str) ->
 
     Example: regwatch show 2023-23055 --format json
     """
-    from regwatch.showtext import document_lines
+    from regwatch.showtext import damaged_line, document_lines
 
     with _errors():
         found = steps.show(obj.config, document, source)
     if output_format == "json":
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))
-        return
-    for line in document_lines(found):
-        _echo(line)
+    else:
+        for line in document_lines(found):
+            _echo(line)
+    if damaged := damaged_line(found):
+        raise _error(damaged)
 
 
 @main.command()

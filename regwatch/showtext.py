@@ -2,7 +2,8 @@
 
 Enters: the document dict (stored fields, tags with evidence, entities, dates, links, screening
 lists and EAR section changes, versions, the rulemaking's timeline, related documents). Leaves:
-plain text lines; the caller makes them inert for the terminal.
+plain text lines; the caller makes them inert for the terminal. `damaged_line`: what to say of
+stored values that could not be read (shown empty), or None.
 """
 
 from __future__ import annotations
@@ -11,6 +12,16 @@ from typing import Any
 
 DATE_FIELDS = ("publication_date", "effective_on", "comments_close_on")
 EVIDENCE_SHOWN = 5
+
+
+def damaged_line(doc: dict[str, Any]) -> str | None:
+    """One line naming the document's stored values that could not be read, with the remedy."""
+    if not doc.get("damaged"):
+        return None
+    return (
+        f"{doc['source']} {doc['source_id']}: stored {', '.join(doc['damaged'])} cannot be read "
+        "(damaged); the rest is shown: restore regwatch.db from a backup"
+    )
 
 
 def document_lines(doc: dict[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ SQLite file, and on one-line errors.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -89,3 +90,67 @@ def test_show_unknown_document_is_one_line(config) -> None:
     assert result.output == "Error: no document nosuch in the archive\n"
     result = invoke(config, "show", "synthetic-0001", "--source", "bis")
     assert result.output == "Error: no document synthetic-0001 from bis in the archive\n"
+
+
+DAMAGE = {  # synthetic damage, as a hand edit or a salvaged database leaves it
+    "agencies": "'not json'",
+    "regulation_id_numbers": "'[1, {\"a\": 2}]'",
+    "raw": "X'00112233'",
+}
+
+
+@pytest.fixture
+def damaged(config, tmp_path):
+    """A copy of the archive whose synthetic-0001 holds cells regwatch cannot read."""
+    home = tmp_path / "home"
+    shutil.copytree(config.home, home)
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        for column, value in DAMAGE.items():
+            conn.execute(
+                f"UPDATE publications SET {column} = {value} WHERE source_id = 'synthetic-0001'"
+            )
+        conn.execute(
+            "UPDATE tag_results SET result = '[1' WHERE publication_id = "
+            "(SELECT id FROM publications WHERE source_id = 'synthetic-0001')"
+        )
+    (tmp_path / "regwatch.toml").write_text(f'[archive]\nhome = "{home}"\n', encoding="utf-8")
+    return load_config(tmp_path / "regwatch.toml", environ={})
+
+
+DAMAGED_LINE = (
+    "Error: federal_register synthetic-0001: stored agencies, regulation_id_numbers, raw, "
+    "tag result cannot be read (damaged); the rest is shown: restore regwatch.db from a backup\n"
+)
+
+
+def test_show_of_a_document_with_damaged_cells_shows_the_rest_and_names_them(damaged) -> None:
+    """A damaged JSON cell made `show` print a traceback or a bare JSON parser message naming
+    neither document nor column; now the readable fields are shown, the damaged ones named,
+    and the exit is 1."""
+    result = CliRunner().invoke(main, ["--config", str(damaged.source), "show", "synthetic-0001"])
+    assert result.exit_code == 1
+    assert result.stdout.startswith("Synthetic: Revisions to ECCN 3A090.a Advanced Computing")
+    assert "federal_register synthetic-0001 · Proposed Rule · no agency" in result.stdout
+    assert "  1 recorded " in result.stdout and "Not tagged" not in result.stdout
+    assert result.stderr == DAMAGED_LINE
+    as_json = CliRunner().invoke(
+        main, ["--config", str(damaged.source), "show", "synthetic-0001", "--format", "json"]
+    )
+    assert as_json.exit_code == 1 and as_json.stderr == DAMAGED_LINE
+    doc = json.loads(as_json.stdout)
+    assert doc["damaged"] == ["agencies", "regulation_id_numbers", "raw", "tag result"]
+    assert doc["agencies"] == [] and doc["tags"] == [] and doc["abstract"].startswith("BIS")
+
+
+def test_search_lists_a_document_with_a_damaged_cell_among_the_others(damaged) -> None:
+    """One damaged `agencies` cell failed every search whose page held that document."""
+    result = CliRunner().invoke(
+        main, ["--config", str(damaged.source), "search", "synthetic", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    hits = {hit["source_id"]: hit for hit in json.loads(result.stdout)}
+    assert len(hits) == 4 and hits["synthetic-0001"]["agencies"] == []
+    assert result.stderr == (
+        "federal_register synthetic-0001: stored agencies cannot be read (damaged): "
+        "`regwatch show synthetic-0001` says more\n"
+    )

@@ -10,6 +10,7 @@ Leaves: assertions on status codes, what a person sees, and that hostile text st
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -216,6 +217,30 @@ def test_a_digest_file_that_cannot_be_read_is_a_503_naming_it(client, config) ->
         assert client.get("/digests").status_code == 200
     finally:
         broken.unlink()
+
+
+def test_a_document_with_a_damaged_cell_is_shown_and_named_on_every_page(tmp_path) -> None:
+    """One damaged `agencies` cell (synthetic: a hand edit) made the document page, and every
+    search page, API answer and feed holding that document, a 500."""
+    (tmp_path / "regwatch.toml").write_text(
+        f'[archive]\nhome = "{tmp_path / "home"}"\n', encoding="utf-8"
+    )
+    config = load_config(tmp_path / "regwatch.toml", environ={})
+    steps.import_file(config, str(FIXTURES / "search" / "synthetic-documents.jsonl"))
+    with sqlite3.connect(tmp_path / "home" / "regwatch.db") as conn:
+        conn.execute("UPDATE publications SET agencies = '{' WHERE source_id = 'synthetic-0001'")
+    note = "federal_register synthetic-0001: stored agencies cannot be read (damaged)"
+    with TestClient(create_app(config)) as running:
+        page = running.get("/documents/federal_register/synthetic-0001")
+        api = running.get("/api/documents/federal_register/synthetic-0001")
+        found = running.get("/", params={"q": "synthetic"})
+        hits = running.get("/api/search", params={"q": "synthetic"}).json()
+        feed = running.get("/feed.atom", params={"q": "synthetic"})
+    assert page.status_code == 200 and note in page.text and "Revisions to ECCN" in page.text
+    assert api.json()["damaged"] == ["agencies"] and api.json()["agencies"] == []
+    assert found.status_code == 200 and note in found.text and "Revisions to ECCN" in found.text
+    assert len(hits["hits"]) == 4 and hits["notes"][0].startswith(note)
+    assert feed.status_code == 200 and len(ET.fromstring(feed.content).findall(f"{ATOM}entry")) == 4
 
 
 def test_serve_binds_localhost_by_default() -> None:

@@ -41,6 +41,7 @@ from archive import ArchiveError, QueryError
 from regwatch import steps
 from regwatch.config import Config, ConfigError
 from regwatch.inert import error_text, http_url
+from regwatch.showtext import damaged_line
 from regwatch.web import params as p
 
 HEADERS = {
@@ -148,7 +149,7 @@ def create_app(
             return page("message.html", 404, title="Not found", message=error_text(exc))
         except ArchiveError as exc:
             return page("message.html", 503, title="Archive unavailable", message=error_text(exc))
-        return page("document.html", doc=doc, doc_link=doc_link)
+        return page("document.html", doc=doc, doc_link=doc_link, damaged=damaged_line(doc))
 
     async def digests_page(request: Request) -> HTMLResponse:
         folder = Path(config["digest.output_dir"])
