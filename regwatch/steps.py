@@ -199,7 +199,7 @@ def search_request(
     """
     from archive import Filters, SearchRequest
 
-    saved = _saved_search(config, text[1:]) if text.strip().startswith("@") else None
+    saved = _saved_search(config, text.strip()[1:]) if text.strip().startswith("@") else None
     base = saved or {"query": text}
     merged = {name: (*(base.get(name) or ()), *values.get(name, ())) for name in FILTER_NAMES}
     unknown = sorted(set(values) - set(FILTER_NAMES))

@@ -300,6 +300,13 @@ def test_saved_search_as_a_filter_over_publication_ids(config) -> None:
     assert steps.saved_search_matches(config, "entity", []) == set()
 
 
+def test_a_saved_search_typed_after_a_space_still_runs(config) -> None:
+    """` @entity` (a space typed or pasted first) failed as "no saved search @@entity"."""
+    assert found(config, " @entity ") == found(config, "@entity")
+    result = invoke(config, "search", " @nosuch")
+    assert result.output == "Error: no saved search @nosuch (known: @bis-open, @entity)\n"
+
+
 def test_unknown_saved_search_is_one_line(config) -> None:
     result = invoke(config, "search", "@nosuch")
     assert result.exit_code == 1
