@@ -9,6 +9,8 @@ Leaves: assertions on status codes, what a person sees, and that hostile text st
 
 from __future__ import annotations
 
+import html
+import re
 import socket
 import sqlite3
 import threading
@@ -71,6 +73,21 @@ def test_search_page_shows_highlighted_results_facets_and_pages(client) -> None:
     assert 'rel="next"' not in page.text  # fewer than 20 documents
     more = client.get("/", params={"q": "the", "page": "2"})
     assert 'rel="prev"' in more.text and "documents" in more.text
+
+
+def test_a_year_facet_link_shows_that_year_only(client) -> None:
+    """The year facet linked to `since=YEAR-01-01` alone: "2021 (3)" opened every later year
+    too, and beside a `since` already given it added a second one."""
+    page = client.get("/", params={"q": "entity", "since": "2021-03-01"})
+    years = re.findall(r'<li><a href="/(\?[^"]*)">(\d{4})</a> \((\d+)\)</li>', page.text)
+    assert len(years) > 1
+    for href, year, count in years:
+        query = html.unescape(href)
+        assert query.count("since=") == query.count("until=") == 1
+        found = client.get("/api/search" + query).json()
+        assert found["total"] == int(count), year
+        assert {hit["publication_date"][:4] for hit in found["hits"]} == {year}
+        assert all(hit["publication_date"] >= "2021-03-01" for hit in found["hits"])
 
 
 def test_filters_from_the_query_string(client) -> None:

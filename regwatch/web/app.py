@@ -120,7 +120,8 @@ def create_app(
 
     async def search_page(request: Request) -> HTMLResponse:
         query = request.query_params
-        context = {"params": query, "q": query.get("q", ""), "link": p.link, "message": None}
+        context = {"params": query, "q": query.get("q", ""), "message": None}
+        context |= {"link": p.link, "year_link": p.year_link}
         context |= {"active": p.active_filters(query), "result": None, "search": None}
         context |= {"facet_names": FACET_NAMES, "page_size": p.PAGE_SIZE, "page": 1}
         if p.is_blank(query):

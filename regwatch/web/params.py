@@ -3,9 +3,10 @@
 Enters: Starlette `QueryParams` (`q`, repeatable `tag`, `sub_tag`, `agency`, `type`, `source`,
 `eccn`, `cfr`, `country`; `since`, `until`, `open`, `sort`, `page`). Leaves: keyword arguments for
 `steps.search_request`, the page number, and `link(params, **changes)`, the query string of the
-same search with one value added, removed or replaced (for facets and pagination). Malformed
-values and unknown parameters (a misspelt filter would otherwise be dropped and its results shown
-unfiltered) raise `QueryError` with one line.
+same search with one value added, removed or replaced (for facets and pagination), or
+`year_link`, the same narrowed to one publication year. Malformed values and unknown parameters
+(a misspelt filter would otherwise be dropped and its results shown unfiltered) raise `QueryError`
+with one line.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def link(
     page: int | None = None,
 ) -> str:
     """`?…` for the same search with a filter value added or dropped, or another page."""
-    pairs = [(k, v) for k, v in params.multi_items() if k in MULTI or k in SINGLE and k != "page"]
+    pairs = _search_pairs(params)
     if drop:
         pairs = [pair for pair in pairs if pair != drop]
     if add and add not in pairs:
@@ -103,6 +104,20 @@ def link(
     if page and page > 1:
         pairs.append(("page", str(page)))
     return "?" + urlencode(pairs)
+
+
+def year_link(params: Any, year: str) -> str:
+    """`?…` for the same search narrowed to publication year `year`, within the `since` and
+    `until` already given (ISO dates compare as text), so it finds what the year facet counted."""
+    since = max(filter(None, (params.get("since"), f"{year}-01-01")))
+    until = min(filter(None, (params.get("until"), f"{year}-12-31")))
+    pairs = [(k, v) for k, v in _search_pairs(params) if k not in ("since", "until")]
+    return "?" + urlencode([*pairs, ("since", since), ("until", until)])
+
+
+def _search_pairs(params: Any) -> list[tuple[str, str]]:
+    """The query string's pairs that make the search (known names, no page)."""
+    return [(k, v) for k, v in params.multi_items() if k in MULTI or k in SINGLE and k != "page"]
 
 
 def active_filters(params: Any) -> list[tuple[str, str]]:
