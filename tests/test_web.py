@@ -134,6 +134,15 @@ def test_a_page_number_that_is_no_plain_number_is_a_400(client, page) -> None:
     }
 
 
+def test_a_single_valued_parameter_given_twice_is_a_400(client) -> None:
+    """`?since=2025-01-01&since=2020-01-01` searched with the last one alone, dropping the other
+    without a word (as `q=export&q=entity`)."""
+    for name, values in (("since", ["2025-01-01", "2020-01-01"]), ("q", ["export", "entity"])):
+        answer = client.get("/api/search", params={"tag": "ai", name: values})
+        assert answer.status_code == 400
+        assert answer.json() == {"error": f"{name} is given 2 times: give it once"}
+
+
 def test_api_search_and_errors(client) -> None:
     answer = client.get("/api/search", params={"q": "entity list", "sub_tag": "entity_list"})
     assert answer.status_code == 200

@@ -5,8 +5,9 @@ Enters: Starlette `QueryParams` (`q`, repeatable `tag`, `sub_tag`, `agency`, `ty
 `steps.search_request`, the page number, and `link(params, **changes)`, the query string of the
 same search with one value added, removed or replaced (for facets and pagination), or
 `year_link`, the same narrowed to one publication year. Malformed values and unknown parameters
-(a misspelt filter would otherwise be dropped and its results shown unfiltered) raise `QueryError`
-with one line.
+(a misspelt filter would otherwise be dropped and its results shown unfiltered), and one of
+`since`, `until`, `q`, `open`, `sort`, `page` given twice (only one would count), raise
+`QueryError` with one line.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def search_arguments(params: Any, *, facets: bool = True) -> dict[str, Any]:
     """`steps.search_request` keyword arguments (without config and today) for `params`."""
     if unknown := _unknown(params):
         raise QueryError(f"unknown parameter {unknown!r}; the parameters are {', '.join(KNOWN)}")
+    for name in SINGLE:
+        if (times := len(params.getlist(name))) > 1:
+            raise QueryError(f"{name} is given {times} times: give it once")
     page = page_number(params)
     values = {}
     for name, argument in MULTI.items():
