@@ -34,7 +34,7 @@ import tantivy
 from archive import rows
 from archive.agencies import keyword
 from archive.facets import COMBINATIONS, combinations
-from archive.rows import agency_names
+from archive.rows import agency_names, loaded
 
 TAG_SEPARATOR = "\x1f"
 _json = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: the fastest encoder
@@ -261,8 +261,9 @@ def _add_all(doc: dict[str, list[Any]], field: str, values: Iterable[str]) -> No
 def _agencies(stored: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Display names (`rows.agency_names`) and `keyword` forms of a stored `agencies` column
     (a few thousand distinct values across the whole Federal Register: each is worked out once)."""
-    names = agency_names(stored)
-    slugs = [a.get("slug") for a in json.loads(stored or "[]") if isinstance(a, dict)]
+    agencies = _stored_list(stored)
+    names = agency_names(stored) if agencies else ()
+    slugs = [a.get("slug") for a in agencies if isinstance(a, dict)]
     keys = [keyword(value) for value in (*names, *slugs) if isinstance(value, str)]
     return names, tuple(keys)
 
@@ -271,7 +272,7 @@ def _agencies(stored: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def _cfr_text(stored: str | None) -> str:
     """A stored `cfr_references` column as the index's body says it: `15 CFR 744 ; 15 CFR 746`
     (a reference without title or part is left out)."""
-    refs = [r for r in json.loads(stored or "[]") if isinstance(r, dict)]
+    refs = [r for r in _stored_list(stored) if isinstance(r, dict)]
     return " ; ".join(
         f"{r['title']} CFR {r['part']}" for r in refs if None not in (r.get("title"), r.get("part"))
     )
@@ -281,20 +282,26 @@ def _cfr_text(stored: str | None) -> str:
 def _joined(stored: str | None) -> str:
     """A stored JSON list of text (RINs, dockets, topics) as `a ; b` (topics and RINs repeat
     across documents: each list is worked out once)."""
-    values = json.loads(stored) if stored else []
-    return " ; ".join(map(str, values)) if isinstance(values, list) else ""
+    return " ; ".join(map(str, _stored_list(stored)))
 
 
 @functools.lru_cache(maxsize=CACHED)
 def _cfr_parts(stored: str | None) -> tuple[str, ...]:
     """The `cfr` forms of a stored `cfr_references` column."""
-    refs = [r for r in json.loads(stored or "[]") if isinstance(r, dict)]
+    refs = [r for r in _stored_list(stored) if isinstance(r, dict)]
     return tuple(f for r in refs for f in cfr_forms(r.get("title"), r.get("part")))
 
 
+def _stored_list(stored: str | None) -> list[Any]:
+    """A stored JSON list column; [] for none, or for a cell that cannot be read (damaged or
+    hand-edited: the document is indexed without it, and `regwatch show` names it)."""
+    return loaded(stored, list) or []
+
+
 def _entities(result: str | None) -> dict[str, list[dict[str, Any]]]:
-    """The tag result's entities whose mentions carry a string `value` (others are skipped)."""
-    found = (json.loads(result) if result else {}).get("entities") or {}
+    """The tag result's entities whose mentions carry a string `value` (others are skipped; a
+    tag result that cannot be read has none)."""
+    found = (loaded(result, dict) or {}).get("entities") or {}
     if not isinstance(found, dict):
         return {}
     return {

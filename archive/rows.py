@@ -294,10 +294,15 @@ def _decoded(key: str, value: Any) -> Any:
 
 def fr_document(row: sqlite3.Row) -> dict[str, Any]:
     """The Federal Register API view of a stored publication (what `nlp/` reads); the stored
-    full text is the document's plain-text `body`."""
+    full text is the document's plain-text `body`. A JSON column that cannot be read (damaged or
+    hand-edited: `stored_json`) reads as empty, so the document is tagged on the rest."""
     document = {"document_number": row["source_id"]}
     document.update(
-        {name: _decoded(name, row[name]) for name in CONTENT_FIELDS if name not in NOT_READ}
+        {
+            name: (stored_json(name, row[name]) or []) if name in SHAPES else row[name]
+            for name in CONTENT_FIELDS
+            if name not in NOT_READ
+        }
     )
     document["body"] = row["body_text"]
     return document

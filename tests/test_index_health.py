@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -201,6 +202,31 @@ def test_deleted_index_files_are_reported_and_reindex_repairs(stored: Path, vict
     assert cli("reindex").stdout == f"reindexed {len(PUBS)} documents\n"
     assert health(stored).problem is None
     assert "2025-00704" in found(stored, "entity list")
+
+
+def test_damaged_json_cells_never_stop_a_reindex(stored: Path) -> None:
+    """A stored agencies, CFR references, RINs or tag result cell that is not JSON (a damaged
+    or hand-edited row) made `reindex` fail with a bare parser error, so nothing could be
+    searched again; the row is indexed without them and every document stays findable."""
+    with sqlite3.connect(stored / "regwatch.db") as conn:
+        victim, title = conn.execute(
+            "SELECT id, title FROM publications WHERE source_id = '2025-00704'"
+        ).fetchone()
+        conn.execute(
+            "UPDATE publications SET agencies = '[{broken', cfr_references = 'nope', "
+            "regulation_id_numbers = '{' WHERE id = ?",
+            (victim,),
+        )
+        conn.execute(
+            "INSERT INTO tag_results (publication_id, result, model_version, tagged_at, "
+            "content_hash) VALUES (?, '{\"entities\": [', 'm', '2026-01-01', '')",
+            (victim,),
+        )
+    result = cli("reindex")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"reindexed {len(PUBS)} documents\n"
+    assert "2025-00704" in found(stored, "entity list")
+    assert "2025-00704" in found(stored, f'"{title}"')
 
 
 def test_a_missing_index_is_reported_and_rebuilt_by_the_next_writer(stored: Path) -> None:
