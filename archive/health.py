@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from archive.index import SearchIndex
+from archive.index import SearchIndex, ahead
 
 REMEDY = "run `regwatch reindex`"
 
@@ -45,11 +45,12 @@ def index_health(conn: sqlite3.Connection, index: SearchIndex) -> IndexHealth:
         problem = None if empty else _unusable(index, writing)
         return IndexHealth(stored, newest, None, None, stored, writing, problem)
     mark = index.watermark
+    foreign = ahead(conn, mark)
     indexed = index.document_count()
     behind = conn.execute(
         "SELECT COUNT(*) FROM publications WHERE change_seq > ?", (mark,)
     ).fetchone()[0]
-    problem = _difference(stored, newest, indexed, mark, behind, writing)
+    problem = _difference(stored, newest, indexed, mark, behind, writing, foreign)
     return IndexHealth(stored, newest, indexed, mark, behind, writing, problem)
 
 
@@ -63,16 +64,16 @@ def _unusable(index: SearchIndex, writing: bool) -> str:
 
 
 def _difference(
-    stored: int, newest: int, indexed: int, mark: int, behind: int, writing: bool
+    stored: int, newest: int, indexed: int, mark: int, behind: int, writing: bool, foreign: bool
 ) -> str | None:
-    if behind == 0 and indexed == stored and mark == newest:
+    if behind == 0 and indexed == stored and mark == newest and not foreign:
         return None
-    if writing:
+    if writing and not foreign:
         return (
             f"index behind by {behind} documents while another regwatch process writes; "
             "they become searchable when it finishes"
         )
-    if mark > newest or indexed > stored:
+    if foreign or indexed > stored:
         return (
             f"index holds documents the database does not ({indexed} indexed, {stored} stored, "
             f"last change {mark} indexed, {newest} stored); {REMEDY}"

@@ -9,7 +9,10 @@ duplicates; a bulk import hands over the documents its worker processes built of
 (`indexdoc.encoded_document`), used for each row still holding exactly that content, untagged.
 Opened for reading, an index is never created, changed or deleted; a writer changes it
 only while holding the writer lock, and rebuilds (a missing or damaged index, `reindex`) beside the
-live directory, swapping the result in only when it is complete.
+live directory, swapping the result in only when it is complete. The database records the last
+change handed to the index (`index_mark`, written before the index commits it): an index claiming
+a later one was built from changes this database never made (a database restored from a backup,
+whose new changes reuse the numbers) and is rebuilt (`ahead`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 import tantivy
 
-from archive.db import MARKS, rows_in, snapshot
+from archive.db import MARKS, rows_in, snapshot, transaction
 from archive.errors import ArchiveError
 from archive.indexdir import (
     Unusable,
@@ -149,14 +152,16 @@ class SearchIndex:
         Rebuilds if the index is missing or damaged, or claims rows the database does not have (a
         restored database).
         """
-        if self._pending is None and self._index is not None and _newest(conn) == self.watermark:
-            return 0
+        if self._pending is None and self._index is not None:
+            mark = self.watermark
+            if _newest(conn) == mark and not ahead(conn, mark):
+                return 0
         if not self._take():
             return 0
         mark = self._pending if self._pending is not None else self.watermark  # under the lock
-        if self._index is None or mark > _newest(conn):
+        if self._index is None or ahead(conn, mark):
             return self.rebuild(conn)
-        count = 0
+        count, last = 0, None
         for batch in _changed_rows(conn, mark, ROWS_SQL if prepared is None else KEYS_SQL):
             if prepared is None:
                 docs = list(map(document, batch))
@@ -167,7 +172,10 @@ class SearchIndex:
                 if doc is not None:  # None: deleted since
                     self._writer.add_json(doc)
             count += len(batch)
-            self._pending = batch[-1][1]
+            last = batch[-1][1]
+        if last is not None:
+            _hand_over(conn, last)  # before the index commits it, so never behind the index
+            self._pending = last
         if commit:
             self.commit()
             self.release()
@@ -210,8 +218,9 @@ class SearchIndex:
             self._writer = None
         new = build_dir(self.path)
         try:
-            count = _build(new, self.schema, conn, progress)
+            count, seq = _build(new, self.schema, conn, progress)
             swap_in(new, self.path)
+            _hand_over(conn, seq)  # only now: before the swap, the old index would pass as level
         finally:
             shutil.rmtree(new, ignore_errors=True)
             self.lock.release()
@@ -240,8 +249,9 @@ def _build(
     schema: tantivy.Schema,
     conn: sqlite3.Connection,
     progress: Callable[[int, int], None] | None,
-) -> int:
-    """Index every row of one consistent snapshot of `publications` into the empty `path`."""
+) -> tuple[int, int]:
+    """Index every row of one consistent snapshot of `publications` into the empty `path`;
+    return how many, and the last change they hold."""
     writer = tantivy.Index(schema, path=str(path), reuse=False).writer(WRITER_HEAP, WRITER_THREADS)
     count = seq = 0
     try:
@@ -261,7 +271,7 @@ def _build(
     finally:
         writer.wait_merging_threads()
     save_state(path, SCHEMA_VERSION, seq)
-    return count
+    return count, seq
 
 
 def _prepared_documents(
@@ -284,6 +294,26 @@ def _prepared_documents(
 
 def _newest(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(change_seq), 0) FROM publications").fetchone()[0]
+
+
+def ahead(conn: sqlite3.Connection, mark: int) -> bool:
+    """Whether an index holding changes up to `mark` holds some this database never made or
+    never handed it: later than its newest change, or than its `index_mark` (if recorded; read
+    after `mark`, as a writer records it before the index)."""
+    if mark > _newest(conn):
+        return True
+    row = conn.execute("SELECT seq FROM index_mark").fetchone()
+    return row is not None and mark > row[0]
+
+
+def _hand_over(conn: sqlite3.Connection, seq: int) -> None:
+    """Record in the database that the index is given every change up to `seq`."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO index_mark (id, seq) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq",
+            (seq,),
+        )
 
 
 def _changed_rows(

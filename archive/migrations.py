@@ -462,4 +462,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE body_fetches ADD COLUMN failing_since TEXT;
         """,
     ),
+    (
+        17,
+        "the last change handed to the search index, so an index newer than a restored "
+        "database is rebuilt",
+        """
+        CREATE TABLE index_mark (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL
+        );
+        """,
+    ),
 ]

@@ -265,6 +265,35 @@ def test_an_index_of_a_restored_database_is_reported_then_rebuilt(home: Path) ->
     assert (health(home).problem, health(home).index_documents) == (None, 10)
 
 
+def everything_found(home: Path) -> dict[str, str]:
+    """Every document search finds: its number and the title shown for it."""
+    with Archive.open(home, readonly=True) as archive:
+        hits = archive.search("", since="1900-01-01", limit=100)
+    return {hit.source_id: hit.title for hit in hits}
+
+
+def test_a_restored_database_written_again_is_not_taken_for_its_newer_index(home: Path) -> None:
+    with Archive.open(home) as archive:
+        archive.store(PUBS[:10])
+    backup = (home / "regwatch.db").read_bytes()
+    with Archive.open(home) as archive:
+        archive.store(PUBS[10:20])  # lost with the disk; the index beside it keeps them
+    (home / "regwatch.db").write_bytes(backup)
+    other = WriterLock(home / "index")  # the restored archive is written while the index is busy
+    assert other.acquire(0)
+    with Archive.open(home) as archive:
+        archive.store(PUBS[20:30])  # change 2 again, other documents: the counts match the index
+    assert health(home).problem == (
+        f"index holds documents the database does not (20 indexed, 20 stored, "
+        f"last change 2 indexed, 2 stored); {REMEDY}"
+    )
+    other.release()
+    Archive.open(home).close()  # the next writer rebuilds the index from the restored database
+    assert health(home).problem is None
+    expected = {pub.source_id: pub.title for pub in PUBS[:10] + PUBS[20:30]}
+    assert everything_found(home) == expected
+
+
 def test_an_interrupted_reindex_leaves_the_old_index_whole(stored: Path, monkeypatch) -> None:
     monkeypatch.setattr("archive.index.READ_BATCH", 5)
     before = found(stored, "export")
