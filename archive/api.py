@@ -183,7 +183,7 @@ class Archive:
 
     @_named
     def _catch_up(self) -> None:
-        self._index.sync(self._conn)
+        self._index.sync(self._conn, last=True)
 
     # Full texts and public-inspection withdrawals.
 

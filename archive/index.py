@@ -78,6 +78,7 @@ class SearchIndex:
         self._searcher: tantivy.Searcher | None = None
         self._seen: tuple[int, int, int] | None = None  # meta.json the searcher was opened on
         self._pending: int | None = None  # change_seq added to the writer, not yet committed
+        self._refused = False  # the lock was held elsewhere when last asked for: do not wait again
         if writable:
             check_ours(path)
         self._open()
@@ -123,11 +124,14 @@ class SearchIndex:
         """Documents in the committed index, or None if it cannot be opened."""
         return None if self._index is None else self.searcher().num_docs
 
-    def _take(self) -> bool:
+    def _take(self, last: bool) -> bool:
         """Hold the writer lock and, if the live index is usable, a tantivy writer on it."""
         if self._writer is not None:
             return True
-        if not self.writable or not self.lock.acquire(LOCK_WAIT):
+        if not self.writable:
+            return False
+        self._refused = not self.lock.acquire(0 if self._refused and not last else LOCK_WAIT)
+        if self._refused:
             return False
         recover(self.path)
         self._open()  # another writer may have swapped in a new index meanwhile
@@ -140,7 +144,12 @@ class SearchIndex:
         return True
 
     def sync(
-        self, conn: sqlite3.Connection, *, commit: bool = True, prepared: Prepared | None = None
+        self,
+        conn: sqlite3.Connection,
+        *,
+        commit: bool = True,
+        prepared: Prepared | None = None,
+        last: bool = False,
     ) -> int:
         """Add every row changed after the watermark; return how many were added.
 
@@ -148,7 +157,10 @@ class SearchIndex:
         imports); otherwise they are committed and the index lock released. A row whose content
         hash and key are in `prepared` and which has no tags is indexed with the document
         prepared for it (a bulk import's); any other is read. If another process
-        keeps the index locked, or this one only reads, does nothing (the next writer catches up).
+        keeps the index locked, or this one only reads, does nothing (the next writer catches up);
+        having waited `LOCK_WAIT` for the lock in vain, it does not wait again until it gets it (a
+        long import elsewhere made every batch of a crawl wait that long), unless this is the
+        `last` catch-up of a bulk write or of the archive's writer.
         Rebuilds if the index is missing or damaged, or claims rows the database does not have (a
         restored database).
         """
@@ -156,7 +168,7 @@ class SearchIndex:
             mark = self.watermark
             if _newest(conn) == mark and not ahead(conn, mark):
                 return 0
-        if not self._take():
+        if not self._take(last):
             return 0
         mark = self._pending if self._pending is not None else self.watermark  # under the lock
         if self._index is None or ahead(conn, mark):

@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -184,6 +185,21 @@ def test_a_locked_index_is_reported_and_caught_up_later(home: Path, monkeypatch)
         assert archive.search("entity list") == []
         other.release()
     assert found(home, "entity list") == [PUBS[0].source_id]
+
+
+def test_a_writer_beside_a_long_index_writer_waits_for_it_once(home: Path, monkeypatch) -> None:
+    monkeypatch.setattr("archive.index.LOCK_WAIT", 1.0)
+    Archive.open(home).close()
+    other = WriterLock(home / "index")  # a long import in another process holds the index
+    assert other.acquire(0)
+    started = time.monotonic()
+    with Archive.open(home) as archive:  # a crawl storing batch after batch meanwhile
+        for pub in PUBS[:8]:
+            assert archive.store([pub]).inserted == 1
+        assert time.monotonic() - started < 4  # it waited 1 s per batch: 8 s
+        assert archive.index_health().behind == 8
+        threading.Timer(0.3, other.release).start()  # the import ends as the crawl does
+    assert health(home).problem is None  # closing waited for the lock once more
 
 
 @pytest.mark.parametrize("victim", ["meta.json", "*.idx", "*.store"])
