@@ -3,7 +3,8 @@
 Enters: an open connection and the `SearchIndex`. Leaves: `IndexHealth` — documents and last
 `change_seq` on each side, how many stored documents the index has not caught up with, whether
 another regwatch process is writing the index, and `problem`: None when the two agree, else one
-line saying what differs and what to do (`regwatch reindex`, or wait for the writer).
+line saying what differs and what to do (`regwatch reindex`, or wait for the writer). Asked to
+`verify`, it also reads every index file against its checksum (damaged bytes that still open).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from archive.index import SearchIndex, ahead
+from archive.indexdir import damaged_file
 
 REMEDY = "run `regwatch reindex`"
 
@@ -34,8 +36,11 @@ class IndexHealth:
         return self.index_documents is not None
 
 
-def index_health(conn: sqlite3.Connection, index: SearchIndex) -> IndexHealth:
-    """Compare the `publications` table with the index (a few indexed queries)."""
+def index_health(
+    conn: sqlite3.Connection, index: SearchIndex, *, verify: bool = False
+) -> IndexHealth:
+    """Compare the `publications` table with the index (a few indexed queries); with `verify`,
+    and no other process writing the index, also check every byte of its files."""
     stored, newest = conn.execute(
         "SELECT COUNT(*), COALESCE(MAX(change_seq), 0) FROM publications"
     ).fetchone()
@@ -51,6 +56,9 @@ def index_health(conn: sqlite3.Connection, index: SearchIndex) -> IndexHealth:
         "SELECT COUNT(*) FROM publications WHERE change_seq > ?", (mark,)
     ).fetchone()[0]
     problem = _difference(stored, newest, indexed, mark, behind, writing, foreign)
+    broken = damaged_file(index.path) if verify and not writing else None
+    if broken is not None:
+        problem = f"search index {index.path} is damaged ({broken} fails its checksum); {REMEDY}"
     return IndexHealth(stored, newest, indexed, mark, behind, writing, problem)
 
 

@@ -6,7 +6,8 @@ Enters: the live index directory (`<home>/index`). Leaves: `WriterLock` (an floc
 a temporary view of symbolic links when its folder is read-only — or `Unusable` saying why not),
 `state` / `save_state` (`regwatch-index.json`: schema version and highest `change_seq` indexed),
 `check_ours`, `build_dir` (an empty `<home>/index.new` for a rebuild), `swap_in` (the finished
-build replaces the live directory by rename) and `recover` (finish a swap a crash interrupted).
+build replaces the live directory by rename), `recover` (finish a swap a crash interrupted) and
+`damaged_file` (the first file of the live index whose bytes fail the checksum in its footer).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import fcntl
 import json
 import os
 import shutil
+import struct
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,9 @@ from regwatch.outfiles import replace_file
 
 STATE_FILE = "regwatch-index.json"
 OUR_FILES = {"meta.json", ".managed.json", STATE_FILE}
+FOOTER_END = struct.Struct("<II")  # a tantivy file ends: JSON footer, its length, FOOTER_MAGIC
+FOOTER_MAGIC = 1337
+CHUNK = 1 << 20  # bytes read at a time while checking
 
 
 class Unusable(Exception):
@@ -167,3 +173,47 @@ def recover(live: Path) -> None:
     new = live.with_name(live.name + ".new")
     if not live.exists() and (new / STATE_FILE).is_file():
         os.rename(new, live)
+
+
+def damaged_file(path: Path) -> str | None:
+    """The name of the first file of the live index's segments (in `meta.json`) whose bytes fail
+    the CRC-32 its footer records, or None. Reads the whole index; a file that cannot be read
+    (removed by a merge meanwhile) is left to `open_index` to judge."""
+    try:
+        segments = json.loads((path / "meta.json").read_text())["segments"]
+        ids = [str(segment["segment_id"]).replace("-", "") for segment in segments]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    for segment_id in ids:
+        for file in sorted(path.glob(f"{segment_id}.*")):
+            try:
+                if not _checksum_holds(file):
+                    return file.name
+            except OSError:
+                continue
+    return None
+
+
+def _checksum_holds(file: Path) -> bool:
+    with file.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size < FOOTER_END.size:
+            return False
+        handle.seek(size - FOOTER_END.size)
+        length, magic = FOOTER_END.unpack(handle.read(FOOTER_END.size))
+        body = size - FOOTER_END.size - length
+        if magic != FOOTER_MAGIC or body < 0:
+            return False
+        handle.seek(body)
+        try:
+            recorded = json.loads(handle.read(length))["crc"]
+        except (ValueError, KeyError, TypeError):
+            return False
+        handle.seek(0)
+        crc, left = 0, body
+        while left:
+            chunk = handle.read(min(CHUNK, left))
+            if not chunk:
+                return False
+            crc, left = zlib.crc32(chunk, crc), left - len(chunk)
+        return crc == recorded

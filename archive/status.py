@@ -4,7 +4,8 @@ Enters: an open connection and the search index. Leaves: `ArchiveStatus` — doc
 (and, for the sources stored in tables of their own, what they hold: screening records listed and
 snapshots for `csl`, section changes for `ecfr`),
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
-database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`), and
+database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`, every index
+file checked against its checksum), and
 how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), and the last
 digest sent to each recipient list, the alerts of each route by state, the crawl ledger's newest
 days per source (listed against held), the full texts pending, fetched and failed, and the
@@ -83,7 +84,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
             p.stat().st_size for p in db_path.parent.glob(db_path.name + "*") if p.is_file()
         ),
         index_bytes=index.size_bytes(),
-        index=index_health(conn, index),
+        index=index_health(conn, index, verify=True),
         tag_failures=failed,
         first_tag_failures=first_failed,
         last_digests=last_sent(conn),

@@ -245,6 +245,23 @@ def test_damaged_json_cells_never_stop_a_reindex(stored: Path) -> None:
     assert "2025-00704" in found(stored, f'"{title}"')
 
 
+@pytest.mark.parametrize("victim", ["*.term", "*.pos", "*.fast"])
+def test_scribbled_index_files_are_reported_by_status(stored: Path, victim: str) -> None:
+    (segment,) = (stored / "index").glob(victim)
+    noise = bytes(range(256))  # synthetic garbage over part of a bad sector; same size
+    with segment.open("r+b") as handle:
+        handle.seek(segment.stat().st_size // 4)
+        handle.write(noise)
+    status = cli("status")
+    assert status.exit_code == 0
+    assert status.output.splitlines()[-1] == (
+        f"search index {stored / 'index'} is damaged ({segment.name} fails its checksum); {REMEDY}"
+    )
+    assert cli("reindex").stdout == f"reindexed {len(PUBS)} documents\n"
+    assert cli("status").output.splitlines()[-1] == "search index and database agree"
+    assert "2025-00704" in found(stored, "entity list")
+
+
 def test_a_missing_index_is_reported_and_rebuilt_by_the_next_writer(stored: Path) -> None:
     shutil.rmtree(stored / "index")
     assert health(stored).problem == f"search index {stored / 'index'} is missing; {REMEDY}"
