@@ -100,6 +100,7 @@ class Archive:
         a broken `field_limits.json` (`rows.limits`) with one `ValueError` line.
         """
         home = Path(home)
+        check_reachable(home)
         if not readonly:
             rows.limits()
         if create or not readonly:
@@ -740,6 +741,17 @@ def holds_archive(home: Path, path: Path) -> bool:
     return any(
         parent.parent == home and parent.name.startswith(INDEX_DIR) for parent in target.parents
     )
+
+
+def check_reachable(home: Path) -> None:
+    """`ArchiveError` if `home`, its database or its index is a link to nothing (a volume not
+    mounted): one line naming the link, where making the archive failed with "File exists"."""
+    for path in (home, home / DB_NAME, home / INDEX_DIR):
+        if path.is_symlink() and not path.exists():
+            raise ArchiveError(
+                f"{path} is a link to {os.readlink(path)}, which does not exist "
+                "(a volume not mounted?): mount it or mend the link"
+            )
 
 
 def _writable(home: Path) -> bool:

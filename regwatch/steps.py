@@ -411,8 +411,10 @@ def pipeline_lock(
     Raises `regwatch.lock.PipelineBusy` (a `TimeoutError`) naming the holder if the wait runs out
     (or `stop` is set).
     """
+    from archive.api import check_reachable
     from regwatch.lock import hold
 
+    check_reachable(config.home)  # before making the home for the lock
     wait = config["pipeline.lock_wait_seconds"]
     with hold(config.home, command, wait, on_wait, stop) as left:
         yield left

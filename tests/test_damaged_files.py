@@ -152,6 +152,23 @@ def test_a_database_path_that_is_no_file_is_refused(home: Path, kind: str) -> No
     )
 
 
+@pytest.mark.parametrize("linked", ["home", "regwatch.db", "index"])
+def test_a_link_to_a_volume_not_mounted_is_named_as_such(
+    archive: Path, tmp_path: Path, linked: str
+) -> None:
+    home = archive.parent
+    link = home if linked == "home" else home / linked
+    shutil.rmtree(link) if link.is_dir() else link.unlink()
+    target = tmp_path / "unmounted" / linked
+    link.symlink_to(target)
+    refused_everywhere(
+        home,
+        f"{link} is a link to {target}, which does not exist (a volume not mounted?): "
+        "mount it or mend the link",
+    )
+    assert link.is_symlink() and not (tmp_path / "unmounted").exists()
+
+
 def run_readonly(home: Path, *args: str) -> subprocess.CompletedProcess:
     """`regwatch ARGS` in a child that file modes bind (as root: without CAP_DAC_OVERRIDE)."""
     prefix = DROP_CAPS if os.geteuid() == 0 else []
