@@ -16,7 +16,7 @@ import functools
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -143,8 +143,12 @@ class Archive:
     def __enter__(self) -> Archive:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        with suppress(Exception):  # the error in flight says what went wrong, not this one (a
+            self.close()  # full disk fails both); the next writer catches the index up
 
     @_named
     def store(self, publications: Sequence[Publication]) -> StoreResult:
@@ -173,14 +177,15 @@ class Archive:
         """Within the block, index commits wait until its end (imports, tagging runs: faster).
 
         `store` and `store_tags` still commit to SQLite batch by batch; what they wrote becomes
-        searchable when the block ends (or, after a crash, when a writer next closes).
+        searchable when the block ends (or, after a crash or an error in the block, when a writer
+        next closes).
         """
         self._bulk = True
         try:
             yield self
         finally:
             self._bulk = False
-            self._catch_up()
+        self._catch_up()
 
     @_named
     def _catch_up(self) -> None:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import crawlers.normalize as normalize
 from archive import indexdoc, rows
+from archive.errors import ArchiveError
 from regwatch.jsonl import BadLine, LineError, bounded_lines, parse_lines, unpacked
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def import_records(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     result = ImportResult()
-    last = 0
+    last = done = 0
     try:
         with _pool(workers) as pool, archive.bulk():
             for last, prepared in _prepared(
@@ -87,10 +88,17 @@ def import_records(
                     else:
                         accepted.append((number, item))
                 _flush(archive, accepted, result, last, progress)
+                done = last
     except BrokenProcessPool:
         raise ValueError(
             f"import stopped after line {last}: a worker process ended unexpectedly "
             f"(lines 1-{last} are stored)"
+        ) from None
+    except ArchiveError as exc:  # a full disk, a database locked too long or damaged meanwhile
+        if not done:
+            raise
+        raise ArchiveError(
+            f"import stopped at line {done + 1} (lines 1-{done} are stored): {exc}"
         ) from None
     return result
 

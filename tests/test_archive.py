@@ -13,12 +13,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from archive import Archive, ArchiveError, Publication
-from archive.db import CHUNK, snapshot, transaction
+from archive.db import CHUNK, PRAGMAS, snapshot, transaction
 from archive.migrations import MIGRATIONS
 from archive.rows import raw_record
 from crawlers.normalize import publication_from_fr
+from regwatch.cli import main
 from regwatch.importer import import_records
 
 FIXTURE = Path(__file__).parent / "fixtures" / "archive" / "fr_documents.jsonl"
@@ -395,6 +397,49 @@ def test_import_rejects_bad_lines_with_their_numbers(home: Path) -> None:
     ]
     assert seen[-1] == len(lines)
     assert (again.inserted, again.unchanged) == (0, 3)
+
+
+def test_a_disk_filling_during_an_import_names_the_line_and_what_is_stored(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backfill = tmp_path / "synthetic-backfill.jsonl"  # synthetic copies of the fixture's records
+    backfill.write_text(
+        "".join(
+            json.dumps(
+                dict(
+                    RECORDS[n % len(RECORDS)],
+                    document_number=f"SYN-{n:05d}",
+                    abstract=f"{RECORDS[n % len(RECORDS)]['abstract']} synthetic copy {n}",
+                )
+            )
+            + "\n"
+            for n in range(2500)
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REGWATCH_HOME", str(home))
+    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
+    command = ["import", "--workers", "1", str(backfill)]
+    with monkeypatch.context() as full:  # room for two batches of 1,000 lines
+        full.setattr("archive.db.PRAGMAS", (*PRAGMAS, "PRAGMA max_page_count = 400"))
+
+        def no_room(self) -> None:  # the index, on the same disk, cannot commit either
+            raise ValueError("An IO error occurred: 'No space left on device (os error 28)'")
+
+        full.setattr("archive.index.SearchIndex.commit", no_room)
+        result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "Error: import stopped at line 2001 (lines 1-2000 are stored): database write failed "
+        "and was rolled back: database or disk is full"
+    )
+    assert rows(home, "SELECT COUNT(*) FROM publications") == [(2000,)]
+    again = CliRunner().invoke(main, command)  # room again
+    assert again.stdout == (
+        f"imported {backfill}: 500 new, 0 changed, 2000 unchanged, 0 rejected\n"
+    )
+    status = CliRunner().invoke(main, ["status"])
+    assert status.stdout.splitlines()[-1] == "search index and database agree"
 
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["one process", "worker processes"])
