@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from archive.index import SearchIndex, ahead
+from archive.index import SearchIndex, foreign
 from archive.indexdir import damaged_file
 
 REMEDY = "run `regwatch reindex`"
@@ -50,12 +50,12 @@ def index_health(
         problem = None if empty else _unusable(index, writing)
         return IndexHealth(stored, newest, None, None, stored, writing, problem)
     mark = index.watermark
-    foreign = ahead(conn, mark)
+    other = foreign(conn, mark, index.archive)
     indexed = index.document_count()
     behind = conn.execute(
         "SELECT COUNT(*) FROM publications WHERE change_seq > ?", (mark,)
     ).fetchone()[0]
-    problem = _difference(stored, newest, indexed, mark, behind, writing, foreign)
+    problem = _difference(stored, newest, indexed, mark, behind, writing, other)
     broken = damaged_file(index.path) if verify and not writing else None
     if broken is not None:
         problem = f"search index {index.path} is damaged ({broken} fails its checksum); {REMEDY}"

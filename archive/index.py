@@ -9,10 +9,11 @@ duplicates; a bulk import hands over the documents its worker processes built of
 (`indexdoc.encoded_document`), used for each row still holding exactly that content, untagged.
 Opened for reading, an index is never created, changed or deleted; a writer changes it
 only while holding the writer lock, and rebuilds (a missing or damaged index, `reindex`) beside the
-live directory, swapping the result in only when it is complete. The database records the last
-change handed to the index (`index_mark`, written before the index commits it): an index claiming
-a later one was built from changes this database never made (a database restored from a backup,
-whose new changes reuse the numbers) and is rebuilt (`ahead`).
+live directory, swapping the result in only when it is complete. The database records which
+archive it is and the last change it handed the index (`index_mark`, written before the index
+commits it); the index records the archive too. An index of another archive, or claiming a later
+change, holds changes this database never made (another archive's database copied in, a database
+restored from a backup, whose new changes reuse the numbers) and is rebuilt (`foreign`).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class SearchIndex:
         self._searcher: tantivy.Searcher | None = None
         self._seen: tuple[int, int, int] | None = None  # meta.json the searcher was opened on
         self._pending: int | None = None  # change_seq added to the writer, not yet committed
+        self._archive: str | None = None  # the archive `_pending` was handed over by
         self._refused = False  # the lock was held elsewhere when last asked for: do not wait again
         if writable:
             check_ours(path)
@@ -104,6 +106,11 @@ class SearchIndex:
     def watermark(self) -> int:
         """The highest `change_seq` known to be in the index."""
         return int(state(self.path).get("seq", 0))
+
+    @property
+    def archive(self) -> str | None:
+        """The archive (`index_mark.archive`) whose changes the index holds, if recorded."""
+        return state(self.path).get("archive")
 
     def searcher(self) -> tantivy.Searcher:
         """A searcher over the latest committed index (the same one until a commit replaces
@@ -166,14 +173,14 @@ class SearchIndex:
         """
         if self._pending is None and self._index is not None:
             mark = self.watermark
-            if _newest(conn) == mark and not ahead(conn, mark):
+            if _newest(conn) == mark and not foreign(conn, mark, self.archive):
                 return 0
         if not self._take(last):
             return 0
         mark = self._pending if self._pending is not None else self.watermark  # under the lock
-        if self._index is None or ahead(conn, mark):
+        if self._index is None or foreign(conn, mark, self.archive):
             return self.rebuild(conn)
-        count, last = 0, None
+        count, last_seq = 0, None
         for batch in _changed_rows(conn, mark, ROWS_SQL if prepared is None else KEYS_SQL):
             if prepared is None:
                 docs = list(map(document, batch))
@@ -184,10 +191,10 @@ class SearchIndex:
                 if doc is not None:  # None: deleted since
                     self._writer.add_json(doc)
             count += len(batch)
-            last = batch[-1][1]
-        if last is not None:
-            _hand_over(conn, last)  # before the index commits it, so never behind the index
-            self._pending = last
+            last_seq = batch[-1][1]
+        if last_seq is not None:
+            self._archive = _hand_over(conn, last_seq)  # before the index commits it
+            self._pending = last_seq
         if commit:
             self.commit()
             self.release()
@@ -196,10 +203,10 @@ class SearchIndex:
     def commit(self) -> None:
         """Commit what `sync` added and record the new watermark."""
         pending, self._pending = self._pending, None  # if this fails, the next writer catches up
-        if self._writer is not None and pending is not None:
+        if self._writer is not None and pending is not None and self._archive is not None:
             with held_back():  # a Ctrl-C meanwhile would leave the committed rows "behind"
                 self._writer.commit()
-                save_state(self.path, SCHEMA_VERSION, pending)
+                save_state(self.path, SCHEMA_VERSION, pending, self._archive)
 
     def release(self) -> None:
         """Let merges finish and give the index lock back."""
@@ -268,6 +275,7 @@ def _build(
     count = seq = 0
     try:
         with snapshot(conn):
+            archive = conn.execute("SELECT archive FROM index_mark").fetchone()[0]
             total = conn.execute("SELECT COUNT(*) FROM publications").fetchone()[0]
             for batch in _changed_rows(conn, 0):
                 for row in batch:
@@ -282,7 +290,7 @@ def _build(
         raise
     finally:
         writer.wait_merging_threads()
-    save_state(path, SCHEMA_VERSION, seq)
+    save_state(path, SCHEMA_VERSION, seq, archive)
     return count, seq
 
 
@@ -308,24 +316,22 @@ def _newest(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(change_seq), 0) FROM publications").fetchone()[0]
 
 
-def ahead(conn: sqlite3.Connection, mark: int) -> bool:
-    """Whether an index holding changes up to `mark` holds some this database never made or
-    never handed it: later than its newest change, or than its `index_mark` (if recorded; read
-    after `mark`, as a writer records it before the index)."""
+def foreign(conn: sqlite3.Connection, mark: int, archive: str | None) -> bool:
+    """Whether an index holding the changes up to `mark` of `archive` (None: not recorded) holds
+    some this database never made or never handed it: of another archive, later than its newest
+    change, or than the last it handed over (if recorded; read after `mark`, as a writer records
+    it before the index)."""
     if mark > _newest(conn):
         return True
-    row = conn.execute("SELECT seq FROM index_mark").fetchone()
-    return row is not None and mark > row[0]
+    ours, handed = conn.execute("SELECT archive, seq FROM index_mark").fetchone()
+    return archive not in (None, ours) or (handed is not None and mark > handed)
 
 
-def _hand_over(conn: sqlite3.Connection, seq: int) -> None:
-    """Record in the database that the index is given every change up to `seq`."""
+def _hand_over(conn: sqlite3.Connection, seq: int) -> str:
+    """Record in the database that the index is given every change up to `seq`; return which
+    archive the database is."""
     with transaction(conn):
-        conn.execute(
-            "INSERT INTO index_mark (id, seq) VALUES (1, ?) "
-            "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq",
-            (seq,),
-        )
+        return conn.execute("UPDATE index_mark SET seq = ? RETURNING archive", (seq,)).fetchone()[0]
 
 
 def _changed_rows(

@@ -4,7 +4,8 @@ Enters: the live index directory (`<home>/index`). Leaves: `WriterLock` (an floc
 `<home>/index.lock` held by the one process changing the index; readers only look at it),
 `open_index` (the live index opened without creating, deleting or locking anything in it — through
 a temporary view of symbolic links when its folder is read-only — or `Unusable` saying why not),
-`state` / `save_state` (`regwatch-index.json`: schema version and highest `change_seq` indexed),
+`state` / `save_state` (`regwatch-index.json`: schema version, highest `change_seq` indexed and
+the archive it came from),
 `check_ours`, `build_dir` (an empty `<home>/index.new` for a rebuild), `swap_in` (the finished
 build replaces the live directory by rename), `recover` (finish a swap a crash interrupted) and
 `damaged_file` (the first file of the live index whose bytes fail the checksum in its footer).
@@ -130,9 +131,10 @@ def state(path: Path) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def save_state(path: Path, schema: int, seq: int) -> None:
-    """Record atomically that the index at `path` holds every row up to `seq`."""
-    replace_file(path / STATE_FILE, json.dumps({"schema": schema, "seq": seq}).encode())
+def save_state(path: Path, schema: int, seq: int, archive: str) -> None:
+    """Record atomically that the index at `path` holds every row of `archive` up to `seq`."""
+    record = {"schema": schema, "seq": seq, "archive": archive}
+    replace_file(path / STATE_FILE, json.dumps(record).encode())
 
 
 def check_ours(path: Path) -> None:

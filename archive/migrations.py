@@ -464,13 +464,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         17,
-        "the last change handed to the search index, so an index newer than a restored "
-        "database is rebuilt",
+        "which archive this database is and the last change it handed the search index, so an "
+        "index of another archive or newer than a restored database is rebuilt",
         """
         CREATE TABLE index_mark (
             id INTEGER PRIMARY KEY CHECK (id = 1),
-            seq INTEGER NOT NULL
+            archive TEXT NOT NULL,
+            seq INTEGER
         );
+        INSERT INTO index_mark (id, archive) VALUES (1, lower(hex(randomblob(16))));
         """,
     ),
 ]

@@ -133,7 +133,7 @@ def test_crash_between_commit_and_index_is_reported_then_caught_up(home: Path, m
 
 
 def test_crash_after_index_commit_does_not_duplicate(home: Path, monkeypatch) -> None:
-    def crash(path, schema, seq):
+    def crash(path, schema, seq, archive):
         raise RuntimeError("killed before the state file was written")
 
     Archive.open(home).close()
@@ -152,9 +152,9 @@ def test_crash_after_index_commit_does_not_duplicate(home: Path, monkeypatch) ->
 def test_ctrl_c_as_an_index_commit_ends_still_records_it(
     home: Path, monkeypatch, interruptible: None
 ) -> None:
-    def pressed(path: Path, schema: int, seq: int) -> None:
+    def pressed(path: Path, schema: int, seq: int, archive: str) -> None:
         signal.raise_signal(signal.SIGINT)  # the user presses Ctrl-C as tantivy's commit returns
-        save_state(path, schema, seq)
+        save_state(path, schema, seq, archive)
 
     Archive.open(home).close()
     opened = Archive.open(home)
@@ -325,6 +325,23 @@ def test_a_restored_database_written_again_is_not_taken_for_its_newer_index(home
     assert health(home).problem is None
     expected = {pub.source_id: pub.title for pub in PUBS[:10] + PUBS[20:30]}
     assert everything_found(home) == expected
+
+
+def test_an_index_beside_another_archives_database_is_rebuilt(home: Path, tmp_path: Path) -> None:
+    with Archive.open(home) as archive:
+        archive.store(PUBS[:20])
+    other = tmp_path / "colleague"  # another archive, grown further: its numbers pass ours
+    with Archive.open(other) as archive:
+        for start in range(8, 32, 8):
+            archive.store(PUBS[start : start + 8])
+    shutil.copyfile(other / "regwatch.db", home / "regwatch.db")  # "the index rebuilds itself"
+    assert health(home).problem == (
+        f"index holds documents the database does not (20 indexed, 24 stored, "
+        f"last change 1 indexed, 3 stored); {REMEDY}"
+    )
+    Archive.open(home).close()  # the next writer rebuilds it from this database
+    assert health(home).problem is None
+    assert everything_found(home) == {pub.source_id: pub.title for pub in PUBS[8:32]}
 
 
 def test_an_interrupted_reindex_leaves_the_old_index_whole(stored: Path, monkeypatch) -> None:
