@@ -13,7 +13,8 @@ live directory, swapping the result in only when it is complete. The database re
 archive it is and the last change it handed the index (`index_mark`, written before the index
 commits it); the index records the archive too. An index of another archive, or claiming a later
 change, holds changes this database never made (another archive's database copied in, a database
-restored from a backup, whose new changes reuse the numbers) and is rebuilt (`foreign`).
+restored from a backup, whose new changes reuse the numbers) and is rebuilt (`foreign`). The
+engine failing to write (a full disk) is one `ArchiveError` line naming the index.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -144,10 +145,11 @@ class SearchIndex:
         self._open()  # another writer may have swapped in a new index meanwhile
         if self._index is not None:
             try:
-                self._writer = self._index.writer(WRITER_HEAP, WRITER_THREADS)
-            except ValueError as exc:
+                with _writing(self.path):
+                    self._writer = self._index.writer(WRITER_HEAP, WRITER_THREADS)
+            except ArchiveError:
                 self.lock.release()
-                raise ArchiveError(f"cannot write search index {self.path}: {exc}") from None
+                raise
         return True
 
     def sync(
@@ -186,10 +188,11 @@ class SearchIndex:
                 docs = list(map(document, batch))
             else:
                 docs = _prepared_documents(conn, batch, prepared)
-            for row, doc in zip(batch, docs, strict=True):
-                self._writer.delete_documents_by_term("id", row[0])
-                if doc is not None:  # None: deleted since
-                    self._writer.add_json(doc)
+            with _writing(self.path):
+                for row, doc in zip(batch, docs, strict=True):
+                    self._writer.delete_documents_by_term("id", row[0])
+                    if doc is not None:  # None: deleted since
+                        self._writer.add_json(doc)
             count += len(batch)
             last_seq = batch[-1][1]
         if last_seq is not None:
@@ -204,16 +207,19 @@ class SearchIndex:
         """Commit what `sync` added and record the new watermark."""
         pending, self._pending = self._pending, None  # if this fails, the next writer catches up
         if self._writer is not None and pending is not None and self._archive is not None:
-            with held_back():  # a Ctrl-C meanwhile would leave the committed rows "behind"
+            with held_back(), _writing(self.path):  # a Ctrl-C would leave them "behind"
                 self._writer.commit()
                 save_state(self.path, SCHEMA_VERSION, pending, self._archive)
 
     def release(self) -> None:
         """Let merges finish and give the index lock back."""
-        if self._writer is not None:
-            self._writer.wait_merging_threads()
-            self._writer = None
-        self.lock.release()
+        writer, self._writer = self._writer, None
+        try:
+            if writer is not None:
+                with _writing(self.path):
+                    writer.wait_merging_threads()
+        finally:
+            self.lock.release()
 
     def rebuild(
         self, conn: sqlite3.Connection, progress: Callable[[int, int], None] | None = None
@@ -231,13 +237,14 @@ class SearchIndex:
                 "try again when it finishes"
             )
         self._pending = None  # superseded: the rebuild holds every row
-        if self._writer is not None:
-            self._writer.rollback()
-            self._writer.wait_merging_threads()
-            self._writer = None
+        writer, self._writer = self._writer, None
         new = build_dir(self.path)
         try:
-            count, seq = _build(new, self.schema, conn, progress)
+            with _writing(self.path):
+                if writer is not None:
+                    writer.rollback()
+                    writer.wait_merging_threads()
+                count, seq = _build(new, self.schema, conn, progress)
             swap_in(new, self.path)
             _hand_over(conn, seq)  # only now: before the swap, the old index would pass as level
         finally:
@@ -310,6 +317,16 @@ def _prepared_documents(
     sql = f"{ROWS_SQL} WHERE p.id IN ({MARKS})"
     found.update((row[0], document(row)) for row in rows_in(cursor, sql, missing))
     return [found.get(key[0]) for key in keys]
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """The engine's failures to write in the block (tantivy's `ValueError`s: a full disk, a worker
+    thread that failed) as one `ArchiveError` line, never taken for a bad record."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ArchiveError(f"cannot write search index {path}: {exc}") from None
 
 
 def _newest(conn: sqlite3.Connection) -> int:

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import tantivy
 from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, DropItem
 from scrapy.http import Response, TextResponse
@@ -256,6 +257,30 @@ def test_a_publication_the_archive_refuses_is_dropped_and_its_batch_still_stored
     assert errors(stats)[0].startswith(
         "record rejected by the archive: federal_register 2023-21001"
     )
+
+
+def test_a_full_disk_at_the_index_commit_fails_the_crawl(tmp_path, monkeypatch):
+    """The batch is in SQLite but not searchable: tantivy's error was taken for a bad record,
+    the batch retried one by one (each "unchanged"), and the crawl passed as ok."""
+    Archive.open(tmp_path).close()  # an archive with its (empty) index
+    stats = get_crawler().stats
+    pipeline = ArchivePipeline(tmp_path, "federal_register", 10, stats)
+    pipeline.open_spider()
+    full = "An IO error occurred: 'No space left on device (os error 28)'"
+
+    def no_room(writer: tantivy.IndexWriter) -> None:
+        raise ValueError(full)
+
+    monkeypatch.setattr(tantivy.IndexWriter, "commit", no_room)
+    pipeline.process_item(Publication("federal_register", "2023-21000", "A notice", "2023-10-02"))
+    pipeline.close_spider()
+    assert errors(stats) == [
+        f"storing 1 publications failed: cannot write search index {tmp_path / 'index'}: {full}"
+    ]
+    monkeypatch.undo()  # room again: the next writer makes it searchable
+    pipeline.archive.close()
+    with Archive.open(tmp_path, readonly=True) as archive:
+        assert archive.index_health().problem is None
 
 
 def test_watermark_moves_forward_only_over_contiguous_successful_ranges():
