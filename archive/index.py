@@ -141,7 +141,7 @@ class SearchIndex:
         self._refused = not self.lock.acquire(0 if self._refused and not last else LOCK_WAIT)
         if self._refused:
             return False
-        recover(self.path)
+        recover(self.path.resolve())
         self._open()  # another writer may have swapped in a new index meanwhile
         if self._index is not None:
             try:
@@ -224,7 +224,8 @@ class SearchIndex:
     def rebuild(
         self, conn: sqlite3.Connection, progress: Callable[[int, int], None] | None = None
     ) -> int:
-        """Build a new index of every row beside the live one, then swap it in.
+        """Build a new index of every row beside the live one (beside the folder it links to, if
+        it is a link), then swap it in.
 
         Until the swap the live index stays whole and searchable, so an interrupted rebuild
         (an exception, a killed process) loses nothing; its leftover is cleared by the next one.
@@ -238,14 +239,15 @@ class SearchIndex:
             )
         self._pending = None  # superseded: the rebuild holds every row
         writer, self._writer = self._writer, None
-        new = build_dir(self.path)
+        live = self.path.resolve()  # a link to another disk: built and swapped there
+        new = build_dir(live)
         try:
             with _writing(self.path):
                 if writer is not None:
                     writer.rollback()
                     writer.wait_merging_threads()
                 count, seq = _build(new, self.schema, conn, progress)
-            swap_in(new, self.path)
+            swap_in(new, live)
             _hand_over(conn, seq)  # only now: before the swap, the old index would pass as level
         finally:
             shutil.rmtree(new, ignore_errors=True)

@@ -344,6 +344,22 @@ def test_an_index_beside_another_archives_database_is_rebuilt(home: Path, tmp_pa
     assert everything_found(home) == {pub.source_id: pub.title for pub in PUBS[8:32]}
 
 
+def test_an_index_linked_to_another_disk_is_rebuilt_there(stored: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "bigger-disk" / "index"
+    elsewhere.parent.mkdir()
+    shutil.move(stored / "index", elsewhere)
+    (stored / "index").symlink_to(elsewhere)
+    for _ in range(2):  # the first replaced the link by a folder, the second then failed
+        assert cli("reindex").stdout == f"reindexed {len(PUBS)} documents\n"
+    assert os.readlink(stored / "index") == str(elsewhere)
+    assert sorted(p.name for p in stored.iterdir() if p.name.startswith("index")) == [
+        "index",
+        "index.lock",
+    ]
+    assert health(stored).problem is None
+    assert "2025-00704" in found(stored, "entity list")
+
+
 def test_an_interrupted_reindex_leaves_the_old_index_whole(stored: Path, monkeypatch) -> None:
     monkeypatch.setattr("archive.index.READ_BATCH", 5)
     before = found(stored, "export")
