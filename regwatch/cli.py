@@ -38,11 +38,14 @@ def _iso(value: datetime | None) -> str | None:
 
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
-    """Turn the project's expected failures into one `Error:` line and exit code 1."""
+    """Turn the project's expected failures into one `Error:` line and exit code 1; a reader
+    that stopped reading (`| head`) is left to click, which ends quietly with exit code 1."""
     from archive import ArchiveError, QueryError
 
     try:
         yield
+    except BrokenPipeError:
+        raise
     except (ConfigError, ArchiveError, QueryError, ValueError, OSError) as exc:
         raise _error(str(exc) or repr(exc)) from None
     except OverflowError as exc:  # a date or number past what dates or SQLite hold: 9999-12-31

@@ -7,7 +7,10 @@ search table, CSV and error lines, as a reader would see them.
 import csv
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +151,25 @@ def test_csv_cell_and_shorten():
     assert shorten("x" * 10, 10) == "x" * 10
     cut = shorten("a" * 50 + "z" * 50, 20)
     assert len(cut) == 20 and cut.startswith("aaa") and cut.endswith("zzz") and "…" in cut
+
+
+@pytest.mark.parametrize("output_format", ["csv", "json", "table"])
+def test_a_reader_that_stops_early_ends_the_search_quietly(home, output_format):
+    """`regwatch search … --format csv | head` ended with `Error: [Errno 32] Broken pipe`: the
+    reader leaving is no error of the search; it ends quietly, as table and JSON did."""
+    long_title = "Entity List additions " * 40
+    load(
+        [
+            {**BASE, "document_number": f"2025-8{n:04}", "title": f"{long_title}{n}"}
+            for n in range(300)
+        ]
+    )
+    command = [sys.executable, "-c", "from regwatch.cli import main; main()", "search"]
+    command += ["entity", "--limit", "500", "--format", output_format]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as run:
+        assert run.stdout.read(10)
+        run.stdout.close()
+        stderr = run.stderr.read().decode()
+    assert run.returncode in (0, 1)
+    assert stderr == ""
