@@ -23,7 +23,7 @@ import click
 
 from regwatch import files, steps
 from regwatch.config import Config, ConfigError, load_config
-from regwatch.inert import ERROR_WIDTH, error_text, one_line, shorten, terminal_text
+from regwatch.inert import ERROR_WIDTH, error_text, one_line, plain_text, shorten
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 FACETS_SHOWN = 15  # values per facet in the table output
@@ -59,7 +59,7 @@ def _error(message: str) -> click.ClickException:
 
 def _echo(text: str, err: bool = False) -> None:
     """Print a line that may quote documents, sources or users, made inert for a terminal."""
-    click.echo(terminal_text(text), err=err)
+    click.echo(plain_text(text), err=err)
 
 
 @contextlib.contextmanager
@@ -779,7 +779,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         return
     table = Table("date", "document", "tags", "title and matching text", show_lines=True)
     for row in rows:
-        parts = re.split(r"(</?b>)", terminal_text(row["snippet"]))
+        parts = re.split(r"(</?b>)", plain_text(row["snippet"]))
         snippet = "".join(_MARKUP.get(part) or _cell(html.unescape(part)) for part in parts)
         related = "".join(f"\n[dim]related:[/dim] {_cell(_related(r))}" for r in row["related"])
         table.add_row(
@@ -799,7 +799,7 @@ def _related(link: dict[str, Any]) -> str:
 def _cell(text: str) -> str:
     from rich.markup import escape
 
-    return escape(terminal_text(text))
+    return escape(plain_text(text))
 
 
 def _print_facets(facets: dict[str, list[tuple[str, int]]]) -> None:

@@ -3,7 +3,7 @@
 Enters: `SearchHit`s (as dicts) and where to write. Leaves: one row per hit with the columns in
 `COLUMNS` (lists joined with "; "), written as CSV to a text stream, or as `.xlsx` / `.parquet`
 through pandas. Every text cell of CSV and Excel is made inert (`csv_cell`: no formulas); Excel's
-also lose control characters and bidi overrides (`terminal_text`: a worksheet refuses the former).
+also lose control characters and bidi controls (`plain_text`: a worksheet refuses the former).
 Parquet needs pyarrow, which is kept out of the core install (it slows every pandas import):
 without it `ExportError` says how to get it in one line.
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from regwatch.inert import csv_cell, terminal_text
+from regwatch.inert import csv_cell, plain_text
 
 COLUMNS = (
     "publication_date",
@@ -63,7 +63,7 @@ def write_csv(hits: Sequence[dict[str, Any]], stream: TextIO) -> None:
 
 def _excel_cell(value: Any) -> Any:
     """`value` as a worksheet takes it: text without control characters, never a formula."""
-    return csv_cell(terminal_text(value) if isinstance(value, str) else value)
+    return csv_cell(plain_text(value) if isinstance(value, str) else value)
 
 
 def write_file(hits: Sequence[dict[str, Any]], path: Path, kind: str) -> None:

@@ -2,10 +2,13 @@
 
 Enters: strings from documents, sources or users (titles, snippets, URLs, queries, error messages).
 Leaves: the same text made harmless for one destination: `http_url` (a link in HTML, or None when
-it must be shown as text), `markdown_url` (a link target in Markdown or chat), `terminal_text` (no
-control characters, escape sequences or bidi overrides), `one_line` (that, on one line),
-`csv_cell` (no spreadsheet formula), `shorten` (a long value cut in the middle), `error_text` (an
-error message as one line of at most `ERROR_WIDTH` characters, for a terminal or a page).
+it must be shown as text), `markdown_url` (a link target in Markdown or chat), `plain_text` (no
+control characters, escape sequences, bidi controls or the noncharacters XML refuses: what every
+reader gets, in a terminal, a page, a feed, an e-mail or a spreadsheet), `one_line` (that, on one
+line: a title, a name, a header), `template_value` (what a Jinja template prints, `plain_text`),
+`csv_cell` (no spreadsheet formula), `shorten` (a long value cut
+in the middle), `error_text` (an error message as one line of at most `ERROR_WIDTH` characters,
+for a terminal or a page).
 Standard library only, so every package may import it.
 """
 
@@ -17,12 +20,17 @@ from urllib.parse import quote, urlsplit
 
 ERROR_WIDTH = 300  # characters of an error line; a longer quoted query or URL is cut in the middle
 # Escape sequences (CSI by ESC [ or C1 0x9b, OSC, other two-byte escapes), then any single control
-# left over: C0 except tab and newline, DEL, C1, and the bidi embeddings, overrides, isolates.
+# left over: C0 except tab and newline, DEL, C1, the bidi marks, embeddings, overrides and
+# isolates (they reorder what follows them, the page's title and headings included), U+FFFE and
+# U+FFFF (refused by XML 1.0) and lone surrogates (unencodable: they stop a UTF-8 writer).
 _ESCAPES = re.compile(
     r"\x9b[0-?]*[ -/]*[@-~]|\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)?",
     re.DOTALL,
 )
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\ud800-\udfff\ufffe\uffff]"
+)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _LINK_SAFE = ":/?#&=%+,;.-_~$'"
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\\"'<>`]")
@@ -48,15 +56,22 @@ def markdown_url(value: Any) -> str | None:
     return None if url is None else quote(url, safe=_LINK_SAFE)
 
 
-def terminal_text(value: str) -> str:
-    """`value` without escape sequences or control characters (newline and tab are kept)."""
+def plain_text(value: str) -> str:
+    """`value` without escape sequences, control characters (newline and tab are kept), bidi
+    controls, U+FFFE, U+FFFF or lone surrogates."""
     return _CONTROLS.sub("", _ESCAPES.sub("", value))
 
 
 def one_line(value: Any) -> str:
-    """`value` as text on one line: what `terminal_text` removes, removed; every run of
+    """`value` as text on one line: what `plain_text` removes, removed; every run of
     whitespace (newlines and tabs included) made one space; None is empty."""
-    return " ".join(terminal_text("" if value is None else str(value)).split())
+    return " ".join(plain_text("" if value is None else str(value)).split())
+
+
+def template_value(value: Any) -> Any:
+    """A Jinja `finalize`: text `plain_text`; markup built by a filter (`__html__`) and values
+    other than text as given (autoescape follows)."""
+    return plain_text(value) if isinstance(value, str) and not hasattr(value, "__html__") else value
 
 
 def csv_cell(value: Any) -> Any:
@@ -65,9 +80,9 @@ def csv_cell(value: Any) -> Any:
 
 
 def error_text(message: object) -> str:
-    """The first line of `message` (an exception's text), inert (`terminal_text`), cut in the
+    """The first line of `message` (an exception's text), inert (`plain_text`), cut in the
     middle to `ERROR_WIDTH` characters (a quoted query, URL or document number of any length)."""
-    return shorten(terminal_text(str(message)).strip().split("\n")[0], ERROR_WIDTH)
+    return shorten(plain_text(str(message)).strip().split("\n")[0], ERROR_WIDTH)
 
 
 def shorten(value: str, width: int = 200) -> str:

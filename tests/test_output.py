@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from regwatch.cli import ERROR_WIDTH, main
-from regwatch.inert import csv_cell, http_url, shorten, terminal_text
+from regwatch.inert import csv_cell, http_url, plain_text, shorten
 
 GOOD = Path(__file__).parent / "fixtures" / "cli" / "fr_documents.jsonl"
 BASE = {
@@ -134,8 +134,8 @@ def test_http_url_refuses_everything_else(url):
     assert http_url(url) is None
 
 
-def test_terminal_text_keeps_text_newlines_and_tabs():
-    assert terminal_text(f"a{CONTROLS}b\n\tc é 中") == "ab\n\tc é 中"
+def test_plain_text_keeps_text_newlines_and_tabs():
+    assert plain_text(f"a{CONTROLS}b\n\tc é 中") == "ab\n\tc é 中"
 
 
 def test_csv_cell_and_shorten():

@@ -10,6 +10,7 @@ Leaves: assertions on status codes, what a person sees, and that hostile text st
 from __future__ import annotations
 
 import html
+import json
 import re
 import socket
 import sqlite3
@@ -215,6 +216,49 @@ def test_hostile_text_stays_text_everywhere(client) -> None:
     assert entry.find(f"{ATOM}title").text.startswith("Synthetic: <script>alert('x')</script>")
     assert entry.find(f"{ATOM}link").get("href").endswith("/documents/federal_register/" + HOSTILE)
     assert "<script>" not in pages[3].text  # escaped inside the XML
+
+
+CONTROLS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffe\uffff]"
+)
+
+
+def test_bidi_overrides_and_control_characters_from_a_source_reach_no_page(tmp_path) -> None:
+    """A right-to-left override in a title reversed the page's `<title>`, its heading and the
+    rest of the line ("evil" read "live"); NUL, ESC and C1 characters were written into the HTML
+    and the feed. Pages and feeds show the stored letters in their order; the API keeps them."""
+    title = "Export controls \u202eevil\u202c on\x00 AI\x1b[31m chips\u2066\x85\uffff\r\nBcc: x"
+    record = {
+        "document_number": "synthetic-0099",
+        "title": title,
+        "type": "Rule",
+        "publication_date": "2025-06-15",
+        "abstract": "Synthetic hostile abstract \u202eraeb\x0c for export controls.",
+        "agencies": [{"name": "Bureau\u202e of\x1b[2J Evil"}],
+    }
+    (tmp_path / "hostile.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (tmp_path / "regwatch.toml").write_text(
+        f'[archive]\nhome = "{tmp_path / "home"}"\n', encoding="utf-8"
+    )
+    config = load_config(tmp_path / "regwatch.toml", environ={})
+    steps.import_file(config, str(tmp_path / "hostile.jsonl"))
+    with TestClient(create_app(config)) as running:
+        page = running.get("/documents/federal_register/synthetic-0099")
+        found = running.get("/", params={"q": "hostile \u202e"})
+        feed = running.get("/feed.atom", params={"q": "hostile \u202e"})
+        api = running.get("/api/documents/federal_register/synthetic-0099")
+    shown = "Export controls evil on AI chips\nBcc: x"  # a space on the page
+    assert f"<title>{shown} – regwatch</title>" in page.text
+    assert f"<h1>{shown}</h1>" in page.text and "Bureau of Evil" in page.text
+    assert "Synthetic hostile abstract raeb for export controls." in page.text
+    assert f">{shown}</a></h2>" in found.text and "Bureau of Evil" in found.text
+    assert "<title>hostile  – regwatch search</title>" in found.text
+    entry = ET.fromstring(feed.content).find(f"{ATOM}entry")
+    assert entry.find(f"{ATOM}title").text == "Export controls evil on AI chips Bcc: x"
+    assert ET.fromstring(feed.content).find(f"{ATOM}title").text == "regwatch search: hostile"
+    for answer in (page, found, feed):
+        assert answer.status_code == 200 and not CONTROLS.search(answer.text)
+    assert api.json()["title"] == title  # stored as received
 
 
 def test_feed_for_any_search(client) -> None:

@@ -40,7 +40,7 @@ from starlette.routing import Route
 from archive import ArchiveError, QueryError
 from regwatch import steps
 from regwatch.config import Config, ConfigError
-from regwatch.inert import error_text, http_url
+from regwatch.inert import error_text, http_url, one_line, plain_text, template_value
 from regwatch.showtext import damaged_line
 from regwatch.web import params as p
 
@@ -50,7 +50,6 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 DIGEST_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(?:html|txt|md)")  # a file name
-NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FEED_ID = "tag:regwatch.invalid,2026:search/"
 FEED_SIZE = 50
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
@@ -256,7 +255,8 @@ def highlight(snippet: str) -> Markup:
     parts = re.split(r"(</?b>)", snippet)
     return Markup(
         "".join(
-            part if part in ("<b>", "</b>") else html.escape(html.unescape(part)) for part in parts
+            part if part in ("<b>", "</b>") else html.escape(plain_text(html.unescape(part)))
+            for part in parts
         )
     )
 
@@ -265,7 +265,7 @@ def atom(self_url: str, text: str, hits: list[Any], base: str) -> bytes:
     """An Atom feed of search hits (newest first when the search sorts so)."""
     feed = FeedGenerator()
     feed.id(FEED_ID + quote(self_url, safe=""))
-    feed.title(_xml(f"regwatch search: {text}" if text else "regwatch search"))
+    feed.title(one_line(f"regwatch search: {text}" if text else "regwatch search"))
     feed.author({"name": "regwatch"})
     feed.link(href=self_url, rel="self")
     days = [_day(hit.publication_date) for hit in hits]
@@ -273,10 +273,10 @@ def atom(self_url: str, text: str, hits: list[Any], base: str) -> bytes:
     for hit, day in zip(hits, days, strict=True):
         entry = feed.add_entry(order="append")
         entry.id(f"{FEED_ID}{quote(hit.source, safe='')}/{quote(hit.source_id, safe='')}")
-        entry.title(_xml(hit.title))
+        entry.title(one_line(hit.title))
         entry.updated(day)
         entry.link(href=http_url(hit.url) or base.rstrip("/") + doc_link(hit.source, hit.source_id))
-        entry.summary(_xml(html.unescape(re.sub(r"</?b>", "", hit.snippet))), type="text")
+        entry.summary(plain_text(html.unescape(re.sub(r"</?b>", "", hit.snippet))), type="text")
     return feed.atom_str(pretty=True)
 
 
@@ -284,15 +284,12 @@ def _day(iso: str) -> datetime:
     return datetime.fromisoformat(iso).replace(tzinfo=UTC)
 
 
-def _xml(text: str) -> str:
-    return NOT_XML.sub(" ", text)
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("regwatch.web", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        finalize=template_value,
         trim_blocks=True,
         lstrip_blocks=True,
     )
