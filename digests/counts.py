@@ -3,7 +3,7 @@
 Enters: `(publication_date, primary tags, agency names)` rows for the digest's weeks and the
 previous ones. Leaves: `CountsTable` (week labels as columns, plain int rows) for `by tag`
 (AI × export control, export control, AI, no primary tag) and `by agency` (the agencies with the
-most tagged publications), built with pandas.
+most tagged publications, each name on one line: `one_line`), built with pandas.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
+
+from regwatch.inert import one_line
 
 TOP_AGENCIES = 8
 TAG_ROWS = ("AI × export control", "export control", "AI", "no primary tag")
@@ -28,7 +30,10 @@ def counts(
     rows: list[tuple[str, list[str], list[str]]], weeks: list[str]
 ) -> tuple[CountsTable, CountsTable]:
     """The by-tag and by-agency tables over `weeks` (labels like `2026-W47`, oldest first)."""
-    frame = pd.DataFrame(rows, columns=["day", "tags", "agencies"])
+    frame = pd.DataFrame(
+        [(day, tags, [one_line(name) for name in names]) for day, tags, names in rows],
+        columns=["day", "tags", "agencies"],
+    )
     iso = pd.to_datetime(frame["day"], format="%Y-%m-%d").dt.isocalendar()
     frame["week"] = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
     frame["group"] = [_group(tags) for tags in frame["tags"]]

@@ -2,6 +2,7 @@
 hostile text in every format, template overrides, the digest log's migration and config errors."""
 
 import json
+import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -190,6 +191,27 @@ def test_hostile_titles_and_links_are_inert_in_every_format(archive):
     assert "(<javascript" not in md and "`javascript:alert(3)`" in md
     text = pages.text
     assert HOSTILE in text and "{{ 7*7 }}" in text
+
+
+def test_an_agency_name_with_control_characters_keeps_the_counts_table_whole(archive):
+    """The counts-by-agency table printed agency names as stored: a synthetic name holding CR/LF,
+    ESC sequences and a right-to-left override broke the row over lines (a forged row in the text
+    and Markdown tables), cleared the reader's terminal and reversed the row in every format."""
+    agency = "Bureau\u202e of\x1b[2J Evil\r\nBcc: x\x85\uffff"
+    add(
+        archive,
+        "2026-10002",
+        "2026-11-17",
+        "Rule",
+        ["export_control"],
+        record={"agencies": [{"name": agency}]},
+    )
+    pages = render(build_digest(archive, WEEK))
+    assert "Bureau of Evil Bcc: x\t0\t0\t0\t1\n" in pages.text
+    assert "| Bureau of Evil Bcc: x | 0 | 0 | 0 | 1 |\n" in pages.markdown
+    assert ">Bureau of Evil Bcc: x</td>" in pages.html
+    for shown in (pages.html, pages.text, pages.markdown):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\ufffe\uffff]", shown)
 
 
 def test_source_health_banner_after_a_failed_crawl_and_a_lagging_watermark(archive):
