@@ -7,12 +7,13 @@ newest alert, id `tag:…:<route>/<source>/<document>` so an update replaces the
 `<dir>/dates.ics` (icalendar; one all-day event per comment deadline, effective or compliance
 date, UID `<document>-<kind>@regwatch`, SEQUENCE the document's version, so a calendar client
 updates an event instead of adding a second one), each replaced whole (`outfiles.replace_file`).
-Output is deterministic: every timestamp comes from the archive, never from the clock.
+Titles are one plain line (`one_line`), the entry's HTML plain text (the digest environment's
+`template_value`), whatever the source sent. Output is deterministic: every timestamp comes from
+the archive, never from the clock.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,12 +25,11 @@ from icalendar import Calendar, Event
 
 from digests.chat import DATE_LABELS, change_label
 from digests.render import render_template
-from regwatch.inert import markdown_url
+from regwatch.inert import markdown_url, one_line
 from regwatch.outfiles import replace_file
 
 FEED_ID = "tag:regwatch.invalid,2026:alerts/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 CALENDAR = "dates.ics"
 
 
@@ -59,14 +59,13 @@ def atom(route: str, entries: Sequence[dict[str, Any]]) -> bytes:
             f"{FEED_ID}{quote(route)}/{quote(entry['source'])}/{quote(entry['document_number'])}"
         )
         label = change_label(entry)
-        item.title(_xml(f"{label}: {entry['title']}" if label else entry["title"]))
+        item.title(one_line(f"{label}: {entry['title']}" if label else entry["title"]))
         item.updated(_time(entry["queued_at"]))
         url = markdown_url(entry.get("url"))
         if url:
             item.link(href=url)
         item.content(
-            _xml(render_template("alert.html", entry=entry, label=label, labels=DATE_LABELS)),
-            type="html",
+            render_template("alert.html", entry=entry, label=label, labels=DATE_LABELS), type="html"
         )
     return feed.atom_str(pretty=True)
 
@@ -81,7 +80,7 @@ def calendar(events: Sequence[dict[str, Any]]) -> bytes:
             uid=f"{event['document_number']}-{event['kind']}@regwatch",
             start=day,
             end=day + timedelta(days=1),
-            summary=_xml(f"{label}: {event['title']}"),
+            summary=one_line(f"{label}: {event['title']}"),
             stamp=_time(event["updated_at"]),
         )
         item.add("sequence", event["version"])
@@ -95,7 +94,3 @@ def calendar(events: Sequence[dict[str, Any]]) -> bytes:
 
 def _time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp).astimezone(UTC)
-
-
-def _xml(text: str) -> str:
-    return NOT_XML.sub(" ", text)

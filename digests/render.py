@@ -6,8 +6,9 @@ Leaves: `Rendered(html, text, markdown)` — the HTML with its CSS inlined by cs
 dark-mode `@media` rule stays in `<style>`; remote stylesheets are never fetched) — and, from
 `write`, the three files, each replaced whole (`outfiles.replace_file`). One `Environment` per
 template folder: autoescape by file extension (`*.html` escaped; `*.txt` and `*.md` not, the
-Markdown template escapes with the `md` filter) and `StrictUndefined`, so a missing value fails
-loudly instead of rendering blank.
+Markdown template escapes with the `md` filter), every printed value plain text (`template_value`:
+no control characters or bidi controls, whatever a template is given) and `StrictUndefined`, so a
+missing value fails loudly instead of rendering blank.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import css_inline
 import jinja2
 
 from digests.items import tag_label
-from regwatch.inert import markdown_url
+from regwatch.inert import markdown_url, template_value
 from regwatch.outfiles import replace_file
 
 MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~&|])")
@@ -48,6 +49,7 @@ def environment(templates_dir: Path | None = None) -> jinja2.Environment:
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
         undefined=jinja2.StrictUndefined,
+        finalize=template_value,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 
 import feedparser
@@ -83,6 +85,35 @@ def test_calendar_reads_back_with_stable_uids(tmp_path):
     assert int(deadline["SEQUENCE"]) == 2
     assert str(deadline["SUMMARY"]).startswith("Comments close: @everyone <script>")
     assert "\x0b" not in ics.read_text()
+
+
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff]")
+
+
+def test_a_title_with_line_breaks_and_bidi_overrides_is_one_plain_line_in_feed_and_calendar(
+    tmp_path,
+):
+    """A synthetic title holding CR/LF, a right-to-left override, C1 and ESC characters reached the
+    Atom entry title and the calendar event's summary as stored: a summary of several lines
+    reading "live" for "evil", and an agency name breaking the entry's text the same way."""
+    title = "Entity List \u202eevil\u202c\r\nBcc: x\x85 \x1b[2J rule\x9b"
+    home = tmp_path / "home"
+    pub = replace(publication("2023-23055", title), agencies=[{"name": "BIS\u202e\x1b[2J\r\nX"}])
+    seed(home, [pub])
+    with Archive.open(home) as archive:
+        archive.store([replace(pub, dates="Comments by December 1.")])
+        tag_all(archive, [RouteFilter("team")], dates=DATES)
+        atom, ics = write_feeds(archive, ["team"], tmp_path / "feeds", date(2023, 11, 1))
+    (entry,) = feedparser.parse(atom.read_bytes()).entries
+    assert entry.title == "Updated: Entity List evil Bcc: x rule"
+    assert "BIS X · Rule" in " ".join(entry.summary.split())  # a line break is a space in HTML
+    events = Calendar.from_ical(ics.read_bytes()).events
+    assert sorted(str(e["SUMMARY"]) for e in events) == [
+        "Comments close: Entity List evil Bcc: x rule",
+        "Effective: Entity List evil Bcc: x rule",
+    ]
+    for written in (atom, ics):
+        assert not CONTROLS.search(written.read_text(encoding="utf-8").replace("\r\n", ""))
 
 
 def test_calendar_leaves_out_dates_before_the_first_day(tmp_path):
