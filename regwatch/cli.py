@@ -534,8 +534,11 @@ def watch(obj: Context, show: bool, rematch: bool, alert: bool, limit: int) -> N
     _echo(f"newest hits ({len(shown.hits)}):" if shown.hits else "no hits yet")
     for hit in shown.hits:
         _echo(
-            f"  {hit['publication_date']} {hit['source_id']} {hit['kind']} {hit['item']}: "
-            f"“{hit['quote']}” ({hit['field']})"
+            "  "
+            + one_line(
+                f"{hit['publication_date']} {hit['source_id']} {hit['kind']} {hit['item']}: "
+                f"“{hit['quote']}” ({hit['field']})"
+            )
         )
 
 
@@ -786,14 +789,16 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             _cell(row["publication_date"]),
             _cell(row["source_id"]),
             _cell("\n".join(row["tags"])),
-            f"[bold]{_cell(row['title'])}[/bold]\n{snippet}{related}",
+            f"[bold]{_cell(one_line(row['title']))}[/bold]\n{snippet}{related}",
         )
     _console().print(table)
 
 
 def _related(link: dict[str, Any]) -> str:
     """`bis https://www.bis.gov/press-release/… (2024-02-26): <title>`."""
-    return f"{link['source']} {link['source_id']} ({link['publication_date']}): {link['title']}"
+    return one_line(
+        f"{link['source']} {link['source_id']} ({link['publication_date']}): {link['title']}"
+    )
 
 
 def _cell(text: str) -> str:

@@ -2,13 +2,17 @@
 
 Enters: the document dict (stored fields, tags with evidence, entities, dates, links, screening
 lists and EAR section changes, versions, the rulemaking's timeline, related documents). Leaves:
-plain text lines; the caller makes them inert for the terminal. `damaged_line`: what to say of
+plain text lines, each value of a one-line field on one line (`one_line`: a line break in a
+title or an agency name would print a line of its own, read as metadata; the abstract keeps its
+lines); the caller makes them inert for the terminal. `damaged_line`: what to say of
 stored values that could not be read (shown empty), or None.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from regwatch.inert import one_line
 
 DATE_FIELDS = ("publication_date", "effective_on", "comments_close_on")
 EVIDENCE_SHOWN = 5
@@ -29,20 +33,22 @@ def document_lines(doc: dict[str, Any]) -> list[str]:
     related."""
     agencies = "; ".join(a.get("name") or a.get("raw_name") or "?" for a in doc["agencies"])
     lines = [
-        doc["title"],
-        f"{doc['source']} {doc['source_id']} · {doc['type'] or 'no type'} · "
-        f"{agencies or 'no agency'}",
+        one_line(doc["title"]),
+        one_line(
+            f"{doc['source']} {doc['source_id']} · {doc['type'] or 'no type'} · "
+            f"{agencies or 'no agency'}"
+        ),
     ]
-    lines += [f"{name}: {doc[name]}" for name in DATE_FIELDS if doc.get(name)]
+    lines += [one_line(f"{name}: {doc[name]}") for name in DATE_FIELDS if doc.get(name)]
     for name in ("action", "dates", "citation"):
         if doc.get(name):
-            lines.append(f"{name}: {doc[name]}")
+            lines.append(one_line(f"{name}: {doc[name]}"))
     for name in ("regulation_id_numbers", "docket_ids", "topics"):
         if doc.get(name):
-            lines.append(f"{name.replace('_', ' ')}: {', '.join(map(str, doc[name]))}")
+            lines.append(one_line(f"{name.replace('_', ' ')}: {', '.join(map(str, doc[name]))}"))
     cfr = [f"{r.get('title')} CFR {r.get('part')}" for r in doc.get("cfr_references") or []]
     if cfr:
-        lines.append(f"CFR: {', '.join(cfr)}")
+        lines.append(one_line(f"CFR: {', '.join(cfr)}"))
     if doc.get("abstract"):
         lines += ["", doc["abstract"]]
     lines += ["", *_tag_lines(doc)]
@@ -111,11 +117,14 @@ def _tag_lines(doc: dict[str, Any]) -> list[str]:
     lines = [f"tags (model {doc['tagged_by']}, {doc['tagged_at']}):"]
     for tag in doc["tags"]:
         score = "" if tag["score"] is None else f" {tag['score']:.2f}"
-        lines.append(f"  {tag['tag']}{score}")
+        lines.append(f"  {one_line(tag['tag'])}{score}")
         for hit in tag["evidence"][:EVIDENCE_SHOWN]:
             lines.append(
-                f"    {hit.get('effect', 'support')} {hit.get('rule')}: "
-                f'"{hit.get("text")}" in {hit.get("field")}'
+                "    "
+                + one_line(
+                    f"{hit.get('effect', 'support')} {hit.get('rule')}: "
+                    f'"{hit.get("text")}" in {hit.get("field")}'
+                )
             )
     return lines
 
@@ -129,4 +138,4 @@ def _entity_lines(entities: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 
 def _section(title: str, lines: list[str]) -> list[str]:
-    return ["", f"{title}:", *(f"  {line}" for line in lines)] if lines else []
+    return ["", f"{title}:", *(f"  {one_line(line)}" for line in lines)] if lines else []

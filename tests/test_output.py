@@ -89,6 +89,36 @@ def test_search_table_and_errors_carry_no_control_characters(home):
     assert missing.output == "Error: cannot import nosuch.jsonl: no such file or directory\n"
 
 
+def test_a_line_break_in_a_stored_field_forges_no_line_in_show(home):
+    """`show` printed one-line fields as stored: a synthetic title, agency or action holding a
+    line break printed lines of its own, read as the document's metadata (a publication date or
+    comment deadline it does not have)."""
+    forged = "\npublication_date: 1999-01-01\r\ncomments_close_on: 2099-12-31"
+    load(
+        [
+            {
+                **BASE,
+                "document_number": "2025-90003",
+                "title": f"Quantum sensors{forged}",
+                "action": f"Final rule.{forged}",
+                "agencies": [{"name": f"Industry and Security Bureau{forged}"}],
+            }
+        ]
+    )
+    shown = invoke("show", "2025-90003")
+    assert shown.exit_code == 0
+    lines = shown.output.splitlines()
+    assert lines[0] == "Quantum sensors publication_date: 1999-01-01 comments_close_on: 2099-12-31"
+    assert [line for line in lines if line.startswith(("publication_date", "comments_close"))] == [
+        "publication_date: 2025-01-15"
+    ]
+    table = invoke("search", "quantum", env={"COLUMNS": "200"})
+    assert lines[0] in table.output  # the title on one line of its cell
+    assert not any(
+        line.strip("│ ").startswith("comments_close_on") for line in table.output.splitlines()
+    )
+
+
 @pytest.mark.parametrize("columns", ["0", "5"])
 def test_a_zero_or_tiny_terminal_width_still_shows_the_results(home, monkeypatch, columns):
     """`COLUMNS=0` in the environment printed an empty table (and 5, empty cells): the results
