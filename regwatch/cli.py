@@ -23,7 +23,7 @@ import click
 
 from regwatch import files, steps
 from regwatch.config import Config, ConfigError, load_config
-from regwatch.inert import ERROR_WIDTH, error_text, one_line, plain_text, shorten
+from regwatch.inert import ERROR_WIDTH, error_text, json_text, one_line, plain_text, shorten
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 FACETS_SHOWN = 15  # values per facet in the table output
@@ -264,7 +264,7 @@ def search(
             write_csv(hits, sys.stdout)
         elif output_format == "json":
             shown = {"total": result.total, "hits": hits, "facets": result.facets}
-            click.echo(json.dumps(shown if request.facets else hits, indent=2, ensure_ascii=False))
+            click.echo(json_text(shown if request.facets else hits, indent=2))
         else:
             _print_table(hits)
             _print_facets(result.facets)
@@ -291,7 +291,7 @@ def show(obj: Context, document: str, source: str | None, output_format: str) ->
     with _errors():
         found = steps.show(obj.config, document, source)
     if output_format == "json":
-        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        click.echo(json_text(found, indent=2))
     else:
         for line in document_lines(found):
             _echo(line)

@@ -2,8 +2,9 @@
 
 Enters: `SearchHit`s (as dicts) and where to write. Leaves: one row per hit with the columns in
 `COLUMNS` (lists joined with "; "), written as CSV to a text stream, or as `.xlsx` / `.parquet`
-through pandas. Every text cell of CSV and Excel is made inert (`csv_cell`: no formulas); Excel's
-also lose control characters and bidi controls (`plain_text`: a worksheet refuses the former).
+through pandas. Every text cell of CSV and Excel is made inert: no formula (`csv_cell`), no control
+characters or bidi controls (`plain_text`: a worksheet refuses the former, and CSV is printed to
+the terminal that asked for it).
 Parquet needs pyarrow, which is kept out of the core install (it slows every pandas import):
 without it `ExportError` says how to get it in one line.
 """
@@ -54,15 +55,15 @@ def _flat(value: Any) -> Any:
 
 
 def write_csv(hits: Sequence[dict[str, Any]], stream: TextIO) -> None:
-    """CSV with a header row, formulas neutralised."""
+    """CSV with a header row, every cell inert (`_sheet_cell`)."""
     writer = csv.DictWriter(stream, fieldnames=COLUMNS)
     writer.writeheader()
     for row in table_rows(hits):
-        writer.writerow({name: csv_cell(value) for name, value in row.items()})
+        writer.writerow({name: _sheet_cell(value) for name, value in row.items()})
 
 
-def _excel_cell(value: Any) -> Any:
-    """`value` as a worksheet takes it: text without control characters, never a formula."""
+def _sheet_cell(value: Any) -> Any:
+    """`value` as a spreadsheet cell: text without control characters, never a formula."""
     return csv_cell(plain_text(value) if isinstance(value, str) else value)
 
 
@@ -75,7 +76,7 @@ def write_file(hits: Sequence[dict[str, Any]], path: Path, kind: str) -> None:
 
     rows = table_rows(hits)
     if kind == "xlsx":
-        rows = [{name: _excel_cell(value) for name, value in row.items()} for row in rows]
+        rows = [{name: _sheet_cell(value) for name, value in row.items()} for row in rows]
         pandas.DataFrame(rows, columns=list(COLUMNS)).to_excel(path, index=False)
     else:
         pandas.DataFrame(rows, columns=list(COLUMNS)).to_parquet(path, index=False)

@@ -6,6 +6,7 @@ it must be shown as text), `markdown_url` (a link target in Markdown or chat), `
 control characters, escape sequences, bidi controls or the noncharacters XML refuses: what every
 reader gets, in a terminal, a page, a feed, an e-mail or a spreadsheet), `one_line` (that, on one
 line: a title, a name, a header), `template_value` (what a Jinja template prints, `plain_text`),
+`json_text` (JSON whose every character `plain_text` removes is a `\\u` escape: the same data),
 `csv_cell` (no spreadsheet formula), `shorten` (a long value cut
 in the middle), `error_text` (an error message as one line of at most `ERROR_WIDTH` characters,
 for a terminal or a page).
@@ -14,6 +15,7 @@ Standard library only, so every package may import it.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -72,6 +74,15 @@ def template_value(value: Any) -> Any:
     """A Jinja `finalize`: text `plain_text`; markup built by a filter (`__html__`) and values
     other than text as given (autoescape follows)."""
     return plain_text(value) if isinstance(value, str) and not hasattr(value, "__html__") else value
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, **options)` with each character `plain_text` removes
+    (C1 controls, bidi controls, U+FFFE, U+FFFF, lone surrogates; C0 is escaped by `json.dumps`)
+    written as a `\\uXXXX` escape: a JSON parser reads the same value, a terminal shows it inert.
+    Outside strings JSON holds only printable ASCII, newlines and spaces, so only strings change."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    return _CONTROLS.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def csv_cell(value: Any) -> Any:

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from regwatch.cli import ERROR_WIDTH, main
-from regwatch.inert import csv_cell, http_url, plain_text, shorten
+from regwatch.inert import csv_cell, http_url, json_text, plain_text, shorten
 
 GOOD = Path(__file__).parent / "fixtures" / "cli" / "fr_documents.jsonl"
 BASE = {
@@ -152,6 +152,25 @@ def test_csv_cells_are_never_formulas(home):
     assert sorted(row["title"] for row in rows) == sorted(f"'{title} quantum" for title in titles)
 
 
+def test_json_and_csv_printed_to_a_terminal_carry_no_control_characters(home):
+    """`search --format json|csv` and `show --format json` printed a stored title's C1 controls
+    (U+009B: a terminal's CSI, U+009D: OSC) and bidi overrides raw, and CSV its ESC sequences
+    too, into the terminal that ran them. JSON now writes each as a \\u escape (a parser reads
+    the stored title back exactly); CSV cells drop them, as Excel cells do."""
+    title = f"Quantum{CONTROLS} \x9d52;c;ZXZpbA==\x07 sensors\x85 ok"
+    load([{**BASE, "document_number": "2025-90004", "title": title}])
+    found = invoke("search", "quantum", "--format", "json")
+    shown = invoke("show", "2025-90004", "--format", "json")
+    sheet = invoke("search", "quantum", "--format", "csv")
+    for printed in (found.output, shown.output, sheet.output):
+        assert not re.search("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e]", printed)
+    assert json.loads(found.output)[0]["title"] == title
+    assert json.loads(shown.output)["title"] == title
+    assert "\\u202e" in shown.output and "\\u009b" in shown.output
+    (row,) = csv.DictReader(io.StringIO(sheet.output))
+    assert row["title"] == "Quantum 52;c;ZXZpbA== sensors ok"
+
+
 @pytest.mark.parametrize(
     "url", ["https://www.federalregister.gov/d/2024-1", "http://127.0.0.1:8400/x?a=1&b=2"]
 )
@@ -166,6 +185,12 @@ def test_http_url_refuses_everything_else(url):
 
 def test_plain_text_keeps_text_newlines_and_tabs():
     assert plain_text(f"a{CONTROLS}b\n\tc é 中") == "ab\n\tc é 中"
+
+
+def test_json_text_is_the_same_data_inert():
+    value = {"t": f"a{CONTROLS}\u2066é\ud800\uffff中"}
+    assert json.loads(json_text(value)) == value
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066\ud800\uffff]", json_text(value))
 
 
 def test_csv_cell_and_shorten():

@@ -259,6 +259,7 @@ def test_bidi_overrides_and_control_characters_from_a_source_reach_no_page(tmp_p
     for answer in (page, found, feed):
         assert answer.status_code == 200 and not CONTROLS.search(answer.text)
     assert api.json()["title"] == title  # stored as received
+    assert "\\u202e" in api.text and not CONTROLS.search(api.text)  # and inert on a terminal
 
 
 def test_feed_for_any_search(client) -> None:

@@ -40,7 +40,7 @@ from starlette.routing import Route
 from archive import ArchiveError, QueryError
 from regwatch import steps
 from regwatch.config import Config, ConfigError
-from regwatch.inert import error_text, http_url, one_line, plain_text, template_value
+from regwatch.inert import error_text, http_url, json_text, one_line, plain_text, template_value
 from regwatch.showtext import damaged_line
 from regwatch.web import params as p
 
@@ -194,7 +194,7 @@ def create_app(
             "facets": {k: [[v, n] for v, n in counts] for k, counts in result.facets.items()},
             "notes": result.notes,
         }
-        return JSONResponse(body, headers=HEADERS)
+        return InertJSONResponse(body, headers=HEADERS)
 
     async def api_document(request: Request) -> JSONResponse:
         try:
@@ -203,7 +203,7 @@ def create_app(
             return api_error(exc, 404)
         except ArchiveError as exc:
             return api_error(exc, 503)
-        return JSONResponse(doc, headers=HEADERS)
+        return InertJSONResponse(doc, headers=HEADERS)
 
     async def feed(request: Request) -> Response:
         try:
@@ -240,9 +240,17 @@ def allowed_hosts(host: str | None) -> list[str]:
     return list(dict.fromkeys((*LOOPBACK_NAMES, f"[{host}]" if ":" in host else host)))
 
 
+class InertJSONResponse(JSONResponse):
+    """JSON whose control and bidi characters are `\\u` escapes (`json_text`): the same data,
+    inert when `curl` prints it to a terminal."""
+
+    def render(self, content: Any) -> bytes:
+        return json_text(content, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
 def api_error(exc: Exception, status: int) -> JSONResponse:
     """`{"error": …}` (`error_text`: one line of at most `ERROR_WIDTH` characters) with `status`."""
-    return JSONResponse({"error": error_text(exc)}, status_code=status, headers=HEADERS)
+    return InertJSONResponse({"error": error_text(exc)}, status_code=status, headers=HEADERS)
 
 
 def doc_link(source: str, source_id: str) -> str:
