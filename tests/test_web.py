@@ -1,9 +1,10 @@
 """`regwatch serve`: pages, JSON API, Atom feed and one walk through it in headless Chromium.
 
-Enters: the 32 real documents of tests/fixtures/archive and four synthetic ones (one with hostile
-text: `<script>`, `{{ }}`, a `javascript:` link) imported and tagged into a real archive, a digest
-file in `digest.output_dir`, the application driven by Starlette's TestClient — and, for the
-browser test, served by uvicorn on 127.0.0.1 and driven by Playwright with Debian's chromium.
+Enters: the 32 real documents of tests/fixtures/archive and five synthetic ones (one with hostile
+text: `<script>`, `{{ }}`, a `javascript:` link; one with words of thousands of letters) imported
+and tagged into a real archive, a digest file in `digest.output_dir`, the application driven by
+Starlette's TestClient — and, for the browser test, served by uvicorn on 127.0.0.1 and driven by
+Playwright with Debian's chromium.
 Leaves: assertions on status codes, what a person sees, and that hostile text stays text.
 """
 
@@ -30,6 +31,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "synthetic-0004"
 ATOM = "{http://www.w3.org/2005/Atom}"
+UNBROKEN = {  # synthetic: words of thousands of letters, as a source may send
+    "document_number": "synthetic-0098",
+    "title": f"Synthetic: Unbroken {'W' * 3000}",
+    "type": "Notice",
+    "publication_date": "2025-01-15",
+    "abstract": f"Unbroken abstract https://example.invalid/{'x' * 3000}",
+    "agencies": [{"name": f"Agency{'Q' * 500}"}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +50,11 @@ def config(tmp_path_factory: pytest.TempPathFactory):
         encoding="utf-8",
     )
     loaded = load_config(root / "regwatch.toml", environ={})
+    (root / "unbroken.jsonl").write_text(json.dumps(UNBROKEN) + "\n", encoding="utf-8")
     for path in (
         FIXTURES / "archive" / "fr_documents.jsonl",
         FIXTURES / "search" / "synthetic-documents.jsonl",
+        root / "unbroken.jsonl",
     ):
         steps.import_file(loaded, str(path))
     steps.tag(loaded)
@@ -401,6 +412,10 @@ def test_browser_search_filter_and_open_a_document(server) -> None:
         assert page.locator("script").count() == 0
         assert "<script>alert('x')</script> {{ 7*7 }}" in page.locator("main").inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        for path in ("/?q=unbroken", "/documents/federal_register/synthetic-0098"):
+            page.goto(server + path)  # a word of 3,000 letters made the page 58,000 px wide
+            assert page.get_by_text("Synthetic: Unbroken WWW").first.is_visible()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, path
         browser.close()
 
 
