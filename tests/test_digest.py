@@ -214,6 +214,33 @@ def test_an_agency_name_with_control_characters_keeps_the_counts_table_whole(arc
         assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\ufffe\uffff]", shown)
 
 
+def test_a_word_of_thousands_of_letters_keeps_the_digest_as_wide_as_the_window(archive):
+    """A synthetic title and agency name of thousands of unbroken letters made the HTML digest
+    42,000 pixels wide: every other item was read by scrolling sideways. Measured in Chromium."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip(f"browser test skipped: {chromium} is not installed (.ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser test skipped")
+    add(
+        archive,
+        "2026-10003",
+        "2026-11-17",
+        f"Unbroken {'W' * 3000}",
+        ["export_control"],
+        record={"agencies": [{"name": f"Agency{'Q' * 500}"}]},
+    )
+    html = render(build_digest(archive, WEEK)).html
+    with sync_api.sync_playwright() as play:
+        browser = play.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--headless", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 800, "height": 600})
+        page.set_content(html)
+        assert page.get_by_text("Unbroken WWW").first.is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 800
+        browser.close()
+
+
 def test_source_health_banner_after_a_failed_crawl_and_a_lagging_watermark(archive):
     add(archive, "2026-10001", "2026-11-17", "Both rule", ["ai", "export_control"])
     archive.log_crawl(
