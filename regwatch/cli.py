@@ -62,6 +62,12 @@ def _echo(text: str, err: bool = False) -> None:
     click.echo(plain_text(text), err=err)
 
 
+def _echo_item(text: str, err: bool = False) -> None:
+    """Print one indented line of a list quoting documents or sources (a rejected line, a title):
+    on one line whatever they hold, so a line break in a document number forges no line."""
+    _echo(f"  {one_line(text)}", err=err)
+
+
 @contextlib.contextmanager
 def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
     """A Rich progress bar on stderr, driven by `callback(done, total)`; shown from the first call,
@@ -188,7 +194,7 @@ def import_(obj: Context, file: str, workers: int | None) -> None:
         f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
     )
     for line_number, reason in result.rejected[:20]:
-        _echo(f"  line {line_number}: {reason}", err=True)
+        _echo_item(f"line {line_number}: {reason}", err=True)
     if result.rejected:
         raise _error(f"{len(result.rejected)} lines of {name} were rejected")
 
@@ -381,7 +387,7 @@ def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | 
             done = steps.tag_file(obj.config, input_path, output_path)
         _echo(f"tagged {done.tagged} documents into {output_path}")
         for line_number, reason in done.rejected[:SHOWN]:
-            _echo(f"  line {line_number}: {reason}", err=True)
+            _echo_item(f"line {line_number}: {reason}", err=True)
         if done.rejected:
             raise _error(f"{len(done.rejected)} lines of {input_path} were rejected")
         return
@@ -533,12 +539,9 @@ def watch(obj: Context, show: bool, rematch: bool, alert: bool, limit: int) -> N
         _echo(f"  {entry.kind} {entry.label}{note}  [{entry.origin}]")
     _echo(f"newest hits ({len(shown.hits)}):" if shown.hits else "no hits yet")
     for hit in shown.hits:
-        _echo(
-            "  "
-            + one_line(
-                f"{hit['publication_date']} {hit['source_id']} {hit['kind']} {hit['item']}: "
-                f"“{hit['quote']}” ({hit['field']})"
-            )
+        _echo_item(
+            f"{hit['publication_date']} {hit['source_id']} {hit['kind']} {hit['item']}: "
+            f"“{hit['quote']}” ({hit['field']})"
         )
 
 
@@ -597,7 +600,7 @@ def _echo_screening(hits: list[tuple[str, list[str]]]) -> None:
     if hits:
         _echo(f"screening-list changes touching the watch-list: {len(hits)}")
     for party, items in hits[:SHOWN]:
-        _echo(f"  {party}: {'; '.join(items)}")
+        _echo_item(f"{party}: {'; '.join(items)}")
     if len(hits) > SHOWN:
         _echo(f"  … and {len(hits) - SHOWN} more")
 
@@ -613,7 +616,7 @@ def _echo_rematch(result: Any, always: bool = False) -> None:
         f"{len(result.newly)} newly touch the watch-list, {result.alerts} alerts queued"
     )
     for label, title, items in result.newly[:SHOWN]:
-        _echo(f"  {label} {title}: {'; '.join(items)}")
+        _echo_item(f"{label} {title}: {'; '.join(items)}")
     if len(result.newly) > SHOWN:
         _echo(f"  … and {len(result.newly) - SHOWN} more (regwatch watch)")
 
@@ -623,7 +626,7 @@ def _fail_on_tag_failures(result: Any) -> None:
     if not result.failed:
         return
     for label, reason in result.failed[:SHOWN]:
-        _echo(f"  {label}: {reason}", err=True)
+        _echo_item(f"{label}: {reason}", err=True)
     raise _error(f"{len(result.failed)} failed to tag (recorded; the next tag or run retries them)")
 
 

@@ -119,6 +119,22 @@ def test_a_line_break_in_a_stored_field_forges_no_line_in_show(home):
     )
 
 
+def test_a_line_break_in_a_rejected_document_number_forges_no_line(home, tmp_path):
+    """`import` named a rejected record by its document number as received: a synthetic number
+    holding a line break printed a forged summary line ("0 rejected") under the real one."""
+    number = "2025-90005\nimported all.jsonl: 99 new, 0 changed, 0 unchanged, 0 rejected"
+    record = {**BASE, "document_number": number, "title": "T" * 10001}
+    (tmp_path / "one.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", "one.jsonl"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-3:] == [
+        "imported one.jsonl: 0 new, 0 changed, 0 unchanged, 1 rejected",
+        f"  line 1: federal_register {' '.join(number.split())}: title holds 10,001 characters, "
+        "more than the 10,000 a document may (field_limits.json)",
+        "Error: 1 lines of one.jsonl were rejected",
+    ]
+
+
 @pytest.mark.parametrize("columns", ["0", "5"])
 def test_a_zero_or_tiny_terminal_width_still_shows_the_results(home, monkeypatch, columns):
     """`COLUMNS=0` in the environment printed an empty table (and 5, empty cells): the results
