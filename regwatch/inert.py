@@ -39,9 +39,11 @@ _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\\"'<>`]")
 
 
 def http_url(value: Any) -> str | None:
-    """`value` if it is an absolute http(s) URL with a host and nothing to break out of an
-    attribute; else None (show the text, never a link: `javascript:`, `data:`, relative paths)."""
-    if not isinstance(value, str) or _URL_UNSAFE.search(value):
+    """`value` if it is an absolute http(s) URL with a host, nothing to break out of an attribute
+    and nothing `plain_text` removes (a bidi control shows `/\u202egpj.exe` as `/exe.jpg`; an IRI
+    may not hold one); else None (show the text, never a link: `javascript:`, `data:`, relative
+    paths)."""
+    if not isinstance(value, str) or _URL_UNSAFE.search(value) or _CONTROLS.search(value):
         return None
     try:
         parts = urlsplit(value)

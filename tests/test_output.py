@@ -35,6 +35,8 @@ HOSTILE_LINKS = [
     "/documents/relative",
     'https://ok.example/" onmouseover="alert(1)',
     "file:///etc/passwd",
+    "https://ok.example/\u202egpj.exe",  # shows as https://ok.example/exe.jpg
+    "https://ok.example/\ufffe",
 ]
 CONTROLS = "\x1b[31m\x1b]8;;https://evil.example\x07\u202e\x9b2J\x07\x00\r"
 

@@ -246,6 +246,7 @@ def test_bidi_overrides_and_control_characters_from_a_source_reach_no_page(tmp_p
         "publication_date": "2025-06-15",
         "abstract": "Synthetic hostile abstract \u202eraeb\x0c for export controls.",
         "agencies": [{"name": "Bureau\u202e of\x1b[2J Evil"}],
+        "html_url": "https://www.federalregister.gov/d/synthetic-0099/\u202egpj.exe",
     }
     (tmp_path / "hostile.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     (tmp_path / "regwatch.toml").write_text(
@@ -269,6 +270,7 @@ def test_bidi_overrides_and_control_characters_from_a_source_reach_no_page(tmp_p
     assert ET.fromstring(feed.content).find(f"{ATOM}title").text == "regwatch search: hostile"
     for answer in (page, found, feed):
         assert answer.status_code == 200 and not CONTROLS.search(answer.text)
+    assert "gpj.exe" not in page.text  # a link a bidi control would rewrite is no link
     assert api.json()["title"] == title  # stored as received
     assert "\\u202e" in api.text and not CONTROLS.search(api.text)  # and inert on a terminal
 
