@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import html
 import ipaddress
-import json
 import mimetypes
 import re
 from collections.abc import AsyncIterator, Callable
@@ -301,10 +300,6 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(highlight=highlight, http_url=http_url, tojson_text=_json_text)
+    env.filters.update(highlight=highlight, http_url=http_url)
     env.globals.update(doc_link=doc_link)
     return env
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2)
