@@ -11,7 +11,9 @@ document number).
 The rules:
 - text fields take a string (stripped; blank means absent) or null; a whole number is written as
   its decimal text (`"title": 1984` → `"1984"`); true/false, fractions, lists and objects reject
-  the record. `document_number`, `title` and `publication_date` are required.
+  the record. `document_number`, `title` and `publication_date` are required, and a
+  `document_number` holding spaces, control characters or bidi controls rejects it (it keys the
+  document in every output: file names, calendar UIDs, links, messages).
 - date fields are ISO dates `YYYY-MM-DD` or null.
 - `agencies` and `cfr_references` are lists of objects (null means empty). An agency's `name`,
   `raw_name` and `slug` follow the text rule; a CFR reference's `title` is a whole number (digits
@@ -28,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from archive.records import Publication, iso_date
+from regwatch.inert import one_line
 from regwatch.jsonl import json_type
 
 SOURCE = "federal_register"
@@ -58,6 +61,11 @@ def publication_from_fr(record: dict[str, Any], source: str = SOURCE) -> Publica
     missing = [name for name, value in required.items() if not value]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
+    number = required["document_number"]
+    if one_line(number) != number or " " in number:
+        raise ValueError(
+            f"document_number holds spaces or control characters: {ascii(number[:40])}"
+        )
     return Publication(
         source=source,
         source_id=required["document_number"],

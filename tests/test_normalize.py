@@ -66,6 +66,18 @@ DATE = "is not an ISO date (YYYY-MM-DD):"
         ({"effective_on": "20240101"}, f"effective_on {DATE} '20240101'"),
         ({"comments_close_on": 20240101}, f"comments_close_on {DATE} '20240101'"),
         ({"title": "   "}, "missing title"),
+        (
+            {"document_number": "2024-1\n0 rejected"},
+            "document_number holds spaces or control characters: '2024-1\\n0 rejected'",
+        ),
+        (
+            {"document_number": "2024-\u202e1"},
+            "document_number holds spaces or control characters: '2024-\\u202e1'",
+        ),
+        (
+            {"document_number": "2024 1"},
+            "document_number holds spaces or control characters: '2024 1'",
+        ),
     ],
 )
 def test_a_field_of_the_wrong_type_rejects_the_record_naming_it(change, reason):
