@@ -17,6 +17,7 @@ Both components save their rules with the pipeline (`to_disk` / `from_disk`).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,8 @@ class RegwatchTagger(RuleFilesMixin):
         items of lists ("AI governance; AI safety; AI workforce"), none is vetoed."""
         if not spans:
             return []
-        listings = [self._listing(span, doc_text) for span in spans]
+        layout = _Layout(spans[0].doc)
+        listings = [self._listing(span, doc_text, layout) for span in spans]
         items: dict[str, set[int]] = {}
         for listing in filter(None, listings):
             items.setdefault(listing[0], set()).add(listing[1])
@@ -192,7 +194,9 @@ class RegwatchTagger(RuleFilesMixin):
                 hits.append(_term_hit(span, doc_text, None, vetoed_by))
         return hits
 
-    def _listing(self, span: Span, doc_text: DocumentText) -> tuple[str, int] | None:
+    def _listing(
+        self, span: Span, doc_text: DocumentText, layout: _Layout
+    ) -> tuple[str, int] | None:
         """(id of the first `listed` or `cited` negative rule that finds this match a passing
         one, the token that starts its item) - one item of a long list ("areas such as
         artificial intelligence, quantum computing, blockchain, ..."), or the name of one of
@@ -204,7 +208,7 @@ class RegwatchTagger(RuleFilesMixin):
             field, _ = doc_text.field_at(span.start_char)
             if field in rule.get("spares_fields", []):
                 continue
-            item = (_list_item if kind == "listed" else _cited_item)(span, rule[kind])
+            item = (_list_item if kind == "listed" else _cited_item)(span, rule[kind], layout)
             if item is not None:
                 return rule["id"], item
         return None
@@ -216,9 +220,12 @@ class RegwatchTagger(RuleFilesMixin):
         """
         ordered = sorted(spans, key=lambda s: (s.start, -len(s)))
         kept: list[Span] = []
+        reaching: list[Span] = []  # the kept matches that end after the current one starts
         for span in ordered:
-            if not any(self._shadows(k, span) for k in kept):
+            reaching = [k for k in reaching if k.end > span.start]
+            if not any(self._shadows(k, span) for k in reaching):
                 kept.append(span)
+                reaching.append(span)
         return kept
 
     def _shadows(self, outer: Span, inner: Span) -> bool:
@@ -264,57 +271,99 @@ LIST_SEPARATORS = frozenset({",", ";"})
 ITEM_BOUNDS = LIST_SEPARATORS | {":"}
 
 
-def _list_item(span: Span, listed: dict[str, Any]) -> int | None:
+class _Layout:
+    """Where one Doc's sentences end, and its list separators, item bounds and FR citations
+    ("<volume> FR <page>") lie, as sorted token indices found in one pass on first use, so that
+    checking a match costs a few bisections, never a walk over its sentence."""
+
+    def __init__(self, doc: Doc) -> None:
+        self.doc = doc
+        self._found: tuple[list[int], ...] | None = None
+
+    def _indices(self) -> tuple[list[int], ...]:
+        if self._found is None:
+            ends, separators, bounds, citations = [], [], [], []
+            for i, token in enumerate(self.doc):
+                text = token.text
+                if text in SENTENCE_ENDS or (token.is_space and "\n" in text):
+                    ends.append(i)
+                if text in ITEM_BOUNDS:
+                    bounds.append(i)
+                    if text in LIST_SEPARATORS:
+                        separators.append(i)
+                if text == "FR" and i and _is_citation(self.doc[i - 1 : i + 2]):
+                    citations.append(i - 1)
+            self._found = ends, separators, bounds, citations
+        return self._found
+
+    def sentence(self, span: Span) -> tuple[int, int]:
+        """Token bounds of the sentence holding `span` (ends: . ? ! or a line break)."""
+        ends = self._indices()[0]
+        before, after = bisect_left(ends, span.start), bisect_left(ends, span.end)
+        start = ends[before - 1] + 1 if before else 0
+        return start, ends[after] if after < len(ends) else len(self.doc)
+
+    def separators(self, start: int, end: int) -> int:
+        """How many list separators (commas, semicolons) lie in tokens [start, end)."""
+        return _count(self._indices()[1], start, end)
+
+    def item_start(self, span: Span, sentence_start: int) -> int:
+        """The token starting the list item that holds `span`: after the last separator or
+        colon before it in its sentence."""
+        bounds = self._indices()[2]
+        before = bisect_left(bounds, span.start)
+        return max(sentence_start, bounds[before - 1] + 1) if before else sentence_start
+
+    def citations(self, start: int, end: int) -> int:
+        """How many FR citations lie wholly in tokens [start, end)."""
+        return _count(self._indices()[3], start, end - 2)
+
+    def next_citation(self, at: int, end: int) -> int | None:
+        """The first token of the first FR citation starting at or after `at` and lying wholly
+        before `end`; None if there is none."""
+        citations = self._indices()[3]
+        found = bisect_left(citations, at)
+        return citations[found] if found < len(citations) and citations[found] < end - 2 else None
+
+
+def _count(indices: list[int], start: int, end: int) -> int:
+    return bisect_left(indices, end) - bisect_left(indices, start)
+
+
+def _list_item(span: Span, listed: dict[str, Any], layout: _Layout) -> int | None:
     """If the match is one item of a list - its sentence holds at least `min_separators` commas
     or semicolons, and a separator (or colon) lies within `reach` tokens before or after it -
     the index of the token that starts its item (matches in one item share it); else None."""
     doc, reach = span.doc, int(listed["reach"])
-    start, end = _sentence(span)
-    separators = sum(t.text in LIST_SEPARATORS for t in doc[start:end])
-    if separators < int(listed["min_separators"]):
+    start, end = layout.sentence(span)
+    if layout.separators(start, end) < int(listed["min_separators"]):
         return None
     before = doc[max(start, span.start - reach) : span.start]
     after = doc[span.end : min(end, span.end + reach)]
     if not any(t.text in ITEM_BOUNDS for t in (*before, *after)):
         return None
-    item = span.start
-    while item > start and doc[item - 1].text not in ITEM_BOUNDS:
-        item -= 1
-    return item
+    return layout.item_start(span, start)
 
 
-def _cited_item(span: Span, cited: dict[str, Any]) -> int | None:
+def _cited_item(span: Span, cited: dict[str, Any], layout: _Layout) -> int | None:
     """If the match names a cited document - an FR citation ("90 FR 34203") starts within
     `reach` tokens after it - in a sentence citing at least `min_citations` documents, the index
     of that citation's first token (matches naming one document share it); else None."""
-    doc = span.doc
-    start, end = _sentence(span)
-    citations = [i for i in range(start, end - 2) if _is_citation(doc[i : i + 3])]
-    if len(citations) < int(cited["min_citations"]):
+    start, end = layout.sentence(span)
+    if layout.citations(start, end) < int(cited["min_citations"]):
         return None
-    return next((i for i in citations if span.end <= i < span.end + int(cited["reach"])), None)
+    following = layout.next_citation(span.end, end)
+    return (
+        following if following is not None and following < span.end + int(cited["reach"]) else None
+    )
 
 
 def _is_citation(tokens: Span) -> bool:
     """Three tokens reading "<volume> FR <page>"."""
+    if len(tokens) != 3:
+        return False
     volume, journal, page = tokens
     return journal.text == "FR" and volume.is_digit and page.is_digit
-
-
-def _sentence(span: Span) -> tuple[int, int]:
-    """Token bounds of the sentence holding `span` (ends: . ? ! or a line break)."""
-    doc = span.doc
-    start = span.start
-    while start > 0 and not _ends_sentence(doc[start - 1]):
-        start -= 1
-    end = span.end
-    while end < len(doc) and not _ends_sentence(doc[end]):
-        end += 1
-    return start, end
-
-
-def _ends_sentence(token) -> bool:
-    return token.text in SENTENCE_ENDS or (token.is_space and "\n" in token.text)
 
 
 def _context_hits(rules: list[dict[str, Any]], entities: dict[str, list]) -> list[Hit]:

@@ -9,6 +9,7 @@ Leaves: pass/fail.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -645,6 +646,31 @@ def test_a_text_longer_than_max_length_is_tagged_in_pieces_with_original_offsets
     (eccn,) = result.entities["eccns"]
     assert body[eccn["start"] : eccn["end"]] == "3A090"
     assert result.scores["export_control"] > 0
+
+
+# A synthetic sentence in the words of BIS's rules, nearly every other phrase of it a match.
+DENSE = (
+    "BIS is imposing controls on advanced computing items and semiconductor manufacturing items "
+    "under the Export Administration Regulations (EAR), 15 CFR 744.23, adding ECCN 3A090 and "
+    "entities to the Entity List, including artificial intelligence developers, 88 FR 73458. "
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        DENSE * (400_000 // len(DENSE)),  # a large rule's full text: thousands of matches
+        "Areas such as " + "artificial intelligence, AI 90 FR 1, " * 2_000,  # one long sentence
+    ],
+    ids=["dense-rule", "one-sentence-list"],
+)
+def test_a_body_full_of_matches_is_tagged_in_time_linear_in_its_length(
+    tagger: Tagger, body: str
+) -> None:
+    started = time.monotonic()
+    result = tagger.tag({"title": "Synthetic long rule", "body": body})
+    assert time.monotonic() - started < 5  # each match walked its sentence: 55 s and 103 s
+    assert result.evidence
 
 
 def test_split_text_cuts_at_paragraphs_then_sentences_and_joins_back() -> None:
