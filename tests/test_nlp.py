@@ -673,6 +673,18 @@ def test_a_body_full_of_matches_is_tagged_in_time_linear_in_its_length(
     assert result.evidence
 
 
+@pytest.mark.parametrize("unit", ["ABC-", "BIS-2024-"])
+def test_a_hyphen_chain_costs_the_identifier_patterns_linear_time(
+    tagger: Tagger, unit: str
+) -> None:
+    chain = unit * (24_000 // len(unit))  # synthetic: a docket or entity name that never ends
+    text = f"Additions to the Entity List: {chain} and EPA-R06-RCRA-2022-0653, Synthetic Co., Ltd."
+    started = time.monotonic()
+    result = tagger.tag({"title": "Entity List additions", "body": text})
+    assert time.monotonic() - started < 3  # the patterns backtracked along it: 13 s and 4 s
+    assert "RCRA-2022-0653" in values(result, "dockets")
+
+
 def test_split_text_cuts_at_paragraphs_then_sentences_and_joins_back() -> None:
     from nlp.document import split_text
 
