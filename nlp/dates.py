@@ -7,8 +7,9 @@ Leaves: `(dates, evidence)`: `dates` maps a slot (`effective_on`, `comments_clos
 from (`source` "api" or the text field, the rule id, the matched text and its offsets).
 
 A text date takes the slot of the nearest cue before it in its sentence (after the previous
-date; fields are separate sentences); cues whose slot is null ("published on", "issued") mark
-reference dates and drop them.
+date; fields are separate sentences), looking back at most `CUE_REACH` characters, so a sentence
+of thousands of dates costs time in proportion to its length; cues whose slot is null
+("published on", "issued") mark reference dates and drop them.
 API values win over text; the first text date of a slot, in reading order, wins over later ones.
 """
 
@@ -29,6 +30,7 @@ DATE_RE = re.compile(rf"(?P<month>{MONTHS})\s+(?P<day>\d{{1,2}}),\s+(?P<year>\d{
 # branches start with one whitespace character, written first so the scan can skip to it.
 SENTENCE_END_RE = re.compile(r"\s(?:(?<=[a-z0-9)][.;:]\s)\s*(?=[A-Z])|(?<=\n)\n*)")
 API_SLOTS = ("effective_on", "comments_close_on")
+CUE_REACH = 1_000  # characters before a date in which its sentence's cue is looked for
 
 
 class DateFinder:
@@ -85,7 +87,7 @@ class DateFinder:
         """
         rule = _last_cue(self._cues, text, previous, at)
         if rule is None and sentence != previous:
-            rule = _last_cue(self._slot_cues, text, sentence, at)
+            rule = _last_cue(self._slot_cues, text, max(sentence, at - CUE_REACH), at)
         return rule
 
 
