@@ -40,7 +40,7 @@ from regwatch.jsonl import data_file
 
 COUNTRY_CODES = Path(__file__).parent / "patterns" / "watch" / "country_codes.json"
 KINDS = ("eccn", "counterparty", "cfr", "license_exception", "country_group", "term")
-TEXT_FIELDS = ("title", "action", "abstract", "body_text")
+TEXT_FIELDS = ("title", "action", "abstract", "body")
 DEFAULT_THRESHOLD = 90
 ECCN = re.compile(r"^[0-9][A-EY][0-9]{3}(?:\.[a-z0-9]{1,3})*$")
 ECCN_PREFIX = re.compile(r"^[0-9](?:[A-EY](?:[0-9]{1,3}(?:\.[a-z0-9]{1,3})*)?)?$")

@@ -136,7 +136,7 @@ def test_a_real_unrelated_text_stays_silent():
             watch_item("eccn", "0A*"),
         ]
     )
-    assert watchlist.match({"title": "Drawdown", "body_text": text}, {}) == []
+    assert watchlist.match({"title": "Drawdown", "body": text}, {}) == []
 
 
 @pytest.mark.parametrize(
@@ -267,6 +267,39 @@ def test_a_watch_list_hit_is_stored_listed_first_and_alerted_once(tmp_path, rece
         "counterparty Shen Zhen OVNS Technology (China) - distributor  [watch.csv " in shown.output
     )
     assert "2020-07641 counterparty Shen Zhen OVNS Technology (China): “Notice is" in shown.output
+
+
+def test_a_counterparty_or_term_named_only_in_the_full_text_is_a_hit(tmp_path, receiver):
+    team_csv = tmp_path / "team.csv"
+    team_csv.write_text(
+        "kind,value,country,note\ncounterparty,Shen Zhen OVNS Technology,China,\n"
+        "term,limited exclusion order,,\n"
+    )
+    config = write_config(tmp_path, receiver, WATCH.format(csv=team_csv))
+    home = tmp_path / "home"
+    body = real("2020-07641")["abstract"]  # the real sentences, as the rule's full text
+    with Archive.open(home) as archive:
+        archive.store(
+            [
+                Publication(
+                    source="federal_register",
+                    source_id="synthetic-1",
+                    title="Synthetic notice with a neutral title",
+                    publication_date="2020-04-01",
+                    url="https://www.federalregister.gov/d/synthetic-1",
+                    abstract="A synthetic abstract naming nobody.",
+                    body_text=body,
+                )
+            ]
+        )
+    assert invoke(config, "tag").exit_code == 0
+    found = rows(home, 'SELECT kind, field, start, "end" FROM watch_hits ORDER BY kind')
+    assert [(kind, field) for kind, field, _, _ in found] == [
+        ("counterparty", "body"),
+        ("term", "body"),
+    ]
+    (_, _, start, end), _ = found
+    assert body[start:end] == "Shenzhen OVNS Technology Co., Ltd"
 
 
 def test_a_watch_list_change_rematches_recent_documents_without_alerting(tmp_path, receiver):
