@@ -128,3 +128,5 @@ NORMALISERS: dict[str, Callable[[re.Match[str], dict[str, Any]], list[Mention]]]
     "cfr": _cfr,
     "license_exceptions": _codes,
 }
+# The named groups a normaliser reads: the regex of a rule for that entity must define them.
+GROUPS = {"cfr": ("part",), "license_exceptions": ("list",)}

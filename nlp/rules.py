@@ -3,7 +3,7 @@
 Enters: the JSON-lines files in `nlp/patterns/` (one rule per line, each with an `id`), checked
 against `nlp/schema.py` when loaded.
 Leaves: `RuleSet`, the rules grouped by the file family that consumes them (or `RuleError`,
-a `ValueError` naming file and line), and
+a `ValueError` naming file and line; a file that is not UTF-8 is a `ValueError` naming it), and
 `rules_version`, a short hash that changes whenever a rule, a threshold or the code version changes.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp.schema import Located, RuleError, validate
+from regwatch.jsonl import data_text
 
 CODE_VERSION = "2"
 PATTERNS_DIR = Path(__file__).with_name("patterns")
@@ -76,7 +77,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _numbered(path: Path) -> list[tuple[int, dict[str, Any]]]:
     rules = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(data_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:

@@ -3,7 +3,8 @@
 Enters: every rule read from `nlp/patterns/*.jsonl`, each with its file name and line number.
 Leaves: nothing on success; `RuleError` ("<file> line N: <reason>", a `ValueError`) on the first
 rule that has an unknown key, lacks a required one, holds a value of the wrong type, or names a
-tag, field, entity type, slot or rule that does not exist. Ids are unique across all files.
+tag, field, entity type, slot, regex group or rule that does not exist. Ids are unique across all
+files.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from nlp.extract import GROUPS
 
 # The document fields `nlp/document.py` can read (Federal Register API names, plus "text" for a
 # plain string given to the pipeline).
@@ -22,6 +25,8 @@ DOCUMENT_FIELDS = frozenset(
 # Entity types not produced by an identifier rule: API fields, and countries (countries.jsonl).
 OTHER_ENTITIES = frozenset({"cfr", "rins", "dockets", "countries"})
 DATE_SLOTS = frozenset({"effective_on", "comments_close_on", "compliance_on", "meeting_on", None})
+# The API dates a relative date rule ("effective upon publication") may take its value from.
+DATE_SOURCES = frozenset({"publication_date", "effective_on", "comments_close_on"})
 
 
 class RuleError(ValueError):
@@ -46,7 +51,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
 
 
 def _fraction(value: Any) -> bool:
@@ -69,7 +74,12 @@ def _positive_int(value: Any) -> bool:
 
 
 def _parts(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(map(_positive_int, value))
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(map(_positive_int, value))
+        and value[0] <= value[1]
+    )
 
 
 def _patterns(value: Any) -> bool:
@@ -117,7 +127,7 @@ FAMILIES: dict[str, tuple[set[str], dict[str, Check]]] = {
             "description": TEXT,
         },
     ),
-    "fields": ({"field", "factor"}, {"field": TEXT, "factor": _is_number, "text": FLAG}),
+    "fields": ({"field", "factor"}, {"field": TEXT, "factor": _fraction, "text": FLAG}),
     "terms": (
         {"weights"},
         {**MATCHING, "weights": _weights, "requires": _strings, **NOTE},
@@ -157,7 +167,7 @@ FAMILIES: dict[str, tuple[set[str], dict[str, Check]]] = {
             "slot": lambda v: v in DATE_SLOTS,
             "cue": _regex,
             "regex": _regex,
-            "value_from": TEXT,
+            "value_from": lambda v: v in DATE_SOURCES,
             "requires_text": _strings,
             **NOTE,
         },
@@ -194,8 +204,26 @@ def _check_keys(item: Located) -> None:
             raise item.error(f"{key!r} has an invalid value: {value!r}")
     if item.family in ("terms", "negatives") and _matches_nothing(rule):
         raise item.error("a rule needs 'phrases', 'orth', 'patterns', 'listed' or 'cited'")
-    if item.family == "dates" and ("cue" in rule) == ("regex" in rule):
+    if item.family == "dates":
+        _check_date(item)
+    if item.family == "identifiers":
+        _check_groups(item)
+
+
+def _check_date(item: Located) -> None:
+    rule = item.rule
+    if ("cue" in rule) == ("regex" in rule):
         raise item.error("a date rule needs either 'cue' or 'regex'")
+    if "regex" in rule and not {"value_from", "requires_text"} <= set(rule):
+        raise item.error("a date rule with 'regex' needs 'value_from' and 'requires_text'")
+
+
+def _check_groups(item: Located) -> None:
+    """The named groups the entity's normaliser reads (`extract.GROUPS`) are in the regex."""
+    entity, groups = item.rule["entity"], re.compile(item.rule["regex"]).groupindex
+    for group in GROUPS.get(entity, ()):
+        if group not in groups:
+            raise item.error(f"a {entity} rule's 'regex' needs a group (?P<{group}>…)")
 
 
 def _matches_nothing(rule: dict[str, Any]) -> bool:

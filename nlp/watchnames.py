@@ -3,7 +3,8 @@
 Enters: the name rules of `patterns/watch/names.jsonl` (legal forms dropped from the end of a name,
 leading legal forms such as `OOO`, descriptors such as `Technology` dropped when a legal form
 followed them, transliteration variants joined into one spelling, connector words) and the word
-list `patterns/watch/common_words.txt`, both checked when loaded (`NameRuleError`: file and line);
+list `patterns/watch/common_words.txt`, both checked when loaded (`NameRuleError`: file and line;
+a file that is not UTF-8 is a `ValueError` naming it);
 then watched names and texts.
 Leaves: `NameRules.core(name)`, a name's core tokens (`Shen Zhen OVNS Technology Co., Ltd.` →
 `shenzhen ovns`), and `NameIndex.find(text)`: one `NameHit` per watched name and place where a
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process
+
+from regwatch.jsonl import data_text
 
 WATCH_DIR = Path(__file__).with_name("patterns") / "watch"
 NAMES_FILE = WATCH_DIR / "names.jsonl"
@@ -174,7 +177,7 @@ def load_name_rules(names: Path = NAMES_FILE, common: Path = COMMON_FILE) -> Nam
             ).add(words)
     for entries in rules.variants.values():
         entries.sort(key=lambda pair: len(pair[0]), reverse=True)
-    words = [w for w in common.read_text(encoding="utf-8").split("\n") if w and w[0] != "#"]
+    words = [w for w in data_text(common).split("\n") if w and w[0] != "#"]
     bad = next((w for w in words if not w.isalpha() or w != w.lower()), None)
     if bad is not None:
         raise NameRuleError(f"{common.name}: {bad!r} is not a lower-case word")
@@ -186,7 +189,7 @@ def load_name_rules(names: Path = NAMES_FILE, common: Path = COMMON_FILE) -> Nam
 
 
 def _lines(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(data_text(path).splitlines(), start=1):
         if line.strip():
             try:
                 yield number, json.loads(line)

@@ -10,8 +10,8 @@ Leaves: `(line number, object)` for every non-blank line holding a JSON object, 
 a line that is not UTF-8, not JSON or not an object, or a `BadLine`, becomes a `LineError` (a
 `ValueError` reading `line N: reason`) — yielded by `parse_lines` so a caller can go on, raised by
 `objects` and `read_objects`. `data_file` reads one JSON data file shipped with the project
-(`sources.json`, `field_limits.json`, …): text that is not UTF-8 or not JSON is a `ValueError`
-naming the file and where.
+(`sources.json`, `field_limits.json`, …) and `data_text` the text of one (rule files, word lists):
+text that is not UTF-8 or not JSON is a `ValueError` naming the file and where.
 Standard library only, so every package (including `nlp/`) may import it.
 """
 
@@ -151,12 +151,18 @@ def data_file(path: Path) -> Any:
     """The JSON value held by the file at `path`; `ValueError` naming the file when it is not
     UTF-8 or not JSON (the reader's own message would not say which file)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path.name}: not UTF-8 (byte {exc.start + 1})") from None
+        return json.loads(data_text(path))
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise ValueError(f"{path.name}: not JSON: {exc.msg} ({where})") from None
+
+
+def data_text(path: Path) -> str:
+    """The text of the file at `path`; `ValueError` naming the file when it is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name}: not UTF-8 (byte {exc.start + 1})") from None
 
 
 def json_type(value: Any) -> str:

@@ -110,6 +110,52 @@ def test_shipped_rules_load() -> None:
         ),
         (
             "terms_synthetic-bad.jsonl",
+            [{**GOOD_TERM, "phrases": ["   "]}],
+            "terms_synthetic-bad.jsonl line 1: 'phrases' has an invalid value: ['   ']",
+        ),
+        (
+            "fields_synthetic-bad.jsonl",
+            [{"id": "field.synthetic", "field": "topics", "factor": 5}],
+            "fields_synthetic-bad.jsonl line 1: 'factor' has an invalid value: 5",
+        ),
+        (
+            "context_synthetic-bad.jsonl",
+            [{"id": "ctx.synthetic", "entity": "cfr", "parts": [774, 730], "weights": {"ai": 0.5}}],
+            "context_synthetic-bad.jsonl line 1: 'parts' has an invalid value: [774, 730]",
+        ),
+        (
+            "dates_synthetic-bad.jsonl",
+            [{"id": "date.synthetic", "slot": "effective_on", "regex": "effective at once"}],
+            "dates_synthetic-bad.jsonl line 1: a date rule with 'regex' needs 'value_from' and "
+            "'requires_text'",
+        ),
+        (
+            "dates_synthetic-bad.jsonl",
+            [
+                {
+                    "id": "date.synthetic",
+                    "slot": "effective_on",
+                    "regex": "effective at signing",
+                    "value_from": "signing_date",
+                    "requires_text": ["signing"],
+                }
+            ],
+            "dates_synthetic-bad.jsonl line 1: 'value_from' has an invalid value: 'signing_date'",
+        ),
+        (
+            "identifiers_synthetic-bad.jsonl",
+            [{"id": "id.synthetic", "entity": "license_exceptions", "regex": "License [A-Z]{3}"}],
+            "identifiers_synthetic-bad.jsonl line 1: a license_exceptions rule's 'regex' needs a "
+            "group (?P<list>…)",
+        ),
+        (
+            "identifiers_synthetic-bad.jsonl",
+            [{"id": "id.synthetic", "entity": "cfr", "regex": "CFR \\d+"}],
+            "identifiers_synthetic-bad.jsonl line 1: a cfr rule's 'regex' needs a group "
+            "(?P<part>…)",
+        ),
+        (
+            "terms_synthetic-bad.jsonl",
             [GOOD_TERM, "{not json"],
             "terms_synthetic-bad.jsonl line 2: Expecting property name enclosed in double quotes",
         ),
@@ -127,6 +173,13 @@ def test_a_bad_rule_is_an_error_naming_file_and_line(
     with pytest.raises(RuleError) as raised:
         load_rules(patterns)
     assert str(raised.value) == message
+
+
+def test_a_rule_file_that_is_not_utf8_is_named(patterns: Path) -> None:
+    (patterns / "terms_synthetic-bad.jsonl").write_bytes(b'{"id": "synthetic.\xff"}\n')
+    with pytest.raises(ValueError) as raised:
+        load_rules(patterns)
+    assert str(raised.value) == "terms_synthetic-bad.jsonl: not UTF-8 (byte 19)"
 
 
 def test_a_good_synthetic_rule_loads(patterns: Path) -> None:

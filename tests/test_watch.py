@@ -167,6 +167,9 @@ def test_the_name_rules_are_checked_when_loaded(tmp_path):
     common.write_text("the\nNot A Word\n")
     with pytest.raises(NameRuleError, match="common.txt: 'Not A Word' is not a lower-case word"):
         load_name_rules(names, common)
+    common.write_bytes(b"the\nstra\xdfe\n")  # Latin-1, not UTF-8
+    with pytest.raises(ValueError, match=r"^common.txt: not UTF-8 \(byte 9\)$"):
+        load_name_rules(names, common)
 
 
 # End to end: the tag step, the digest, alerts and the re-match, on a real SQLite file.
