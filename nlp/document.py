@@ -5,7 +5,8 @@ Enters: one document as a dict with the Federal Register API's field names and t
 any field may be missing, None or of the wrong type. A text field that holds a number is read as
 that number's text, a list as its items joined with "; "; anything else (objects, booleans) is
 ignored. `agencies` may be API objects, plain strings or one string; `cfr_references` keep only
-objects with a numeric `title` and a `part`; identifier lists keep their string and number items.
+objects with a `title` of at most three digits 0-9 and a `part`; identifier lists keep their
+string and number items.
 Leaves: `DocumentText`: one string with every field laid end to end (whole: nothing is cut), the
 character span of each field inside it, and the metadata (CFR references, dates, identifiers) the
 components need; `split_text`, the pieces a text longer than spaCy's `max_length` is tokenized in;
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FIELD_SEPARATOR = "\n\n"
+TITLE_DIGITS = 3  # a CFR title is 1 to 50: a longer number (or "²", a digit but not 0-9) is junk
 
 
 @dataclass(slots=True)
@@ -154,6 +156,6 @@ def _cfr_references(value: Any) -> list[dict[str, Any]]:
         if not isinstance(ref, dict):
             continue
         title, part = _text(ref.get("title")).strip(), _text(ref.get("part")).strip()
-        if title.isdigit() and part:
+        if title.isascii() and title.isdigit() and len(title) <= TITLE_DIGITS and part:
             references.append({"title": int(title), "part": part})
     return references

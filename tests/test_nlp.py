@@ -599,6 +599,8 @@ def test_tag_jsonl_refuses_to_write_over_its_input(tagger: Tagger, tmp_path: Pat
         ({"title": {"nested": "object"}, "abstract": True}, []),
         ({"title": "x", "cfr_references": ["junk", {"title": "x", "part": 7}, 15]}, []),
         ({"title": "x", "cfr_references": {"title": 15, "part": "744"}}, []),
+        ({"title": "x", "cfr_references": [{"title": "²", "part": "7"}]}, []),  # a digit, not 0-9
+        ({"title": "x", "cfr_references": [{"title": "1" * 5000, "part": "7"}]}, []),
         ({"title": "x", "regulation_id_numbers": "0694-AJ90", "docket_ids": 5}, []),
         ({"title": "x", "publication_date": 20240101, "effective_on": ["2024-01-01"]}, []),
     ],
