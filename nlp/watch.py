@@ -5,9 +5,10 @@ normalises one: ECCNs with an optional trailing `*`, counterparty names with an 
 CFR sections or parts such as `15 CFR 744.23`, license exceptions, country groups such as `D:5`,
 free terms), a fuzzy-match threshold, then documents with the Federal Register API's field names
 and the tagger's extracted `entities`.
-Leaves: `WatchList` (its `fingerprint` changes when an item, the threshold or the name rules
-change; notes do not count) and, from `WatchList.match`, hits as plain dicts — `kind`, `item`
-(the watched value, with its country), `matched` (what the document says), `field`, `start`,
+Leaves: `WatchList` (its `fingerprint` changes when an item, the threshold, the name rules or
+`MATCHER_VERSION` change; notes do not count) and, from `WatchList.match`, hits as plain dicts —
+`kind`, `item` (the watched value, with its country), `matched` (what the document says), `field`,
+`start`,
 `end` (offsets in that field; None for API fields), `text`, `quote` (the sentence around it) and
 `score` — one per watched item and matched value, in reading order. `WatchError` (a `ValueError`
 starting with the item's origin, e.g. `watch.eccns[1]` or `watch.csv line 4`) for a bad item.
@@ -42,6 +43,9 @@ COUNTRY_CODES = Path(__file__).parent / "patterns" / "watch" / "country_codes.js
 KINDS = ("eccn", "counterparty", "cfr", "license_exception", "country_group", "term")
 TEXT_FIELDS = ("title", "action", "abstract", "body")
 DEFAULT_THRESHOLD = 90
+# Raised when matching finds what it did not before (2: the full text, `body`, is read), so the
+# fingerprint changes and the next tag run re-matches the documents of `watch.rematch_days`.
+MATCHER_VERSION = 2
 ECCN = re.compile(r"^[0-9][A-EY][0-9]{3}(?:\.[a-z0-9]{1,3})*$")
 ECCN_PREFIX = re.compile(r"^[0-9](?:[A-EY](?:[0-9]{1,3}(?:\.[a-z0-9]{1,3})*)?)?$")
 CFR = re.compile(
@@ -188,7 +192,7 @@ class WatchList:
         terms = self._by_kind["term"]
         self._terms = _alternation([t.value for t in terms]) if terms else None
         content = [[i.kind, i.value, i.country] for i in self.items]
-        digest = json.dumps([content, threshold, rules.version], sort_keys=True)
+        digest = json.dumps([content, threshold, rules.version, MATCHER_VERSION], sort_keys=True)
         self.fingerprint = hashlib.sha256(digest.encode()).hexdigest()[:16]
 
     def __bool__(self) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import nlp.watch
 from archive import Archive, Publication
 from nlp import load_tagger
 from nlp.watch import WatchError, WatchList, watch_item
@@ -303,6 +304,42 @@ def test_a_counterparty_or_term_named_only_in_the_full_text_is_a_hit(tmp_path, r
     ]
     (_, _, start, end), _ = found
     assert body[start:end] == "Shenzhen OVNS Technology Co., Ltd"
+
+
+def test_an_archive_tagged_by_the_older_matcher_is_rematched_for_full_text_hits(
+    tmp_path, receiver, monkeypatch
+):
+    """The matcher read no full text before (it looked for `body_text`, a field the tag step
+    never sends). An archive tagged then gets no full-text hits from re-tagging alone (its
+    documents are up to date): the matcher's version is in the watch-list fingerprint, so the
+    next tag run re-matches the documents of `watch.rematch_days` and finds them."""
+    team_csv = tmp_path / "team.csv"
+    team_csv.write_text("kind,value,country,note\nterm,limited exclusion order,,\n")
+    config = write_config(tmp_path, receiver, WATCH.format(csv=team_csv))
+    home = tmp_path / "home"
+    with Archive.open(home) as archive:
+        archive.store(
+            [
+                Publication(
+                    source="federal_register",
+                    source_id="synthetic-2",
+                    title="Synthetic notice with a neutral title",
+                    publication_date="2020-04-01",
+                    url="https://www.federalregister.gov/d/synthetic-2",
+                    abstract="A synthetic abstract naming nobody.",
+                    body_text=real("2020-07641")["abstract"],
+                )
+            ]
+        )
+    with monkeypatch.context() as older:
+        older.setattr(nlp.watch, "MATCHER_VERSION", 1)
+        older.setattr(nlp.watch, "TEXT_FIELDS", ("title", "action", "abstract", "body_text"))
+        assert invoke(config, "tag").exit_code == 0
+    assert rows(home, "SELECT COUNT(*) FROM watch_hits") == [(0,)]
+    upgraded = invoke(config, "tag")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "tagged 0 documents" in upgraded.output
+    assert rows(home, "SELECT kind, field FROM watch_hits") == [("term", "body")]
 
 
 def test_a_watch_list_change_rematches_recent_documents_without_alerting(tmp_path, receiver):
