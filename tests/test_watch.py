@@ -273,6 +273,24 @@ def test_a_watch_list_hit_is_stored_listed_first_and_alerted_once(tmp_path, rece
     assert "2020-07641 counterparty Shen Zhen OVNS Technology (China): “Notice is" in shown.output
 
 
+def store_full_text_only(home: Path, number: str, body: str) -> None:
+    """A synthetic document whose title and abstract name nobody, holding `body` as full text."""
+    with Archive.open(home) as archive:
+        archive.store(
+            [
+                Publication(
+                    source="federal_register",
+                    source_id=number,
+                    title="Synthetic notice with a neutral title",
+                    publication_date="2020-04-01",
+                    url=f"https://www.federalregister.gov/d/{number}",
+                    abstract="A synthetic abstract naming nobody.",
+                    body_text=body,
+                )
+            ]
+        )
+
+
 def test_a_counterparty_or_term_named_only_in_the_full_text_is_a_hit(tmp_path, receiver):
     team_csv = tmp_path / "team.csv"
     team_csv.write_text(
@@ -282,20 +300,7 @@ def test_a_counterparty_or_term_named_only_in_the_full_text_is_a_hit(tmp_path, r
     config = write_config(tmp_path, receiver, WATCH.format(csv=team_csv))
     home = tmp_path / "home"
     body = real("2020-07641")["abstract"]  # the real sentences, as the rule's full text
-    with Archive.open(home) as archive:
-        archive.store(
-            [
-                Publication(
-                    source="federal_register",
-                    source_id="synthetic-1",
-                    title="Synthetic notice with a neutral title",
-                    publication_date="2020-04-01",
-                    url="https://www.federalregister.gov/d/synthetic-1",
-                    abstract="A synthetic abstract naming nobody.",
-                    body_text=body,
-                )
-            ]
-        )
+    store_full_text_only(home, "synthetic-1", body)
     assert invoke(config, "tag").exit_code == 0
     found = rows(home, 'SELECT kind, field, start, "end" FROM watch_hits ORDER BY kind')
     assert [(kind, field) for kind, field, _, _ in found] == [
@@ -317,20 +322,7 @@ def test_an_archive_tagged_by_the_older_matcher_is_rematched_for_full_text_hits(
     team_csv.write_text("kind,value,country,note\nterm,limited exclusion order,,\n")
     config = write_config(tmp_path, receiver, WATCH.format(csv=team_csv))
     home = tmp_path / "home"
-    with Archive.open(home) as archive:
-        archive.store(
-            [
-                Publication(
-                    source="federal_register",
-                    source_id="synthetic-2",
-                    title="Synthetic notice with a neutral title",
-                    publication_date="2020-04-01",
-                    url="https://www.federalregister.gov/d/synthetic-2",
-                    abstract="A synthetic abstract naming nobody.",
-                    body_text=real("2020-07641")["abstract"],
-                )
-            ]
-        )
+    store_full_text_only(home, "synthetic-2", real("2020-07641")["abstract"])
     with monkeypatch.context() as older:
         older.setattr(nlp.watch, "MATCHER_VERSION", 1)
         older.setattr(nlp.watch, "TEXT_FIELDS", ("title", "action", "abstract", "body_text"))
