@@ -46,10 +46,22 @@ def _errors() -> Iterator[None]:
         yield
     except BrokenPipeError:
         raise
+    except UnicodeEncodeError as exc:  # an argument of bytes that are not UTF-8 (`ai\xff`)
+        raise _error(f"not valid UTF-8 text: {_undecoded(exc.object)}") from None
     except (ConfigError, ArchiveError, QueryError, ValueError, OSError) as exc:
         raise _error(str(exc) or repr(exc)) from None
     except OverflowError as exc:  # a date or number past what dates or SQLite hold: 9999-12-31
         raise _error(f"out of range: {exc}") from None
+
+
+def _undecoded(text: str) -> str:
+    """`text` that holds undecodable bytes (Python keeps them as lone surrogates), quoted with
+    those bytes as `\\xff` escapes."""
+    try:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # surrogates that stand for no byte: escaped as they are
+        shown = ascii(text)[1:-1]
+    return f"'{shown}'"
 
 
 def _error(message: str) -> click.ClickException:

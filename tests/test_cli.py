@@ -4,6 +4,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -365,3 +367,23 @@ def test_a_value_past_the_calendar_or_sqlite_is_one_line(home, args, reason):
     assert result.exit_code == 1, result.output
     assert result.output.count("\n") == 1
     assert error_line(result) == f"Error: out of range: {reason}"
+
+
+@pytest.mark.parametrize(
+    ("argument", "shown"),
+    [(b"ai\xff", "'ai\\xff'"), (b"a\xed\xa0\x80", "'a\\xed\\xa0\\x80'")],
+)
+@pytest.mark.parametrize("command", ["search", "show"])
+def test_an_argument_that_is_not_utf8_is_named_in_one_line(home, command, argument, shown):
+    """A query typed in a Latin-1 terminal reached the archive as bytes Python cannot encode:
+    `Error: 'utf-8' codec can't encode character '\\udcff' in position 2: surrogates not
+    allowed`. The line now says what is wrong and shows the bytes as the user typed them."""
+    invoke("import", str(GOOD))
+    run = subprocess.run(
+        [sys.executable, "-c", "from regwatch.cli import main; main()", command.encode(), argument],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert run.returncode == 1
+    assert run.stdout == b""
+    assert run.stderr.decode() == f"Error: not valid UTF-8 text: {shown}\n"
