@@ -307,6 +307,8 @@ def show(
     from archive import QueryError
     from regwatch.inert import http_url
 
+    if not document.strip():
+        raise QueryError("no document number given: name one, as 2024-12345")
     with _reading(config, reader) as archive:
         found = archive.document(document, source, today.isoformat() if today else None)
     if found is None:
