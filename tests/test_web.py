@@ -394,6 +394,10 @@ def test_browser_search_filter_and_open_a_document(server) -> None:
         page.keyboard.press("Enter")
         page.wait_for_selector("article.hit")
         before = page.locator("section p").first.inner_text()
+        first_hit = page.locator("article.hit h2 a").first.bounding_box()
+        assert first_hit["y"] + first_hit["height"] <= 844  # results on the first screen
+        page.get_by_role("link", name="narrow the results").click()  # the facets, after them
+        page.wait_for_url("**#narrow")
         page.get_by_role("link", name="semiconductors", exact=True).click()
         page.wait_for_selector("text=sub_tag: semiconductors ✕")
         after = page.locator("section p").first.inner_text()
