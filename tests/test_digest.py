@@ -241,6 +241,45 @@ def test_a_word_of_thousands_of_letters_keeps_the_digest_as_wide_as_the_window(a
         browser.close()
 
 
+CUT_WORDS = """[...document.querySelectorAll("table.grid th")].flatMap((th) => {
+  const style = getComputedStyle(th);
+  const room = th.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const pen = document.createElement("canvas").getContext("2d");
+  pen.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  return th.textContent.split(/\\s+|(?<=_)/).filter((w) => pen.measureText(w).width > room + 1);
+})"""
+
+
+def test_the_health_tables_cut_no_header_word_in_two(archive):
+    """The source-health tables of the HTML digest cut their headers anywhere, as a long title
+    may be cut: `documen|ts`, `watermar|k`, `federal_regi|ster held`. Measured in Chromium at
+    800 pixels: every header word (a source name may break after `_`) fits its column."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip(f"browser test skipped: {chromium} is not installed (.ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser test skipped")
+    add(archive, "2026-10004", "2026-11-17", "Rule", ["export_control"])
+    sources = ("bis", "csl", "ecfr", "federal_register", "federal_register_fulltext")
+    for source in (*sources, "federal_register_pi", "ntia"):
+        archive.log_crawl(
+            source,
+            started_at="2026-11-20T07:00:00.000000Z",
+            finished_at="2026-11-20T07:01:00.000000Z",
+            ok=True,
+            stats={},
+        )
+    html = render(build_digest(archive, WEEK)).html
+    with sync_api.sync_playwright() as play:
+        browser = play.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--headless", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 800, "height": 600})
+        page.set_content(html)
+        assert page.get_by_text("federal_register_fulltext held").is_visible()
+        assert page.evaluate(CUT_WORDS) == []
+        browser.close()
+
+
 def test_source_health_banner_after_a_failed_crawl_and_a_lagging_watermark(archive):
     add(archive, "2026-10001", "2026-11-17", "Both rule", ["ai", "export_control"])
     archive.log_crawl(
