@@ -17,6 +17,7 @@ from digests.render import render, write
 from digests.select import build_digest
 from regwatch.config import ConfigError, load_config, smtp_password
 from regwatch.importer import import_records
+from tests.browser import chromium_page
 
 WEEK = iso_week("2026-W47")  # 2026-11-16 .. 2026-11-22
 
@@ -217,10 +218,6 @@ def test_an_agency_name_with_control_characters_keeps_the_counts_table_whole(arc
 def test_a_word_of_thousands_of_letters_keeps_the_digest_as_wide_as_the_window(archive):
     """A synthetic title and agency name of thousands of unbroken letters made the HTML digest
     42,000 pixels wide: every other item was read by scrolling sideways. Measured in Chromium."""
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip(f"browser test skipped: {chromium} is not installed (.ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="browser test skipped")
     add(
         archive,
         "2026-10003",
@@ -230,15 +227,10 @@ def test_a_word_of_thousands_of_letters_keeps_the_digest_as_wide_as_the_window(a
         record={"agencies": [{"name": f"Agency{'Q' * 500}"}]},
     )
     html = render(build_digest(archive, WEEK)).html
-    with sync_api.sync_playwright() as play:
-        browser = play.chromium.launch(
-            executable_path=str(chromium), args=["--no-sandbox", "--headless", "--disable-gpu"]
-        )
-        page = browser.new_page(viewport={"width": 800, "height": 600})
+    with chromium_page(800, 600) as page:
         page.set_content(html)
         assert page.get_by_text("Unbroken WWW").first.is_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 800
-        browser.close()
 
 
 CUT_WORDS = """[...document.querySelectorAll("table.grid th")].flatMap((th) => {
@@ -254,10 +246,6 @@ def test_the_health_tables_cut_no_header_word_in_two(archive):
     """The source-health tables of the HTML digest cut their headers anywhere, as a long title
     may be cut: `documen|ts`, `watermar|k`, `federal_regi|ster held`. Measured in Chromium at
     800 pixels: every header word (a source name may break after `_`) fits its column."""
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip(f"browser test skipped: {chromium} is not installed (.ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="browser test skipped")
     add(archive, "2026-10004", "2026-11-17", "Rule", ["export_control"])
     sources = ("bis", "csl", "ecfr", "federal_register", "federal_register_fulltext")
     for source in (*sources, "federal_register_pi", "ntia"):
@@ -269,15 +257,10 @@ def test_the_health_tables_cut_no_header_word_in_two(archive):
             stats={},
         )
     html = render(build_digest(archive, WEEK)).html
-    with sync_api.sync_playwright() as play:
-        browser = play.chromium.launch(
-            executable_path=str(chromium), args=["--no-sandbox", "--headless", "--disable-gpu"]
-        )
-        page = browser.new_page(viewport={"width": 800, "height": 600})
+    with chromium_page(800, 600) as page:
         page.set_content(html)
         assert page.get_by_text("federal_register_fulltext held").is_visible()
         assert page.evaluate(CUT_WORDS) == []
-        browser.close()
 
 
 def test_source_health_banner_after_a_failed_crawl_and_a_lagging_watermark(archive):

@@ -26,9 +26,9 @@ from regwatch import steps
 from regwatch.config import load_config
 from regwatch.inert import ERROR_WIDTH, shorten
 from regwatch.web.app import create_app
+from tests.browser import chromium_page
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "synthetic-0004"
 ATOM = "{http://www.w3.org/2005/Atom}"
 UNBROKEN = {  # synthetic: words of thousands of letters, as a source may send
@@ -378,16 +378,7 @@ def server(config):
 
 
 def test_browser_search_filter_and_open_a_document(server) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser test skipped: {CHROMIUM} is not installed (.ci/run installs it)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="browser test skipped: no playwright"
-    )
-    with sync_api.sync_playwright() as play:
-        browser = play.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--headless", "--disable-gpu"]
-        )
-        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    with chromium_page(390, 844) as page:  # a phone
         page.goto(server + "/")
         page.wait_for_function("document.activeElement === document.getElementById('q')")
         page.keyboard.type("entity list")  # the query box has the focus
@@ -422,7 +413,6 @@ def test_browser_search_filter_and_open_a_document(server) -> None:
             page.goto(server + path)  # a word of 3,000 letters made the page 58,000 px wide
             assert page.get_by_text("Synthetic: Unbroken WWW").first.is_visible()
             assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, path
-        browser.close()
 
 
 def test_a_home_without_an_archive_is_a_503_never_no_matches(tmp_path):
