@@ -1,8 +1,9 @@
 """Registered spaCy factories of the regwatch tagger (importing this module registers them).
 
 Enters: a `Doc` made by `spacy.blank("en")`'s tokenizer whose `doc._.regwatch` is a `DocState`
-holding the `DocumentText` it was made from (fields and metadata); a plain `nlp("text")` is read
-as one field named "text".
+holding the `DocumentText` it was made from (fields in their plain form, metadata); a plain
+`nlp("text")` is read as one field named "text", as given. Evidence and mentions quote and locate
+what they found in the field as the document has it (`DocumentText.quote`).
 Leaves, on the Doc (`doc._.regwatch` is one object):
 - `regwatch_extractor`: `doc._.regwatch.entities` ({entity: [mention]}), `.dates`
   ({slot: ISO date}), `.date_evidence`, `doc.spans["regwatch_ids"]`.
@@ -93,26 +94,24 @@ class RegwatchExtractor(RuleFilesMixin):
         self._add_countries(doc, doc_text, entities)
         state.entities = entities
         state.dates, state.date_evidence = self._date_finder.find(doc_text)
-        offsets = {name: begin for name, begin, _ in doc_text.fields}
         doc.spans[self.spans_key] = [
             span
             for entity, mentions in entities.items()
             for m in mentions
-            if m["start"] is not None
-            and (span := _char_span(doc, offsets[m["field"]], m, entity)) is not None
+            if m["start"] is not None and (span := _char_span(doc, doc_text, m, entity)) is not None
         ]
         return doc
 
     def _add_countries(self, doc: Doc, doc_text: DocumentText, entities: dict) -> None:
         for match_id, start, end in self._country_matcher(doc):
             span, country = doc[start:end], self._country_of[match_id]
-            field, offset = doc_text.field_at(span.start_char)
+            field, begin, stop, quote = doc_text.quote(span.start_char, span.end_char)
             mention = {
                 "value": country["name"],
-                "text": span.text,
+                "text": quote,
                 "field": field,
-                "start": span.start_char - offset,
-                "end": span.end_char - offset,
+                "start": begin,
+                "end": stop,
                 "rule": country["id"],
             }
             if country.get("ambiguous"):
@@ -252,8 +251,8 @@ class RegwatchTagger(RuleFilesMixin):
         return {entity: mentions for entity, mentions in kept.items() if mentions}
 
 
-def _char_span(doc: Doc, offset: int, mention: dict, label: str) -> Span | None:
-    start, end = offset + mention["start"], offset + mention["end"]
+def _char_span(doc: Doc, doc_text: DocumentText, mention: dict, label: str) -> Span | None:
+    start, end = doc_text.text_span(mention["field"], mention["start"], mention["end"])
     return doc.char_span(start, end, label=label, alignment_mode="expand")
 
 
@@ -261,9 +260,8 @@ def _term_hit(
     span: Span, doc_text: DocumentText, vetoed_by: str | None, rule: str | None = None
 ) -> Hit:
     """A term match as a Hit of its own rule, or (with `rule`) of the negative that vetoed it."""
-    field, offset = doc_text.field_at(span.start_char)
-    start = span.start_char - offset
-    return Hit(rule or span.label_, field, span.text, start, start + len(span.text), 1.0, vetoed_by)
+    field, start, end, quote = doc_text.quote(span.start_char, span.end_char)
+    return Hit(rule or span.label_, field, quote, start, end, 1.0, vetoed_by)
 
 
 SENTENCE_ENDS = frozenset({".", "?", "!"})

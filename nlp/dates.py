@@ -50,11 +50,10 @@ class DateFinder:
                 dates[slot] = str(doc_text.meta[slot])
                 evidence.append({"slot": slot, "value": dates[slot], "source": "api"})
         for found in self._text_dates(doc_text.text, doc_text.meta):
-            place = doc_text.locate(found["start"], found["end"])
-            if place and found["slot"] not in dates:
-                field, offset = place
+            if doc_text.locate(found["start"], found["end"]) and found["slot"] not in dates:
+                field, start, end, quote = doc_text.quote(found["start"], found["end"])
                 dates[found["slot"]] = found["value"]
-                found.update(start=found["start"] - offset, end=found["end"] - offset)
+                found.update(text=quote, start=start, end=end)
                 evidence.append({**found, "source": field})
         return dates, evidence
 

@@ -7,28 +7,46 @@ that number's text, a list as its items joined with "; "; anything else (objects
 ignored. `agencies` may be API objects, plain strings or one string; `cfr_references` keep only
 objects with a `title` of at most three digits 0-9 and a `part`; identifier lists keep their
 string and number items.
+Each field is read in its plain form (`nlp.fold`: soft hyphens and zero-width characters removed,
+no-break spaces, typographic hyphens and full-width forms read as plain ones); what is found in it
+is quoted and located in the field as the document has it.
 Leaves: `DocumentText`: one string with every field laid end to end (whole: nothing is cut), the
-character span of each field inside it, and the metadata (CFR references, dates, identifiers) the
-components need; `split_text`, the pieces a text longer than spaCy's `max_length` is tokenized in;
-`DocState`, what the pipeline components write for one document (held by `doc._.regwatch`).
+character span of each field inside it, the fields whose plain form differs, and the metadata
+(CFR references, dates, identifiers) the components need; `DocumentText.quote` turns a span of
+the string into (field, offsets inside the field, text) as the document has them; `split_text`,
+the pieces a text longer than spaCy's `max_length` is tokenized in; `DocState`, what the pipeline
+components write for one document (held by `doc._.regwatch`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+from nlp.fold import Folded, fold
 
 FIELD_SEPARATOR = "\n\n"
 TITLE_DIGITS = 3  # a CFR title is 1 to 50: a longer number (or "²", a digit but not 0-9) is junk
 
 
+class Quote(NamedTuple):
+    """A span as the document has it: its field, offsets inside that field, and its text."""
+
+    field: str
+    start: int
+    end: int
+    text: str
+
+
 @dataclass(slots=True)
 class DocumentText:
-    """The concatenated text of a document and where each field sits in it."""
+    """The concatenated plain text of a document, where each field sits in it, and the fields
+    whose plain form differs from what the document holds (by name)."""
 
     text: str
     fields: list[tuple[str, int, int]]
     meta: dict[str, Any] = field(default_factory=dict)
+    folded: dict[str, Folded] = field(default_factory=dict)
 
     def field_at(self, start: int) -> tuple[str, int]:
         """Name of the field holding character `start`, and that field's offset in `text`."""
@@ -44,6 +62,24 @@ class DocumentText:
                 return (name, begin) if end <= stop else None
         return None
 
+    def quote(self, start: int, end: int) -> Quote:
+        """text[start:end] (lying in the field holding `start`) as the document has it."""
+        name, offset = self.field_at(start)
+        start, end = start - offset, end - offset
+        folded = self.folded.get(name)
+        if folded is None:
+            return Quote(name, start, end, self.text[offset + start : offset + end])
+        start, end = folded.source_span(start, end)
+        return Quote(name, start, end, folded.source[start:end])
+
+    def text_span(self, name: str, start: int, end: int) -> tuple[int, int]:
+        """Where [start, end) of field `name`, as the document has it, lies in `text`."""
+        begin = next(b for n, b, _ in self.fields if n == name)
+        folded = self.folded.get(name)
+        if folded is not None:
+            start, end = folded.plain_span(start, end)
+        return begin + start, begin + end
+
 
 @dataclass(slots=True)
 class DocState:
@@ -58,20 +94,26 @@ class DocState:
 
 
 def document_text(document: dict[str, Any], field_rules: list[dict[str, Any]]) -> DocumentText:
-    """Lay the fields named by `field_rules` end to end; keep the metadata the rules need."""
+    """Lay the plain form of the fields named by `field_rules` end to end; keep the metadata the
+    rules need."""
     if not isinstance(document, dict):
         raise TypeError(f"a document must be a JSON object, not {type(document).__name__}")
     values: list[str] = []
     spans: list[tuple[str, int, int]] = []
+    folded: dict[str, Folded] = {}
     offset = 0
     for rule in field_rules:
         name = rule["field"]
-        value = field_value(document, name)
+        read = fold(field_value(document, name))
+        value = read.plain
         if value:
             values.append(value)
             spans.append((name, offset, offset + len(value)))
             offset += len(value) + len(FIELD_SEPARATOR)
-    return DocumentText(FIELD_SEPARATOR.join(values), spans, document_meta(document))
+        if value is not read.source:
+            folded[name] = read
+    text = FIELD_SEPARATOR.join(values)
+    return DocumentText(text, spans, document_meta(document), folded)
 
 
 def field_value(document: dict[str, Any], name: str) -> str:

@@ -4,8 +4,9 @@ Enters: `DocumentText` (fields laid end to end, with the API metadata) and the r
 `patterns/identifiers.jsonl` (a rule with `requires_text` runs only where one of those literals
 occurs). Countries are matched on tokens by the spaCy component and added with `add_mention`.
 Leaves: `{entity: [mention, ...]}` where a mention is
-`{"value", "text", "field", "start", "end", "rule"}` (offsets inside the field; a match that
-straddles two fields is dropped), one mention per
+`{"value", "text", "field", "start", "end", "rule"}` (`value` read on the plain text, `text` and
+the offsets inside the field as the document has them; a match that straddles two fields is
+dropped), one mention per
 distinct value (the first), in reading order. API fields (`cfr_references`,
 `regulation_id_numbers`, `docket_ids`) join the same lists with `field` set to the API field name.
 """
@@ -51,13 +52,12 @@ class Extractor:
             if literals and not _any_in(literals, text):
                 continue
             for match in pattern.finditer(text):
-                place = doc_text.locate(match.start(), match.end())
-                if place is None:
+                if doc_text.locate(match.start(), match.end()) is None:
                     continue
-                field, offset = place
                 for mention in normalise(match, rule):
-                    mention.update(start=mention["start"] - offset, end=mention["end"] - offset)
-                    yield rule["entity"], {**mention, "field": field, "rule": rule["id"]}
+                    field, start, end, quote = doc_text.quote(mention["start"], mention["end"])
+                    mention.update(text=quote, start=start, end=end, field=field, rule=rule["id"])
+                    yield rule["entity"], mention
 
     @staticmethod
     def _api_mentions(meta: dict[str, Any]) -> Iterator[tuple[str, Mention]]:

@@ -4,7 +4,8 @@ Enters: the JSON-lines files in `nlp/patterns/` (one rule per line, each with an
 against `nlp/schema.py` when loaded.
 Leaves: `RuleSet`, the rules grouped by the file family that consumes them (or `RuleError`,
 a `ValueError` naming file and line; a file that is not UTF-8 is a `ValueError` naming it), and
-`rules_version`, a short hash that changes whenever a rule, a threshold or the code version changes.
+`rules_version`, a short hash that changes whenever a rule, a threshold, the character table of
+`nlp/fold.py` or the code version changes.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nlp.fold import fold_version
 from nlp.schema import Located, RuleError, validate
 from regwatch.jsonl import data_text
 
-CODE_VERSION = "2"
+CODE_VERSION = "3"  # 3: fields are read in their plain form (nlp/fold.py)
 PATTERNS_DIR = Path(__file__).with_name("patterns")
 # File family (the file name before the first "_" or ".") -> RuleSet attribute.
 FAMILIES = ("tags", "fields", "terms", "negatives", "context", "identifiers", "countries", "dates")
@@ -97,6 +99,9 @@ def write_jsonl(path: Path, rules: list[dict[str, Any]]) -> None:
 
 
 def rules_version(rules: RuleSet, thresholds: dict[str, float]) -> str:
-    """`<code version>+<hash of every rule and threshold>`: a new value means re-tag documents."""
-    content = json.dumps([asdict(rules), thresholds], sort_keys=True, ensure_ascii=False)
+    """`<code version>+<hash of every rule, threshold and the character table of nlp.fold>`: a new
+    value means re-tag documents."""
+    content = json.dumps(
+        [asdict(rules), thresholds, fold_version()], sort_keys=True, ensure_ascii=False
+    )
     return f"{CODE_VERSION}+{hashlib.sha256(content.encode()).hexdigest()[:12]}"

@@ -1,0 +1,176 @@
+"""Invisible and look-alike characters that real sources put in text (soft hyphens from Federal
+Register HTML, zero-width spaces, no-break spaces, typographic hyphens, full-width forms) change
+neither tags nor extracted identifiers, and every offset and quote still points into the text as
+the user has it; the character table is checked when loaded.
+
+Enters: the real titles and abstracts of tests/fixtures/nlp/real_documents.jsonl, each disguised
+the way a source does it.
+Leaves: pass/fail.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nlp import TagResult, load_tagger
+from nlp.document import field_value
+from nlp.fold import FoldError, load_fold_table
+from nlp.tagger import Tagger
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REAL = [
+    json.loads(line)
+    for line in (FIXTURES / "nlp" / "real_documents.jsonl").read_text().splitlines()
+]
+TEXT_FIELDS = ("title", "abstract")
+
+
+def _every_word(mark: str) -> Callable[[str], str]:
+    return lambda text: re.sub(r"(?<=\w)(?= )", mark, text)
+
+
+# Each way a source disguises a text; undoing it gives the plain text back.
+DISGUISES: dict[str, Callable[[str], str]] = {
+    "soft hyphens inside long words": lambda text: re.sub(r"(\w{4})(?=\w{4})", "\\1\u00ad", text),
+    "zero-width space after words": _every_word("\u200b"),
+    "zero-width joiner after words": _every_word("\u200d"),
+    "zero-width non-joiner after words": _every_word("\u200c"),
+    "word joiner after words": _every_word("\u2060"),
+    "byte order mark after words": _every_word("\ufeff"),
+    "no-break spaces": lambda text: text.replace(" ", "\u00a0"),
+    "narrow no-break spaces": lambda text: text.replace(" ", "\u202f"),
+    "non-breaking hyphens": lambda text: text.replace("-", "\u2011"),
+    "typographic hyphens": lambda text: text.replace("-", "\u2010"),
+    "full-width forms": lambda text: "".join(
+        chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return load_tagger()
+
+
+def disguised(document: dict[str, Any], disguise: Callable[[str], str]) -> dict[str, Any]:
+    return {k: disguise(v) if k in TEXT_FIELDS and v else v for k, v in document.items()}
+
+
+def without_places(result: TagResult) -> dict[str, Any]:
+    """The result with every quote and offset left out: what must not change at all."""
+    drop = {"text", "start", "end"}
+
+    def strip(items: list[dict]) -> list[dict]:
+        return [{k: v for k, v in item.items() if k not in drop} for item in items]
+
+    return {
+        "tags": result.tags,
+        "scores": result.scores,
+        "evidence": {tag: strip(items) for tag, items in result.evidence.items()},
+        "entities": {entity: strip(items) for entity, items in result.entities.items()},
+        "dates": result.dates,
+    }
+
+
+def places(result: TagResult) -> list[tuple[str, int, int, str]]:
+    """(field, start, end, quote) of every evidence item, entity mention and text date."""
+    items = [e for tag in result.evidence.values() for e in tag]
+    items += [m for mentions in result.entities.values() for m in mentions]
+    return [
+        (item.get("field") or item["source"], item["start"], item["end"], item["text"])
+        for item in items
+        if item.get("start") is not None
+    ]
+
+
+@pytest.mark.parametrize("disguise", DISGUISES.values(), ids=DISGUISES.keys())
+def test_disguised_real_documents_tag_and_extract_as_the_plain_ones(
+    tagger: Tagger, disguise: Callable[[str], str]
+) -> None:
+    for document in REAL:
+        shown = disguised(document, disguise)
+        plain, found = tagger.tag(document), tagger.tag(shown)
+        assert without_places(found) == without_places(plain), document["document_number"]
+        assert len(places(found)) == len(places(plain))
+        for field, start, end, quote in places(found):
+            assert field_value(shown, field)[start:end] == quote, document["document_number"]
+
+
+# Real sentences (BIS rules, 2023-2025) with one character as a source wrote it.
+SENTENCES = [
+    ("artificial intel\u00adligence", "ai", None, None),
+    ("export\u200b controls", "export_control", None, None),
+    ("Export Administra\u2060tion Regulations", "export_control", None, None),
+    ("ECCN\u00a03A090", None, "eccns", "3A090"),
+    ("ECCN \ufeff3A090", None, "eccns", "3A090"),
+    ("ECCN \uff13\uff21\uff10\uff19\uff10", None, "eccns", "3A090"),
+    ("ECCN 3A\u00ad090", None, "eccns", "3A090"),
+    ("15\u00a0CFR\u202f744", None, "cfr", "15 CFR 744"),
+    ("RIN 0694\u2011AJ90", None, "rins", "0694-AJ90"),
+    ("Docket No. BIS\u20102024\u20100047", None, "dockets", "BIS-2024-0047"),
+]
+SENTENCE = (
+    "This rule revises the {} provisions that apply to advanced computing items and to "
+    "integrated circuits destined for certain countries."
+)
+
+
+@pytest.mark.parametrize(("written", "tag", "entity", "value"), SENTENCES)
+def test_a_term_or_identifier_behind_one_hidden_character_is_found_and_quoted_as_written(
+    tagger: Tagger, written: str, tag: str | None, entity: str | None, value: str | None
+) -> None:
+    abstract = SENTENCE.format(written)
+    result = tagger.tag({"title": "Revisions to License Requirements", "abstract": abstract})
+    start = abstract.index(written)
+    if tag:
+        assert tag in result.tags
+        quotes = [e for e in result.evidence[tag] if e["start"] == start]
+        assert [abstract[e["start"] : e["end"]] for e in quotes] == [written]
+    if entity:
+        (mention,) = result.entities[entity]
+        assert mention["value"] == value
+        assert abstract[mention["start"] : mention["end"]] == mention["text"]
+        assert mention["text"].endswith(written[-3:])
+
+
+def test_en_dash_ranges_still_name_both_ends(tagger: Tagger) -> None:
+    abstract = "Items classified under ECCNs 3A090\u20133A092 and 15 CFR 744\u2013746."
+    result = tagger.tag({"title": "Revisions", "abstract": abstract})
+    assert [m["value"] for m in result.entities["eccns"]] == ["3A090", "3A092"]
+    assert [m["value"] for m in result.entities["cfr"]] == ["15 CFR 744"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "x", "first": "U+00A0", "last": "U+00A0"}', "reads_as or compatibility"),
+        ('{"first": "U+00A0", "last": "U+00A0", "reads_as": " "}', "needs an 'id'"),
+        ('{"id": "x", "first": "00A0", "last": "U+00A0", "reads_as": " "}', "U+XXXX"),
+        ('{"id": "x", "first": "U+0041", "last": "U+0041", "reads_as": "a"}', "non-ASCII"),
+        ('{"id": "x", "first": "U+00AD", "last": "U+00A0", "reads_as": ""}', "non-ASCII"),
+        ('{"id": "x", "first": "U+2013", "last": "U+2013", "reads_as": "--"}', "one ASCII"),
+        ('{"id": "x", "first": "U+00E9", "last": "U+00E9", "compatibility": true}', "ASCII"),
+        ('{"id": "x", "first": "U+200B", "last": "U+200B", "reads_as": "", "typo": 1}', "an entry"),
+        ('{"id": "soft_hyphen", "first": "U+2060", "last": "U+2060", "reads_as": ""}', "duplicate"),
+        ('{"id": "x", "first": "U+00AD", "last": "U+00AD", "reads_as": "-"}', "an earlier line"),
+        ("{not json", "invalid JSON"),
+    ],
+)
+def test_the_character_table_is_checked_when_loaded(tmp_path: Path, line: str, message: str):
+    table = tmp_path / "characters.jsonl"
+    good = '{"id": "soft_hyphen", "first": "U+00AD", "last": "U+00AD", "reads_as": ""}'
+    table.write_text(f"{good}\n{line}\n", encoding="utf-8")
+    with pytest.raises(FoldError, match=f"^characters.jsonl line 2: .*{re.escape(message)}"):
+        load_fold_table(table)
+
+
+def test_the_shipped_character_table_loads_and_keeps_en_dashes() -> None:
+    table = load_fold_table()
+    assert table.reads["\u00ad"] == "" and table.reads["\uff13"] == "3"
+    assert "\u2013" not in table.reads and "\u2014" not in table.reads
