@@ -5,13 +5,13 @@ normalises one: ECCNs with an optional trailing `*`, counterparty names with an 
 CFR sections or parts such as `15 CFR 744.23`, license exceptions, country groups such as `D:5`,
 free terms), a fuzzy-match threshold, then documents with the Federal Register API's field names
 and the tagger's extracted `entities`.
-Leaves: `WatchList` (its `fingerprint` changes when an item, the threshold, the name rules or
-`MATCHER_VERSION` change; notes do not count) and, from `WatchList.match`, hits as plain dicts —
-`kind`, `item` (the watched value, with its country), `matched` (what the document says), `field`,
-`start`,
-`end` (offsets in that field; None for API fields), `text`, `quote` (the sentence around it) and
-`score` — one per watched item and matched value, in reading order. `WatchError` (a `ValueError`
-starting with the item's origin, e.g. `watch.eccns[1]` or `watch.csv line 4`) for a bad item.
+Leaves: `WatchList` (its `fingerprint` changes when an item, the threshold, the name rules, the
+character table of `nlp.fold` or `MATCHER_VERSION` change; notes do not count) and, from
+`WatchList.match`, hits as plain dicts — `kind`, `item` (the watched value, with its country),
+`matched` (what the document says), `field`, `start`, `end` (offsets in that field; None for API
+fields), `text`, `quote` (the sentence around it) and `score` — one per watched item and matched
+value, in reading order. `WatchError` (a `ValueError` starting with the item's origin, e.g.
+`watch.eccns[1]` or `watch.csv line 4`) for a bad item.
 
 Matching: an ECCN matches the document's ECCNs with paragraphs ignored either way (`4A090`
 matches `4A090.a`; `4A090.a` matches a mention of `4A090`); `3A090*` matches every ECCN starting
@@ -21,6 +21,10 @@ another title); a CFR part matches the part and its sections. License exceptions
 groups match the extracted ones; a term matches as a phrase, case ignored. A counterparty is
 found in the text by `watchnames.NameIndex`; its country, when given, must agree: if the hit's
 sentence names countries (else, if the document does), the watched one must be among them.
+Names and terms are looked for in the plain form of each field and of each watched value
+(`nlp.fold`: soft hyphens and zero-width characters removed, no-break spaces, typographic hyphens
+and full-width forms read as plain ones); `matched` is the plain form, `text`, `start`, `end` and
+`quote` are those of the field as the document has it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import Any
 
 import pycountry
 
+from nlp.fold import Folded, fold, fold_version
 from nlp.watchnames import NameHit, NameIndex, NameRules, load_name_rules
 from regwatch.jsonl import data_file
 
@@ -44,8 +49,9 @@ KINDS = ("eccn", "counterparty", "cfr", "license_exception", "country_group", "t
 TEXT_FIELDS = ("title", "action", "abstract", "body")
 DEFAULT_THRESHOLD = 90
 # Raised when matching finds what it did not before (2: the full text, `body`, is read), so the
-# fingerprint changes and the next tag run re-matches the documents of `watch.rematch_days`.
-MATCHER_VERSION = 2
+# fingerprint changes and the next tag run re-matches the documents of `watch.rematch_days`
+# (3: names and terms are found behind invisible and look-alike characters, `nlp.fold`).
+MATCHER_VERSION = 3
 ECCN = re.compile(r"^[0-9][A-EY][0-9]{3}(?:\.[a-z0-9]{1,3})*$")
 ECCN_PREFIX = re.compile(r"^[0-9](?:[A-EY](?:[0-9]{1,3}(?:\.[a-z0-9]{1,3})*)?)?$")
 CFR = re.compile(
@@ -105,7 +111,7 @@ def watch_item(
         raise WatchError(f"{origin}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not isinstance(value, str) or not value.strip():
         raise WatchError(f"{origin}: the {kind} is empty")
-    text = " ".join(value.split())
+    text = " ".join(fold(value).plain.split())
     country = country.strip() if isinstance(country, str) and country.strip() else None
     if country is not None and kind != "counterparty":
         raise WatchError(f"{origin}: only a counterparty takes a country")
@@ -192,7 +198,8 @@ class WatchList:
         terms = self._by_kind["term"]
         self._terms = _alternation([t.value for t in terms]) if terms else None
         content = [[i.kind, i.value, i.country] for i in self.items]
-        digest = json.dumps([content, threshold, rules.version, MATCHER_VERSION], sort_keys=True)
+        versions = [rules.version, fold_version(), MATCHER_VERSION]
+        digest = json.dumps([content, threshold, *versions], sort_keys=True)
         self.fingerprint = hashlib.sha256(digest.encode()).hexdigest()[:16]
 
     def __bool__(self) -> bool:
@@ -204,13 +211,14 @@ class WatchList:
             return []
         entities = entities if isinstance(entities, dict) else {}
         texts = {f: document.get(f) for f in TEXT_FIELDS if isinstance(document.get(f), str)}
+        plain = {field: fold(text) for field, text in texts.items()}
         hits = [
             *self._eccns(entities),
             *self._cfr(entities),
             *self._codes("license_exception", entities.get("license_exceptions")),
             *self._codes("country_group", entities.get("country_groups")),
-            *self._counterparties(texts, entities),
-            *self._term_hits(texts),
+            *self._counterparties(plain, entities),
+            *self._term_hits(plain),
         ]
         seen, unique = set(), []
         for hit in hits:
@@ -230,13 +238,14 @@ class WatchList:
         hits, seen = [], set()
         for n, name in enumerate(names):
             field = "listed name" if n == 0 else "alternate name"
-            for found in self._names.find(name, title=True):
+            read = fold(name)
+            for found in self._names.find(read.plain, title=True):
                 item = self._by_kind["counterparty"][found.name]
                 if item.country and codes and iso_code(item.country) not in codes:
                     continue
                 if item.label not in seen:
                     seen.add(item.label)
-                    mention = _place(field, name, found.start, found.end)
+                    mention = _place(field, read, found.start, found.end)
                     hit = _hit(item, mention, round(found.score, 1))
                     hits.append({**hit, "quote": " ".join(name.split())})
         return hits
@@ -262,24 +271,24 @@ class WatchList:
                     yield _hit(item, mention)
 
     def _counterparties(
-        self, texts: dict[str, str], entities: dict[str, Any]
+        self, texts: dict[str, Folded], entities: dict[str, Any]
     ) -> Iterable[dict[str, Any]]:
         if not self._by_kind["counterparty"]:
             return
         named = {m["value"] for m in _mentions(entities.get("countries"))}
         for field, text in texts.items():
-            for found in self._names.find(text, title=field == "title"):
+            for found in self._names.find(text.plain, title=field == "title"):
                 item = self._by_kind["counterparty"][found.name]
                 mention = _place(field, text, found.start, found.end)
-                if item.country and not _country_agrees(item.country, named, text, found):
+                if item.country and not _country_agrees(item.country, named, text.plain, found):
                     continue
                 yield _hit(item, mention, round(found.score, 1))
 
-    def _term_hits(self, texts: dict[str, str]) -> Iterable[dict[str, Any]]:
+    def _term_hits(self, texts: dict[str, Folded]) -> Iterable[dict[str, Any]]:
         if self._terms is None:
             return
         for field, text in texts.items():
-            for found in self._terms.finditer(text):
+            for found in self._terms.finditer(text.plain):
                 item = self._by_kind["term"][int(found.lastgroup[1:])]
                 yield _hit(item, _place(field, text, found.start(), found.end()))
 
@@ -331,9 +340,11 @@ def _mentions(found: Any) -> Iterable[dict[str, Any]]:
             yield mention
 
 
-def _place(field: str, text: str, start: int, end: int) -> dict[str, Any]:
-    return {"value": text[start:end], "text": text[start:end], "field": field, "start": start,
-            "end": end}  # fmt: skip
+def _place(field: str, text: Folded, start: int, end: int) -> dict[str, Any]:
+    """A match on the plain text: its plain value, and where and how the source has it."""
+    begin, stop = text.source_span(start, end)
+    return {"value": text.plain[start:end], "text": text.source[begin:stop], "field": field,
+            "start": begin, "end": stop}  # fmt: skip
 
 
 def _hit(item: WatchItem, mention: dict[str, Any], score: float = 100.0) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """Invisible and look-alike characters that real sources put in text (soft hyphens from Federal
 Register HTML, zero-width spaces, no-break spaces, typographic hyphens, full-width forms) change
-neither tags nor extracted identifiers, and every offset and quote still points into the text as
-the user has it; the character table is checked when loaded.
+neither tags nor extracted identifiers nor watch-list hits, and every offset and quote still
+points into the text as the user has it.
 
-Enters: the real titles and abstracts of tests/fixtures/nlp/real_documents.jsonl, each disguised
-the way a source does it.
+Enters: the real titles and abstracts of tests/fixtures/nlp/real_documents.jsonl and
+tests/fixtures/watch/real_abstracts.jsonl, each disguised the way a source does it.
 Leaves: pass/fail.
 """
 
@@ -22,6 +22,7 @@ from nlp import TagResult, load_tagger
 from nlp.document import field_value
 from nlp.fold import FoldError, load_fold_table
 from nlp.tagger import Tagger
+from nlp.watch import WatchList, watch_item
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL = [
@@ -144,6 +145,40 @@ def test_en_dash_ranges_still_name_both_ends(tagger: Tagger) -> None:
     result = tagger.tag({"title": "Revisions", "abstract": abstract})
     assert [m["value"] for m in result.entities["eccns"]] == ["3A090", "3A092"]
     assert [m["value"] for m in result.entities["cfr"]] == ["15 CFR 744"]
+
+
+def watch_document() -> dict[str, Any]:
+    path = FIXTURES / "watch" / "real_abstracts.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(d for d in map(json.loads, lines) if d["document_number"] == "2020-03144")
+
+
+WATCHED = [
+    ("counterparty", "HUAWEI TECHNOLOGIES CO., LTD", "China"),
+    ("term", "temporary general license", None),
+]
+
+
+@pytest.mark.parametrize("disguise", DISGUISES.values(), ids=DISGUISES.keys())
+def test_watch_list_finds_names_and_terms_behind_hidden_characters(
+    tagger: Tagger, disguise: Callable[[str], str]
+) -> None:
+    watch = WatchList([watch_item(*item) for item in WATCHED])
+    document = watch_document()
+    shown = disguised(document, disguise)
+    plain = watch.match(document, tagger.tag(document).entities)
+    found = watch.match(shown, tagger.tag(shown).entities)
+    assert [h["kind"] for h in plain] == ["term", "term", "counterparty"]
+    same = ("kind", "item", "matched", "field", "score")
+    assert [[h[k] for k in same] for h in found] == [[h[k] for k in same] for h in plain]
+    for hit in found:
+        assert shown[hit["field"]][hit["start"] : hit["end"]] == hit["text"]
+
+
+def test_a_watched_value_pasted_with_hidden_characters_is_read_plain() -> None:
+    pasted = watch_item("term", "temporary\u00a0general li\u00adcense\u200b")
+    assert pasted.value == "temporary general license"
+    assert watch_item("eccn", "\uff13A090").value == "3A090"
 
 
 @pytest.mark.parametrize(
