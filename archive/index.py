@@ -44,8 +44,8 @@ from archive.indexdir import (
 from archive.indexdoc import ROWS_SQL, SCHEMA, document, identified
 from archive.interrupts import held_back
 
-SCHEMA_VERSION = 4  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field;
-# 4: facet combination fields
+SCHEMA_VERSION = 5  # 2: title / abstract / body, stop-word pairs, filters; 3: pairs per field;
+# 4: facet combination fields; 5: text in its plain form (`nlp.fold`)
 WRITER_HEAP = 256_000_000
 WRITER_THREADS = 1
 LOCK_WAIT = 10.0  # seconds to wait for another process's index writer before leaving it behind

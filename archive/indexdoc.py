@@ -5,7 +5,9 @@ encoded for storing (`rows.Encoded`: a bulk import builds its documents in worke
 the row exists). Leaves: the index schema (`SCHEMA`) and the index document of a row,
 `document(row)`, or of an encoded publication, `encoded_document(item)` (without its id, which
 `identified` adds): both JSON text (`IndexWriter.add_json`; cheap to send between processes) of
-one `fields` of the values as stored, with three ranked text fields —
+one `fields` of the values as stored, with three ranked text fields in their plain form (`nlp.fold`:
+a soft hyphen or zero-width character inside a word no longer splits it, full-width forms and
+ligatures read as ASCII) —
 `title`, `abstract`, `body` (everything else people search: number, action, dates, agency names,
 CFR parts as "15 CFR 744", RINs, dockets, topics, body text) — with `title_pairs`,
 `abstract_pairs` and `body_pairs`, each field's adjacent pairs of common words (stop words and
@@ -35,6 +37,7 @@ from archive import rows
 from archive.agencies import keyword
 from archive.facets import COMBINATIONS, combinations
 from archive.rows import agency_names, loaded
+from nlp.fold import plain
 
 TAG_SEPARATOR = "\x1f"
 _json = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: the fastest encoder
@@ -226,6 +229,7 @@ def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
     doc: dict[str, list[Any]] = {"source": [source]}
     for name, text in (("title", title), ("abstract", abstract), ("body", body)):
         if text:
+            text = plain(text)
             doc[name] = [text]
             pairs = common_pairs(ANALYZER.analyze(text))
             if pairs:

@@ -28,6 +28,7 @@ from tantivy import Occur, Query
 from archive.errors import QueryError
 from archive.indexdoc import ANALYZER, STOP_WORDS, common_pairs
 from archive.records import iso_date
+from nlp.fold import plain
 
 # Ranked fields and their weights: a title word counts most, then the abstract, then the rest.
 FIELDS = (("title", 3.0), ("abstract", 1.5), ("body", 1.0))
@@ -63,6 +64,7 @@ def parse(text: str) -> list[Clause]:
     """Split user text into clauses; raise `QueryError` if it cannot be searched."""
     if not text or not text.strip():
         raise QueryError("empty query: type one or more words to search for")
+    text = plain(text)  # read as the index reads documents
     if text.count('"') % 2:
         raise QueryError('unbalanced quote: close the phrase with a second "')
     clauses = [c for m in PIECE_RE.finditer(text) if (c := _clause(m)) is not None]

@@ -32,6 +32,7 @@ from archive.index import SearchIndex
 from archive.indexdoc import TAG_SEPARATOR
 from archive.links import RELATED, decode
 from archive.rows import agency_names
+from nlp.fold import plain
 
 SORTS = ("relevance", "newest")
 SNIPPET_CHARS = 240
@@ -268,7 +269,7 @@ def snippet(
 ) -> str:
     """HTML fragment of the abstract (else the title) around the matched words, or its escaped
     start if none match."""
-    text = abstract or title
+    text = plain(abstract or title)  # as indexed: the matched words are found in it
     if snippets is not None:
         name = "abstract" if abstract else "title"
         fragment = snippets[name].snippet_from_doc(tantivy.Document(**{name: text})).to_html()

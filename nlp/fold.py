@@ -9,7 +9,8 @@ plain form (soft hyphens and zero-width characters dropped, no-break spaces read
 typographic hyphens as "-", full-width forms and ligatures as ASCII), and `source_span` /
 `plain_span`, which carry a span of one text to the other, so what is matched on the plain text
 is quoted and located in the text as the user has it. A text holding none of these characters is
-its own plain form (no copy, no offset table). `fold_version()` changes with the table.
+its own plain form (no copy, no offset table); `plain(text)` is that form alone. `fold_version()`
+changes with the table.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import hashlib
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -101,19 +102,18 @@ def fold_version() -> str:
     return _table().version
 
 
-@dataclass(frozen=True, slots=True)
 class Folded:
     """A text and its plain form; `pieces` are the runs whose length changed, as
-    (plain start, plain end, source start, source end), in order."""
+    (plain start, plain end, source start, source end), in order. (A plain class: made for every
+    field of every document, it costs a tenth of a frozen dataclass.)"""
 
-    source: str
-    plain: str
-    pieces: list[tuple[int, int, int, int]] = field(default_factory=list)
-    _starts: tuple[list[int], list[int]] = field(init=False, repr=False)  # plain, source
+    __slots__ = ("source", "plain", "pieces", "_starts")
 
-    def __post_init__(self) -> None:
-        starts = ([p[0] for p in self.pieces], [p[2] for p in self.pieces])
-        object.__setattr__(self, "_starts", starts)
+    def __init__(
+        self, source: str, plain: str, pieces: list[tuple[int, int, int, int]] | None = None
+    ) -> None:
+        self.source, self.plain, self.pieces = source, plain, pieces or []
+        self._starts = ([p[0] for p in pieces], [p[2] for p in pieces]) if pieces else ([], [])
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """Where plain[start:end] lies in the source (a folded run at its edge left out)."""
@@ -143,8 +143,15 @@ class Folded:
         return other_stop + (at - stop)
 
 
+def plain(text: str) -> str:
+    """`fold(text).plain`, without the offsets (what a search index or a query needs)."""
+    return text if text.isascii() else fold(text).plain
+
+
 def fold(text: str) -> Folded:
     """`text` with every character of the table read as its plain form."""
+    if text.isascii():  # most text, and O(1): the table folds only characters past ASCII
+        return Folded(text, text)
     table = _table()
     found = table.pattern.search(text)
     if found is None:
@@ -155,11 +162,11 @@ def fold(text: str) -> Folded:
     for run in table.pattern.finditer(text, found.start()):
         parts.append(text[done : run.start()])
         length += run.start() - done
-        plain = "".join(table.reads[c] for c in run.group())
-        if len(plain) != len(run.group()):
-            pieces.append((length, length + len(plain), run.start(), run.end()))
-        parts.append(plain)
-        length += len(plain)
+        read = "".join(table.reads[c] for c in run.group())
+        if len(read) != len(run.group()):
+            pieces.append((length, length + len(read), run.start(), run.end()))
+        parts.append(read)
+        length += len(read)
         done = run.end()
     parts.append(text[done:])
     return Folded(text, "".join(parts), pieces)

@@ -215,3 +215,28 @@ def test_hits_name_agencies_by_raw_name_when_unnamed_and_skip_blank_ones(tmp_pat
         assert not import_records(opened, [json.dumps(record)]).rejected
         (hit,) = opened.search(record["title"], limit=1)
     assert hit.agencies == ["DEFENSE DEPARTMENT", "Census Bureau"]
+
+
+def test_invisible_and_look_alike_characters_never_hide_a_word(tmp_path: Path) -> None:
+    """A soft hyphen (Federal Register full text marks hyphenation points with it) or a zero-width
+    space inside a word split it in the index: `intelligence` did not find `intel\\u00adligence`,
+    nor `3A090` its full-width form or `classification` the PDF ligature of `classiﬁcation`.
+    Documents are indexed, queries read and snippets cut in the plain form (synthetic records
+    made of a real one)."""
+    base = json.loads(FIXTURE.read_text(encoding="utf-8").splitlines()[0])
+    disguised = {
+        "SYN-1": ("Artificial Intel\u00adligence Chips", "Con\u200btrols on advanced chips."),
+        "SYN-2": ("Items Under \uff13\uff21\uff10\uff19\uff10", "Classi\ufb01cation review."),
+    }
+    records = [
+        {**base, "document_number": number, "title": title, "abstract": abstract}
+        for number, (title, abstract) in disguised.items()
+    ]
+    with Archive.open(tmp_path / "home") as archive:
+        assert not import_records(archive, [json.dumps(r) for r in records]).rejected
+        assert ids(archive.search("intelligence")) == ["SYN-1"]
+        assert ids(archive.search('"controls on advanced"')) == ["SYN-1"]
+        assert ids(archive.search("3A090")) == ["SYN-2"]
+        (hit,) = archive.search("classification")
+        assert hit.source_id == "SYN-2" and hit.snippet == "<b>Classification</b> review"
+        assert ids(archive.search("artificial intel\u00adligence")) == ["SYN-1"]  # pasted as is
