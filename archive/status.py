@@ -6,7 +6,8 @@ snapshots for `csl`, section changes for `ecfr`),
 how many are tagged (and how many of those are stale), the last crawl of each source, watermarks,
 database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`, every index
 file checked against its checksum), and
-how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), and the last
+how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), how many hold
+a JSON cell that cannot be read (damaged or hand-edited: with the first `FAILURES_SHOWN`), the last
 digest sent to each recipient list, the alerts of each route by state, the crawl ledger's newest
 days per source (listed against held), the full texts pending, fetched and failed, and the
 scheduler's heartbeat, newest run of each job and open source incidents.
@@ -14,7 +15,6 @@ scheduler's heartbeat, newest run of each job and open source incidents.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +26,18 @@ from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.ledger import LedgerDay, recent
 from archive.outbox import RouteCounts, counts
+from archive.rows import JSON_FIELDS, loaded
 from archive.scheduling import Heartbeat, Incident, JobRun, heartbeat, last_runs, open_incidents
 from archive.tagging import TagFailureRow, tag_failures
 
 FAILURES_SHOWN = 5
+# Documents a JSON cell of which (a stored list, or the tag result) is not JSON; NULL is none.
+DAMAGED_SQL = (
+    "SELECT p.source, p.source_id FROM publications p "
+    "LEFT JOIN tag_results t ON t.publication_id = p.id WHERE NOT ("
+    + " AND ".join(f"json_valid(COALESCE(p.{name}, '[]'))" for name in sorted(JSON_FIELDS))
+    + " AND json_valid(COALESCE(t.result, '{}'))) ORDER BY p.id"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,8 @@ class ArchiveStatus:
     index: IndexHealth
     tag_failures: int
     first_tag_failures: list[TagFailureRow]
+    damaged: int
+    first_damaged: list[tuple[str, str]]
     last_digests: dict[str, SentDigest]
     alerts: dict[str, RouteCounts]
     ledger: dict[str, list[LedgerDay]]
@@ -73,6 +83,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         "FROM tag_results t JOIN publications p ON p.id = t.publication_id"
     ).fetchone()
     failed, first_failed = tag_failures(conn, FAILURES_SHOWN)
+    damaged, first_damaged = _damaged(conn)
     return ArchiveStatus(
         documents=dict(conn.execute("SELECT source, COUNT(*) FROM publications GROUP BY source")),
         holdings=_holdings(conn),
@@ -87,6 +98,8 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         index=index_health(conn, index, verify=True),
         tag_failures=failed,
         first_tag_failures=first_failed,
+        damaged=damaged,
+        first_damaged=first_damaged,
         last_digests=last_sent(conn),
         alerts=counts(conn),
         ledger=recent(conn),
@@ -108,12 +121,23 @@ def _holdings(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
     }
 
 
+def _damaged(conn: sqlite3.Connection) -> tuple[int, list[tuple[str, str]]]:
+    """How many documents hold a JSON cell that cannot be read, and the first of them (one pass,
+    holding no more than those)."""
+    count, first = 0, []
+    for row in conn.execute(DAMAGED_SQL):
+        count += 1
+        if len(first) < FAILURES_SHOWN:
+            first.append(tuple(row))
+    return count, first
+
+
 def _last_crawls(conn: sqlite3.Connection) -> dict[str, CrawlRun]:
     rows = conn.execute(
         "SELECT source, started_at, finished_at, ok, stats FROM crawl_log "
         "WHERE id IN (SELECT MAX(id) FROM crawl_log GROUP BY source) ORDER BY source"
     )
     return {
-        source: CrawlRun(started, finished, bool(ok), json.loads(stats))
+        source: CrawlRun(started, finished, bool(ok), loaded(stats, dict) or {})
         for source, started, finished, ok, stats in rows
     }

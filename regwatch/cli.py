@@ -779,6 +779,13 @@ def _status_lines(report: Any, registered: list[str], scheduled: Iterator[str]) 
                 f"  {failure.source} {failure.source_id}: {failure.reason} "
                 f"({failure.failed_at}, model {failure.model_version})"
             )
+    if report.damaged:
+        yield (
+            f"{report.damaged} documents hold a stored value that cannot be read (damaged or "
+            "hand-edited; `regwatch show` names it): restore regwatch.db from a backup"
+        )
+        for source, source_id in report.first_damaged:
+            yield f"  {source} {source_id}"
 
 
 def _size(count: int) -> str:

@@ -228,3 +228,31 @@ def test_a_home_without_an_archive_is_one_line_for_readers_and_stays_empty(
         "`regwatch import` makes one"
     )
     assert not (tmp_path / "mistyped").exists()
+
+
+def test_status_names_the_documents_whose_stored_values_cannot_be_read(archive: Path) -> None:
+    """A hand-edited or damaged JSON cell was named only by `show` of that document (and a
+    damaged crawl-log entry stopped `status` itself): `status` now counts the documents holding
+    one and names the first, so an operator learns of it before a reader does."""
+    assert CliRunner().invoke(main, ["tag"]).exit_code == 0
+    with sqlite3.connect(archive) as conn:
+        conn.execute("UPDATE publications SET agencies = '[{broken' WHERE source_id = '2023-23055'")
+        conn.execute(
+            "UPDATE tag_results SET result = 'nope' WHERE publication_id = "
+            "(SELECT id FROM publications WHERE source_id = '2024-28270')"
+        )
+        conn.execute(
+            "INSERT INTO crawl_log (source, started_at, finished_at, ok, stats) "
+            "VALUES ('bis', '2026-01-01', '2026-01-01', 1, '{cut')"
+        )
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    at = lines.index(
+        "2 documents hold a stored value that cannot be read (damaged or hand-edited; "
+        "`regwatch show` names it): restore regwatch.db from a backup"
+    )
+    assert sorted(lines[at + 1 : at + 3]) == [
+        "  federal_register 2023-23055",
+        "  federal_register 2024-28270",
+    ]
