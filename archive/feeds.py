@@ -14,6 +14,7 @@ import sqlite3
 from typing import Any
 
 from archive.outbox import KEY_DATES
+from archive.rows import json_cell
 
 
 def route_entries(conn: sqlite3.Connection, route: str, limit: int) -> list[dict[str, Any]]:
@@ -33,7 +34,8 @@ def route_entries(conn: sqlite3.Connection, route: str, limit: int) -> list[dict
 
 def upcoming_dates(conn: sqlite3.Connection, since: str) -> list[dict[str, Any]]:
     """Key dates on or after `since` of documents carrying any tag, by date then document."""
-    paths = " OR ".join(f"json_extract(t.result, '$.dates.{kind}') >= :since" for kind in KEY_DATES)
+    result = json_cell("t.result")  # a tag result that cannot be read holds no dates
+    paths = " OR ".join(f"json_extract({result}, '$.dates.{kind}') >= :since" for kind in KEY_DATES)
     found = conn.execute(
         "SELECT p.source, p.source_id, p.title, p.url, p.version, p.updated_at, t.result "
         "FROM tag_results t JOIN publications p ON p.id = t.publication_id "

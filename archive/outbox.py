@@ -23,7 +23,8 @@ after it was alerted is one more "updated" alert (`withdrawn_at` in its payload)
 told of it, and so is one listed again after that (`relisted_at`). A screening-list party of a
 snapshot's delta touching the watch-list is an alert that names no publication (`publication_id`
 NULL; its `version` is the snapshot), to `watch` routes added before the snapshot was fetched,
-once per route, party and snapshot.
+once per route, party and snapshot. A stored agencies, source-record or tag-result cell that
+cannot be read (damaged or hand-edited) reads as empty: it stops no other document's alert.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from typing import Any
 from archive.agencies import agency_keys, keyword
 from archive.db import MARKS, rows_in, stamp, transaction, utc_now
 from archive.links import RELATED, decode
-from archive.rows import raw_record
+from archive.rows import loaded, stored_json
 from archive.rule_context import rule_context
 from archive.screening import ScreeningParty, citations, publications_citing
 
@@ -211,7 +212,7 @@ def enqueue_withdrawn(
     rows = []
     for pid, doc in docs.items():
         found = conn.execute("SELECT result FROM tag_results WHERE publication_id = ?", (pid,))
-        result = json.loads((found.fetchone() or ["{}"])[0])
+        result = _result((found.fetchone() or [None])[0])
         told = conn.execute(
             "SELECT DISTINCT route FROM alert_outbox WHERE publication_id = ?", (pid,)
         )
@@ -311,7 +312,7 @@ def backfill(conn: sqlite3.Connection, routes: Sequence[RouteFilter], stored_sin
         ).fetchall()
         rows = []
         for row in found:
-            doc, result = _doc(row), json.loads(row["result"])
+            doc, result = _doc(row), _result(row["result"])
             wanted = [r for r in routes if r.passes(doc, result)]
             rows += [_row(r.name, _with_context(conn, doc), result, "new", now) for r in wanted]
         return _insert(conn, rows)
@@ -329,14 +330,21 @@ def _documents(conn: sqlite3.Connection, pids: list[int]) -> dict[int, dict[str,
 
 
 def _doc(row: sqlite3.Row) -> dict[str, Any]:
+    """A document as alerts read it; a stored `agencies` or `raw` that cannot be read (a damaged
+    or hand-edited cell) reads as empty, so the alert says what can be read."""
     doc = {key: row[key] for key in row.keys() if key not in ("raw", "result")}  # noqa: SIM118
-    doc["agencies"] = json.loads(row["agencies"])
-    doc["pdf_url"] = raw_record(row["raw"]).get("pdf_url")
+    doc["agencies"] = stored_json("agencies", row["agencies"]) or []
+    doc["pdf_url"] = (stored_json("raw", row["raw"]) or {}).get("pdf_url")
     doc["related"] = [
         {key: link[key] for key in ("source", "source_id", "title", "url", "publication_date")}
         for link in decode(row["related"])
     ]
     return doc
+
+
+def _result(stored: str | None) -> dict[str, Any]:
+    """A stored tag result; {} (no tags: alerts no route) for one that cannot be read."""
+    return loaded(stored, dict) or {}
 
 
 def _with_context(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any]:

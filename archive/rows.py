@@ -280,6 +280,13 @@ def loaded(stored: Any, kind: type) -> Any:
     return value if isinstance(value, kind) else None
 
 
+def json_cell(column: str) -> str:
+    """SQL for the JSON column `column`, NULL where it is not valid JSON (a damaged or hand-edited
+    cell): `json_each`, `json_extract` and `json_array_length` over it then read nothing in that
+    row instead of failing the whole statement with "malformed JSON"."""
+    return f"IIF(json_valid({column}), {column}, NULL)"
+
+
 def publication(row: sqlite3.Row) -> Publication:
     """A stored row back as the `Publication` that wrote it."""
     stored = row_dict(row)

@@ -413,3 +413,32 @@ def test_run_exits_1_when_an_alert_failed_for_good(tmp_path, receivers, replay_s
     )
     assert "alerts: 0 sent, 0 to retry, 1 failed" in result.output
     assert result.exit_code == 1
+
+
+def test_a_damaged_cell_never_stops_the_alerts_of_the_other_documents(tmp_path, receivers):
+    """One stored agencies, source-record or tag-result cell that is not JSON (a damaged or
+    hand-edited row) stopped `alert --backfill-days` for every document with a bare parser
+    error; now the others are sent, the one with damaged agencies says what can be read, and
+    the one whose tag result cannot be read has no tags to alert on."""
+    receiver = receivers()
+    home = tmp_path / "home"
+    titles = ("Intact rule", "Agency-damaged rule", "Tag-damaged rule")
+    pubs = [publication(f"2023-8000{n}", title) for n, title in enumerate(titles)]
+    seed(home, pubs, routes=(), crawled=False)
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        conn.execute(
+            "UPDATE publications SET agencies = '[{broken', raw = X'00112233' "
+            "WHERE source_id = '2023-80001'"
+        )
+        conn.execute(
+            "UPDATE tag_results SET result = '{\"tags\": [' WHERE publication_id = "
+            "(SELECT id FROM publications WHERE source_id = '2023-80002')"
+        )
+    config = write_config(tmp_path, {"team": hook(receiver)})
+    result = invoke(config, "alert", "--backfill-days", "1")
+    assert result.exit_code == 0, result.output
+    assert "queued 2 older alerts (backfill)" in result.output and "2 sent" in result.output
+    sent = {r.body["message"].split("]")[0]: r.body["message"] for r in receiver.accepted}
+    assert sorted(sent) == ["[Agency-damaged rule", "[Intact rule"]
+    assert "Industry and Security Bureau" in sent["[Intact rule"]
+    assert "Industry and Security Bureau" not in sent["[Agency-damaged rule"]
