@@ -2,7 +2,8 @@
 
 Enters: an optional date range, tags and a limit; for a recipient list's digest, the list name,
 its period, its tag filter and when the list was first sent a digest. Leaves: dicts, newest first,
-holding every stored field (Federal Register names, JSON decoded, plus `id`, `version`,
+holding every stored field (Federal Register names, JSON decoded — a damaged or hand-edited
+cell reads as empty and stops no other row —, plus `id`, `version`,
 `first_seen`, `updated_at`) and the tag result: `tags`, `scores`, `evidence`, `entities`,
 `tag_dates` (the tagger's `dates`; the publication's own `dates` text keeps its name),
 `model_version`, `tagged_at`, `tags_stale` — all None for an untagged publication — and `related`
@@ -88,9 +89,11 @@ def _conditions(since: str | None, until: str | None, tags: Sequence[str]) -> tu
 
 
 def _item(row: sqlite3.Row) -> dict[str, Any]:
-    data = rows.row_dict(row)
+    """A listed publication; a stored cell that cannot be read (damaged or hand-edited) reads
+    as empty, so the rest of the document is listed."""
+    data, _ = rows.shown_row(row)
     stored = data.pop("tag_result")
-    result = json.loads(stored) if stored is not None else None
+    result = (rows.loaded(stored, dict) or {}) if stored is not None else None
     for key in ("content_hash", "change_seq"):
         data.pop(key)
     for key in ("tags", "scores", "evidence", "entities"):
@@ -174,7 +177,7 @@ def upcoming(
     sql = (
         f"{SELECT} WHERE p.publication_date BETWEEN ? AND ? "
         f"AND {HAS_TAG.format(marks=', '.join('?' * len(tags)))} "
-        f"AND EXISTS (SELECT 1 FROM json_each(t.result, '$.dates') "
+        f"AND EXISTS (SELECT 1 FROM json_each({rows.json_cell('t.result')}, '$.dates') "
         f"WHERE key IN ({slots}) AND value > ? AND value <= ?) {ORDER}"
     )
     args = [published_since, after, *tags, *DATE_SLOTS, after, until]
@@ -206,8 +209,9 @@ def tag_agency_rows(
     sql = (
         "SELECT p.publication_date, (SELECT json_group_array(tag) FROM publication_tags pt "
         f"WHERE pt.publication_id = p.id AND pt.tag IN ({', '.join('?' * len(primary))})), "
-        "(SELECT json_group_array(COALESCE(json_extract(a.value, '$.name'), "
-        "json_extract(a.value, '$.raw_name'))) FROM json_each(p.agencies) a) "
+        f"(SELECT json_group_array(COALESCE({rows.member_field('a', '$.name')}, "
+        f"{rows.member_field('a', '$.raw_name')})) "
+        f"FROM json_each({rows.json_cell('p.agencies')}) a) "
         "FROM publications p WHERE p.publication_date BETWEEN ? AND ?"
     )
     return [

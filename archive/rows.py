@@ -287,6 +287,12 @@ def json_cell(column: str) -> str:
     return f"IIF(json_valid({column}), {column}, NULL)"
 
 
+def member_field(alias: str, path: str) -> str:
+    """SQL for `path` in the `json_each` row `alias` when it holds an object, else NULL (a
+    string or number in a hand-edited list is not JSON `json_extract` could read)."""
+    return f"CASE {alias}.type WHEN 'object' THEN json_extract({alias}.value, '{path}') END"
+
+
 def publication(row: sqlite3.Row) -> Publication:
     """A stored row back as the `Publication` that wrote it."""
     stored = row_dict(row)

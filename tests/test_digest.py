@@ -401,3 +401,36 @@ def test_password_only_from_the_environment(tmp_path):
     ):
         smtp_password(config, environ={})
     assert smtp_password(config, environ={"REGWATCH_SMTP_PASSWORD": "pw"}) == "pw"
+
+
+def test_a_damaged_cell_never_stops_the_digest_of_the_other_documents(archive, tmp_path):
+    """One stored agencies, source-record or tag-result cell that is not JSON (a damaged or
+    hand-edited row) stopped the whole digest with "malformed JSON" or a bare parser error; now
+    every other document is listed, counted and dated, and the damaged ones with what can be
+    read."""
+    dates = {"comments_close_on": "2026-12-10"}
+    add(archive, "2026-10001", "2026-11-17", "Intact rule", ["export_control"], dates=dates)
+    add(archive, "2026-10002", "2026-11-18", "Agency-damaged rule", ["export_control"])
+    add(archive, "2026-10003", "2026-11-19", "Odd-agency rule", ["export_control"])
+    add(archive, "2026-10004", "2026-11-20", "Tag-damaged rule", ["export_control"], dates=dates)
+    with sqlite3.connect(tmp_path / "home" / "regwatch.db") as conn:
+        for number, column, value in (
+            ("2026-10002", "agencies", "'[{broken'"),
+            ("2026-10002", "raw", "X'00112233'"),
+            ("2026-10003", "agencies", """'["BIS", 3]'"""),
+        ):
+            sql = f"UPDATE publications SET {column} = {value} WHERE source_id = ?"
+            conn.execute(sql, [number])
+        conn.execute(
+            "UPDATE tag_results SET result = '{\"dates\": [' WHERE publication_id = "
+            "(SELECT id FROM publications WHERE source_id = '2026-10004')"
+        )
+    digest = build_digest(archive, WEEK)
+    listed = {i.title: i for s in digest.sections for i in s.items}
+    assert sorted(listed) == ["Agency-damaged rule", "Intact rule", "Odd-agency rule"]
+    assert listed["Intact rule"].agencies == ["Industry and Security Bureau"]
+    assert listed["Agency-damaged rule"].agencies == listed["Odd-agency rule"].agencies == []
+    assert [(u.day, u.item.title) for u in digest.upcoming] == [("2026-12-10", "Intact rule")]
+    assert digest.counts["total"] == 4
+    assert dict(digest.by_agency.rows)["Industry and Security Bureau"][-1] == 2
+    assert "Odd-agency rule" in render(digest).text
