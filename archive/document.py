@@ -167,7 +167,8 @@ def _holding(
         return []
     sql = (
         f"{SUMMARY} WHERE id IN ({', '.join('?' * len(ids))}) AND EXISTS "
-        f"(SELECT 1 FROM json_each({column}) WHERE value = ?) ORDER BY publication_date DESC"
+        f"(SELECT 1 FROM json_each({rows.json_cell(column)}) WHERE value = ?) "
+        "ORDER BY publication_date DESC"
     )
     return conn.execute(sql, (*ids, value)).fetchall()
 

@@ -34,7 +34,7 @@ from archive.db import MARKS, rows_in
 from archive.document import mentioning
 from archive.index import SearchIndex
 from archive.records import iso_date
-from archive.rows import loaded, stored_json
+from archive.rows import json_cell, loaded, stored_json
 from archive.sections import amending_publications, section_changes
 
 MAX_DOCUMENTS = 25
@@ -171,8 +171,10 @@ def _holders(
         return [], complete
     sql = (
         f"SELECT id FROM publications WHERE id IN ({', '.join('?' * len(ids))}) AND ("
-        f"EXISTS (SELECT 1 FROM json_each(regulation_id_numbers) WHERE value IN ({_marks(rins)})) "
-        f"OR EXISTS (SELECT 1 FROM json_each(docket_ids) WHERE value IN ({_marks(dockets)})))"
+        f"EXISTS (SELECT 1 FROM json_each({json_cell('regulation_id_numbers')}) "
+        f"WHERE value IN ({_marks(rins)})) "
+        f"OR EXISTS (SELECT 1 FROM json_each({json_cell('docket_ids')}) "
+        f"WHERE value IN ({_marks(dockets)})))"
     )
     return [r[0] for r in conn.execute(sql, [*ids, *rins, *dockets])], complete
 
@@ -310,10 +312,10 @@ def _candidates(conn: sqlite3.Connection, start: str, end: str) -> list[int]:
         "WHERE p.publication_date BETWEEN ? AND ? AND (p.publication_date BETWEEN ? AND ? "
         "OR p.effective_on BETWEEN ? AND ? OR p.comments_close_on BETWEEN ? AND ? "
         "OR substr(p.withdrawn_at, 1, 10) BETWEEN ? AND ? "
-        f"OR EXISTS (SELECT 1 FROM json_each(t.result, '$.dates') WHERE key IN ({slots}) "
-        "AND value BETWEEN ? AND ?)) "
-        "AND (json_array_length(p.regulation_id_numbers) > 0 "
-        "OR json_array_length(p.docket_ids) > 0 OR p.source = ?) "
+        f"OR EXISTS (SELECT 1 FROM json_each({json_cell('t.result')}, '$.dates') "
+        f"WHERE key IN ({slots}) AND value BETWEEN ? AND ?)) "
+        f"AND (json_array_length({json_cell('p.regulation_id_numbers')}) > 0 "
+        f"OR json_array_length({json_cell('p.docket_ids')}) > 0 OR p.source = ?) "
         "ORDER BY p.publication_date DESC, p.id DESC"
     )
     args = [lookback, filed_until, start, filed_until, *(start, end) * 3]

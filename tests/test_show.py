@@ -156,3 +156,21 @@ def test_search_lists_a_document_with_a_damaged_cell_among_the_others(damaged) -
         "federal_register synthetic-0001: stored agencies cannot be read (damaged): "
         "`regwatch show synthetic-0001` says more\n"
     )
+
+
+def test_show_of_a_document_sharing_a_rin_with_a_damaged_cell_lists_the_rest(damaged) -> None:
+    """A RIN cell of another document that is not JSON (a damaged or hand-edited row) failed
+    `show` of every document sharing that RIN with SQLite's "malformed JSON"; now it is shown,
+    and the damaged document is related by what can still be read (its citation)."""
+    with sqlite3.connect(damaged.home / "regwatch.db") as conn:
+        conn.execute(
+            "UPDATE publications SET regulation_id_numbers = 'not json' "
+            "WHERE source_id = 'synthetic-0001'"
+        )
+    result = CliRunner().invoke(
+        main, ["--config", str(damaged.source), "show", "synthetic-0002", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    (related,) = json.loads(result.stdout)["related"]
+    assert related["source_id"] == "synthetic-0001"
+    assert related["why"] == ["cited here: 90 FR 1234"]

@@ -14,6 +14,8 @@ Leaves: assertions on the ordered events a person sees in each output.
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -303,3 +305,30 @@ def test_steps_show_takes_the_day_that_splits_past_from_upcoming(config) -> None
         ("2026-08-28", "published as correction"),
         (COMPLIANCE, "compliance date"),
     ]
+
+
+def test_a_damaged_cell_never_stops_the_timeline_of_the_others(config, tmp_path) -> None:
+    """A RIN or tag-result cell that is not JSON (a damaged or hand-edited row) failed the
+    digest's rulemakings and `show` of every document of the rulemaking with SQLite's "malformed
+    JSON"; now each lists every event but the notice's (its RINs cannot be read)."""
+    home = tmp_path / "home"
+    shutil.copytree(config.home, home)
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        conn.execute(
+            "UPDATE publications SET regulation_id_numbers = 'nope' WHERE source_id = ?", [NOTICE]
+        )
+        conn.execute(
+            "UPDATE tag_results SET result = '[1' WHERE publication_id = "
+            "(SELECT id FROM publications WHERE source_id = '2026-03003')"
+        )
+    (tmp_path / "regwatch.toml").write_text(f'[archive]\nhome = "{home}"\n', encoding="utf-8")
+    damaged = load_config(tmp_path / "regwatch.toml", environ={})
+    with Archive.open(home, readonly=True) as archive:
+        digest = build_digest(archive, iso_week("2026-W35"))
+    (moved,) = digest.rulemakings.rulemakings
+    assert [e.day for e in moved.events if e.in_period] == ["2026-08-28"]
+    result = invoke(damaged, "show", FINAL, "--format", "json")
+    assert result.exit_code == 0, result.output
+    events = json.loads(result.output)["timeline"]["events"]
+    shown = [(e["date"], e["what"], e["document"]["source_id"]) for e in events]
+    assert shown == [event for event in EXPECTED if event[2] != NOTICE]
