@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from archive.db import transaction, utc_now
+from archive.rows import json_cell, member_field
 
 RIN_DAYS = 730  # a RIN names a rulemaking: look two years either side of the release
 RELATED = (
@@ -74,7 +75,8 @@ def named(
     if rins:
         day = date.fromisoformat(near)
         sql = (
-            "SELECT p.id, j.value FROM publications p, json_each(p.regulation_id_numbers) j "
+            "SELECT p.id, j.value FROM publications p, "
+            f"json_each({json_cell('p.regulation_id_numbers')}) j "
             f"WHERE p.source IN ({tmarks}) AND p.publication_date BETWEEN ? AND ? "
             f"AND j.value IN ({', '.join('?' * len(rins))})"
         )
@@ -92,8 +94,8 @@ def titles_near(
     sql = (
         f"SELECT p.id, p.title FROM publications p WHERE p.source IN "
         f"({', '.join('?' * len(targets))}) AND p.publication_date BETWEEN ? AND ? "
-        "AND EXISTS (SELECT 1 FROM json_each(p.agencies) a "
-        "WHERE json_extract(a.value, '$.slug') = ?)"
+        f"AND EXISTS (SELECT 1 FROM json_each({json_cell('p.agencies')}) a "
+        f"WHERE {member_field('a', '$.slug')} = ?)"
     )
     first, last = center - timedelta(days), center + timedelta(days)
     return list(conn.execute(sql, [*targets, first.isoformat(), last.isoformat(), agency]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
 
-from archive import Archive
+from archive import Archive, Publication
+from crawlers.crosslinks import link_releases
 from crawlers.normalize import publication_from_fr
 from crawlers.outcome import errors
 from crawlers.pages import extract_page
@@ -398,3 +400,41 @@ def test_a_feed_past_max_items_fails_the_crawl_naming_what_was_left_unread():
     assert read_capped(NtiaSpider, feed) == [
         f"http://127.0.0.1:8401/blog/2026/synthetic-{i}" for i in (0, 1)
     ]
+
+
+def test_a_damaged_cell_never_stops_linking_the_other_releases(tmp_path):
+    """A RIN or agencies cell of a stored Federal Register document that is not JSON (a damaged
+    or hand-edited row) failed linking every release after each BIS or NTIA crawl with SQLite's
+    "malformed JSON"; now the releases are linked to the documents that can be read."""
+    records = json.loads((TRIMMED / "fr-bis-documents-trimmed-2026-10-02.json").read_text())
+    for record in records:
+        if record["document_number"] == "2026-17231":
+            record["regulation_id_numbers"] = ["0694-AJ99"]
+    releases = [
+        Publication(
+            "bis", f"{BIS}synthetic-{name}", title, "2026-08-25", abstract=abstract, type="Press"
+        )
+        for name, title, abstract in (
+            ("rin", "Commerce acts", "The rule (RIN 0694-AJ99) revises the Entity List."),
+            ("title", "Revisions to the Entity List", "Commerce revises the list."),
+        )
+    ]
+    with Archive.open(tmp_path) as archive:
+        archive.store([publication_from_fr(r) for r in records])
+    with sqlite3.connect(tmp_path / "regwatch.db") as conn:
+        conn.execute(
+            "UPDATE publications SET agencies = '[{broken', regulation_id_numbers = 'nope' "
+            "WHERE source_id = '2026-17230'"
+        )
+    with Archive.open(tmp_path) as archive:
+        archive.store(releases)
+        assert link_releases(archive) == 2
+        related = {
+            r["source_id"]: [(x["source_id"], x["kind"]) for x in r["related"]]
+            for r in archive.publications()
+            if r["source"] == "bis"
+        }
+    assert related == {
+        f"{BIS}synthetic-rin": [("2026-17231", "rin")],
+        f"{BIS}synthetic-title": [("2026-17231", "title")],
+    }
