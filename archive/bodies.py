@@ -37,7 +37,8 @@ def queue_bodies(
     `tags` that has no body yet and a full-text URL; returns how many were queued."""
     if not tags or not sources:
         return 0
-    score = " OR ".join("json_extract(t.result, ?) >= ?" for _ in tags)
+    result = rows.json_cell("t.result")  # a tag result that cannot be read scores nothing
+    score = " OR ".join(f"json_extract({result}, ?) >= ?" for _ in tags)
     args = [value for tag in tags for value in (f'$.scores."{tag}"', min_score)]
     with transaction(conn):
         before = conn.total_changes

@@ -279,3 +279,20 @@ def test_status_counts_bodies_in_a_new_archive(tmp_path):
     assert steps.status(config).bodies == {"pending": 0, "fetched": 0, "failed": 0}
     with sqlite3.connect(Path(config.home) / "regwatch.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM body_fetches").fetchone() == (0,)
+
+
+def test_a_damaged_tag_result_never_stops_queueing_the_other_full_texts(tmp_path, replay):
+    """A stored tag result that is not JSON (a damaged or hand-edited row) failed every `tag`
+    and `run` with SQLite's "malformed JSON" when queueing full texts; now the others are
+    queued."""
+    config = make_config(tmp_path)
+    crawl(config, "federal_register", "2026-08-24", replay().url)
+    steps.tag(config)
+    with sqlite3.connect(config.home / "regwatch.db") as conn:
+        conn.execute("DELETE FROM body_fetches")
+        conn.execute(
+            "UPDATE tag_results SET result = '{\"scores\": [' WHERE publication_id IN "
+            "(SELECT id FROM publications WHERE source_id != '2026-17231')"
+        )
+    steps.tag(config)
+    assert bodies(config) == {"2026-17231": ("pending", 0)}
