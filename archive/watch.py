@@ -13,7 +13,6 @@ batches of stored documents with their tag results for a re-match.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -149,7 +148,7 @@ def tagged_since(
                 row["id"],
                 f"{row['source']} {row['source_id']}",
                 rows.fr_document(row),
-                json.loads(row["tag_result"]),
+                rows.loaded(row["tag_result"], dict) or {},  # damaged: no entities
             )
             for row in batch
         ]

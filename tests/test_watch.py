@@ -408,3 +408,26 @@ def test_a_watch_csv_that_is_no_file_is_one_line_not_a_hang(tmp_path, receiver, 
     assert result.output == f"Error: watch.csv {named}: cannot read: {reason}" + (
         "\n" if csv_path.startswith("/") else ", not a regular file\n"
     )
+
+
+def test_a_damaged_tag_result_never_stops_rematching_the_others(tmp_path, receiver):
+    """A stored tag result that is not JSON (a damaged or hand-edited row) stopped
+    `watch --rematch` (and the tag run after a watch-list change) for every document with a
+    bare parser error; now every document is matched again, that one without its entities."""
+    home = tmp_path / "home"
+    store_real(home, ["2020-03144", "2020-07641"])
+    config = write_config(tmp_path, receiver)
+    assert invoke(config, "tag").exit_code == 0
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        conn.execute(
+            "UPDATE tag_results SET result = '[1' WHERE publication_id = "
+            "(SELECT id FROM publications WHERE source_id = '2020-07641')"
+        )
+    team_csv = tmp_path / "team.csv"
+    team_csv.write_text("kind,value,country,note\ncounterparty,Shenzhen OVNS,,\n")
+    config = write_config(tmp_path, receiver, WATCH.format(csv=team_csv))
+    result = invoke(config, "watch", "--rematch")
+    assert result.exit_code == 0, result.output
+    assert "2 documents of the last 90 days: 2 newly touch the watch-list" in result.output
+    assert "federal_register 2020-03144 " in result.output
+    assert "federal_register 2020-07641 " in result.output
