@@ -221,8 +221,9 @@ def _column(name: str, value: Any) -> Any:
 
 def same(name: str, old: Any, new: Any) -> bool:
     """Whether two stored values of column `name` hold the same (a `raw` by what it decodes to:
-    its stored form differs across compressors and before migration 12)."""
-    return raw_record(old) == raw_record(new) if name == "raw" else old == new
+    its stored form differs across compressors and before migration 12; one that cannot be read,
+    damaged or hand-edited, differs from any other)."""
+    return stored_json(name, old) == raw_record(new) if name == "raw" else old == new
 
 
 @functools.lru_cache(maxsize=8192)

@@ -17,6 +17,7 @@ import pytest
 from archive import Archive, Publication, db, rows
 from archive.migrations import MIGRATIONS
 from crawlers.normalize import publication_from_fr
+from regwatch.importer import import_records
 
 RECORDED = (
     Path(__file__).parents[1]
@@ -162,3 +163,21 @@ def test_a_raw_that_only_changed_form_is_the_same() -> None:
     values, _ = rows.encode(publication_from_fr(RECORD))
     packed = values[rows.STORED_FIELDS.index("raw")]
     assert rows.same("raw", text, packed) and not rows.same("raw", text, b"")
+
+
+def test_a_document_whose_stored_raw_is_damaged_is_updated_with_the_others(tmp_path) -> None:
+    """A stored source record that cannot be decompressed (a damaged or hand-edited cell) failed
+    the whole batch of a crawl or import that brought a new version of its document; now that
+    document is updated, its source record readable again, and the rest of the batch stored."""
+    with Archive.open(tmp_path) as archive:
+        archive.store([publication_from_fr(RECORD)])
+    with sqlite3.connect(tmp_path / "regwatch.db") as conn:
+        conn.execute("UPDATE publications SET raw = X'00112233'")
+    changed = RECORD | {"abstract": "Corrected abstract."}
+    other = RECORD | {"document_number": "2099-00002"}
+    with Archive.open(tmp_path) as archive:
+        result = import_records(archive, [json.dumps(changed), json.dumps(other)])
+        assert (result.inserted, result.updated, result.rejected) == (1, 1, [])
+        stored = {p["source_id"]: p for p in archive.publications()}
+    assert stored[RECORD["document_number"]]["raw"]["abstract"] == "Corrected abstract."
+    assert stored[RECORD["document_number"]]["abstract"] == "Corrected abstract."
