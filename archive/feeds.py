@@ -14,7 +14,7 @@ import sqlite3
 from typing import Any
 
 from archive.outbox import KEY_DATES
-from archive.rows import json_cell
+from archive.rows import json_cell, loaded
 
 
 def route_entries(conn: sqlite3.Connection, route: str, limit: int) -> list[dict[str, Any]]:
@@ -22,13 +22,14 @@ def route_entries(conn: sqlite3.Connection, route: str, limit: int) -> list[dict
     found = conn.execute(
         "SELECT kind, version, payload, created_at FROM alert_outbox WHERE id IN "
         "(SELECT MAX(id) FROM alert_outbox WHERE route = ? "
-        "GROUP BY COALESCE(publication_id, json_extract(payload, '$.document_number'))) "
-        "ORDER BY created_at DESC, id DESC LIMIT ?",
+        f"GROUP BY COALESCE(publication_id, json_extract({json_cell('payload')}, "
+        "'$.document_number'))) ORDER BY created_at DESC, id DESC LIMIT ?",
         (route, limit),
     )
-    return [
-        {**json.loads(payload), "kind": kind, "version": version, "queued_at": queued}
+    return [  # an alert whose stored payload cannot be read (damaged) has nothing to show
+        {**shown, "kind": kind, "version": version, "queued_at": queued}
         for kind, version, payload, queued in found
+        if (shown := loaded(payload, dict)) is not None
     ]
 
 

@@ -102,7 +102,7 @@ class Alert:
     version: int
     key: str
     kind: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None  # None: the stored payload cannot be read (damaged)
     state: str
     attempts: int
     next_attempt_at: str
@@ -474,7 +474,7 @@ def _alert(row: sqlite3.Row) -> Alert:
         row["version"],
         row["idempotency_key"],
         row["kind"],
-        json.loads(row["payload"]),
+        loaded(row["payload"], dict),
         row["state"],
         row["attempts"],
         row["next_attempt_at"],

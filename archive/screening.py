@@ -31,6 +31,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from archive.db import transaction, utc_now
+from archive.rows import loaded
 
 # The lists whose records carry a Federal Register notice worth joining (csl.md §3).
 JOINED_LISTS = ("EL", "MEU", "UVL")
@@ -382,7 +383,8 @@ def watch_hits_matched(conn: sqlite3.Connection, since: str, until: str) -> list
         "ORDER BY matched_at, snapshot_id, record_id",
         (since, after),
     )
-    return [json.loads(payload) for (payload,) in rows]
+    found = (loaded(payload, dict) for (payload,) in rows)
+    return [hit for hit in found if hit is not None]  # a damaged payload has nothing to show
 
 
 def snapshot_delta(conn: sqlite3.Connection, snapshot_id: int) -> list[dict[str, Any]]:

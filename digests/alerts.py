@@ -12,6 +12,8 @@ Each attempt is counted and its retry time set before the request leaves, so a c
 point loses nothing; an alert whose answer was lost to a crash is sent again with the same
 `X-Idempotency-Key` (json://, form://, xml://) so the receiver can drop the copy. After a route
 fails once in a run its other alerts wait for the next run: a dead endpoint delays only itself.
+An alert whose stored payload cannot be read (a damaged or hand-edited row) is `failed` with that
+reason, and the others go on.
 A route whose plugin never throttles (`json://`, `form://`, Discord, …) reuses one plugin for the
 run; one that does (Slack, Teams Workflows: Apprise throttles per instance) gets a fresh one per
 attempt. Either way each attempt carries one message to one target.
@@ -33,6 +35,9 @@ KEY_HEADER = "X-Idempotency-Key"
 HEADER_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
 QUIET_OPTIONS = ("include_image", "include_footer")  # no GitHub-hosted icons, no "Apprise" footer
 STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the archive's time format
+UNREADABLE = (
+    "the stored alert cannot be read (damaged or hand-edited): restore regwatch.db from a backup"
+)
 
 logging.getLogger("apprise").setLevel(logging.WARNING)  # DEBUG logs webhook tokens in clear
 
@@ -83,12 +88,18 @@ def deliver(
     senders = Senders(policy)
     if dry_run:
         for alert in archive.pending_alerts():
-            if alert.route in urls:
+            if alert.route in urls and alert.payload is None:
+                result.messages.append((alert.route, UNREADABLE))
+            elif alert.route in urls:
                 text = message(alert.payload, senders.get(urls[alert.route])[0].body_maxlen)
                 result.messages.append((alert.route, text))
         return result
     broken: set[str] = set()
     for alert in archive.due_alerts(policy.states, clock().strftime(STAMP)):
+        if alert.payload is None:  # nothing to send, ever: the others go on
+            archive.finish_alert(alert.id, "failed", UNREADABLE)
+            _count(result, "failed")
+            continue
         if alert.route not in urls or alert.route in broken:
             result.deferred += 1
             continue

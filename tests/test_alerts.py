@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive import Archive, Publication, RouteFilter
+from digests.alerts import UNREADABLE
 from regwatch import steps
 from regwatch.cli import main
 from regwatch.config import load_config
@@ -442,3 +443,24 @@ def test_a_damaged_cell_never_stops_the_alerts_of_the_other_documents(tmp_path, 
     assert sorted(sent) == ["[Agency-damaged rule", "[Intact rule"]
     assert "Industry and Security Bureau" in sent["[Intact rule"]
     assert "Industry and Security Bureau" not in sent["[Agency-damaged rule"]
+
+
+def test_an_alert_whose_stored_payload_cannot_be_read_fails_alone(tmp_path, receivers):
+    """One queued alert whose stored payload is not JSON (a damaged or hand-edited row) stopped
+    every delivery run, and the route's Atom feed, with a bare parser error: the others waited
+    for good. Now it is failed, saying why, the others are sent and the feed is written."""
+    receiver = receivers()
+    home = tmp_path / "home"
+    config = write_config(tmp_path, {"team": hook(receiver)})
+    seed(home, [publication(f"2023-0001{i}", f"Rule {i}") for i in range(3)])
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        conn.execute("UPDATE alert_outbox SET payload = '{\"title\": ' WHERE id = 2")
+    assert "(damaged or hand-edited)" in invoke(config, "alert", "--dry-run").output
+    result = invoke(config, "alert")
+    assert "alerts: 2 sent, 0 to retry, 1 failed" in result.output
+    sent = " ".join(r.body["message"] for r in receiver.accepted)
+    assert "[Rule 0]" in sent and "[Rule 2]" in sent and "[Rule 1]" not in sent
+    states = {row["id"]: (row["state"], row["last_error"]) for row in outbox(home)}
+    assert states[2] == ("failed", UNREADABLE)
+    feed = (tmp_path / "out" / "feeds" / "team.atom").read_text(encoding="utf-8")
+    assert feed.count("<entry>") == 2
