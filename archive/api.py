@@ -498,6 +498,11 @@ class Archive:
         return validators.validators(self._conn, source)
 
     @_named
+    def stored_ids(self, source: str) -> set[str]:
+        """The `source_id` of every stored publication of `source`."""
+        return validators.stored_ids(self._conn, source)
+
+    @_named
     def store_validators(
         self, source: str, entries: Sequence[tuple[str, str | None, str | None]]
     ) -> int:

@@ -2,7 +2,8 @@
 
 Enters: an open connection, a source name and `(url, etag, last_modified)` triples from a
 successful crawl. Leaves: rows in `http_validators`, one per (source, URL), and the stored
-validators of a source as `{url: (etag, last_modified)}` for its next, conditional, requests.
+validators of a source as `{url: (etag, last_modified)}` for its next, conditional, requests;
+`stored_ids`, the `source_id`s a source has stored (what its listing lists that was read before).
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ def validators(conn: sqlite3.Connection, source: str) -> dict[str, Validator]:
     """The stored (ETag, Last-Modified) of every URL of `source`."""
     sql = "SELECT url, etag, last_modified FROM http_validators WHERE source = ?"
     return {url: (etag, modified) for url, etag, modified in conn.execute(sql, (source,))}
+
+
+def stored_ids(conn: sqlite3.Connection, source: str) -> set[str]:
+    """The `source_id` of every publication of `source` in the archive."""
+    sql = "SELECT source_id FROM publications WHERE source = ?"
+    return {source_id for (source_id,) in conn.execute(sql, (source,))}
 
 
 def store_validators(

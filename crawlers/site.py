@@ -3,18 +3,19 @@
 Enters: a source's facts from `crawlers/sources.json` (canonical `base_url`, `entry_path` of the
 listing or feed, `item_path` pattern, `types`, `agencies`, `download_delay`, `max_items`,
 `max_bytes`, `max_text_chars`), settings `REGWATCH_BASE_URL` (a replay server: only the host
-changes) and `REGWATCH_HOME` (the stored validators are read from the archive at start).
+changes) and `REGWATCH_HOME` (the stored validators and ids are read from the archive at start).
 Leaves: `SiteSpider`, a base class whose requests all go to the configured origin (the origin
 guard refuses anything else), carry `If-None-Match` / `If-Modified-Since` from the validators
 stored for their canonical URL, accept 304 (which yields nothing), and are capped at `max_bytes`;
-its `publication` builds a `Publication` (or `Rejected`) from a page's or feed's fields, titles
-and abstracts capped at 1,000 characters, bodies at `max_text_chars`; `Fetched` items for every
-URL read whole; `redirected_away`, a failure for an item link a redirect took to a page that is
-not an item (such requests skip the duplicate filter, which would drop them silently); `asked`,
-the URL a request was made for before any redirect. Robots.txt
-is obeyed on these sites. A URL's canonical form is on the source's own host
-(`https://www.bis.gov/press-release/slug`), without query, fragment or trailing slash: it is the
-publication's `source_id`, whatever host the crawl used.
+`overlaps` fails the crawl when a listing or feed lists none of the items stored before (it moved
+past them: items in between may have dropped off it unread); its `publication` builds a
+`Publication` (or `Rejected`) from a page's or feed's fields, titles and abstracts capped at
+1,000 characters, bodies at `max_text_chars`; `Fetched` items for every URL read whole;
+`redirected_away`, a failure for an item link a redirect took to a page that is not an item (such
+requests skip the duplicate filter, which would drop them silently); `asked`, the URL a request was
+made for before any redirect. Robots.txt is obeyed on these sites. A URL's canonical form is on the
+source's own host (`https://www.bis.gov/press-release/slug`), without query, fragment or trailing
+slash: it is the publication's `source_id`, whatever host the crawl used.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class SiteSpider(scrapy.Spider):
         self.spec = source_spec(self.name)
         self.item_path = re.compile(self.spec["item_path"])
         self.validators: dict[str, tuple[str | None, str | None]] = {}
+        self.known: set[str] = set()  # the source_ids stored before this crawl
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
@@ -80,21 +82,22 @@ class SiteSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if errors(self.crawler.stats):  # e.g. the archive could not be opened
             return
-        self.validators = self.stored_validators()
+        self.validators, self.known = self.stored()
         yield self.fetch(urljoin(self.base_url, self.spec["entry_path"]), self.parse_entry)
 
-    def stored_validators(self) -> dict[str, tuple[str | None, str | None]]:
-        """The validators of earlier successful crawls (none without an archive)."""
+    def stored(self) -> tuple[dict[str, tuple[str | None, str | None]], set[str]]:
+        """The validators of earlier successful crawls and the ids stored so far (none without
+        an archive)."""
         from archive import Archive, ArchiveError
 
         if self.home is None:
-            return {}
+            return {}, set()
         try:
             with Archive.open(self.home, readonly=True) as archive:
-                return archive.validators(self.name)
+                return archive.validators(self.name), archive.stored_ids(self.name)
         except (ArchiveError, OSError) as exc:
             record_failure(self.crawler.stats, f"reading the stored validators failed: {exc}")
-            return {}
+            return {}, set()
 
     def fetch(
         self, url: str, callback: Any, *, dont_filter: bool = False, **meta: Any
@@ -162,6 +165,18 @@ class SiteSpider(scrapy.Spider):
                 f"{len(items) - most} are not (max_items in sources.json)",
             )
         return items[:most]
+
+    def overlaps(self, where: str, keys: list[str]) -> None:
+        """A listing or feed is a rolling window: once something was stored, one listing none of
+        it has moved past what was read before, and what it dropped meanwhile went unread (a
+        recorded failure; a first crawl has nothing to overlap)."""
+        if not self.known or not keys or self.known.intersection(keys):
+            return
+        record_failure(
+            self.crawler.stats,
+            f"{shown(where)}: none of its {len(keys)} items was read by an earlier crawl, so items"
+            " published since the last crawl may have left it unread: crawl it more often",
+        )
 
     def local(self, url: str) -> str:
         """`url`, moved from the source's canonical host to the configured one (a replay)."""

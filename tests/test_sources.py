@@ -360,6 +360,31 @@ def test_bis_listing_gone_fails_in_one_line_and_keeps_stored_releases(tmp_path, 
     assert rows(tmp_path, "bis") == before
 
 
+# A listing or feed is a rolling window (NTIA's feed holds about ten items): one that moved past
+# everything read before may have dropped items unread (synthetic `moved-on` scenarios).
+
+
+@pytest.mark.parametrize(
+    ("source", "entry", "left"),
+    [("bis", "news-updates", NEW), ("ntia", "rss.xml", FIRSTNET)],
+)
+def test_a_listing_that_moved_past_everything_read_before_fails_saying_items_may_be_missed(
+    tmp_path, site, source, entry, left
+):
+    first = run(tmp_path, source, site(source).url)
+    assert first.ok, first.error
+    server = site(source, "moved-on")
+    result = run(tmp_path, source, server.url)
+    assert not result.ok
+    assert result.error == (
+        f"{server.url}{entry}: none of its 1 items was read by an earlier crawl, so items"
+        " published since the last crawl may have left it unread: crawl it more often"
+    )
+    assert left in rows(tmp_path, source)  # what it lists is still stored
+    with Archive.open(tmp_path, readonly=True) as archive:
+        assert archive.watermark(source) == first.watermark
+
+
 # A listing or feed holding more items than `max_items` (synthetic, three items against two).
 
 

@@ -6,8 +6,9 @@ Leaves: one `Publication` per release page (source `bis`, `source_id` the canoni
 date, description and main text through `crawlers.pages`: standard metadata, else the `FOR
 IMMEDIATE RELEASE | <date> |` line), a `Rejected` for a page without a title or date, and
 `Fetched` validators. Releases are found by the links on the listing page matching the release
-path pattern; a listing that links none fails the crawl (the site has changed), and so does a
-release link redirected to a page that is not a release (the listing, a home page). A 304 for
+path pattern; a listing that links none fails the crawl (the site has changed), and so does one
+linking no release stored before (it moved past them: releases may have dropped off it unread),
+and a release link redirected to a page that is not a release (the listing, a home page). A 304 for
 the listing or a page yields nothing. BIS rules themselves come from the Federal Register API.
 """
 
@@ -37,6 +38,7 @@ class BisSpider(SiteSpider):
             return
         links = self.item_links(response.url, response.css("a::attr(href)").getall())
         releases = self.capped(response.url, links)
+        self.overlaps(response.url, links)
         if not releases:
             record_failure(
                 self.crawler.stats,

@@ -11,8 +11,9 @@ cannot be fetched still stores the feed's part (the failure is recorded, so the 
 again), and so does a page redirected to one that is not an item page (the feed, the home page);
 an item whose page redirects to another is stored under the feed's link, never dropped as a
 duplicate. A malformed feed (feedparser's `bozo`) fails the crawl loudly but keeps the items that
-parsed; stored items are never deleted. A body that is not a feed at all fails the crawl. A 304
-for the feed or a page yields nothing.
+parsed; stored items are never deleted. A body that is not a feed at all fails the crawl, and so
+does a feed listing no item stored before (a rolling window of about ten items that moved past
+them: items may have dropped off it unread). A 304 for the feed or a page yields nothing.
 """
 
 from __future__ import annotations
@@ -57,26 +58,31 @@ class NtiaSpider(SiteSpider):
                 f"{shown(response.url)}: malformed feed ({problem}); kept the"
                 f" {len(feed.entries)} entries that parsed, deleted nothing",
             )
+        keys = [self.item_key(entry, response.url) for entry in feed.entries]
+        self.overlaps(response.url, list(dict.fromkeys(key for key in keys if key)))
         requested: set[str] = set()  # an item's link: the first entry linking it is the item
         for entry in self.capped(response.url, feed.entries):
             yield from self.entry(entry, response.url, requested)
         yield self.fetched(response)
 
+    def item_key(self, entry: Any, feed_url: str) -> str | None:
+        """The `source_id` of an entry: its canonical link, else its guid or hash; None if it
+        links off ntia.gov."""
+        if not entry.get("link"):
+            return entry_id(entry, feed_fields(entry))
+        links = self.item_links(feed_url, [entry["link"]])
+        return links[0] if links else None
+
     def entry(self, entry: Any, feed_url: str, requested: set[str]) -> Iterator[object]:
-        fields = feed_fields(entry)
-        link = entry.get("link")
-        if not link:
-            yield self.publication(entry_id(entry, fields), fields)
-            return
-        links = self.item_links(feed_url, [link])
-        if not links:
-            yield Rejected(self.name, shown(link), "link is not a page on ntia.gov; not fetched")
-            return
-        if links[0] not in requested:  # distinct: a redirect to a page already read is not dropped
-            requested.add(links[0])
-            yield self.fetch(
-                self.local(links[0]), self.parse_page, dont_filter=True, feed_fields=fields
-            )
+        fields, key = feed_fields(entry), self.item_key(entry, feed_url)
+        if key is None:
+            reason = "link is not a page on ntia.gov; not fetched"
+            yield Rejected(self.name, shown(entry["link"]), reason)
+        elif not entry.get("link"):
+            yield self.publication(key, fields)
+        elif key not in requested:  # distinct: a redirect to a page already read is not dropped
+            requested.add(key)
+            yield self.fetch(self.local(key), self.parse_page, dont_filter=True, feed_fields=fields)
 
     def parse_page(self, response: Response) -> Iterator[Output]:
         """The linked page: the item (under the feed's link, even if redirected) with its body,
