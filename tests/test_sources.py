@@ -297,6 +297,22 @@ def test_ntia_malformed_feed_fails_loudly_keeps_what_parsed_and_deletes_nothing(
         assert archive.validators("ntia")[NTIA + "rss.xml"][0] == '"ntia-rss-1"'  # not moved
 
 
+def test_ntia_feed_listing_no_item_fails_in_one_line(tmp_path, site):
+    """SYNTHETIC: the feed is well-formed RSS holding no item (the feed broke or moved)."""
+    feed = {
+        "path": "/rss.xml",
+        "status": 200,
+        "file": "synthetic-rss-empty.xml",
+        "headers": {"Content-Type": "application/rss+xml; charset=utf-8"},
+    }
+    server = site("ntia", {"routes": [feed]})
+    result = run(tmp_path, "ntia", server.url)
+    assert not result.ok
+    assert result.error == f"{server.url}rss.xml: the feed lists no item (has the site changed?)"
+    with Archive.open(tmp_path, readonly=True) as archive:
+        assert archive.watermark("ntia") is None
+
+
 @pytest.mark.parametrize("target", ["bead", "feed"])
 def test_ntia_item_whose_page_redirects_to_a_page_already_read_is_kept(tmp_path, site, target):
     """SYNTHETIC: the ITS workshop post answers 301 to the BEAD post (merged) or to the feed

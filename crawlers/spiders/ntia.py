@@ -12,8 +12,9 @@ again), and so does a page redirected to one that is not an item page (the feed,
 an item whose page redirects to another is stored under the feed's link, never dropped as a
 duplicate. A malformed feed (feedparser's `bozo`) fails the crawl loudly but keeps the items that
 parsed; stored items are never deleted. A body that is not a feed at all fails the crawl, and so
-does a feed listing no item stored before (a rolling window of about ten items that moved past
-them: items may have dropped off it unread). A 304 for the feed or a page yields nothing.
+do a feed listing no item and one listing no item stored before (a rolling window of about ten
+items that moved past them: items may have dropped off it unread). A 304 for the feed or a page
+yields nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class NtiaSpider(SiteSpider):
         feed = feedparser.parse(response.body)
         if not feed.get("version") and not feed.entries:
             record_failure(self.crawler.stats, f"{shown(response.url)}: not an RSS or Atom feed")
+            return
+        if not feed.entries and not feed.bozo:  # a malformed one is named as such below
+            message = "the feed lists no item (has the site changed?)"
+            record_failure(self.crawler.stats, f"{shown(response.url)}: {message}")
             return
         if feed.bozo:
             problem = " ".join(str(feed.get("bozo_exception", "unreadable")).split())[:200]
