@@ -7,6 +7,7 @@ changes) and `REGWATCH_HOME` (the stored validators and ids are read from the ar
 Leaves: `SiteSpider`, a base class whose requests all go to the configured origin (the origin
 guard refuses anything else), carry `If-None-Match` / `If-Modified-Since` from the validators
 stored for their canonical URL, accept 304 (which yields nothing), and are capped at `max_bytes`;
+`page`, a page's parts (a page with no main text fails the crawl, keeping its title and date);
 `overlaps` fails the crawl when a listing or feed lists none of the items stored before (it moved
 past them: items in between may have dropped off it unread); its `publication` builds a
 `Publication` (or `Rejected`) from a page's or feed's fields, titles and abstracts capped at
@@ -195,11 +196,16 @@ class SiteSpider(scrapy.Spider):
         return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
     def page(self, response: Response) -> Page | None:
-        """The page's extracted parts; None (failure recorded) if it is not a text page."""
+        """The page's extracted parts; None (failure recorded) if it is not a text page. A page
+        without main text is kept for its title and date, but its words went unread: a failure."""
         if not isinstance(response, TextResponse):
             record_failure(self.crawler.stats, f"{shown(response.url)}: not a text page")
             return None
-        return extract_page(response.text, self.canonical(response.url), self.max_text)
+        page = extract_page(response.text, self.canonical(response.url), self.max_text)
+        if page.text is None:
+            message = "no main text found (has the page changed?)"
+            record_failure(self.crawler.stats, f"{shown(response.url)}: {message}")
+        return page
 
     @property
     def max_text(self) -> int:

@@ -70,6 +70,12 @@ def rows(home: Path, source: str) -> dict[str, dict]:
         return {r["source_id"]: r for r in archive.publications() if r["source"] == source}
 
 
+def serving(path: str, file: str, kind: str) -> dict:
+    """A scenario answering `path` with the site's `file` (HTTP 200, Content-Type `kind`)."""
+    headers = {"Content-Type": f"{kind}; charset=utf-8"}
+    return {"routes": [{"path": path, "status": 200, "file": file, "headers": headers}]}
+
+
 def counts(result: CrawlResult) -> tuple[int, int, int]:
     return result.inserted, result.updated, result.unchanged
 
@@ -299,13 +305,7 @@ def test_ntia_malformed_feed_fails_loudly_keeps_what_parsed_and_deletes_nothing(
 
 def test_ntia_feed_listing_no_item_fails_in_one_line(tmp_path, site):
     """SYNTHETIC: the feed is well-formed RSS holding no item (the feed broke or moved)."""
-    feed = {
-        "path": "/rss.xml",
-        "status": 200,
-        "file": "synthetic-rss-empty.xml",
-        "headers": {"Content-Type": "application/rss+xml; charset=utf-8"},
-    }
-    server = site("ntia", {"routes": [feed]})
+    server = site("ntia", serving("/rss.xml", "synthetic-rss-empty.xml", "application/rss+xml"))
     result = run(tmp_path, "ntia", server.url)
     assert not result.ok
     assert result.error == f"{server.url}rss.xml: the feed lists no item (has the site changed?)"
@@ -362,6 +362,21 @@ def test_bis_release_redirected_to_the_listing_fails_loudly_and_is_not_skipped(t
         f" matching {'^/press-release/[a-z0-9][a-z0-9-]*/?$'!r}"
     )
     assert set(rows(tmp_path, "bis")) == {FEB}
+    with Archive.open(tmp_path, readonly=True) as archive:
+        assert archive.watermark("bis") is None
+
+
+def test_bis_release_whose_text_cannot_be_read_fails_loudly_and_keeps_its_title(tmp_path, site):
+    """SYNTHETIC: the 2024-04-11 release carries its title and date as metadata but no text a
+    reader finds (a layout drawn by a script): what it says (the rules it names) went unread."""
+    path = APR.removeprefix("https://www.bis.gov")
+    server = site("bis", serving(path, "synthetic-press-release-no-text.html", "text/html"))
+    result = run(tmp_path, "bis", server.url)
+    assert not result.ok
+    assert result.error == f"{server.url}{path[1:]}: no main text found (has the page changed?)"
+    stored = rows(tmp_path, "bis")
+    assert set(stored) == {FEB, APR} and stored[APR]["body_text"] is None
+    assert stored[APR]["title"].startswith("Commerce Adds 11 Entities to the Entity List")
     with Archive.open(tmp_path, readonly=True) as archive:
         assert archive.watermark("bis") is None
 
