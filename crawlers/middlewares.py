@@ -86,10 +86,12 @@ def retry_after(value: bytes | None, now: datetime | None = None) -> float | Non
     if not value:
         return None
     text = value.decode("latin-1").strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" is a digit, but no number
         return float(text)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # zone "-0000": the time is UTC
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

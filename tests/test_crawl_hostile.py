@@ -307,6 +307,28 @@ def test_a_decompression_bomb_fails_the_crawl_at_the_size_cap(tmp_path, serve):
     assert_failed_loudly(tmp_path, result, "exceeded DOWNLOAD_MAXSIZE (67108864 B)")
 
 
+@pytest.mark.parametrize(
+    "retry_after",
+    ["Wed, 21 Oct 2015 07:28:00 -0000", "\u00b2"],
+    ids=["date-in-zone-0000", "superscript-digit"],
+)
+def test_a_503_with_an_odd_retry_after_is_retried_and_the_crawl_succeeds(
+    tmp_path, serve, retry_after
+):
+    """A Retry-After of an HTTP date in zone -0000 (UTC) or a latin-1 digit that is no number is
+    retried as any 503 is, not a failed crawl."""
+
+    def script(server: Hostile, path: str) -> Answer:
+        if len(server.requests) == 1:
+            return 503, {"Retry-After": retry_after}, b"busy"
+        return page(1, [doc(1)])
+
+    server = serve(script)
+    result = run(start_home(tmp_path), server)
+    assert result.ok, result.error
+    assert (result.inserted, len(server.requests)) == (1, 2)
+
+
 def crawl_split(home: Path, base_url: str):
     """Crawl 2023-10-24..25 from `base_url` with a range split at 2 documents."""
     return crawl(
