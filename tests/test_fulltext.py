@@ -177,6 +177,38 @@ def test_a_run_in_which_the_host_serves_no_full_text_fails_loudly(tmp_path, repl
     assert recovered.ok and recovered.bodies == 1, recovered.error
 
 
+ERROR_PAGE_200 = {
+    "description": "SYNTHETIC. The raw text of 2024-22587 is an HTML error page, HTTP 200.",
+    "routes": [
+        {
+            "path": "/documents/full_text/text/2024/10/02/2024-22587.txt",
+            "status": 200,
+            "file": "synthetic/synthetic-404.html",
+            "headers": {"Content-Type": "text/plain; charset=utf-8"},
+        }
+    ],
+}
+
+
+def test_an_html_error_page_served_as_a_raw_text_is_never_stored_as_the_text(tmp_path, replay):
+    """A raw text is plain text or GPO's `<pre>` wrapper; an HTML page without `<pre>` (a
+    maintenance or error page with HTTP 200) is the host not serving it, so it is asked again."""
+    config = make_config(tmp_path)
+    server = replay()
+    crawl(config, "federal_register", "2024-10-02", server.url)
+    steps.tag(config)
+    home = Path(config.home)
+    host = replay(ERROR_PAGE_200).url
+    failed = run_crawl(home, source=FULLTEXT, base_url=host, contact="t@example.org", settings=FAST)
+    assert not failed.ok and failed.bodies == 0
+    assert "an HTML page without the text's <pre>" in failed.error, failed.error
+    (body,) = query(config, "SELECT body_text FROM publications WHERE source_id = '2024-22587'")
+    assert body == (None,)
+    assert bodies(config)["2024-22587"] == ("failed", 0)
+    recovered = run_crawl(home, source=FULLTEXT, base_url=server.url, contact="t@example.org")
+    assert recovered.ok and recovered.bodies == 1, recovered.error
+
+
 def test_an_outage_longer_than_the_attempt_limit_loses_no_full_text(tmp_path, replay):
     config = make_config(tmp_path)
     server = replay()

@@ -7,7 +7,8 @@ read at start from `REGWATCH_HOME`, and the settings of `ApiSpider`. `since`/`un
 Leaves: one `Body` per wanted document: its plain text (the `<pre>` or `<body>` of an HTML wrapper,
 paragraphs kept, the lines of a paragraph joined), or the reason it failed (an HTTP error, an empty
 text, a URL outside the API host's `/documents/full_text/`) for the archive to record and retry
-later, marked `host_failed` when the host did not serve it (`host_failure`). A failed body is not a
+later, marked `host_failed` when the host did not serve it (`host_failure`, or an HTML page
+without the `<pre>` of a raw text: an error page served with HTTP 200). A failed body is not a
 failed crawl, unless no body was read and every one failed on the host's side
 (`crawlers.outcome.body_outage`: the host is down); the access wall is (it closes the crawl). At
 most one request per second (`custom_settings`).
@@ -80,10 +81,18 @@ class FederalRegisterFulltextSpider(ApiSpider):
             self.spec["full_text_path"]
         )
 
+    def raw_text(self, url: str) -> bool:
+        """Is `url` a raw text (`raw_text_url`), rather than the body HTML?"""
+        return urlsplit(url).path.startswith(self.spec["raw_text_path"])
+
     def parse(self, response: Response) -> Body:
         self.check_wall(response, html_expected=True)
         wanted = response.meta["wanted"]
-        text = plain_text(response.body.decode(response.encoding or "utf-8", "replace"))
+        raw = response.body.decode(response.encoding or "utf-8", "replace")
+        if self.raw_text(response.url) and not raw_text_body(raw):
+            reason = "an HTML page without the text's <pre> (an error page?), not the raw text"
+            return Body(wanted["source"], wanted["source_id"], None, reason, host_failed=True)
+        text = plain_text(raw)
         if not text:
             return Body(wanted["source"], wanted["source_id"], None, "the full text is empty")
         return Body(wanted["source"], wanted["source_id"], text)
@@ -102,6 +111,12 @@ def host_failure(failure: Failure) -> bool:
         status = failure.value.response.status
         return status >= HTTPStatus.INTERNAL_SERVER_ERROR or status == HTTPStatus.TOO_MANY_REQUESTS
     return not failure.check(IgnoreRequest)
+
+
+def raw_text_body(raw: str) -> bool:
+    """Plain text, or HTML holding the text in a `<pre>` (GPO's wrapper); any other HTML page is
+    not a raw text."""
+    return not raw.lstrip().startswith("<") or bool(Selector(text=raw).css("pre"))
 
 
 def plain_text(raw: str) -> str:
