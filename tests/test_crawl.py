@@ -49,8 +49,11 @@ def spider(base_url: str = REPLAY_HOST, **settings) -> FederalRegisterSpider:
     return FederalRegisterSpider.from_crawler(crawler, since="2024-01-01", until="2024-12-31")
 
 
-def response(name: str, meta: dict, kind: str = "application/json; charset=utf-8") -> Response:
-    body = (FR_DIR / name).read_bytes()
+def response(
+    name: str, meta: dict, kind: str = "application/json; charset=utf-8", body: bytes = b""
+) -> Response:
+    """The recording `name` (or `body`) as the answer to a request carrying `meta`."""
+    body = body or (FR_DIR / name).read_bytes()
     request = Request("http://127.0.0.1:8400/api/v1/documents.json?x=1", meta=meta)
     return TextResponse(request.url, body=body, headers={"Content-Type": kind}, request=request)
 
@@ -172,7 +175,9 @@ def test_one_day_still_at_the_cap_is_paged_and_then_reported_incomplete():
     s = spider()
     out = list(s.parse(response("recorded/search-newest-page-one.json", whole_range("2024-12-31"))))
     assert [type(o).__name__ for o in out] == ["Request"]
-    assert list(s.parse(response("recorded/search-single-last-page.json", out[-1].meta))) == []
+    last = json.loads((FR_DIR / "recorded/search-single-last-page.json").read_bytes())
+    last["results"][0]["publication_date"] = "2024-12-31"  # synthetic: a last page of that day
+    assert list(s.parse(response("", out[-1].meta, body=json.dumps(last).encode()))) == []
     assert s.crawler.stats.get_value("regwatch/errors") == [
         "publication dates 2024-12-31..2024-12-31, page 2: count 10000 reaches the API cap,"
         " not all listed"

@@ -292,6 +292,14 @@ def test_a_lying_count_fails_the_slice(tmp_path, serve, count, message):
     assert_failed_loudly(tmp_path, result, message)
 
 
+def test_an_answer_whose_documents_are_dated_outside_the_asked_dates_fails(tmp_path, serve):
+    """SYNTHETIC: asked for 2023-10-25, the server (a stale cache, a query it ignored) answers
+    with the documents of the day before, count and all: not one document of the day was read."""
+    server = serve(lambda s, path: page(2, [doc(n) | {"publication_date": BEFORE} for n in (1, 2)]))
+    result = run(start_home(tmp_path), server)
+    assert_failed_loudly(tmp_path, result, "2023-90001 is dated 2023-10-24, outside 2023-10-25")
+
+
 def test_a_count_without_enough_results_on_one_page_fails(tmp_path, serve):
     server = serve(lambda s, path: page(2, [doc(1), doc(1)]))
     result = run(start_home(tmp_path), server)
@@ -344,7 +352,7 @@ def crawl_split(home: Path, base_url: str):
 def test_a_good_slice_next_to_a_lying_one_is_stored_but_the_watermark_stays(tmp_path, serve):
     def script(server: Hostile, path: str) -> Answer:
         if "lte%5D=2023-10-24" in path:
-            return page(2, [doc(1) | {"publication_date": "2023-10-24"}, doc(2)])
+            return page(2, [doc(n) | {"publication_date": "2023-10-24"} for n in (1, 2)])
         return page(3, [doc(3), doc(4)])
 
     home = start_home(tmp_path)

@@ -10,12 +10,13 @@ that still reaches it is paged. A slice's items are held back until it is comple
 documents match its first page's `count`; they are then followed by a `Listed` item, the documents
 the source listed per day of the slice (for one day, its `count`; for several, the distinct
 documents received per `publication_date`, 0 for a day with none; none at all if a document's
-date falls outside the slice, since the split is then unknown). The halves of a split slice
+date cannot be read, since the split is then unknown). The halves of a split slice
 must count at least the documents the slice counted, or the crawl fails (the documents read are
 kept). Nothing a response says is trusted: a body that is not a search body, a `results` that is
 not a list of objects, a `next_page_url` that is not a string, leaves the API's origin (scheme,
 host, port), repeats a page of the slice or asks for more pages than `count` needs
-(ceil(count / per_page)), and a page repeating an earlier page's documents, each fail the slice.
+(ceil(count / per_page)), a page repeating an earlier page's documents, and a document dated
+outside the slice (the answer is not for the dates asked), each fail the slice.
 The only change made to a link is that one on the canonical host (`www.federalregister.gov`) is
 moved to the configured base URL's scheme and host when a non-default base URL is configured (a
 replay server replaying live recordings).
@@ -71,16 +72,24 @@ class Slice:
     halves: list[Slice] = field(default_factory=list)  # the halves this slice was split into
 
     def add_page(self, records: list[dict[str, Any]]) -> None:
-        """Count one page's documents; `Untrusted` if it repeats an earlier page's documents."""
+        """Count one page's documents; `Untrusted` if it repeats an earlier page's documents or
+        holds one dated outside the slice (an answer to other dates: a stale cache, a query the
+        server ignored)."""
         keys = {record_key(record): record for record in records}
         page = frozenset(keys)
         if page and page in self.pages:
             earlier = self.pages.index(page) + 1
             raise Untrusted(f"page {len(self.pages) + 1} repeats the documents of page {earlier}")
+        days = {key: iso_date(record.get("publication_date")) for key, record in keys.items()}
+        for key, day in days.items():
+            if day is not None and not self.first <= day <= self.last:
+                raise Untrusted(
+                    f"document {key[:40]} is dated {day.isoformat()}, outside"
+                    f" {dates(self.first, self.last)}: not the answer to the dates asked"
+                )
         self.pages.append(page)
         self.keys |= page
-        for key, record in keys.items():
-            self.days[key] = iso_date(record.get("publication_date"))
+        self.days.update(days)
 
     def listed(self) -> dict[str, int] | None:
         """Per day of a complete slice, the documents the source listed; None if unknown."""
@@ -88,7 +97,7 @@ class Slice:
         if len(span) == 1:
             return {self.first.isoformat(): self.count}
         if any(day not in span for day in self.days.values()):
-            return None  # a document outside the slice: the per-day split cannot be trusted
+            return None  # a document without a readable date: the per-day split is unknown
         per_day = Counter(self.days.values())
         return {day.isoformat(): per_day[day] for day in span}
 
@@ -170,7 +179,7 @@ class FederalRegisterSpider(ApiSpider):
         """The complete slice's per-day listed counts, or nothing if they are unknown."""
         days = part.listed()
         if days is None:
-            logger.warning("%s: a document's date is outside the slice", where_slice(part))
+            logger.warning("%s: a document's date cannot be read", where_slice(part))
             return []
         return [Listed(self.name, days)]
 
