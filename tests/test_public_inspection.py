@@ -126,6 +126,31 @@ def test_an_issue_answered_as_no_issue_withdraws_none_of_its_filings(tmp_path, r
     assert query(config, "SELECT COUNT(*) FROM publications WHERE withdrawn_at IS NULL") == [(3,)]
 
 
+def test_an_issue_answered_with_another_days_filings_withdraws_nothing_and_fails(tmp_path, replay):
+    """SYNTHETIC: asked for the issue of 2026-09-29, the server (a stale cache) answers with a
+    filing last on public inspection on 2026-09-28, count and all: the answer is another day's,
+    not a list saying every stored filing of the 29th was withdrawn (no false withdrawal alerts)."""
+    config = make_config(tmp_path)
+    crawl(config, "federal_register_pi", ISSUE, replay().url)
+    (record, *_) = json.loads((RECORDED / "pi-search.json").read_text())["results"]
+    record |= {"document_number": "2026-19800", "last_public_inspection_issue": "2026-09-28"}
+    stale = tmp_path / "synthetic-pi-stale.json"
+    stale.write_text(json.dumps({"count": 1, "results": [record]}), encoding="utf-8")
+    route = {
+        "path": "/api/v1/public-inspection-documents.json",
+        "query": {"conditions[available_on]": ISSUE},
+        "status": 200,
+        "file": str(stale),
+    }
+    server = replay({"routes": [route]})
+    again = steps.crawl(
+        config, source="federal_register_pi", since=ISSUE, until=ISSUE, base_url=server.url
+    )
+    assert not again.ok and again.withdrawn == 0
+    assert "filing 2026-19800 was last on public inspection on 2026-09-28" in again.error
+    assert query(config, "SELECT COUNT(*) FROM publications WHERE withdrawn_at IS NULL") == [(3,)]
+
+
 def test_a_filing_later_published_is_one_family_alerted_once(tmp_path, replay):
     config = make_config(tmp_path)
     url = replay("pi-filing-published").url

@@ -12,8 +12,9 @@ ends today) and `public-inspection-documents.json?conditions[available_on]=YYYY-
 day of the range; both answer `{count, results, special_filings_updated_at,
 regular_filings_updated_at}`, or `{"count":0,"results":[]}` for a day without an issue (which
 lists nothing: it is never read as an issue whose filings were all withdrawn). A response that is
-not such a body, or whose distinct documents do not match its `count`, is a recorded failure and
-lists nothing.
+not such a body, whose distinct documents do not match its `count`, or (for a day) holding a
+filing last on public inspection before that day (another day's answer: its listing would withdraw
+the day's filings), is a recorded failure and lists nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import urlencode
 import scrapy
 from scrapy.http import Response
 
+from archive.records import iso_date
 from crawlers.api_spider import ApiSpider, where
 from crawlers.items import Listing, Publication, Rejected
 from crawlers.normalize import publication_from_pi
@@ -73,6 +75,7 @@ class FederalRegisterPiSpider(ApiSpider):
             numbers = {record_key(record) for record in records}
             if len(numbers) != body["count"]:
                 raise Untrusted(f"received {len(numbers)} distinct documents of {body['count']}")
+            check_issue(records, response.meta["day"])
         except Untrusted as exc:
             record_failure(self.crawler.stats, f"{where(response.request)}: {exc}")
             return []
@@ -87,6 +90,19 @@ class FederalRegisterPiSpider(ApiSpider):
             return publication_from_pi(record, source=self.name)
         except ValueError as exc:
             return Rejected(self.name, str(record.get("document_number") or "?"), str(exc))
+
+
+def check_issue(records: list[dict[str, Any]], day: str | None) -> None:
+    """`Untrusted` if a filing was last on public inspection before the issue of `day` asked: the
+    answer is another day's (a stale cache), and its listing would withdraw that day's filings."""
+    asked = iso_date(day)
+    for record in records:
+        last = iso_date(record.get("last_public_inspection_issue"))
+        if asked is not None and last is not None and last < asked:
+            raise Untrusted(
+                f"filing {record_key(record)[:40]} was last on public inspection on {last},"
+                f" before the issue of {day} asked: not the answer to that day"
+            )
 
 
 def issue_of(records: list[dict[str, Any]]) -> str | None:
