@@ -216,6 +216,22 @@ def assert_refused(home: Path, result, problem: str) -> None:
         assert archive.watermark("csl") is None
 
 
+def test_a_download_listing_no_party_is_refused_not_read_as_every_party_removed(tmp_path, replay):
+    """SYNTHETIC: a well-formed envelope with no record (`total` 0), as a failed export writes."""
+    home = tmp_path / "home"
+    first = run(home, replay())
+    assert first.ok, first.error
+    with Archive.open(home, readonly=True) as archive:
+        stored = archive.latest_screening_snapshot()
+    body = read("synthetic-consolidated-1.json") | {"results": [], "total": 0}
+    (tmp_path / "synthetic-empty.json").write_text(json.dumps(body), encoding="utf-8")
+    empty = run(home, replay(_route(status=200, file=str(tmp_path / "synthetic-empty.json"))))
+    assert not empty.ok
+    assert "lists no record at all" in empty.error, empty.error
+    with Archive.open(home, readonly=True) as archive:
+        assert archive.latest_screening_snapshot() == stored  # no snapshot removing them all
+
+
 def test_a_download_over_the_size_cap_fails_and_stores_nothing(tmp_path, replay):
     server = replay(SECOND)
     result = run(tmp_path / "home", server, settings={"DOWNLOAD_MAXSIZE": 4096})

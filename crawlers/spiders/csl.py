@@ -9,8 +9,9 @@ the record as received), or nothing and a recorded failure. The envelope is the 
 writes (`results`, `search_performed_at`, `sources_used`, `offset`, `total`; csl.md §2). Nothing
 is trusted: a body that is not that envelope, a `total` that is not the number of results, a
 record without a text `id`, `source` or `name`, wrongly typed addresses or alternate names, and
-the same `id` twice with different contents each refuse the whole snapshot (a partial one would
-read as mass removals). An exact duplicate (same `id`, same record) is kept once.
+the same `id` twice with different contents, and a download of no record at all, each refuse the
+whole snapshot (a partial or empty one would read as mass removals). An exact duplicate (same
+`id`, same record) is kept once.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def snapshot(body: dict[str, Any], lists: dict[str, str]) -> ScreeningSnapshot:
     results, total = body["results"], body.get("total")
     if not isinstance(total, int) or isinstance(total, bool) or total != len(results):
         raise Untrusted(f"total {total!r} is not the {len(results)} results received")
+    if not results:
+        raise Untrusted(
+            "the download lists no record at all: stored, every party would read as removed"
+        )
     used = body.get("sources_used") or []
     if not isinstance(used, list) or not all(isinstance(u, dict) for u in used):
         raise Untrusted(f"sources_used is a {json_type(used)}, not a list of objects")
