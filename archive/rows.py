@@ -134,7 +134,7 @@ def encoded(pub: Publication) -> Encoded:
     check(pub)
     try:
         values, digest = encode(pub)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # a value nested too deep: the last
         raise ValueError(f"{_label(pub)}: not JSON-serialisable: {exc}") from None
     keyed = (pub.source_id, *values)
     for at, name, most in limits():

@@ -20,9 +20,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -335,6 +337,49 @@ def test_a_503_with_an_odd_retry_after_is_retried_and_the_crawl_succeeds(
     result = run(start_home(tmp_path), server)
     assert result.ok, result.error
     assert (result.inserted, len(server.requests)) == (1, 2)
+
+
+def test_a_document_nested_too_deep_to_store_is_named_never_lost_in_silence(tmp_path, serve):
+    """SYNTHETIC: one document a day, each holding a field nested one level deeper than the day
+    before (945 to 975 levels, around Python's recursion limit, where reading it works and
+    storing it may not): each day's document is stored, or the crawl names it (its dates, or its
+    number); none is lost while its day counts as read."""
+    days = [date(2023, 10, 1) + timedelta(days=n) for n in range(31)]
+
+    def script(server: Hostile, path: str) -> Answer:
+        query = parse_qs(urlsplit(path).query)
+        first, last = (
+            date.fromisoformat(query[f"conditions[publication_date][{key}]"][0])
+            for key in ("gte", "lte")
+        )
+        if first < last:  # a range: counted, then split into single days
+            return page((last - first).days + 1, [])
+        n = (first - days[0]).days
+        record = json.dumps(doc(n) | {"publication_date": first.isoformat()})[:-1]
+        nested = "[" * (945 + n) + "]" * (945 + n)
+        body = f'{{"count": 1, "results": [{record}, "x": {nested}}}]}}'
+        return 200, {"Content-Type": "application/json"}, body.encode()
+
+    result = crawl(
+        tmp_path,
+        since=days[0].isoformat(),
+        until=days[-1].isoformat(),
+        base_url=serve(script).url,
+        contact=CONTACT,
+        settings={**FAST, "REGWATCH_SLICE_MAX": 1},
+    )
+    assert not result.ok  # the deepest cannot even be read
+    (_, stats), *_ = crawl_log(tmp_path)[-1:]
+    told = " ".join(stats["errors"])
+    with sqlite3.connect(tmp_path / "regwatch.db") as conn:  # raw this deep: not decoded here
+        stored = {number for (number,) in conn.execute("SELECT source_id FROM publications")}
+    lost = [
+        day.isoformat()
+        for n, day in enumerate(days)
+        if doc(n)["document_number"] not in stored
+        and not re.search(rf"\b{doc(n)['document_number']}\b|{day}\.\.{day}", told)
+    ]
+    assert lost == []
 
 
 def crawl_split(home: Path, base_url: str):
