@@ -8,12 +8,15 @@ request whose scheme, host or port is not the spider's `api_origin`, whatever as
 redirect off the API host never reaches the network. `BackoffRetryMiddleware` hands back the retry
 request after a pause: the server's `Retry-After` (seconds or an HTTP date) on 429/503, capped at
 `RETRY_AFTER_MAX`, otherwise `RETRY_BACKOFF_BASE * 2**n` capped at `RETRY_BACKOFF_MAX`, n being the
-retries so far.
+retries so far. `WholeBodyMiddleware` refuses (`IgnoreRequest`) a gzip or deflate body whose
+compressed stream stops before its end: Scrapy's `HttpCompressionMiddleware` would inflate it as far
+as it goes, and the part would pass for the whole page or text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import zlib
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -27,6 +30,9 @@ from scrapy.settings import BaseSettings
 from crawlers.urls import origin, shown
 
 RETRY_AFTER_STATUSES = (429, 503)
+CHUNK = 65536
+# Content-Encoding → the zlib window bits of its stream (deflate: zlib-wrapped, else raw).
+ZLIB_STREAMS = {b"gzip": (31,), b"x-gzip": (31,), b"deflate": (15, -15)}
 
 
 class OriginGuardMiddleware:
@@ -95,3 +101,41 @@ def retry_after(value: bytes | None, now: datetime | None = None) -> float | Non
     if when.tzinfo is None:  # zone "-0000": the time is UTC
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class WholeBodyMiddleware:
+    """A compressed body must end where its stream ends (checked before it is inflated)."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WholeBodyMiddleware:
+        return cls(crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        encoding = response.headers.get("Content-Encoding", b"").strip().lower()
+        if encoding not in ZLIB_STREAMS or not response.body:
+            return response
+        limit = request.meta.get("download_maxsize", self.max_size)
+        if not any(whole_stream(response.body, wbits, limit) for wbits in ZLIB_STREAMS[encoding]):
+            raise IgnoreRequest(
+                f"{shown(response.url)}: the {encoding.decode()} body was cut short (its"
+                " compressed stream does not end): not read"
+            )
+        return response
+
+
+def whole_stream(body: bytes, wbits: int, limit: int) -> bool:
+    """Does `body` hold a whole zlib stream of `wbits`? Past `limit` inflated bytes it is let
+    through: the size cap then refuses it."""
+    stream, rest, size = zlib.decompressobj(wbits), body, 0
+    try:
+        while rest and not stream.eof:
+            size += len(stream.decompress(rest, CHUNK))
+            if limit and size > limit:
+                return True
+            rest = stream.unconsumed_tail
+    except zlib.error:
+        return False
+    return stream.eof

@@ -7,8 +7,10 @@ release of April 11, 2024 (`../shared/sources/samples/bis/`).
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
+import zlib
 from pathlib import Path
 
 import pytest
@@ -205,6 +207,37 @@ def test_an_html_error_page_served_as_a_raw_text_is_never_stored_as_the_text(tmp
     (body,) = query(config, "SELECT body_text FROM publications WHERE source_id = '2024-22587'")
     assert body == (None,)
     assert bodies(config)["2024-22587"] == ("failed", 0)
+    recovered = run_crawl(home, source=FULLTEXT, base_url=server.url, contact="t@example.org")
+    assert recovered.ok and recovered.bodies == 1, recovered.error
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_full_text_cut_short_is_never_stored_as_the_text(tmp_path, replay, encoding):
+    """SYNTHETIC: the raw text of 2024-22587 arrives compressed, its stream cut off halfway (its
+    Content-Length says that is all): inflated as far as it goes it reads as a shorter text, and
+    stored it would never be asked for again."""
+    config = make_config(tmp_path)
+    server = replay()
+    crawl(config, "federal_register", "2024-10-02", server.url)
+    steps.tag(config)
+    text = (FR_DIR / "synthetic" / "synthetic-raw-text-2024-22587.txt").read_bytes()
+    packed = gzip.compress(text) if encoding == "gzip" else zlib.compress(text)
+    cut = tmp_path / "synthetic-cut-short.bin"
+    cut.write_bytes(packed[: len(packed) // 2])
+    route = {
+        "path": "/documents/full_text/text/2024/10/02/2024-22587.txt",
+        "status": 200,
+        "file": str(cut),
+        "headers": {"Content-Type": "text/plain; charset=utf-8", "Content-Encoding": encoding},
+    }
+    home = Path(config.home)
+    host = replay({"routes": [route]}).url
+    failed = run_crawl(home, source=FULLTEXT, base_url=host, contact="t@example.org", settings=FAST)
+    assert failed.bodies == 0 and failed.bodies_failed == 1, failed
+    (body,) = query(config, "SELECT body_text FROM publications WHERE source_id = '2024-22587'")
+    assert body == (None,)
+    (error,) = query(config, "SELECT last_error FROM body_fetches")
+    assert "cut short" in error[0], error
     recovered = run_crawl(home, source=FULLTEXT, base_url=server.url, contact="t@example.org")
     assert recovered.ok and recovered.bodies == 1, recovered.error
 
