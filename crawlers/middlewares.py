@@ -8,9 +8,9 @@ request whose scheme, host or port is not the spider's `api_origin`, whatever as
 redirect off the API host never reaches the network. `BackoffRetryMiddleware` hands back the retry
 request after a pause: the server's `Retry-After` (seconds or an HTTP date) on 429/503, capped at
 `RETRY_AFTER_MAX`, otherwise `RETRY_BACKOFF_BASE * 2**n` capped at `RETRY_BACKOFF_MAX`, n being the
-retries so far. `WholeBodyMiddleware` refuses (`IgnoreRequest`) a gzip or deflate body whose
-compressed stream stops before its end: Scrapy's `HttpCompressionMiddleware` would inflate it as far
-as it goes, and the part would pass for the whole page or text.
+retries so far. `WholeBodyMiddleware` refuses (`IgnoreRequest`) a gzip, deflate, br or zstd body
+whose compressed stream stops before its end: Scrapy's `HttpCompressionMiddleware` would inflate it
+as far as it goes, and the part would pass for the whole page or text.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from crawlers.urls import origin, shown
 
 RETRY_AFTER_STATUSES = (429, 503)
 CHUNK = 65536
-# Content-Encoding → the zlib window bits of its stream (deflate: zlib-wrapped, else raw).
-ZLIB_STREAMS = {b"gzip": (31,), b"x-gzip": (31,), b"deflate": (15, -15)}
 
 
 class OriginGuardMiddleware:
@@ -114,28 +112,69 @@ class WholeBodyMiddleware:
         return cls(crawler.settings.getint("DOWNLOAD_MAXSIZE"))
 
     def process_response(self, request: Request, response: Response) -> Response:
-        encoding = response.headers.get("Content-Encoding", b"").strip().lower()
-        if encoding not in ZLIB_STREAMS or not response.body:
+        encoding = response.headers.get("Content-Encoding", b"").strip().lower().decode("latin-1")
+        check = WHOLE_STREAM.get(encoding)
+        if check is None or not response.body:
             return response
-        limit = request.meta.get("download_maxsize", self.max_size)
-        if not any(whole_stream(response.body, wbits, limit) for wbits in ZLIB_STREAMS[encoding]):
+        if not check(response.body, request.meta.get("download_maxsize", self.max_size)):
             raise IgnoreRequest(
-                f"{shown(response.url)}: the {encoding.decode()} body was cut short (its"
-                " compressed stream does not end): not read"
+                f"{shown(response.url)}: the {encoding} body was cut short (its compressed"
+                " stream does not end): not read"
             )
         return response
 
 
-def whole_stream(body: bytes, wbits: int, limit: int) -> bool:
-    """Does `body` hold a whole zlib stream of `wbits`? Past `limit` inflated bytes it is let
-    through: the size cap then refuses it."""
-    stream, rest, size = zlib.decompressobj(wbits), body, 0
+def whole_zlib(body: bytes, limit: int, *window_bits: int) -> bool:
+    """Does `body` hold a whole zlib stream of one of `window_bits`? Past `limit` inflated bytes
+    it is let through (the size cap then refuses it), as in each check below."""
+    for wbits in window_bits:
+        stream, rest, size = zlib.decompressobj(wbits), body, 0
+        try:
+            while rest and not stream.eof and not (limit and size > limit):
+                size += len(stream.decompress(rest, CHUNK))
+                rest = stream.unconsumed_tail
+        except zlib.error:
+            continue
+        if stream.eof or (limit and size > limit):
+            return True
+    return False
+
+
+def whole_brotli(body: bytes, limit: int) -> bool:
+    import brotli
+
+    stream, chunk, size = brotli.Decompressor(), body, 0
     try:
-        while rest and not stream.eof:
-            size += len(stream.decompress(rest, CHUNK))
-            if limit and size > limit:
-                return True
-            rest = stream.unconsumed_tail
-    except zlib.error:
+        while not stream.is_finished() and not (limit and size > limit):
+            out = stream.process(chunk, output_buffer_limit=CHUNK)
+            if not (out or chunk):
+                break
+            chunk, size = b"", size + len(out)
+    except brotli.error:
         return False
-    return stream.eof
+    return stream.is_finished() or bool(limit and size > limit)
+
+
+def whole_zstd(body: bytes, limit: int) -> bool:
+    from backports import zstd
+
+    stream, chunk, size = zstd.ZstdDecompressor(), body, 0
+    try:
+        while not stream.eof and not (limit and size > limit):
+            size += len(stream.decompress(chunk, CHUNK))
+            if chunk == b"" and stream.needs_input:
+                break
+            chunk = b""
+    except zstd.ZstdError:
+        return False
+    return stream.eof or bool(limit and size > limit)
+
+
+# Content-Encoding → does a body hold its whole stream (deflate: zlib-wrapped, else raw)?
+WHOLE_STREAM = {
+    "gzip": lambda body, limit: whole_zlib(body, limit, 31),
+    "x-gzip": lambda body, limit: whole_zlib(body, limit, 31),
+    "deflate": lambda body, limit: whole_zlib(body, limit, 15, -15),
+    "br": whole_brotli,
+    "zstd": whole_zstd,
+}

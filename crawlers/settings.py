@@ -29,7 +29,7 @@ DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
 METAREFRESH_ENABLED = False
 
-# A gzip or deflate body cut short fails its request (crawlers.middlewares.WholeBodyMiddleware).
+# A compressed body cut short fails its request (crawlers.middlewares.WholeBodyMiddleware).
 # 5xx, 408, 429 and timeouts are retried with exponential backoff (crawlers.middlewares);
 # Retry-After on 429/503 is honoured, capped at RETRY_AFTER_MAX seconds.
 RETRY_TIMES = 5

@@ -13,7 +13,9 @@ import sqlite3
 import zlib
 from pathlib import Path
 
+import brotli
 import pytest
+from backports import zstd
 from click.testing import CliRunner
 
 from crawlers.run import crawl as run_crawl
@@ -211,7 +213,15 @@ def test_an_html_error_page_served_as_a_raw_text_is_never_stored_as_the_text(tmp
     assert recovered.ok and recovered.bodies == 1, recovered.error
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+PACK = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "br": brotli.compress,
+    "zstd": zstd.compress,
+}
+
+
+@pytest.mark.parametrize("encoding", PACK)
 def test_a_compressed_full_text_cut_short_is_never_stored_as_the_text(tmp_path, replay, encoding):
     """SYNTHETIC: the raw text of 2024-22587 arrives compressed, its stream cut off halfway (its
     Content-Length says that is all): inflated as far as it goes it reads as a shorter text, and
@@ -221,7 +231,7 @@ def test_a_compressed_full_text_cut_short_is_never_stored_as_the_text(tmp_path, 
     crawl(config, "federal_register", "2024-10-02", server.url)
     steps.tag(config)
     text = (FR_DIR / "synthetic" / "synthetic-raw-text-2024-22587.txt").read_bytes()
-    packed = gzip.compress(text) if encoding == "gzip" else zlib.compress(text)
+    packed = PACK[encoding](text)
     cut = tmp_path / "synthetic-cut-short.bin"
     cut.write_bytes(packed[: len(packed) // 2])
     route = {
