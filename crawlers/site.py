@@ -2,12 +2,14 @@
 
 Enters: a source's facts from `crawlers/sources.json` (canonical `base_url`, `entry_path` of the
 listing or feed, `item_path` pattern, `types`, `agencies`, `download_delay`, `max_items`,
-`max_bytes`, `max_text_chars`), settings `REGWATCH_BASE_URL` (a replay server: only the host
-changes) and `REGWATCH_HOME` (the stored validators and ids are read from the archive at start).
+`max_bytes`, `max_text_chars`, `wall_markers`), settings `REGWATCH_BASE_URL` (a replay server:
+only the host changes) and `REGWATCH_HOME` (the stored validators and ids are read from the
+archive at start).
 Leaves: `SiteSpider`, a base class whose requests all go to the configured origin (the origin
 guard refuses anything else), carry `If-None-Match` / `If-Modified-Since` from the validators
 stored for their canonical URL, accept 304 (which yields nothing), and are capped at `max_bytes`;
-`page`, a page's parts (a page with no main text fails the crawl, keeping its title and date);
+`page`, a page's parts (a page with no main text, or whose text is the site's `wall_markers`,
+fails the crawl, keeping its title and date);
 `overlaps` fails the crawl when a listing or feed lists none of the items stored before (it moved
 past them: items in between may have dropped off it unread); its `publication` builds a
 `Publication` (or `Rejected`) from a page's or feed's fields, titles and abstracts capped at
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -197,14 +200,21 @@ class SiteSpider(scrapy.Spider):
 
     def page(self, response: Response) -> Page | None:
         """The page's extracted parts; None (failure recorded) if it is not a text page. A page
-        without main text is kept for its title and date, but its words went unread: a failure."""
+        without main text, or whose text is the site's wall (`wall_markers`), is kept for its
+        title and date without text, but its words went unread: a failure."""
         if not isinstance(response, TextResponse):
             record_failure(self.crawler.stats, f"{shown(response.url)}: not a text page")
             return None
         page = extract_page(response.text, self.canonical(response.url), self.max_text)
-        if page.text is None:
-            message = "no main text found (has the page changed?)"
-            record_failure(self.crawler.stats, f"{shown(response.url)}: {message}")
+        wall = next((m for m in self.spec.get("wall_markers", []) if m in (page.text or "")), None)
+        if wall is not None:
+            problem = f"the site served its wall ({wall!r}) instead of the page"
+            page = replace(page, text=None)
+        elif page.text is None:
+            problem = "no main text found (has the page changed?)"
+        else:
+            return page
+        record_failure(self.crawler.stats, f"{shown(response.url)}: {problem}")
         return page
 
     @property

@@ -313,6 +313,22 @@ def test_ntia_feed_listing_no_item_fails_in_one_line(tmp_path, site):
         assert archive.watermark("ntia") is None
 
 
+def test_ntia_post_answered_by_the_javascript_wall_is_not_stored_as_its_text(tmp_path, site):
+    """SYNTHETIC: the BEAD post answers HTTP 200 with the page of the JavaScript banner alone (the
+    wall ntia.md reports), not the post: its feed part is kept, the banner is not its text."""
+    path = BEAD.removeprefix("https://www.ntia.gov")
+    server = site("ntia", serving(path, "synthetic-not-a-feed.html", "text/html"))
+    result = run(tmp_path, "ntia", server.url)
+    assert not result.ok
+    assert result.error == (
+        f"{server.url}{path[1:]}: the site served its wall ('you need to enable JavaScript to"
+        " visit this website') instead of the page"
+    )
+    bead = rows(tmp_path, "ntia")[BEAD]
+    assert bead["title"] == "NTIA Hears from the Public on How to Best Use BEAD Savings"
+    assert bead["body_text"] is None
+
+
 @pytest.mark.parametrize("target", ["bead", "feed"])
 def test_ntia_item_whose_page_redirects_to_a_page_already_read_is_kept(tmp_path, site, target):
     """SYNTHETIC: the ITS workshop post answers 301 to the BEAD post (merged) or to the feed
