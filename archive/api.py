@@ -428,6 +428,11 @@ class Archive:
         return digest_log.sent_for_period(self._conn, list_name, start, end)
 
     @_named
+    def digest_recipients(self, list_name: str, start: str, end: str) -> set[str]:
+        """The recipients a digest of this period sent to the list reached."""
+        return digest_log.recipients_sent(self._conn, list_name, start, end)
+
+    @_named
     def first_digest_at(self, list_name: str) -> str | None:
         """When the list was first sent a digest, or None."""
         return digest_log.first_sent_at(self._conn, list_name)

@@ -3,8 +3,10 @@
 Enters: a list name, a period (`start`, `end`, ISO dates), the subject and recipients of a message
 that was accepted by the mail server, and its items as `(publication_id, version, kind)` with kind
 `new`, `late` or `change`. Leaves: rows in `digests_sent` and `digest_items` (one transaction), and
-`SentDigest` records read back: the send of a period, the first send of a list (where "late"
-starts counting) and the newest send of every list (for `regwatch status`).
+`SentDigest` records read back: the send of a period, the recipients who got a period's digest
+(a send refused for some is recorded with the others; a retry mails only the rest), the first
+send of a list (where "late" starts counting) and the newest send of every list (for `regwatch
+status`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,16 @@ def sent_for_period(
         "WHERE d.list_name = ? AND d.period_start = ? AND d.period_end = ? ORDER BY d.id DESC",
         (list_name, start, end),
     )
+
+
+def recipients_sent(conn: sqlite3.Connection, list_name: str, start: str, end: str) -> set[str]:
+    """Every recipient any send of this period to `list_name` reached."""
+    rows = conn.execute(
+        "SELECT recipients FROM digests_sent WHERE list_name = ? AND period_start = ? "
+        "AND period_end = ?",
+        (list_name, start, end),
+    )
+    return {recipient for (text,) in rows for recipient in json.loads(text)}
 
 
 def first_sent_at(conn: sqlite3.Connection, list_name: str) -> str | None:

@@ -4,8 +4,9 @@ Enters: the rendered text and HTML, the subject, sender and recipients; SMTP set
 security `starttls` / `ssl` / `none`, user, password, timeout).
 Leaves: a multipart/alternative `EmailMessage` (text first, HTML second) from `message`, and from
 `send` the message accepted by the server for every recipient — or `DeliveryError`, one line
-holding the SMTP error. A server that refuses some recipients while accepting others is a failure;
-one that accepted the message and then fails QUIT (an error reply, a timeout) is not.
+holding the SMTP error. A server that refuses some recipients while accepting others is a failure,
+`PartlyRefused`, naming the refused addresses (the others got the message); one that accepted the
+message and then fails QUIT (an error reply, a timeout) is not.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ POLICY = default.clone(max_line_length=998)
 
 class DeliveryError(Exception):
     """The mail server did not take the digest for every recipient; the message is one line."""
+
+
+class PartlyRefused(DeliveryError):
+    """The mail server took the digest for some recipients and refused `refused` (addresses)."""
+
+    def __init__(self, message: str, refused: frozenset[str]) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,8 @@ def send(msg: EmailMessage, settings: SmtpSettings) -> EmailMessage:
             f"cannot send by SMTP via {settings.host}:{settings.port}: {_text(exc)}"
         ) from None
     if refused:
-        raise DeliveryError(f"SMTP refused some recipients: {_refusals(refused)}")
+        text = f"SMTP refused some recipients: {_refusals(refused)}"
+        raise PartlyRefused(text, frozenset(refused))
     return msg
 
 

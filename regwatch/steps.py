@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -739,10 +740,16 @@ def digest_week(config: Config, now: datetime | None = None) -> Period:
 
 
 def unsent_digest_lists(config: Config, period: Period) -> list[str]:
-    """The recipient lists the digest log holds no sent digest of `period` for."""
-    names = [entry["name"] for entry in config["digest.lists"]]
+    """The recipient lists with a recipient the digest log holds no sent digest of `period` for."""
     with open_archive(config, readonly=True) as archive:
-        return [n for n in names if archive.sent_digest(n, period.start, period.end) is None]
+        lists = config["digest.lists"]
+        return [e["name"] for e in lists if any(_unreached(archive, e, period).values())]
+
+
+def _unreached(archive: Archive, entry: dict, period: Period) -> dict[str, list[str]]:
+    """The list's `to` and `cc` addresses no send of the period's digest reached."""
+    done = archive.digest_recipients(entry["name"], period.start, period.end)
+    return {field: [a for a in entry[field] if a not in done] for field in ("to", "cc")}
 
 
 def _digest_lists(config: Config, name: str | None, send: bool) -> list[dict]:
@@ -803,18 +810,24 @@ def _send_once(
 
     period = built.period
     before = archive.sent_digest(entry["name"], period.start, period.end)
+    owed = {field: entry[field] for field in ("to", "cc")}
     if before is not None and not force:
-        return "already sent", before.sent_at
+        owed = _unreached(archive, entry, period)  # a refused recipient's retry: only to it
+        if not any(owed.values()):
+            return "already sent", before.sent_at
     msg = mail.message(
         subject=built.subject,
         sender=config["mail.from"],
-        to=entry["to"],
-        cc=entry["cc"],
+        to=owed["to"],
+        cc=owed["cc"],
         text=rendered.text,
         html=rendered.html,
     )
+    status, detail, refused = "sent", None, frozenset()
     try:
         mail.send(msg, settings)
+    except mail.PartlyRefused as exc:  # the others got it: recorded, so only these are retried
+        status, detail, refused = "failed", str(exc), exc.refused
     except mail.DeliveryError as exc:
         return "failed", str(exc)
     archive.record_digest(
@@ -822,10 +835,10 @@ def _send_once(
         period.start,
         period.end,
         subject=built.subject,
-        recipients=[*entry["to"], *entry["cc"]],
+        recipients=[a for a in [*owed["to"], *owed["cc"]] if parseaddr(a)[1] not in refused],
         items=built.sent_items,
     )
-    return "sent", None
+    return status, detail
 
 
 def _list_digest(

@@ -232,7 +232,12 @@ def test_one_refused_recipient_fails_the_send(home, smtp):
     )
     receiver.refuse = set()
     assert digest("--week", "2026-W47", "--send").exit_code == 0
-    assert len(receiver.messages) == 2  # the partial delivery, then the full retry
+    assert receiver.envelopes == [  # the others got it first: the retry is for law@ alone
+        ["eng@y.example", "boss@y.example"],
+        ["law@y.example"],
+    ]
+    again = digest("--week", "2026-W47", "--send")
+    assert "list team was sent this period on" in again.output and len(receiver.messages) == 2
 
 
 def test_send_needs_the_password_variable_when_a_user_is_set(home, tmp_path, smtp):

@@ -386,3 +386,27 @@ def test_an_archive_gone_while_the_scheduler_runs_is_not_recreated_empty(tmp_pat
     moved.rename(home)  # mounted again
     assert scheduler.run_job("retry", config, started + timedelta(minutes=20), present) is True
     assert [run[:2] for run in job_runs(home)] == [("retry", 1), ("retry", 1)]
+
+
+def test_a_refused_recipient_is_retried_alone_and_the_others_get_the_digest_once(tmp_path, smtp):
+    """One address of a list refused for good (a colleague who left): each `retry` run, every 10
+    minutes all week, mailed the whole list again, so the others got a copy every time."""
+    receiver, port = smtp
+    config = config_at(
+        tmp_path,
+        f"[mail]\nhost = '127.0.0.1'\nport = {port}\nsecurity = 'none'\ntimeout = 5\n"
+        "[[digest.lists]]\nname = 'team'\nto = ['eng@y.example', 'gone@y.example']\n"
+        "cc = ['boss@y.example']\n",
+    )
+    due = datetime(2026, 11, 23, 8, 0, tzinfo=NEW_YORK)
+    receiver.refuse.add("gone@y.example")
+    assert not scheduler.run_job("weekly_digest", config, due)
+    for minutes in (10, 20, 30):
+        assert not scheduler.run_job("retry", config, due + timedelta(minutes=minutes))
+    assert receiver.envelopes == [["eng@y.example", "boss@y.example"]]
+    assert "refused every recipient: gone@y.example (550" in job_runs(tmp_path / "home")[-1][2]
+    receiver.refuse.clear()
+    assert scheduler.run_job("retry", config, due + timedelta(minutes=40))
+    assert receiver.envelopes[1:] == [["gone@y.example"]]
+    assert receiver.messages[1]["To"] == "gone@y.example" and "Cc" not in receiver.messages[1]
+    assert scheduler.owed_digest_lists(config, due + timedelta(minutes=50)) == []
