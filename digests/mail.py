@@ -5,8 +5,10 @@ security `starttls` / `ssl` / `none`, user, password, timeout).
 Leaves: a multipart/alternative `EmailMessage` (text first, HTML second) from `message`, and from
 `send` the message accepted by the server for every recipient — or `DeliveryError`, one line
 holding the SMTP error. A server that refuses some recipients while accepting others is a failure,
-`PartlyRefused`, naming the refused addresses (the others got the message); one that accepted the
-message and then fails QUIT (an error reply, a timeout) is not.
+`PartlyRefused`, naming the refused addresses (the others got the message); one that took the
+whole message and gave no answer to it (a timeout, a dropped connection) is `MaybeSent`: it may
+have been delivered. One that accepted the message and then fails QUIT (an error reply, a
+timeout) is no failure.
 """
 
 from __future__ import annotations
@@ -34,6 +36,24 @@ class PartlyRefused(DeliveryError):
     def __init__(self, message: str, refused: frozenset[str]) -> None:
         super().__init__(message)
         self.refused = refused
+
+
+class MaybeSent(DeliveryError):
+    """The whole message went to the server and no answer to it came back: it may have arrived."""
+
+
+class _Tracked(smtplib.SMTP):
+    """Notes when the end of the message data ("." on its own line) has gone to the server."""
+
+    data_sent = False
+
+    def send(self, s: str | bytes) -> None:
+        super().send(s)
+        self.data_sent = self.data_sent or (isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"))
+
+
+class _TrackedSSL(_Tracked, smtplib.SMTP_SSL):
+    pass
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,13 @@ def send(msg: EmailMessage, settings: SmtpSettings) -> EmailMessage:
             if settings.user:
                 smtp.login(settings.user, settings.password or "")
             refused = smtp.send_message(msg)
+        except OSError as exc:  # smtplib's errors too; an answer (SMTPResponseException) is one
+            if smtp.data_sent and not isinstance(exc, smtplib.SMTPResponseException):
+                raise MaybeSent(
+                    f"no answer from {settings.host}:{settings.port} after the whole message was "
+                    f"sent ({_text(exc)}): it may have arrived"
+                ) from None
+            raise
         finally:
             _quit(smtp)
     except smtplib.SMTPRecipientsRefused as exc:
@@ -88,13 +115,11 @@ def send(msg: EmailMessage, settings: SmtpSettings) -> EmailMessage:
     return msg
 
 
-def _connect(settings: SmtpSettings) -> smtplib.SMTP:
+def _connect(settings: SmtpSettings) -> _Tracked:
     context = settings.ssl_context or ssl.create_default_context()
     if settings.security == "ssl":
-        return smtplib.SMTP_SSL(
-            settings.host, settings.port, timeout=settings.timeout, context=context
-        )
-    smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        return _TrackedSSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+    smtp = _Tracked(settings.host, settings.port, timeout=settings.timeout)
     try:
         if settings.security == "starttls":
             smtp.starttls(context=context)

@@ -497,7 +497,8 @@ def digest(
     _echo_digest(result)
     if result.failed:
         first = result.failed[0]
-        raise click.ClickException(f"digest for list {first.list_name} not sent: {first.detail}")
+        fate = "may not have been sent" if first.status == "maybe sent" else "not sent"
+        raise click.ClickException(f"digest for list {first.list_name} {fate}: {first.detail}")
 
 
 @main.command()

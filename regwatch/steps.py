@@ -96,8 +96,9 @@ class WatchShow:
 class ListDigest:
     """One recipient list's digest: where it was written and what became of sending it.
 
-    `status` is `written` (not sent), `sent`, `already sent` (`detail`: when) or `failed`
-    (`detail`: the SMTP error in one line; nothing recorded, the next run tries again).
+    `status` is `written` (not sent), `sent`, `already sent` (`detail`: when), `failed`
+    (`detail`: the SMTP error in one line; the next run tries again those who did not get it) or
+    `maybe sent` (the server took the message and never answered: recorded, not sent again).
     """
 
     list_name: str
@@ -124,7 +125,7 @@ class DigestResult:
 
     @property
     def failed(self) -> list[ListDigest]:
-        return [entry for entry in self.lists if entry.status == "failed"]
+        return [entry for entry in self.lists if entry.status in ("failed", "maybe sent")]
 
 
 @dataclass(frozen=True)
@@ -828,6 +829,8 @@ def _send_once(
         mail.send(msg, settings)
     except mail.PartlyRefused as exc:  # the others got it: recorded, so only these are retried
         status, detail, refused = "failed", str(exc), exc.refused
+    except mail.MaybeSent as exc:  # recorded: resent only when asked, never every retry run
+        status, detail = "maybe sent", f"{exc}; not sent again without --force"
     except mail.DeliveryError as exc:
         return "failed", str(exc)
     archive.record_digest(

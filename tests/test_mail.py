@@ -1,6 +1,7 @@
 """Sending the digest to a real SMTP server (aiosmtpd on 127.0.0.1) through `regwatch digest`:
 the message read back, once per period and list, --force, late items, changes, refusals."""
 
+import asyncio
 import email
 import email.policy
 import json
@@ -25,13 +26,15 @@ class EphemeralController(Controller):
 
 class Receiver:
     """Keeps every accepted message; refuses DATA with `data_replies` and RCPT for `refuse`;
-    answers QUIT with `quit_reply`."""
+    answers DATA `data_delay` seconds after keeping the message (a slow server) and QUIT with
+    `quit_reply`."""
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list[list[str]] = []
         self.data_replies: list[str] = []
         self.refuse: set[str] = set()
+        self.data_delay = 0.0
         self.quit_reply = "221 Bye"
 
     async def handle_QUIT(self, server, session, envelope):
@@ -50,6 +53,7 @@ class Receiver:
         self.messages.append(
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )
+        await asyncio.sleep(self.data_delay)
         return "250 Message accepted"
 
 
@@ -219,6 +223,25 @@ def test_a_digest_accepted_before_quit_fails_is_sent_and_recorded_once(home, smt
     again = digest("--week", "2026-W47", "--send")
     assert again.exit_code == 0 and "list team was sent this period on" in again.output
     assert len(receiver.messages) == 1
+
+
+def test_a_digest_the_server_never_answered_is_maybe_sent_and_resent_only_with_force(
+    home, tmp_path, smtp
+):
+    receiver, _ = smtp
+    config = tmp_path / "regwatch.toml"
+    config.write_text(config.read_text().replace("timeout = 5", "timeout = 1"))
+    receiver.data_delay = 3  # the whole message arrived; the answer comes after the timeout
+    failed = digest("--week", "2026-W47", "--send")
+    assert error_line(failed).startswith(
+        "Error: digest for list team may not have been sent: no answer from 127.0.0.1:"
+    )
+    assert error_line(failed).endswith(": it may have arrived; not sent again without --force")
+    receiver.data_delay = 0
+    again = digest("--week", "2026-W47", "--send")
+    assert "list team was sent this period on" in again.output and len(receiver.messages) == 1
+    assert digest("--week", "2026-W47", "--send", "--force").exit_code == 0
+    assert len(receiver.messages) == 2
 
 
 def test_one_refused_recipient_fails_the_send(home, smtp):

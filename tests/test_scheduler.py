@@ -410,3 +410,23 @@ def test_a_refused_recipient_is_retried_alone_and_the_others_get_the_digest_once
     assert receiver.envelopes[1:] == [["gone@y.example"]]
     assert receiver.messages[1]["To"] == "gone@y.example" and "Cc" not in receiver.messages[1]
     assert scheduler.owed_digest_lists(config, due + timedelta(minutes=50)) == []
+
+
+def test_a_digest_the_server_answered_too_late_is_not_mailed_again_every_retry(tmp_path, smtp):
+    """The server took the whole message and answered after `mail.timeout` (a slow relay
+    scanning it): the send was counted failed, and every `retry` run mailed the list again."""
+    receiver, port = smtp
+    config = config_at(
+        tmp_path,
+        f"[mail]\nhost = '127.0.0.1'\nport = {port}\nsecurity = 'none'\ntimeout = 1\n"
+        "[[digest.lists]]\nname = 'team'\nto = ['eng@y.example']\n",
+    )
+    due = datetime(2026, 11, 23, 8, 0, tzinfo=NEW_YORK)
+    receiver.data_delay = 3
+    assert not scheduler.run_job("weekly_digest", config, due)  # loud: it may not have arrived
+    receiver.data_delay = 0
+    for minutes in (10, 20):
+        scheduler.run_job("retry", config, due + timedelta(minutes=minutes))
+    assert len(receiver.messages) == 1
+    (_, ok, summary), *_ = job_runs(tmp_path / "home")
+    assert not ok and "for list team: 0 listed, maybe sent (no answer from 127.0.0.1:" in summary
