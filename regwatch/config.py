@@ -20,7 +20,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -291,10 +291,12 @@ def _as_cron(value: Any) -> str:
     from apscheduler.triggers.cron import CronTrigger
 
     text = _as_str(value)
-    try:  # the syntax only, in UTC: not the process's zone (a `TZ` tzlocal refuses)
-        CronTrigger.from_crontab(text, timezone="UTC")
+    try:  # in UTC: not the process's zone (a `TZ` tzlocal refuses)
+        trigger = CronTrigger.from_crontab(text, timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"must be a cron expression ({exc})") from None
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:  # February 30th, say
+        raise ValueError(f"must be a cron expression that fires; this one never fires: {text!r}")
     return text
 
 

@@ -115,6 +115,9 @@ def test_configured_crons_zone_and_retry_are_used(tmp_path):
         ('[schedule]\ncrawl = "every day"\n', "schedule.crawl must be a cron expression"),
         ('[schedule]\ncrawl = ["0 6 * * *", "x"]\n', "schedule.crawl must be a cron expression"),
         ("[schedule]\ncrawl = []\n", "schedule.crawl must be a cron expression or a list"),
+        # February 30th: the weekly digest (or a crawl) would never run, and nothing said so
+        ('[schedule]\ndigest = "0 8 30 2 *"\n', "schedule.digest must be a cron expression that"),
+        ('[schedule]\ncrawl = ["0 6 * * *", "0 9 31 4 *"]\n', "never fires: '0 9 31 4 \\*'"),
         ('[schedule]\ntimezone = "Mars/Olympus"\n', "schedule.timezone must be an IANA time zone"),
         ("[schedule]\nretry_minutes = 0\n", "schedule.retry_minutes must be between 1 and 1440"),
         ("[crawl]\ntimeout_minutes = 0\n", "crawl.timeout_minutes must be between 0.01 and"),
