@@ -123,21 +123,41 @@ def weekly_digest(config: Config, now: datetime) -> tuple[bool, str]:
 
 
 def retry(config: Config, now: datetime) -> tuple[bool, str]:
-    """Deliver due alerts, check source health (ops notices retried), send an owed digest late."""
-    parts, ok = [], True
+    """Deliver due alerts, check source health (ops notices retried), send an owed digest late;
+    each part runs whatever became of the one before (a broken route stops no digest)."""
+    parts = [("health", lambda: _health(config, now)), ("digest", lambda: _owed(config, now))]
     if config["alerts.routes"]:
-        delivered = steps.alert(config).delivery
-        ok &= not delivered.failed
-        parts.append(_alerts_text(delivered))
+        parts.insert(0, ("alerts", lambda: _alerts(config)))
+    done = [_part(name, part) for name, part in parts]
+    return all(ok for ok, _ in done), "; ".join(text for _, text in done if text)
+
+
+def _part(name: str, part: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
+    """A job's part as (ok, text); one that raises is (False, "<name> FAILED: <error>")."""
+    try:
+        return part()
+    except Exception as exc:  # noqa: BLE001 - the job's other parts must still run
+        log.debug("%s raised", name, exc_info=True)
+        return False, f"{name} FAILED: {_one_line(exc)}"
+
+
+def _alerts(config: Config) -> tuple[bool, str]:
+    delivered = steps.alert(config).delivery
+    return not delivered.failed, _alerts_text(delivered)
+
+
+def _health(config: Config, now: datetime) -> tuple[bool, str]:
     health = steps.check_health(config, now=now)
-    ok &= not health.notify_failed
-    parts.append(_health_text(health))
+    return not health.notify_failed, _health_text(health)
+
+
+def _owed(config: Config, now: datetime) -> tuple[bool, str]:
+    """Send the last week's digest late to each list owed it."""
     owed = owed_digest_lists(config, now)
-    if owed:
-        result = steps.scheduled_digest(config, now=now, lists=owed, sent_late=True)
-        ok &= not result.failed
-        parts += [_digest_text(entry, late=True) for entry in result.lists]
-    return ok, "; ".join(parts)
+    if not owed:
+        return True, ""
+    result = steps.scheduled_digest(config, now=now, lists=owed, sent_late=True)
+    return not result.failed, "; ".join(_digest_text(entry, late=True) for entry in result.lists)
 
 
 JOBS: dict[str, Work] = {"pipeline": pipeline, "weekly_digest": weekly_digest, "retry": retry}

@@ -433,3 +433,26 @@ def test_a_digest_the_server_answered_too_late_is_not_mailed_again_every_retry(t
     assert len(receiver.messages) == 1
     (_, ok, summary), *_ = job_runs(tmp_path / "home")
     assert not ok and "for list team: 0 listed, maybe sent (no answer from 127.0.0.1:" in summary
+
+
+def test_a_broken_alert_route_does_not_stop_the_late_digest_or_the_health_check(
+    tmp_path, smtp, monkeypatch
+):
+    """A route whose URL variable went missing from the service's environment made every
+    `retry` run fail at its first step: the digest a list was owed was never sent late, and no
+    source-health check ran, until someone read the log."""
+    monkeypatch.delenv("REGWATCH_TEST_HOOK", raising=False)
+    receiver, port = smtp
+    config = config_at(
+        tmp_path,
+        f"[mail]\nhost = '127.0.0.1'\nport = {port}\nsecurity = 'none'\ntimeout = 5\n"
+        "[[digest.lists]]\nname = 'team'\nto = ['eng@y.example']\n"
+        "[[alerts.routes]]\nname = 'chat'\nurl_env = 'REGWATCH_TEST_HOOK'\n",
+    )
+    wednesday = datetime(2026, 11, 25, 12, 0, tzinfo=NEW_YORK)  # down over Monday morning
+    assert not scheduler.run_job("retry", config, wednesday)
+    assert [m["To"] for m in receiver.messages] == ["eng@y.example"]
+    (_, ok, summary), *_ = job_runs(tmp_path / "home")
+    assert "alerts FAILED: ConfigError: alerts.routes[0].url_env: " in summary
+    assert "incidents: 0 open" in summary
+    assert "digest 2026-W47 for list team: 0 listed, sent late" in summary
