@@ -119,7 +119,7 @@ def _read(config: Config) -> tuple[bool, list[str]]:
 def weekly_digest(config: Config, now: datetime) -> tuple[bool, str]:
     """The digest of the last complete week, sent to every list (written only, without mail)."""
     result = steps.scheduled_digest(config, now=now)
-    return not result.failed, "; ".join(_digest_text(entry) for entry in result.lists)
+    return not (result.failed or result.unwritten), _digest_texts(result)
 
 
 def retry(config: Config, now: datetime) -> tuple[bool, str]:
@@ -157,7 +157,7 @@ def _owed(config: Config, now: datetime) -> tuple[bool, str]:
     if not owed:
         return True, ""
     result = steps.scheduled_digest(config, now=now, lists=owed, sent_late=True)
-    return not result.failed, "; ".join(_digest_text(entry, late=True) for entry in result.lists)
+    return not (result.failed or result.unwritten), _digest_texts(result, late=True)
 
 
 JOBS: dict[str, Work] = {"pipeline": pipeline, "weekly_digest": weekly_digest, "retry": retry}
@@ -405,6 +405,13 @@ def _health_text(health: steps.HealthResult) -> str:
     if health.notify_failed:
         parts.append(f"{health.notify_failed} ops notices FAILED (retried)")
     return f"incidents: {len(health.open)} open" + "".join(f", {part}" for part in parts)
+
+
+def _digest_texts(result: steps.DigestResult, late: bool = False) -> str:
+    texts = [_digest_text(entry, late) for entry in result.lists]
+    if result.unwritten:
+        texts.append(f"files NOT written: {result.unwritten}")
+    return "; ".join(texts)
 
 
 def _digest_text(entry: steps.ListDigest, late: bool = False) -> str:

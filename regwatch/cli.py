@@ -499,6 +499,8 @@ def digest(
         first = result.failed[0]
         fate = "may not have been sent" if first.status == "maybe sent" else "not sent"
         raise click.ClickException(f"digest for list {first.list_name} {fate}: {first.detail}")
+    if result.unwritten:
+        raise _error(f"the digest was e-mailed, but its files were not written: {result.unwritten}")
 
 
 @main.command()
@@ -656,8 +658,10 @@ def _echo_digest(result: Any) -> None:
             _echo(f"sent to list {entry.list_name}")
         elif entry.status == "already sent":
             _echo(f"list {entry.list_name} was sent this period on {entry.detail} (--force)")
-        _echo(f"text and Markdown beside it: {entry.paths['txt'].name}, {entry.paths['md'].name}")
-        _echo(f"digest written to {entry.paths['html'].resolve()}")
+        if entry.paths:  # none when they could not be written (`result.unwritten`)
+            paths = entry.paths
+            _echo(f"text and Markdown beside it: {paths['txt'].name}, {paths['md'].name}")
+            _echo(f"digest written to {paths['html'].resolve()}")
     if result.feeds:
         _echo(f"feeds written to {result.feeds[0].parent.resolve()}")
 

@@ -122,6 +122,9 @@ class ListDigest:
 class DigestResult:
     lists: list[ListDigest]
     feeds: list[Path]  # each route's Atom feed and the calendar, written with every digest
+    # Why files (a list's digest, the feeds) could not be written while the digest was e-mailed
+    # anyway (a full disk, a broken output folder): the mail never waits on a file.
+    unwritten: str | None = None
 
     @property
     def failed(self) -> list[ListDigest]:
@@ -687,7 +690,7 @@ def digest(
 
     lists = _digest_lists(config, list_name, send)
     settings = _smtp_settings(config) if send else None
-    results = []
+    results, unwritten = [], None
     with open_archive(config, readonly=not send) as archive:
         period = _digest_period(config, archive, week, until, days)
         for entry in lists:
@@ -699,7 +702,12 @@ def digest(
             stem = f"digest-{period.label}" + (
                 f"-{entry['name']}" if config["digest.lists"] else ""
             )
-            paths = render.write(rendered, Path(config["digest.output_dir"]), stem)
+            try:
+                paths = render.write(rendered, Path(config["digest.output_dir"]), stem)
+            except OSError as exc:
+                if settings is None:
+                    raise
+                paths, unwritten = {}, unwritten or str(exc)
             status, detail = "written", None
             if settings is not None:
                 with exclusive(config.home / DIGEST_LOCK):  # check, send, record: one at a time
@@ -707,7 +715,13 @@ def digest(
                         archive, config, settings, entry, built, rendered, force
                     )
             results.append(_list_digest(built, paths, status, detail))
-    return DigestResult(results, feeds(config, since=date.fromisoformat(period.start)))
+    try:
+        written = feeds(config, since=date.fromisoformat(period.start))
+    except OSError as exc:
+        if settings is None:
+            raise
+        written, unwritten = [], unwritten or str(exc)
+    return DigestResult(results, written, unwritten)
 
 
 def scheduled_digest(
@@ -725,7 +739,9 @@ def scheduled_digest(
     if lists is None:
         return digest(config, week=week, send=send, sent_late=sent_late)
     done = [digest(config, week=week, send=send, list_name=n, sent_late=sent_late) for n in lists]
-    return DigestResult([e for d in done for e in d.lists], done[-1].feeds if done else [])
+    unwritten = next((d.unwritten for d in done if d.unwritten), None)
+    entries = [e for d in done for e in d.lists]
+    return DigestResult(entries, done[-1].feeds if done else [], unwritten)
 
 
 def digest_sending(config: Config) -> bool:

@@ -283,3 +283,24 @@ def test_unreachable_server_and_unknown_list_are_one_line(home, tmp_path):
     assert "digest.lists has no list named 'legal'" in error_line(digest("--list", "legal"))
     both = digest("--week", "2026-W47", "--days", "3")
     assert "give either --week or --until/--days, not both" in error_line(both)
+
+
+def test_a_digest_whose_files_cannot_be_written_is_still_e_mailed(home, tmp_path, smtp):
+    """The digest folder could not be written (a full disk, a path under a file): the digest was
+    not e-mailed either, and each retry run failed the same way all week. The mail never waits
+    on a file now: it is sent and recorded, and the command still fails naming the files."""
+    receiver, _ = smtp
+    add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
+    (tmp_path / "blocked").write_text("a file where the digest folder should be\n")
+    config = tmp_path / "regwatch.toml"
+    outdir = f"[digest]\noutput_dir = '{tmp_path / 'blocked' / 'digests'}'\n"
+    config.write_text(outdir + config.read_text(encoding="utf-8"), encoding="utf-8")
+    first = digest("--week", "2026-W47", "--send")
+    assert error_line(first).startswith(
+        "Error: the digest was e-mailed, but its files were not written: [Errno 20] Not a directory"
+    )
+    assert "sent to list team" in first.output
+    assert len(receiver.messages) == 1
+    assert "Entity List additions" in receiver.messages[0].get_body(("plain",)).get_content()
+    again = digest("--week", "2026-W47", "--send")
+    assert "list team was sent this period on" in again.output and len(receiver.messages) == 1
