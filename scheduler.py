@@ -119,7 +119,7 @@ def _read(config: Config) -> tuple[bool, list[str]]:
 def weekly_digest(config: Config, now: datetime) -> tuple[bool, str]:
     """The digest of the last complete week, sent to every list (written only, without mail)."""
     result = steps.scheduled_digest(config, now=now)
-    return not (result.failed or result.unwritten), _digest_texts(result)
+    return result.ok, _digest_texts(result)
 
 
 def retry(config: Config, now: datetime) -> tuple[bool, str]:
@@ -157,7 +157,7 @@ def _owed(config: Config, now: datetime) -> tuple[bool, str]:
     if not owed:
         return True, ""
     result = steps.scheduled_digest(config, now=now, lists=owed, sent_late=True)
-    return not (result.failed or result.unwritten), _digest_texts(result, late=True)
+    return result.ok, _digest_texts(result, late=True)
 
 
 JOBS: dict[str, Work] = {"pipeline": pipeline, "weekly_digest": weekly_digest, "retry": retry}

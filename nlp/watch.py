@@ -40,7 +40,7 @@ from typing import Any
 
 import pycountry
 
-from nlp.fold import Folded, fold, fold_version
+from nlp.fold import Folded, fold, fold_version, plain
 from nlp.watchnames import NameHit, NameIndex, NameRules, load_name_rules
 from regwatch.jsonl import data_file
 
@@ -111,7 +111,7 @@ def watch_item(
         raise WatchError(f"{origin}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not isinstance(value, str) or not value.strip():
         raise WatchError(f"{origin}: the {kind} is empty")
-    text = " ".join(fold(value).plain.split())
+    text = " ".join(plain(value).split())
     country = country.strip() if isinstance(country, str) and country.strip() else None
     if country is not None and kind != "counterparty":
         raise WatchError(f"{origin}: only a counterparty takes a country")

@@ -21,8 +21,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parseaddr
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from crawlers.sources import ALL, DEFAULT_SOURCE, crawled_sources, registry, step_sources
 from regwatch.config import (
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from regwatch.importer import ImportResult
 
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 DIGEST_LOCK = "digest.lock"  # in the home: one digest send (check, send, record) at a time
 
 
@@ -129,6 +131,11 @@ class DigestResult:
     @property
     def failed(self) -> list[ListDigest]:
         return [entry for entry in self.lists if entry.status in ("failed", "maybe sent")]
+
+    @property
+    def ok(self) -> bool:
+        """Every list's digest sent (or written), and every file written."""
+        return not (self.failed or self.unwritten)
 
 
 @dataclass(frozen=True)
@@ -702,12 +709,9 @@ def digest(
             stem = f"digest-{period.label}" + (
                 f"-{entry['name']}" if config["digest.lists"] else ""
             )
-            try:
-                paths = render.write(rendered, Path(config["digest.output_dir"]), stem)
-            except OSError as exc:
-                if settings is None:
-                    raise
-                paths, unwritten = {}, unwritten or str(exc)
+            write = partial(render.write, rendered, Path(config["digest.output_dir"]), stem)
+            paths, failed = _files(write, {}, settings)
+            unwritten = unwritten or failed
             status, detail = "written", None
             if settings is not None:
                 with exclusive(config.home / DIGEST_LOCK):  # check, send, record: one at a time
@@ -715,13 +719,20 @@ def digest(
                         archive, config, settings, entry, built, rendered, force
                     )
             results.append(_list_digest(built, paths, status, detail))
+    since = date.fromisoformat(period.start)
+    written, failed = _files(partial(feeds, config, since=since), [], settings)
+    return DigestResult(results, written, unwritten or failed)
+
+
+def _files(write: Callable[[], T], empty: T, settings: SmtpSettings | None) -> tuple[T, str | None]:
+    """`write()` and None; when the digest is e-mailed (`settings`), a failure to write (a full
+    disk, a broken folder) is `empty` and its message instead: the mail never waits on a file."""
     try:
-        written = feeds(config, since=date.fromisoformat(period.start))
+        return write(), None
     except OSError as exc:
         if settings is None:
             raise
-        written, unwritten = [], unwritten or str(exc)
-    return DigestResult(results, written, unwritten)
+        return empty, str(exc)
 
 
 def scheduled_digest(
