@@ -6,7 +6,7 @@ occurs). Countries are matched on tokens by the spaCy component and added with `
 Leaves: `{entity: [mention, ...]}` where a mention is
 `{"value", "text", "field", "start", "end", "rule"}` (`value` read on the plain text, `text` and
 the offsets inside the field as the document has them; a match that straddles two fields is
-dropped), one mention per
+dropped; a RIN is read as `0694-AJ90` whatever dash joins it), one mention per
 distinct value (the first), in reading order. API fields (`cfr_references`,
 `regulation_id_numbers`, `docket_ids`) join the same lists with `field` set to the API field name.
 """
@@ -109,6 +109,11 @@ def _cfr(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
     return [mention]
 
 
+def _rin(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
+    """A RIN read as `0694-AJ90` whatever dash the text joins its two halves with."""
+    return [_mention(f"{match.group('agency')}-{match.group('item')}", match, 0)]
+
+
 def _codes(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
     allowed = set(rule.get("values", []))
     base = match.start("list")
@@ -126,7 +131,8 @@ def _codes(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
 
 NORMALISERS: dict[str, Callable[[re.Match[str], dict[str, Any]], list[Mention]]] = {
     "cfr": _cfr,
+    "rins": _rin,
     "license_exceptions": _codes,
 }
 # The named groups a normaliser reads: the regex of a rule for that entity must define them.
-GROUPS = {"cfr": ("part",), "license_exceptions": ("list",)}
+GROUPS = {"cfr": ("part",), "rins": ("agency", "item"), "license_exceptions": ("list",)}

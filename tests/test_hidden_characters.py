@@ -147,6 +147,31 @@ def test_en_dash_ranges_still_name_both_ends(tagger: Tagger) -> None:
     assert [m["value"] for m in result.entities["cfr"]] == ["15 CFR 744"]
 
 
+@pytest.mark.parametrize("dash", ["\u2013", "\u2014"], ids=["en dash", "em dash"])
+def test_a_rin_pasted_with_a_typographic_dash_is_read_as_the_rin_and_quoted_as_written(
+    tagger: Tagger, dash: str
+) -> None:
+    rin = f"0694{dash}AK05"
+    abstract = (
+        "Comments must be received by March\u00a04, 2025, and must refer to regulatory "
+        f"identification number (RIN) {rin} in the subject line."
+    )
+    found = tagger.tag({"title": "Revisions", "abstract": abstract})
+    start = abstract.index(rin)
+    assert found.entities["rins"] == [
+        {
+            "value": "0694-AK05",
+            "text": rin,
+            "field": "abstract",
+            "start": start,
+            "end": start + len(rin),
+            "rule": "id.rin",
+        }
+    ]
+    listed = tagger.tag({"abstract": abstract, "regulation_id_numbers": ["0694-AK05"]})
+    assert [m["value"] for m in listed.entities["rins"]] == ["0694-AK05"]
+
+
 def watch_document() -> dict[str, Any]:
     path = FIXTURES / "watch" / "real_abstracts.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines()
