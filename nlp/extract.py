@@ -6,7 +6,8 @@ occurs). Countries are matched on tokens by the spaCy component and added with `
 Leaves: `{entity: [mention, ...]}` where a mention is
 `{"value", "text", "field", "start", "end", "rule"}` (`value` read on the plain text, `text` and
 the offsets inside the field as the document has them; a match that straddles two fields is
-dropped; a RIN is read as `0694-AJ90` whatever dash joins it), one mention per
+dropped; a RIN is read as `0694-AJ90` whatever dash joins it; an ECCN range gives both its
+ends, `3A090.a-c` 3A090.a and 3A090.c quoting the range), one mention per
 distinct value (the first), in reading order. API fields (`cfr_references`,
 `regulation_id_numbers`, `docket_ids`) join the same lists with `field` set to the API field name.
 """
@@ -109,6 +110,28 @@ def _cfr(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
     return [mention]
 
 
+def _eccns(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
+    """An ECCN, or both ends of a range: `3A001-3A003`, or `3A090.a-c` (3A090.a and 3A090.c)."""
+    first, last = match.group("first"), match.groupdict().get("last")
+    mentions = [_mention(first, match, "first")]
+    if last and ECCN_START.match(last):
+        mentions.append(_mention(last, match, "last"))
+    elif last and (end := _item_range_end(first, last)):
+        mentions.append(_mention(end, match, 0))
+    return mentions
+
+
+def _item_range_end(first: str, last: str) -> str | None:
+    """`3A090.a` to `c` -> `3A090.c`: the end's items replace as many of the first's last items,
+    each a letter for a letter, a digit for a digit; None when they cannot."""
+    items, ends = first.split("."), last.lstrip(".").split(".")
+    kept = len(items) - len(ends)  # items[0] is the ECCN itself, never replaced
+    if kept < 1:
+        return None
+    kinds = (a.isdigit() == b.isdigit() for a, b in zip(items[kept:], ends, strict=True))
+    return ".".join(items[:kept] + ends) if all(kinds) else None
+
+
 def _rin(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
     """A RIN read as `0694-AJ90` whatever dash the text joins its two halves with."""
     return [_mention(f"{match.group('agency')}-{match.group('item')}", match, 0)]
@@ -131,8 +154,15 @@ def _codes(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
 
 NORMALISERS: dict[str, Callable[[re.Match[str], dict[str, Any]], list[Mention]]] = {
     "cfr": _cfr,
+    "eccns": _eccns,
     "rins": _rin,
     "license_exceptions": _codes,
 }
 # The named groups a normaliser reads: the regex of a rule for that entity must define them.
-GROUPS = {"cfr": ("part",), "rins": ("agency", "item"), "license_exceptions": ("list",)}
+GROUPS = {
+    "cfr": ("part",),
+    "eccns": ("first",),
+    "rins": ("agency", "item"),
+    "license_exceptions": ("list",),
+}
+ECCN_START = re.compile(r"[0-9][A-EY][0-9]{3}")

@@ -21,7 +21,7 @@ from nlp.fold import fold_version
 from nlp.schema import Located, RuleError, validate
 from regwatch.jsonl import data_text
 
-CODE_VERSION = "4"  # 3: fields read in their plain form (nlp/fold.py); 4: RINs with an en dash
+CODE_VERSION = "5"  # 3: fields read plain (nlp/fold.py); 4: RINs with an en dash; 5: ECCN ranges
 PATTERNS_DIR = Path(__file__).with_name("patterns")
 # File family (the file name before the first "_" or ".") -> RuleSet attribute.
 FAMILIES = ("tags", "fields", "terms", "negatives", "context", "identifiers", "countries", "dates")

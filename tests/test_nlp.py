@@ -370,6 +370,44 @@ def test_eccns_and_country_groups_with_offsets(tagger: Tagger) -> None:
     )
 
 
+# Sentences in the form BIS rules write ECCN ranges and lists: (the ECCNs, as written; values).
+ECCN_RANGES = [
+    ("3A001-3A003", ["3A001", "3A003"]),
+    ("0A501-0A504 and 0A505", ["0A501", "0A504", "0A505"]),
+    ("3A001.a-3A001.c", ["3A001.a", "3A001.c"]),
+    ("3A090.a-c", ["3A090.a", "3A090.c"]),
+    ("4A090.a-.b", ["4A090.a", "4A090.b"]),
+    ("3A001.b.1-3", ["3A001.b.1", "3A001.b.3"]),
+    ("3A090\u20133A092", ["3A090", "3A092"]),
+    ("3A001 through 3A003", ["3A001", "3A003"]),
+    ("4A090 and 4A090.z", ["4A090", "4A090.z"]),
+    ("3A090, 4A090", ["3A090", "4A090"]),
+]
+
+
+@pytest.mark.parametrize(("written", "eccns"), ECCN_RANGES, ids=[w for w, _ in ECCN_RANGES])
+def test_an_eccn_range_or_list_gives_each_end_and_nothing_in_between(
+    tagger: Tagger, written: str, eccns: list[str]
+) -> None:
+    abstract = (
+        "This rule revises the license requirements for items classified under ECCNs "
+        f"{written} when destined for a country in Country Group D:5."
+    )
+    result = tagger.tag({"title": "Revisions to the Commerce Control List", "abstract": abstract})
+    assert values(result, "eccns") == eccns
+    for mention in result.entities["eccns"]:
+        assert abstract[mention["start"] : mention["end"]] == mention["text"]
+        assert mention["text"] in written
+
+
+@pytest.mark.parametrize("written", ["3A001-3", "3A090-controlled", "P/N 5A320-4"])
+def test_a_hyphen_after_an_eccn_shaped_code_that_starts_no_range_extracts_nothing(
+    tagger: Tagger, written: str
+) -> None:
+    result = tagger.tag({"title": "Airworthiness Directives", "abstract": f"Replace {written}."})
+    assert values(result, "eccns") == []
+
+
 def test_license_exception_and_eccn(tagger: Tagger) -> None:
     result = tag(tagger, "2022-11282")
     assert values(result, "license_exceptions") == ["ACE"]
