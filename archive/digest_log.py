@@ -5,8 +5,10 @@ that was accepted by the mail server, and its items as `(publication_id, version
 `new`, `late` or `change`. Leaves: rows in `digests_sent` and `digest_items` (one transaction), and
 `SentDigest` records read back: the send of a period, the recipients who got a period's digest
 (a send refused for some is recorded with the others; a retry mails only the rest), the first
-send of a list (where "late" starts counting) and the newest send of every list (for `regwatch
-status`).
+send of a list (where "late" starts counting), the newest send of every list and the sends whose
+stored recipients cannot be read (for `regwatch status`). A recipients cell that is not a JSON list
+of addresses (damaged or hand-edited) reads as reaching nobody: that list may get the digest of
+that period again, never none, and the send is `damaged`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from archive.db import transaction, utc_now
+from archive.rows import loaded
 
 KINDS = ("new", "late", "change")
 SELECT = (
@@ -37,6 +40,7 @@ class SentDigest:
     subject: str
     recipients: list[str]
     items: int
+    damaged: bool = False  # the stored recipients cannot be read: `recipients` is empty
 
 
 def record_sent(
@@ -85,7 +89,7 @@ def recipients_sent(conn: sqlite3.Connection, list_name: str, start: str, end: s
         "AND period_end = ?",
         (list_name, start, end),
     )
-    return {recipient for (text,) in rows for recipient in json.loads(text)}
+    return {recipient for (text,) in rows for recipient in _recipients(text) or []}
 
 
 def first_sent_at(conn: sqlite3.Connection, list_name: str) -> str | None:
@@ -105,6 +109,12 @@ def last_sent(conn: sqlite3.Connection) -> dict[str, SentDigest]:
     return {row[1]: _digest(row) for row in rows}
 
 
+def damaged_sends(conn: sqlite3.Connection) -> list[SentDigest]:
+    """The sends whose stored recipients cannot be read (damaged or hand-edited), oldest first."""
+    rows = conn.execute(f"{SELECT} ORDER BY d.id")
+    return [digest for digest in map(_digest, rows) if digest.damaged]
+
+
 def _one(conn: sqlite3.Connection, where: str, args: tuple) -> SentDigest | None:
     row = conn.execute(f"{SELECT} {where} LIMIT 1", args).fetchone()
     return _digest(row) if row else None
@@ -112,5 +122,14 @@ def _one(conn: sqlite3.Connection, where: str, args: tuple) -> SentDigest | None
 
 def _digest(row: sqlite3.Row | tuple) -> SentDigest:
     values = list(row)
-    values[6] = json.loads(values[6])
-    return SentDigest(*values)
+    recipients = _recipients(values[6])
+    values[6] = recipients or []
+    return SentDigest(*values, damaged=recipients is None)
+
+
+def _recipients(stored: str) -> list[str] | None:
+    """The stored JSON list of addresses, or None when it is not one (damaged or hand-edited)."""
+    value = loaded(stored, list)
+    if value is None or not all(isinstance(address, str) for address in value):
+        return None
+    return value

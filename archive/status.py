@@ -8,9 +8,10 @@ database and index sizes on disk, the index compared with SQLite (`health.IndexH
 file checked against its checksum), and
 how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), how many hold
 a JSON cell that cannot be read (damaged or hand-edited: with the first `FAILURES_SHOWN`), the last
-digest sent to each recipient list, the alerts of each route by state, the crawl ledger's newest
-days per source (listed against held), the full texts pending, fetched and failed, and the
-scheduler's heartbeat, newest run of each job and open source incidents.
+digest sent to each recipient list (and the sends whose recipients cannot be read), the alerts of
+each route by state, the crawl ledger's newest days per source (listed against held), the full
+texts pending, fetched and failed, and the scheduler's heartbeat, newest run of each job and open
+source incidents.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.bodies import body_counts
-from archive.digest_log import SentDigest, last_sent
+from archive.digest_log import SentDigest, damaged_sends, last_sent
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.ledger import LedgerDay, recent
@@ -68,6 +69,7 @@ class ArchiveStatus:
     damaged: int
     first_damaged: list[tuple[str, str]]
     last_digests: dict[str, SentDigest]
+    damaged_digests: list[SentDigest]
     alerts: dict[str, RouteCounts]
     ledger: dict[str, list[LedgerDay]]
     bodies: dict[str, int]
@@ -101,6 +103,7 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         damaged=damaged,
         first_damaged=first_damaged,
         last_digests=last_sent(conn),
+        damaged_digests=damaged_sends(conn),
         alerts=counts(conn),
         ledger=recent(conn),
         bodies=body_counts(conn),

@@ -369,6 +369,12 @@ def status(obj: Context) -> None:
             if last
             else f"digest list {name}: never sent"
         )
+    for send in report.damaged_digests:
+        _echo(
+            f"digest list {send.list_name}: {send.period_start} to {send.period_end} sent on "
+            f"{send.sent_at}: its recipients cannot be read (damaged or hand-edited), so the "
+            "list may get that digest again"
+        )
 
 
 @main.command()

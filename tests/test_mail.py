@@ -5,6 +5,7 @@ import asyncio
 import email
 import email.policy
 import json
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -304,3 +305,30 @@ def test_a_digest_whose_files_cannot_be_written_is_still_e_mailed(home, tmp_path
     assert "Entity List additions" in receiver.messages[0].get_body(("plain",)).get_content()
     again = digest("--week", "2026-W47", "--send")
     assert "list team was sent this period on" in again.output and len(receiver.messages) == 1
+
+
+@pytest.mark.parametrize("cell", ['["eng@y.example", "law', '{"eng@y.example": 1}', '[1, ["x"]]'])
+def test_a_damaged_recipients_cell_resends_to_the_list_and_is_named(home, smtp, cell):
+    """A digest log row whose recipients cannot be read (damaged or hand-edited) stopped every
+    send and `regwatch status`; now it reached nobody known: the list gets the digest again
+    (rather than never), and status names the row."""
+    receiver, _ = smtp
+    add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
+    assert digest("--week", "2026-W47", "--send").exit_code == 0
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        conn.execute("UPDATE digests_sent SET recipients = ?", (cell,))
+    again = digest("--week", "2026-W47", "--send")
+    assert again.exit_code == 0, again.output
+    assert "sent to list team" in again.output
+    assert sorted(receiver.envelopes[1]) == ["boss@y.example", "eng@y.example", "law@y.example"]
+    status = CliRunner().invoke(main, ["status"])
+    assert status.exit_code == 0, status.output
+    damaged = [line for line in status.output.splitlines() if "cannot be read" in line]
+    assert len(damaged) == 1
+    assert damaged[0].startswith("digest list team: 2026-11-16 to 2026-11-22 sent on ")
+    assert damaged[0].endswith(
+        ": its recipients cannot be read (damaged or hand-edited), so the list may get that "
+        "digest again"
+    )
+    assert digest("--week", "2026-W47", "--send").exit_code == 0
+    assert len(receiver.messages) == 2  # the new row holds who got it: not sent a third time
