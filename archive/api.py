@@ -447,10 +447,19 @@ class Archive:
         subject: str,
         recipients: Sequence[str],
         items: Sequence[tuple[int, int, str]],
+        maybe: bool = False,
     ) -> SentDigest:
-        """Record a digest the mail server accepted and the (publication, version, kind) it held."""
+        """Record a digest the mail server accepted (`maybe`: never answered) and the
+        (publication, version, kind) it held."""
         return digest_log.record_sent(
-            self._conn, list_name, start, end, subject=subject, recipients=recipients, items=items
+            self._conn,
+            list_name,
+            start,
+            end,
+            subject=subject,
+            recipients=recipients,
+            items=items,
+            maybe=maybe,
         )
 
     # Alerts: routes, the outbox and the feeds built from it.

@@ -1,7 +1,8 @@
 """The digest log: which digest was sent to which recipient list, and what it contained.
 
 Enters: a list name, a period (`start`, `end`, ISO dates), the subject and recipients of a message
-that was accepted by the mail server, and its items as `(publication_id, version, kind)` with kind
+that was accepted by the mail server (`maybe`: the whole message went out and the server never
+answered, so it may not have arrived), and its items as `(publication_id, version, kind)` with kind
 `new`, `late` or `change`. Leaves: rows in `digests_sent` and `digest_items` (one transaction), and
 `SentDigest` records read back: the send of a period, the recipients who got a period's digest
 (a send refused for some is recorded with the others; a retry mails only the rest), the first
@@ -24,7 +25,8 @@ from archive.rows import loaded
 KINDS = ("new", "late", "change")
 SELECT = (
     "SELECT d.id, d.list_name, d.period_start, d.period_end, d.sent_at, d.subject, d.recipients, "
-    "(SELECT COUNT(*) FROM digest_items i WHERE i.digest_id = d.id) AS items FROM digests_sent d"
+    "(SELECT COUNT(*) FROM digest_items i WHERE i.digest_id = d.id) AS items, "
+    "d.outcome = 'maybe' AS maybe FROM digests_sent d"
 )
 
 
@@ -40,6 +42,7 @@ class SentDigest:
     subject: str
     recipients: list[str]
     items: int
+    maybe: bool  # the server never answered the message: it may not have arrived
     damaged: bool = False  # the stored recipients cannot be read: `recipients` is empty
 
 
@@ -52,6 +55,7 @@ def record_sent(
     subject: str,
     recipients: Sequence[str],
     items: Sequence[tuple[int, int, str]],
+    maybe: bool = False,
 ) -> SentDigest:
     """Record a sent digest and its items in one transaction; return it as stored."""
     bad = [kind for _, _, kind in items if kind not in KINDS]
@@ -60,8 +64,16 @@ def record_sent(
     with transaction(conn):
         digest_id = conn.execute(
             "INSERT INTO digests_sent (list_name, period_start, period_end, sent_at, subject, "
-            "recipients) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (list_name, start, end, utc_now(), subject, json.dumps(list(recipients))),
+            "recipients, outcome) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                list_name,
+                start,
+                end,
+                utc_now(),
+                subject,
+                json.dumps(list(recipients)),
+                "maybe" if maybe else "sent",
+            ),
         ).fetchone()[0]
         conn.executemany(
             "INSERT INTO digest_items (digest_id, publication_id, version, kind) "
@@ -124,6 +136,7 @@ def _digest(row: sqlite3.Row | tuple) -> SentDigest:
     values = list(row)
     recipients = _recipients(values[6])
     values[6] = recipients or []
+    values[8] = bool(values[8])
     return SentDigest(*values, damaged=recipients is None)
 
 

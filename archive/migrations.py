@@ -475,4 +475,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         INSERT INTO index_mark (id, archive) VALUES (1, lower(hex(randomblob(16))));
         """,
     ),
+    (
+        18,
+        "whether a sent digest's mail server never answered it (maybe delivered)",
+        """
+        ALTER TABLE digests_sent ADD COLUMN outcome TEXT NOT NULL DEFAULT 'sent'
+            CHECK (outcome IN ('sent', 'maybe'));
+        """,
+    ),
 ]

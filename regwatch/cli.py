@@ -365,7 +365,7 @@ def status(obj: Context) -> None:
         last = sent.get(name)
         _echo(
             f"digest list {name}: last sent {last.period_start} to {last.period_end} on "
-            f"{last.sent_at} ({last.items} items)"
+            f"{last.sent_at} ({last.items} items){_maybe(last.maybe)}"
             if last
             else f"digest list {name}: never sent"
         )
@@ -662,14 +662,20 @@ def _echo_digest(result: Any) -> None:
         )
         if entry.status == "sent":
             _echo(f"sent to list {entry.list_name}")
-        elif entry.status == "already sent":
-            _echo(f"list {entry.list_name} was sent this period on {entry.detail} (--force)")
+        elif entry.status.startswith("already"):
+            maybe = _maybe(entry.status == "already maybe sent")
+            _echo(f"list {entry.list_name} was sent this period on {entry.detail}{maybe} (--force)")
         if entry.paths:  # none when they could not be written (`result.unwritten`)
             paths = entry.paths
             _echo(f"text and Markdown beside it: {paths['txt'].name}, {paths['md'].name}")
             _echo(f"digest written to {paths['html'].resolve()}")
     if result.feeds:
         _echo(f"feeds written to {result.feeds[0].parent.resolve()}")
+
+
+def _maybe(maybe: bool) -> str:
+    """What a digest send the mail server never answered adds to the line about it."""
+    return ", MAYBE NOT DELIVERED: the mail server never answered it" if maybe else ""
 
 
 def _parties(count: int) -> str:

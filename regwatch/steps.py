@@ -98,9 +98,10 @@ class WatchShow:
 class ListDigest:
     """One recipient list's digest: where it was written and what became of sending it.
 
-    `status` is `written` (not sent), `sent`, `already sent` (`detail`: when), `failed`
-    (`detail`: the SMTP error in one line; the next run tries again those who did not get it) or
-    `maybe sent` (the server took the message and never answered: recorded, not sent again).
+    `status` is `written` (not sent), `sent`, `already sent` (`detail`: when), `already maybe
+    sent` (`detail`: when; that send was `maybe sent`), `failed` (`detail`: the SMTP error in one
+    line; the next run tries again those who did not get it) or `maybe sent` (the server took the
+    message and never answered: recorded as such, not sent again without --force).
     """
 
     list_name: str
@@ -842,7 +843,7 @@ def _send_once(
     if before is not None and not force:
         owed = _unreached(archive, entry, period)  # a refused recipient's retry: only to it
         if not any(owed.values()):
-            return "already sent", before.sent_at
+            return "already maybe sent" if before.maybe else "already sent", before.sent_at
     msg = mail.message(
         subject=built.subject,
         sender=config["mail.from"],
@@ -867,6 +868,7 @@ def _send_once(
         subject=built.subject,
         recipients=[a for a in [*owed["to"], *owed["cc"]] if parseaddr(a)[1] not in refused],
         items=built.sent_items,
+        maybe=status == "maybe sent",
     )
     return status, detail
 

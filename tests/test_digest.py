@@ -348,6 +348,38 @@ def test_migration_numbers_may_arrive_out_of_order(tmp_path):
     assert versions == [1, 2, 3] or versions[:3] == [1, 2, 3]
 
 
+def test_migration_18_keeps_the_digests_sent_before_it_as_surely_sent(tmp_path):
+    """An archive written before migration 18 holds digests the server answered: they stay
+    sent to the same recipients, not "maybe", and a new send may be recorded as maybe."""
+    home = tmp_path / "home"
+    home.mkdir()
+    conn = sqlite3.connect(home / "regwatch.db", isolation_level=None)
+    db.migrate.__globals__["MIGRATIONS"] = [m for m in MIGRATIONS if m[0] < 18]
+    try:
+        db.migrate(conn)
+    finally:
+        db.migrate.__globals__["MIGRATIONS"] = MIGRATIONS
+    conn.execute(
+        "INSERT INTO digests_sent (list_name, period_start, period_end, sent_at, subject, "
+        "recipients) VALUES ('team', '2026-11-16', '2026-11-22', '2026-11-23T08:00:00Z', 'W47', "
+        "'[\"eng@y.example\"]')"
+    )
+    conn.close()
+    with Archive.open(home) as archive:
+        before = archive.sent_digest("team", "2026-11-16", "2026-11-22")
+        assert (before.recipients, before.maybe) == (["eng@y.example"], False)
+        later = archive.record_digest(
+            "team",
+            "2026-11-23",
+            "2026-11-29",
+            subject="W48",
+            recipients=["x@y"],
+            items=[],
+            maybe=True,
+        )
+        assert later.maybe
+
+
 def write_config(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "regwatch.toml"
     path.write_text(text, encoding="utf-8")

@@ -239,10 +239,20 @@ def test_a_digest_the_server_never_answered_is_maybe_sent_and_resent_only_with_f
     )
     assert error_line(failed).endswith(": it may have arrived; not sent again without --force")
     receiver.data_delay = 0
+    maybe = ", MAYBE NOT DELIVERED: the mail server never answered it"
+    assert status_line().endswith(f" (0 items){maybe}")
     again = digest("--week", "2026-W47", "--send")
     assert "list team was sent this period on" in again.output and len(receiver.messages) == 1
+    assert f"{maybe} (--force)" in again.output
     assert digest("--week", "2026-W47", "--send", "--force").exit_code == 0
     assert len(receiver.messages) == 2
+    assert status_line().endswith(" items)")  # the forced send was answered: surely sent
+
+
+def status_line() -> str:
+    """The line of `regwatch status` about the digest list `team`."""
+    output = CliRunner().invoke(main, ["status"]).output
+    return next(line for line in output.splitlines() if line.startswith("digest list team: "))
 
 
 def test_one_refused_recipient_fails_the_send(home, smtp):
