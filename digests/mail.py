@@ -1,8 +1,11 @@
 """The digest as an e-mail, and sending it by SMTP.
 
-Enters: the rendered text and HTML, the subject, sender and recipients; SMTP settings (host, port,
+Enters: the rendered text and HTML, the subject, sender and recipients, and the digest's identity
+(`identity`: the same text for the same list, period and content); SMTP settings (host, port,
 security `starttls` / `ssl` / `none`, user, password, timeout).
-Leaves: a multipart/alternative `EmailMessage` (text first, HTML second) from `message`, and from
+Leaves: a multipart/alternative `EmailMessage` (text first, HTML second) from `message`, whose
+Message-ID derives from `identity` and the sender's domain (a digest sent again after its send
+went unrecorded is the same message to mail clients and servers), and from
 `send` the message accepted by the server for every recipient — or `DeliveryError`, one line
 holding the SMTP error. A server that refuses some recipients while accepting others is a failure,
 `PartlyRefused`, naming the refused addresses (the others got the message); one that took the
@@ -13,13 +16,14 @@ timeout) is no failure.
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import default
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 
 # Headers unfolded up to SMTP's hard limit: a folded Subject reads back with a leading space in
 # Python's parser; body lines longer than this are quoted-printable encoded.
@@ -68,9 +72,17 @@ class SmtpSettings:
 
 
 def message(
-    *, subject: str, sender: str, to: Sequence[str], cc: Sequence[str], text: str, html: str
+    *,
+    subject: str,
+    sender: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    text: str,
+    html: str,
+    identity: str,
 ) -> EmailMessage:
-    """One multipart/alternative message: the plain-text part, then the HTML part."""
+    """One multipart/alternative message: the plain-text part, then the HTML part; its
+    Message-ID is the same for the same `identity`."""
     msg = EmailMessage(policy=POLICY)
     msg["Subject"] = subject
     msg["From"] = sender
@@ -78,7 +90,8 @@ def message(
     if cc:
         msg["Cc"] = ", ".join(cc)
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    msg["Message-ID"] = f"<{digest}@{sender.rpartition('@')[2]}>"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return msg

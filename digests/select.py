@@ -10,12 +10,13 @@ the others grouped into the sections AI × export control, export control, AI; c
 the list was already sent; the rulemakings (by RIN, else docket) with an event in the period and
 a document carrying one of the list's tags, each with its timeline; upcoming dates in the 30 days
 after the period; the period's counts (the untagged are counted, not listed); source health;
-counts by tag and agency for this and the previous weeks; and `sent_items`, what a sent digest
-records.
+counts by tag and agency for this and the previous weeks; `sent_items`, what a sent digest
+records; and `identity`, the text its e-mail's Message-ID derives from.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -99,6 +100,15 @@ class Digest:
         warning = " (may be incomplete)" if self.health.incomplete else ""
         late = " (sent late)" if self.sent_late else ""
         return f"regwatch digest {self.period.label}: {', '.join(parts)}{warning}{late}"
+
+    @property
+    def identity(self) -> str:
+        """What the digest reports, as text: its list, period, documents (with versions) and
+        screening-list parties; the same when it is sent again, different once corrected."""
+        parties = [(p.title, p.day) for p in self.parties]
+        return json.dumps(
+            [self.list_name, self.period.start, self.period.end, self.sent_items, parties]
+        )
 
     @property
     def sent_items(self) -> list[tuple[int, int, str]]:

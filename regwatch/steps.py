@@ -851,6 +851,7 @@ def _send_once(
         cc=owed["cc"],
         text=rendered.text,
         html=rendered.html,
+        identity=built.identity,
     )
     status, detail, refused = "sent", None, frozenset()
     try:

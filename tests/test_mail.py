@@ -5,6 +5,7 @@ import asyncio
 import email
 import email.policy
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 
@@ -103,6 +104,18 @@ def add(home, number: str, day: str, title: str, tags: list[str], abstract: str 
             )
 
 
+def correct(home) -> None:
+    """Store a corrected version of 2026-10001 (Entity List additions)."""
+    add(
+        home,
+        "2026-10001",
+        "2026-11-17",
+        "Entity List additions",
+        ["export_control"],
+        abstract="EAR. Correction: one more entity.",
+    )
+
+
 def digest(*args: str):
     return CliRunner().invoke(main, ["digest", *args], catch_exceptions=False)
 
@@ -163,14 +176,7 @@ def test_digest_mail_once_per_period_force_late_and_changes(home, smtp):
 
     # Stored after W47 was sent: a late W47 document and a correction of one already sent.
     add(home, "2026-10003", "2026-11-18", "Late export rule", ["export_control"])
-    add(
-        home,
-        "2026-10001",
-        "2026-11-17",
-        "Entity List additions",
-        ["export_control"],
-        abstract="EAR. Correction: one more entity.",
-    )
+    correct(home)
     add(home, "2026-10004", "2026-11-24", "Next week's AI rule", ["ai"])
     nxt = digest("--week", "2026-W48", "--send")
     assert nxt.exit_code == 0, nxt.output
@@ -342,3 +348,28 @@ def test_a_damaged_recipients_cell_resends_to_the_list_and_is_named(home, smtp, 
     )
     assert digest("--week", "2026-W47", "--send").exit_code == 0
     assert len(receiver.messages) == 2  # the new row holds who got it: not sent a third time
+
+
+def test_a_digest_sent_but_not_recorded_is_resent_as_the_same_message(home, smtp):
+    """The process died (or the disk filled) between the server taking the digest and the
+    digest log's write: the next run sends it again. The resend now carries the same
+    Message-ID, so mail clients and servers take it for the same message; a corrected digest
+    of the same period is a new message."""
+    receiver, _ = smtp
+    add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
+
+    def sent_unrecorded() -> str:
+        assert digest("--week", "2026-W47", "--send").exit_code == 0
+        with sqlite3.connect(home / "regwatch.db") as conn:  # as the crash left it
+            conn.execute("DELETE FROM digest_items")
+            conn.execute("DELETE FROM digests_sent")
+        return receiver.messages[-1]["Message-ID"]
+
+    first, again = sent_unrecorded(), sent_unrecorded()
+    assert first == again
+    assert re.fullmatch(r"<[0-9a-f]{32}@example\.org>", first)
+    correct(home)
+    corrected = sent_unrecorded()
+    assert corrected != first
+    assert digest("--week", "2026-W48", "--send").exit_code == 0
+    assert receiver.messages[-1]["Message-ID"] not in (first, corrected)
