@@ -4,7 +4,9 @@ index's state.
 Enters: a path and the bytes it should hold (`replace_file`), or a block that writes them to an
 open file (`replacing`). Leaves: the file replaced in one rename, so a reader (a feed reader, a web
 server, the web page's digest archive, the next command) sees the old file or the new one, never
-half of one, and a write that fails (a full disk, an exception) leaves the old file as it was and
+half of one; the new bytes are on disk (fsync) before the rename and the rename is (fsync of the
+folder) before the write returns, so a power loss leaves the old file or the new one, never an
+empty one; and a write that fails (a full disk, an exception) leaves the old file as it was and
 no temporary file beside it. The temporary file, `.<name>.<pid>.tmp`, is one a killed process may
 leave: the next write of the same file removes those of processes no longer running. A file that
 existed keeps its permissions; a new one gets those the process's umask gives. Standard library
@@ -44,6 +46,8 @@ def replacing(path: Path, *, encoding: str | None = None) -> Iterator[IO[Any]]:
     try:
         with os.fdopen(descriptor, "w" if encoding else "wb", encoding=encoding) as out:
             yield out
+            out.flush()
+            os.fsync(out.fileno())
         if mode is not None:
             os.chmod(temporary, mode)
         os.replace(temporary, path)
@@ -51,6 +55,16 @@ def replacing(path: Path, *, encoding: str | None = None) -> Iterator[IO[Any]]:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync `folder`, so a rename in it survives a power loss."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _sweep(path: Path) -> None:

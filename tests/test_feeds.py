@@ -148,6 +148,31 @@ def test_a_feed_is_replaced_whole_never_rewritten_in_place(tmp_path, monkeypatch
     assert sorted(p.name for p in atom.parent.iterdir()) == ["dates.ics", "team.atom"]
 
 
+def test_a_written_feed_is_on_disk_before_its_rename_and_the_rename_after(tmp_path, monkeypatch):
+    """After a power loss a feed (or digest) renamed over the old one could be empty: the rename
+    reached the disk before the bytes. Now the bytes that end up under each name are synced
+    before they get it, and the folder is synced after the rename (a power loss cannot be
+    staged here: the order of the calls that make it safe is checked on the files written)."""
+    events: list[tuple[str, object]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor: int) -> None:
+        real_fsync(descriptor)
+        events.append(("fsync", os.fstat(descriptor).st_ino))
+
+    def replace(source, target) -> None:
+        real_replace(source, target)
+        events.append(("replace", str(target)))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    atom, ics = build(tmp_path)
+    for path in (atom, ics):
+        renamed = events.index(("replace", str(path)))
+        assert ("fsync", path.stat().st_ino) in events[:renamed]
+        assert ("fsync", path.parent.stat().st_ino) in events[renamed + 1 :]
+
+
 def test_a_write_removes_the_temporary_files_killed_writers_left(tmp_path):
     """A writer killed mid-write leaves `.<name>.<pid>.tmp` beside the feed; the next write of
     that feed removes it (they piled up, one per killed run). One of a process still running
