@@ -16,6 +16,7 @@ only (with `regwatch.lock`), so every package may import it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import stat
@@ -59,10 +60,14 @@ def replacing(path: Path, *, encoding: str | None = None) -> Iterator[IO[Any]]:
 
 
 def _sync_folder(folder: Path) -> None:
-    """fsync `folder`, so a rename in it survives a power loss."""
+    """fsync `folder`, so a rename in it survives a power loss (a file system that cannot sync a
+    folder, EINVAL, already holds the renamed file: nothing to report)."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
     finally:
         os.close(descriptor)
 

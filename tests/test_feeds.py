@@ -6,6 +6,7 @@ import errno
 import io
 import os
 import re
+import stat
 import subprocess
 import sys
 from dataclasses import replace
@@ -171,6 +172,21 @@ def test_a_written_feed_is_on_disk_before_its_rename_and_the_rename_after(tmp_pa
         renamed = events.index(("replace", str(path)))
         assert ("fsync", path.stat().st_ino) in events[:renamed]
         assert ("fsync", path.parent.stat().st_ino) in events[renamed + 1 :]
+
+
+def test_a_file_system_that_cannot_sync_a_folder_still_gets_its_feeds(tmp_path, monkeypatch):
+    """Some file systems refuse to sync a folder (EINVAL); the feed is renamed in place by then,
+    so that is no failure."""
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    atom, ics = build(tmp_path)
+    assert b"<feed" in atom.read_bytes() and b"BEGIN:VCALENDAR" in ics.read_bytes()
 
 
 def test_a_write_removes_the_temporary_files_killed_writers_left(tmp_path):
