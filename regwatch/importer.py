@@ -42,8 +42,10 @@ if TYPE_CHECKING:
 BATCH_BYTES = 64 * 1024 * 1024  # a batch ends when its lines hold this much
 POOL_FROM = 2_000_000  # bytes (~1,000 Federal Register records): smaller, no worker processes
 AHEAD = 2  # batches queued per worker
-# A line's encoded publication with its index document, or why it is rejected.
-Prepared = tuple[rows.Encoded, str] | str
+# A line's encoded publication (`rows.Encoded` as a plain tuple: a named tuple crosses between
+# processes three times slower) followed by its index document; or why the line is rejected.
+Ready = tuple[str, str, tuple[object, ...], str, str]
+Prepared = Ready | str
 Line = bytes | str | BadLine
 
 
@@ -135,8 +137,8 @@ def workers_for(size: int | None) -> int:
 
 
 def prepare(batch: tuple[int, list[Line]], source: str) -> list[tuple[int, Prepared]]:
-    """`(line number, (encoded publication, its index document) or why the line is rejected)` per
-    non-blank line of a batch `(number of its first line, lines)`."""
+    """`(line number, Prepared)` per non-blank line of a batch `(number of its first line, lines)`:
+    the line's encoded publication and index document, or why the line is rejected."""
     first, lines = batch
     prepared: list[tuple[int, Prepared]] = []
     for number, record in parse_lines(lines, start=first):
@@ -148,7 +150,7 @@ def prepare(batch: tuple[int, list[Line]], source: str) -> list[tuple[int, Prepa
         except ValueError as exc:
             prepared.append((number, str(exc)))
         else:
-            prepared.append((number, (item, indexdoc.encoded_document(item))))
+            prepared.append((number, (*item, indexdoc.encoded_document(item))))
     return prepared
 
 
@@ -218,14 +220,14 @@ def _last(batch: tuple[int, list[Line]]) -> int:
 
 def _flush(
     archive: Archive,
-    batch: list[tuple[int, tuple[rows.Encoded, str]]],
+    batch: list[tuple[int, Ready]],
     result: ImportResult,
     number: int,
     progress: Callable[[int], None] | None,
 ) -> None:
     if batch:
-        items, documents = zip(*(item for _, item in batch), strict=True)
-        stored = archive.store_encoded(items, documents)
+        items = [rows.Encoded._make(item[:4]) for _, item in batch]
+        stored = archive.store_encoded(items, [item[4] for _, item in batch])
         result.stored += len(batch)
         result.inserted += stored.inserted
         result.updated += stored.updated
