@@ -31,6 +31,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import orjson
 import tantivy
 
 from archive import rows
@@ -40,7 +41,7 @@ from archive.rows import agency_names, loaded
 from nlp.fold import plain
 
 TAG_SEPARATOR = "\x1f"
-_json = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: the fastest encoder
+_ascii_json = json.JSONEncoder(separators=(",", ":")).encode
 CACHED = 8192  # values remembered per repeated computation (agencies, dates, keywords)
 TEXT_FIELDS = ("title", "abstract", "body")
 # Stop words, whose adjacent pairs go into `<field>_pairs` (Lucene's English stop set, as
@@ -210,6 +211,15 @@ def encoded_document(item: rows.Encoded) -> str:
     stored = dict(zip(rows.WRITTEN_FIELDS, item.values, strict=True))
     stored |= {"source": item.source, "source_id": item.source_id, **_UNSTORED}
     return _json(fields(_row(stored)))
+
+
+def _json(doc: dict[str, list[Any]]) -> str:
+    """`doc` as compact JSON text (orjson: five times faster; the standard encoder escapes a
+    lone surrogate, which orjson refuses)."""
+    try:
+        return orjson.dumps(doc).decode()
+    except TypeError:
+        return _ascii_json(doc)
 
 
 def identified(document: str, row_id: int) -> str:

@@ -23,6 +23,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
+
 try:
     from compression import zstd  # Python 3.14 and later
 except ImportError:  # before 3.14: the same module from PyPI
@@ -207,13 +209,25 @@ def content_hash(row: dict[str, Any]) -> str:
 
 
 def _digest(content: list[Any]) -> str:
-    """SHA-256 of the `CONTENT_FIELDS` values, in order, as one compact JSON array."""
-    return hashlib.sha256(_json(content).encode()).hexdigest()
+    """SHA-256 of the `CONTENT_FIELDS` values (text or None), in order, as one compact JSON array
+    (`_packed` writes text byte for byte as `_json` does)."""
+    return hashlib.sha256(_packed(content)).hexdigest()
+
+
+def _packed(value: Any) -> bytes:
+    """`value` as compact JSON in UTF-8: orjson's (five times faster; records never hold NaN or
+    Infinity, which it would write as null: `jsonl.record_json` refuses them), or the standard
+    encoder's for what orjson refuses (integers beyond 64 bits; text with a lone surrogate, which
+    it names)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return _json(value).encode()
 
 
 def _column(name: str, value: Any) -> Any:
     if name == "raw":
-        return _compress(_json(value).encode(), zstd.ZstdCompressor.FLUSH_FRAME)
+        return _compress(_packed(value), zstd.ZstdCompressor.FLUSH_FRAME)
     if name in STRING_LISTS:  # what `_sorted_json` writes, without its per-call set-up
         return f"[{','.join(map(_json_string, value))}]"
     return _sorted_json(value) if name in JSON_FIELDS else value

@@ -9,7 +9,10 @@ the lines: a `BadLine` saying why).
 Leaves: `(line number, object)` for every non-blank line holding a JSON object, numbered from 1;
 a line that is not UTF-8, not JSON or not an object, or a `BadLine`, becomes a `LineError` (a
 `ValueError` reading `line N: reason`) — yielded by `parse_lines` so a caller can go on, raised by
-`objects` and `read_objects`. `data_file` reads one JSON data file shipped with the project
+`objects` and `read_objects`. Records are read by `record_json` (also the crawlers' reader of the
+Federal Register's JSON), which refuses `NaN`, `Infinity` and numbers too large for a float: not
+JSON (RFC 8259), no source sends them, and a record holding one could not be stored as it came.
+`data_file` reads one JSON data file shipped with the project
 (`sources.json`, `field_limits.json`, …) and `data_text` the text of one (rule files, word lists):
 text that is not UTF-8 or not JSON is a `ValueError` naming the file and where.
 Standard library only, so every package (including `nlp/`) may import it.
@@ -22,6 +25,7 @@ import gzip
 import io
 import json
 import lzma
+import math
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -135,7 +139,7 @@ def read_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _object(number: int, line: str) -> dict[str, Any] | LineError:
     try:
-        record = json.loads(line)
+        record = record_json(line)
     except json.JSONDecodeError as exc:
         return LineError(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
     except RecursionError:
@@ -145,6 +149,29 @@ def _object(number: int, line: str) -> dict[str, Any] | LineError:
     if not isinstance(record, dict):
         return LineError(number, f"expected a JSON object, got {json_type(record)}")
     return record
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+_records = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
+
+
+def record_json(data: str | bytes) -> Any:
+    """The JSON value of `data` (bytes in UTF-8, -16 or -32, as `json.loads` reads them); a
+    `ValueError` (`json.JSONDecodeError` for malformed text) if it is not JSON, `NaN`, `Infinity`
+    and numbers too large for a float included."""
+    if isinstance(data, bytes):
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    return _records.decode(data)
 
 
 def data_file(path: Path) -> Any:

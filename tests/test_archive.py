@@ -382,6 +382,8 @@ def test_import_rejects_bad_lines_with_their_numbers(home: Path) -> None:
         json.dumps({"title": "No number", "publication_date": "2024-01-01"}),
         json.dumps(dict(RECORDS[5], document_number="X-9", publication_date="yesterday")),
         json.dumps(dict(RECORDS[5], document_number="X-10", publication_date="1066-10-14")),
+        json.dumps(dict(RECORDS[5], document_number="X-11", score=float("nan"))),
+        json.dumps(dict(RECORDS[5], document_number="X-12")).replace("}", ', "n": 1e400}'),
     ]
     with Archive.open(home) as archive:
         seen = []
@@ -394,6 +396,8 @@ def test_import_rejects_bad_lines_with_their_numbers(home: Path) -> None:
         (7, "missing document_number"),
         (8, "publication_date is not an ISO date (YYYY-MM-DD): 'yesterday'"),
         (9, "federal_register X-10: publication_date 1066-10-14 is not a plausible date"),
+        (10, "invalid JSON: NaN is not a JSON number"),
+        (11, "invalid JSON: 1e400 is out of range"),
     ]
     assert seen[-1] == len(lines)
     assert (again.inserted, again.unchanged) == (0, 3)

@@ -10,6 +10,7 @@ and on the processes left behind.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -150,6 +151,15 @@ def test_content_hashes_stay_as_stored_archives_hold_them() -> None:
     )
     without = rows.encoded(publication_from_fr(RECORDS[3]))
     assert without.with_body("Full text.").digest == rows.encoded(body).digest
+
+
+def test_content_hashes_of_any_text_stay_as_stored_archives_hold_them() -> None:
+    """Every character (controls, quotes, backslashes, U+2028, astral ones) hashes as earlier
+    versions wrote it: SHA-256 of the values as compact JSON, characters left unescaped."""
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    row = dict.fromkeys(rows.CONTENT_FIELDS) | {"title": text, "abstract": '"\\\n'}
+    packed = json.dumps(list(row.values()), ensure_ascii=False, separators=(",", ":"))
+    assert rows.content_hash(row) == hashlib.sha256(packed.encode()).hexdigest()
 
 
 def test_only_a_large_input_on_idle_cores_starts_workers() -> None:

@@ -65,6 +65,20 @@ def test_raw_is_stored_compressed_and_read_back_whole(tmp_path: Path) -> None:
     )
 
 
+def test_numbers_of_any_size_in_a_record_are_stored_as_they_came(tmp_path: Path) -> None:
+    """Synthetic values in the recorded document: an integer beyond 64 bits, small and large
+    floats, and text holding characters JSON escapes."""
+    odd = {"huge": 2**70, "floats": [1e16, 1e-7, 0.1, -0.0], "text": 'é"\\\n\u2028'}
+    line = json.dumps(dict(RECORD, **odd))
+    home = tmp_path / "home"
+    with Archive.open(home) as archive:
+        assert import_records(archive, [line]).inserted == 1
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        raw = rows.raw_record(conn.execute("SELECT raw FROM publications").fetchone()[0])
+    assert {key: raw[key] for key in odd} == odd
+    assert [type(value) for value in raw["floats"]] == [float] * 4
+
+
 def test_a_stored_row_reads_back_as_the_publication_that_wrote_it(tmp_path: Path) -> None:
     pub, row = stored_row(tmp_path / "home")
     assert rows.publication(row) == pub

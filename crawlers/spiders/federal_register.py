@@ -46,6 +46,7 @@ from crawlers.items import Listed, Publication, Rejected
 from crawlers.normalize import publication_from_fr
 from crawlers.outcome import errors, record_failure
 from crawlers.urls import origin, shown
+from regwatch.jsonl import record_json
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ class FederalRegisterSpider(ApiSpider):
 def search_body(raw: bytes) -> dict[str, Any]:
     """The JSON search body; `Untrusted` unless it is an object with a whole `count` ≥ 0."""
     try:
-        body = json.loads(raw)
+        body = record_json(raw)
     except (ValueError, RecursionError) as exc:
         raise Untrusted(f"malformed JSON ({exc})") from None
     count = body.get("count") if isinstance(body, dict) else None
