@@ -5,7 +5,8 @@ settings `REGWATCH_HOME`, `REGWATCH_SOURCE`, `REGWATCH_BATCH_SIZE`; the spider's
 at close.
 Leaves: rows in the archive (`Archive.store`, one transaction per batch), a `Rejected` item dropped
 as `DropItem("<source> <id>: <reason>")` (a publication the archive refuses is dropped and counted
-the same way when its batch is retried item by item) and recorded as a failure naming it, so the
+the same way when its batch is retried item by item; an archive failure in that retry is one
+failure counting the items it left unstored) and recorded as a failure naming it, so the
 rest is stored but the crawl fails and its watermark stays (the record is fetched again); stats
 `regwatch/inserted|updated|unchanged`; the crawl ledger (`Archive.record_listed`: a `Listed` item,
 which follows the items of a completed slice, is recorded after the pending batch is stored; stat
@@ -199,13 +200,20 @@ class ArchivePipeline:
             record_failure(self.stats, f"storing {type(item).__name__} failed: {exc}")
 
     def store_each(self, batch: list[Publication]) -> None:
-        """A batch the archive refused: store its items one by one, dropping the bad ones."""
-        for pub in batch:
+        """A batch the archive refused: store its items one by one, dropping the bad ones. An
+        archive failure (locked, full, damaged) ends it as a crawl failure: the rest would only
+        meet it again, one busy timeout each, and the next crawl fetches them."""
+        for done, pub in enumerate(batch):
             try:
                 self.count(self.archive.store([pub]))
             except ValueError as exc:  # the archive names "<source> <id>: <reason>"
                 record_failure(self.stats, f"record rejected by the archive: {exc}")
                 self.stats.inc_value("item_dropped_count")
+            except ARCHIVE_FAILURES as exc:
+                record_failure(
+                    self.stats, f"storing {len(batch) - done} publications failed: {exc}"
+                )
+                return
 
     def count(self, result: StoreResult) -> None:
         for name in STORED:

@@ -288,6 +288,44 @@ def test_a_full_disk_at_the_index_commit_fails_the_crawl(tmp_path, monkeypatch):
         assert archive.index_health().problem is None
 
 
+def test_a_full_disk_while_a_refused_batch_is_retried_fails_the_crawl_in_one_line(
+    tmp_path, monkeypatch
+):
+    """One record the archive refuses sends its batch item by item; the disk fills on the first
+    item: the error escaped `close_spider`, Scrapy only logged it, and the crawl passed as ok."""
+    Archive.open(tmp_path).close()
+    s = spider(
+        REGWATCH_HOME=str(tmp_path), REGWATCH_SOURCE="federal_register", REGWATCH_BATCH_SIZE=10
+    )
+    pipeline = ArchivePipeline.from_crawler(s.crawler)
+    pipeline.open_spider()
+    full = "An IO error occurred: 'No space left on device (os error 28)'"
+
+    def no_room(writer: tantivy.IndexWriter) -> None:
+        raise ValueError(full)
+
+    monkeypatch.setattr(tantivy.IndexWriter, "commit", no_room)
+    for number, effective_on in (
+        ("2023-21000", None),
+        ("2023-21001", "10/2/23"),
+        ("2023-21002", None),
+    ):
+        pipeline.process_item(
+            Publication(
+                "federal_register", number, "A notice", "2023-10-02", effective_on=effective_on
+            )
+        )
+    pipeline.close_spider()
+    monkeypatch.undo()
+    pipeline.spider_closed(s, "finished")
+    told = f"storing 3 publications failed: cannot write search index {tmp_path / 'index'}: {full}"
+    assert errors(s.crawler.stats) == [told]
+    with Archive.open(tmp_path) as archive:
+        assert archive.watermark("federal_register") is None
+        [record] = archive.crawl_records(1)
+    assert (record.last_ok, record.recent) == (None, [(False, told)])
+
+
 def test_watermark_moves_forward_only_over_contiguous_successful_ranges():
     d = date.fromisoformat
     assert next_watermark(None, d("2023-10-01"), d("2023-10-31")) == "2023-10-31"
