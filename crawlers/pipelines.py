@@ -25,7 +25,8 @@ same condition (a failed crawl asks for everything again next time). Then releas
 documents they name (`crawlers.crosslinks`). An archive that cannot be opened, written or logged to
 (locked, disk full, read-only) is a recorded failure, never an exception out of the pipeline. So is
 an exception a spider callback raised (Scrapy's `spider_error`: the items of that response are
-lost, so the crawl must not count as a success).
+lost, so the crawl must not count as a success), and one any pipeline raised on an item (Scrapy's
+`item_error`: a failure naming the item).
 """
 
 from __future__ import annotations
@@ -103,12 +104,18 @@ class ArchivePipeline:
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(pipeline.spider_error, signal=signals.spider_error)
+        crawler.signals.connect(pipeline.item_error, signal=signals.item_error)
         return pipeline
 
     def spider_error(self, failure: Failure, response: Response) -> None:
         """A spider callback raised: what its response held is lost, so the crawl fails."""
         problem = f"{type(failure.value).__name__}: {failure.value}"
         record_failure(self.stats, f"{shown(response.url)}: reading it failed: {problem}"[:500])
+
+    def item_error(self, item: Any, response: Response | None, failure: Failure) -> None:
+        """A pipeline raised on an item: Scrapy only logs it, the item is lost, the crawl fails."""
+        problem = f"{type(failure.value).__name__}: {failure.value}"
+        record_failure(self.stats, f"{_label(item)}: processing it failed: {problem}"[:500])
 
     def open_spider(self) -> None:
         """Open the archive; if it cannot be, a failure is recorded and nothing is requested."""
@@ -326,6 +333,11 @@ def _summary(stats: dict[str, Any], reason: str, spider: Spider) -> dict[str, An
         **{name: stats[f"regwatch/{name}"] for name in EXTRA if f"regwatch/{name}" in stats},
         **{name: stats.get(f"regwatch/{name}", 0) for name in STORED},
     }
+
+
+def _label(item: Any) -> str:
+    """`<source> <source_id>` of an item (its type for one without an id)."""
+    return f"{getattr(item, 'source', '?')} {getattr(item, 'source_id', type(item).__name__)}"
 
 
 def _now() -> str:

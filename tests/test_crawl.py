@@ -525,3 +525,28 @@ def test_a_poisoned_record_fails_the_crawl_by_name_and_the_rest_is_stored(tmp_pa
     stored = rows(tmp_path / "home", "2023-10-25", "2023-10-25")
     assert set(stored) == store_numbers("2023-10-25", "2023-10-25") - {"2023-23055"}
     assert watermark(tmp_path / "home") is None  # fetched again by the next crawl
+
+
+def test_an_item_a_pipeline_raised_on_fails_the_crawl_by_name(tmp_path, replay):
+    """Scrapy only logs a pipeline's exception (`item_error`): the item is lost, so the crawl must
+    fail naming it and keep its watermark (the next crawl fetches it again)."""
+    pipelines = {
+        "tests.synthetic_failing_pipeline.SyntheticFailingPipeline": 200,
+        "crawlers.pipelines.ArchivePipeline": 300,
+    }
+    result = run(
+        tmp_path,
+        replay(),
+        "2023-10-25",
+        "2023-10-25",
+        ITEM_PIPELINES=pipelines,
+        SYNTHETIC_FAILING_ID="2023-23055",
+    )
+    assert (result.ok, result.error) == (
+        False,
+        "federal_register 2023-23055: processing it failed:"
+        " RuntimeError: synthetic failure of a pipeline",
+    )
+    stored = rows(tmp_path, "2023-10-25", "2023-10-25")
+    assert set(stored) == store_numbers("2023-10-25", "2023-10-25") - {"2023-23055"}
+    assert watermark(tmp_path) is None
