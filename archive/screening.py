@@ -15,7 +15,9 @@ matcher reads: names, alternate names and countries of a delta's records) and
 `watch_hits_matched` (the parties that touched the watch-list in a period, for digests).
 
 A download identical to the last stored one writes nothing. The first snapshot is a baseline: its
-records are stored without delta rows (nothing was "added" by a rule that day).
+records are stored without delta rows (nothing was "added" by a rule that day). A download holding
+no record of a list that has records now is refused (`ValueError` naming the list): a broken
+upstream export, not every party on it delisted.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ def store_snapshot(conn: sqlite3.Connection, snap: ScreeningSnapshot) -> Snapsho
         if last is not None and last[0] == digest:
             return SnapshotResult(None, unchanged=len(hashes))
         baseline = last is None
+        _check_lists(conn, snap)
         snapshot_id = conn.execute(
             "INSERT INTO screening_snapshots (source, published_at, fetched_at, total, "
             "content_hash, sources_used, baseline) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -168,6 +171,25 @@ def store_snapshot(conn: sqlite3.Connection, snap: ScreeningSnapshot) -> Snapsho
             (counts["added"], counts["removed"], counts["changed"], snapshot_id),
         )
     return SnapshotResult(snapshot_id, baseline, **counts)
+
+
+def _check_lists(conn: sqlite3.Connection, snap: ScreeningSnapshot) -> None:
+    """`ValueError` naming each list with records held now and none in `snap`: its export broke
+    upstream; stored, every party on it would read as removed (delisted)."""
+    present = {record.list for record in snap.records}
+    lost = [
+        f"{name} ({held:,} held)"
+        for code, name, held in conn.execute(
+            "SELECT list, max(list_name), count(*) FROM screening_records "
+            "WHERE removed_snapshot IS NULL GROUP BY list ORDER BY list"
+        )
+        if code not in present
+    ]
+    if lost:
+        raise ValueError(
+            f"{snap.source} snapshot refused: it holds no record of {'; '.join(lost)}; "
+            "stored, every party on that list would read as removed"
+        )
 
 
 def _apply(

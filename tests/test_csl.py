@@ -232,6 +232,34 @@ def test_a_download_listing_no_party_is_refused_not_read_as_every_party_removed(
         assert archive.latest_screening_snapshot() == stored  # no snapshot removing them all
 
 
+def test_a_download_missing_a_whole_list_is_refused_not_read_as_its_parties_delisted(
+    tmp_path, replay
+):
+    """SYNTHETIC: snapshot 1 without its Entity List rows, as when that list's export breaks."""
+    home = tmp_path / "home"
+    assert run(home, replay()).ok
+    with Archive.open(home, readonly=True) as archive:
+        stored = archive.latest_screening_snapshot()
+    body = read("synthetic-consolidated-1.json")
+    body["results"] = [r for r in body["results"] if not r["source"].startswith("Entity List")]
+    body["total"] = len(body["results"])
+    (tmp_path / "synthetic-no-entity-list.json").write_text(json.dumps(body), encoding="utf-8")
+    route = _route(status=200, file=str(tmp_path / "synthetic-no-entity-list.json"))
+    result = run(home, replay(route))
+    assert (result.ok, result.error) == (
+        False,
+        "storing ScreeningSnapshot failed: csl snapshot refused: it holds no record of"
+        " Entity List (EL) - Bureau of Industry and Security (3 held); stored, every party on"
+        " that list would read as removed",
+    )
+    with Archive.open(home, readonly=True) as archive:
+        assert archive.latest_screening_snapshot() == stored  # nobody read as delisted
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM screening_records WHERE removed_snapshot IS NOT NULL"
+        ).fetchone() == (0,)
+
+
 def test_a_download_over_the_size_cap_fails_and_stores_nothing(tmp_path, replay):
     server = replay(SECOND)
     result = run(tmp_path / "home", server, settings={"DOWNLOAD_MAXSIZE": 4096})
