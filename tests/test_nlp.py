@@ -507,7 +507,9 @@ def test_a_sentence_of_thousands_of_dates_costs_linear_time(tagger: Tagger) -> N
     dates = "Comments must be received by March 4, 2024 " + "and April 2, 2024 " * 4_000
     started = time.monotonic()
     result = tagger.tag({"dates": dates})  # synthetic: one sentence, no cue between its dates
-    assert time.monotonic() - started < 3  # each date read the sentence from its start: 51 s
+    assert (
+        time.monotonic() - started < 12
+    )  # 0.7 s here; each date read the sentence from its start: 51 s
     assert result.dates == {"comments_close_on": "2024-03-04"}
 
 
