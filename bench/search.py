@@ -6,7 +6,10 @@ Documents are built by bench/ingest.py's builder from the real abstracts in
 `regwatch import`) and given tag results (`export_control` where `export` occurs). Leaves: figures
 on stdout — import rate (first 20% of the documents, all, and the last 80%: at 1,000,000 the first
 20% is the 200,000-document rate, so one run shows how the rate holds up) beside a bare SQLite
-insert plus tantivy add of the same documents timed in the same run; database and index bytes
+insert plus tantivy add of the same documents timed in the same run (the same index documents,
+every field the import adds, built beforehand; run once before the import and once after it, as
+this machine's speed drifts by a third within minutes; and, printed beside, a bare run adding
+title and abstract alone); database and index bytes
 per document and the database against the raw JSON it stores; median / p95 ms per query class
 through `Archive.find` (what `steps.search`, the CLI and the web use) beside the raw engine, alone
 and with the page's text; and the web search page's median and p95 through the application.
@@ -62,8 +65,8 @@ BIS = "Industry and Security Bureau"
 def build(
     home: Path, jsonl: Path, docs: int, *, import_only: bool = False, workers: int | None = None
 ) -> float:
-    """Write the documents, import them (timing the first 20% apart) and the same documents
-    bare, print import / bare; tag them unless `import_only`; return raw JSON bytes."""
+    """Write the documents, import them (timing the first 20% apart) between two bare runs of the
+    same documents, print import / bare; tag them unless `import_only`; return raw JSON bytes."""
     base, note = ingest.source_records()
     print(f"text: {note}; {len(base):,} source records")
     with jsonl.open("w") as out:
@@ -71,6 +74,8 @@ def build(
     print(f"documents: {docs:,}, raw JSON {size / docs:,.0f} bytes each")
     first = docs // 5
     workers = workers or workers_for(size)  # as `regwatch import [--workers N]` of this file
+    documents = prebuilt(jsonl, home.parent / "documents.jsonl")
+    before = bare(jsonl, home.parent / "bare", documents)
     with Archive.open(home) as archive, jsonl.open("rb") as lines:
         start = time.perf_counter()
         import_records(archive, itertools.islice(lines, first), workers=workers)
@@ -83,10 +88,13 @@ def build(
         f"{docs / total:,.0f} docs/s ({total:.0f} s); last 80% at "
         f"{(docs - first) / (total - early):,.0f} docs/s"
     )
-    documents = prebuilt(jsonl, home.parent / "documents.jsonl")
-    same = bare(jsonl, home.parent / "bare", documents)
+    after = bare(jsonl, home.parent / "bare", documents)
+    same = 2 / (1 / before + 1 / after)  # this machine's speed drifts: the import is bracketed
     narrow = bare(jsonl, home.parent / "bare-narrow")
-    print(f"bare SQLite insert + tantivy add of the same documents: {same:,.0f} docs/s")
+    print(
+        f"bare SQLite insert + tantivy add of the same documents: {same:,.0f} docs/s "
+        f"(run before the import: {before:,.0f}; after it: {after:,.0f})"
+    )
     print(f"  (adding title and abstract alone instead: {narrow:,.0f} docs/s)")
     rate = docs / total
     print(
