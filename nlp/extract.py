@@ -6,7 +6,7 @@ occurs). Countries are matched on tokens by the spaCy component and added with `
 Leaves: `{entity: [mention, ...]}` where a mention is
 `{"value", "text", "field", "start", "end", "rule"}` (`value` read on the plain text, `text` and
 the offsets inside the field as the document has them; a match that straddles two fields is
-dropped; a RIN is read as `0694-AJ90` whatever dash joins it; an ECCN range gives both its
+dropped; a RIN or docket is read with hyphens whatever dashes join it; an ECCN range gives both its
 ends, `3A090.a-c` 3A090.a and 3A090.c quoting the range), one mention per
 distinct value (the first), in reading order. API fields (`cfr_references`,
 `regulation_id_numbers`, `docket_ids`) join the same lists with `field` set to the API field name.
@@ -21,6 +21,9 @@ from typing import Any
 from nlp.document import DocumentText
 
 Mention = dict[str, Any]
+# En and em dashes, the horizontal bar and the small em dash, read as the hyphen identifiers are
+# written with (the plain text folds the other hyphen look-alikes already: `nlp.fold`).
+DASHES = str.maketrans(dict.fromkeys("\u2013\u2014\u2015\ufe58", "-"))
 
 
 class Extractor:
@@ -97,8 +100,11 @@ def _mention(value: str, match: re.Match[str], group: int | str) -> Mention:
 
 
 def _plain(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
+    """The match (its `value` group if it has one), spaces collapsed and dashes read as hyphens
+    (`0694–AJ90` and `BIS–2024–0047` pasted with en dashes: `0694-AJ90`, `BIS-2024-0047`)."""
     group: int | str = "value" if "value" in match.re.groupindex else 0
-    return [_mention(" ".join(match.group(group).split()), match, group)]
+    value = " ".join(match.group(group).split()).translate(DASHES)
+    return [_mention(value, match, group)]
 
 
 def _cfr(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
@@ -132,11 +138,6 @@ def _item_range_end(first: str, last: str) -> str | None:
     return ".".join(items[:kept] + ends) if all(kinds) else None
 
 
-def _rin(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
-    """A RIN read as `0694-AJ90` whatever dash the text joins its two halves with."""
-    return [_mention(f"{match.group('agency')}-{match.group('item')}", match, 0)]
-
-
 def _codes(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
     allowed = set(rule.get("values", []))
     base = match.start("list")
@@ -155,14 +156,12 @@ def _codes(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
 NORMALISERS: dict[str, Callable[[re.Match[str], dict[str, Any]], list[Mention]]] = {
     "cfr": _cfr,
     "eccns": _eccns,
-    "rins": _rin,
     "license_exceptions": _codes,
 }
 # The named groups a normaliser reads: the regex of a rule for that entity must define them.
 GROUPS = {
     "cfr": ("part",),
     "eccns": ("first",),
-    "rins": ("agency", "item"),
     "license_exceptions": ("list",),
 }
 ECCN_START = re.compile(r"[0-9][A-EY][0-9]{3}")

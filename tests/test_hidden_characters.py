@@ -147,29 +147,46 @@ def test_en_dash_ranges_still_name_both_ends(tagger: Tagger) -> None:
     assert [m["value"] for m in result.entities["cfr"]] == ["15 CFR 744"]
 
 
+# Synthetic sentences in the style of Federal Register comment instructions: (identifier as
+# written with hyphens, sentence, rule, API field listing the same identifier).
+IDENTIFIERS = {
+    "rins": (
+        "0694-AK05",
+        "Comments must refer to regulatory identification number (RIN) {} in the subject line.",
+        "id.rin",
+        "regulation_id_numbers",
+    ),
+    "dockets": (
+        "BIS-2025-0012",
+        "You may submit comments, identified by docket number {}, through the portal.",
+        "id.docket.agency",
+        "docket_ids",
+    ),
+}
+
+
 @pytest.mark.parametrize("dash", ["\u2013", "\u2014"], ids=["en dash", "em dash"])
-def test_a_rin_pasted_with_a_typographic_dash_is_read_as_the_rin_and_quoted_as_written(
-    tagger: Tagger, dash: str
+@pytest.mark.parametrize("entity", IDENTIFIERS)
+def test_an_identifier_pasted_with_typographic_dashes_is_read_with_hyphens_quoted_as_written(
+    tagger: Tagger, entity: str, dash: str
 ) -> None:
-    rin = f"0694{dash}AK05"
-    abstract = (
-        "Comments must be received by March\u00a04, 2025, and must refer to regulatory "
-        f"identification number (RIN) {rin} in the subject line."
-    )
+    value, sentence, rule, api_field = IDENTIFIERS[entity]
+    written = value.replace("-", dash)
+    abstract = f"Comments must be received by March\u00a04, 2025. {sentence.format(written)}"
     found = tagger.tag({"title": "Revisions", "abstract": abstract})
-    start = abstract.index(rin)
-    assert found.entities["rins"] == [
+    start = abstract.index(written)
+    assert found.entities[entity] == [
         {
-            "value": "0694-AK05",
-            "text": rin,
+            "value": value,
+            "text": written,
             "field": "abstract",
             "start": start,
-            "end": start + len(rin),
-            "rule": "id.rin",
+            "end": start + len(written),
+            "rule": rule,
         }
     ]
-    listed = tagger.tag({"abstract": abstract, "regulation_id_numbers": ["0694-AK05"]})
-    assert [m["value"] for m in listed.entities["rins"]] == ["0694-AK05"]
+    listed = tagger.tag({"abstract": abstract, api_field: [value]})
+    assert [m["value"] for m in listed.entities[entity]] == [value]
 
 
 def watch_document() -> dict[str, Any]:
