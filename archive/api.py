@@ -666,9 +666,15 @@ class Archive:
 
     @_named
     def store_screening_snapshot(self, snapshot: ScreeningSnapshot) -> StoreResult:
-        """Store a screening-list download and its delta; added → inserted, changed → updated."""
+        """Store a screening-list download and its delta; added → inserted, changed → updated;
+        a list the download lacks (its parties kept as listed) is a warning naming it."""
         result = screening.store_snapshot(self._conn, snapshot)
-        return StoreResult(result.added, result.changed, result.unchanged)
+        warnings = tuple(
+            f"{snapshot.source}: the download holds no record of {kept}: the parties are kept as"
+            " listed, not read as delisted (the list's export upstream is probably broken)"
+            for kept in result.kept
+        )
+        return StoreResult(result.added, result.changed, result.unchanged, warnings)
 
     @_named
     def latest_screening_snapshot(self, source: str = "csl") -> int | None:

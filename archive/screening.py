@@ -16,8 +16,9 @@ matcher reads: names, alternate names and countries of a delta's records) and
 
 A download identical to the last stored one writes nothing. The first snapshot is a baseline: its
 records are stored without delta rows (nothing was "added" by a rule that day). A download holding
-no record of a list that has records now is refused (`ValueError` naming the list): a broken
-upstream export, not every party on it delisted.
+no record of a list that has parties now (a broken upstream export, not every party on it
+delisted) is stored for the other lists while that list's parties are kept as listed; the result
+names the list (`SnapshotResult.kept`), also when the same download comes again.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class SnapshotResult:
     removed: int = 0
     changed: int = 0
     unchanged: int = 0
+    kept: tuple[str, ...] = ()  # lists the download lacks: `<list name> (<n> parties)`, kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +145,16 @@ def store_snapshot(conn: sqlite3.Connection, snap: ScreeningSnapshot) -> Snapsho
         raise ValueError(f"{snap.source} snapshot: a record id appears twice")
     digest = hashlib.sha256(_json(sorted(hashes.items())).encode()).hexdigest()
     with transaction(conn):
+        missing = _missing_lists(conn, snap)
+        kept = tuple(missing.values())
         last = conn.execute(
             "SELECT content_hash FROM screening_snapshots WHERE source = ? "
             "ORDER BY id DESC LIMIT 1",
             (snap.source,),
         ).fetchone()
         if last is not None and last[0] == digest:
-            return SnapshotResult(None, unchanged=len(hashes))
+            return SnapshotResult(None, unchanged=len(hashes), kept=kept)
         baseline = last is None
-        _check_lists(conn, snap)
         snapshot_id = conn.execute(
             "INSERT INTO screening_snapshots (source, published_at, fetched_at, total, "
             "content_hash, sources_used, baseline) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -165,31 +168,27 @@ def store_snapshot(conn: sqlite3.Connection, snap: ScreeningSnapshot) -> Snapsho
                 int(baseline),
             ),
         ).fetchone()[0]
-        counts = _apply(conn, snapshot_id, snap.records, hashes, baseline)
+        counts = _apply(conn, snapshot_id, snap.records, hashes, baseline, set(missing))
         conn.execute(
             "UPDATE screening_snapshots SET added = ?, removed = ?, changed = ? WHERE id = ?",
             (counts["added"], counts["removed"], counts["changed"], snapshot_id),
         )
-    return SnapshotResult(snapshot_id, baseline, **counts)
+    return SnapshotResult(snapshot_id, baseline, **counts, kept=kept)
 
 
-def _check_lists(conn: sqlite3.Connection, snap: ScreeningSnapshot) -> None:
-    """`ValueError` naming each list with records held now and none in `snap`: its export broke
-    upstream; stored, every party on it would read as removed (delisted)."""
+def _missing_lists(conn: sqlite3.Connection, snap: ScreeningSnapshot) -> dict[str, str]:
+    """`{list code: "<list name> (<n> parties)"}` for each list with parties listed now and no
+    record in `snap`: its export broke upstream; read as removals, every party on it would be
+    reported delisted."""
     present = {record.list for record in snap.records}
-    lost = [
-        f"{name} ({held:,} held)"
+    return {
+        code: f"{name} ({held:,} parties)"
         for code, name, held in conn.execute(
             "SELECT list, max(list_name), count(*) FROM screening_records "
             "WHERE removed_snapshot IS NULL GROUP BY list ORDER BY list"
         )
         if code not in present
-    ]
-    if lost:
-        raise ValueError(
-            f"{snap.source} snapshot refused: it holds no record of {'; '.join(lost)}; "
-            "stored, every party on that list would read as removed"
-        )
+    }
 
 
 def _apply(
@@ -198,11 +197,14 @@ def _apply(
     records: Sequence[ScreeningRecord],
     hashes: dict[str, str],
     baseline: bool,
+    kept: set[str],
 ) -> dict[str, int]:
+    """Write the records of a download and its delta; the parties of the lists in `kept` stay as
+    they are."""
     stored = {
-        row[0]: (row[1], row[2], row[3])
+        row[0]: (row[1], row[2], row[3], row[4])
         for row in conn.execute(
-            "SELECT record_id, record_hash, record, removed_snapshot FROM screening_records"
+            "SELECT record_id, record_hash, record, removed_snapshot, list FROM screening_records"
         )
     }
     counts = {"added": 0, "removed": 0, "changed": 0, "unchanged": 0}
@@ -219,7 +221,11 @@ def _apply(
         counts[kind] += 1
         deltas.append((snapshot_id, record.record_id, kind, _json(fields)))
         _write_record(conn, snapshot_id, record, hashes[record.record_id], before is not None)
-    gone = [rid for rid, (_, _, removed) in stored.items() if removed is None and rid not in hashes]
+    gone = [
+        rid
+        for rid, (_, _, removed, listed) in stored.items()
+        if removed is None and rid not in hashes and listed not in kept
+    ]
     counts["removed"] = len(gone)
     deltas += [(snapshot_id, rid, "removed", "{}") for rid in gone]
     conn.executemany(

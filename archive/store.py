@@ -26,11 +26,13 @@ from archive.records import Publication
 
 @dataclass(frozen=True, slots=True)
 class StoreResult:
-    """What one `store` call did."""
+    """What one `store` call did; `warnings`: what was stored in a way a user must be told of,
+    each one line (a crawl reporting them does not count as a success)."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

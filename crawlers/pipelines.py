@@ -223,8 +223,11 @@ class ArchivePipeline:
                 return
 
     def count(self, result: StoreResult) -> None:
+        """Add a store's counts to the stats; each of its warnings is a crawl failure."""
         for name in STORED:
             self.stats.inc_value(f"regwatch/{name}", getattr(result, name))
+        for warning in result.warnings:
+            record_failure(self.stats, warning)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """Advance the watermark if everything succeeded, log the crawl, close the archive.

@@ -232,32 +232,40 @@ def test_a_download_listing_no_party_is_refused_not_read_as_every_party_removed(
         assert archive.latest_screening_snapshot() == stored  # no snapshot removing them all
 
 
-def test_a_download_missing_a_whole_list_is_refused_not_read_as_its_parties_delisted(
-    tmp_path, replay
-):
-    """SYNTHETIC: snapshot 1 without its Entity List rows, as when that list's export breaks."""
+def test_a_download_missing_a_whole_list_keeps_its_parties_and_fails_loudly(tmp_path, replay):
+    """SYNTHETIC: snapshot 1 without its Entity List rows, as when that list's export breaks, and
+    with one new party on another list. The Entity List parties stay listed (not reported
+    delisted), the new party is recorded (the other lists keep being watched), and the crawl
+    fails naming the list, again when the same download comes again."""
     home = tmp_path / "home"
     assert run(home, replay()).ok
-    with Archive.open(home, readonly=True) as archive:
-        stored = archive.latest_screening_snapshot()
     body = read("synthetic-consolidated-1.json")
     body["results"] = [r for r in body["results"] if not r["source"].startswith("Entity List")]
+    added = dict(body["results"][0], id="synthetic-new-sdn", name="SYNTHETIC NEW PARTY LIMITED")
+    body["results"].append(added)
     body["total"] = len(body["results"])
     (tmp_path / "synthetic-no-entity-list.json").write_text(json.dumps(body), encoding="utf-8")
     route = _route(status=200, file=str(tmp_path / "synthetic-no-entity-list.json"))
-    result = run(home, replay(route))
-    assert (result.ok, result.error) == (
-        False,
-        "storing ScreeningSnapshot failed: csl snapshot refused: it holds no record of"
-        " Entity List (EL) - Bureau of Industry and Security (3 held); stored, every party on"
-        " that list would read as removed",
+    warning = (
+        "csl: the download holds no record of Entity List (EL) - Bureau of Industry and Security"
+        " (3 parties): the parties are kept as listed, not read as delisted (the list's export"
+        " upstream is probably broken)"
     )
-    with Archive.open(home, readonly=True) as archive:
-        assert archive.latest_screening_snapshot() == stored  # nobody read as delisted
+    for _ in range(2):
+        result = run(home, replay(route))
+        assert (result.ok, result.error) == (False, warning)
     with sqlite3.connect(home / "regwatch.db") as conn:
-        assert conn.execute(
-            "SELECT count(*) FROM screening_records WHERE removed_snapshot IS NOT NULL"
-        ).fetchone() == (0,)
+        listed = conn.execute(
+            "SELECT list, name FROM screening_records WHERE removed_snapshot IS NULL ORDER BY name"
+        ).fetchall()
+        deltas = conn.execute("SELECT record_id, kind FROM screening_deltas").fetchall()
+    assert [row for row in listed if row[0] == "EL"] == [
+        ("EL", "Abdul Satar Ghoura"),
+        ("EL", "Synthetic Example Removed Entity"),
+        ("EL", "Synthetic Example Revised Entity"),
+    ]
+    assert ("SDN", "SYNTHETIC NEW PARTY LIMITED") in listed
+    assert deltas == [("synthetic-new-sdn", "added")]
 
 
 def test_a_download_over_the_size_cap_fails_and_stores_nothing(tmp_path, replay):
