@@ -400,7 +400,19 @@ def test_an_eccn_range_or_list_gives_each_end_and_nothing_in_between(
         assert mention["text"] in written
 
 
-@pytest.mark.parametrize("written", ["3A001-3", "3A090-controlled", "P/N 5A320-4"])
+@pytest.mark.parametrize(
+    ("written", "eccn"), [("3A090-controlled", "3A090"), ("4A090.a-designated", "4A090.a")]
+)
+def test_an_eccn_joined_to_a_word_by_a_hyphen_is_extracted(
+    tagger: Tagger, written: str, eccn: str
+) -> None:
+    abstract = f"This rule adds license requirements for {written} items destined for China."
+    result = tagger.tag({"title": "Revisions to the Commerce Control List", "abstract": abstract})
+    assert values(result, "eccns") == [eccn]
+    assert result.entities["eccns"][0]["text"] == eccn
+
+
+@pytest.mark.parametrize("written", ["3A001-3", "P/N 5A320-4", "P/N 1A234-B"])
 def test_a_hyphen_after_an_eccn_shaped_code_that_starts_no_range_extracts_nothing(
     tagger: Tagger, written: str
 ) -> None:
