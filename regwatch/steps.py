@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import parseaddr
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crawlers.sources import ALL, DEFAULT_SOURCE, crawled_sources, registry, step_sources
 from regwatch.config import (
@@ -254,11 +254,31 @@ def _country(name: str) -> str:
 
 
 def _saved_search(config: Config, name: str) -> dict:
-    saved = config["searches"] or {}
-    if name.strip() not in saved:
+    """The saved search `name`; `ConfigError` naming it if it is unknown or cannot be searched."""
+    from archive import QueryError
+
+    saved, name = config["searches"] or {}, name.strip()
+    if name not in saved:
         known = ", ".join(f"@{n}" for n in sorted(saved)) or "none in the configuration"
-        raise ConfigError(f"no saved search @{name.strip()} (known: {known})")
-    return saved[name.strip()]
+        raise ConfigError(f"no saved search @{name} (known: {known})")
+    try:
+        _check_saved(saved[name])
+    except QueryError as exc:
+        raise ConfigError(f"saved search @{name}: {exc}") from None
+    return saved[name]
+
+
+def _check_saved(search: Mapping[str, Any]) -> None:
+    """Raise `QueryError` on the first value of a saved search that cannot be searched (the
+    configuration checks its dates, tags and sort): its query, an ECCN, a CFR or a country."""
+    from archive.filters import cfr, eccn
+    from archive.query import parse
+
+    if search["query"].strip():
+        parse(search["query"])
+    for check, values in ((eccn, "eccns"), (cfr, "cfrs"), (_country, "countries")):
+        for value in search[values]:
+            check(value)
 
 
 def search(

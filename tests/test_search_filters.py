@@ -313,6 +313,35 @@ def test_unknown_saved_search_is_one_line(config) -> None:
     assert result.output == "Error: no saved search @nosuch (known: @bis-open, @entity)\n"
 
 
+def test_a_saved_search_that_cannot_be_searched_is_named(config, tmp_path) -> None:
+    """A saved search with a bad ECCN, CFR, country or query failed as if the user had typed
+    the bad value (`Error: ECCN must look like …`), naming neither the search nor the config."""
+    saved = {
+        "eccn": 'eccns = ["3A09"]',
+        "cfr": 'cfrs = ["fifteen"]',
+        "country": 'countries = ["Atlantis"]',
+        "quote": 'query = "\\"entity list"',
+    }
+    (tmp_path / "regwatch.toml").write_text(
+        f'[archive]\nhome = "{config.home}"\n'
+        + "".join(f"[searches.{name}]\n{line}\n" for name, line in saved.items()),
+        encoding="utf-8",
+    )
+    broken = load_config(tmp_path / "regwatch.toml", environ={})
+    outputs = [invoke(broken, "search", f"@{name}") for name in saved]
+    assert [(r.exit_code, r.output) for r in outputs] == [
+        (1, "Error: saved search @eccn: ECCN must look like 3A090 or 3A090.a, got '3A09'\n"),
+        (1, f"Error: saved search @cfr: CFR must be {CFR_FORMS}, as 15:744, got 'fifteen'\n"),
+        (
+            1,
+            "Error: saved search @country: unknown country 'Atlantis': name it in English, "
+            "as China, Russia or Russian Federation\n",
+        ),
+        (1, 'Error: saved search @quote: unbalanced quote: close the phrase with a second "\n'),
+    ]
+    assert invoke(broken, "search", "entity").exit_code == 0  # the other searches still run
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
