@@ -6,7 +6,8 @@ order) — words ANDed (from three words on, one may be missing), each word also
 English inflections found in the index (`controls` finds `control`, ranked below the form typed; a
 quoted word is exact), quoted phrases (pairs of common words looked up first), `word*`
 prefixes of 4+ letters expanded to the most frequent matching terms, `-term` exclusions beside at
-least one positive term — or a `QueryError` saying in one line what to change; `check_dates` and
+least one positive term; at most `MAX_CLAUSES` of those and `MAX_WORDS` words in all — or a
+`QueryError` saying in one line what to change; `check_dates` and
 `check_limit` for the values around a query. Engine syntax (`field:`, `AND`, brackets) is never
 interpreted: such characters split words exactly as the index's tokenizer does, so identifiers
 like `15 CFR 744.23` or `0694-AJ90` become phrases.
@@ -35,6 +36,9 @@ FIELDS = (("title", 3.0), ("abstract", 1.5), ("body", 1.0))
 MIN_PREFIX = 4
 PREFIX_EXPANSIONS = 50
 MAX_CLAUSES = 32
+# Words in all, phrases included: a phrase's cost grows with its words (a 16,000-word one took
+# 1.5 s on 14,000 documents, and the time grows with the documents holding its pairs).
+MAX_WORDS = 200
 MAX_LIMIT = 10_000
 RELAX_FROM = 3  # with this many plain words or more, a document may miss one of them
 # Inflections of a typed word: index terms sharing its English (Snowball) stem, as `en_stem` would
@@ -74,6 +78,8 @@ def parse(text: str) -> list[Clause]:
         raise QueryError("a query cannot only exclude: put a word to search for beside -term")
     if len(clauses) > MAX_CLAUSES:
         raise QueryError(f"query too long: at most {MAX_CLAUSES} words and phrases")
+    if sum(len(clause.tokens) for clause in clauses) > MAX_WORDS:
+        raise QueryError(f"query too long: at most {MAX_WORDS} words in all, phrases included")
     return clauses
 
 

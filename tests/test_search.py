@@ -170,6 +170,8 @@ def test_unmatched_prefix_finds_nothing(archive: Archive) -> None:
         ('""', {}, 'empty phrase "": put words between the quotes'),
         ("( ) &", {}, "no searchable words in '( ) &'"),
         (" ".join(["word"] * 40), {}, "query too long: at most 32 words and phrases"),
+        ('"' + "of the federal register " * 51 + '"', {}, "query too long: at most 200 words"),
+        ("-".join(["entity-list"] * 101), {}, "query too long: at most 200 words in all"),
         ("export", {"limit": 0}, "limit must be a whole number from 1 to 10000, got 0"),
         ("export", {"limit": -5}, "limit must be a whole number from 1 to 10000"),
         ("export", {"since": "last week"}, "since must be a date like 2024-01-31, got 'last week'"),
@@ -185,6 +187,10 @@ def test_bad_queries_raise_one_clear_line(
     assert str(info.value).startswith(message)
     assert "\n" not in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+def test_a_phrase_of_200_words_is_still_searched(archive: Archive) -> None:
+    assert archive.search('"' + "of the federal register " * 50 + '"') == []
 
 
 def test_an_engine_panic_becomes_an_archive_error(archive: Archive, monkeypatch) -> None:
