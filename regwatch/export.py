@@ -2,9 +2,11 @@
 
 Enters: `SearchHit`s (as dicts) and where to write. Leaves: one row per hit with the columns in
 `COLUMNS` (lists joined with "; "), written as CSV to a text stream, or as `.xlsx` / `.parquet`
-through pandas. Every text cell of CSV and Excel is made inert: no formula (`csv_cell`), no control
-characters or bidi controls (`plain_text`: a worksheet refuses the former, and CSV is printed to
-the terminal that asked for it).
+through pandas. Every text cell of CSV and Excel is made inert: no control characters or bidi
+controls (`plain_text`: a worksheet refuses the former, and CSV is printed to the terminal that
+asked for it), and no formula: an Excel text cell is a string cell holding the text as stored
+(`=HYPERLINK(…)` shows as typed), a CSV one that a spreadsheet would read as a formula gets a
+leading `'` (`csv_cell`: CSV has no cell types). Parquet holds the values as stored.
 Parquet needs pyarrow, which is kept out of the core install (it slows every pandas import):
 without it `ExportError` says how to get it in one line.
 """
@@ -15,9 +17,12 @@ import csv
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from regwatch.inert import csv_cell, plain_text
+
+if TYPE_CHECKING:
+    import pandas
 
 COLUMNS = (
     "publication_date",
@@ -63,8 +68,13 @@ def write_csv(hits: Sequence[dict[str, Any]], stream: TextIO) -> None:
 
 
 def _sheet_cell(value: Any) -> Any:
-    """`value` as a spreadsheet cell: text without control characters, never a formula."""
-    return csv_cell(plain_text(value) if isinstance(value, str) else value)
+    """`value` as a CSV cell: text without control characters, never a formula."""
+    return csv_cell(_sheet_text(value))
+
+
+def _sheet_text(value: Any) -> Any:
+    """Text without control characters (a worksheet refuses them); other values as given."""
+    return plain_text(value) if isinstance(value, str) else value
 
 
 def write_file(hits: Sequence[dict[str, Any]], path: Path, kind: str) -> None:
@@ -76,7 +86,20 @@ def write_file(hits: Sequence[dict[str, Any]], path: Path, kind: str) -> None:
 
     rows = table_rows(hits)
     if kind == "xlsx":
-        rows = [{name: _sheet_cell(value) for name, value in row.items()} for row in rows]
-        pandas.DataFrame(rows, columns=list(COLUMNS)).to_excel(path, index=False)
+        rows = [{name: _sheet_text(value) for name, value in row.items()} for row in rows]
+        _write_xlsx(pandas.DataFrame(rows, columns=list(COLUMNS)), path)
     else:
         pandas.DataFrame(rows, columns=list(COLUMNS)).to_parquet(path, index=False)
+
+
+def _write_xlsx(frame: pandas.DataFrame, path: Path) -> None:
+    """`frame` as one worksheet whose text cells are string cells: openpyxl stores text starting
+    with `=` as a formula, which Excel would run."""
+    import pandas
+
+    with pandas.ExcelWriter(path, engine="openpyxl") as writer:
+        frame.to_excel(writer, index=False)
+        for row in writer.sheets["Sheet1"].iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"

@@ -170,6 +170,35 @@ def test_csv_cells_are_never_formulas(home):
     assert sorted(row["title"] for row in rows) == sorted(f"'{title} quantum" for title in titles)
 
 
+def test_excel_cells_hold_formula_text_as_text(home, tmp_path):
+    """An xlsx title or agency starting with = was saved with a leading ' (shown in the cell,
+    and read back by a script as part of the title); it is a string cell now, exactly as stored,
+    and no cell of the file is a formula."""
+    import openpyxl
+
+    titles = ['=HYPERLINK("https://evil.example","click")', "-2+3", "@SUM(A1)"]
+    agency = "=cmd|' /C calc'!A0"
+    load(
+        [
+            {
+                **BASE,
+                "document_number": f"2025-9100{n}",
+                "title": f"{title} quantum",
+                "agencies": [{"name": agency}],
+            }
+            for n, title in enumerate(titles)
+        ]
+    )
+    path = tmp_path / "found.xlsx"
+    assert invoke("search", "quantum", "--format", "xlsx", "--output", str(path)).exit_code == 0
+    header, *rows = openpyxl.load_workbook(path).active.iter_rows()
+    cells = {h.value: [row[n] for row in rows] for n, h in enumerate(header)}
+    assert sorted(c.value for c in cells["title"]) == sorted(f"{t} quantum" for t in titles)
+    assert [c.value for c in cells["agencies"]] == [agency] * 3
+    assert all(cell.data_type != "f" for row in rows for cell in row)
+    assert all(isinstance(cell.value, float) for cell in cells["score"])
+
+
 def test_json_and_csv_printed_to_a_terminal_carry_no_control_characters(home):
     """`search --format json|csv` and `show --format json` printed a stored title's C1 controls
     (U+009B: a terminal's CSI, U+009D: OSC) and bidi overrides raw, and CSV its ESC sequences

@@ -15,6 +15,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pandas
 import pytest
 from click.testing import CliRunner
@@ -415,7 +416,9 @@ def test_spreadsheet_cells_are_never_formulas(config, tmp_path) -> None:
     hit |= {"comments_close_on": None, "url": "@SUM(1)", "related": []}
     write_file([hit], tmp_path / "x.xlsx", "xlsx")
     frame = pandas.read_excel(tmp_path / "x.xlsx")
-    assert frame["title"][0] == '\'=HYPERLINK("http://x")' and frame["url"][0] == "'@SUM(1)"
+    assert frame["title"][0] == '=HYPERLINK("http://x")' and frame["url"][0] == "@SUM(1)"
+    sheet = openpyxl.load_workbook(tmp_path / "x.xlsx").active
+    assert "f" not in {cell.data_type for cell in sheet[2]}
 
 
 def test_control_characters_in_a_title_still_export_to_excel(config, tmp_path) -> None:
@@ -428,7 +431,7 @@ def test_control_characters_in_a_title_still_export_to_excel(config, tmp_path) -
     hit |= {"comments_close_on": None, "url": "\x0b=HYPERLINK(1)", "related": []}
     write_file([hit], tmp_path / "x.xlsx", "xlsx")
     frame = pandas.read_excel(tmp_path / "x.xlsx")
-    assert frame["title"][0] == "Synthetic bell title" and frame["url"][0] == "'=HYPERLINK(1)"
+    assert frame["title"][0] == "Synthetic bell title" and frame["url"][0] == "=HYPERLINK(1)"
 
 
 def test_parquet_without_pyarrow_says_what_to_install(config, tmp_path, monkeypatch) -> None:
