@@ -7,7 +7,7 @@ control characters, escape sequences, bidi controls or the noncharacters XML ref
 reader gets, in a terminal, a page, a feed, an e-mail or a spreadsheet), `one_line` (that, on one
 line: a title, a name, a header), `template_value` (what a Jinja template prints, `plain_text`),
 `json_text` (JSON whose every character `plain_text` removes is a `\\u` escape: the same data),
-`csv_cell` (no spreadsheet formula), `shorten` (a long value cut
+`csv_cell` (no spreadsheet formula; a signed number stays one), `shorten` (a long value cut
 in the middle), `error_text` (an error message as one line of at most `ERROR_WIDTH` characters,
 for a terminal or a page).
 Standard library only, so every package may import it.
@@ -34,6 +34,7 @@ _CONTROLS = re.compile(
     "\ud800-\udfff\ufffe\uffff]"
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")  # a spreadsheet reads it as a number
 _LINK_SAFE = ":/?#&=%+,;.-_~$'"
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\\"'<>`]")
 
@@ -88,8 +89,10 @@ def json_text(value: Any, **options: Any) -> str:
 
 
 def csv_cell(value: Any) -> Any:
-    """A string a spreadsheet would read as a formula gets a leading `'`; other values as given."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+    """A string a spreadsheet would read as a formula gets a leading `'`; other values, a signed
+    number such as `-3.5` among them, as given."""
+    formula = isinstance(value, str) and value.startswith(_FORMULA_STARTS)
+    return f"'{value}" if formula and not _NUMBER.fullmatch(value) else value
 
 
 def error_text(message: object) -> str:

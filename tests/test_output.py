@@ -170,6 +170,20 @@ def test_csv_cells_are_never_formulas(home):
     assert sorted(row["title"] for row in rows) == sorted(f"'{title} quantum" for title in titles)
 
 
+def test_a_signed_number_in_a_csv_cell_is_written_as_stored(home):
+    """A title `-3.5` was exported to CSV as `'-3.5`: the quote showed in the spreadsheet and
+    reached scripts. A signed number cannot start a formula; `-2+3` still gets its quote."""
+    titles = ["-3.5", "+42", "-2+3", "-3.5e5"]
+    load(
+        [
+            {**BASE, "document_number": f"2025-9100{n}", "title": title}
+            for n, title in enumerate(titles)
+        ]
+    )
+    rows = csv.DictReader(io.StringIO(invoke("search", "hostile", "--format", "csv").output))
+    assert sorted(row["title"] for row in rows) == ["'-2+3", "'-3.5e5", "+42", "-3.5"]
+
+
 def test_excel_cells_hold_formula_text_as_text(home, tmp_path):
     """An xlsx title or agency starting with = was saved with a leading ' (shown in the cell,
     and read back by a script as part of the title); it is a string cell now, exactly as stored,
@@ -241,10 +255,10 @@ def test_json_text_is_the_same_data_inert():
 
 
 def test_csv_cell_and_shorten():
-    assert [csv_cell(v) for v in ["=1", "+1", "-1", "@a", "\r1", "ok", 1.5]] == [
+    assert [csv_cell(v) for v in ["=1", "+1+1", "-1-", "@a", "\r1", "ok", 1.5]] == [
         "'=1",
-        "'+1",
-        "'-1",
+        "'+1+1",
+        "'-1-",
         "'@a",
         "'\r1",
         "ok",
