@@ -5,8 +5,9 @@ Enters: `SearchHit`s (as dicts) and where to write. Leaves: one row per hit with
 through pandas. Every text cell of CSV and Excel is made inert: no control characters or bidi
 controls (`plain_text`: a worksheet refuses the former, and CSV is printed to the terminal that
 asked for it), and no formula: an Excel text cell is a string cell holding the text as stored
-(`=HYPERLINK(…)` shows as typed), a CSV one that a spreadsheet would read as a formula gets a
-leading `'` (`csv_cell`: CSV has no cell types). Parquet holds the values as stored.
+(`=HYPERLINK(…)` shows as typed; one longer than a cell holds is cut, saying so), a CSV one
+that a spreadsheet would read as a formula gets a leading `'` (`csv_cell`: CSV has no cell
+types). Parquet holds the values as stored.
 Parquet needs pyarrow, which is kept out of the core install (it slows every pandas import):
 without it `ExportError` says how to get it in one line.
 """
@@ -37,6 +38,7 @@ COLUMNS = (
     "score",
     "related",
 )
+EXCEL_CELL = 32_767  # characters one worksheet cell holds
 NEEDS = {
     "xlsx": ("openpyxl", "xlsx needs openpyxl: `pip install openpyxl`"),
     "parquet": ("pyarrow", "parquet needs `pip install regwatch[parquet]` (pyarrow)"),
@@ -86,7 +88,7 @@ def write_file(hits: Sequence[dict[str, Any]], path: Path, kind: str) -> None:
 
     rows = table_rows(hits)
     if kind == "xlsx":
-        rows = [{name: _sheet_text(value) for name, value in row.items()} for row in rows]
+        rows = [{name: _fitted(value) for name, value in row.items()} for row in rows]
         _write_xlsx(pandas.DataFrame(rows, columns=list(COLUMNS)), path)
     else:
         pandas.DataFrame(rows, columns=list(COLUMNS)).to_parquet(path, index=False)
@@ -103,3 +105,13 @@ def _write_xlsx(frame: pandas.DataFrame, path: Path) -> None:
             for cell in row:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"
+
+
+def _fitted(value: Any) -> Any:
+    """Text cut to what a worksheet cell holds (pandas and Excel cut a longer one silently),
+    saying so at its end; other values as given."""
+    text = _sheet_text(value)
+    if not isinstance(text, str) or len(text) <= EXCEL_CELL:
+        return text
+    note = f" … [cut: {len(text):,} characters in all; --format json holds them]"
+    return text[: EXCEL_CELL - len(note)] + note

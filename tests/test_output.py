@@ -213,6 +213,24 @@ def test_excel_cells_hold_formula_text_as_text(home, tmp_path):
     assert all(isinstance(cell.value, float) for cell in cells["score"])
 
 
+def test_an_excel_cell_longer_than_a_worksheet_holds_is_cut_saying_so(home, tmp_path):
+    """SYNTHETIC: an agency name of 40,000 characters (the archive takes up to 100,000). Excel
+    holds 32,767 characters per cell and called the file damaged; the cell is cut now, and its
+    end says so."""
+    import openpyxl
+
+    agency = "=Synthetic Agency " * 2_500
+    record = {**BASE, "document_number": "2025-91010", "title": "Synthetic quantum rule"}
+    load([{**record, "agencies": [{"name": agency.strip()}]}])
+    path = tmp_path / "found.xlsx"
+    assert invoke("search", "quantum", "--format", "xlsx", "--output", str(path)).exit_code == 0
+    header, row = openpyxl.load_workbook(path).active.iter_rows()
+    cell = row[[h.value for h in header].index("agencies")]
+    assert (cell.data_type, len(cell.value)) == ("s", 32_767)
+    assert cell.value.startswith("=Synthetic Agency =Synthetic")
+    assert cell.value.endswith(" … [cut: 44,999 characters in all; --format json holds them]")
+
+
 def test_json_and_csv_printed_to_a_terminal_carry_no_control_characters(home):
     """`search --format json|csv` and `show --format json` printed a stored title's C1 controls
     (U+009B: a terminal's CSI, U+009D: OSC) and bidi overrides raw, and CSV its ESC sequences
