@@ -10,8 +10,10 @@ Leaves: assertions on status codes, what a person sees, and that hostile text st
 
 from __future__ import annotations
 
+import errno
 import html
 import json
+import os
 import re
 import socket
 import sqlite3
@@ -291,9 +293,38 @@ def test_digest_archive_lists_and_serves_digest_files(client) -> None:
     assert client.get("/digests/..%2Fregwatch.toml").status_code == 404
 
 
-def test_a_digest_file_that_cannot_be_read_is_a_503_naming_it(client, config) -> None:
+def test_links_in_the_digest_folder_reach_no_file_outside_it(client, config, tmp_path) -> None:
+    """A link named like a digest (`digest-x.txt` → /etc/passwd, ~/.ssh/id_rsa) was listed and
+    served whole; only what is inside `digest.output_dir` is a digest, links between digests too."""
+    folder = Path(config["digest.output_dir"])
+    secret = tmp_path / "secret.txt"
+    secret.write_text("synthetic private key", encoding="utf-8")
+    links = {"digest-evil.txt": secret, "digest-up.md": Path("..") / "regwatch.toml"}
+    links["digest-latest.html"] = Path("digest-2025-W10.html")
+    for name, target in links.items():
+        (folder / name).symlink_to(target)
+    try:
+        listed = client.get("/digests").text
+        assert "digest-latest.html" in listed
+        assert "digest-evil.txt" not in listed and "digest-up.md" not in listed
+        assert client.get("/digests/digest-latest.html").text == "<p>digest</p>"
+        for name in ("digest-evil.txt", "digest-up.md", "%2F" + str(secret).lstrip("/")):
+            answer = client.get(f"/digests/{name}")
+            assert answer.status_code == 404, name
+            assert "synthetic private key" not in answer.text and "[archive]" not in answer.text
+    finally:
+        for name in links:
+            (folder / name).unlink()
+
+
+def test_a_digest_file_that_cannot_be_read_is_a_503_naming_it(client, config, monkeypatch):
     broken = Path(config["digest.output_dir"]) / "broken.html"
-    broken.symlink_to("/proc/self/mem")  # synthetic: a regular file whose every read fails (EIO)
+    broken.write_text("<p>digest</p>", encoding="utf-8")
+
+    def fails(path: Path) -> bytes:  # synthetic: a disk whose every read fails (EIO)
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+
+    monkeypatch.setattr(Path, "read_bytes", fails)
     try:
         answer = client.get("/digests/broken.html")
         assert answer.status_code == 503

@@ -152,22 +152,15 @@ def create_app(
 
     async def digests_page(request: Request) -> HTMLResponse:
         folder = Path(config["digest.output_dir"])
-        files = (
-            sorted(
-                (f for f in folder.glob("*") if f.is_file() and DIGEST_FILE.fullmatch(f.name)),
-                key=lambda f: f.name,
-                reverse=True,
-            )
-            if folder.is_dir()
-            else []
-        )
-        return page("digests.html", files=[f.name for f in files], folder=str(folder))
+        names = [f.name for f in folder.glob("*")] if folder.is_dir() else []
+        files = sorted((n for n in names if digest_path(folder, n)), reverse=True)
+        return page("digests.html", files=files, folder=str(folder))
 
     async def digest_file(request: Request) -> Response:
         name = request.path_params["name"]
-        path = Path(config["digest.output_dir"]) / name
+        path = digest_path(Path(config["digest.output_dir"]), name)
         try:
-            body = path.read_bytes() if DIGEST_FILE.fullmatch(name) and path.is_file() else None
+            body = path.read_bytes() if path else None
         except OSError as exc:
             unreadable = error_text(f"cannot read digest file {name}: {exc.strerror}")
             return page("message.html", 503, title="Digest unavailable", message=unreadable)
@@ -237,6 +230,19 @@ def allowed_hosts(host: str | None) -> list[str]:
     if not loopback or host is None:
         return ["*"]
     return list(dict.fromkeys((*LOOPBACK_NAMES, f"[{host}]" if ":" in host else host)))
+
+
+def digest_path(folder: Path, name: str) -> Path | None:
+    """`folder / name` if `name` is a digest file name and what it reaches, links followed, is a
+    file inside `folder`; else None (a link placed there to /etc/passwd or ~/.ssh is no digest)."""
+    path = folder / name
+    if not DIGEST_FILE.fullmatch(name):
+        return None
+    try:
+        inside = path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        return None
+    return path if inside and path.is_file() else None
 
 
 class InertJSONResponse(JSONResponse):
