@@ -358,6 +358,34 @@ def test_a_document_with_a_damaged_cell_is_shown_and_named_on_every_page(tmp_pat
     assert feed.status_code == 200 and len(ET.fromstring(feed.content).findall(f"{ATOM}entry")) == 4
 
 
+def test_every_answer_refuses_framing_and_sniffing(config) -> None:
+    """The pages could be framed by any site (no `frame-ancestors`: a click on a framed page is
+    the attacker's), and the router's 404 and 405 and the Host check's 400 carried no header."""
+    with TestClient(create_app(config, host="127.0.0.1"), base_url="http://localhost") as local:
+        answers = {
+            "page": local.get("/", params={"q": "entity list"}),
+            "unknown path": local.get("/nosuch"),
+            "POST": local.post("/api/search", params={"q": "entity list"}),
+            "other Host": local.get("/", headers={"Host": "rebound.example"}),
+        }
+    assert [a.status_code for a in answers.values()] == [200, 404, 405, 400]
+    for what, answer in answers.items():
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"], what
+        assert "script" not in answer.headers["Content-Security-Policy"], what
+        assert answer.headers["X-Content-Type-Options"] == "nosniff", what
+        assert answer.headers["Referrer-Policy"] == "no-referrer", what
+
+
+def test_browser_shows_no_page_framed_by_another_site(server) -> None:
+    with chromium_page(800, 600) as page:
+        page.set_content(f'<iframe src="{server}/?q=entity+list"></iframe>')
+        page.wait_for_load_state("load")
+        (frame,) = page.main_frame.child_frames
+        assert "Entity List" not in frame.content()
+        page.goto(server + "/?q=entity+list")  # opened itself, it shows
+        assert "Entity List" in page.locator("main").inner_text()
+
+
 def test_serve_binds_localhost_by_default() -> None:
     from regwatch.cli import serve
 

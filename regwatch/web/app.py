@@ -7,7 +7,8 @@ rebuilt from their text with only `<b>` kept), JSON (`/api/search`,
 files of `digest.output_dir`. Every request opens the archive read-only through the step
 functions, so the server never writes and sees what writers commit. A query that cannot be
 searched is a friendly message on the page (400) and `{"error": …}` with status 400 from the API.
-No page runs a script; a Content-Security-Policy forbids them. Served on a loopback address, it
+No page runs a script; a Content-Security-Policy forbids them, and every answer (404, 405 and
+refused Host included) forbids framing and type sniffing. Served on a loopback address, it
 answers only requests naming a loopback host (a page rebinding its own name to 127.0.0.1 must not
 read the archive).
 """
@@ -30,11 +31,13 @@ import jinja2
 from feedgen.feed import FeedGenerator
 from markupsafe import Markup
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from archive import ArchiveError, QueryError
 from regwatch import steps
@@ -43,8 +46,9 @@ from regwatch.inert import error_text, http_url, json_text, one_line, plain_text
 from regwatch.showtext import damaged_line
 from regwatch.web import params as p
 
-HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+HEADERS = {  # on every answer, the 404, 405 and refused-Host ones too
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -102,7 +106,7 @@ def create_app(
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         body = env.get_template(name).render(**context)
-        return HTMLResponse(body, status_code=status, headers=HEADERS)
+        return HTMLResponse(body, status_code=status)
 
     def run_search(request: Request, facets: bool, limit: int | None = None) -> tuple[Any, Any]:
         arguments = p.search_arguments(request.query_params, facets=facets)
@@ -169,7 +173,7 @@ def create_app(
             return page("message.html", 404, title="Not found", message=missing)
         kind = mimetypes.guess_type(name)[0] or "text/plain"
         media = kind if kind == "text/html" else "text/plain"
-        return Response(body, media_type=f"{media}; charset=utf-8", headers=HEADERS)
+        return Response(body, media_type=f"{media}; charset=utf-8")
 
     async def api_search(request: Request) -> JSONResponse:
         try:
@@ -186,7 +190,7 @@ def create_app(
             "facets": {k: [[v, n] for v, n in counts] for k, counts in result.facets.items()},
             "notes": result.notes,
         }
-        return InertJSONResponse(body, headers=HEADERS)
+        return InertJSONResponse(body)
 
     async def api_document(request: Request) -> JSONResponse:
         try:
@@ -195,7 +199,7 @@ def create_app(
             return api_error(exc, 404)
         except ArchiveError as exc:
             return api_error(exc, 503)
-        return InertJSONResponse(doc, headers=HEADERS)
+        return InertJSONResponse(doc)
 
     async def feed(request: Request) -> Response:
         try:
@@ -205,7 +209,7 @@ def create_app(
         except ArchiveError as exc:
             return api_error(exc, 503)
         body = atom(str(request.url), search.text, result.hits, str(request.base_url))
-        return Response(body, media_type="application/atom+xml", headers=HEADERS)
+        return Response(body, media_type="application/atom+xml")
 
     routes = [
         Route("/", search_page),
@@ -217,7 +221,7 @@ def create_app(
         Route("/feed.atom", feed),
     ]
     hosts = Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host))
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[hosts])
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Headers), hosts])
 
 
 def allowed_hosts(host: str | None) -> list[str]:
@@ -245,6 +249,22 @@ def digest_path(folder: Path, name: str) -> Path | None:
     return path if inside and path.is_file() else None
 
 
+class Headers:
+    """ASGI middleware: `HEADERS` on every answer, the router's 404 and 405 and the Host check's
+    400 included (a page of the archive framed by another site, or sniffed as script, is none)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
 class InertJSONResponse(JSONResponse):
     """JSON whose control and bidi characters are `\\u` escapes (`json_text`): the same data,
     inert when `curl` prints it to a terminal."""
@@ -255,7 +275,7 @@ class InertJSONResponse(JSONResponse):
 
 def api_error(exc: Exception, status: int) -> JSONResponse:
     """`{"error": …}` (`error_text`: one line of at most `ERROR_WIDTH` characters) with `status`."""
-    return InertJSONResponse({"error": error_text(exc)}, status_code=status, headers=HEADERS)
+    return InertJSONResponse({"error": error_text(exc)}, status_code=status)
 
 
 def doc_link(source: str, source_id: str) -> str:
