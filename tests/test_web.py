@@ -21,6 +21,7 @@ import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import feedparser
 import pytest
 from starlette.testclient import TestClient
 
@@ -356,6 +357,32 @@ def test_a_document_with_a_damaged_cell_is_shown_and_named_on_every_page(tmp_pat
     assert found.status_code == 200 and note in found.text and "Revisions to ECCN" in found.text
     assert len(hits["hits"]) == 4 and hits["notes"][0].startswith(note)
     assert feed.status_code == 200 and len(ET.fromstring(feed.content).findall(f"{ATOM}entry")) == 4
+
+
+def test_a_feed_keeps_every_entry_when_one_stored_date_is_damaged(tmp_path) -> None:
+    """One publication date hand-edited to 2024-02-30 made the whole feed a 500: a feed reader lost
+    every entry of the search. The entry stays, dated as the newest, its summary naming it."""
+    (tmp_path / "regwatch.toml").write_text(
+        f'[archive]\nhome = "{tmp_path / "home"}"\n', encoding="utf-8"
+    )
+    config = load_config(tmp_path / "regwatch.toml", environ={})
+    steps.import_file(config, str(FIXTURES / "search" / "synthetic-documents.jsonl"))
+    with sqlite3.connect(tmp_path / "home" / "regwatch.db") as conn:
+        conn.execute(
+            "UPDATE publications SET publication_date = '2024-02-30' "
+            "WHERE source_id = 'synthetic-0001'"
+        )
+    with TestClient(create_app(config)) as running:
+        answer = running.get("/feed.atom", params={"q": "synthetic"})
+    assert answer.status_code == 200
+    feed = feedparser.parse(answer.content)
+    assert not feed.bozo and len(feed.entries) == 4
+    (damaged,) = [e for e in feed.entries if e.link.endswith("/synthetic-0001")]
+    assert damaged.title.startswith("Synthetic: Revisions to ECCN 3A090.a")
+    assert damaged.summary.startswith(
+        "federal_register synthetic-0001: stored publication_date '2024-02-30' cannot be read"
+    )
+    assert damaged.updated == max(e.updated for e in feed.entries) == feed.feed.updated
 
 
 def test_every_answer_refuses_framing_and_sniffing(config) -> None:

@@ -302,19 +302,36 @@ def atom(self_url: str, text: str, hits: list[Any], base: str) -> bytes:
     feed.author({"name": "regwatch"})
     feed.link(href=self_url, rel="self")
     days = [_day(hit.publication_date) for hit in hits]
-    feed.updated(max(days, default=datetime(1970, 1, 1, tzinfo=UTC)))
+    newest = max(filter(None, days), default=datetime(1970, 1, 1, tzinfo=UTC))
+    feed.updated(newest)
     for hit, day in zip(hits, days, strict=True):
         entry = feed.add_entry(order="append")
         entry.id(f"{FEED_ID}{quote(hit.source, safe='')}/{quote(hit.source_id, safe='')}")
         entry.title(one_line(hit.title))
-        entry.updated(day)
+        entry.updated(day or newest)
         entry.link(href=http_url(hit.url) or base.rstrip("/") + doc_link(hit.source, hit.source_id))
-        entry.summary(plain_text(html.unescape(re.sub(r"</?b>", "", hit.snippet))), type="text")
+        entry.summary(_summary(hit, day), type="text")
     return feed.atom_str(pretty=True)
 
 
-def _day(iso: str) -> datetime:
-    return datetime.fromisoformat(iso).replace(tzinfo=UTC)
+def _day(iso: str) -> datetime | None:
+    """The publication date at midnight UTC; None if the stored text is no date (hand-edited)."""
+    try:
+        return datetime.fromisoformat(iso).replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _summary(hit: Any, day: datetime | None) -> str:
+    """The hit's snippet as text (no `<b>`, entities read), after a line naming its publication
+    date when it cannot be read (`day` None: the entry is dated as the newest)."""
+    text = html.unescape(re.sub(r"</?b>", "", hit.snippet))
+    if day is None:
+        text = (
+            f"{hit.source} {hit.source_id}: stored publication_date {hit.publication_date!r} "
+            f"cannot be read (damaged): restore regwatch.db from a backup\n{text}"
+        )
+    return plain_text(text)
 
 
 def _environment() -> jinja2.Environment:
