@@ -385,6 +385,37 @@ def test_a_feed_keeps_every_entry_when_one_stored_date_is_damaged(tmp_path) -> N
     assert damaged.updated == max(e.updated for e in feed.entries) == feed.feed.updated
 
 
+def test_an_unknown_path_or_a_writing_method_is_answered_in_the_routes_form(client) -> None:
+    """`POST /api/search` and a mistyped `/api/document/…` answered plain text ("Method Not
+    Allowed", "Not Found") that a JSON client cannot read, and pages a bare line without the site
+    around it. The API answers `{"error"}`, pages a message naming what to do; HEAD reads."""
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        api = client.request(method, "/api/search", params={"q": "entity list"})
+        assert (api.status_code, api.json()) == (
+            405,
+            {"error": f"{method} /api/search is refused: regwatch serve only reads (GET or HEAD)"},
+        )
+        assert set(api.headers["Allow"].split(", ")) == {"GET", "HEAD"}
+    page = client.delete("/documents/federal_register/2023-23048")
+    assert (
+        page.status_code == 405
+        and (
+            'role="alert">DELETE /documents/federal_register/2023-23048 is refused: regwatch serve '
+            "only reads (GET or HEAD)</p>"
+        )
+        in page.text
+    )
+    typo = client.get("/api/document/federal_register/2023-23048")
+    assert typo.status_code == 404 and typo.json()["error"].startswith(
+        "no page /api/document/federal_register/2023-23048: the pages are /, /documents/SOURCE/ID,"
+    )
+    page = client.get("/search", params={"q": "entity list"})
+    assert page.status_code == 404 and 'role="alert">no page /search: the pages are /,' in page.text
+    assert '<a href="/">regwatch search</a>' in page.text
+    head = client.head("/", params={"q": "entity list"})
+    assert head.status_code == 200 and head.headers["content-type"].startswith("text/html")
+
+
 def test_every_answer_refuses_framing_and_sniffing(config) -> None:
     """The pages could be framed by any site (no `frame-ancestors`: a click on a framed page is
     the attacker's), and the router's 404 and 405 and the Host check's 400 carried no header."""

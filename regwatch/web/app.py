@@ -6,7 +6,8 @@ rebuilt from their text with only `<b>` kept), JSON (`/api/search`,
 `/api/documents/{source}/{id}`), Atom (`/feed.atom?…` for any search, `@NAME` included) and the
 files of `digest.output_dir`. Every request opens the archive read-only through the step
 functions, so the server never writes and sees what writers commit. A query that cannot be
-searched is a friendly message on the page (400) and `{"error": …}` with status 400 from the API.
+searched is a friendly message on the page (400) and `{"error": …}` with status 400 from the API;
+so are an unknown path (404) and a method other than GET or HEAD (405: it only reads).
 No page runs a script; a Content-Security-Policy forbids them, and every answer (404, 405 and
 refused Host included) forbids framing and type sniffing. Served on a loopback address, it
 answers only requests naming a loopback host (a page rebinding its own name to 127.0.0.1 must not
@@ -20,9 +21,10 @@ import html
 import ipaddress
 import mimetypes
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, date, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +34,7 @@ from feedgen.feed import FeedGenerator
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -55,6 +58,11 @@ HEADERS = {  # on every answer, the 404, 405 and refused-Host ones too
 DIGEST_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(?:html|txt|md)")  # a file name
 FEED_ID = "tag:regwatch.invalid,2026:search/"
 FEED_SIZE = 50
+REFUSALS = {  # {0}: the method, {1}: the path
+    404: "no page {1}: the pages are /, /documents/SOURCE/ID, /digests, /api/search, "
+    "/api/documents/SOURCE/ID and /feed.atom",
+    405: "{0} {1} is refused: regwatch serve only reads (GET or HEAD)",
+}
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 FACET_NAMES = {
     "tag": "tag",
@@ -211,6 +219,16 @@ def create_app(
         body = atom(str(request.url), search.text, result.hits, str(request.base_url))
         return Response(body, media_type="application/atom+xml")
 
+    async def refused(request: Request, exc: HTTPException) -> Response:
+        """An unknown path (404) or a method other than GET and HEAD (405), in the route's form."""
+        status, path = exc.status_code, request.url.path
+        message = error_text(REFUSALS[status].format(request.method, path))
+        if path.startswith("/api/"):
+            return api_error(message, status, exc.headers)
+        answer = page("message.html", status, title=HTTPStatus(status).phrase, message=message)
+        answer.headers.update(exc.headers or {})
+        return answer
+
     routes = [
         Route("/", search_page),
         Route("/documents/{source}/{source_id:path}", document_page),
@@ -221,7 +239,12 @@ def create_app(
         Route("/feed.atom", feed),
     ]
     hosts = Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host))
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Headers), hosts])
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(Headers), hosts],
+        exception_handlers={404: refused, 405: refused},
+    )
 
 
 def allowed_hosts(host: str | None) -> list[str]:
@@ -273,9 +296,9 @@ class InertJSONResponse(JSONResponse):
         return json_text(content, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
-def api_error(exc: Exception, status: int) -> JSONResponse:
+def api_error(exc: object, status: int, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """`{"error": …}` (`error_text`: one line of at most `ERROR_WIDTH` characters) with `status`."""
-    return InertJSONResponse({"error": error_text(exc)}, status_code=status)
+    return InertJSONResponse({"error": error_text(exc)}, status_code=status, headers=headers)
 
 
 def doc_link(source: str, source_id: str) -> str:
