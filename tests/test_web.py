@@ -149,6 +149,20 @@ def test_a_page_number_that_is_no_plain_number_is_a_400(client, page) -> None:
     }
 
 
+def test_a_bad_page_or_sort_without_a_query_is_a_400_too(client) -> None:
+    """`/?page=0` or `/?sort=oldest` alone showed the empty search form with a 200 and not a
+    word; the empty form itself (`q=&sort=relevance`, as a click on Search sends it) still is."""
+    for params, message in (
+        ({"page": "0"}, "page must be a whole number from 1 to 500, got &#39;0&#39;"),
+        ({"q": "", "sort": "oldest"}, "sort must be relevance or newest, got &#39;oldest&#39;"),
+        ({"sort": ["newest", "relevance"]}, "sort is given 2 times: give it once"),
+    ):
+        page = client.get("/", params=params)
+        assert page.status_code == 400 and f'role="alert">{message}</p>' in page.text, params
+    empty = client.get("/", params={"q": "", "sort": "relevance"})
+    assert empty.status_code == 200 and 'role="alert"' not in empty.text
+
+
 def test_a_single_valued_parameter_given_twice_is_a_400(client) -> None:
     """`?since=2025-01-01&since=2020-01-01` searched with the last one alone, dropping the other
     without a word (as `q=export&q=entity`)."""

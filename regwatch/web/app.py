@@ -134,9 +134,10 @@ def create_app(
         context |= {"link": p.link, "year_link": p.year_link}
         context |= {"active": p.active_filters(query), "result": None, "search": None}
         context |= {"facet_names": FACET_NAMES, "page_size": p.PAGE_SIZE, "page": 1}
-        if p.is_blank(query):
-            return page("search.html", **context)
         try:
+            if p.is_blank(query):
+                p.search_arguments(query)  # nothing asked, but a page or sort given is checked
+                return page("search.html", **context)
             search, result = run_search(request, facets=True)
             context |= {"search": search, "result": result, "page": p.page_number(query)}
         except (QueryError, ConfigError) as exc:
