@@ -201,11 +201,13 @@ def _by_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> list[sqlite3.Row]:
 
 
 def _nearest(members: list[sqlite3.Row], row: sqlite3.Row) -> list[sqlite3.Row]:
-    """At most `MAX_DOCUMENTS` members: `row`'s family first, then the nearest in date."""
-    day = date.fromisoformat(row["publication_date"])
+    """At most `MAX_DOCUMENTS` members: `row`'s family first, then the nearest in date (a stored
+    date that cannot be read, hand-edited as 2024-02-30, counts as the farthest)."""
+    day = iso_date(row["publication_date"])
 
     def distance(member: sqlite3.Row) -> tuple[bool, int, int]:
-        apart = abs((date.fromisoformat(member["publication_date"]) - day).days)
+        other = iso_date(member["publication_date"])
+        apart = abs((other - day).days) if other and day else date.max.toordinal()
         return (not _same_family(member, row) and member["id"] != row["id"], apart, member["id"])
 
     return sorted(members, key=distance)[:MAX_DOCUMENTS]

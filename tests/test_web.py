@@ -373,9 +373,10 @@ def test_a_document_with_a_damaged_cell_is_shown_and_named_on_every_page(tmp_pat
     assert feed.status_code == 200 and len(ET.fromstring(feed.content).findall(f"{ATOM}entry")) == 4
 
 
-def test_a_feed_keeps_every_entry_when_one_stored_date_is_damaged(tmp_path) -> None:
-    """One publication date hand-edited to 2024-02-30 made the whole feed a 500: a feed reader lost
-    every entry of the search. The entry stays, dated as the newest, its summary naming it."""
+@pytest.fixture
+def damaged_date(tmp_path):
+    """A config whose archive holds synthetic-0001 with its publication date hand-edited to
+    2024-02-30, with the other synthetic documents of its rulemaking."""
     (tmp_path / "regwatch.toml").write_text(
         f'[archive]\nhome = "{tmp_path / "home"}"\n', encoding="utf-8"
     )
@@ -386,7 +387,13 @@ def test_a_feed_keeps_every_entry_when_one_stored_date_is_damaged(tmp_path) -> N
             "UPDATE publications SET publication_date = '2024-02-30' "
             "WHERE source_id = 'synthetic-0001'"
         )
-    with TestClient(create_app(config)) as running:
+    return config
+
+
+def test_a_feed_keeps_every_entry_when_one_stored_date_is_damaged(damaged_date) -> None:
+    """One publication date hand-edited to 2024-02-30 made the whole feed a 500: a feed reader lost
+    every entry of the search. The entry stays, dated as the newest, its summary naming it."""
+    with TestClient(create_app(damaged_date)) as running:
         answer = running.get("/feed.atom", params={"q": "synthetic"})
     assert answer.status_code == 200
     feed = feedparser.parse(answer.content)
@@ -397,6 +404,20 @@ def test_a_feed_keeps_every_entry_when_one_stored_date_is_damaged(tmp_path) -> N
         "federal_register synthetic-0001: stored publication_date '2024-02-30' cannot be read"
     )
     assert damaged.updated == max(e.updated for e in feed.entries) == feed.feed.updated
+
+
+def test_a_document_page_shows_a_rulemaking_holding_a_damaged_date(damaged_date) -> None:
+    """The timeline measured how far apart its documents were published, and one date that is no
+    day (hand-edited 2024-02-30) made the page of every document of that rulemaking a 500."""
+    with TestClient(create_app(damaged_date)) as running:
+        pages = [running.get(f"/documents/federal_register/synthetic-000{n}") for n in (1, 2)]
+        api = running.get("/api/documents/federal_register/synthetic-0002")
+    assert [page.status_code for page in pages + [api]] == [200, 200, 200]
+    assert "<dt>publication date</dt><dd>2024-02-30</dd>" in pages[0].text
+    event = '<time datetime="2024-02-30">2024-02-30</time> published as proposed rule'
+    assert all(event in page.text for page in pages)
+    events = api.json()["timeline"]["events"]
+    assert "synthetic-0001" in [e["document"]["source_id"] for e in events]
 
 
 def test_an_unknown_path_or_a_writing_method_is_answered_in_the_routes_form(client) -> None:
