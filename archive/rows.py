@@ -164,6 +164,8 @@ def check(pub: Publication) -> None:
     for name in ("source", "source_id", "title", "publication_date"):
         if not isinstance(getattr(pub, name), str) or not getattr(pub, name).strip():
             raise ValueError(f"{label}: {name} is empty")
+    if not any(map(str.isalnum, pub.source_id)):  # `.` or `..` would be no path to its page
+        raise ValueError(f"{label}: source_id holds no letter or digit")
     for name in DATE_FIELDS:
         value = getattr(pub, name)
         if value is not None and iso_date(value) is None:

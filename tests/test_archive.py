@@ -384,6 +384,7 @@ def test_import_rejects_bad_lines_with_their_numbers(home: Path) -> None:
         json.dumps(dict(RECORDS[5], document_number="X-10", publication_date="1066-10-14")),
         json.dumps(dict(RECORDS[5], document_number="X-11", score=float("nan"))),
         json.dumps(dict(RECORDS[5], document_number="X-12")).replace("}", ', "n": 1e400}'),
+        json.dumps(dict(RECORDS[5], document_number="..")),
     ]
     with Archive.open(home) as archive:
         seen = []
@@ -398,6 +399,7 @@ def test_import_rejects_bad_lines_with_their_numbers(home: Path) -> None:
         (9, "federal_register X-10: publication_date 1066-10-14 is not a plausible date"),
         (10, "invalid JSON: NaN is not a JSON number"),
         (11, "invalid JSON: 1e400 is out of range"),
+        (12, "federal_register ..: source_id holds no letter or digit"),
     ]
     assert seen[-1] == len(lines)
     assert (again.inserted, again.unchanged) == (0, 3)
