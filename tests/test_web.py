@@ -469,6 +469,29 @@ def test_every_answer_refuses_framing_and_sniffing(config) -> None:
         assert answer.headers["Referrer-Policy"] == "no-referrer", what
 
 
+def test_a_fault_of_the_server_is_one_line_in_the_routes_form_with_the_headers(
+    config, monkeypatch
+) -> None:
+    """A fault (none known; one is staged) was Starlette's plain 'Internal Server Error', sent
+    outside the middleware adding the security headers."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("staged fault")
+
+    monkeypatch.setattr(steps, "search", broken)
+    app = create_app(config, host="127.0.0.1")
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as local:
+        shown = local.get("/", params={"q": "entity list"})
+        asked = local.get("/api/search", params={"q": "entity list"})
+    assert (shown.status_code, asked.status_code) == (500, 500)
+    message = "regwatch serve failed on {}: RuntimeError: staged fault"
+    assert message.format("/") in shown.text
+    assert asked.json() == {"error": message.format("/api/search")}
+    for answer in (shown, asked):
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_browser_shows_no_page_framed_by_another_site(server) -> None:
     with chromium_page(800, 600) as page:
         page.set_content(f'<iframe src="{server}/?q=entity+list"></iframe>')

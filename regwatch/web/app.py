@@ -220,14 +220,25 @@ def create_app(
         body = atom(str(request.url), search.text, result.hits, str(request.base_url))
         return Response(body, media_type="application/atom+xml")
 
+    def trouble(request: Request, status: int, message: str) -> Response:
+        """`message` with `status`: `{"error"}` under /api/, else a page."""
+        if request.url.path.startswith("/api/"):
+            return api_error(message, status)
+        return page("message.html", status, title=HTTPStatus(status).phrase, message=message)
+
     async def refused(request: Request, exc: HTTPException) -> Response:
         """An unknown path (404) or a method other than GET and HEAD (405), in the route's form."""
-        status, path = exc.status_code, request.url.path
-        message = error_text(REFUSALS[status].format(request.method, path))
-        if path.startswith("/api/"):
-            return api_error(message, status, exc.headers)
-        answer = page("message.html", status, title=HTTPStatus(status).phrase, message=message)
+        text = REFUSALS[exc.status_code].format(request.method, request.url.path)
+        answer = trouble(request, exc.status_code, error_text(text))
         answer.headers.update(exc.headers or {})
+        return answer
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        """A fault of this server (none known) in the route's form, one line, with `HEADERS`
+        itself: Starlette answers it outside the middleware that adds them."""
+        text = f"regwatch serve failed on {request.url.path}: {type(exc).__name__}: {exc}"
+        answer = trouble(request, 500, error_text(text))
+        answer.headers.update(HEADERS)
         return answer
 
     routes = [
@@ -244,7 +255,7 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(Headers), hosts],
-        exception_handlers={404: refused, 405: refused},
+        exception_handlers={404: refused, 405: refused, Exception: crashed},
     )
 
 
