@@ -5,7 +5,8 @@ Leaves: `home` (a temporary working folder with `REGWATCH_HOME` set to its `home
 configuration file crawling only the Federal Register API's sources: what a command-line test
 runs in), `replay_server` (base URL of a local
 Federal Register replay server; parametrize it indirectly with a scenario name), `replay` (a
-factory starting servers, optionally with a scenario, all stopped at teardown), `REPLAY_DIR`.
+factory starting servers, optionally with a scenario, all stopped at teardown), `REPLAY_DIR`,
+`smtp` (a real SMTP server on 127.0.0.1: its `tests.smtp.Receiver` and port).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 from replay.server import RECORDINGS as REPLAY_DIR
 from replay.server import ReplayServer, serve
+from tests.smtp import EphemeralController, Receiver
 
 
 @pytest.fixture
@@ -54,6 +56,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 FR_ONLY = '[crawl]\nsources = ["federal_register", "federal_register_pi"]\n'
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Receiver, int]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1: its receiver and port."""
+    receiver = Receiver()
+    controller = EphemeralController(receiver, hostname="127.0.0.1", port=0)
+    controller.start()
+    yield receiver, controller.port
+    controller.stop()
 
 
 @pytest.fixture

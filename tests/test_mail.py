@@ -1,71 +1,16 @@
 """Sending the digest to a real SMTP server (aiosmtpd on 127.0.0.1) through `regwatch digest`:
 the message read back, once per period and list, --force, late items, changes, refusals."""
 
-import asyncio
-import email
-import email.policy
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from archive import Archive
 from regwatch.cli import main
 from regwatch.importer import import_records
-
-
-class EphemeralController(Controller):
-    """aiosmtpd's Controller on port 0: its self-test must use the port actually bound."""
-
-    def _trigger_server(self):
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
-class Receiver:
-    """Keeps every accepted message; refuses DATA with `data_replies` and RCPT for `refuse`;
-    answers DATA `data_delay` seconds after keeping the message (a slow server) and QUIT with
-    `quit_reply`."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes: list[list[str]] = []
-        self.data_replies: list[str] = []
-        self.refuse: set[str] = set()
-        self.data_delay = 0.0
-        self.quit_reply = "221 Bye"
-
-    async def handle_QUIT(self, server, session, envelope):
-        return self.quit_reply
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return "550 5.1.1 no such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.data_replies:
-            return self.data_replies.pop(0)
-        self.envelopes.append(list(envelope.rcpt_tos))
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        await asyncio.sleep(self.data_delay)
-        return "250 Message accepted"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Receiver, int]]:
-    receiver = Receiver()
-    controller = EphemeralController(receiver, hostname="127.0.0.1", port=0)
-    controller.start()
-    yield receiver, controller.port
-    controller.stop()
 
 
 @pytest.fixture

@@ -18,8 +18,6 @@ import scheduler
 from archive import Archive
 from regwatch import steps
 from regwatch.config import ConfigError, load_config
-from tests.test_mail import EphemeralController
-from tests.test_mail import Receiver as SmtpReceiver
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -250,15 +248,6 @@ def test_a_pipeline_run_killed_midway_runs_again_on_restart(tmp_path):
     assert scheduler.catch_up(config, friday + timedelta(minutes=5)) == ["pipeline"]
     record_run(tmp_path / "home", "pipeline", friday + timedelta(minutes=5))
     assert scheduler.catch_up(config, friday + timedelta(minutes=10)) == []
-
-
-@pytest.fixture
-def smtp():
-    receiver = SmtpReceiver()
-    controller = EphemeralController(receiver, hostname="127.0.0.1", port=0)
-    controller.start()
-    yield receiver, controller.port
-    controller.stop()
 
 
 def mail_config(tmp_path: Path, port: int):

@@ -288,7 +288,7 @@ class HoldingSmtp:
     as far as RCPT, or `wait` seconds pass; then it accepts every message."""
 
     def __init__(self, wait: float) -> None:
-        from tests.test_mail import Receiver
+        from tests.smtp import Receiver
 
         self.receiver, self.wait, self.rcpts = Receiver(), wait, 0
 
@@ -308,7 +308,7 @@ class HoldingSmtp:
 def test_two_digest_senders_at_once_mail_a_list_once(tmp_path):
     """Two schedulers (or `regwatch digest --send` beside the scheduler) both found the week
     unsent in the digest log before either had recorded its send, and both mailed the list."""
-    from tests.test_mail import EphemeralController
+    from tests.smtp import EphemeralController
 
     smtp = HoldingSmtp(wait=5)
     controller = EphemeralController(smtp, hostname="127.0.0.1", port=0)
