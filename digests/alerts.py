@@ -17,6 +17,7 @@ reason, and the others go on.
 A route whose plugin never throttles (`json://`, `form://`, Discord, …) reuses one plugin for the
 run; one that does (Slack, Teams Workflows: Apprise throttles per instance) gets a fresh one per
 attempt. Either way each attempt carries one message to one target.
+An e-mail route (`mailto://`) gets the alert's title as its Subject; a chat message has no title.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from typing import Any
 
 import apprise
 
-from digests.chat import message
+from digests.chat import message, subject
 
 KEY_HEADER = "X-Idempotency-Key"
 HEADER_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
+SUBJECT_SCHEMES = ("mailto", "mailtos")  # e-mail: the title is the Subject, else left empty
 QUIET_OPTIONS = ("include_image", "include_footer")  # no GitHub-hosted icons, no "Apprise" footer
 STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the archive's time format
 UNREADABLE = (
@@ -143,7 +145,9 @@ def send(
 ) -> tuple[str, str | None]:
     """One attempt: ("sent", None), ("failed", why) or ("maybe", why) — never raises."""
     plugin, sender = (senders or Senders(policy)).get(url)
-    return _notify(plugin, sender, message(alert.payload, plugin.body_maxlen), alert.key, policy)
+    body = message(alert.payload, plugin.body_maxlen)
+    title = subject(alert.payload, plugin.title_maxlen) if _speaks(plugin, SUBJECT_SCHEMES) else ""
+    return _notify(plugin, sender, body, alert.key, policy, title)
 
 
 def send_text(url: str, text: str, key: str, policy: Policy) -> tuple[str, str | None]:
@@ -153,14 +157,15 @@ def send_text(url: str, text: str, key: str, policy: Policy) -> tuple[str, str |
 
 
 def _notify(
-    plugin: Any, sender: apprise.Apprise, body: str, key: str, policy: Policy
+    plugin: Any, sender: apprise.Apprise, body: str, key: str, policy: Policy, title: str = ""
 ) -> tuple[str, str | None]:
-    if plugin.protocol in HEADER_SCHEMES or plugin.secure_protocol in HEADER_SCHEMES:
+    if _speaks(plugin, HEADER_SCHEMES):
         plugin.headers[KEY_HEADER] = key
     budget = policy.timeout_seconds * 1.5
     try:
         outcome = sender.notify(
             body=body,
+            title=title,
             body_format=apprise.NotifyFormat.MARKDOWN,
             timeout=budget,
         )
@@ -171,6 +176,10 @@ def _notify(
     if outcome.status == apprise.AppriseResultStatus.TIMEOUT:
         return "maybe", f"{plugin.service_name}: no answer within {budget:g} s after sending"
     return "failed", f"{plugin.service_name} refused or unreachable"
+
+
+def _speaks(plugin: Any, schemes: tuple[str, ...]) -> bool:
+    return plugin.protocol in schemes or plugin.secure_protocol in schemes
 
 
 def _plugin(url: str, policy: Policy) -> Any:

@@ -3,8 +3,10 @@
 Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, related, watch, and
 for rules the `screening` sentence and `section_changes` lines) and the largest message the
 endpoint takes (its plugin's `body_maxlen`).
-Leaves: the message text. Lines, most important first: for a watch-list hit, "Watch-list hit:"
-and the watched items; the title as a link (http(s) only; after `change_label`: "Updated:",
+Leaves: the message text (`message`), and for an e-mail its Subject (`subject`: the change label
+and title on one plain line, without control, bidi or line-break characters, so it adds no
+header). Message lines, most important first: for a watch-list hit, "Watch-list hit:" and the
+watched items; the title as a link (http(s) only; after `change_label`: "Updated:",
 "Withdrawn from public inspection:", "Back on public inspection:"), agency · type · publication
 date, key dates, related releases or documents (titles), the sentence quoted for each watch-list
 hit, "Screening lists: adds N parties in M countries; …", up to `MAX_SECTION_LINES`
@@ -83,6 +85,14 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS) -> str:
     if why and room > len("Why: …"):
         text += "\n" + _shorten("Why: " + why, room)
     return text
+
+
+def subject(payload: dict[str, Any], limit: int) -> str:
+    """The alert as one plain line of at most `limit` characters (an e-mail's Subject, where
+    nothing is markup): the change label, then the title."""
+    label = change_label(payload)
+    title = one_line(payload.get("title")) or one_line(payload.get("document_number"))
+    return _shorten(f"{label}: {title}" if label else title, limit)
 
 
 def change_label(payload: dict[str, Any]) -> str:

@@ -120,6 +120,21 @@ def test_mattermost_payload_is_inert(receiver):
     assert "@\u200beveryone" in request.body["text"]
 
 
+def test_an_e_mail_alert_has_the_title_as_its_one_subject_line(smtp):
+    """An e-mail route's alerts arrived with an empty Subject. The title is the Subject now, one
+    line: its line breaks (CR LF, U+2028, U+0085) add no header and bidi controls are gone."""
+    receiver, port = smtp
+    title = "Entity List\r\nBcc: spy@evil.example\u2028X-Priority: 1\u0085 \u202egpj.exe\u202c rule"
+    payload = {**PAYLOAD, "kind": "updated", "title": title}
+    url = f"mailto://127.0.0.1:{port}?to=eng@y.example&from=regwatch@x.example&mode=insecure"
+    assert send(url, alert(payload), POLICY) == ("sent", None)
+    (msg,) = receiver.messages
+    assert msg["Subject"] == "Updated: Entity List Bcc: spy@evil.example X-Priority: 1 gpj.exe rule"
+    assert (msg["Bcc"], msg["X-Priority"], receiver.envelopes) == (None, None, [["eng@y.example"]])
+    html = msg.get_body(("html",)).get_content()
+    assert '<a href="https://www.federalregister.gov/d/2023-23055">' in html
+
+
 @pytest.fixture
 def certificate(tmp_path) -> tuple[Path, Path]:
     if not shutil.which("openssl"):
