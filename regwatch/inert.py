@@ -3,8 +3,9 @@
 Enters: strings from documents, sources or users (titles, snippets, URLs, queries, error messages).
 Leaves: the same text made harmless for one destination: `http_url` (a link in HTML, or None when
 it must be shown as text), `markdown_url` (a link target in Markdown or chat), `plain_text` (no
-control characters, escape sequences, bidi controls or the noncharacters XML refuses: what every
-reader gets, in a terminal, a page, a feed, an e-mail or a spreadsheet), `one_line` (that, on one
+control characters, escape sequences, bidi controls, invisible format or tag characters (hidden
+text) or the noncharacters XML refuses: what every reader gets, in a terminal, a page, a feed,
+an e-mail or a spreadsheet), `one_line` (that, on one
 line: a title, a name, a header), `template_value` (what a Jinja template prints, `plain_text`),
 `json_text` (JSON whose every character `plain_text` removes is a `\\u` escape: the same data),
 `csv_cell` (no spreadsheet formula; a signed number stays one), `shorten` (a long value cut
@@ -23,14 +24,20 @@ from urllib.parse import quote, urlsplit
 ERROR_WIDTH = 300  # characters of an error line; a longer quoted query or URL is cut in the middle
 # Escape sequences (CSI by ESC [ or C1 0x9b, OSC, other two-byte escapes), then any single control
 # left over: C0 except tab and newline, DEL, C1, the bidi marks, embeddings, overrides and
-# isolates (they reorder what follows them, the page's title and headings included), U+FFFE and
-# U+FFFF (refused by XML 1.0) and lone surrogates (unencodable: they stop a UTF-8 writer).
+# isolates (they reorder what follows them, the page's title and headings included), invisible
+# format characters that join or mean nothing in text (zero-width space, word joiner, BOM, the
+# Mongolian vowel separator, invisible operators, deprecated format controls: a docket number
+# holding one is copied into a search that finds nothing), the interlinear annotation marks and
+# tag characters (they hide text: U+E0041 is an invisible "A"), U+FFFE and U+FFFF (refused by
+# XML 1.0) and lone surrogates (unencodable: they stop a UTF-8 writer). Zero-width (non-)joiners
+# stay: emoji and scripts need them.
 _ESCAPES = re.compile(
     r"\x9b[0-?]*[ -/]*[@-~]|\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)?",
     re.DOTALL,
 )
 _CONTROLS = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\u180e\u200b\u2060-\u2064\u206a-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f"
     "\ud800-\udfff\ufffe\uffff]"
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -63,7 +70,7 @@ def markdown_url(value: Any) -> str | None:
 
 def plain_text(value: str) -> str:
     """`value` without escape sequences, control characters (newline and tab are kept), bidi
-    controls, U+FFFE, U+FFFF or lone surrogates."""
+    controls, invisible format and tag characters, U+FFFE, U+FFFF or lone surrogates."""
     return _CONTROLS.sub("", _ESCAPES.sub("", value))
 
 

@@ -149,6 +149,27 @@ def test_digest_mail_once_per_period_force_late_and_changes(home, smtp):
         assert archive.sent_digest("team", "2026-11-23", "2026-11-29").items == 3
 
 
+HIDDEN = "".join(
+    f"{c}\U000e0041"
+    for c in "\u200b\u2060\ufeff\u180e\u2061\u206a\ufff9\ufffa\ufffb\U000e0001\U000e007f"
+)  # each invisible format character once, then a tag letter (an invisible "A")
+
+
+def test_invisible_characters_and_hidden_tag_text_in_a_title_never_reach_the_reader(home, smtp):
+    """Tag characters carry text no reader sees ("ASCII smuggling": `\U000e0041` is an invisible
+    "A"), and a zero-width space or word joiner inside a docket number makes the copy an analyst
+    pastes into a search find nothing. Both parts of the mailed digest show what the title shows."""
+    receiver, _ = smtp
+    title = f"Entity List additions{HIDDEN}; docket BIS-\u200b2026-\u20600001"
+    add(home, "2026-10001", "2026-11-17", title, ["export_control"])
+    assert digest("--week", "2026-W47", "--send").exit_code == 0
+    (msg,) = receiver.messages
+    for part in ("plain", "html"):
+        shown = msg.get_body((part,)).get_content()
+        assert "Entity List additions; docket BIS-2026-0001" in shown
+        assert not set(HIDDEN) & set(shown)
+
+
 def test_a_refused_send_exits_1_is_not_recorded_and_is_retried(home, smtp):
     receiver, _ = smtp
     add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
