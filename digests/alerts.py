@@ -17,7 +17,8 @@ reason, and the others go on.
 A route whose plugin never throttles (`json://`, `form://`, Discord, …) reuses one plugin for the
 run; one that does (Slack, Teams Workflows: Apprise throttles per instance) gets a fresh one per
 attempt. Either way each attempt carries one message to one target.
-An e-mail route (`mailto://`) gets the alert's title as its Subject; a chat message has no title.
+An e-mail route (`mailto://` or a mail service's: `SUBJECT_SCHEMES`) gets the alert's title, or the
+ops notice's line, as its Subject; a chat message has no title.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ from digests.chat import message, subject
 
 KEY_HEADER = "X-Idempotency-Key"
 HEADER_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
-SUBJECT_SCHEMES = ("mailto", "mailtos")  # e-mail: the title is the Subject, else left empty
+# E-mail, by SMTP or a mail service's API (Apprise's e-mail plugins): a message there needs a
+# Subject (the alert's title, an incident's one line); chat messages get none.
+SUBJECT_SCHEMES = (
+    *("mailto", "mailtos", "ses", "sendgrid", "mailgun", "sparkpost", "smtp2go", "resend"),
+    *("brevo", "sendpulse", "groundmail", "mailersend", "postmark"),
+)
 QUIET_OPTIONS = ("include_image", "include_footer")  # no GitHub-hosted icons, no "Apprise" footer
 STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the archive's time format
 UNREADABLE = (
@@ -150,10 +156,14 @@ def send(
     return _notify(plugin, sender, body, alert.key, policy, title)
 
 
-def send_text(url: str, text: str, key: str, policy: Policy) -> tuple[str, str | None]:
-    """One attempt to send `text` (already inert) with idempotency key `key`, like `send`."""
+def send_text(
+    url: str, text: str, key: str, policy: Policy, subject_line: str = ""
+) -> tuple[str, str | None]:
+    """One attempt to send `text` (already inert) with idempotency key `key`, like `send`; an
+    e-mail's Subject is `subject_line` (one inert line)."""
     plugin, sender = Senders(policy).get(url)
-    return _notify(plugin, sender, text[: plugin.body_maxlen], key, policy)
+    title = subject_line[: plugin.title_maxlen] if _speaks(plugin, SUBJECT_SCHEMES) else ""
+    return _notify(plugin, sender, text[: plugin.body_maxlen], key, policy, title)
 
 
 def _notify(

@@ -7,9 +7,9 @@ US federal holidays (the `holidays` package, observed days included) — and
 and the alert `Policy`.
 Leaves: `problems(...)`, `{(source, kind): detail}` with kind `silence` (no successful crawl for
 too long) or `failures` (the newest N crawls all failed); `notify(...)`, which sends each
-incident opening and clearing not yet sent to each ops route (one message each, text made inert;
-a route that fails is not tried again in the same call), records the ones delivered and returns
-(sent, failed).
+incident opening and clearing not yet sent to each ops route (one message each, text made inert,
+an e-mail's Subject `subject_line`; a route that fails is not tried again in the same call),
+records the ones delivered and returns (sent, failed).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import holidays
 
 from digests.alerts import Policy, send_text
 from digests.chat import inert
+from regwatch.inert import one_line
 
 NOTICE_DAYS = 7  # an incident event not delivered within this many days is no longer news
 PUBLICATION_DAYS = range(5)  # Monday to Friday: the Federal Register publishes on weekdays…
@@ -93,6 +94,12 @@ def message(incident: Any, event: str) -> str:
     )
 
 
+def subject_line(incident: Any, event: str) -> str:
+    """An ops e-mail's Subject: `regwatch: <source> failing` or `regwatch: <source> recovered`."""
+    state = "failing" if event == "opened" else "recovered"
+    return one_line(f"regwatch: {incident.source} {state}")
+
+
 def notify(archive: Any, urls: Mapping[str, str], policy: Policy, now: datetime) -> tuple[int, int]:
     """Send every incident event the ops routes in `urls` were not told of; (sent, failed).
 
@@ -107,7 +114,8 @@ def notify(archive: Any, urls: Mapping[str, str], policy: Policy, now: datetime)
             continue
         key = f"regwatch-incident-{notice.incident.id}-{notice.event}"
         text = message(notice.incident, notice.event)
-        outcome, _ = send_text(urls[notice.route], text, key, policy)
+        line = subject_line(notice.incident, notice.event)
+        outcome, _ = send_text(urls[notice.route], text, key, policy, line)
         if outcome == "failed":  # a "maybe" (sent, answer lost) counts as told: never twice
             failed += 1
             down.add(notice.route)

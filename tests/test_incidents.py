@@ -202,3 +202,25 @@ def test_an_incident_whose_error_spans_lines_stays_one_line_in_the_digest_and_st
         lines = shown.splitlines()
         assert not [line for line in lines if line.startswith("SOURCE HEALTH: all sources ok")]
         assert [line for line in lines if "HTTP 503 SOURCE HEALTH: all sources ok)" in line]
+
+
+def test_an_ops_e_mail_says_in_its_subject_which_source_fails_and_recovers(tmp_path, smtp):
+    """Ops notices sent by e-mail arrived with an empty Subject."""
+    receiver, port = smtp
+    path = tmp_path / "regwatch.toml"
+    path.write_text(
+        f'[archive]\nhome = "{tmp_path / "home"}"\n[digest]\noutput_dir = "{tmp_path / "out"}"\n'
+        "[alerts]\ntimeout_seconds = 2.0\nbackoff_seconds = 0.0\n[[alerts.routes]]\n"
+        'name = "ops"\nops = true\nurl = "mailto://127.0.0.1:'
+        f'{port}?to=ops@y.example&from=regwatch@x.example&mode=insecure"\n',
+        encoding="utf-8",
+    )
+    config = load_config(path, environ={})
+    crawled(tmp_path / "home", at(23, 6, 20))  # Monday morning, then nothing succeeds
+    assert steps.check_health(config, now=at(25, 7)).notified == 1
+    crawled(tmp_path / "home", at(25, 9, 30))  # it recovers
+    assert steps.check_health(config, now=at(25, 10)).notified == 1
+    assert [message["Subject"] for message in receiver.messages] == [
+        f"regwatch: {SOURCE} failing",
+        f"regwatch: {SOURCE} recovered",
+    ]
