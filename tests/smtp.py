@@ -1,8 +1,9 @@
 """A real SMTP server for tests: aiosmtpd on 127.0.0.1, on a port the system picks.
 
 Enters: what the server should answer (refusals, a delay, QUIT's reply) set on a `Receiver`.
-Leaves: `Receiver.messages` (every accepted message, parsed) and `Receiver.envelopes` (their
-recipients); `EphemeralController` serves a handler on port 0.
+Leaves: `Receiver.messages` (every accepted message, parsed), `Receiver.raw` (the same as sent,
+bytes) and `Receiver.envelopes` (their recipients); `EphemeralController` serves a handler on
+port 0.
 """
 
 import asyncio
@@ -27,6 +28,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.raw: list[bytes] = []
         self.envelopes: list[list[str]] = []
         self.data_replies: list[str] = []
         self.refuse: set[str] = set()
@@ -46,6 +48,7 @@ class Receiver:
         if self.data_replies:
             return self.data_replies.pop(0)
         self.envelopes.append(list(envelope.rcpt_tos))
+        self.raw.append(envelope.content)
         self.messages.append(
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )

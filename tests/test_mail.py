@@ -170,6 +170,23 @@ def test_invisible_characters_and_hidden_tag_text_in_a_title_never_reach_the_rea
         assert not set(HIDDEN) & set(shown)
 
 
+def test_a_digest_holding_long_words_is_sent_in_lines_mail_servers_take(home, smtp):
+    """SYNTHETIC: a title of one 9,000-letter word. The encoded body went out in quoted-printable
+    lines of up to 998 characters, where RFC 2045 allows 76 (spam filters score longer ones);
+    the Subject stays one unfolded line."""
+    receiver, _ = smtp
+    title = "Entity List additions " + "x" * 9_000
+    add(home, "2026-10001", "2026-11-17", title, ["export_control"])
+    assert digest("--week", "2026-W47", "--send").exit_code == 0
+    (raw,) = receiver.raw
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert max(map(len, body.split(b"\r\n"))) <= 76
+    (subject,) = [line for line in head.split(b"\r\n") if line.startswith(b"Subject: ")]
+    assert subject.decode() == f"Subject: {receiver.messages[0]['Subject']}"
+    for part in ("plain", "html"):
+        assert title in receiver.messages[0].get_body((part,)).get_content()
+
+
 def test_a_refused_send_exits_1_is_not_recorded_and_is_retried(home, smtp):
     receiver, _ = smtp
     add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
