@@ -270,12 +270,20 @@ def _saved_search(config: Config, name: str) -> dict:
 
 def _check_saved(search: Mapping[str, Any]) -> None:
     """Raise `QueryError` on the first value of a saved search that cannot be searched (the
-    configuration checks its dates, tags and sort): its query, an ECCN, a CFR or a country."""
+    configuration checks its dates, tags and sort): its query (`@other` included: it would search
+    the word), an ECCN, a CFR or a country."""
+    from archive import QueryError
     from archive.filters import cfr, eccn
     from archive.query import parse
 
-    if search["query"].strip():
-        parse(search["query"])
+    query = search["query"].strip()
+    if query.startswith("@"):
+        raise QueryError(
+            f"its query names the saved search {query.split()[0]}; one saved search cannot run "
+            "another: copy its words and filters"
+        )
+    if query:
+        parse(query)
     for check, values in ((eccn, "eccns"), (cfr, "cfrs"), (_country, "countries")):
         for value in search[values]:
             check(value)

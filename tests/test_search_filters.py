@@ -316,12 +316,14 @@ def test_unknown_saved_search_is_one_line(config) -> None:
 
 def test_a_saved_search_that_cannot_be_searched_is_named(config, tmp_path) -> None:
     """A saved search with a bad ECCN, CFR, country or query failed as if the user had typed
-    the bad value (`Error: ECCN must look like …`), naming neither the search nor the config."""
+    the bad value (`Error: ECCN must look like …`), naming neither the search nor the config;
+    one whose query is `@other` searched the word "other"."""
     saved = {
         "eccn": 'eccns = ["3A09"]',
         "cfr": 'cfrs = ["fifteen"]',
         "country": 'countries = ["Atlantis"]',
         "quote": 'query = "\\"entity list"',
+        "chained": 'query = "@eccn"',
     }
     (tmp_path / "regwatch.toml").write_text(
         f'[archive]\nhome = "{config.home}"\n'
@@ -339,6 +341,11 @@ def test_a_saved_search_that_cannot_be_searched_is_named(config, tmp_path) -> No
             "as China, Russia or Russian Federation\n",
         ),
         (1, 'Error: saved search @quote: unbalanced quote: close the phrase with a second "\n'),
+        (
+            1,
+            "Error: saved search @chained: its query names the saved search @eccn; one saved "
+            "search cannot run another: copy its words and filters\n",
+        ),
     ]
     assert invoke(broken, "search", "entity").exit_code == 0  # the other searches still run
 
