@@ -152,7 +152,7 @@ def send(
     """One attempt: ("sent", None), ("failed", why) or ("maybe", why) — never raises."""
     plugin, sender = (senders or Senders(policy)).get(url)
     body = message(alert.payload, plugin.body_maxlen)
-    title = subject(alert.payload, plugin.title_maxlen) if _speaks(plugin, SUBJECT_SCHEMES) else ""
+    title = subject(alert.payload, plugin.title_maxlen)
     return _notify(plugin, sender, body, alert.key, policy, title)
 
 
@@ -162,13 +162,16 @@ def send_text(
     """One attempt to send `text` (already inert) with idempotency key `key`, like `send`; an
     e-mail's Subject is `subject_line` (one inert line)."""
     plugin, sender = Senders(policy).get(url)
-    title = subject_line[: plugin.title_maxlen] if _speaks(plugin, SUBJECT_SCHEMES) else ""
+    title = subject_line[: plugin.title_maxlen]
     return _notify(plugin, sender, text[: plugin.body_maxlen], key, policy, title)
 
 
 def _notify(
-    plugin: Any, sender: apprise.Apprise, body: str, key: str, policy: Policy, title: str = ""
+    plugin: Any, sender: apprise.Apprise, body: str, key: str, policy: Policy, title: str
 ) -> tuple[str, str | None]:
+    """Send `body`; `title` is the Subject of an e-mail (`SUBJECT_SCHEMES`), others get none."""
+    if not _speaks(plugin, SUBJECT_SCHEMES):
+        title = ""
     if _speaks(plugin, HEADER_SCHEMES):
         plugin.headers[KEY_HEADER] = key
     budget = policy.timeout_seconds * 1.5
