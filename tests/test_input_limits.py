@@ -301,3 +301,46 @@ def test_a_read_error_mid_file_keeps_the_lines_before_it_and_says_where(tmp_path
         2,
         [(3, "the input breaks off here ([Errno 5] Input/output error): nothing after it is read")],
     )
+
+
+# Synthetic lines on the edges where JSON readers differ: each is read as the standard reader
+# reads it, or rejected with the same reason.
+EDGE_LINES = [
+    '{"id": 18446744073709551616, "n": -9223372036854775809}',  # beyond 64 bits: exact integers
+    '{"id": 9223372036854775807, "s": "12345678901234567890"}',
+    '{"x": 1.0000000000000002, "y": 0.1e-400, "z": -0.0, "e": 1E5}',
+    '{"a": 1, "a": 2}',
+    '{"s": "\\ud800 lone surrogate", "t": "\\u00e9\\n\\t"}',
+    '{"n": NaN}',
+    '{"n": 1e400}',
+    '{"n": 123456789012345678901234567890.5}',
+    "[" * 5000 + "]" * 5000,
+    '{"trailing": 1} x',
+]
+
+
+@pytest.mark.parametrize("line", EDGE_LINES)
+def test_records_are_read_as_the_standard_reader_reads_them(line):
+    ((_, read),) = parse_lines([line.encode()])
+    try:
+        expected = json.loads(line, parse_constant=lambda c: float("nan"))
+    except (ValueError, RecursionError):
+        assert isinstance(read, ValueError)
+        return
+    if isinstance(read, ValueError):  # refused on purpose: NaN, overflow, not an object
+        assert re.search(r"NaN|out of range|expected a JSON object", str(read))
+        return
+    assert read == expected and json.dumps(read) == json.dumps(expected)
+
+
+def test_an_integer_beyond_64_bits_is_stored_exactly(home, tmp_path):
+    first = json.loads(GOOD.read_text().splitlines()[0])
+    record = dict(first, document_number="SYN-BIG", id=2**70, n=-(2**63) - 1)
+    backfill = tmp_path / "synthetic-big-numbers.jsonl"
+    backfill.write_text(json.dumps(record) + "\n")
+    assert invoke("import", str(backfill)).exit_code == 0
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        sql = "SELECT raw FROM publications WHERE source_id = 'SYN-BIG'"
+        (stored,) = conn.execute(sql).fetchone()
+    raw = rows.raw_record(stored)
+    assert (raw["id"], raw["n"]) == (2**70, -(2**63) - 1)
