@@ -7,7 +7,8 @@ Leaves: `{entity: [mention, ...]}` where a mention is
 `{"value", "text", "field", "start", "end", "rule"}` (`value` read on the plain text, `text` and
 the offsets inside the field as the document has them; a match that straddles two fields is
 dropped; a RIN or docket is read with hyphens whatever dashes join it; an ECCN range gives both its
-ends, `3A090.a-c` 3A090.a and 3A090.c quoting the range), one mention per
+ends, `3A090.a-c` 3A090.a and 3A090.c quoting the range, and a chain `3A001-3A003-3A005` each of
+its ECCNs), one mention per
 distinct value (the first), in reading order. API fields (`cfr_references`,
 `regulation_id_numbers`, `docket_ids`) join the same lists with `field` set to the API field name.
 """
@@ -99,6 +100,12 @@ def _mention(value: str, match: re.Match[str], group: int | str) -> Mention:
     }
 
 
+def _part(value: str, match: re.Match[str], group: str, part: re.Match[str]) -> Mention:
+    """A mention quoting `part`, a match found inside `group` of `match`."""
+    start = match.start(group) + part.start()
+    return {"value": value, "text": part.group(), "start": start, "end": start + len(part.group())}
+
+
 def _plain(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
     """The match (its `value` group if it has one), spaces collapsed and dashes read as hyphens
     (`0694–AJ90` and `BIS–2024–0047` pasted with en dashes: `0694-AJ90`, `BIS-2024-0047`)."""
@@ -117,11 +124,12 @@ def _cfr(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
 
 
 def _eccns(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
-    """An ECCN, or both ends of a range: `3A001-3A003`, or `3A090.a-c` (3A090.a and 3A090.c)."""
+    """An ECCN, both ends of a range (`3A001-3A003`, `3A090.a-c`: 3A090.a and 3A090.c), or each
+    ECCN of a chain (`3A001-3A003-3A005`)."""
     first, last = match.group("first"), match.groupdict().get("last")
     mentions = [_mention(first, match, "first")]
-    if last and ECCN_START.match(last):
-        mentions.append(_mention(last, match, "last"))
+    if last and ECCN.match(last):
+        mentions += [_part(eccn.group(), match, "last", eccn) for eccn in ECCN.finditer(last)]
     elif last and (end := _item_range_end(first, last)):
         mentions.append(_mention(end, match, 0))
     return mentions
@@ -164,4 +172,4 @@ GROUPS = {
     "eccns": ("first",),
     "license_exceptions": ("list",),
 }
-ECCN_START = re.compile(r"[0-9][A-EY][0-9]{3}")
+ECCN = re.compile(r"[0-9][A-EY][0-9]{3}(?:\.[a-z0-9]{1,3})*")

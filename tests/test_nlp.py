@@ -370,9 +370,11 @@ def test_eccns_and_country_groups_with_offsets(tagger: Tagger) -> None:
     )
 
 
-# Sentences in the form BIS rules write ECCN ranges and lists: (the ECCNs, as written; values).
+# Synthetic sentences in the form BIS rules write ECCN ranges, chains and lists: (the ECCNs, as
+# written; values).
 ECCN_RANGES = [
     ("3A001-3A003", ["3A001", "3A003"]),
+    ("3A001-3A003-3A005", ["3A001", "3A003", "3A005"]),
     ("0A501-0A504 and 0A505", ["0A501", "0A504", "0A505"]),
     ("3A001.a-3A001.c", ["3A001.a", "3A001.c"]),
     ("3A090.a-c", ["3A090.a", "3A090.c"]),
@@ -386,7 +388,7 @@ ECCN_RANGES = [
 
 
 @pytest.mark.parametrize(("written", "eccns"), ECCN_RANGES, ids=[w for w, _ in ECCN_RANGES])
-def test_an_eccn_range_or_list_gives_each_end_and_nothing_in_between(
+def test_an_eccn_range_chain_or_list_gives_each_eccn_written_and_nothing_in_between(
     tagger: Tagger, written: str, eccns: list[str]
 ) -> None:
     abstract = (
@@ -412,7 +414,7 @@ def test_an_eccn_joined_to_a_word_by_a_hyphen_is_extracted(
     assert result.entities["eccns"][0]["text"] == eccn
 
 
-@pytest.mark.parametrize("written", ["3A001-3", "P/N 5A320-4", "P/N 1A234-B"])
+@pytest.mark.parametrize("written", ["3A001-3", "P/N 5A320-4", "P/N 1A234-B", "P/N 3A001-3A003-4"])
 def test_a_hyphen_after_an_eccn_shaped_code_that_starts_no_range_extracts_nothing(
     tagger: Tagger, written: str
 ) -> None:
