@@ -7,8 +7,9 @@ Leaves: `{entity: [mention, ...]}` where a mention is
 `{"value", "text", "field", "start", "end", "rule"}` (`value` read on the plain text, `text` and
 the offsets inside the field as the document has them; a match that straddles two fields is
 dropped; a RIN or docket is read with hyphens whatever dashes join it; an ECCN range gives both its
-ends, `3A090.a-c` 3A090.a and 3A090.c quoting the range, and a chain `3A001-3A003-3A005` each of
-its ECCNs), one mention per
+ends, `3A090.a-c` 3A090.a and 3A090.c quoting the range, a chain `3A001-3A003-3A005` each of
+its ECCNs, and a list `3A090.a, .b and .c` each paragraph in full, quoting `.b` and `.c`), one
+mention per
 distinct value (the first), in reading order. API fields (`cfr_references`,
 `regulation_id_numbers`, `docket_ids`) join the same lists with `field` set to the API field name.
 """
@@ -106,6 +107,12 @@ def _part(value: str, match: re.Match[str], group: str, part: re.Match[str]) -> 
     return {"value": value, "text": part.group(), "start": start, "end": start + len(part.group())}
 
 
+def _span(value: str, match: re.Match[str], first: str, last: str) -> Mention:
+    """A mention quoting `match` from its group `first` to its group `last`."""
+    start, end = match.start(first), match.end(last)
+    return {"value": value, "text": match.string[start:end], "start": start, "end": end}
+
+
 def _plain(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
     """The match (its `value` group if it has one), spaces collapsed and dashes read as hyphens
     (`0694–AJ90` and `BIS–2024–0047` pasted with en dashes: `0694-AJ90`, `BIS-2024-0047`)."""
@@ -124,14 +131,18 @@ def _cfr(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
 
 
 def _eccns(match: re.Match[str], rule: dict[str, Any]) -> list[Mention]:
-    """An ECCN, both ends of a range (`3A001-3A003`, `3A090.a-c`: 3A090.a and 3A090.c), or each
-    ECCN of a chain (`3A001-3A003-3A005`)."""
+    """An ECCN, both ends of a range (`3A001-3A003`, `3A090.a-c`: 3A090.a and 3A090.c), each
+    ECCN of a chain (`3A001-3A003-3A005`), and each paragraph listed after them in full, read on
+    the ECCN before it (`3A090.a, .b and c`: 3A090.a, 3A090.b and 3A090.c)."""
     first, last = match.group("first"), match.groupdict().get("last")
     mentions = [_mention(first, match, "first")]
     if last and ECCN.match(last):
         mentions += [_part(eccn.group(), match, "last", eccn) for eccn in ECCN.finditer(last)]
     elif last and (end := _item_range_end(first, last)):
-        mentions.append(_mention(end, match, 0))
+        mentions.append(_span(end, match, "first", "last"))
+    for paragraph in PARAGRAPH.finditer(match.groupdict().get("listed") or ""):
+        if value := _item_range_end(mentions[-1]["value"], paragraph.group()):
+            mentions.append(_part(value, match, "listed", paragraph))
     return mentions
 
 
@@ -173,3 +184,5 @@ GROUPS = {
     "license_exceptions": ("list",),
 }
 ECCN = re.compile(r"[0-9][A-EY][0-9]{3}(?:\.[a-z0-9]{1,3})*")
+# A paragraph in the `listed` group of an ECCN rule (`.b`, `b`, `b.3`), not a word joining them.
+PARAGRAPH = re.compile(r"(?:\.[a-z0-9]{1,3}|(?<![\w.])[a-z](?![a-z0-9]))(?:\.[a-z0-9]{1,3})*")

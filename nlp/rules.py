@@ -21,8 +21,9 @@ from nlp.fold import fold_version
 from nlp.schema import Located, RuleError, validate
 from regwatch.jsonl import data_text
 
-CODE_VERSION = "8"  # 3: fields read plain (nlp/fold.py); 4: RINs with an en dash; 5: ECCN ranges;
-# 6: dockets with en dashes; 7: an ECCN joined to a word (3A090-controlled); 8: ECCN chains
+CODE_VERSION = "9"  # 3: fields read plain (nlp/fold.py); 4: RINs with an en dash; 5: ECCN ranges;
+# 6: dockets with en dashes; 7: an ECCN joined to a word (3A090-controlled); 8: ECCN chains;
+# 9: lists of ECCN paragraphs (3A090.a, .b and .c)
 PATTERNS_DIR = Path(__file__).with_name("patterns")
 # File family (the file name before the first "_" or ".") -> RuleSet attribute.
 FAMILIES = ("tags", "fields", "terms", "negatives", "context", "identifiers", "countries", "dates")

@@ -402,6 +402,46 @@ def test_an_eccn_range_chain_or_list_gives_each_eccn_written_and_nothing_in_betw
         assert mention["text"] in written
 
 
+# Synthetic sentences listing paragraphs of one ECCN as BIS rules write them: (as written; values;
+# the text each is quoted from).
+ECCN_PARAGRAPH_LISTS = [
+    ("3A090.a and .b", ["3A090.a", "3A090.b"], ["3A090.a", ".b"]),
+    ("3A090.a, .b and .c", ["3A090.a", "3A090.b", "3A090.c"], ["3A090.a", ".b", ".c"]),
+    ("3A090.a, .b, and .c", ["3A090.a", "3A090.b", "3A090.c"], ["3A090.a", ".b", ".c"]),
+    ("4A090.a or .b", ["4A090.a", "4A090.b"], ["4A090.a", ".b"]),
+    ("3A090.a and b", ["3A090.a", "3A090.b"], ["3A090.a", "b"]),
+    ("3A001.b.2 or b.3", ["3A001.b.2", "3A001.b.3"], ["3A001.b.2", "b.3"]),
+    ("9A610.a through .x", ["9A610.a", "9A610.x"], ["9A610.a", ".x"]),
+    ("3A001.a-3A003.b and .c", ["3A001.a", "3A003.b", "3A003.c"], ["3A001.a", "3A003.b", ".c"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("written", "eccns", "quoted"), ECCN_PARAGRAPH_LISTS, ids=[w for w, *_ in ECCN_PARAGRAPH_LISTS]
+)
+def test_each_listed_paragraph_of_an_eccn_is_extracted_in_full_quoting_its_own_text(
+    tagger: Tagger, written: str, eccns: list[str], quoted: list[str]
+) -> None:
+    abstract = f"This rule revises license requirements for ECCNs {written} when bound for China."
+    result = tagger.tag({"title": "Revisions to the Commerce Control List", "abstract": abstract})
+    assert values(result, "eccns") == eccns
+    mentions = result.entities["eccns"]
+    assert [m["text"] for m in mentions] == quoted
+    assert [abstract[m["start"] : m["end"]] for m in mentions] == quoted
+
+
+# Synthetic: a word or a count after an ECCN paragraph is no paragraph of it.
+@pytest.mark.parametrize(
+    "written", ["3A090.a and a computer", "3A090.a or the", "3A090.a and 2 other items"]
+)
+def test_a_word_after_an_eccn_paragraph_is_not_read_as_another_paragraph(
+    tagger: Tagger, written: str
+) -> None:
+    abstract = f"This rule revises ECCN {written} exported to China."
+    result = tagger.tag({"title": "Revisions to the Commerce Control List", "abstract": abstract})
+    assert values(result, "eccns") == ["3A090.a"]
+
+
 @pytest.mark.parametrize(
     ("written", "eccn"), [("3A090-controlled", "3A090"), ("4A090.a-designated", "4A090.a")]
 )
