@@ -430,9 +430,18 @@ def test_each_listed_paragraph_of_an_eccn_is_extracted_in_full_quoting_its_own_t
     assert [abstract[m["start"] : m["end"]] for m in mentions] == quoted
 
 
-# Synthetic: a word or a count after an ECCN paragraph is no paragraph of it.
+# Synthetic: a word, a count, an abbreviation or a page after an ECCN paragraph is no paragraph.
 @pytest.mark.parametrize(
-    "written", ["3A090.a and a computer", "3A090.a or the", "3A090.a and 2 other items"]
+    "written",
+    [
+        "3A090.a and a computer",
+        "3A090.a or the",
+        "3A090.a and 2 other items",
+        "3A090.a, i.e., chips",
+        "3A090.a, e.g. chips",
+        "3A090.a, p. 5",
+        "3A090.a, pp. 5-7",
+    ],
 )
 def test_a_word_after_an_eccn_paragraph_is_not_read_as_another_paragraph(
     tagger: Tagger, written: str
