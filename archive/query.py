@@ -6,9 +6,9 @@ order) — words ANDed (from three words on, one may be missing), each word also
 English inflections found in the index (`controls` finds `control`, ranked below the form typed; a
 quoted word is exact), quoted phrases (pairs of common words looked up first), `word*`
 prefixes of 4+ letters expanded to the most frequent matching terms, `-term` exclusions beside at
-least one positive term; at most `MAX_CLAUSES` of those and `MAX_WORDS` words in all — or a
-`QueryError` saying in one line what to change; `check_dates` and
-`check_limit` for the values around a query. Engine syntax (`field:`, `AND`, brackets) is never
+least one positive term; at most `MAX_CLAUSES` of those, `MAX_WORDS` words in all and
+`MAX_CHARACTERS` characters — or a `QueryError` saying in one line what to change; `check_dates`
+and `check_limit` for the values around a query. Engine syntax (`field:`, `AND`, brackets) is never
 interpreted: such characters split words exactly as the index's tokenizer does, so identifiers
 like `15 CFR 744.23` or `0694-AJ90` become phrases.
 """
@@ -39,6 +39,7 @@ MAX_CLAUSES = 32
 # Words in all, phrases included: a phrase's cost grows with its words (a 16,000-word one took
 # 1.5 s on 14,000 documents, and the time grows with the documents holding its pairs).
 MAX_WORDS = 200
+MAX_CHARACTERS = 20 * MAX_WORDS  # checked first: a longer text is refused before it is read
 MAX_LIMIT = 10_000
 RELAX_FROM = 3  # with this many plain words or more, a document may miss one of them
 # Inflections of a typed word: index terms sharing its English (Snowball) stem, as `en_stem` would
@@ -68,6 +69,8 @@ def parse(text: str) -> list[Clause]:
     """Split user text into clauses; raise `QueryError` if it cannot be searched."""
     if not text or not text.strip():
         raise QueryError("empty query: type one or more words to search for")
+    if len(text) > MAX_CHARACTERS:
+        raise QueryError(f"query too long: at most {MAX_CHARACTERS:,} characters")
     text = plain(text)  # read as the index reads documents
     if text.count('"') % 2:
         raise QueryError('unbalanced quote: close the phrase with a second "')

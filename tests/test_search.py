@@ -172,6 +172,7 @@ def test_unmatched_prefix_finds_nothing(archive: Archive) -> None:
         (" ".join(["word"] * 40), {}, "query too long: at most 32 words and phrases"),
         ('"' + "of the federal register " * 51 + '"', {}, "query too long: at most 200 words"),
         ("-".join(["entity-list"] * 101), {}, "query too long: at most 200 words in all"),
+        (" ".join(["word"] * 100_000), {}, "query too long: at most 4,000 characters"),
         ("export", {"limit": 0}, "limit must be a whole number from 1 to 10000, got 0"),
         ("export", {"limit": -5}, "limit must be a whole number from 1 to 10000"),
         ("export", {"since": "last week"}, "since must be a date like 2024-01-31, got 'last week'"),
