@@ -18,7 +18,8 @@ A route whose plugin never throttles (`json://`, `form://`, Discord, …) reuses
 run; one that does (Slack, Teams Workflows: Apprise throttles per instance) gets a fresh one per
 attempt. Either way each attempt carries one message to one target.
 An e-mail route (`mailto://` or a mail service's: `SUBJECT_SCHEMES`) gets the alert's title, or the
-ops notice's line, as its Subject; a chat message has no title.
+ops notice's line, as its Subject, and the document's URL written out after the title's link (the
+text/plain part Apprise builds keeps it); a chat message has no title.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 import apprise
 
-from digests.chat import message, subject
+from digests.chat import CHAT, EMAIL, Dialect, message, subject
 
 KEY_HEADER = "X-Idempotency-Key"
 HEADER_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
@@ -99,7 +100,8 @@ def deliver(
             if alert.route in urls and alert.payload is None:
                 result.messages.append((alert.route, UNREADABLE))
             elif alert.route in urls:
-                text = message(alert.payload, senders.get(urls[alert.route])[0].body_maxlen)
+                plugin = senders.get(urls[alert.route])[0]
+                text = message(alert.payload, plugin.body_maxlen, _dialect(plugin))
                 result.messages.append((alert.route, text))
         return result
     broken: set[str] = set()
@@ -151,7 +153,7 @@ def send(
 ) -> tuple[str, str | None]:
     """One attempt: ("sent", None), ("failed", why) or ("maybe", why) — never raises."""
     plugin, sender = (senders or Senders(policy)).get(url)
-    body = message(alert.payload, plugin.body_maxlen)
+    body = message(alert.payload, plugin.body_maxlen, _dialect(plugin))
     title = subject(alert.payload, plugin.title_maxlen)
     return _notify(plugin, sender, body, alert.key, policy, title)
 
@@ -189,6 +191,10 @@ def _notify(
     if outcome.status == apprise.AppriseResultStatus.TIMEOUT:
         return "maybe", f"{plugin.service_name}: no answer within {budget:g} s after sending"
     return "failed", f"{plugin.service_name} refused or unreachable"
+
+
+def _dialect(plugin: Any) -> Dialect:
+    return EMAIL if _speaks(plugin, SUBJECT_SCHEMES) else CHAT
 
 
 def _speaks(plugin: Any, schemes: tuple[str, ...]) -> bool:

@@ -1,8 +1,9 @@
 """One chat message per alert: short Markdown, inert whatever the document says, within a limit.
 
 Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, related, watch, and
-for rules the `screening` sentence and `section_changes` lines) and the largest message the
-endpoint takes (its plugin's `body_maxlen`).
+for rules the `screening` sentence and `section_changes` lines), the largest message the
+endpoint takes (its plugin's `body_maxlen`) and its `Dialect` (an e-mail's title link also shows
+the URL, which the text/plain part keeps).
 Leaves: the message text (`message`), and for an e-mail its Subject (`subject`: the change label
 and title on one plain line, without control, bidi or line-break characters, so it adds no
 header). Message lines, most important first: for a watch-list hit, "Watch-list hit:" and the
@@ -21,6 +22,7 @@ text shortened; a link is kept whole or left out, never cut.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from regwatch.inert import markdown_url, one_line
@@ -36,6 +38,20 @@ DATE_LABELS = {
 }
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """How one kind of endpoint gets its message: `title_link` links the title ({text}) to the
+    document ({url})."""
+
+    title_link: str = "[{text}]({url})"
+
+
+CHAT = Dialect()
+# Apprise builds an e-mail's text/plain part from its HTML and drops every link's URL: the URL is
+# written out too, read as `title <url>` there (a URL in plain text, RFC 3986 appendix C).
+EMAIL = Dialect(title_link="[{text}]({url}) \\<<{url}>\\>")
+
+
 def inert(text: Any) -> str:
     """Untrusted text as plain chat text: no markup, no mentions, one line."""
     text = one_line(text or "")
@@ -43,8 +59,8 @@ def inert(text: Any) -> str:
     return MARKDOWN.sub(r"\\\1", text)
 
 
-def message(payload: dict[str, Any], limit: int = MAX_CHARS) -> str:
-    """The message for one alert, at most `min(limit, MAX_CHARS)` characters."""
+def message(payload: dict[str, Any], limit: int = MAX_CHARS, dialect: Dialect = CHAT) -> str:
+    """The message for one alert in `dialect`, at most `min(limit, MAX_CHARS)` characters."""
     limit = min(limit, MAX_CHARS)
     meta = " · ".join(
         inert(part)
@@ -79,7 +95,7 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS) -> str:
             break
         body.append(shown)
     why = _why(payload.get("why") or {})
-    head = _head(payload, limit - _length(body) - _length(watch))
+    head = _head(payload, limit - _length(body) - _length(watch), dialect)
     text = "\n".join([*watch, head, *body])
     room = limit - len(text) - 1
     if why and room > len("Why: …"):
@@ -105,13 +121,15 @@ def change_label(payload: dict[str, Any]) -> str:
     return "Updated" if payload.get("kind") == "updated" else ""
 
 
-def _head(payload: dict[str, Any], room: int) -> str:
+def _head(payload: dict[str, Any], room: int, dialect: Dialect) -> str:
     label = change_label(payload)
     prefix = f"**{label}:** " if label else ""
     title = inert(payload.get("title")) or inert(payload.get("document_number"))
     url = markdown_url(payload.get("url"))
-    if url and len(prefix) + len(url) + len("[…]()") < room:
-        return f"{prefix}[{_shorten(title, room - len(prefix) - len(url) - 4)}]({url})"
+    link = dialect.title_link.format(text="", url=url) if url else ""
+    if link and len(prefix) + len(link) + len("…") < room:
+        text = _shorten(title, room - len(prefix) - len(link))
+        return prefix + dialect.title_link.format(text=text, url=url)
     return prefix + _shorten(title, room - len(prefix))
 
 

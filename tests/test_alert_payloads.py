@@ -135,6 +135,25 @@ def test_an_e_mail_alert_has_the_title_as_its_one_subject_line(smtp):
     assert '<a href="https://www.federalregister.gov/d/2023-23055">' in html
 
 
+def test_an_e_mail_alert_s_text_part_links_the_document_and_both_parts_stay_inert(smtp):
+    """Apprise builds an e-mail's text/plain part from its HTML and dropped the link's URL: a
+    text-only mail client (or a screen reader reading text/plain) could not open the document.
+    The text part reads `title <url>` now; the hostile title is text in both parts."""
+    receiver, port = smtp
+    url = f"mailto://127.0.0.1:{port}?to=eng@y.example&from=regwatch@x.example&mode=insecure"
+    assert send(url, alert(), POLICY) == ("sent", None)
+    (msg,) = receiver.messages
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    document = "https://www.federalregister.gov/d/2023-23055"
+    first = text.splitlines()[0]
+    assert first.startswith("@\u200beveryone ‹!channel›") and first.endswith(f" <{document}>")
+    assert "‹script›alert(1)‹/script›" in first and "[click](javascript:alert(1))" in first
+    assert re.findall(r"<[^>]*>", text) == [f"<{document}>"]  # no tag, no other URL
+    assert re.findall(r"<(/?\w+)", html) == ["p", "a", "/a", "a", "/a", "br", "br", "br", "/p"]
+    assert re.findall(r'href="([^"]*)"', html) == [document, document]
+
+
 @pytest.fixture
 def certificate(tmp_path) -> tuple[Path, Path]:
     if not shutil.which("openssl"):
