@@ -4,7 +4,7 @@ hostile text in every format, template overrides, the digest log's migration and
 import json
 import re
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -233,7 +233,7 @@ def test_a_word_of_thousands_of_letters_keeps_the_digest_as_wide_as_the_window(a
         assert page.evaluate("document.documentElement.scrollWidth") <= 800
 
 
-CUT_WORDS = """[...document.querySelectorAll("table.grid th")].flatMap((th) => {
+CUT_WORDS = """(headers) => [...document.querySelectorAll(headers)].flatMap((th) => {
   const style = getComputedStyle(th);
   const room = th.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
   const pen = document.createElement("canvas").getContext("2d");
@@ -259,8 +259,34 @@ def test_the_health_tables_cut_no_header_word_in_two(archive):
     html = render(build_digest(archive, WEEK)).html
     with chromium_page(800, 600) as page:
         page.set_content(html)
-        assert page.get_by_text("federal_register_fulltext held").is_visible()
-        assert page.evaluate(CUT_WORDS) == []
+        assert page.locator("th", has_text="federal_register_fulltext").is_visible()
+        assert page.evaluate(CUT_WORDS, "table.grid th") == []
+
+
+def test_the_source_health_section_fits_a_phone_without_scrolling_sideways(archive):
+    """On a 390-pixel phone the source-health tables were 551 and 950 pixels wide (a column per
+    field, two per source): the reader scrolled sideways. Measured in Chromium on the HTML as
+    e-mailed (CSS inlined): several sources, a long source name, failed crawls, a long incident."""
+    add(archive, "2026-10005", "2026-11-17", "Rule", ["export_control"])
+    sources = ("bis", "csl", "ecfr", "federal_register", "federal_register_pi", "ntia")
+    long_name = "federal_register_public_inspection_documents_fulltext_backfill"
+    for n, source in enumerate((*sources, long_name)):
+        archive.log_crawl(
+            source,
+            started_at="2026-11-20T07:00:00.000000Z",
+            finished_at="2026-11-20T07:01:00.000000Z",
+            ok=n % 2 == 0,
+            stats={},
+        )
+    archive.record_listed("federal_register", {"2026-11-17": 3}, "2026-11-20T07:01:00+00:00")
+    detail = "HTTPSConnectionPool(host='www.federalregister.gov'): Max retries exceeded " * 3
+    archive.sync_incidents({("ntia", "failures"): detail}, datetime(2026, 11, 20, 8, tzinfo=UTC))
+    html = render(build_digest(archive, WEEK)).html
+    with chromium_page(390, 844) as page:
+        page.set_content(html)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.get_by_text("2026-11-17: 1 of 3, short").is_visible()
+        assert page.evaluate(CUT_WORDS, "table.health th") == []
 
 
 def test_source_health_banner_after_a_failed_crawl_and_a_lagging_watermark(archive):
