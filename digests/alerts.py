@@ -19,7 +19,8 @@ run; one that does (Slack, Teams Workflows: Apprise throttles per instance) gets
 attempt. Either way each attempt carries one message to one target.
 An e-mail route (`mailto://` or a mail service's: `SUBJECT_SCHEMES`) gets the alert's title, or the
 ops notice's line, as its Subject, and the document's URL written out after the title's link (the
-text/plain part Apprise builds keeps it); a chat message has no title.
+text/plain part Apprise builds keeps it); a chat message has no title. Slack and Google Chat get
+look-alikes for the formatting characters they would show backslash-escaped (`DIALECTS`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 import apprise
 
-from digests.chat import CHAT, EMAIL, Dialect, message, subject
+from digests.chat import CHAT, EMAIL, GOOGLE_CHAT, SLACK, Dialect, message, subject
 
 KEY_HEADER = "X-Idempotency-Key"
 HEADER_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
@@ -42,6 +43,8 @@ SUBJECT_SCHEMES = (
     *("mailto", "mailtos", "ses", "sendgrid", "mailgun", "sparkpost", "smtp2go", "resend"),
     *("brevo", "sendpulse", "groundmail", "mailersend", "postmark"),
 )
+# How each endpoint reads a message (a Markdown `Dialect`); any other one reads CommonMark (CHAT).
+DIALECTS = {**dict.fromkeys(SUBJECT_SCHEMES, EMAIL), "slack": SLACK, "gchat": GOOGLE_CHAT}
 QUIET_OPTIONS = ("include_image", "include_footer")  # no GitHub-hosted icons, no "Apprise" footer
 STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the archive's time format
 UNREADABLE = (
@@ -194,7 +197,7 @@ def _notify(
 
 
 def _dialect(plugin: Any) -> Dialect:
-    return EMAIL if _speaks(plugin, SUBJECT_SCHEMES) else CHAT
+    return DIALECTS.get(plugin.protocol) or DIALECTS.get(plugin.secure_protocol, CHAT)
 
 
 def _speaks(plugin: Any, schemes: tuple[str, ...]) -> bool:

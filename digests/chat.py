@@ -13,16 +13,18 @@ date, key dates, related releases or documents (titles), the sentence quoted for
 hit, "Screening lists: adds N parties in M countries; …", up to `MAX_SECTION_LINES`
 "§ 744.23(a)(2): old → new" lines with both eCFR versions linked (http(s) only), why; quotes,
 screening and section lines only while the title keeps a third of the limit. Text from
-documents is made inert: control characters removed, Markdown characters escaped, `<` `>`
-replaced (so Slack's `<!channel>` / `<@U…>` are text) and a zero-width space put after every `@`
-(so `@everyone`, `@here` ping nobody). Too long: the why is shortened, then dropped, then the title
+documents is made inert: control characters removed, Markdown characters escaped (for Slack and
+Google Chat, which would show the backslash, look-alikes: `∗` `ˍ` `∼`), `<` `>` replaced (so
+Slack's `<!channel>` / `<@U…>` are text) and a zero-width space put after every `@` (so
+`@everyone`, `@here` ping nobody). Too long: the why is shortened, then dropped, then the title
 text shortened; a link is kept whole or left out, never cut.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from regwatch.inert import markdown_url, one_line
@@ -31,6 +33,7 @@ MAX_SECTION_LINES = 3
 MAX_CHARS = 1000  # short enough to read in a channel; below every supported platform's limit
 ZWSP = "\u200b"
 MARKDOWN = re.compile(r"([\\`*_~\[\]|#])")
+ESCAPED = re.compile(r"\\(.)")  # a character `inert` escaped (URLs hold no backslash)
 DATE_LABELS = {
     "comments_close_on": "comments close",
     "effective_on": "effective",
@@ -41,15 +44,23 @@ DATE_LABELS = {
 @dataclass(frozen=True)
 class Dialect:
     """How one kind of endpoint gets its message: `title_link` links the title ({text}) to the
-    document ({url})."""
+    document ({url}); `escaped` writes instead a character escaped with a backslash where the
+    endpoint would show the backslash."""
 
     title_link: str = "[{text}]({url})"
+    escaped: Mapping[str, str] = field(default_factory=dict)
 
 
 CHAT = Dialect()
 # Apprise builds an e-mail's text/plain part from its HTML and drops every link's URL: the URL is
 # written out too, read as `title <url>` there (a URL in plain text, RFC 3986 appendix C).
 EMAIL = Dialect(title_link="[{text}]({url}) \\<<{url}>\\>")
+# Slack's mrkdwn and Google Chat honour no backslash before their formatting characters (Apprise
+# passes it on, shown as `\*`): look-alikes read as written and format nothing. Slack shows every
+# other backslash too; `|` needs none there (`<` `>` are already gone, so no `<url|text>`).
+LOOKALIKES = {"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"}
+SLACK = Dialect(escaped={**LOOKALIKES, "\\": "∖", "|": "|"})
+GOOGLE_CHAT = Dialect(escaped=LOOKALIKES)
 
 
 def inert(text: Any) -> str:
@@ -100,7 +111,7 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS, dialect: Dialect = 
     room = limit - len(text) - 1
     if why and room > len("Why: …"):
         text += "\n" + _shorten("Why: " + why, room)
-    return text
+    return ESCAPED.sub(lambda pair: dialect.escaped.get(pair[1], pair[0]), text)
 
 
 def subject(payload: dict[str, Any], limit: int) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from apprise.plugins.discord import NotifyDiscord
+from apprise.plugins.google_chat import NotifyGoogleChat
 from apprise.plugins.slack import NotifySlack
 
 from archive.outbox import Alert
@@ -97,6 +98,36 @@ def test_slack_payload_is_inert_mrkdwn_with_the_link(receiver, monkeypatch):
     assert_inert(body, markdown=False)  # mrkdwn links are <url|text>: [x](y) is plain text
     assert "<https://www.federalregister.gov/d/2023-23055|" in body
     assert "icon_url" not in body and "Apprise" not in body
+
+
+MARKED = "Rule 2023_10 on *AI* chips, _draft_ ~v2~ `code` a\\b [x](javascript:alert(1))"
+AS_WRITTEN = "Rule 2023ˍ10 on ∗AI∗ chips, ˍdraftˍ ∼v2∼ ˋcodeˋ a{}b [x](javascript:alert(1))>"
+
+
+@pytest.mark.parametrize(
+    ("plugin", "attribute", "path", "url", "backslash"),
+    [
+        (NotifySlack, "webhook_url", "/services", "slack://T000A/B000B/XXXXXXXXXXXX", "∖"),
+        (NotifyGoogleChat, "notify_url", "/v1/spaces/{workspace}/messages",
+         "gchat://WORKSPACE/KEY/TOKEN", "\\"),
+    ],
+)  # fmt: skip
+def test_slack_and_google_chat_show_a_title_as_written_without_backslashes(
+    receiver, monkeypatch, plugin, attribute, path, url, backslash
+):
+    """Slack and Google Chat honour no backslash escape before `*`, `_`, `~` or a backtick (Slack
+    none at all): a title holding `*` or `_` showed a stray `\\*` and `\\_`. Look-alikes stand
+    for those characters now: the title reads as written and still bolds, strikes or links
+    nothing (the `[x](…)` is text inside the document's link)."""
+    monkeypatch.setattr(plugin, attribute, f"http://127.0.0.1:{receiver.port}{path}")
+    assert send(url, alert({**PAYLOAD, "title": MARKED, "why": {}}), POLICY)[0] == "sent"
+    (request,) = receiver.accepted
+    text = (request.body.get("attachments") or [request.body])[0]["text"]  # Slack: attachments
+    link, label = text.splitlines()[0].split("|", 1)
+    assert (link, label) == (
+        "<https://www.federalregister.gov/d/2023-23055",
+        AS_WRITTEN.format(backslash),
+    )
 
 
 def test_discord_payload_is_inert(receiver, monkeypatch):
