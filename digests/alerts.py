@@ -33,7 +33,7 @@ from typing import Any
 
 import apprise
 
-from digests.chat import CHAT, EMAIL, GOOGLE_CHAT, SLACK, Dialect, message, subject
+from digests.chat import CHAT, EMAIL, GOOGLE_CHAT, SLACK, Dialect, in_dialect, message, subject
 
 KEY_HEADER = "X-Idempotency-Key"
 HEADER_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
@@ -164,11 +164,12 @@ def send(
 def send_text(
     url: str, text: str, key: str, policy: Policy, subject_line: str = ""
 ) -> tuple[str, str | None]:
-    """One attempt to send `text` (already inert) with idempotency key `key`, like `send`; an
-    e-mail's Subject is `subject_line` (one inert line)."""
+    """One attempt to send `text` (inert Markdown, written in the route's dialect) with
+    idempotency key `key`, like `send`; an e-mail's Subject is `subject_line` (one inert line)."""
     plugin, sender = Senders(policy).get(url)
     title = subject_line[: plugin.title_maxlen]
-    return _notify(plugin, sender, text[: plugin.body_maxlen], key, policy, title)
+    body = in_dialect(text, _dialect(plugin))[: plugin.body_maxlen]
+    return _notify(plugin, sender, body, key, policy, title)
 
 
 def _notify(

@@ -4,7 +4,8 @@ Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, r
 for rules the `screening` sentence and `section_changes` lines), the largest message the
 endpoint takes (its plugin's `body_maxlen`) and its `Dialect` (an e-mail's title link also shows
 the URL, which the text/plain part keeps).
-Leaves: the message text (`message`), and for an e-mail its Subject (`subject`: the change label
+Leaves: the message text (`message`; `in_dialect` for other inert Markdown, such as ops notices),
+and for an e-mail its Subject (`subject`: the change label
 and title on one plain line, without control, bidi or line-break characters, so it adds no
 header). Message lines, most important first: for a watch-list hit, "Watch-list hit:" and the
 watched items; the title as a link (http(s) only; after `change_label`: "Updated:",
@@ -111,6 +112,13 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS, dialect: Dialect = 
     room = limit - len(text) - 1
     if why and room > len("Why: …"):
         text += "\n" + _shorten("Why: " + why, room)
+    return in_dialect(text, dialect)
+
+
+def in_dialect(text: str, dialect: Dialect) -> str:
+    """Inert Markdown `text` (`inert`) with each escaped character written as `dialect` wants."""
+    if not dialect.escaped:
+        return text
     return ESCAPED.sub(lambda pair: dialect.escaped.get(pair[1], pair[0]), text)
 
 

@@ -20,8 +20,8 @@ from apprise.plugins.google_chat import NotifyGoogleChat
 from apprise.plugins.slack import NotifySlack
 
 from archive.outbox import Alert
-from digests.alerts import Policy, Senders, send
-from digests.chat import message
+from digests.alerts import Policy, Senders, send, send_text
+from digests.chat import inert, message
 from tests.receiver import Receiver
 
 HOSTILE = (
@@ -127,6 +127,17 @@ def test_slack_and_google_chat_show_a_title_as_written_without_backslashes(
     assert (link, label) == (
         "<https://www.federalregister.gov/d/2023-23055",
         AS_WRITTEN.format(backslash),
+    )
+
+
+def test_an_ops_notice_on_slack_names_the_source_without_backslashes(receiver, monkeypatch):
+    """Ops notices are inert Markdown too: `federal_register` showed as `federal\\_register`."""
+    monkeypatch.setattr(NotifySlack, "webhook_url", f"http://127.0.0.1:{receiver.port}/services")
+    text = f"regwatch: {inert('federal_register')}: HTTP 503."
+    assert send_text("slack://T000A/B000B/XXXXXXXXXXXX", text, "k1", POLICY)[0] == "sent"
+    (request,) = receiver.accepted
+    assert (request.body.get("attachments") or [request.body])[0]["text"] == (
+        "regwatch: federalˍregister: HTTP 503."
     )
 
 
