@@ -29,7 +29,7 @@ from archive.ledger import LedgerDay, recent
 from archive.outbox import RouteCounts, counts
 from archive.rows import JSON_FIELDS, loaded
 from archive.scheduling import Heartbeat, Incident, JobRun, heartbeat, last_runs, open_incidents
-from archive.tagging import TagFailureRow, tag_failures
+from archive.tagging import RESULT_READABLE, TagFailureRow, tag_failures
 
 FAILURES_SHOWN = 5
 # Documents a JSON cell of which (a stored list, or the tag result) is not JSON; NULL is none.
@@ -37,7 +37,7 @@ DAMAGED_SQL = (
     "SELECT p.source, p.source_id FROM publications p "
     "LEFT JOIN tag_results t ON t.publication_id = p.id WHERE NOT ("
     + " AND ".join(f"json_valid(COALESCE(p.{name}, '[]'))" for name in sorted(JSON_FIELDS))
-    + " AND json_valid(COALESCE(t.result, '{}'))) ORDER BY p.id"
+    + f" AND {RESULT_READABLE}) ORDER BY p.id"
 )
 
 

@@ -4,9 +4,10 @@ Enters: a model version (which tag results count as current) and tag results fro
 `(TagInput, {"tags": [...], "scores": {...}, "evidence": {...}, "entities": {...},
 "dates": {...}})`; the `TagInput` says which content the tagger read.
 Leaves: `TagInput` batches of documents still to tag (never tagged, changed since
-tagging, or tagged by another model version), and stored results — the JSON result and content hash
-in `tag_results`, one `publication_tags` row per tag for filtering — with `change_seq` raised so the
-search index picks the tags up. Documents the tagger failed on are recorded in `tag_failures`
+tagging, tagged by another model version, or whose stored result cannot be read: damaged or
+hand-edited), and stored results — the JSON result and content hash in `tag_results`, one
+`publication_tags` row per tag for filtering — with `change_seq` raised so the search index picks
+the tags up. Documents the tagger failed on are recorded in `tag_failures`
 (reason, model version, when); they stay due, so the next run retries them, and a document leaves
 `tag_failures` when its tags are stored. `tag_failures` lists them, oldest first. In the same
 transaction as the tags, the documents' watch-list hits are replaced (`watch`) and the alerts
@@ -26,9 +27,10 @@ from archive.db import transaction, utc_now
 from archive.outbox import RouteFilter
 from archive.store import next_change_seq
 
+RESULT_READABLE = "json_valid(COALESCE(t.result, '{}'))"  # false: damaged or hand-edited
 STALE = (
     "(t.publication_id IS NULL OR t.content_hash != p.content_hash OR t.model_version != ? "
-    "OR p.id IN (SELECT publication_id FROM tag_failures))"
+    f"OR NOT {RESULT_READABLE} OR p.id IN (SELECT publication_id FROM tag_failures))"
 )
 FROM = "FROM publications p LEFT JOIN tag_results t ON t.publication_id = p.id "
 

@@ -799,7 +799,8 @@ def _status_lines(report: Any, registered: list[str], scheduled: Iterator[str]) 
     if report.damaged:
         yield (
             f"{report.damaged} documents hold a stored value that cannot be read (damaged or "
-            "hand-edited; `regwatch show` names it): restore regwatch.db from a backup"
+            "hand-edited; `regwatch show` names it): `regwatch tag` repairs a tag result; else "
+            "restore regwatch.db from a backup"
         )
         for source, source_id in report.first_damaged:
             yield f"  {source} {source_id}"

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from archive import Archive
 from regwatch.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -250,9 +251,75 @@ def test_status_names_the_documents_whose_stored_values_cannot_be_read(archive: 
     lines = result.output.splitlines()
     at = lines.index(
         "2 documents hold a stored value that cannot be read (damaged or hand-edited; "
-        "`regwatch show` names it): restore regwatch.db from a backup"
+        "`regwatch show` names it): `regwatch tag` repairs a tag result; else restore "
+        "regwatch.db from a backup"
     )
     assert sorted(lines[at + 1 : at + 3]) == [
         "  federal_register 2023-23055",
         "  federal_register 2024-28270",
     ]
+
+
+@pytest.fixture
+def alerted(home: Path, tmp_path: Path) -> Path:
+    """An archive imported and tagged while alerts are live (a crawl ran, a route was added
+    before): its database, whose alert outbox holds the documents' alerts."""
+    with (tmp_path / "regwatch.toml").open("a", encoding="utf-8") as config:
+        config.write('[[alerts.routes]]\nname = "team"\nurl = "json://127.0.0.1:9/hook"\n')
+    with Archive.open(home) as archive:
+        past = "2020-01-01T00:00:00+00:00"
+        archive.log_crawl("federal_register", started_at=past, finished_at=past, ok=True, stats={})
+        archive.register_routes(["team"])
+    assert CliRunner().invoke(main, ["import", str(GOOD)]).exit_code == 0
+    tagged = CliRunner().invoke(main, ["tag"])
+    assert tagged.exit_code == 0, tagged.output
+    assert kept(home / "regwatch.db")["alert_outbox"]  # a repair that alerted would show
+    return home / "regwatch.db"
+
+
+def damage(path: Path, sql: str) -> None:
+    """Run `sql` on the database at `path` (a hand edit), then check `status` names 1 document."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(sql)
+    conn.close()
+    assert "1 documents hold a stored value" in CliRunner().invoke(main, ["status"]).output
+
+
+def repaired(path: Path, before: dict[str, list[tuple]]) -> None:
+    """`status` names no damaged document and nothing a repair must keep has changed."""
+    status = CliRunner().invoke(main, ["status"]).output
+    assert "cannot be read" not in status and "documents: 10 (10 tagged, 0 with" in status
+    assert kept(path) == before
+
+
+def test_tagging_again_repairs_a_damaged_tag_result_and_alerts_no_one(alerted: Path) -> None:
+    """A damaged or hand-edited tag result was never due for tagging again (its content hash
+    and model were current), so `status` kept naming the document; `tag` now tags it again,
+    with no new alert."""
+    before = kept(alerted)
+    damage(
+        alerted,
+        "UPDATE tag_results SET result = 'nope' WHERE publication_id = "
+        "(SELECT id FROM publications WHERE source_id = '2024-28270')",
+    )
+    tagged = CliRunner().invoke(main, ["tag"])
+    assert tagged.exit_code == 0 and "tagged 1 " in tagged.output, tagged.output
+    repaired(alerted, before)
+
+
+def kept(path: Path) -> dict[str, list[tuple]]:
+    """What a repair must leave as it was: every stored publication column but the change
+    sequence (the search index reads a repaired row again), every version, every alert."""
+    conn = sqlite3.connect(path)
+    try:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(publications)")]
+        kept = ", ".join(c for c in columns if c != "change_seq")
+        return {
+            "publications": conn.execute(f"SELECT {kept} FROM publications ORDER BY id").fetchall(),
+            **{
+                table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+                for table in ("publication_versions", "alert_outbox")
+            },
+        }
+    finally:
+        conn.close()
