@@ -164,7 +164,7 @@ class Archive:
         """`store` for publications already checked and encoded by `rows.encoded` (as bulk
         imports do in worker processes), with their `indexdoc.encoded_document`s if built."""
         result = store.store_encoded(self._conn, items)
-        if result.inserted or result.updated:
+        if result.inserted or result.updated or result.repaired:
             prepared = None
             if documents is not None:
                 pairs = zip(items, documents, strict=True)

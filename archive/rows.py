@@ -304,6 +304,12 @@ def json_cell(column: str) -> str:
     return f"IIF(json_valid({column}), {column}, NULL)"
 
 
+def lists_readable(alias: str) -> str:
+    """SQL true when every JSON list column of the publication row `alias` is valid JSON (NULL
+    is none), false when one is damaged or hand-edited."""
+    return " AND ".join(f"json_valid(COALESCE({alias}.{n}, '[]'))" for n in sorted(JSON_FIELDS))
+
+
 def member_field(alias: str, path: str) -> str:
     """SQL for `path` in the `json_each` row `alias` when it holds an object, else NULL (a
     string or number in a hand-edited list is not JSON `json_extract` could read)."""

@@ -27,7 +27,7 @@ from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.ledger import LedgerDay, recent
 from archive.outbox import RouteCounts, counts
-from archive.rows import JSON_FIELDS, loaded
+from archive.rows import lists_readable, loaded
 from archive.scheduling import Heartbeat, Incident, JobRun, heartbeat, last_runs, open_incidents
 from archive.tagging import RESULT_READABLE, TagFailureRow, tag_failures
 
@@ -35,9 +35,8 @@ FAILURES_SHOWN = 5
 # Documents a JSON cell of which (a stored list, or the tag result) is not JSON; NULL is none.
 DAMAGED_SQL = (
     "SELECT p.source, p.source_id FROM publications p "
-    "LEFT JOIN tag_results t ON t.publication_id = p.id WHERE NOT ("
-    + " AND ".join(f"json_valid(COALESCE(p.{name}, '[]'))" for name in sorted(JSON_FIELDS))
-    + f" AND {RESULT_READABLE}) ORDER BY p.id"
+    f"LEFT JOIN tag_results t ON t.publication_id = p.id WHERE NOT ({lists_readable('p')} "
+    f"AND {RESULT_READABLE}) ORDER BY p.id"
 )
 
 

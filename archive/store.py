@@ -7,7 +7,9 @@ batch did. A batch is one transaction, applied as if its items were stored one b
 unchanged publication writes nothing; a changed one is updated in place with `version` raised,
 `updated_at` and `change_seq` renewed (so the search index and the tagger see it again). Every
 stored version is recorded in `publication_versions`: its number, when, and which stored fields
-changed from the version before (none for the first).
+changed from the version before (none for the first). An unchanged publication one of whose stored
+lists cannot be read (damaged or hand-edited) is repaired: its lists are written again and
+`change_seq` renewed (the index reads it again), nothing else (no new version, so no alert).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from archive import rows
 from archive.db import MARKS, rows_in, transaction, utc_now
@@ -27,12 +29,14 @@ from archive.records import Publication
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     """What one `store` call did; `warnings`: what was stored in a way a user must be told of,
-    each one line (a crawl reporting them does not count as a success)."""
+    each one line (a crawl reporting them does not count as a success); `repaired`: unchanged
+    publications whose stored lists that could not be read were written again."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     warnings: tuple[str, ...] = ()
+    repaired: int = 0
 
 
 @dataclass(slots=True)
@@ -41,7 +45,16 @@ class _Pending:
     values: tuple[Any, ...]
     digest: str
     row_id: int | None  # None: not in the database yet
-    changes: int = 0
+    changes: int = 0  # 0 for a stored row: a repair of its lists
+
+
+class _Known(NamedTuple):
+    """A stored publication as a batch meets it."""
+
+    row_id: int
+    digest: str
+    body: str | None
+    readable: bool  # every stored list is valid JSON (`rows.lists_readable`)
 
 
 INSERT_SQL = (
@@ -52,6 +65,11 @@ INSERT_SQL = (
 UPDATE_SQL = (
     f"UPDATE publications SET {', '.join(f'{n} = ?' for n in rows.WRITTEN_FIELDS)}, "
     "content_hash = ?, version = version + ?, updated_at = ?, change_seq = ? WHERE id = ?"
+)
+LISTS = [rows.WRITTEN_FIELDS.index(name) for name in sorted(rows.JSON_FIELDS)]
+REPAIR_SQL = (
+    f"UPDATE publications SET {', '.join(f'{rows.WRITTEN_FIELDS[i]} = ?' for i in LISTS)}, "
+    "change_seq = ? WHERE id = ?"
 )
 
 
@@ -80,10 +98,10 @@ def write_encoded(conn: sqlite3.Connection, items: Sequence[rows.Encoded]) -> St
     rows, content hashes, versions and `publication_versions`)."""
     known = _known(conn, [(item.source, item.source_id) for item in items])
     pending: dict[tuple[str, str], _Pending] = {}
-    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0, "repaired": 0}
     for item in items:
         key = (item.source, item.source_id)
-        body = known[key][2] if key in known else None
+        body = known[key].body if key in known else None
         if item.values[rows.BODY] is None and body is not None:
             item = item.with_body(body)
         counts[_apply(pending, known, key, item.values, item.digest)] += 1
@@ -93,7 +111,7 @@ def write_encoded(conn: sqlite3.Connection, items: Sequence[rows.Encoded]) -> St
 
 def _apply(
     pending: dict[tuple[str, str], _Pending],
-    known: dict[tuple[str, str], tuple[int, str, str | None]],
+    known: dict[tuple[str, str], _Known],
     key: tuple[str, str],
     values: tuple[Any, ...],
     digest: str,
@@ -103,11 +121,12 @@ def _apply(
         pending[key] = _Pending(key, values, digest, None)
         return "inserted"
     if entry is None:
-        row_id, stored_digest, _ = known[key]
-        if stored_digest == digest:
+        row_id, stored_digest, _, readable = known[key]
+        if stored_digest == digest and readable:
             return "unchanged"
-        pending[key] = _Pending(key, values, digest, row_id, 1)
-        return "updated"
+        changed = stored_digest != digest
+        pending[key] = _Pending(key, values, digest, row_id, int(changed))
+        return "updated" if changed else "repaired"
     if entry.digest == digest:
         return "unchanged"
     entry.values, entry.digest, entry.changes = values, digest, entry.changes + 1
@@ -116,32 +135,36 @@ def _apply(
 
 def _known(
     conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, str, str | None]]:
-    """(id, content hash, stored full text) of the batch's publications already stored."""
+) -> dict[tuple[str, str], _Known]:
+    """The batch's publications already stored (whether their lists can be read is SQLite's
+    `json_valid`: no row is decoded in Python)."""
     by_source: dict[str, list[str]] = {}
     for source, source_id in keys:
         by_source.setdefault(source, []).append(source_id)
-    found: dict[tuple[str, str], tuple[int, str, str | None]] = {}
+    found: dict[tuple[str, str], _Known] = {}
     sql = (
-        "SELECT source_id, id, content_hash, body_text FROM publications "
-        f"WHERE source = ? AND source_id IN ({MARKS})"
+        f"SELECT source_id, id, content_hash, body_text, {rows.lists_readable('publications')} "
+        f"FROM publications WHERE source = ? AND source_id IN ({MARKS})"
     )
     for source, ids in by_source.items():
-        for source_id, row_id, digest, body in rows_in(conn, sql, ids, (source,)):
-            found[(source, source_id)] = (row_id, digest, body)
+        for source_id, *stored in rows_in(conn, sql, ids, (source,)):
+            found[(source, source_id)] = _Known(*stored)
     return found
 
 
 def _write(conn: sqlite3.Connection, entries: Iterable[_Pending], seq: int, now: str) -> None:
-    inserts, updates = [], []
+    inserts, updates, repairs = [], [], []
     for e in entries:
         if e.row_id is None:
             inserts.append((*e.key, *e.values, e.digest, 1 + e.changes))
-        else:
+        elif e.changes:
             updates.append((*e.values, e.digest, e.changes, now, seq, e.row_id))
+        else:
+            repairs.append((*(e.values[i] for i in LISTS), seq, e.row_id))
     versions = _changed_fields(conn, updates)
     conn.executemany(INSERT_SQL, [(*v, now, now, seq) for v in inserts])
     conn.executemany(UPDATE_SQL, updates)
+    conn.executemany(REPAIR_SQL, repairs)
     record_versions(conn, versions, now)
     if inserts:  # a first version records no changes
         conn.execute(

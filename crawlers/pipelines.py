@@ -8,8 +8,9 @@ as `DropItem("<source> <id>: <reason>")` (a publication the archive refuses is d
 the same way when its batch is retried item by item; an archive failure in that retry is one
 failure counting the items it left unstored) and recorded as a failure naming it, so the
 rest is stored but the crawl fails and its watermark stays (the record is fetched again); stats
-`regwatch/inserted|updated|unchanged`; the crawl ledger (`Archive.record_listed`: a `Listed` item,
-which follows the items of a completed slice, is recorded after the pending batch is stored; stat
+`regwatch/inserted|updated|unchanged` (and `regwatch/repaired` when one was); the crawl ledger
+(`Archive.record_listed`: a `Listed` item, which follows the items of a completed slice, is
+recorded after the pending batch is stored; stat
 `regwatch/ledger_days`); a `Listing` applied after the batch before it (`Archive.mark_withdrawn`:
 stat `regwatch/withdrawn`); a `ScreeningSnapshot` or `SectionChange` stored by its own archive
 function (`STORES`) at once, counted the same way; a `Body` stored or its failure recorded at once
@@ -226,6 +227,8 @@ class ArchivePipeline:
         """Add a store's counts to the stats; each of its warnings is a crawl failure."""
         for name in STORED:
             self.stats.inc_value(f"regwatch/{name}", getattr(result, name))
+        if result.repaired:
+            self.stats.inc_value("regwatch/repaired", result.repaired)
         for warning in result.warnings:
             record_failure(self.stats, warning)
 

@@ -3,7 +3,8 @@
 Enters: `crawl(home, source=, since=, until=, base_url=, contact=, overlap_days=, settings=)`.
 `since` defaults to the stored watermark minus `overlap_days` (first crawl: `first_crawl_days`
 before `until`, from `sources.json`); `until` defaults to today.
-Leaves: a `CrawlResult` (range, requests, inserted/updated/unchanged, dropped, error, watermark).
+Leaves: a `CrawlResult` (range, requests, inserted/updated/unchanged/repaired, dropped, error,
+watermark).
 The base URL must be an http(s) URL (`ValueError` otherwise). Twisted's reactor cannot restart in
 one process, so each crawl runs `python -m crawlers.run --job FILE --result FILE --parent PID`
 (`crawlers.child`: it never outlives this process); the job file (in a private temporary folder,
@@ -50,6 +51,7 @@ class CrawlResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    repaired: int = 0  # unchanged documents whose damaged stored lists were written again
     dropped: int = 0
     withdrawn: int = 0  # public-inspection filings found withdrawn
     bodies: int = 0  # full texts read

@@ -201,9 +201,10 @@ def import_(obj: Context, file: str, workers: int | None) -> None:
     with _errors(), _progress("importing") as progress:
         result = steps.import_file(obj.config, file, progress, workers)
     name = files.shown(file)
+    repaired = f"{result.repaired} repaired, " if result.repaired else ""
     _echo(
         f"imported {name}: {result.inserted} new, {result.updated} changed, "
-        f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+        f"{result.unchanged} unchanged, {repaired}{len(result.rejected)} rejected"
     )
     for line_number, reason in result.rejected[:20]:
         _echo_item(f"line {line_number}: {reason}", err=True)
@@ -607,6 +608,8 @@ def schedule(obj: Context, show: bool) -> None:
 
 def _echo_crawl(result: Any) -> None:
     done = f"{result.inserted} new, {result.updated} changed, {result.unchanged} unchanged"
+    if result.repaired:
+        done += f", {result.repaired} repaired"
     if result.withdrawn:
         done += f", {result.withdrawn} withdrawn"
     if result.bodies or result.bodies_failed:
@@ -799,8 +802,8 @@ def _status_lines(report: Any, registered: list[str], scheduled: Iterator[str]) 
     if report.damaged:
         yield (
             f"{report.damaged} documents hold a stored value that cannot be read (damaged or "
-            "hand-edited; `regwatch show` names it): `regwatch tag` repairs a tag result; else "
-            "restore regwatch.db from a backup"
+            "hand-edited; `regwatch show` names it): importing or crawling the document again "
+            "repairs it, `regwatch tag` its tag result; else restore regwatch.db from a backup"
         )
         for source, source_id in report.first_damaged:
             yield f"  {source} {source_id}"

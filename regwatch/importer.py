@@ -57,6 +57,7 @@ class ImportResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    repaired: int = 0  # unchanged, but stored lists that could not be read were written again
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -232,5 +233,6 @@ def _flush(
         result.inserted += stored.inserted
         result.updated += stored.updated
         result.unchanged += stored.unchanged
+        result.repaired += stored.repaired
     if progress:
         progress(number)

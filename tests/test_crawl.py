@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from functools import partial
@@ -442,6 +443,28 @@ def test_second_crawl_of_the_same_range_writes_nothing_new(tmp_path, replay):
     assert first.ok and again.ok
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, first.inserted)
     assert len(rows(tmp_path, "2023-10-23", "2023-10-27")) == first.inserted
+
+
+def test_crawling_a_damaged_document_again_repairs_it_without_a_new_version(tmp_path, replay):
+    """A stored list cell damaged or hand-edited on disk survived a crawl of the very same
+    document (content hash unchanged: "unchanged", nothing written); now the crawl rewrites it
+    and counts it repaired (in its result and crawl log), and the row keeps its version."""
+    server = replay()
+    first = run(tmp_path, server, "2023-10-25", "2023-10-25")
+    with sqlite3.connect(tmp_path / "regwatch.db") as conn:
+        conn.execute("UPDATE publications SET agencies = '{broken' WHERE source_id = '2023-23055'")
+    conn.close()
+    again = run(tmp_path, server, "2023-10-25", "2023-10-25")
+    assert again.ok and (again.inserted, again.updated) == (0, 0)
+    assert (again.unchanged, again.repaired) == (first.inserted - 1, 1)
+    repaired = rows(tmp_path, "2023-10-25", "2023-10-25")["2023-23055"]
+    assert [a["slug"] for a in repaired["agencies"]] == [
+        "commerce-department",
+        "industry-and-security-bureau",
+    ]
+    assert repaired["version"] == 1
+    with Archive.open(tmp_path) as archive:
+        assert archive.status().last_crawl["federal_register"].stats["repaired"] == 1
 
 
 def test_a_busy_day_is_paged_over_more_than_two_pages_by_next_page_url(tmp_path, replay):

@@ -251,8 +251,8 @@ def test_status_names_the_documents_whose_stored_values_cannot_be_read(archive: 
     lines = result.output.splitlines()
     at = lines.index(
         "2 documents hold a stored value that cannot be read (damaged or hand-edited; "
-        "`regwatch show` names it): `regwatch tag` repairs a tag result; else restore "
-        "regwatch.db from a backup"
+        "`regwatch show` names it): importing or crawling the document again repairs it, "
+        "`regwatch tag` its tag result; else restore regwatch.db from a backup"
     )
     assert sorted(lines[at + 1 : at + 3]) == [
         "  federal_register 2023-23055",
@@ -304,6 +304,21 @@ def test_tagging_again_repairs_a_damaged_tag_result_and_alerts_no_one(alerted: P
     )
     tagged = CliRunner().invoke(main, ["tag"])
     assert tagged.exit_code == 0 and "tagged 1 " in tagged.output, tagged.output
+    repaired(alerted, before)
+
+
+def test_importing_a_damaged_document_again_repairs_it_and_alerts_no_one(alerted: Path) -> None:
+    """A damaged or hand-edited list cell survived re-importing the very same document (its
+    content hash was unchanged: counted "unchanged", nothing written), so `status` kept naming
+    it; the import now writes the lists again and says so, with no new version and no alert."""
+    before = kept(alerted)
+    damage(alerted, "UPDATE publications SET agencies = '{broken' WHERE source_id = '2023-23055'")
+    again = CliRunner().invoke(main, ["import", str(GOOD)])
+    assert again.exit_code == 0, again.output
+    assert "0 new, 0 changed, 9 unchanged, 1 repaired, 0 rejected" in again.output
+    shown = CliRunner().invoke(main, ["show", "2023-23055"]).output
+    assert "Industry and Security Bureau" in shown and "cannot be read" not in shown
+    assert "tagged 0 " in CliRunner().invoke(main, ["tag"]).output  # no new content to tag
     repaired(alerted, before)
 
 
