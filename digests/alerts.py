@@ -18,8 +18,9 @@ A route whose plugin never throttles (`json://`, `form://`, Discord, …) reuses
 run; one that does (Slack, Teams Workflows: Apprise throttles per instance) gets a fresh one per
 attempt. Either way each attempt carries one message to one target.
 An e-mail route (`mailto://` or a mail service's: `SUBJECT_SCHEMES`) gets the alert's title, or the
-ops notice's line, as its Subject, and the document's URL written out after the title's link (the
-text/plain part Apprise builds keeps it); a chat message has no title. Slack and Google Chat get
+ops notice's line, as its Subject, and the document's URL written out after the title's link,
+each eCFR version's after its date (the text/plain part Apprise builds keeps them); a chat
+message has no title. Slack and Google Chat get
 look-alikes for the formatting characters they would show backslash-escaped (`DIALECTS`).
 """
 

@@ -2,8 +2,8 @@
 
 Enters: an outbox payload (title, url, agencies, type, dates, tags, why, kind, related, watch, and
 for rules the `screening` sentence and `section_changes` lines), the largest message the
-endpoint takes (its plugin's `body_maxlen`) and its `Dialect` (an e-mail's title link also shows
-the URL, which the text/plain part keeps).
+endpoint takes (its plugin's `body_maxlen`) and its `Dialect` (an e-mail's title and eCFR date
+links also show their URLs, which the text/plain part keeps).
 Leaves: the message text (`message`; `in_dialect` for other inert Markdown, such as ops notices),
 and for an e-mail its Subject (`subject`: the change label
 and title on one plain line, without control, bidi or line-break characters, so it adds no
@@ -45,17 +45,21 @@ DATE_LABELS = {
 @dataclass(frozen=True)
 class Dialect:
     """How one kind of endpoint gets its message: `title_link` links the title ({text}) to the
-    document ({url}); `escaped` writes instead a character escaped with a backslash where the
-    endpoint would show the backslash."""
+    document ({url}), `date_link` an eCFR version's date ({text}) to that version ({url});
+    `escaped` writes instead a character escaped with a backslash where the endpoint would show
+    the backslash."""
 
     title_link: str = "[{text}]({url})"
+    date_link: str = "[{text}]({url})"
     escaped: Mapping[str, str] = field(default_factory=dict)
 
 
 CHAT = Dialect()
 # Apprise builds an e-mail's text/plain part from its HTML and drops every link's URL: the URL is
-# written out too, read as `title <url>` there (a URL in plain text, RFC 3986 appendix C).
-EMAIL = Dialect(title_link="[{text}]({url}) \\<<{url}>\\>")
+# written out too, read as `title <url>` there (a URL in plain text, RFC 3986 appendix C). An
+# eCFR date is followed by its version's URL as a link, `2024-12-04 <url>`: the date linked as
+# well would leave no room for the changed text on the line.
+EMAIL = Dialect(title_link="[{text}]({url}) \\<<{url}>\\>", date_link="{text} \\<<{url}>\\>")
 # Slack's mrkdwn and Google Chat honour no backslash before their formatting characters (Apprise
 # passes it on, shown as `\*`): look-alikes read as written and format nothing. Slack shows every
 # other backslash too; `|` needs none there (`<` `>` are already gone, so no `<url|text>`).
@@ -102,7 +106,7 @@ def message(payload: dict[str, Any], limit: int = MAX_CHARS, dialect: Dialect = 
         screening = _shorten(f"Screening lists: {inert(payload['screening'])}", limit // 4)
         body += [screening] if _length(body) + len(screening) <= keep else []
     for line in (payload.get("section_changes") or [])[:MAX_SECTION_LINES]:
-        shown = _section_line(line, limit // 4) if isinstance(line, dict) else ""
+        shown = _section_line(line, limit // 4, dialect) if isinstance(line, dict) else ""
         if not shown or _length(body) + len(shown) > keep:
             break
         body.append(shown)
@@ -165,13 +169,17 @@ def _watch(hits: list[dict[str, Any]], limit: int) -> tuple[list[str], list[str]
     return [_shorten(f"Watch-list hit: {items}", limit // 4)], quotes
 
 
-def _section_line(line: dict[str, Any], room: int) -> str:
-    """`§ 744.23(a)(2): old → new (before → after)`, the dates linked when both links fit."""
+def _section_line(line: dict[str, Any], room: int, dialect: Dialect) -> str:
+    """`§ 744.23(a)(2): old → new (before → after)`, the dates linked (`dialect.date_link`) when
+    both links fit."""
     text = f"{inert(line.get('label'))}: {inert(line.get('old') or '(added)')} → "
     text += inert(line.get("new") or "(removed)")
-    old, new = markdown_url(line.get("old_url")), markdown_url(line.get("new_url"))
+    urls = [markdown_url(line.get("old_url")), markdown_url(line.get("new_url"))]
     dates = [inert(line.get("old_date")), inert(line.get("new_date"))]
-    links = f" ([{dates[0]}]({old}) → [{dates[1]}]({new}))" if old and new else ""
+    links = " → ".join(
+        dialect.date_link.format(text=d, url=u) for d, u in zip(dates, urls, strict=True)
+    )
+    links = f" ({links})" if all(urls) else ""
     if len(links) > room * 2 // 3:
         links = ""
     return _shorten(text, room - len(links)) + links

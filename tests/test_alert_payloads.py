@@ -196,6 +196,36 @@ def test_an_e_mail_alert_s_text_part_links_the_document_and_both_parts_stay_iner
     assert re.findall(r'href="([^"]*)"', html) == [document, document]
 
 
+ECFR = "https://www.ecfr.gov/on/{}/title-15/section-744.23"
+SECTION_CHANGE = {  # a line of the real BIS rule 2024-28270's change to § 744.23 (tests/test_ecfr)
+    "label": "§ 744.23(a)(2)",
+    "old": "…you may not export items classified in ECCN 3B001 or 3B002 when you have knowledge",
+    "new": "…you may not export items classified in ECCN 3B001, 3B002, or 3B993 when you have",
+    "old_date": "2024-12-04",
+    "new_date": "2024-12-05",
+    "old_url": ECFR.format("2024-12-04"),
+    "new_url": ECFR.format("2024-12-05"),
+}
+
+
+def test_an_e_mail_alert_s_text_part_keeps_the_links_to_both_ecfr_versions(smtp):
+    """The text/plain part read `§ 744.23(a)(2): … (2024-12-04 → 2024-12-05)`: both eCFR links
+    were gone, as the title's was. Each date is followed by its URL there now, within the line's
+    room (the changed text is still quoted), and the HTML part links both versions."""
+    receiver, port = smtp
+    payload = {**PAYLOAD, "title": "Entity List additions", "section_changes": [SECTION_CHANGE]}
+    url = f"mailto://127.0.0.1:{port}?to=eng@y.example&from=regwatch@x.example&mode=insecure"
+    assert send(url, alert(payload), POLICY) == ("sent", None)
+    (msg,) = receiver.messages
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    (line,) = [line.strip() for line in text.splitlines() if "§ 744.23(a)(2): " in line]
+    assert "…you may not export items classified in ECCN 3B001 or" in line
+    old, new = ECFR.format("2024-12-04"), ECFR.format("2024-12-05")
+    assert line.endswith(f" (2024-12-04 <{old}> → 2024-12-05 <{new}>)"), line
+    assert {old, new} <= set(re.findall(r'href="([^"]*)"', html))
+
+
 @pytest.fixture
 def certificate(tmp_path) -> tuple[Path, Path]:
     if not shutil.which("openssl"):
