@@ -39,7 +39,9 @@ from digests.chat import CHAT, EMAIL, GOOGLE_CHAT, SLACK, Dialect, in_dialect, m
 KEY_HEADER = "X-Idempotency-Key"
 HEADER_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
 # E-mail, by SMTP or a mail service's API (Apprise's e-mail plugins): a message there needs a
-# Subject (the alert's title, an incident's one line); chat messages get none.
+# Subject (the alert's title, an incident's one line); chat messages get none. SMTP, brevo,
+# sendpulse, groundmail and mailersend get a text part Apprise builds from the HTML (EMAIL writes
+# the URLs out for it); the others get the HTML alone from Apprise.
 SUBJECT_SCHEMES = (
     *("mailto", "mailtos", "ses", "sendgrid", "mailgun", "sparkpost", "smtp2go", "resend"),
     *("brevo", "sendpulse", "groundmail", "mailersend", "postmark"),

@@ -1,8 +1,8 @@
 """What each chat platform receives: real Apprise plugins posting to a receiver on 127.0.0.1.
 
-Slack and Discord have fixed hosts, so their class attributes are pointed at the receiver (as
-`../shared/notes/delivery.md` describes); Mattermost and Teams Workflows take the host from the
-URL (Workflows over local TLS with a self-signed certificate and `?verify=no`).
+Slack, Discord and the mail services have fixed hosts, so their class attributes are pointed at
+the receiver (as `../shared/notes/delivery.md` describes); Mattermost and Teams Workflows take
+the host from the URL (Workflows over local TLS with a self-signed certificate and `?verify=no`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from apprise.plugins.brevo import NotifyBrevo
 from apprise.plugins.discord import NotifyDiscord
 from apprise.plugins.google_chat import NotifyGoogleChat
+from apprise.plugins.groundmail import NotifyGroundmail
+from apprise.plugins.mailersend import NotifyMailerSend
 from apprise.plugins.slack import NotifySlack
 
 from archive.outbox import Alert
@@ -224,6 +227,34 @@ def test_an_e_mail_alert_s_text_part_keeps_the_links_to_both_ecfr_versions(smtp)
     old, new = ECFR.format("2024-12-04"), ECFR.format("2024-12-05")
     assert line.endswith(f" (2024-12-04 <{old}> → 2024-12-05 <{new}>)"), line
     assert {old, new} <= set(re.findall(r'href="([^"]*)"', html))
+
+
+@pytest.mark.parametrize(
+    ("plugin", "scheme", "html_field", "text_field"),
+    [
+        (NotifyBrevo, "brevo", "htmlContent", "textContent"),
+        (NotifyMailerSend, "mailersend", "html", "text"),
+        (NotifyGroundmail, "groundmail", "html", "text"),
+    ],
+)
+def test_a_mail_service_that_sends_a_text_part_gets_the_links_written_out_too(
+    receiver, monkeypatch, plugin, scheme, html_field, text_field
+):
+    """Brevo, MailerSend and groundmail (and SendPulse) build their text part from the HTML as
+    `mailto://` does, dropping every link's URL: they get the e-mail dialect, so the text part
+    shows the document's and both eCFR versions' URLs."""
+    monkeypatch.setattr(plugin, "notify_url", f"http://127.0.0.1:{receiver.port}/send")
+    payload = {**PAYLOAD, "title": "Entity List additions", "section_changes": [SECTION_CHANGE]}
+    url = f"{scheme}://KEY123:regwatch@x.example/eng@y.example"
+    assert send(url, alert(payload), POLICY) == ("sent", None)
+    (request,) = receiver.accepted
+    text, html = request.body[text_field], request.body[html_field]
+    document = "https://www.federalregister.gov/d/2023-23055"
+    old, new = ECFR.format("2024-12-04"), ECFR.format("2024-12-05")
+    assert text.startswith(f"Entity List additions <{document}>\n")
+    assert f" (2024-12-04 <{old}> → 2024-12-05 <{new}>)\n" in text
+    assert set(re.findall(r'href="([^"]*)"', html)) == {document, old, new}
+    assert request.body["subject"] == "Entity List additions"
 
 
 @pytest.fixture
