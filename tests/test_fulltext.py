@@ -18,9 +18,11 @@ import pytest
 from backports import zstd
 from click.testing import CliRunner
 
+from archive import Archive
 from crawlers.run import crawl as run_crawl
 from crawlers.spiders.federal_register_fulltext import plain_text
 from nlp import load_tagger
+from nlp.rules import primary_tags
 from regwatch import steps
 from regwatch.cli import main
 from regwatch.config import Config
@@ -359,7 +361,7 @@ def test_status_counts_bodies_in_a_new_archive(tmp_path):
 def test_a_damaged_tag_result_never_stops_queueing_the_other_full_texts(tmp_path, replay):
     """A stored tag result that is not JSON (a damaged or hand-edited row) failed every `tag`
     and `run` with SQLite's "malformed JSON" when queueing full texts; now the others are
-    queued."""
+    queued (queued here directly: a `tag` run tags such a document again first)."""
     config = make_config(tmp_path)
     crawl(config, "federal_register", "2026-08-24", replay().url)
     steps.tag(config)
@@ -369,5 +371,6 @@ def test_a_damaged_tag_result_never_stops_queueing_the_other_full_texts(tmp_path
             "UPDATE tag_results SET result = '{\"scores\": [' WHERE publication_id IN "
             "(SELECT id FROM publications WHERE source_id != '2026-17231')"
         )
-    steps.tag(config)
+    with Archive.open(config.home) as archive:
+        archive.queue_bodies(["federal_register"], primary_tags(), config["fulltext.min_score"])
     assert bodies(config) == {"2026-17231": ("pending", 0)}

@@ -106,7 +106,7 @@ def test_a_day_short_of_its_listed_count_flags_the_digest_and_status(workdir, re
     assert "THIS DIGEST MAY BE INCOMPLETE" in text and reason in text
     assert "2023-10-23  federal_register held 94 listed 95 SHORT" in text
     assert "| 2023-10-23 | 94 **short** | 95 |" in md
-    assert '<span class="short"' in html
+    assert '<span class="day short"' in html and "2023-10-23: 94 of 95, short</span>" in html
     status = cli(home, "status")
     assert status.exit_code == 0, status.output
     assert "crawl ledger of federal_register, 2023-10-18 to 2023-10-24 (listed / held):" in (
