@@ -22,10 +22,11 @@ from typing import Any
 from archive import rows
 from archive.links import RELATED, decode
 from archive.query import check_dates
+from archive.tagging import TAGS_STALE
 
 SELECT = (
     "SELECT p.*, t.result AS tag_result, t.model_version, t.tagged_at, "
-    f"t.content_hash != p.content_hash AS tags_stale, {RELATED} AS related "
+    f"{TAGS_STALE} AS tags_stale, {RELATED} AS related "
     "FROM publications p LEFT JOIN tag_results t ON t.publication_id = p.id"
 )
 ORDER = "ORDER BY p.publication_date DESC, p.id DESC"

@@ -29,7 +29,7 @@ from archive.ledger import LedgerDay, recent
 from archive.outbox import RouteCounts, counts
 from archive.rows import lists_readable, loaded
 from archive.scheduling import Heartbeat, Incident, JobRun, heartbeat, last_runs, open_incidents
-from archive.tagging import RESULT_READABLE, TagFailureRow, tag_failures
+from archive.tagging import RESULT_READABLE, TAGS_STALE, TagFailureRow, tag_failures
 
 FAILURES_SHOWN = 5
 # Documents a JSON cell of which (a stored list, or the tag result) is not JSON; NULL is none.
@@ -80,7 +80,7 @@ class ArchiveStatus:
 def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> ArchiveStatus:
     """Collect the archive's status in a handful of queries."""
     tagged, stale = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(t.content_hash != p.content_hash), 0) "
+        f"SELECT COUNT(*), COALESCE(SUM({TAGS_STALE}), 0) "
         "FROM tag_results t JOIN publications p ON p.id = t.publication_id"
     ).fetchone()
     failed, first_failed = tag_failures(conn, FAILURES_SHOWN)

@@ -3,15 +3,16 @@
 Enters: a model version (which tag results count as current) and tag results from `nlp/`:
 `(TagInput, {"tags": [...], "scores": {...}, "evidence": {...}, "entities": {...},
 "dates": {...}})`; the `TagInput` says which content the tagger read.
-Leaves: `TagInput` batches of documents still to tag (never tagged, changed since
-tagging, tagged by another model version, or whose stored result cannot be read: damaged or
-hand-edited), and stored results — the JSON result and content hash in `tag_results`, one
-`publication_tags` row per tag for filtering — with `change_seq` raised so the search index picks
-the tags up. Documents the tagger failed on are recorded in `tag_failures`
-(reason, model version, when); they stay due, so the next run retries them, and a document leaves
-`tag_failures` when its tags are stored. `tag_failures` lists them, oldest first. In the same
-transaction as the tags, the documents' watch-list hits are replaced (`watch`) and the alerts
-they cause are written to the outbox (`outbox`).
+Leaves: `TagInput` batches of documents still to tag (never tagged, changed since tagging, tagged
+by another model version, whose stored result cannot be read: damaged or hand-edited, or tagged
+while one of its stored lists could not be read, once that list is repaired), and stored results
+— the JSON result and content hash in `tag_results`, one `publication_tags` row per tag for
+filtering — with `change_seq` raised so the search index picks the tags up. Documents the tagger
+failed on are recorded in `tag_failures` (reason, model version, when); they stay due, so the
+next run retries them, and a document leaves `tag_failures` when its tags are stored.
+`tag_failures` lists them, oldest first. In the same transaction as the tags, the documents'
+watch-list hits are replaced (`watch`) and the alerts they cause are written to the outbox
+(`outbox`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,16 @@ from archive.outbox import RouteFilter
 from archive.store import next_change_seq
 
 RESULT_READABLE = "json_valid(COALESCE(t.result, '{}'))"  # false: damaged or hand-edited
+# The content hash a result is stored against when the tagger read a document one of whose stored
+# lists could not be read (read as empty): no content has it, so its tags are stale (`TAGS_STALE`)
+# once the lists can be read again (repaired), not before (tagging again would read the same).
+UNREADABLE = "lists unreadable"
+TAGS_STALE = (
+    f"(t.content_hash != p.content_hash AND (t.content_hash != '{UNREADABLE}' "
+    f"OR {rows.lists_readable('p')}))"
+)
 STALE = (
-    "(t.publication_id IS NULL OR t.content_hash != p.content_hash OR t.model_version != ? "
+    f"(t.publication_id IS NULL OR {TAGS_STALE} OR t.model_version != ? "
     f"OR NOT {RESULT_READABLE} OR p.id IN (SELECT publication_id FROM tag_failures))"
 )
 FROM = "FROM publications p LEFT JOIN tag_results t ON t.publication_id = p.id "
@@ -51,7 +60,8 @@ class TagInput:
     """One document for the tagger, keyed by the archive's publication id.
 
     `content_hash` is the content the tagger reads: results are stored against it, so a document
-    that changes while it is being tagged stays due for tagging. `label` is how a report names
+    that changes while it is being tagged stays due for tagging (`UNREADABLE` when a stored list
+    could not be read). `label` is how a report names
     the document: `<source> <source_id>`.
     """
 
@@ -77,7 +87,8 @@ def documents_to_tag(
     last = 0
     while True:
         batch = conn.execute(
-            f"SELECT p.* {FROM} WHERE p.id > ? AND {where} ORDER BY p.id LIMIT ?",
+            f"SELECT p.*, {rows.lists_readable('p')} AS readable {FROM} "
+            f"WHERE p.id > ? AND {where} ORDER BY p.id LIMIT ?",
             (last, *args, batch_size),
         ).fetchall()
         if not batch:
@@ -86,7 +97,7 @@ def documents_to_tag(
             TagInput(
                 row["id"],
                 rows.fr_document(row),
-                row["content_hash"],
+                row["content_hash"] if row["readable"] else UNREADABLE,
                 f"{row['source']} {row['source_id']}",
             )
             for row in batch

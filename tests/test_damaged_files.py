@@ -322,6 +322,23 @@ def test_importing_a_damaged_document_again_repairs_it_and_alerts_no_one(alerted
     repaired(alerted, before)
 
 
+def test_a_document_tagged_while_damaged_is_tagged_again_after_its_repair(alerted: Path) -> None:
+    """A document tagged while its agencies could not be read (here by `--retag`: a new model
+    tags everything) kept the tags read from no agencies after `import` repaired them, its
+    content hash being unchanged; the next `tag` now tags it again, with no new alert."""
+    before = kept(alerted)
+    damage(alerted, "UPDATE publications SET agencies = '{broken' WHERE source_id = '2023-23055'")
+    assert CliRunner().invoke(main, ["tag", "--retag"]).exit_code == 0
+    evidence = '"Industry and Security Bureau" in agencies'
+    assert evidence not in CliRunner().invoke(main, ["show", "2023-23055"]).output
+    assert "tagged 0 " in CliRunner().invoke(main, ["tag"]).output  # it would read the same
+    assert "1 repaired" in CliRunner().invoke(main, ["import", str(GOOD)]).output
+    tagged = CliRunner().invoke(main, ["tag"])
+    assert tagged.exit_code == 0 and "tagged 1 " in tagged.output, tagged.output
+    assert evidence in CliRunner().invoke(main, ["show", "2023-23055"]).output
+    repaired(alerted, before)
+
+
 def kept(path: Path) -> dict[str, list[tuple]]:
     """What a repair must leave as it was: every stored publication column but the change
     sequence (the search index reads a repaired row again), every version, every alert."""
