@@ -280,7 +280,7 @@ def stored_json(key: str, stored: Any) -> Any:
     if key == "raw":
         try:
             value = raw_record(stored)
-        except (ValueError, zstd.ZstdError):
+        except (TypeError, ValueError, zstd.ZstdError):  # TypeError: a number, hand-edited
             return None
         return value if isinstance(value, dict) else None
     value = loaded(stored, list)

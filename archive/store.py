@@ -7,9 +7,10 @@ batch did. A batch is one transaction, applied as if its items were stored one b
 unchanged publication writes nothing; a changed one is updated in place with `version` raised,
 `updated_at` and `change_seq` renewed (so the search index and the tagger see it again). Every
 stored version is recorded in `publication_versions`: its number, when, and which stored fields
-changed from the version before (none for the first). An unchanged publication one of whose stored
-lists cannot be read (damaged or hand-edited) is repaired: its lists are written again and
-`change_seq` renewed (the index reads it again), nothing else (no new version, so no alert).
+changed from the version before (none for the first). An unchanged publication whose stored lists
+differ from what its content hash was made of, or whose source record (`raw`) cannot be decoded
+(damaged or hand-edited), is repaired: those are written again and `change_seq` renewed (the index
+reads it again), nothing else (no new version, so no alert; a `raw` that can be read is kept).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from archive.records import Publication
 class StoreResult:
     """What one `store` call did; `warnings`: what was stored in a way a user must be told of,
     each one line (a crawl reporting them does not count as a success); `repaired`: unchanged
-    publications whose stored lists that could not be read were written again."""
+    publications whose damaged or hand-edited stored lists or source record were written again."""
 
     inserted: int = 0
     updated: int = 0
@@ -45,7 +46,7 @@ class _Pending:
     values: tuple[Any, ...]
     digest: str
     row_id: int | None  # None: not in the database yet
-    changes: int = 0  # 0 for a stored row: a repair of its lists
+    changes: int = 0  # 0 for a stored row: a repair of its lists and `raw`
 
 
 class _Known(NamedTuple):
@@ -54,7 +55,7 @@ class _Known(NamedTuple):
     row_id: int
     digest: str
     body: str | None
-    readable: bool  # every stored list is valid JSON (`rows.lists_readable`)
+    written: tuple[Any, ...]  # its stored lists and `raw`, in `REPAIRED` order
 
 
 INSERT_SQL = (
@@ -66,9 +67,10 @@ UPDATE_SQL = (
     f"UPDATE publications SET {', '.join(f'{n} = ?' for n in rows.WRITTEN_FIELDS)}, "
     "content_hash = ?, version = version + ?, updated_at = ?, change_seq = ? WHERE id = ?"
 )
-LISTS = [rows.WRITTEN_FIELDS.index(name) for name in sorted(rows.JSON_FIELDS)]
+RAW = rows.WRITTEN_FIELDS.index("raw")
+REPAIRED = [*(rows.WRITTEN_FIELDS.index(name) for name in sorted(rows.JSON_FIELDS)), RAW]
 REPAIR_SQL = (
-    f"UPDATE publications SET {', '.join(f'{rows.WRITTEN_FIELDS[i]} = ?' for i in LISTS)}, "
+    f"UPDATE publications SET {', '.join(f'{rows.WRITTEN_FIELDS[i]} = ?' for i in REPAIRED)}, "
     "change_seq = ? WHERE id = ?"
 )
 
@@ -121,34 +123,50 @@ def _apply(
         pending[key] = _Pending(key, values, digest, None)
         return "inserted"
     if entry is None:
-        row_id, stored_digest, _, readable = known[key]
-        if stored_digest == digest and readable:
+        row_id, stored_digest, _, written = known[key]
+        if stored_digest != digest:
+            pending[key] = _Pending(key, values, digest, row_id, 1)
+            return "updated"
+        repair = _repair(written, values)
+        if repair is None:
             return "unchanged"
-        changed = stored_digest != digest
-        pending[key] = _Pending(key, values, digest, row_id, int(changed))
-        return "updated" if changed else "repaired"
+        pending[key] = _Pending(key, repair, digest, row_id)
+        return "repaired"
     if entry.digest == digest:
         return "unchanged"
     entry.values, entry.digest, entry.changes = values, digest, entry.changes + 1
     return "updated"
 
 
+def _repair(written: tuple[Any, ...], values: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """`values` to write over a stored row of the same content hash, or None when its stored
+    lists and `raw` (`written`) need no repair. The hash was made of the lists as written, so a
+    list that differs now was damaged or hand-edited since. A `raw` is decoded only when it differs
+    from the new one (the same compressor writes the same bytes); one that still reads is kept."""
+    raw = written[-1]
+    raw_reads = raw == values[RAW] or rows.stored_json("raw", raw) is not None
+    lists_same = all(old == values[i] for old, i in zip(written[:-1], REPAIRED[:-1], strict=True))
+    if lists_same and raw_reads:
+        return None
+    return (*values[:RAW], raw, *values[RAW + 1 :]) if raw_reads else values
+
+
 def _known(
     conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], _Known]:
-    """The batch's publications already stored (whether their lists can be read is SQLite's
-    `json_valid`: no row is decoded in Python)."""
+    """The batch's publications already stored."""
     by_source: dict[str, list[str]] = {}
     for source, source_id in keys:
         by_source.setdefault(source, []).append(source_id)
     found: dict[tuple[str, str], _Known] = {}
+    written = ", ".join(rows.WRITTEN_FIELDS[i] for i in REPAIRED)
     sql = (
-        f"SELECT source_id, id, content_hash, body_text, {rows.lists_readable('publications')} "
+        f"SELECT source_id, id, content_hash, body_text, {written} "
         f"FROM publications WHERE source = ? AND source_id IN ({MARKS})"
     )
     for source, ids in by_source.items():
-        for source_id, *stored in rows_in(conn, sql, ids, (source,)):
-            found[(source, source_id)] = _Known(*stored)
+        for source_id, row_id, digest, body, *stored in rows_in(conn, sql, ids, (source,)):
+            found[(source, source_id)] = _Known(row_id, digest, body, tuple(stored))
     return found
 
 
@@ -160,7 +178,7 @@ def _write(conn: sqlite3.Connection, entries: Iterable[_Pending], seq: int, now:
         elif e.changes:
             updates.append((*e.values, e.digest, e.changes, now, seq, e.row_id))
         else:
-            repairs.append((*(e.values[i] for i in LISTS), seq, e.row_id))
+            repairs.append((*(e.values[i] for i in REPAIRED), seq, e.row_id))
     versions = _changed_fields(conn, updates)
     conn.executemany(INSERT_SQL, [(*v, now, now, seq) for v in inserts])
     conn.executemany(UPDATE_SQL, updates)

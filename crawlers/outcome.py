@@ -21,7 +21,7 @@ OK = "regwatch/ok"
 LOGGED = "regwatch/logged"  # the crawl's `log_crawl` entry is written
 WATERMARK = "regwatch/watermark"
 STORED = ("inserted", "updated", "unchanged")
-# In the crawl log when the crawl did them (`repaired`: unchanged, damaged lists written again).
+# In the crawl log when the crawl did them (`repaired`: unchanged, damaged lists or raw rewritten).
 EXTRA = ("repaired", "withdrawn", "bodies", "bodies_failed")
 BODIES_HOST_FAILED = "regwatch/bodies_host_failed"  # full texts the host did not serve
 FIRST_HOST_ERROR = "regwatch/first_host_error"

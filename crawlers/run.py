@@ -51,7 +51,7 @@ class CrawlResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    repaired: int = 0  # unchanged documents whose damaged stored lists were written again
+    repaired: int = 0  # unchanged documents whose damaged stored lists or raw were written again
     dropped: int = 0
     withdrawn: int = 0  # public-inspection filings found withdrawn
     bodies: int = 0  # full texts read

@@ -57,7 +57,7 @@ class ImportResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    repaired: int = 0  # unchanged, but stored lists that could not be read were written again
+    repaired: int = 0  # unchanged, but damaged stored lists or raw were written again
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 

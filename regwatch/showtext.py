@@ -5,7 +5,7 @@ lists and EAR section changes, versions, the rulemaking's timeline, related docu
 plain text lines, each value of a one-line field on one line (`one_line`: a line break in a
 title or an agency name would print a line of its own, read as metadata; the abstract keeps its
 lines); the caller makes them inert for the terminal. `damaged_line`: what to say of
-stored values that could not be read (shown empty), or None.
+stored values that could not be read (shown empty), with what rewrites each, or None.
 """
 
 from __future__ import annotations
@@ -16,15 +16,25 @@ from regwatch.inert import one_line
 
 DATE_FIELDS = ("publication_date", "effective_on", "comments_close_on")
 EVIDENCE_SHOWN = 5
+# What rewrites a damaged stored value: tag result and versions by name, any other (a stored list,
+# the source record `raw`) storing the document again (`archive.store`).
+REMEDIES = {
+    "tag result": "`regwatch tag` the tag result",
+    "versions": "restore regwatch.db from a backup for the versions",
+}
+STORED_AGAIN = "importing or crawling the document again rewrites {}"
 
 
 def damaged_line(doc: dict[str, Any]) -> str | None:
     """One line naming the document's stored values that could not be read, with the remedy."""
     if not doc.get("damaged"):
         return None
+    stored = [name for name in doc["damaged"] if name not in REMEDIES]
+    remedies = [STORED_AGAIN.format(", ".join(stored))] if stored else []
+    remedies += [REMEDIES[name] for name in doc["damaged"] if name in REMEDIES]
     return (
         f"{doc['source']} {doc['source_id']}: stored {', '.join(doc['damaged'])} cannot be read "
-        "(damaged); the rest is shown: restore regwatch.db from a backup"
+        f"(damaged); the rest is shown: {'; '.join(remedies)}"
     )
 
 

@@ -121,7 +121,8 @@ def damaged(config, tmp_path):
 
 DAMAGED_LINE = (
     "Error: federal_register synthetic-0001: stored agencies, regulation_id_numbers, raw, "
-    "tag result cannot be read (damaged); the rest is shown: restore regwatch.db from a backup\n"
+    "tag result cannot be read (damaged); the rest is shown: importing or crawling the document "
+    "again rewrites agencies, regulation_id_numbers, raw; `regwatch tag` the tag result\n"
 )
 
 
@@ -142,6 +143,35 @@ def test_show_of_a_document_with_damaged_cells_shows_the_rest_and_names_them(dam
     doc = json.loads(as_json.stdout)
     assert doc["damaged"] == ["agencies", "regulation_id_numbers", "raw", "tag result"]
     assert doc["agencies"] == [] and doc["tags"] == [] and doc["abstract"].startswith("BIS")
+
+
+def test_importing_and_tagging_again_repair_every_damaged_cell_show_names(damaged, tmp_path):
+    """`show` told to restore the whole database from a backup for a damaged cell that importing
+    the document again rewrites: a list holding what regwatch never writes there (valid JSON,
+    which the import used to take as readable) and a source record that cannot be decoded (the
+    import rewrote lists only); now the import rewrites them and `tag` the tag result."""
+    with sqlite3.connect(damaged.home / "regwatch.db") as conn:  # every list valid JSON
+        conn.execute("UPDATE publications SET agencies = '[]' WHERE source_id = 'synthetic-0001'")
+    first = json.loads(SYNTHETIC.read_text(encoding="utf-8").splitlines()[0])
+    again = tmp_path / "synthetic-changed.jsonl"
+    again.write_text(json.dumps(first | {"abstract": first["abstract"] + " Corrected."}) + "\n")
+    assert steps.import_file(damaged, str(again)).repaired == 1
+    shown = CliRunner().invoke(main, ["--config", str(damaged.source), "show", "synthetic-0001"])
+    assert shown.stderr == (
+        "Error: federal_register synthetic-0001: stored tag result cannot be read (damaged); the "
+        "rest is shown: `regwatch tag` the tag result\n"
+    )
+    doc = json.loads(
+        CliRunner()
+        .invoke(
+            main, ["--config", str(damaged.source), "show", "synthetic-0001", "--format", "json"]
+        )
+        .stdout
+    )
+    assert doc["regulation_id_numbers"] == first["regulation_id_numbers"]
+    steps.tag(damaged)
+    shown = CliRunner().invoke(main, ["--config", str(damaged.source), "show", "synthetic-0001"])
+    assert shown.exit_code == 0 and shown.stderr == ""
 
 
 def test_search_lists_a_document_with_a_damaged_cell_among_the_others(damaged) -> None:

@@ -367,6 +367,7 @@ def test_a_document_with_a_damaged_cell_is_shown_and_named_on_every_page(tmp_pat
         hits = running.get("/api/search", params={"q": "synthetic"}).json()
         feed = running.get("/feed.atom", params={"q": "synthetic"})
     assert page.status_code == 200 and note in page.text and "Revisions to ECCN" in page.text
+    assert "importing or crawling the document again rewrites agencies" in page.text
     assert api.json()["damaged"] == ["agencies"] and api.json()["agencies"] == []
     assert found.status_code == 200 and note in found.text and "Revisions to ECCN" in found.text
     assert len(hits["hits"]) == 4 and hits["notes"][0].startswith(note)
