@@ -391,8 +391,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _crawl_text(result: steps.CrawlResult) -> str:
-    found = f"{result.inserted} new, {result.updated} changed, {result.unchanged} unchanged"
-    return f"{result.source} {found}" if result.ok else f"{result.source} FAILED: {result.error}"
+    done = result.summary() if result.ok else f"FAILED: {result.error}"
+    return f"{result.source} {done}"
 
 
 def _alerts_text(done: object) -> str:

@@ -60,6 +60,16 @@ class CrawlResult:
     watermark: str | None = None
     logged: bool = False  # the crawl log holds this crawl
 
+    def summary(self) -> str:
+        """What the crawl stored, in words (`regwatch crawl` and the scheduler's job log): its
+        documents, with those repaired and withdrawn when any, or its full texts."""
+        if self.bodies or self.bodies_failed:
+            retried = " (retried by the next run)" if self.bodies_failed else ""
+            return f"{self.bodies} full texts read, {self.bodies_failed} failed{retried}"
+        done = f"{self.inserted} new, {self.updated} changed, {self.unchanged} unchanged"
+        extra = (("repaired", self.repaired), ("withdrawn", self.withdrawn))
+        return done + "".join(f", {n} {name}" for name, n in extra if n)
+
 
 def crawl(
     home: Path,
@@ -132,6 +142,7 @@ def record_failed(home: Path, result: CrawlResult, started: str) -> CrawlResult:
         "dropped": result.dropped,
         "errors": [result.error],
         **{name: getattr(result, name) for name in STORED},
+        **{name: getattr(result, name) for name in EXTRA if getattr(result, name)},
     }
     try:
         with Archive.open(home) as archive:

@@ -607,16 +607,8 @@ def schedule(obj: Context, show: bool) -> None:
 
 
 def _echo_crawl(result: Any) -> None:
-    done = f"{result.inserted} new, {result.updated} changed, {result.unchanged} unchanged"
-    if result.repaired:
-        done += f", {result.repaired} repaired"
-    if result.withdrawn:
-        done += f", {result.withdrawn} withdrawn"
-    if result.bodies or result.bodies_failed:
-        done = f"{result.bodies} full texts read, {result.bodies_failed} failed"
-        done += " (retried by the next run)" if result.bodies_failed else ""
     state = "ok" if result.ok else "FAILED"
-    _echo(f"crawled {result.source} {result.since} to {result.until}: {done} ({state})")
+    _echo(f"crawled {result.source} {result.since} to {result.until}: {result.summary()} ({state})")
 
 
 def _echo_screening(hits: list[tuple[str, list[str]]]) -> None:

@@ -21,12 +21,13 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
 import crawlers.settings
+import scheduler
 from archive import Archive, ArchiveError
 from crawlers.items import Listed, Publication, Rejected
 from crawlers.middlewares import BackoffRetryMiddleware
 from crawlers.outcome import errors
 from crawlers.pipelines import ArchivePipeline, next_watermark
-from crawlers.run import crawl, crawl_window, user_agent
+from crawlers.run import CrawlResult, crawl, crawl_window, record_failed, user_agent
 from crawlers.sources import check_registry, registry, source_spec
 from crawlers.spiders.federal_register import FederalRegisterSpider, Slice
 from tests.conftest import REPLAY_DIR
@@ -573,3 +574,29 @@ def test_an_item_a_pipeline_raised_on_fails_the_crawl_by_name(tmp_path, replay):
     stored = rows(tmp_path, "2023-10-25", "2023-10-25")
     assert set(stored) == store_numbers("2023-10-25", "2023-10-25") - {"2023-23055"}
     assert watermark(tmp_path) is None
+
+
+def test_a_crawl_the_parent_logs_keeps_its_repaired_and_withdrawn_counts(tmp_path):
+    """When the crawl's child could not write the crawl log, the parent wrote only the new,
+    changed and unchanged counts: documents repaired or filings withdrawn left no trace."""
+    Archive.open(tmp_path).close()
+    done = CrawlResult(
+        "federal_register_pi", False, "2023-10-25", "2023-10-25", unchanged=3, repaired=2,
+        withdrawn=1, error="logging the crawl failed",
+    )  # fmt: skip
+    assert record_failed(tmp_path, done, "2023-10-25T12:00:00+00:00").logged
+    with Archive.open(tmp_path) as archive:
+        stats = archive.status().last_crawl["federal_register_pi"].stats
+    assert (stats["unchanged"], stats["repaired"], stats["withdrawn"]) == (3, 2, 1)
+    assert "bodies" not in stats  # the crawl read no full text
+
+
+def test_a_crawl_result_reads_the_same_in_the_cli_and_the_scheduler():
+    """The scheduler's job log left out documents repaired and filings withdrawn, and worded a
+    full-text fetch as documents (`0 new, 0 changed, 0 unchanged`)."""
+    crawled = CrawlResult("federal_register_pi", True, "2023-10-25", "2023-10-25", inserted=1,
+                          unchanged=3, repaired=2, withdrawn=1)  # fmt: skip
+    words = "1 new, 0 changed, 3 unchanged, 2 repaired, 1 withdrawn"
+    assert scheduler._crawl_text(crawled) == f"federal_register_pi {words}"
+    bodies = CrawlResult("federal_register_fulltext", True, "2023-10-25", "2023-10-25", bodies=4)
+    assert scheduler._crawl_text(bodies) == "federal_register_fulltext 4 full texts read, 0 failed"
