@@ -27,7 +27,7 @@ import tantivy
 from tantivy import Occur, Query
 
 from archive.errors import QueryError
-from archive.indexdoc import ANALYZER, STOP_WORDS, common_pairs
+from archive.indexdoc import ANALYZER, common_pairs
 from archive.records import iso_date
 from nlp.fold import plain
 
@@ -146,11 +146,11 @@ def _clause_query(clause: Clause, schema: tantivy.Schema, searcher: tantivy.Sear
     side by side: on such a query the engine skips whole blocks of postings that cannot reach
     the top (block-max WAND), twice as fast at 1,000,000 documents on a word most of them hold as
     nesting the forms per field.
-    A phrase's pairs of common words are looked up in the field's `<field>_pairs`: a phrase made
-    of one such pair ("final rule"), or of stop words only ("of the"), is answered by its pairs
-    alone (exact for two words; longer ones may match the pairs in different places of the field);
-    any other phrase must match by positions too, among the documents holding its pairs in that
-    field (those fewer postings are read first, sparing positions of very common words).
+    A phrase's pairs of common words are looked up in the field's `<field>_pairs`: a phrase of
+    one such pair ("final rule", "of the") is answered by its pair alone (exactly); any longer
+    phrase must match by positions too, among the documents holding its pairs in that field (those
+    fewer postings are read first, sparing positions of very common words; pairs alone found ten
+    times too many documents for "is to be").
     """
     if clause.kind != "exact":  # a word with its forms, a prefix with its expansions
         terms = [
@@ -158,7 +158,7 @@ def _clause_query(clause: Clause, schema: tantivy.Schema, searcher: tantivy.Sear
         ]
         return Query.boolean_query(terms) if terms else Query.empty_query()
     pairs = list(dict.fromkeys(common_pairs(list(clause.tokens))))
-    alone = bool(pairs) and (len(clause.tokens) == 2 or all(t in STOP_WORDS for t in clause.tokens))
+    alone = bool(pairs) and len(clause.tokens) == 2
     per_field = []
     for field, weight in FIELDS:
         musts = [] if alone else [_field_query(clause, field, schema, searcher)]

@@ -65,10 +65,16 @@ def test_two_words_are_both_required(archive: Archive) -> None:
 
 
 @pytest.mark.parametrize(
-    "phrase", ["of the", "in the", "to the", "this rule", "environmental protection", "final rule"]
+    "phrase",
+    [
+        *("of the", "in the", "to the", "this rule", "environmental protection", "final rule"),
+        *("is to be", "that is the", "it is not", "such as the"),  # stop words only, 3 words
+    ],
 )
 def test_phrase_of_common_words_finds_what_positions_find(archive: Archive, phrase: str) -> None:
-    """The fields' pairs answer exactly as a positional phrase query over the text fields."""
+    """A phrase of common words answers exactly as a positional phrase query over the text
+    fields: two words by their pair alone, longer ones by positions among the documents holding
+    their pairs (by pairs alone, `"is to be"` found ten times too many at 200,000 documents)."""
     found = archive.find(SearchRequest(f'"{phrase}"', limit=1)).total
     index = tantivy.Index.open(str(archive.home / "index"))
     schema, words = index.schema, phrase.split()
@@ -78,7 +84,7 @@ def test_phrase_of_common_words_finds_what_positions_find(archive: Archive, phra
             for f in ("title", "abstract", "body")
         ]
     )
-    assert found == index.searcher().search(positional, 1).count > 100
+    assert found == index.searcher().search(positional, 1).count > 3
 
 
 def test_phrase_with_stop_words_needs_adjacent_words(archive: Archive) -> None:
