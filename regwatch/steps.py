@@ -392,11 +392,20 @@ def crawl(
         source=source,
         since=since,
         until=until,
-        base_url=base_url or config.get(f"sources.{source}.base_url"),
+        base_url=base_url or configured_base_url(config, source),
         contact=config["crawl.contact"],
         overlap_days=config["crawl.overlap_days"],
         timeout=config["crawl.timeout_minutes"] * 60,
     )
+
+
+def configured_base_url(config: Config, source: str) -> str | None:
+    """`sources.<source>.base_url`; for the other sources of the Federal Register API (public
+    inspection, full texts) that of `sources.federal_register.base_url`."""
+    from crawlers.sources import shares_api
+
+    owner = DEFAULT_SOURCE if shares_api(source) else source
+    return config.get(f"sources.{owner}.base_url")
 
 
 def crawl_sources(

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from regwatch.cli import main
+from tests.conftest import FR_ONLY
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "cli"
@@ -328,6 +329,19 @@ def test_run_crawls_tags_and_writes_the_digest(home, replay_server):
     )
     assert ": 0 new, 0 changed" in again.output
     assert "tagged 0 documents" in again.output
+
+
+def test_the_configured_federal_register_url_serves_public_inspection_too(home, tmp_path, replay):
+    """`sources.federal_register.base_url` is the API's: a crawl of public inspection (and the
+    full-text fetch) went to www.federalregister.gov, whatever the file said."""
+    server = replay()
+    config = f'{FR_ONLY}[sources.federal_register]\nbase_url = "{server.url}"\n'
+    (tmp_path / "regwatch.toml").write_text(config, encoding="utf-8")
+    result = invoke(
+        "crawl", "--source", "federal_register_pi", "--since", "2026-09-29", "--until", "2026-09-29"
+    )
+    assert result.exit_code == 0, result.output
+    assert any("public-inspection-documents.json" in target for target in server.requests)
 
 
 def test_failed_crawl_exits_1_and_keeps_the_watermark(home, replay):
