@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from regwatch import files, steps
 from regwatch.config import Config, ConfigError, load_config
 from regwatch.inert import ERROR_WIDTH, error_text, json_text, one_line, plain_text, shorten
+from regwatch.outfiles import replacing
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 FACETS_SHOWN = 15  # values per facet in the table output
@@ -238,7 +239,7 @@ def import_(obj: Context, file: str, workers: int | None) -> None:
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File for xlsx and parquet (which are not printed).",
+    help="File to write csv or json to, instead of printing it (xlsx and parquet need one).",
 )
 @pass_context
 def search(
@@ -258,10 +259,12 @@ def search(
              regwatch search '' --eccn 3A090 --type rule --since 2024-01-01 --format xlsx
              --output rules.xlsx
     """
-    from regwatch.export import write_csv, write_file
+    from regwatch.export import write_file
 
     if output_format in ("xlsx", "parquet") and output is None:
         raise click.UsageError(f"--format {output_format} needs --output FILE")
+    if output_format == "table" and output is not None:
+        raise click.UsageError("--output FILE needs --format csv, json, xlsx or parquet")
     if options["facets"] and output_format not in ("table", "json"):
         raise click.UsageError("--facets works with --format table or json")
     with _errors():
@@ -276,17 +279,35 @@ def search(
         for note in result.notes:  # they quote the user's filter values: long ones are cut
             _echo(shorten(note, ERROR_WIDTH), err=True)
         hits = [asdict(hit) for hit in result.hits]
-        if output is not None and output_format in ("xlsx", "parquet"):
-            write_file(hits, output, output_format)
-            _echo(f"wrote {len(hits)} of {result.total} results to {output}")
-        elif output_format == "csv":
-            write_csv(hits, sys.stdout)
-        elif output_format == "json":
-            shown = {"total": result.total, "hits": hits, "facets": result.facets}
-            click.echo(json_text(shown if request.facets else hits, indent=2))
-        else:
+        if output_format == "table":
             _print_table(hits)
             _print_facets(result.facets)
+        elif output_format in ("xlsx", "parquet"):
+            write_file(hits, output, output_format)
+        elif output is None:
+            _write_hits(hits, result, request.facets, output_format, sys.stdout)
+        else:
+            with replacing(output, encoding="utf-8") as out:
+                _write_hits(hits, result, request.facets, output_format, out)
+        if output is not None:
+            _echo(f"wrote {len(hits)} of {result.total} results to {output}")
+
+
+def _write_hits(
+    hits: list[dict[str, Any]],
+    result: steps.SearchResult,
+    facets: bool,
+    output_format: str,
+    out: TextIO,
+) -> None:
+    """The hits as CSV, or as JSON (with `facets`: the total and the facets around them)."""
+    from regwatch.export import write_csv
+
+    if output_format == "csv":
+        write_csv(hits, out)
+    else:
+        shown = {"total": result.total, "hits": hits, "facets": result.facets}
+        out.write(json_text(shown if facets else hits, indent=2) + "\n")
 
 
 @main.command()

@@ -178,6 +178,23 @@ def test_search_formats(home):
     assert table.exit_code == 0 and "2023-18772" in table.output
 
 
+def test_search_output_writes_csv_and_json_to_the_file(home, tmp_path):
+    """`--format csv --output FILE` printed the CSV and wrote no file, saying nothing."""
+    invoke("import", str(GOOD))
+    printed = invoke("search", "temporary denial", "--format", "csv").output
+    for kind in ("csv", "json"):
+        target = tmp_path / f"hits.{kind}"
+        result = invoke("search", "temporary denial", "--format", kind, "--output", str(target))
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("wrote ") and result.output.endswith(f"to {target}\n")
+        assert target.exists(), kind
+    assert (tmp_path / "hits.csv").read_text(encoding="utf-8") == printed
+    assert json.loads((tmp_path / "hits.json").read_text(encoding="utf-8"))
+    table = invoke("search", "denial", "--output", str(tmp_path / "hits.txt"))
+    assert table.exit_code == 2
+    assert "Error: --output FILE needs --format csv, json, xlsx or parquet" in table.output
+
+
 def test_search_limit_and_no_match(home):
     invoke("import", str(GOOD))
     assert (
