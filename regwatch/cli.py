@@ -84,11 +84,13 @@ def _echo_item(text: str, err: bool = False) -> None:
 @contextlib.contextmanager
 def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
     """A Rich progress bar on stderr, driven by `callback(done, total)`; shown from the first call,
-    so a command failing before any progress prints nothing but its error line."""
+    so a command failing before any progress prints nothing but its error line, and only on a
+    terminal (in a log it left an empty line)."""
     from rich.console import Console
     from rich.progress import Progress
 
-    bar = Progress(console=Console(stderr=True), transient=True)
+    console = Console(stderr=True)
+    bar = Progress(console=console, transient=True, disable=not console.is_terminal)
     tasks = []
 
     def update(done: int, total: int) -> None:
