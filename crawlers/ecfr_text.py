@@ -3,12 +3,13 @@
 Enters: the body of `full/{date}/title-N.xml?part=…&section=…` (GPO eCFR XML: `DIV8 TYPE="SECTION"`
 or `DIV9 TYPE="APPENDIX"` holding `HEAD`, `P`, `FP`, headings `HD1`-`HD3` and table `ROW`s of
 `ENT` cells; ecfr.md §1; comments skipped), parsed without DTDs, entities or network access.
-Leaves: `paragraphs`: `(label, text)` per block in reading order, whitespace normalised, `label`
+Leaves: `paragraphs`: `(label, text)` per block of the section or appendix asked for (the `DIV8` or
+`DIV9` whose `N` is its identifier) in reading order, whitespace normalised, `label`
 the paragraph designation path such as `(a)(2)(i)` worked out from the leading markers (`(a)`,
 `(1)`, `(i)`, `(A)`, then italic levels), `""` before the first one; `diff`: the changed paragraphs
 (difflib on the normalised texts) as `{"label", "old", "new", "old_excerpt", "new_excerpt"}` with
 the full label (`§ 744.23(a)(2)`) and short excerpts around the changed words, plus a unified
-diff of the whole section; `Unreadable` for a body that is not such XML.
+diff of the whole section; `Unreadable` for a body that is not such XML or holds another section.
 """
 
 from __future__ import annotations
@@ -38,17 +39,16 @@ class Unreadable(ValueError):
     """A body that is not a section of eCFR XML."""
 
 
-def paragraphs(xml: bytes) -> list[tuple[str, str]]:
-    """The section's blocks as (label, text); `Unreadable` if it is not eCFR section XML."""
+def paragraphs(xml: bytes, identifier: str) -> list[tuple[str, str]]:
+    """The blocks of section (or appendix) `identifier` as (label, text); `Unreadable` if the XML
+    holds no such section: not eCFR XML, or another section's text."""
     try:
         root = etree.fromstring(xml, parser=_PARSER)
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise Unreadable(f"not XML ({exc})") from None
     if root is None:
         raise Unreadable("an empty XML document")
-    section = root if root.tag in SECTION_TAGS else next(root.iter(*SECTION_TAGS), None)
-    if section is None:
-        raise Unreadable("no DIV8 section or DIV9 appendix in the XML")
+    section = _section(root, identifier)
     found, stack = [], []
     for element in section.iter(*BLOCKS):
         text = " | ".join(_text(cell) for cell in _cells(element))
@@ -58,6 +58,17 @@ def paragraphs(xml: bytes) -> list[tuple[str, str]]:
             stack = _advance(stack, _markers(text))
         found.append(("".join(f"({m})" for m in stack), text))
     return found
+
+
+def _section(root: Any, identifier: str) -> Any:
+    """The `DIV8`/`DIV9` whose `N` is `identifier`."""
+    held = {" ".join((div.get("N") or "").split()): div for div in root.iter(*SECTION_TAGS)}
+    if not held:
+        raise Unreadable("no DIV8 section or DIV9 appendix in the XML")
+    if identifier not in held:
+        names = ", ".join(list(held)[:3]) + (", …" if len(held) > 3 else "")
+        raise Unreadable(f"the XML holds no section or appendix {identifier} (it holds {names})")
+    return held[identifier]
 
 
 def _cells(element: Any) -> list[Any]:

@@ -56,12 +56,13 @@ def run(home: Path, server, source: str = "ecfr", **extra):
 
 
 def test_paragraphs_carry_their_designation_path_even_after_a_paragraph_heading():
-    labels = [label for label, _ in paragraphs(xml("744.23@2024-12-05"))]
+    labels = [label for label, _ in paragraphs(xml("744.23@2024-12-05"), "744.23")]
     assert labels == ["", "(a)(1)", "(a)(2)", "(a)(3)", "(a)(4)", "(b)"]
 
 
 def test_a_version_pair_gives_labelled_paragraph_changes_and_a_unified_diff():
-    old, new = paragraphs(xml("744.23@2023-11-17")), paragraphs(xml("744.23@2024-12-05"))
+    old = paragraphs(xml("744.23@2023-11-17"), "744.23")
+    new = paragraphs(xml("744.23@2024-12-05"), "744.23")
     changes, unified = diff("§ 744.23", old, new, ("2024-12-04", "2024-12-05"))
     assert [(c["label"], c["old"] is None) for c in changes] == [
         ("§ 744.23(a)(2)", False),
@@ -82,11 +83,11 @@ def test_entities_and_doctypes_in_section_xml_are_never_expanded(tmp_path):
         f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>'
         '<DIV8 N="744.1" TYPE="SECTION"><P>(a) read &x; here</P></DIV8>'
     ).encode()
-    assert "TOP SECRET" not in repr(paragraphs(body))
+    assert "TOP SECRET" not in repr(paragraphs(body, "744.1"))
     with pytest.raises(Unreadable, match="no DIV8 section"):
-        paragraphs(b"<html><body>Request Access</body></html>")
+        paragraphs(b"<html><body>Request Access</body></html>", "744.1")
     with pytest.raises(Unreadable, match="not XML"):
-        paragraphs(b"{}")
+        paragraphs(b"{}", "744.1")
 
 
 # --- crawl tests ---------------------------------------------------------------------------------
@@ -253,3 +254,23 @@ def test_show_and_the_web_page_put_the_section_diff_under_the_rule(crawled):
     assert page.status_code == 200
     assert "<h2>EAR sections changed</h2>" in page.text
     assert '<a href="https://www.ecfr.gov/on/2024-12-05/title-15/section-744.23"' in page.text
+
+
+def test_xml_of_another_section_than_the_one_asked_for_fails_the_crawl(tmp_path, replay):
+    """SYNTHETIC: asked for the 2024-12-05 text of § 744.23, the API answers with § 744.6's (a
+    `section=` filter ignored, a mix-up): it was stored as the text of § 744.23, the wrong diff
+    kept for good (a stored change is never written again), and the crawl reported ok."""
+    full = "/api/versioner/v1/full/2024-12-05/title-15.xml"
+    other = str(SECTIONS / "synthetic-744.6@2024-11-01.xml")
+    row = {"path": full, "query": {"section": "744.23"}, "status": 200, "file": other}
+    server = replay({"routes": [row]})
+    result = run(tmp_path / "home", server, since="2024-11-01", until="2025-06-30")
+    assert not result.ok
+    assert result.error.endswith(
+        "section=744.23: the XML holds no section or appendix 744.23 (it holds 744.6)"
+    ), result.error
+    with sqlite3.connect(tmp_path / "home" / "regwatch.db") as conn:
+        stored = conn.execute("SELECT identifier FROM ecfr_changes ORDER BY identifier").fetchall()
+    assert stored == [("740.2",), ("744.6",)]
+    with Archive.open(tmp_path / "home", readonly=True) as archive:
+        assert archive.watermark("ecfr") is None

@@ -14,8 +14,8 @@ a removed version's new text being empty. A version dated after `up_to_date_as_o
 later crawl and holds the watermark before its issue date. Nothing a response says is trusted: a
 body that is not the documented shape, a version with a missing or mistyped field, more pages than
 `max_pages`, pages whose versions together are not the first page's `meta.result_count` (a
-`total_pages` too small, a `page` ignored), or XML that is not a section fails the crawl with one
-line.
+`total_pages` too small, a `page` ignored), or XML that is not the section asked for (another
+section's, when a `section=` filter is ignored) fails the crawl with one line.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class EcfrSpider(ApiSpider):
     def parse_text(self, response: Response) -> Iterator[SectionChange | scrapy.Request]:
         version, old = response.meta["version"], response.meta["old"]
         try:
-            text = self.read_text(response, is_old=old is None)
+            text = self.read_text(response, version.identifier, is_old=old is None)
         except (Untrusted, Unreadable) as exc:
             self.refuse(response, Untrusted(str(exc)))
             return
@@ -150,12 +150,14 @@ class EcfrSpider(ApiSpider):
         else:
             yield self.change(version, text if old is None else old, [] if old is None else text)
 
-    def read_text(self, response: Response, *, is_old: bool) -> list[tuple[str, str]]:
+    def read_text(
+        self, response: Response, identifier: str, *, is_old: bool
+    ) -> list[tuple[str, str]]:
         if response.status == NOT_FOUND:
             if is_old:
                 return []  # the section did not exist the day before: added
             raise Untrusted("HTTP 404 for a version the versions list names")
-        return paragraphs(response.body)
+        return paragraphs(response.body, identifier)
 
     def change(
         self, version: Version, old: list[tuple[str, str]], new: list[tuple[str, str]]
