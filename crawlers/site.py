@@ -1,6 +1,7 @@
 """What the spiders of web sites (BIS, NTIA) share: one host, conditional requests, page items.
 
-Enters: a source's facts from `crawlers/sources.json` (canonical `base_url`, `entry_path` of the
+Enters: a source's facts from `crawlers/sources.json` (canonical `base_url`, the `aliases` serving
+the same site (`https://bis.gov/`, `http://www.ntia.gov/`), `entry_path` of the
 listing or feed, `item_path` pattern, `types`, `agencies`, `download_delay`, `max_items`,
 `max_bytes`, `max_text_chars`, `wall_markers`), settings `REGWATCH_BASE_URL` (a replay server:
 only the host changes) and `REGWATCH_HOME` (the stored validators and ids are read from the
@@ -18,7 +19,8 @@ past them: items in between may have dropped off it unread); its `publication` b
 requests skip the duplicate filter, which would drop them silently); `asked`, the URL a request was
 made for before any redirect. Robots.txt is obeyed on these sites. A URL's canonical form is on the
 source's own host (`https://www.bis.gov/press-release/slug`), without query, fragment or trailing
-slash: it is the publication's `source_id`, whatever host the crawl used.
+slash: it is the publication's `source_id`, whatever host the crawl used and whichever of the
+site's aliases a link named.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class SiteSpider(scrapy.Spider):
         self.until = date.fromisoformat(until)
         self.spec = source_spec(self.name)
         self.item_path = re.compile(self.spec["item_path"])
+        self.site_origins = {origin(url) for url in [self.spec["base_url"], *self.spec["aliases"]]}
         self.validators: dict[str, tuple[str | None, str | None]] = {}
         self.known: set[str] = set()  # the source_ids stored before this crawl
 
@@ -183,8 +186,9 @@ class SiteSpider(scrapy.Spider):
         )
 
     def local(self, url: str) -> str:
-        """`url`, moved from the source's canonical host to the configured one (a replay)."""
-        if origin(url) != origin(self.spec["base_url"]):
+        """`url`, moved from the source's canonical host or an alias of it to the configured one
+        (the canonical host, or a replay)."""
+        if origin(url) not in self.site_origins:
             return url
         configured = urlsplit(self.base_url)
         return urlunsplit((configured.scheme, configured.netloc, *urlsplit(url)[2:]))

@@ -26,6 +26,7 @@ from crawlers.outcome import errors
 from crawlers.pages import extract_page
 from crawlers.references import references, title_match
 from crawlers.run import CrawlResult, crawl
+from crawlers.sources import source_spec
 from crawlers.spiders.bis import BisSpider
 from crawlers.spiders.ntia import NtiaSpider
 from digests.chat import message
@@ -395,6 +396,38 @@ def test_bis_release_whose_text_cannot_be_read_fails_loudly_and_keeps_its_title(
     assert stored[APR]["title"].startswith("Commerce Adds 11 Entities to the Entity List")
     with Archive.open(tmp_path, readonly=True) as archive:
         assert archive.watermark("bis") is None
+
+
+@pytest.mark.parametrize(
+    ("source", "entry", "file", "kind", "aliased"),
+    [
+        ("bis", "/news-updates", "synthetic-news-updates.html", "text/html", ["https://bis.gov/"]),
+        (
+            "ntia",
+            "/rss.xml",
+            "synthetic-rss.xml",
+            "application/rss+xml",
+            ["http://www.ntia.gov/", "https://ntia.gov/"],
+        ),
+    ],
+)
+def test_an_item_linked_on_another_form_of_the_site_host_is_read_under_its_canonical_url(
+    tmp_path, site, source, entry, file, kind, aliased
+):
+    """SYNTHETIC: the listing or feed links its first item (the 2024-04-11 release; the BEAD post,
+    then the ITS post) on another form of the site's host, as `https://bis.gov/…` (the URL the
+    release's text rendering was recorded under), `http://www.ntia.gov/…` or `https://ntia.gov/…`:
+    the release was skipped without a word (the crawl ok), the posts rejected as off ntia.gov."""
+    body = (REPLAY_DIR / source / file).read_text(encoding="utf-8")
+    linked = [APR] if source == "bis" else [BEAD, ITS]
+    for url, alias in zip(linked, aliased, strict=True):
+        path = url.removeprefix(source_spec(source)["base_url"])
+        body = body.replace(f'"/{path}"', f'"{alias}{path}"').replace(url, alias + path)
+    (tmp_path / file).write_text(body, encoding="utf-8")
+    result = run(tmp_path, source, site(source, serving(entry, str(tmp_path / file), kind)).url)
+    assert result.ok, result.error
+    stored = rows(tmp_path, source)
+    assert all(stored[url]["body_text"] for url in linked)
 
 
 def test_bis_listing_gone_fails_in_one_line_and_keeps_stored_releases(tmp_path, site):
