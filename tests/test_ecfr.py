@@ -274,3 +274,29 @@ def test_xml_of_another_section_than_the_one_asked_for_fails_the_crawl(tmp_path,
     assert stored == [("740.2",), ("744.6",)]
     with Archive.open(tmp_path / "home", readonly=True) as archive:
         assert archive.watermark("ecfr") is None
+
+
+def test_a_version_waiting_for_a_later_crawl_never_holds_back_one_already_in_the_ecfr(
+    tmp_path, replay
+):
+    """SYNTHETIC: the versions list names the waiting § 744.21 version (dated 2024-12-20, issued
+    2024-12-09) before a § 744.6 version dated 2024-12-09, which is in the eCFR (up to date as of
+    2024-12-10): § 744.6 was skipped as "not in the eCFR yet" (compared with the watermark the
+    waiting version held back), a crawl ok, and so on every crawl until 2024-12-20."""
+    listed = json.loads(
+        ecfr_replay.versions(RECORDINGS / "ecfr", {"issue_date[gte]": "2024-12-07"}, 1000)
+    )
+    [waiting] = listed["content_versions"]
+    ready = {**waiting, "identifier": "744.6", "date": "2024-12-09", "amendment_date": "2024-12-09"}
+    listed["content_versions"] = [waiting, {**ready, "issue_date": "2024-12-10"}]
+    listed["meta"]["result_count"] = "2"
+    path = tmp_path / "synthetic-versions-waiting-first.json"
+    path.write_text(json.dumps(listed))
+    server = replay({"routes": [{"path": VERSIONS, "status": 200, "file": str(path)}]})
+    result = run(tmp_path / "home", server, since="2024-12-07", until="2025-06-30")
+    assert result.ok and result.inserted == 1, result
+    with sqlite3.connect(tmp_path / "home" / "regwatch.db") as conn:
+        sql = "SELECT identifier, new_date FROM ecfr_changes"
+        assert conn.execute(sql).fetchall() == [("744.6", "2024-12-09")]
+    with Archive.open(tmp_path / "home", readonly=True) as archive:
+        assert archive.watermark("ecfr") == "2024-12-08"  # still held before § 744.21

@@ -10,12 +10,12 @@ becomes the earlier of the two, and so does the watermark); nothing more if the 
 issue_date[gte]=<since>` page by page (`meta.total_pages`, at most `max_pages`), keeping versions
 of parts 730-774 issued on or after `since`; for each, `full/{date - 1 day}` and `full/{date}`
 of that section (`section=` or `appendix=`), a 404 for the older date meaning the section is new,
-a removed version's new text being empty. A version dated after `up_to_date_as_of` waits for a
-later crawl and holds the watermark before its issue date. Nothing a response says is trusted: a
-body that is not the documented shape, a version with a missing or mistyped field, more pages than
-`max_pages`, pages whose versions together are not the first page's `meta.result_count` (a
-`total_pages` too small, a `page` ignored), or XML that is not the section asked for (another
-section's, when a `section=` filter is ignored) fails the crawl with one line.
+a removed version's new text being empty. A version dated after `up_to_date_as_of` waits for a later
+crawl and holds the watermark before its issue date (never another version back). Nothing a response
+says is trusted: a body that is not the documented shape, a version with a missing or mistyped
+field, more pages than `max_pages`, pages whose versions together are not the first page's
+`meta.result_count` (a `total_pages` too small, a `page` ignored), or XML that is not the section
+asked for (another section's, when a `section=` filter is ignored) fails the crawl with one line.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class EcfrSpider(ApiSpider):
         current = iso_date(entry.get("up_to_date_as_of"))
         if current is None:
             raise Untrusted(f"title {number} has no up_to_date_as_of date")
-        self.until = min(self.until, current)
+        self.until = self.newest = min(self.until, current)  # `until` may be held back below
         return iso_date(entry.get("latest_issue_date"))
 
     def versions_request(
@@ -121,13 +121,14 @@ class EcfrSpider(ApiSpider):
         return [self.text_request(v, v.date - timedelta(days=1), None) for v in unique.values()]
 
     def wanted(self, version: Version) -> bool:
-        """A version of a tracked part, issued since `since`, dated no later than `until`."""
+        """A version of a tracked part, issued since `since`, dated no later than the newest eCFR
+        date asked for (never the watermark another version held back)."""
         first, last = self.spec["parts"]
         if not version.part.isdigit() or not first <= int(version.part) <= last:
             return False
         if version.issue_date < self.since:
             return False
-        if version.date > self.until:  # not in the eCFR yet: hold the watermark before it
+        if version.date > self.newest:  # not in the eCFR yet: hold the watermark before it
             self.until = min(self.until, version.issue_date - timedelta(days=1))
             return False
         return True
