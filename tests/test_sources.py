@@ -330,6 +330,29 @@ def test_ntia_post_answered_by_the_javascript_wall_is_not_stored_as_its_text(tmp
     assert bead["body_text"] is None
 
 
+@pytest.mark.parametrize(
+    ("written", "day"),
+    [
+        ("<pubDate>Fri, 13 Feb 2026 20:30:00 -0500</pubDate>", "2026-02-13"),
+        ("<pubDate>Sat, 14 Feb 2026 00:30:00 +0100</pubDate>", "2026-02-14"),
+        ("<dc:date>2026-02-13T21:00:00-05:00</dc:date>", "2026-02-13"),
+    ],
+)
+def test_an_ntia_item_is_dated_by_the_day_its_feed_wrote_whatever_the_offset(
+    tmp_path, site, written, day
+):
+    """SYNTHETIC: the BEAD post (February 13, 2026 on ntia.gov) dated in the feed with the site's
+    own offset, an evening in Washington: it was stored as of the next day in UTC."""
+    feed = (REPLAY_DIR / "ntia" / "synthetic-rss.xml").read_text(encoding="utf-8")
+    feed = feed.replace("<pubDate>Fri, 13 Feb 2026 17:30:00 +0000</pubDate>", written, 1)
+    path = tmp_path / "synthetic-rss-offset.xml"
+    path.write_text(feed, encoding="utf-8")
+    scenario = serving("/rss.xml", str(path), "application/rss+xml")
+    result = run(tmp_path, "ntia", site("ntia", scenario).url)
+    assert result.ok, result.error
+    assert rows(tmp_path, "ntia")[BEAD]["publication_date"] == day
+
+
 @pytest.mark.parametrize("target", ["bead", "feed"])
 def test_ntia_item_whose_page_redirects_to_a_page_already_read_is_kept(tmp_path, site, target):
     """SYNTHETIC: the ITS workshop post answers 301 to the BEAD post (merged) or to the feed

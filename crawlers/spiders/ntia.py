@@ -4,17 +4,17 @@ Enters: settings as for every site spider (`crawlers.site`); the `ntia` facts of
 `crawlers/sources.json`. No real NTIA feed body was ever recorded: only standard RSS/Atom
 elements are read, through feedparser.
 Leaves: one `Publication` per feed item (source `ntia`; `source_id` the canonical link, else the
-item's guid, else `sha256:` of its title, date and summary): title and date from the feed (the
-page's metadata when the feed has none), the summary as abstract, the linked page's main text as
-body. An item linking off ntia.gov is `Rejected` (its link is never requested); a page that
-cannot be fetched still stores the feed's part (the failure is recorded, so the next crawl asks
-again), and so does a page redirected to one that is not an item page (the feed, the home page);
-an item whose page redirects to another is stored under the feed's link, never dropped as a
-duplicate. A malformed feed (feedparser's `bozo`) fails the crawl loudly but keeps the items that
-parsed; stored items are never deleted. A body that is not a feed at all fails the crawl, and so
-do a feed listing no item and one listing no item stored before (a rolling window of about ten
-items that moved past them: items may have dropped off it unread). A 304 for the feed or a page
-yields nothing.
+item's guid, else `sha256:` of its title, date and summary): title and date from the feed (the day
+as written, in the feed's own offset; the page's metadata when the feed has none), the summary as
+abstract, the linked page's main text as body. An item linking off ntia.gov is `Rejected` (its link
+is never requested); a page that cannot be fetched still stores the feed's part (the failure is
+recorded, so the next crawl asks again), and so does a page redirected to one that is not an item
+page (the feed, the home page); an item whose page redirects to another is stored under the feed's
+link, never dropped as a duplicate. A malformed feed (feedparser's `bozo`) fails the crawl loudly
+but keeps the items that parsed; stored items are never deleted. A body that is not a feed at all
+fails the crawl, and so do a feed listing no item and one listing no item stored before (a rolling
+window of about ten items that moved past them: items may have dropped off it unread). A 304 for the
+feed or a page yields nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import calendar
 import hashlib
 import html
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy.http import Response
@@ -112,14 +113,38 @@ class NtiaSpider(SiteSpider):
 
 
 def feed_fields(entry: Any) -> dict[str, Any]:
-    """Title, date (UTC day), summary as text, from one feed entry."""
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    stamp = datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
-    day = stamp.date().isoformat() if stamp else None
+    """Title, date (`feed_day`), summary as text, from one feed entry."""
+    day = feed_day(entry)
     summary = " ".join(html.unescape(remove_tags(entry.get("summary") or "")).split()) or None
     title = " ".join((entry.get("title") or "").split()) or None
     raw = {"title": title, "date": day, "summary": summary, "guid": entry.get("id")}
     return {"title": title, "date": day, "abstract": summary, "body": None, "raw": raw}
+
+
+def feed_day(entry: Any) -> str | None:
+    """The day an entry's date names with the offset the feed wrote it in (the publisher's day: an
+    evening in Washington is not the next day), else the UTC day feedparser read."""
+    name = next((n for n in ("published", "updated") if entry.get(f"{n}_parsed")), None)
+    if name is None:
+        return None
+    utc = datetime.fromtimestamp(calendar.timegm(entry[f"{name}_parsed"]), UTC).date()
+    local = written_day(entry.get(name))
+    return (local if local and abs(local - utc) <= timedelta(days=1) else utc).isoformat()
+
+
+def written_day(text: Any) -> date | None:
+    """The calendar day of an RFC 822 or ISO 8601 date as written, offset ignored; None if
+    neither."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError, OverflowError):  # an offset of 20 digits
+        pass
+    try:
+        return datetime.fromisoformat(text.strip()).date()
+    except ValueError:
+        return None
 
 
 def merged(fields: dict[str, Any], page: Page | None) -> dict[str, Any]:
