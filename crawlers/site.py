@@ -153,10 +153,11 @@ class SiteSpider(scrapy.Spider):
         )
 
     def item_links(self, base: str, links: list[str]) -> list[str]:
-        """Links (relative to `base`) to this site's items: canonical, distinct."""
+        """Links (relative to `base`) to this site's items: canonical, distinct (a link that is no
+        URL, such as `http://[host`, links to none)."""
         found = []
         for link in links:
-            url = self.local(urljoin(base, link.strip()))
+            url = self.local(joined(base, link))
             if origin(url) == self.api_origin and self.item_path.match(urlsplit(url).path):
                 found.append(self.canonical(url))
         return list(dict.fromkeys(found))
@@ -269,6 +270,14 @@ class SiteSpider(scrapy.Spider):
             reason = f"{type(failure.value).__name__} {failure.value}".strip() + " (after retries)"
         record_failure(self.crawler.stats, f"{shown(request.url)}: {reason}")
         return []
+
+
+def joined(base: str, link: str) -> str:
+    """`link` made absolute against `base`; empty if it is no URL (`http://[host`)."""
+    try:
+        return urljoin(base, link.strip())
+    except ValueError:
+        return ""
 
 
 def asked(request: scrapy.Request) -> str:

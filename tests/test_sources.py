@@ -453,6 +453,38 @@ def test_an_item_linked_on_another_form_of_the_site_host_is_read_under_its_canon
     assert all(stored[url]["body_text"] for url in linked)
 
 
+@pytest.mark.parametrize(
+    ("source", "file", "kind", "edits"),
+    [
+        ("bis", "synthetic-news-updates.html", "text/html", {"https://www.commerce.gov/": ""}),
+        ("ntia", "synthetic-rss.xml", "application/rss+xml", {ITS: "", ' xml:base="': ' x="'}),
+    ],
+)
+def test_a_link_that_is_no_url_never_stops_reading_the_other_items(
+    tmp_path, site, source, file, kind, edits
+):
+    """SYNTHETIC: one link of the listing (its footer's) or of a feed without `xml:base` (the ITS
+    post's) is not a URL (`http://[synthetic/`, an IPv6 host left open): reading the whole listing
+    or feed failed on it, every release or post unread, crawl after crawl while the link stayed."""
+    body = (REPLAY_DIR / source / file).read_text(encoding="utf-8")
+    for old, new in edits.items():
+        body = body.replace(old, new or "http://[synthetic/")
+    (tmp_path / file).write_text(body, encoding="utf-8")
+    entry = source_spec(source)["entry_path"]
+    result = run(
+        tmp_path, source, site(source, serving(f"/{entry}", str(tmp_path / file), kind)).url
+    )
+    stored = rows(tmp_path, source)
+    if source == "bis":
+        assert result.ok, result.error
+        assert set(stored) == {FEB, APR}
+    else:
+        assert result.error == (
+            "record rejected: ntia http://[synthetic/: link is not a page on ntia.gov; not fetched"
+        )
+        assert stored[BEAD]["body_text"] and ITS not in stored and len(stored) == 2
+
+
 def test_bis_listing_gone_fails_in_one_line_and_keeps_stored_releases(tmp_path, site):
     run(tmp_path, "bis", site("bis").url)
     before = rows(tmp_path, "bis")
