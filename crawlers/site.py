@@ -15,8 +15,9 @@ fails the crawl, keeping its title and date);
 past them: items in between may have dropped off it unread); its `publication` builds a
 `Publication` (or `Rejected`) from a page's or feed's fields, titles and abstracts capped at
 1,000 characters, bodies at `max_text_chars`; `Fetched` items for every URL read whole;
-`redirected_away`, a failure for an item link a redirect took to a page that is not an item (such
-requests skip the duplicate filter, which would drop them silently); `asked`, the URL a request was
+`redirected_away`, a failure for an item link a redirect took to a page that is not an item, or
+to one outside the item's section (`/blog/…` to `/user/login`; such requests skip the duplicate
+filter, which would drop them silently); `asked`, the URL a request was
 made for before any redirect. Robots.txt is obeyed on these sites. A URL's canonical form is on the
 source's own host (`https://www.bis.gov/press-release/slug`), without query, fragment or trailing
 slash: it is the publication's `source_id`, whatever host the crawl used and whichever of the
@@ -125,13 +126,18 @@ class SiteSpider(scrapy.Spider):
 
     def redirected_away(self, response: Response) -> bool:
         """True (failure recorded) if a redirect took an item's request to a page that is not an
-        item of this site (a listing, a home page): what the link named was not read."""
-        if self.item_path.match(urlsplit(response.url).path):
+        item of this site (a listing, a home page) or lies outside the item's section (NTIA's
+        `/blog/…` to `/user/login`): what the link named was not read."""
+        path, first = urlsplit(response.url).path, urlsplit(asked(response.request)).path
+        if not self.item_path.match(path):
+            problem = f"not a page matching {self.spec['item_path']!r}"
+        elif section(path) != section(first):
+            problem = f"a page outside {section(first)} where the item was"
+        else:
             return False
         record_failure(
             self.crawler.stats,
-            f"{shown(asked(response.request))}: redirected to {shown(response.url)}, not a page"
-            f" matching {self.spec['item_path']!r}",
+            f"{shown(asked(response.request))}: redirected to {shown(response.url)}, {problem}",
         )
         return True
 
@@ -278,6 +284,11 @@ def joined(base: str, link: str) -> str:
         return urljoin(base, link.strip())
     except ValueError:
         return ""
+
+
+def section(path: str) -> str:
+    """The part of the site a path is in, its first segment: `/blog/` for `/blog/2026/slug`."""
+    return "/" + path.lstrip("/").split("/", 1)[0] + "/"
 
 
 def asked(request: scrapy.Request) -> str:

@@ -353,14 +353,21 @@ def test_an_ntia_item_is_dated_by_the_day_its_feed_wrote_whatever_the_offset(
     assert rows(tmp_path, "ntia")[BEAD]["publication_date"] == day
 
 
-@pytest.mark.parametrize("target", ["bead", "feed"])
-def test_ntia_item_whose_page_redirects_to_a_page_already_read_is_kept(tmp_path, site, target):
-    """SYNTHETIC: the ITS workshop post answers 301 to the BEAD post (merged) or to the feed
-    (taken down); both were read already, and the item must not vanish without a word."""
+@pytest.mark.parametrize("target", ["bead", "feed", "login"])
+def test_ntia_item_whose_page_redirects_to_another_page_is_kept(tmp_path, site, target):
+    """SYNTHETIC: the ITS workshop post answers 301 to the BEAD post (merged), to the feed (taken
+    down) or to `/user/login?destination=blog` (a page answering HTTP 200, the FirstNet page
+    standing for it: its path matches NTIA's loose item pattern, and its text was stored as the
+    post's, the crawl ok); the item must not vanish without a word, nor take another page's text."""
     path = ITS.removeprefix(NTIA.rstrip("/"))
-    location = {"bead": BEAD.removeprefix(NTIA.rstrip("/")), "feed": "/rss.xml"}[target]
+    location = {
+        "bead": BEAD.removeprefix(NTIA.rstrip("/")),
+        "feed": "/rss.xml",
+        "login": "/user/login?destination=blog",
+    }[target]
     moved = {"path": path, "status": 301, "headers": {"Location": location}}
-    server = site("ntia", {"routes": [moved]})
+    login = serving("/user/login", "synthetic-press-release-firstnet.html", "text/html")["routes"]
+    server = site("ntia", {"routes": [moved, *login]})
     result = run(tmp_path, "ntia", server.url)
     stored = rows(tmp_path, "ntia")
     assert stored[ITS]["title"].startswith("Clarity Through Clutter: ITS Workshop")
@@ -369,10 +376,14 @@ def test_ntia_item_whose_page_redirects_to_a_page_already_read_is_kept(tmp_path,
         assert result.ok, result.error
         assert "BEAD" in stored[ITS]["body_text"]
     else:
+        problem = {
+            "feed": "not a page matching '^/[a-z0-9-]+/'",
+            "login": "a page outside /blog/ where the item was",
+        }[target]
         assert not result.ok
-        assert result.error == (
-            f"{server.url}{path[1:]}: redirected to {server.url}rss.xml, not a page matching"
-            " '^/[a-z0-9-]+/'"
+        assert (
+            result.error
+            == f"{server.url}{path[1:]}: redirected to {server.url}{location[1:]}, {problem}"
         )
         assert stored[ITS]["body_text"] is None
 
