@@ -682,7 +682,10 @@ def _echo_digest(result: Any) -> None:
             _echo(f"sent to list {entry.list_name}")
         elif entry.status.startswith("already"):
             maybe = _maybe(entry.status == "already maybe sent")
-            _echo(f"list {entry.list_name} was sent this period on {entry.detail}{maybe} (--force)")
+            _echo(
+                f"list {entry.list_name} was sent this period on {entry.detail}{maybe}; "
+                "not sent again (--force sends it again)"
+            )
         if entry.paths:  # none when they could not be written (`result.unwritten`)
             paths = entry.paths
             _echo(f"text and Markdown beside it: {paths['txt'].name}, {paths['md'].name}")

@@ -114,6 +114,7 @@ def test_digest_mail_once_per_period_force_late_and_changes(home, smtp):
 
     again = digest("--week", "2026-W47", "--send")
     assert again.exit_code == 0 and "list team was sent this period on" in again.output
+    assert "; not sent again (--force sends it again)" in again.output
     assert len(receiver.messages) == 1
     forced = digest("--week", "2026-W47", "--send", "--force")
     assert forced.exit_code == 0 and len(receiver.messages) == 2
@@ -212,6 +213,7 @@ def test_a_digest_accepted_before_quit_fails_is_sent_and_recorded_once(home, smt
     assert "sent to list team" in first.output
     again = digest("--week", "2026-W47", "--send")
     assert again.exit_code == 0 and "list team was sent this period on" in again.output
+    assert "; not sent again (--force sends it again)" in again.output
     assert len(receiver.messages) == 1
 
 
@@ -232,7 +234,7 @@ def test_a_digest_the_server_never_answered_is_maybe_sent_and_resent_only_with_f
     assert status_line().endswith(f" (0 items){maybe}")
     again = digest("--week", "2026-W47", "--send")
     assert "list team was sent this period on" in again.output and len(receiver.messages) == 1
-    assert f"{maybe} (--force)" in again.output
+    assert f"{maybe}; not sent again (--force sends it again)" in again.output
     assert digest("--week", "2026-W47", "--send", "--force").exit_code == 0
     assert len(receiver.messages) == 2
     assert status_line().endswith(" items)")  # the forced send was answered: surely sent
