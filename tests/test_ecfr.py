@@ -300,3 +300,59 @@ def test_a_version_waiting_for_a_later_crawl_never_holds_back_one_already_in_the
         assert conn.execute(sql).fetchall() == [("744.6", "2024-12-09")]
     with Archive.open(tmp_path / "home", readonly=True) as archive:
         assert archive.watermark("ecfr") == "2024-12-08"  # still held before § 744.21
+
+
+OLDER_744_6 = "/api/versioner/v1/full/2024-10-31/title-15.xml"
+HEAD_744_6 = '§ 744.6 Restrictions on specific activities of "U.S. persons."\n\n(a) Scope. '
+
+
+def stored_744_6(home: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        sql = "SELECT old_text, new_text FROM ecfr_changes WHERE identifier = '744.6'"
+        return conn.execute(sql).fetchall()
+
+
+def test_a_404_for_the_older_text_of_a_section_with_earlier_versions_fails_until_answered(
+    tmp_path, replay
+):
+    """SYNTHETIC: the text of § 744.6 as of 2024-10-31 answers 404 (an eCFR hiccup), while the
+    section's versions list has its 2024-01-01 version: the whole section was stored as added,
+    for good, and the crawl reported ok. It fails naming the section and date, stores nothing of
+    § 744.6, and the next crawl, answered, stores the true change."""
+    row = {"path": OLDER_744_6, "query": {"section": "744.6"}, "status": 404}
+    home = tmp_path / "home"
+    result = run(home, replay({"routes": [row]}), since="2024-11-01", until="2025-06-30")
+    assert not result.ok
+    assert "section=744.6: HTTP 404 for the text of 744.6 as of 2024-10-31" in result.error
+    assert "its version of 2024-01-01" in result.error, result.error
+    assert stored_744_6(home) == []
+    with Archive.open(home, readonly=True) as archive:
+        assert archive.watermark("ecfr") is None
+    again = run(home, replay(), since="2024-11-01", until="2025-06-30")
+    assert again.ok and again.inserted == 1, again
+    assert stored_744_6(home) == [
+        (
+            f"{HEAD_744_6}This section applies to U.S. persons.",
+            f"{HEAD_744_6}This section applies to U.S. persons wherever located.",
+        )
+    ]
+
+
+def test_a_section_whose_first_version_is_the_new_one_is_stored_as_added(tmp_path, replay):
+    """SYNTHETIC: § 744.6's versions list holds only its 2024-11-01 version, and its text as of
+    2024-10-31 is 404: the section was added that day, every paragraph shown as added."""
+    listed = json.loads(
+        ecfr_replay.versions(
+            RECORDINGS / "ecfr", {"section": "744.6", "issue_date[gte]": "2024-11-01"}, 1000
+        )
+    )
+    path = tmp_path / "synthetic-versions-744.6-first.json"
+    path.write_text(json.dumps(listed))
+    history = {"path": VERSIONS, "query": {"section": "744.6"}, "status": 200, "file": str(path)}
+    older = {"path": OLDER_744_6, "query": {"section": "744.6"}, "status": 404}
+    home = tmp_path / "home"
+    result = run(home, replay({"routes": [history, older]}), since="2024-11-01", until="2025-06-30")
+    assert result.ok and result.inserted == 3, result
+    assert stored_744_6(home) == [
+        ("", f"{HEAD_744_6}This section applies to U.S. persons wherever located.")
+    ]

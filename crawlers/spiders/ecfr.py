@@ -9,12 +9,15 @@ becomes the earlier of the two, and so does the watermark); nothing more if the 
 `latest_issue_date` is before `since`; then `versions/title-15.json?chapter=VII&subchapter=C&
 issue_date[gte]=<since>` page by page (`meta.total_pages`, at most `max_pages`), keeping versions
 of parts 730-774 issued on or after `since`; for each, `full/{date - 1 day}` and `full/{date}`
-of that section (`section=` or `appendix=`), a 404 for the older date meaning the section is new,
-a removed version's new text being empty. A version dated after `up_to_date_as_of` waits for a later
-crawl and holds the watermark before its issue date (never another version back). Nothing a response
-says is trusted: a body that is not the documented shape, a version with a missing or mistyped
-field, more pages than `max_pages`, pages whose versions together are not the first page's
-`meta.result_count` (a `total_pages` too small, a `page` ignored), or XML that is not the section
+of that section (`section=` or `appendix=`), a removed version's new text being empty. A 404 for
+the older date means the section is new only if its whole versions list (`versions/title-15.json?
+part=&section=`, no issue-date filter) names this version and no earlier one but a removal;
+otherwise that section fails the crawl (an eCFR hiccup is never stored as an added section). A
+version dated after `up_to_date_as_of` waits for a later crawl and holds the watermark before its
+issue date (never another version back). Nothing a response says is trusted: a body that is not
+the documented shape, a version with a missing or mistyped field, more pages than `max_pages`,
+pages whose versions together are not the first page's `meta.result_count` (a `total_pages` too
+small, a `page` ignored; a section's whole list must be one page), or XML that is not the section
 asked for (another section's, when a `section=` filter is ignored) fails the crawl with one line.
 """
 
@@ -141,24 +144,44 @@ class EcfrSpider(ApiSpider):
 
     def parse_text(self, response: Response) -> Iterator[SectionChange | scrapy.Request]:
         version, old = response.meta["version"], response.meta["old"]
+        if old is None and response.status == NOT_FOUND:
+            yield self.history_request(version)  # added that day, or an eCFR hiccup?
+            return
         try:
-            text = self.read_text(response, version.identifier, is_old=old is None)
+            text = read_text(response, version.identifier)
         except (Untrusted, Unreadable) as exc:
             self.refuse(response, Untrusted(str(exc)))
             return
-        if old is None and not version.removed:
-            yield self.text_request(version, version.date, text)
-        else:
-            yield self.change(version, text if old is None else old, [] if old is None else text)
+        yield self.next_step(version, old, text)
 
-    def read_text(
-        self, response: Response, identifier: str, *, is_old: bool
-    ) -> list[tuple[str, str]]:
-        if response.status == NOT_FOUND:
-            if is_old:
-                return []  # the section did not exist the day before: added
-            raise Untrusted("HTTP 404 for a version the versions list names")
-        return paragraphs(response.body, identifier)
+    def next_step(
+        self, version: Version, old: list | None, text: list[tuple[str, str]]
+    ) -> SectionChange | scrapy.Request:
+        """The newer text's request after the older `text`, else (`old` read) the change."""
+        if old is None and not version.removed:
+            return self.text_request(version, version.date, text)
+        return self.change(version, text if old is None else old, [] if old is None else text)
+
+    def history_request(self, version: Version) -> scrapy.Request:
+        """Every version of the section (no issue-date filter), to tell whether it is new."""
+        params = {"part": version.part, version.kind: version.identifier}
+        path = f"versions/title-{self.spec['title']}.json?{urlencode(params)}"
+        return self.request(path, self.parse_history, version=version)
+
+    def parse_history(self, response: Response) -> list[SectionChange | scrapy.Request]:
+        """After a 404 for the older text: the section is new only if its history says so."""
+        version = response.meta["version"]
+        try:
+            body = json_object(response)
+            history = content_versions(body, self.spec["title"])
+            listed = meta_number(body, "result_count")
+            if listed != len(history):
+                raise Untrusted(f"{len(history)} versions of the {listed} meta.result_count lists")
+            check_new(version, history)
+        except Untrusted as exc:
+            self.refuse(response, exc)
+            return []
+        return [self.next_step(version, None, [])]
 
     def change(
         self, version: Version, old: list[tuple[str, str]], new: list[tuple[str, str]]
@@ -192,6 +215,28 @@ class EcfrSpider(ApiSpider):
         template = self.spec["section_url" if version.kind == "section" else "part_url"]
         return template.format(
             date=day, title=self.spec["title"], identifier=version.identifier, part=version.part
+        )
+
+
+def read_text(response: Response, identifier: str) -> list[tuple[str, str]]:
+    """The section's paragraphs; `Untrusted` for a 404 (the section is named by the versions)."""
+    if response.status == NOT_FOUND:
+        raise Untrusted("HTTP 404 for a version the versions list names")
+    return paragraphs(response.body, identifier)
+
+
+def check_new(version: Version, history: list[Version]) -> None:
+    """`Untrusted` unless the section's `history` proves it did not exist the day before
+    `version`: it lists that version, and no earlier one but a removal."""
+    own = [v for v in history if (v.identifier, v.kind) == (version.identifier, version.kind)]
+    before = (version.date - timedelta(days=1)).isoformat()
+    missing = f"HTTP 404 for the text of {version.identifier} as of {before}"
+    if not any(v.date == version.date for v in own):
+        raise Untrusted(f"{missing}, and its versions list lacks its version of {version.date}")
+    earlier = max((v for v in own if v.date < version.date), key=lambda v: v.date, default=None)
+    if earlier is not None and not earlier.removed:
+        raise Untrusted(
+            f"{missing}, yet its version of {earlier.date} is listed: not a new section"
         )
 
 
