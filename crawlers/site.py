@@ -27,11 +27,11 @@ site's aliases a link named.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import scrapy
@@ -51,6 +51,7 @@ from crawlers.sources import source_spec
 from crawlers.urls import check_base_url, origin, shown, split_credentials
 
 NOT_MODIFIED = "regwatch/not_modified"
+T = TypeVar("T")
 ABSTRACT_CHARS = 1000  # what a source says about itself is capped: titles and abstracts too
 TITLE_CHARS = 1000
 
@@ -168,17 +169,22 @@ class SiteSpider(scrapy.Spider):
                 found.append(self.canonical(url))
         return list(dict.fromkeys(found))
 
-    def capped(self, where: str, items: list[Any]) -> list[Any]:
-        """The first `max_items` of the items a listing or feed at `where` holds; holding more is a
-        recorded failure naming how many were left unread (never dropped without a word)."""
+    def capped(self, where: str, items: list[T], key: Callable[[T], str | None]) -> list[T]:
+        """At most `max_items` of the items a listing or feed at `where` holds (their `key` the
+        `source_id`): those never stored first, then stored ones, each in the listing's order.
+        Leaving unread an item never stored is a recorded failure naming how many; leaving unread
+        only stored ones (old releases past a long listing's first page) is not, and the next
+        crawl reads what this one could not."""
         most = self.spec["max_items"]
-        if len(items) > most:
+        new = [item for item in items if key(item) not in self.known]
+        stored = [item for item in items if key(item) in self.known]
+        if len(new) > most:
             record_failure(
                 self.crawler.stats,
-                f"{shown(where)}: lists {len(items)} items; read the first {most}, the other "
-                f"{len(items) - most} are not (max_items in sources.json)",
+                f"{shown(where)}: lists {len(items)} items, {len(new) - most} of them never stored"
+                f" and left unread (read {most}: max_items in sources.json)",
             )
-        return items[:most]
+        return (new + stored)[:most]
 
     def overlaps(self, where: str, keys: list[str]) -> None:
         """A listing or feed is a rolling window: once something was stored, one listing none of

@@ -542,8 +542,8 @@ def read_capped(kind, response) -> list[str]:
     spider.spec = {**spider.spec, "max_items": 2}
     asked = [r.url for r in spider.parse_entry(response) if isinstance(r, Request)]
     assert errors(crawler.stats) == [
-        f"{response.url}: lists 3 items; read the first 2, the other 1 are not (max_items in "
-        "sources.json)"
+        f"{response.url}: lists 3 items, 1 of them never stored and left unread (read 2: max_items"
+        " in sources.json)"
     ]
     return asked
 
@@ -571,6 +571,35 @@ def test_a_feed_past_max_items_fails_the_crawl_naming_what_was_left_unread():
     assert read_capped(NtiaSpider, feed) == [
         f"http://127.0.0.1:8401/blog/2026/synthetic-{i}" for i in (0, 1)
     ]
+
+
+def test_a_listing_past_max_items_fails_only_while_an_item_left_unread_was_never_stored(
+    tmp_path, site
+):
+    """SYNTHETIC: a listing of 101 releases, newest first (the real one is 3.6 MB, its page size
+    unknown); each answers with the synthetic release page. The first crawl reads 100 and fails
+    naming the one never stored; the next reads that one instead of a stored one and is ok, where
+    it failed crawl after crawl although nothing was left unread that was not already stored."""
+    links = [f"/press-release/synthetic-release-{i}" for i in range(101)]
+    listing = tmp_path / "synthetic-news-updates-101.html"
+    listing.write_text("".join(f'<a href="{link}">{link}</a>' for link in links), "utf-8")
+    release = serving("", "synthetic-press-release-names-rule.html", "text/html")["routes"][0]
+    routes = [{**release, "path": link} for link in links]
+    server = site(
+        "bis", {"routes": [*serving("/news-updates", str(listing), "text/html")["routes"], *routes]}
+    )
+    first = run(tmp_path, "bis", server.url)
+    assert not first.ok
+    assert first.error == (
+        f"{server.url}news-updates: lists 101 items, 1 of them never stored and left unread"
+        " (read 100: max_items in sources.json)"
+    )
+    assert len(rows(tmp_path, "bis")) == 100
+    server.requests.clear()
+    again = run(tmp_path, "bis", server.url)
+    assert again.ok, again.error
+    assert set(rows(tmp_path, "bis")) == {"https://www.bis.gov" + link for link in links}
+    assert len([path for path in server.requests if path in links]) == 100
 
 
 def test_a_damaged_cell_never_stops_linking_the_other_releases(tmp_path):

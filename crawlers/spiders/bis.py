@@ -37,7 +37,7 @@ class BisSpider(SiteSpider):
             record_failure(self.crawler.stats, f"{shown(response.url)}: the listing is not HTML")
             return
         links = self.item_links(response.url, response.css("a::attr(href)").getall())
-        releases = self.capped(response.url, links)
+        releases = self.capped(response.url, links, str)
         self.overlaps(response.url, links)
         if not releases:
             record_failure(

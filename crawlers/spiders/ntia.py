@@ -67,7 +67,9 @@ class NtiaSpider(SiteSpider):
         keys = [self.item_key(entry, response.url) for entry in feed.entries]
         self.overlaps(response.url, list(dict.fromkeys(key for key in keys if key)))
         requested: set[str] = set()  # an item's link: the first entry linking it is the item
-        for entry in self.capped(response.url, feed.entries):
+        for entry in self.capped(
+            response.url, feed.entries, lambda e: self.item_key(e, response.url)
+        ):
             yield from self.entry(entry, response.url, requested)
         yield self.fetched(response)
 
