@@ -507,9 +507,9 @@ class Archive:
     # Crawls of web sources: conditional-request validators, release ↔ document links.
 
     @_named
-    def validators(self, source: str) -> dict[str, tuple[str | None, str | None]]:
-        """The stored (ETag, Last-Modified) of every URL `source` fetched."""
-        return validators.validators(self._conn, source)
+    def validators(self, source: str, max_days: int) -> dict[str, tuple[str | None, str | None]]:
+        """The stored (ETag, Last-Modified) of every URL `source` read whole in `max_days` days."""
+        return validators.validators(self._conn, source, max_days)
 
     @_named
     def stored_ids(self, source: str) -> set[str]:

@@ -2,7 +2,8 @@
 
 Enters: an open connection, a source name and `(url, etag, last_modified)` triples from a
 successful crawl. Leaves: rows in `http_validators`, one per (source, URL), and the stored
-validators of a source as `{url: (etag, last_modified)}` for its next, conditional, requests;
+validators of a source as `{url: (etag, last_modified)}` for its next, conditional, requests
+(only those a whole read renewed recently: a server answering 304 to everything is asked whole);
 `stored_ids`, the `source_id`s a source has stored (what its listing lists that was read before).
 """
 
@@ -10,16 +11,21 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
-from archive.db import transaction, utc_now
+from archive.db import stamp, transaction, utc_now
 
 Validator = tuple[str | None, str | None]
 
 
-def validators(conn: sqlite3.Connection, source: str) -> dict[str, Validator]:
-    """The stored (ETag, Last-Modified) of every URL of `source`."""
-    sql = "SELECT url, etag, last_modified FROM http_validators WHERE source = ?"
-    return {url: (etag, modified) for url, etag, modified in conn.execute(sql, (source,))}
+def validators(conn: sqlite3.Connection, source: str, max_days: int) -> dict[str, Validator]:
+    """The stored (ETag, Last-Modified) of every URL of `source` read whole (HTTP 200) in the
+    last `max_days` days: older ones are not trusted to be sent again."""
+    since = stamp(datetime.now(UTC) - timedelta(days=max_days))
+    sql = (
+        "SELECT url, etag, last_modified FROM http_validators WHERE source = ? AND updated_at >= ?"
+    )
+    return {url: (etag, modified) for url, etag, modified in conn.execute(sql, (source, since))}
 
 
 def stored_ids(conn: sqlite3.Connection, source: str) -> set[str]:

@@ -3,12 +3,14 @@
 Enters: a source's facts from `crawlers/sources.json` (canonical `base_url`, the `aliases` serving
 the same site (`https://bis.gov/`, `http://www.ntia.gov/`), `entry_path` of the
 listing or feed, `item_path` pattern, `types`, `agencies`, `download_delay`, `max_items`,
-`max_bytes`, `max_text_chars`, `wall_markers`), settings `REGWATCH_BASE_URL` (a replay server:
-only the host changes) and `REGWATCH_HOME` (the stored validators and ids are read from the
-archive at start).
+`max_bytes`, `max_text_chars`, `wall_markers`, `revalidate_days`), settings `REGWATCH_BASE_URL`
+(a replay server: only the host changes) and `REGWATCH_HOME` (the stored validators and ids are
+read from the archive at start).
 Leaves: `SiteSpider`, a base class whose requests all go to the configured origin (the origin
 guard refuses anything else), carry `If-None-Match` / `If-Modified-Since` from the validators
-stored for their canonical URL, accept 304 (which yields nothing), and are capped at `max_bytes`;
+stored for their canonical URL if a whole read (200) renewed them in the last `revalidate_days`,
+accept 304 (which yields nothing; a 304 to a request without validators fails the crawl), and are
+capped at `max_bytes`;
 `page`, a page's parts (a page with no main text, or whose text is the site's `wall_markers`,
 fails the crawl, keeping its title and date);
 `overlaps` fails the crawl when a listing or feed lists none of the items stored before (it moved
@@ -103,7 +105,8 @@ class SiteSpider(scrapy.Spider):
             return {}, set()
         try:
             with Archive.open(self.home, readonly=True) as archive:
-                return archive.validators(self.name), archive.stored_ids(self.name)
+                fresh = archive.validators(self.name, self.spec["revalidate_days"])
+                return fresh, archive.stored_ids(self.name)
         except (ArchiveError, OSError) as exc:
             record_failure(self.crawler.stats, f"reading the stored validators failed: {exc}")
             return {}, set()
@@ -143,10 +146,19 @@ class SiteSpider(scrapy.Spider):
         return True
 
     def unchanged(self, response: Response) -> bool:
-        """A 304: the stored copy stands and nothing is written."""
+        """A 304: the stored copy stands and nothing is written; a 304 to a request that sent no
+        validator (asking for the whole page) is a recorded failure: nothing was read."""
         if response.status != 304:
             return False
-        self.crawler.stats.inc_value(NOT_MODIFIED)
+        headers = response.request.headers
+        if "If-None-Match" in headers or "If-Modified-Since" in headers:
+            self.crawler.stats.inc_value(NOT_MODIFIED)
+        else:
+            record_failure(
+                self.crawler.stats,
+                f"{shown(response.url)}: answered 304 Not Modified to a request for the whole"
+                " page, which was not read",
+            )
         return True
 
     def fetched(self, response: Response) -> Fetched:

@@ -35,6 +35,7 @@ COUNTS = frozenset(
         "max_text_chars",
         "outage_grace_days",
         "per_page",
+        "revalidate_days",
         "slice_max",
     }
 )

@@ -377,6 +377,8 @@ def test_the_source_registry_is_checked_when_read():
         check_registry({"x": {**spec, "spider": ""}})
     with pytest.raises(ValueError, match="x.download_delay must be seconds, got -1"):
         check_registry({"x": {**registry()["bis"], "download_delay": -1}})
+    with pytest.raises(ValueError, match="x.revalidate_days must be a whole number of at least 1"):
+        check_registry({"x": {**registry()["bis"], "revalidate_days": 0}})
     assert check_registry({"x": {**spec, "first_crawl_days": 0}})  # 0: no look-back
 
 

@@ -11,6 +11,7 @@ import json
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
 
 from archive import Archive, Publication
+from archive.db import stamp
 from crawlers.crosslinks import link_releases
 from crawlers.normalize import publication_from_fr
 from crawlers.outcome import errors
@@ -301,7 +303,7 @@ def test_ntia_malformed_feed_fails_loudly_keeps_what_parsed_and_deletes_nothing(
     assert set(before) < set(after) and FIRSTNET in after  # the whole new item is kept
     assert after[ITS] == before[ITS]
     with Archive.open(tmp_path) as archive:
-        assert archive.validators("ntia")[NTIA + "rss.xml"][0] == '"ntia-rss-1"'  # not moved
+        assert archive.validators("ntia", 1)[NTIA + "rss.xml"][0] == '"ntia-rss-1"'  # not moved
 
 
 def test_ntia_feed_listing_no_item_fails_in_one_line(tmp_path, site):
@@ -504,6 +506,34 @@ def test_bis_listing_gone_fails_in_one_line_and_keeps_stored_releases(tmp_path, 
     assert not result.ok
     assert result.error == f"{server.url}news-updates: HTTP 404"
     assert rows(tmp_path, "bis") == before
+
+
+@pytest.mark.parametrize(("source", "entry"), [("bis", "news-updates"), ("ntia", "rss.xml")])
+def test_a_listing_or_feed_answering_304_for_weeks_is_asked_whole_and_a_304_to_that_fails(
+    tmp_path, site, source, entry
+):
+    """SYNTHETIC: after a first crawl, the listing or feed answers 304 to every request, with or
+    without validators (a server or CDN stuck on one answer): each crawl was "ok, 0 new" forever.
+    Validators not renewed by a whole read for `revalidate_days` are no longer sent."""
+    first = run(tmp_path, source, site(source).url)
+    assert first.ok, first.error
+    stuck = site(source, {"routes": [{"path": f"/{entry}", "status": 304}]})
+    fresh = run(tmp_path, source, stuck.url)
+    assert fresh.ok, fresh.error  # validators read whole a moment ago: a 304 is believed
+    assert stuck.conditional == [f"/{entry}"]
+    days = source_spec(source)["revalidate_days"]
+    aged = stamp(datetime.now(UTC) - timedelta(days=days, hours=1))
+    with sqlite3.connect(tmp_path / "regwatch.db") as conn:
+        conn.execute("UPDATE http_validators SET updated_at = ?", (aged,))
+    stuck.conditional.clear()
+    result = run(tmp_path, source, stuck.url)
+    assert not result.ok
+    assert result.error == (
+        f"{stuck.url}{entry}: answered 304 Not Modified to a request for the whole page, which"
+        " was not read"
+    )
+    assert stuck.conditional == []
+    assert len(rows(tmp_path, source)) == counts(first)[0]
 
 
 # A listing or feed is a rolling window (NTIA's feed holds about ten items): one that moved past
