@@ -3,16 +3,17 @@
 Enters: a source's facts from `crawlers/sources.json` (canonical `base_url`, the `aliases` serving
 the same site (`https://bis.gov/`, `http://www.ntia.gov/`), `entry_path` of the
 listing or feed, `item_path` pattern, `types`, `agencies`, `download_delay`, `max_items`,
-`max_bytes`, `max_text_chars`, `wall_markers`, `revalidate_days`), settings `REGWATCH_BASE_URL`
-(a replay server: only the host changes) and `REGWATCH_HOME` (the stored validators and ids are
-read from the archive at start).
+`max_bytes`, `max_text_chars`, `wall_markers`, `not_found_titles`, `revalidate_days`), settings
+`REGWATCH_BASE_URL` (a replay server: only the host changes) and `REGWATCH_HOME` (the stored
+validators and ids are read from the archive at start).
 Leaves: `SiteSpider`, a base class whose requests all go to the configured origin (the origin
 guard refuses anything else), carry `If-None-Match` / `If-Modified-Since` from the validators
 stored for their canonical URL if a whole read (200) renewed them in the last `revalidate_days`,
 accept 304 (which yields nothing; a 304 to a request without validators fails the crawl), and are
 capped at `max_bytes`;
 `page`, a page's parts (a page with no main text, or whose text is the site's `wall_markers`,
-fails the crawl, keeping its title and date);
+fails the crawl, keeping its title and date; one titled as the site's not-found page fails it,
+none of its parts kept);
 `overlaps` fails the crawl when a listing or feed lists none of the items stored before (it moved
 past them: items in between may have dropped off it unread); its `publication` builds a
 `Publication` (or `Rejected`) from a page's or feed's fields, titles and abstracts capped at
@@ -228,13 +229,22 @@ class SiteSpider(scrapy.Spider):
         return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
     def page(self, response: Response) -> Page | None:
-        """The page's extracted parts; None (failure recorded) if it is not a text page. A page
-        without main text, or whose text is the site's wall (`wall_markers`), is kept for its
-        title and date without text, but its words went unread: a failure."""
+        """The page's extracted parts; None (failure recorded) if it is not a text page or its
+        title is the site's not-found page's (`not_found_titles`: a soft 404, answered with HTTP
+        200). A page without main text, or whose text is the site's wall (`wall_markers`), is kept
+        for its title and date without text, but its words went unread: a failure."""
         if not isinstance(response, TextResponse):
             record_failure(self.crawler.stats, f"{shown(response.url)}: not a text page")
             return None
         page = extract_page(response.text, self.canonical(response.url), self.max_text)
+        title = (page.title or "").casefold()
+        gone = next(
+            (t for t in self.spec["not_found_titles"] if title.startswith(t.casefold())), None
+        )
+        if gone is not None:
+            problem = f"the site answered with its {gone!r} page, not the page"
+            record_failure(self.crawler.stats, f"{shown(response.url)}: {problem}")
+            return None
         wall = next((m for m in self.spec.get("wall_markers", []) if m in (page.text or "")), None)
         if wall is not None:
             problem = f"the site served its wall ({wall!r}) instead of the page"

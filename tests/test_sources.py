@@ -316,20 +316,38 @@ def test_ntia_feed_listing_no_item_fails_in_one_line(tmp_path, site):
         assert archive.watermark("ntia") is None
 
 
-def test_ntia_post_answered_by_the_javascript_wall_is_not_stored_as_its_text(tmp_path, site):
+@pytest.mark.parametrize(
+    ("file", "problem"),
+    [
+        (
+            "synthetic-not-a-feed.html",
+            "the site served its wall ('you need to enable JavaScript to visit this website')"
+            " instead of the page",
+        ),
+        (
+            "synthetic-page-not-found.html",
+            "the site answered with its 'Page not found' page, not the page",
+        ),
+    ],
+)
+def test_ntia_post_answered_by_a_page_that_is_not_it_keeps_the_feed_part_and_fails_naming_it(
+    tmp_path, site, file, problem
+):
     """SYNTHETIC: the BEAD post answers HTTP 200 with the page of the JavaScript banner alone (the
-    wall ntia.md reports), not the post: its feed part is kept, the banner is not its text."""
+    wall ntia.md reports), or with Drupal's "Page not found" page (a soft 404: the post taken down
+    or moved, whose text was stored as the post's, the crawl ok): its feed part is kept, the page's
+    text is not its body."""
     path = BEAD.removeprefix("https://www.ntia.gov")
-    server = site("ntia", serving(path, "synthetic-not-a-feed.html", "text/html"))
+    server = site("ntia", serving(path, file, "text/html"))
     result = run(tmp_path, "ntia", server.url)
     assert not result.ok
-    assert result.error == (
-        f"{server.url}{path[1:]}: the site served its wall ('you need to enable JavaScript to"
-        " visit this website') instead of the page"
-    )
+    assert result.error == f"{server.url}{path[1:]}: {problem}"
     bead = rows(tmp_path, "ntia")[BEAD]
     assert bead["title"] == "NTIA Hears from the Public on How to Best Use BEAD Savings"
+    assert bead["publication_date"] == "2026-02-13"
     assert bead["body_text"] is None
+    with Archive.open(tmp_path, readonly=True) as archive:
+        assert archive.watermark("ntia") is None
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ item's guid, else `sha256:` of its title, date and summary): title and date from
 as written, in the feed's own offset; the page's metadata when the feed has none), the summary as
 abstract, the linked page's main text as body. An item linking off ntia.gov is `Rejected` (its link
 is never requested); a page that cannot be fetched still stores the feed's part (the failure is
-recorded, so the next crawl asks again), and so does a page redirected to one that is not an item
-page (the feed, the home page) or is outside the item's section (a login page); an item whose page
+recorded, so the next crawl asks again), and so does a page answering with the site's "Page not
+found" page (HTTP 200), or redirected to one that is not an item page (the feed, the home page) or
+is outside the item's section (a login page); an item whose page
 redirects to another is stored under the feed's link, never dropped as a duplicate. A malformed feed
 (feedparser's `bozo`) fails the crawl loudly but keeps the items that parsed; stored items are never
 deleted. A body that is not a feed at all fails the crawl, and so do a feed listing no item and one
