@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
@@ -17,10 +18,13 @@ import tantivy
 from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, DropItem
 from scrapy.http import Response, TextResponse
+from scrapy.settings import Settings
+from scrapy.spiderloader import SpiderLoader
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
 import crawlers.settings
+import crawlers.sources
 import scheduler
 from archive import Archive, ArchiveError
 from crawlers.items import Listed, Publication, Rejected
@@ -28,6 +32,7 @@ from crawlers.middlewares import BackoffRetryMiddleware
 from crawlers.outcome import errors
 from crawlers.pipelines import ArchivePipeline, next_watermark
 from crawlers.run import CrawlResult, crawl, crawl_window, record_failed, user_agent
+from crawlers.site import SiteSpider
 from crawlers.sources import check_registry, registry, source_spec
 from crawlers.spiders.federal_register import FederalRegisterSpider, Slice
 from tests.conftest import REPLAY_DIR
@@ -373,13 +378,59 @@ def test_the_source_registry_is_checked_when_read():
             check_registry({"federal_register_fulltext": {**spec, key: bad}})
     with pytest.raises(ValueError, match="max_attempts must be a whole number of at least 1"):
         check_registry({"x": {**spec, "max_attempts": True}})
-    with pytest.raises(ValueError, match=r"^sources.json: x.spider must be non-empty text$"):
+    with pytest.raises(
+        ValueError, match=r"^sources.json: x.spider must be non-empty text, got ''$"
+    ):
         check_registry({"x": {**spec, "spider": ""}})
     with pytest.raises(ValueError, match="x.download_delay must be seconds, got -1"):
         check_registry({"x": {**registry()["bis"], "download_delay": -1}})
     with pytest.raises(ValueError, match="x.revalidate_days must be a whole number of at least 1"):
         check_registry({"x": {**registry()["bis"], "revalidate_days": 0}})
     assert check_registry({"x": {**spec, "first_crawl_days": 0}})  # 0: no look-back
+
+
+MISSING = object()  # the key left out of the source
+
+
+@pytest.mark.parametrize("source", ["bis", "ntia"])
+@pytest.mark.parametrize(
+    ("key", "bad", "error"),
+    [
+        ("aliases", MISSING, "is missing"),
+        ("aliases", "https://bis.gov/", "must be a list of http(s) URLs with a host, got 'https:"),
+        ("aliases", ["bis.gov"], "must be a list of http(s) URLs with a host, got ['bis.gov']"),
+        ("aliases", ["https:///"], "must be a list of http(s) URLs with a host"),
+        ("not_found_titles", MISSING, "is missing"),
+        ("not_found_titles", "Page not found", "must be a list of non-empty text, got 'Page"),
+        ("not_found_titles", [""], "must be a list of non-empty text, got ['']"),
+        ("wall_markers", [None], "must be a list of non-empty text, got [None]"),
+        ("revalidate_days", MISSING, "is missing"),
+        ("max_text_chars", MISSING, "is missing"),
+        ("download_delay", MISSING, "is missing"),
+        ("entry_path", "", "must be non-empty text, got ''"),
+        ("item_path", MISSING, "is missing"),
+        ("types", {"/press-release/": None}, "must be an object of path text to type text"),
+        ("agencies", [{"name": "BIS"}], "must be a list of objects with raw_name, name and slug"),
+    ],
+)
+def test_a_site_source_lacking_a_fact_or_holding_a_wrong_one_is_named_when_read(
+    source, key, bad, error
+):
+    """A site source's facts are checked when the registry is read, never a `KeyError` or a
+    crawl that misbehaves mid-way (an empty not-found title would match every page)."""
+    spec = {k: v for k, v in registry()[source].items() if k != key}
+    if bad is not MISSING:
+        spec[key] = bad
+    with pytest.raises(ValueError, match=rf"^sources.json: {source}.{key} {re.escape(error)}"):
+        check_registry({source: spec})
+
+
+def test_every_site_spider_is_named_as_one_in_the_registry_check():
+    loader = SpiderLoader.from_settings(Settings({"SPIDER_MODULES": ["crawlers.spiders"]}))
+    spiders = {name: loader.load(name) for name in loader.list()}
+    assert {
+        name for name, cls in spiders.items() if issubclass(cls, SiteSpider)
+    } == crawlers.sources.SITE_SPIDERS
 
 
 def test_user_agent_names_project_version_and_contact():
