@@ -516,6 +516,28 @@ def test_a_link_that_is_no_url_never_stops_reading_the_other_items(
         assert stored[BEAD]["body_text"] and ITS not in stored and len(stored) == 2
 
 
+@pytest.mark.parametrize(("hidden", "shown"), [("&#x202E;", "\\u202e"), ("&#x200F;", "\\u200f")])
+def test_an_ntia_item_keyed_by_a_guid_holding_hidden_characters_is_rejected_naming_it(
+    tmp_path, site, hidden, shown
+):
+    """SYNTHETIC (`synthetic-rss-hidden-guid.xml`): an item without a link is keyed by its guid,
+    which held a right-to-left override (`synthetic-102.pdf` on screen) or an invisible
+    right-to-left mark; stored as the document's id, it reached file names, calendar UIDs, links
+    and messages."""
+    body = (REPLAY_DIR / "ntia" / "synthetic-rss-hidden-guid.xml").read_text(encoding="utf-8")
+    feed = tmp_path / "synthetic-rss-hidden-guid.xml"
+    feed.write_text(body.replace("&#x202E;", hidden), encoding="utf-8")
+    scenario = serving("/rss.xml", str(feed), "application/rss+xml")
+    result = run(tmp_path, "ntia", site("ntia", scenario).url)
+    assert result.error == (
+        f"record rejected: ntia 'synthetic-102{shown}fdp.': the guid keying this item (it has no"
+        " link) holds control or bidi characters"
+    )
+    stored = rows(tmp_path, "ntia")
+    assert BEAD in stored and ITS in stored and len(stored) == 3  # the linkless speech item too
+    assert not [key for key in stored if key.startswith("synthetic-102")]
+
+
 def test_bis_listing_gone_fails_in_one_line_and_keeps_stored_releases(tmp_path, site):
     run(tmp_path, "bis", site("bis").url)
     before = rows(tmp_path, "bis")

@@ -4,7 +4,8 @@ Enters: settings as for every site spider (`crawlers.site`); the `ntia` facts of
 `crawlers/sources.json`. No real NTIA feed body was ever recorded: only standard RSS/Atom
 elements are read, through feedparser.
 Leaves: one `Publication` per feed item (source `ntia`; `source_id` the canonical link, else the
-item's guid, else `sha256:` of its title, date and summary): title and date from the feed (the day
+item's guid, else `sha256:` of its title, date and summary; an item keyed by a guid holding control
+or bidi characters is `Rejected`): title and date from the feed (the day
 as written, in the feed's own offset; the page's metadata when the feed has none), the summary as
 abstract, the linked page's main text as body. An item linking off ntia.gov is `Rejected` (its link
 is never requested); a page that cannot be fetched still stores the feed's part (the failure is
@@ -37,6 +38,7 @@ from crawlers.outcome import record_failure
 from crawlers.pages import Page
 from crawlers.site import SiteSpider, asked, page_fields
 from crawlers.urls import shown
+from regwatch.inert import one_line
 
 Output = Publication | Rejected | Fetched
 
@@ -87,6 +89,9 @@ class NtiaSpider(SiteSpider):
         if key is None:
             reason = "link is not a page on ntia.gov; not fetched"
             yield Rejected(self.name, shown(entry["link"]), reason)
+        elif not entry.get("link") and one_line(key) != key:
+            reason = "the guid keying this item (it has no link) holds control or bidi characters"
+            yield Rejected(self.name, ascii(key[:80]), reason)
         elif not entry.get("link"):
             yield self.publication(key, fields)
         elif key not in requested:  # distinct: a redirect to a page already read is not dropped
