@@ -232,7 +232,19 @@ def _column(name: str, value: Any) -> Any:
         return _compress(_packed(value), zstd.ZstdCompressor.FLUSH_FRAME)
     if name in STRING_LISTS:  # what `_sorted_json` writes, without its per-call set-up
         return f"[{','.join(map(_json_string, value))}]"
-    return _sorted_json(value) if name in JSON_FIELDS else value
+    return _sorted(value) if name in JSON_FIELDS else value
+
+
+def _sorted(value: Any) -> str:
+    """`value` as `_sorted_json` writes it (content hashes are made of this text): orjson's
+    (five times faster) where it writes the same, the standard encoder's for what orjson refuses
+    (integers beyond 64 bits, a lone surrogate) or writes otherwise (a float below 1e-4: `1e-07`
+    is its `1e-7`, `1e-05` its `0.00001`)."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return _sorted_json(value)
+    return _sorted_json(value) if b"e-" in text or b"0.0000" in text else text.decode()
 
 
 def same(name: str, old: Any, new: Any) -> bool:

@@ -195,3 +195,27 @@ def test_a_document_whose_stored_raw_is_damaged_is_updated_with_the_others(tmp_p
         stored = {p["source_id"]: p for p in archive.publications()}
     assert stored[RECORD["document_number"]]["raw"]["abstract"] == "Corrected abstract."
     assert stored[RECORD["document_number"]]["abstract"] == "Corrected abstract."
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        *(1e16, 1e-4, 1e-5, 1e-7, 1.5e-300, 5e-324, 1e15, 123456789012345680.0, -0.0, 1e22),
+        *(2**64, -(2**63) - 1, 2**63 - 1, True, None),
+        *('é\u2028\x7f\x1f\n"\\/', {"é": 1, "e": 2, "\U0001f600": 3, "\uffff": 4}),
+    ],
+)
+def test_object_lists_are_stored_as_the_standard_encoder_writes_them(odd) -> None:
+    """Content hashes are made of the stored JSON text, so a faster encoder must write what the
+    standard one wrote byte for byte, or an unchanged document would read as changed. Synthetic
+    values in the recorded document's agency and CFR reference objects."""
+    agencies = [{"name": "Commerce Department", "zeta": odd, "alpha": [odd, {"b": odd, "a": 1}]}]
+    cfr = [{"title": 15, "part": "744", "odd": odd}]
+    pub = publication_from_fr({**RECORD, "agencies": agencies, "cfr_references": cfr})
+    values, _ = rows.encode(pub)
+    for name in ("agencies", "cfr_references"):
+        stored = values[rows.STORED_FIELDS.index(name)]
+        expected = json.dumps(
+            getattr(pub, name), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        )
+        assert stored == expected

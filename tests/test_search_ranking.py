@@ -8,13 +8,16 @@ assertions on the order of hits for queries people type, and on phrases of commo
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
+import random
 
 import pytest
 import tantivy
 from tantivy import Occur, Query
 
 from archive import Archive, SearchRequest
+from archive.indexdoc import ANALYZER, COMMON_WORDS, common_pairs, pairs_text
 from regwatch.importer import import_records
 from replay.server import RECORDINGS
 
@@ -96,3 +99,23 @@ def test_phrase_with_stop_words_needs_adjacent_words(archive: Archive) -> None:
         record = records[hit.source_id]
         text = " ".join(f"{record['title']} {record.get('abstract') or ''}".lower().split())
         assert "development and use of artificial intelligence" in text
+
+
+def test_pairs_of_ascii_text_split_without_the_analyzer_are_the_analyzers() -> None:
+    """`pairs_text` splits ASCII text itself (faster); what it finds must be what the analyzer's
+    tokens give, whatever the text: punctuation, digits, case, words the analyzer drops for
+    length (39 characters kept, 40 dropped), and text that is not ASCII."""
+    rng = random.Random(7)
+    pieces = [
+        *sorted(COMMON_WORDS)[:60],
+        *("The", "OF", "Rule", "export", "3A090", "e.g.", "U.S.", "x" * 39, "y" * 40, "z" * 41),
+        *(" ", "  ", "-", "_", ",", ".", "/", "'", "\t", "\n", "§", "é", "\u00a0", "ﬁ", "Ⅻ"),
+    ]
+    texts = ["".join(rng.choices(pieces, k=rng.randint(0, 40))) for _ in range(3000)]
+    texts += [f"of {'x' * 39} the", f"of {'y' * 40} the", "of-the", "OF_THE"]
+    with gzip.open(STORE, "rt", encoding="utf-8") as lines:
+        for record in map(json.loads, itertools.islice(lines, 2000)):
+            texts += [record["title"], record.get("abstract") or ""]
+    assert sum(map(str.isascii, texts)) > len(texts) // 2  # the path under test is taken
+    for text in texts:
+        assert pairs_text(text) == " ".join(common_pairs(ANALYZER.analyze(text))), text
