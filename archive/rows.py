@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import operator
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -82,6 +83,8 @@ LIMITS_FILE = Path(__file__).with_name("field_limits.json")
 _sorted_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _json_string = json.encoder.encode_basestring  # one string as both encoders above write it
+# How orjson writes a float below 1e-4 (or text that looks like one), unlike the standard encoder.
+_SMALL_FLOAT = re.compile(rb"[0-9]e-|0\.0000")
 _compress = zstd.ZstdCompressor(RAW_LEVEL).compress  # one frame per call; reused: 20% faster
 
 
@@ -244,7 +247,7 @@ def _sorted(value: Any) -> str:
         text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         return _sorted_json(value)
-    return _sorted_json(value) if b"e-" in text or b"0.0000" in text else text.decode()
+    return _sorted_json(value) if _SMALL_FLOAT.search(text) else text.decode()
 
 
 def same(name: str, old: Any, new: Any) -> bool:
