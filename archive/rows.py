@@ -19,7 +19,6 @@ import functools
 import hashlib
 import json
 import operator
-import re
 import sqlite3
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -83,8 +82,7 @@ LIMITS_FILE = Path(__file__).with_name("field_limits.json")
 _sorted_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _json_string = json.encoder.encode_basestring  # one string as both encoders above write it
-# How orjson writes a float below 1e-4 (or text that looks like one), unlike the standard encoder.
-_SMALL_FLOAT = re.compile(rb"[0-9]e-|0\.0000")
+_DIGIT_BYTES = frozenset(b"0123456789")
 _compress = zstd.ZstdCompressor(RAW_LEVEL).compress  # one frame per call; reused: 20% faster
 
 
@@ -247,7 +245,18 @@ def _sorted(value: Any) -> str:
         text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         return _sorted_json(value)
-    return _sorted_json(value) if _SMALL_FLOAT.search(text) else text.decode()
+    return _sorted_json(value) if _small_float(text) else text.decode()
+
+
+def _small_float(text: bytes) -> bool:
+    """Whether orjson's `text` may hold a float below 1e-4 (`1e-7`, `0.00001`), which the standard
+    encoder writes otherwise (a digit before `e-` or `0.0000` inside text counts too)."""
+    at = text.find(b"e-")
+    while at > 0:
+        if text[at - 1] in _DIGIT_BYTES:
+            return True
+        at = text.find(b"e-", at + 2)
+    return b"0.0000" in text
 
 
 def same(name: str, old: Any, new: Any) -> bool:
@@ -305,6 +314,8 @@ def stored_json(key: str, stored: Any) -> Any:
 def loaded(stored: Any, kind: type) -> Any:
     """JSON text `stored` decoded when it holds a `kind`, else None (a damaged or hand-edited
     cell)."""
+    if stored is None:  # as `json.loads` would refuse it, without raising (an untagged row)
+        return None
     try:
         value = json.loads(stored)
     except (TypeError, ValueError):
