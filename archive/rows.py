@@ -4,8 +4,9 @@ Enters: `Publication` objects on the way in, `sqlite3.Row` objects on the way ou
 Leaves: column tuples for `INSERT`/`UPDATE` and the content hash that decides "changed" (together
 in `Encoded`, made once per publication by `encoded`, in a worker process for bulk imports), plain
 dicts with the Federal Register API's field names (JSON columns decoded). The source record
-(`raw`) is stored as zstd-compressed compact JSON (JSON text in rows written before migration
-12); `raw_record` is the one reader of it, and what SQL needs of it (`RAW_COLUMNS`: citation,
+(`raw`) is stored as zstd-compressed compact JSON (`rawpack`: with a dictionary of real Federal
+Register records; JSON text in rows written before migration 12); `raw_record` is the one reader
+of it, and what SQL needs of it (`RAW_COLUMNS`: citation,
 full-text URL, public-inspection issue) is copied into columns of their own. No key, text or JSON
 column may hold more characters than `field_limits.json` allows it (ten times and more what a real
 Federal Register document holds: titles up to 1,090 characters and abstracts up to 6,144 in
@@ -25,11 +26,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-try:
-    from compression import zstd  # Python 3.14 and later
-except ImportError:  # before 3.14: the same module from PyPI
-    from backports import zstd
-
+from archive.rawpack import pack, packed_json, unpack, zstd
 from archive.records import Publication, iso_date
 from regwatch.inert import shorten
 from regwatch.jsonl import data_file
@@ -71,7 +68,6 @@ RAW_COLUMNS = {
     "last_public_inspection_issue": ("last_public_inspection_issue",),
 }
 WRITTEN_FIELDS = (*STORED_FIELDS, *RAW_COLUMNS)
-RAW_LEVEL = 3  # zstd level: 2.1 KB of FR JSON → ~0.95 KB in ~20 µs
 NOT_READ = ("url", "body_text")
 _KEYED = ("source_id", *WRITTEN_FIELDS)
 # Columns `field_limits.json` may bound: the key and every text or JSON column but full text (the
@@ -80,10 +76,8 @@ LIMITED = tuple(n for n in _KEYED if n not in (*DATE_FIELDS, "body_text", "famil
 SHOWN = 80  # characters of a value a rejection message quotes
 LIMITS_FILE = Path(__file__).with_name("field_limits.json")
 _sorted_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
-_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _json_string = json.encoder.encode_basestring  # one string as both encoders above write it
 _DIGIT_BYTES = frozenset(b"0123456789")
-_compress = zstd.ZstdCompressor(RAW_LEVEL).compress  # one frame per call; reused: 20% faster
 
 
 BODY = STORED_FIELDS.index("body_text")
@@ -203,7 +197,7 @@ def raw_record(stored: bytes | str | None) -> dict[str, Any]:
     written before migration 12); {} for none."""
     if not stored:
         return {}
-    return json.loads(zstd.decompress(stored) if isinstance(stored, bytes) else stored)
+    return json.loads(unpack(stored) if isinstance(stored, bytes) else stored)
 
 
 def content_hash(row: dict[str, Any]) -> str:
@@ -213,24 +207,13 @@ def content_hash(row: dict[str, Any]) -> str:
 
 def _digest(content: list[Any]) -> str:
     """SHA-256 of the `CONTENT_FIELDS` values (text or None), in order, as one compact JSON array
-    (`_packed` writes text byte for byte as `_json` does)."""
-    return hashlib.sha256(_packed(content)).hexdigest()
-
-
-def _packed(value: Any) -> bytes:
-    """`value` as compact JSON in UTF-8: orjson's (five times faster; records never hold NaN or
-    Infinity, which it would write as null: `jsonl.record_json` refuses them), or the standard
-    encoder's for what orjson refuses (integers beyond 64 bits; text with a lone surrogate, which
-    it names)."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return _json(value).encode()
+    (`packed_json` writes text byte for byte as the standard encoder does)."""
+    return hashlib.sha256(packed_json(content)).hexdigest()
 
 
 def _column(name: str, value: Any) -> Any:
     if name == "raw":
-        return _compress(_packed(value), zstd.ZstdCompressor.FLUSH_FRAME)
+        return pack(value)
     if name in STRING_LISTS:  # what `_sorted_json` writes, without its per-call set-up
         return f"[{','.join(map(_json_string, value))}]"
     return _sorted(value) if name in JSON_FIELDS else value

@@ -9,13 +9,15 @@ the public-inspection issue date and the numeric citation added to copies are sy
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from archive import Archive, Publication, db, rows
+from archive import Archive, Publication, db, rawpack, rows
 from archive.migrations import MIGRATIONS
+from archive.rawpack import zstd
 from crawlers.normalize import publication_from_fr
 from regwatch.importer import import_records
 
@@ -219,3 +221,64 @@ def test_object_lists_are_stored_as_the_standard_encoder_writes_them(odd) -> Non
             getattr(pub, name), ensure_ascii=False, sort_keys=True, separators=(",", ":")
         )
         assert stored == expected
+
+
+def test_a_record_stored_before_the_dictionary_reads_and_imports_unchanged(tmp_path) -> None:
+    """Rows written before source records were packed with a dictionary hold a plain zstd frame:
+    it still reads, and importing its document again changes and repairs nothing."""
+    home = tmp_path / "home"
+    with Archive.open(home) as archive:
+        archive.store([publication_from_fr(RECORD)])
+    plain = zstd.compress(rawpack.packed_json(publication_from_fr(RECORD).raw))
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        conn.execute("UPDATE publications SET raw = ?", (plain,))
+    with Archive.open(home) as archive:
+        assert archive.publications()[0]["raw"]["title"] == RECORD["title"]
+        result = import_records(archive, [json.dumps(RECORD)])
+    assert (result.unchanged, result.repaired) == (1, 0)
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        assert conn.execute("SELECT raw FROM publications").fetchone()[0] == plain
+
+
+def test_a_record_packed_with_a_dictionary_regwatch_lacks_reads_as_damaged(tmp_path) -> None:
+    """A frame made with another dictionary (a newer regwatch's, say) is a damaged cell: named,
+    read as empty, repaired by the next import of its document."""
+    record = rawpack.packed_json(publication_from_fr(RECORD).raw)
+    other = zstd.train_dict([record[: 200 + i] for i in range(200)], 4096)
+    assert other.dict_id not in rawpack.DICTIONARIES
+    foreign = zstd.compress(record, zstd_dict=other)
+    assert rows.stored_json("raw", foreign) is None
+    home = tmp_path / "home"
+    with Archive.open(home) as archive:
+        archive.store([publication_from_fr(RECORD)])
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        conn.execute("UPDATE publications SET raw = ?", (foreign,))
+    with Archive.open(home) as archive:
+        assert import_records(archive, [json.dumps(RECORD)]).repaired == 1
+        assert archive.publications()[0]["raw"]["title"] == RECORD["title"]
+
+
+def test_records_are_packed_with_the_dictionary_in_fewer_bytes() -> None:
+    """The real recorded document packs with the shipped dictionary, smaller than without."""
+    record = rawpack.packed_json(publication_from_fr(RECORD).raw)
+    packed = rawpack.pack(publication_from_fr(RECORD).raw)
+    assert zstd.get_frame_info(packed).dictionary_id == rawpack.WRITTEN
+    assert rawpack.unpack(packed) == record
+    assert len(packed) < 0.8 * len(zstd.compress(record, rawpack.LEVEL))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("raw-1.zdict", b"not a dictionary", "not a zstd dictionary named raw-<its id>"),
+        ("raw-x.zdict", None, "not a zstd dictionary named raw-<its id>"),
+        ("raw-1.zdict", None, f"holds dictionary {rawpack.WRITTEN}, not 1"),
+    ],
+)
+def test_a_dictionary_file_that_is_not_what_its_name_says_is_one_line(
+    tmp_path, name, content, reason
+) -> None:
+    shipped = (rawpack.HERE / f"raw-{rawpack.WRITTEN}.zdict").read_bytes()
+    (tmp_path / name).write_bytes(shipped if content is None else content)
+    with pytest.raises(ValueError, match="^" + re.escape(f"{name}: {reason}") + "$"):
+        rawpack.load_dictionaries(tmp_path)
