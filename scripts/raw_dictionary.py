@@ -53,6 +53,8 @@ def main() -> None:
     content = rawpack.zstd.ZstdDict(b"".join(full), is_raw=True)
     built = rawpack.zstd.finalize_dict(content, stored + full, SIZE, rawpack.LEVEL)
     path = rawpack.HERE / f"raw-{built.dict_id}.zdict"
+    if path.exists() and path.read_bytes() != built.dict_content:
+        sys.exit(f"{path.name} exists and differs: a dictionary never changes once written")
     path.write_bytes(built.dict_content)
     print(f"{len(full)} full and {len(stored):,} stored records: {path.name} written")
 
