@@ -76,7 +76,7 @@ def publication_from_fr(record: dict[str, Any], source: str = SOURCE) -> Publica
         **{name: _strings(record, name) for name in STRING_LISTS},
         agencies=[_agency(item, i) for i, item in enumerate(_list(record, "agencies"))],
         cfr_references=[_cfr(item, i) for i, item in enumerate(_list(record, "cfr_references"))],
-        raw={k: v for k, v in record.items() if k not in VOLATILE_FIELDS},
+        raw=_kept(record),
         family=FAMILY.format(required["document_number"]),
     )
 
@@ -92,8 +92,16 @@ def publication_from_pi(record: dict[str, Any], source: str = PI_SOURCE) -> Publ
         or record.get("last_public_inspection_issue"),
     }
     publication = publication_from_fr(shaped, source)
-    publication.raw = {k: v for k, v in record.items() if k not in VOLATILE_FIELDS}
+    publication.raw = _kept(record)
     return publication
+
+
+def _kept(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `record` without its `VOLATILE_FIELDS`, keys in their order."""
+    kept = dict(record)
+    for name in VOLATILE_FIELDS:
+        kept.pop(name, None)
+    return kept
 
 
 def _text(value: Any, label: str) -> str | None:
@@ -124,8 +132,12 @@ def _list(record: dict[str, Any], name: str) -> list[Any]:
 
 
 def _strings(record: dict[str, Any], name: str) -> list[str]:
-    values = (_text(v, f"{name}[{i}]") for i, v in enumerate(_list(record, name)))
-    return [value for value in values if value]
+    texts = []
+    for index, value in enumerate(_list(record, name)):  # the label is made for a bad item only
+        text = value.strip() if isinstance(value, str) else _text(value, f"{name}[{index}]")
+        if text:
+            texts.append(text)
+    return texts
 
 
 def _agency(item: Any, index: int) -> dict[str, Any]:
