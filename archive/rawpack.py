@@ -32,7 +32,8 @@ _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 def load_dictionaries(folder: Path = HERE) -> dict[int, zstd.ZstdDict]:
     """The `raw-<id>.zdict` dictionaries of `folder` by id; `ValueError` naming a file that is
-    not a zstd dictionary of the id its name gives."""
+    not a zstd dictionary of the id its name gives, or the `WRITTEN` one if it is missing (an
+    incomplete install)."""
     found = {}
     for path in sorted(folder.glob("raw-*.zdict")):
         try:
@@ -43,11 +44,13 @@ def load_dictionaries(folder: Path = HERE) -> dict[int, zstd.ZstdDict]:
         if loaded.dict_id != named:
             raise ValueError(f"{path.name}: holds dictionary {loaded.dict_id}, not {named}")
         found[named] = loaded
+    if WRITTEN not in found:
+        raise ValueError(f"raw-{WRITTEN}.zdict is missing from {folder}: the install is incomplete")
     return found
 
 
 DICTIONARIES = load_dictionaries()
-_compress = zstd.ZstdCompressor(LEVEL, zstd_dict=DICTIONARIES.get(WRITTEN)).compress
+_compress = zstd.ZstdCompressor(LEVEL, zstd_dict=DICTIONARIES[WRITTEN]).compress
 
 
 def packed_json(value: Any) -> bytes:

@@ -6,12 +6,12 @@ in `Encoded`, made once per publication by `encoded`, in a worker process for bu
 dicts with the Federal Register API's field names (JSON columns decoded). The source record
 (`raw`) is stored as zstd-compressed compact JSON (`rawpack`: with a dictionary of real Federal
 Register records; JSON text in rows written before migration 12); `raw_record` is the one reader
-of it, and what SQL needs of it (`RAW_COLUMNS`: citation,
-full-text URL, public-inspection issue) is copied into columns of their own. No key, text or JSON
-column may hold more characters than `field_limits.json` allows it (ten times and more what a real
-Federal Register document holds: titles up to 1,090 characters and abstracts up to 6,144 in
-106,000 documents of 2020-2026), so one hostile record cannot swell digests, alerts, pages and
-the index; full text is bounded by the crawlers' download limits and the import's line limit.
+of it, and what SQL needs of it (`RAW_COLUMNS`: citation, full-text URL, public-inspection issue)
+is copied into columns of their own. No key, text or JSON column may hold more characters than
+`field_limits.json` allows it (ten times and more what a real Federal Register document holds:
+titles up to 1,090 characters and abstracts up to 6,144 in 106,000 documents of 2020-2026), so
+one hostile record cannot swell digests, alerts, pages and the index; full text is bounded by the
+crawlers' download limits and the import's line limit.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ LIMITED = tuple(n for n in _KEYED if n not in (*DATE_FIELDS, "body_text", "famil
 SHOWN = 80  # characters of a value a rejection message quotes
 LIMITS_FILE = Path(__file__).with_name("field_limits.json")
 _sorted_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
-_json_string = json.encoder.encode_basestring  # one string as both encoders above write it
+_json_string = json.encoder.encode_basestring  # one string as `_sorted_json` writes it
 _DIGIT_BYTES = frozenset(b"0123456789")
 
 

@@ -279,6 +279,12 @@ def test_a_dictionary_file_that_is_not_what_its_name_says_is_one_line(
     tmp_path, name, content, reason
 ) -> None:
     shipped = (rawpack.HERE / f"raw-{rawpack.WRITTEN}.zdict").read_bytes()
+    (tmp_path / f"raw-{rawpack.WRITTEN}.zdict").write_bytes(shipped)
     (tmp_path / name).write_bytes(shipped if content is None else content)
     with pytest.raises(ValueError, match="^" + re.escape(f"{name}: {reason}") + "$"):
+        rawpack.load_dictionaries(tmp_path)
+
+
+def test_an_install_without_the_dictionary_it_writes_with_is_one_line(tmp_path) -> None:
+    with pytest.raises(ValueError, match=f"^raw-{rawpack.WRITTEN}.zdict is missing from "):
         rawpack.load_dictionaries(tmp_path)
