@@ -46,17 +46,22 @@ def packed(record: dict) -> bytes:
     return rawpack.packed_json(publication_from_fr(record).raw)
 
 
-def main() -> None:
+def build() -> rawpack.zstd.ZstdDict:
+    """The dictionary of the recorded records' text, with statistics from them and the store's."""
     full = [packed(record) for record in recorded_documents()]
     with gzip.open(RECORDINGS / "store.jsonl.gz", "rt", encoding="utf-8") as lines:
         stored = [packed(json.loads(line)) for line in lines]
     content = rawpack.zstd.ZstdDict(b"".join(full), is_raw=True)
-    built = rawpack.zstd.finalize_dict(content, stored + full, SIZE, rawpack.LEVEL)
+    return rawpack.zstd.finalize_dict(content, stored + full, SIZE, rawpack.LEVEL)
+
+
+def main() -> None:
+    built = build()
     path = rawpack.HERE / f"raw-{built.dict_id}.zdict"
     if path.exists() and path.read_bytes() != built.dict_content:
         sys.exit(f"{path.name} exists and differs: a dictionary never changes once written")
     path.write_bytes(built.dict_content)
-    print(f"{len(full)} full and {len(stored):,} stored records: {path.name} written")
+    print(f"{path.name} written")
 
 
 if __name__ == "__main__":
