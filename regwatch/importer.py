@@ -205,7 +205,7 @@ def _prepared(
         return
     queued: collections.deque[tuple[int, Future]] = collections.deque()
     for batch in batches:
-        queued.append((_last(batch), pool.submit(_packed, batch, source)))
+        queued.append((_last(batch), pool.submit(_marshalled, batch, source)))
         if len(queued) > AHEAD * workers:
             last, future = queued.popleft()
             yield last, marshal.loads(future.result())
@@ -213,7 +213,7 @@ def _prepared(
         yield last, marshal.loads(future.result())
 
 
-def _packed(batch: tuple[int, list[Line]], source: str) -> bytes:
+def _marshalled(batch: tuple[int, list[Line]], source: str) -> bytes:
     """`prepare(batch)` as a worker hands it over: marshalled (plain values only: written and read
     back three times faster than pickled, between processes of one Python)."""
     return marshal.dumps(prepare(batch, source))

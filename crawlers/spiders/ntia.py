@@ -24,6 +24,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import html
+import operator
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -67,13 +68,11 @@ class NtiaSpider(SiteSpider):
                 f"{shown(response.url)}: malformed feed ({problem}); kept the"
                 f" {len(feed.entries)} entries that parsed, deleted nothing",
             )
-        keys = [self.item_key(entry, response.url) for entry in feed.entries]
-        self.overlaps(response.url, list(dict.fromkeys(key for key in keys if key)))
+        keyed = [(entry, self.item_key(entry, response.url)) for entry in feed.entries]
+        self.overlaps(response.url, list(dict.fromkeys(key for _, key in keyed if key)))
         requested: set[str] = set()  # an item's link: the first entry linking it is the item
-        for entry in self.capped(
-            response.url, feed.entries, lambda e: self.item_key(e, response.url)
-        ):
-            yield from self.entry(entry, response.url, requested)
+        for entry, key in self.capped(response.url, keyed, operator.itemgetter(1)):
+            yield from self.entry(entry, key, requested)
         yield self.fetched(response)
 
     def item_key(self, entry: Any, feed_url: str) -> str | None:
@@ -84,8 +83,10 @@ class NtiaSpider(SiteSpider):
         links = self.item_links(feed_url, [entry["link"]])
         return links[0] if links else None
 
-    def entry(self, entry: Any, feed_url: str, requested: set[str]) -> Iterator[object]:
-        fields, key = feed_fields(entry), self.item_key(entry, feed_url)
+    def entry(self, entry: Any, key: str | None, requested: set[str]) -> Iterator[object]:
+        """What one feed entry keyed `key` (`item_key`) yields: its rejection, its publication
+        (no link), or the request for its page."""
+        fields = feed_fields(entry)
         if key is None:
             reason = "link is not a page on ntia.gov; not fetched"
             yield Rejected(self.name, shown(entry["link"]), reason)
