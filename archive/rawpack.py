@@ -5,10 +5,11 @@ Leaves: one zstd frame of the record's compact JSON, made with the dictionary `r
 beside this module (real Federal Register records' text and statistics, built by
 scripts/raw_dictionary.py: a 2 KB record packs to 0.55 KB instead of 0.95, twice as fast); and the
 JSON bytes of a stored frame, made with any dictionary shipped here or none (rows written before
-dictionaries). A frame naming a dictionary not shipped here, or damaged, raises `zstd.ZstdError`
-(read as a damaged cell). The dictionaries are checked when loaded: each file's name holds the
-id its content carries (`ValueError` naming the file otherwise); a dictionary is never changed
-or removed once rows may have been written with it.
+dictionaries). A frame naming a dictionary not shipped here, damaged, or unpacking to more than
+`MAX_UNPACKED` bytes (a hand-edited cell can unpack to gigabytes) raises `zstd.ZstdError` (read as
+a damaged cell) without being unpacked whole. The dictionaries are checked when loaded: each
+file's name holds the id its content carries (`ValueError` naming the file otherwise); a
+dictionary is never changed or removed once rows may have been written with it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from regwatch.jsonl import MAX_LINE_BYTES
+
 try:
     from compression import zstd  # Python 3.14 and later
 except ImportError:  # before 3.14: the same module from PyPI
@@ -27,6 +30,8 @@ except ImportError:  # before 3.14: the same module from PyPI
 HERE = Path(__file__).parent
 WRITTEN = 880891061  # the dictionary new frames are made with (`raw-<id>.zdict`)
 LEVEL = 1  # zstd level: 2.2 KB of FR-shaped JSON → ~0.55 KB in ~6 µs (level 3: 0.5 KB, 9 µs)
+# No stored record can be larger than the longest line an import reads.
+MAX_UNPACKED = MAX_LINE_BYTES
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -70,11 +75,18 @@ def pack(record: Any) -> bytes:
 
 
 def unpack(stored: bytes) -> bytes:
-    """The JSON bytes of a stored frame (`zstd.ZstdError` if damaged, or made with a dictionary
-    this regwatch does not have)."""
-    used = zstd.get_frame_info(stored).dictionary_id
-    if not used:
-        return zstd.decompress(stored)
-    if used not in DICTIONARIES:
+    """The JSON bytes of a stored frame (`zstd.ZstdError` if damaged, made with a dictionary
+    this regwatch does not have, or unpacking to more than `MAX_UNPACKED` bytes)."""
+    info = zstd.get_frame_info(stored)
+    used = info.dictionary_id
+    if used and used not in DICTIONARIES:
         raise zstd.ZstdError(f"made with zstd dictionary {used}, which this regwatch lacks")
-    return zstd.decompress(stored, zstd_dict=DICTIONARIES[used])
+    size = info.decompressed_size
+    if size is None:  # a streamed frame: unpacked no further than the cap
+        reader = zstd.ZstdDecompressor(zstd_dict=DICTIONARIES.get(used))
+        data = reader.decompress(stored, max_length=MAX_UNPACKED)
+        if reader.eof:
+            return data
+    elif size <= MAX_UNPACKED:  # into a buffer of the size the frame states, which it must keep
+        return zstd.decompress(stored, zstd_dict=DICTIONARIES.get(used))
+    raise zstd.ZstdError(f"unpacks to more than {MAX_UNPACKED >> 20} MiB, or is cut short")

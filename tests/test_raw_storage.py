@@ -21,6 +21,7 @@ from archive.migrations import MIGRATIONS
 from archive.rawpack import zstd
 from crawlers.normalize import publication_from_fr
 from regwatch.importer import import_records
+from regwatch.jsonl import MAX_LINE_BYTES
 
 RECORDED = (
     Path(__file__).parents[1]
@@ -301,3 +302,30 @@ def test_the_shipped_dictionary_is_what_its_script_builds_from_real_records() ->
     built = module.build()
     assert built.dict_id == rawpack.WRITTEN
     assert built.dict_content == (rawpack.HERE / f"raw-{rawpack.WRITTEN}.zdict").read_bytes()
+
+
+def _frame(data: bytes, size: str) -> bytes:
+    """One zstd frame of `data`: its size in the header ("written"), not ("unknown", as a stream
+    writes it), or a header stating 1,000 bytes ("understated", a hand-made frame)."""
+    if size == "unknown":
+        stream = zstd.ZstdCompressor()
+        return stream.compress(data) + stream.flush()
+    frame = bytearray(zstd.compress(data))
+    if size == "understated":  # no dictionary id, a window byte, then a 4-byte content size
+        assert frame[4] >> 6 == 2 and frame[4] & 0b100011 == 0
+        frame[6:10] = (1000).to_bytes(4, "little")
+    return bytes(frame)
+
+
+@pytest.mark.parametrize("size", ["written", "unknown", "understated"])
+def test_a_stored_frame_unpacking_past_the_largest_record_reads_as_damaged(size) -> None:
+    """A hand-edited `raw` cell can be a small frame of zeros that unpacks to gigabytes; it is
+    a damaged cell (as any unreadable one) once it passes the largest record an import accepts,
+    or the size its header states, never unpacked whole into memory (synthetic frames)."""
+    bomb = _frame(bytes(MAX_LINE_BYTES + 1), size)
+    with pytest.raises(zstd.ZstdError, match="more than 64 MiB|buffer is too small"):
+        rawpack.unpack(bomb)
+    assert rows.stored_json("raw", bomb) is None
+    if size != "understated":
+        largest = _frame(b" " * (MAX_LINE_BYTES - 2) + b"{}", size)
+        assert rawpack.unpack(largest).endswith(b"{}")
