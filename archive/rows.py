@@ -314,9 +314,22 @@ def json_cell(column: str) -> str:
 
 
 def lists_readable(alias: str) -> str:
-    """SQL true when every JSON list column of the publication row `alias` is valid JSON (NULL
-    is none), false when one is damaged or hand-edited."""
-    return " AND ".join(f"json_valid(COALESCE({alias}.{n}, '[]'))" for n in sorted(JSON_FIELDS))
+    """SQL true when every JSON list column of the publication row `alias` holds what regwatch
+    writes there (NULL is none), false when one is damaged or hand-edited, even into valid JSON
+    of another shape: what `stored_json` reads as empty."""
+    return " AND ".join(_list_readable(f"{alias}.{n}", SHAPES[n]) for n in sorted(JSON_FIELDS))
+
+
+def _list_readable(column: str, kind: type) -> str:
+    """SQL true when `column` is a JSON array of `kind` (objects or strings), as `SHAPES` has
+    it; nested CASEs, as SQLite's JSON functions other than `json_valid` raise on broken JSON."""
+    cell = f"COALESCE({column}, '[]')"
+    member = "object" if kind is dict else "text"
+    return (
+        f"({cell} = '[]' OR CASE WHEN json_valid({cell}) THEN CASE json_type({cell}) WHEN 'array' "
+        f"THEN NOT EXISTS (SELECT 1 FROM json_each({cell}) WHERE type != '{member}') END "
+        "ELSE 0 END IS 1)"
+    )
 
 
 def member_field(alias: str, path: str) -> str:

@@ -307,12 +307,21 @@ def test_tagging_again_repairs_a_damaged_tag_result_and_alerts_no_one(alerted: P
     repaired(alerted, before)
 
 
-def test_importing_a_damaged_document_again_repairs_it_and_alerts_no_one(alerted: Path) -> None:
+# A list cell damaged, or hand-edited into JSON that is not what regwatch writes there (a number
+# where an agency object stands, an object for the list): `show` reads either as no agencies, so
+# `status` must name either, and the tagger must not take either for the stored content.
+EDITS = ["'{broken'", "'[1]'", """'{"name": "Industry and Security Bureau"}'"""]
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_importing_a_damaged_document_again_repairs_it_and_alerts_no_one(
+    alerted: Path, edit: str
+) -> None:
     """A damaged or hand-edited list cell survived re-importing the very same document (its
     content hash was unchanged: counted "unchanged", nothing written), so `status` kept naming
     it; the import now writes the lists again and says so, with no new version and no alert."""
     before = kept(alerted)
-    damage(alerted, "UPDATE publications SET agencies = '{broken' WHERE source_id = '2023-23055'")
+    damage(alerted, f"UPDATE publications SET agencies = {edit} WHERE source_id = '2023-23055'")
     again = CliRunner().invoke(main, ["import", str(GOOD)])
     assert again.exit_code == 0, again.output
     assert "0 new, 0 changed, 9 unchanged, 1 repaired, 0 rejected" in again.output
@@ -322,12 +331,15 @@ def test_importing_a_damaged_document_again_repairs_it_and_alerts_no_one(alerted
     repaired(alerted, before)
 
 
-def test_a_document_tagged_while_damaged_is_tagged_again_after_its_repair(alerted: Path) -> None:
+@pytest.mark.parametrize("edit", EDITS)
+def test_a_document_tagged_while_damaged_is_tagged_again_after_its_repair(
+    alerted: Path, edit: str
+) -> None:
     """A document tagged while its agencies could not be read (here by `--retag`: a new model
     tags everything) kept the tags read from no agencies after `import` repaired them, its
     content hash being unchanged; the next `tag` now tags it again, with no new alert."""
     before = kept(alerted)
-    damage(alerted, "UPDATE publications SET agencies = '{broken' WHERE source_id = '2023-23055'")
+    damage(alerted, f"UPDATE publications SET agencies = {edit} WHERE source_id = '2023-23055'")
     assert CliRunner().invoke(main, ["tag", "--retag"]).exit_code == 0
     evidence = '"Industry and Security Bureau" in agencies'
     assert evidence not in CliRunner().invoke(main, ["show", "2023-23055"]).output
