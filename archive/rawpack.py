@@ -5,11 +5,11 @@ Leaves: one zstd frame of the record's compact JSON, made with the dictionary `r
 beside this module (real Federal Register records' text and statistics, built by
 scripts/raw_dictionary.py: a 2 KB record packs to 0.55 KB instead of 0.95, twice as fast); and the
 JSON bytes of a stored frame, made with any dictionary shipped here or none (rows written before
-dictionaries). A frame naming a dictionary not shipped here, damaged, or unpacking to more than
-`MAX_UNPACKED` bytes (a hand-edited cell can unpack to gigabytes) raises `zstd.ZstdError` (read as
-a damaged cell) without being unpacked whole. The dictionaries are checked when loaded: each
-file's name holds the id its content carries (`ValueError` naming the file otherwise); a
-dictionary is never changed or removed once rows may have been written with it.
+dictionaries). A frame naming a dictionary not shipped here, damaged, followed by anything, or
+unpacking to more than `MAX_UNPACKED` bytes (a hand-edited cell can unpack to gigabytes) raises
+`zstd.ZstdError` (read as a damaged cell) without being unpacked whole. The dictionaries are
+checked when loaded: each file's name holds the id its content carries (`ValueError` naming the
+file otherwise); a dictionary is never changed or removed once rows may have been written with it.
 """
 
 from __future__ import annotations
@@ -76,11 +76,14 @@ def pack(record: Any) -> bytes:
 
 def unpack(stored: bytes) -> bytes:
     """The JSON bytes of a stored frame (`zstd.ZstdError` if damaged, made with a dictionary
-    this regwatch does not have, or unpacking to more than `MAX_UNPACKED` bytes)."""
+    this regwatch does not have, followed by more bytes, or unpacking to more than
+    `MAX_UNPACKED` bytes)."""
     info = zstd.get_frame_info(stored)
     used = info.dictionary_id
     if used and used not in DICTIONARIES:
         raise zstd.ZstdError(f"made with zstd dictionary {used}, which this regwatch lacks")
+    if zstd.get_frame_size(stored) != len(stored):  # zstd would unpack every frame after it
+        raise zstd.ZstdError("holds more than one frame, or bytes after it")
     size = info.decompressed_size
     if size is None:  # a streamed frame: unpacked no further than the cap
         reader = zstd.ZstdDecompressor(zstd_dict=DICTIONARIES.get(used))
