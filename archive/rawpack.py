@@ -30,6 +30,7 @@ except ImportError:  # before 3.14: the same module from PyPI
 HERE = Path(__file__).parent
 WRITTEN = 880891061  # the dictionary new frames are made with (`raw-<id>.zdict`)
 LEVEL = 1  # zstd level: 2.2 KB of FR-shaped JSON → ~0.55 KB in ~6 µs (level 3: 0.5 KB, 9 µs)
+FRAME_MAGIC = bytes.fromhex("28b52ffd")  # how every zstd frame begins
 # No stored record can be larger than the longest line an import reads.
 MAX_UNPACKED = MAX_LINE_BYTES
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from archive.rawpack import pack, packed_json, unpack, zstd
+from archive.rawpack import FRAME_MAGIC, pack, packed_json, unpack, zstd
 from archive.records import Publication, iso_date
 from regwatch.inert import shorten
 from regwatch.jsonl import data_file
@@ -328,6 +328,19 @@ def _list_readable(column: str, kind: type) -> str:
     return (
         f"({cell} = '[]' OR CASE WHEN json_valid({cell}) THEN CASE json_type({cell}) WHEN 'array' "
         f"THEN NOT EXISTS (SELECT 1 FROM json_each({cell}) WHERE type != '{member}') END "
+        "ELSE 0 END IS 1)"
+    )
+
+
+def raw_readable(alias: str) -> str:
+    """SQL true when the publication row `alias`'s `raw` may be read as `raw_record` reads it:
+    none, a zstd frame (its first bytes only: SQL cannot unpack it, so a frame damaged inside is
+    left to `show`), or the JSON text of an object (rows written before migration 12)."""
+    raw = f"{alias}.raw"
+    return (
+        f"(CASE typeof({raw}) WHEN 'null' THEN 1 WHEN 'blob' THEN length({raw}) = 0 "
+        f"OR substr({raw}, 1, {len(FRAME_MAGIC)}) = X'{FRAME_MAGIC.hex()}' WHEN 'text' THEN "
+        f"{raw} = '' OR CASE WHEN json_valid({raw}) THEN json_type({raw}) = 'object' END "
         "ELSE 0 END IS 1)"
     )
 

@@ -7,7 +7,8 @@ how many are tagged (and how many of those are stale), the last crawl of each so
 database and index sizes on disk, the index compared with SQLite (`health.IndexHealth`, every index
 file checked against its checksum), and
 how many documents the tagger failed on (with the first `FAILURES_SHOWN` of them), how many hold
-a JSON cell that cannot be read (damaged or hand-edited: with the first `FAILURES_SHOWN`), the last
+a cell that cannot be read (a list, the source record's frame or text, the tag result: damaged or
+hand-edited, with the first `FAILURES_SHOWN`), the last
 digest sent to each recipient list (and the sends whose recipients cannot be read), the alerts of
 each route by state, the crawl ledger's newest days per source (listed against held), the full
 texts pending, fetched and failed, and the scheduler's heartbeat, newest run of each job and open
@@ -27,16 +28,17 @@ from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.ledger import LedgerDay, recent
 from archive.outbox import RouteCounts, counts
-from archive.rows import lists_readable, loaded
+from archive.rows import lists_readable, loaded, raw_readable
 from archive.scheduling import Heartbeat, Incident, JobRun, heartbeat, last_runs, open_incidents
 from archive.tagging import RESULT_READABLE, TAGS_STALE, TagFailureRow, tag_failures
 
 FAILURES_SHOWN = 5
-# Documents a JSON cell of which (a stored list, or the tag result) is not JSON; NULL is none.
+# Documents a stored cell of which cannot be read: a list that is not what regwatch writes there,
+# a source record that is neither a zstd frame nor a JSON object, a tag result that is not JSON.
 DAMAGED_SQL = (
     "SELECT p.source, p.source_id FROM publications p "
     f"LEFT JOIN tag_results t ON t.publication_id = p.id WHERE NOT ({lists_readable('p')} "
-    f"AND {RESULT_READABLE}) ORDER BY p.id"
+    f"AND {raw_readable('p')} AND {RESULT_READABLE}) ORDER BY p.id"
 )
 
 

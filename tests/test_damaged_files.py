@@ -311,17 +311,23 @@ def test_tagging_again_repairs_a_damaged_tag_result_and_alerts_no_one(alerted: P
 # where an agency object stands, an object for the list): `show` reads either as no agencies, so
 # `status` must name either, and the tagger must not take either for the stored content.
 EDITS = ["'{broken'", "'[1]'", """'{"name": "Industry and Security Bureau"}'"""]
+# A source record that is no zstd frame, or (as rows before migration 12 hold it) JSON text that
+# is no object: `show` names either; `status` said nothing of them.
+RAW_EDITS = ["X'00112233'", "'[1]'", "'{broken'", "3"]
 
 
-@pytest.mark.parametrize("edit", EDITS)
+@pytest.mark.parametrize(
+    ("column", "edit"),
+    [*(("agencies", edit) for edit in EDITS), *(("raw", edit) for edit in RAW_EDITS)],
+)
 def test_importing_a_damaged_document_again_repairs_it_and_alerts_no_one(
-    alerted: Path, edit: str
+    alerted: Path, column: str, edit: str
 ) -> None:
     """A damaged or hand-edited list cell survived re-importing the very same document (its
     content hash was unchanged: counted "unchanged", nothing written), so `status` kept naming
     it; the import now writes the lists again and says so, with no new version and no alert."""
     before = kept(alerted)
-    damage(alerted, f"UPDATE publications SET agencies = {edit} WHERE source_id = '2023-23055'")
+    damage(alerted, f"UPDATE publications SET {column} = {edit} WHERE source_id = '2023-23055'")
     again = CliRunner().invoke(main, ["import", str(GOOD)])
     assert again.exit_code == 0, again.output
     assert "0 new, 0 changed, 9 unchanged, 1 repaired, 0 rejected" in again.output
