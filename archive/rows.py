@@ -322,14 +322,19 @@ def lists_readable(alias: str) -> str:
 
 def _list_readable(column: str, kind: type) -> str:
     """SQL true when `column` is a JSON array of `kind` (objects or strings), as `SHAPES` has
-    it; nested CASEs, as SQLite's JSON functions other than `json_valid` raise on broken JSON."""
+    it (its members are read only once it is an array)."""
     cell = f"COALESCE({column}, '[]')"
     member = "object" if kind is dict else "text"
     return (
-        f"({cell} = '[]' OR CASE WHEN json_valid({cell}) THEN CASE json_type({cell}) WHEN 'array' "
-        f"THEN NOT EXISTS (SELECT 1 FROM json_each({cell}) WHERE type != '{member}') END "
-        "ELSE 0 END IS 1)"
+        f"({cell} = '[]' OR CASE ({_json_type(cell)}) WHEN 'array' THEN NOT EXISTS "
+        f"(SELECT 1 FROM json_each({cell}) WHERE type != '{member}') END IS 1)"
     )
+
+
+def _json_type(cell: str) -> str:
+    """SQL for the JSON type of `cell`, NULL when it is not JSON (SQLite's JSON functions other
+    than `json_valid` raise on broken JSON)."""
+    return f"CASE WHEN json_valid({cell}) THEN json_type({cell}) END"
 
 
 def raw_readable(alias: str) -> str:
@@ -340,8 +345,7 @@ def raw_readable(alias: str) -> str:
     return (
         f"(CASE typeof({raw}) WHEN 'null' THEN 1 WHEN 'blob' THEN length({raw}) = 0 "
         f"OR substr({raw}, 1, {len(FRAME_MAGIC)}) = X'{FRAME_MAGIC.hex()}' WHEN 'text' THEN "
-        f"{raw} = '' OR CASE WHEN json_valid({raw}) THEN json_type({raw}) = 'object' END "
-        "ELSE 0 END IS 1)"
+        f"{raw} = '' OR ({_json_type(raw)}) = 'object' ELSE 0 END IS 1)"
     )
 
 
