@@ -13,7 +13,7 @@ The rules:
   its decimal text (`"title": 1984` → `"1984"`); true/false, fractions, lists and objects reject
   the record. `document_number`, `title` and `publication_date` are required, and a
   `document_number` holding spaces, control characters or bidi controls rejects it (it keys the
-  document in every output: file names, calendar UIDs, links, messages).
+  document in every output: calendar UIDs, links, messages, the `show` argument).
 - date fields are ISO dates `YYYY-MM-DD` or null.
 - `agencies` and `cfr_references` are lists of objects (null means empty). An agency's `name`,
   `raw_name` and `slug` follow the text rule; a CFR reference's `title` is a whole number (digits
