@@ -105,6 +105,31 @@ def test_a_year_facet_link_shows_that_year_only(client) -> None:
         assert all(hit["publication_date"] >= "2021-03-01" for hit in found["hits"])
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "export"},
+        {"q": "", "tag": "export_control"},
+        {"q": "", "tag": "ai"},
+        {"q": "", "agency": "Industry and Security Bureau"},
+        {"q": "", "source": "federal_register", "type": "Rule"},
+    ],
+)
+def test_every_facet_link_finds_what_its_count_says(client, params) -> None:
+    """A facet's count is of the documents shown that carry the value. Values of one filter
+    widen a search (any of them), so a link adding a second value to a filter already set
+    found more documents than the count said (`tag=ai`: export_control (8) opened 167)."""
+    page = client.get("/", params=params)
+    links = re.findall(r'<li><a href="/(\?[^"]*)">([^<]+)</a> \((\d+)\)</li>', page.text)
+    assert links
+    for href, value, count in links:
+        found = client.get("/api/search" + html.unescape(href)).json()
+        assert found["total"] == int(count), (params, value)
+    if "tag" in params:  # the tag facet's values are counted, not linked
+        assert re.search(r"<li>ai \(\d+\)</li>", page.text)
+        assert "tag=export_control&amp;tag=ai" not in page.text
+
+
 def test_filters_from_the_query_string(client) -> None:
     page = client.get("/", params={"q": "", "eccn": "3A090"})
     assert "1 documents" in page.text and "/documents/federal_register/synthetic-0001" in page.text

@@ -64,14 +64,6 @@ REFUSALS = {  # {0}: the method, {1}: the path
     405: "{0} {1} is refused: regwatch serve only reads (GET or HEAD)",
 }
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
-FACET_NAMES = {
-    "tag": "tag",
-    "sub_tag": "sub_tag",
-    "agency": "agency",
-    "type": "type",
-    "source": "source",
-    "year": None,
-}
 
 
 class Reader:
@@ -131,9 +123,9 @@ def create_app(
     async def search_page(request: Request) -> HTMLResponse:
         query = request.query_params
         context = {"params": query, "q": query.get("q", ""), "message": None}
-        context |= {"link": p.link, "year_link": p.year_link}
+        context |= {"link": p.link, "facet_link": p.facet_link}
         context |= {"active": p.active_filters(query), "result": None, "search": None}
-        context |= {"facet_names": FACET_NAMES, "page_size": p.PAGE_SIZE, "page": 1}
+        context |= {"page_size": p.PAGE_SIZE, "page": 1}
         try:
             if p.is_blank(query):
                 p.search_arguments(query)  # nothing asked, but a page or sort given is checked

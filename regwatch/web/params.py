@@ -3,8 +3,9 @@
 Enters: Starlette `QueryParams` (`q`, repeatable `tag`, `sub_tag`, `agency`, `type`, `source`,
 `eccn`, `cfr`, `country`; `since`, `until`, `open`, `sort`, `page`). Leaves: keyword arguments for
 `steps.search_request`, the page number, and `link(params, **changes)`, the query string of the
-same search with one value added, removed or replaced (for facets and pagination), or
-`year_link`, the same narrowed to one publication year. Malformed values and unknown parameters
+same search with one value added, removed or replaced (for facets and pagination), and
+`facet_link`, the same narrowed to the documents a facet value counted (a year: within that year),
+or None where no link can find them. Malformed values and unknown parameters
 (a misspelt filter would otherwise be dropped and its results shown unfiltered), and one of
 `since`, `until`, `q`, `open`, `sort`, `page` given twice (only one would count), raise
 `QueryError` with one line.
@@ -33,6 +34,9 @@ MULTI = {
 SINGLE = ("q", "since", "until", "open", "sort", "page")
 KNOWN = (*SINGLE[:1], *MULTI, *SINGLE[1:])
 MAX_VALUES = 20  # values of one filter
+# The filter parameter each facet narrows by (a year narrows by `since` and `until`).
+FACET_PARAMS = {"tag": "tag", "sub_tag": "sub_tag", "agency": "agency", "type": "type"}
+FACET_PARAMS |= {"source": "source", "year": None}
 PAGE = re.compile(r"[0-9]{1,4}")  # ASCII digits only: `isdigit` passes "²", which `int` refuses
 
 
@@ -110,7 +114,19 @@ def link(
     return "?" + urlencode(pairs)
 
 
-def year_link(params: Any, year: str) -> str:
+def facet_link(params: Any, facet: str, value: str) -> str | None:
+    """`?…` for the same search narrowed to the documents carrying `value` of `facet`, which
+    its count counted; None when that facet's filter is already given: values of one filter
+    widen a search (any of them), so a second one would find more, not fewer."""
+    name = FACET_PARAMS[facet]
+    if name is None:
+        return _year_link(params, value)
+    if any(v.strip() for v in params.getlist(name)):
+        return None
+    return link(params, add=(name, value))
+
+
+def _year_link(params: Any, year: str) -> str:
     """`?…` for the same search narrowed to publication year `year`, within the `since` and
     `until` already given (ISO dates compare as text), so it finds what the year facet counted."""
     since = max(filter(None, (params.get("since"), f"{year}-01-01")))
