@@ -49,7 +49,7 @@ def find(
         "SELECT result, model_version, tagged_at FROM tag_results WHERE publication_id = ?",
         (row["id"],),
     ).fetchone()
-    tagging = rows.loaded(result["result"], dict) if result else {}
+    tagging = rows.tag_result(result["result"]) if result else {}
     if tagging is None:
         tagging = {}
         damaged.append("tag result")

@@ -9,12 +9,11 @@ tagged documents, with the publication's identity, title, link, version and last
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
 from archive.outbox import KEY_DATES
-from archive.rows import json_cell, loaded
+from archive.rows import json_cell, loaded, tag_result
 
 
 def route_entries(conn: sqlite3.Connection, route: str, limit: int) -> list[dict[str, Any]]:
@@ -46,7 +45,7 @@ def upcoming_dates(conn: sqlite3.Connection, since: str) -> list[dict[str, Any]]
     )
     events = []
     for source, source_id, title, url, version, updated_at, result in found:
-        dates = json.loads(result).get("dates") or {}
+        dates = (tag_result(result) or {}).get("dates", {})
         events += [
             {
                 "source": source,

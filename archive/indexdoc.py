@@ -333,16 +333,9 @@ def _stored_list(stored: str | None) -> list[Any]:
 
 
 def _entities(result: str | None) -> dict[str, list[dict[str, Any]]]:
-    """The tag result's entities whose mentions carry a string `value` (others are skipped; a
-    tag result that cannot be read has none)."""
-    found = (loaded(result, dict) or {}).get("entities") or {}
-    if not isinstance(found, dict):
-        return {}
-    return {
-        kind: [m for m in mentions if isinstance(m, dict) and isinstance(m.get("value"), str)]
-        for kind, mentions in found.items()
-        if isinstance(mentions, list)
-    }
+    """The tag result's entities (each mention with a string `value`; a tag result that cannot
+    be read has none)."""
+    return (rows.tag_result(result) or {}).get("entities", {})
 
 
 @functools.lru_cache(maxsize=CACHED)

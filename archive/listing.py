@@ -94,7 +94,7 @@ def _item(row: sqlite3.Row) -> dict[str, Any]:
     as empty, so the rest of the document is listed."""
     data, _ = rows.shown_row(row)
     stored = data.pop("tag_result")
-    result = (rows.loaded(stored, dict) or {}) if stored is not None else None
+    result = (rows.tag_result(stored) or {}) if stored is not None else None
     for key in ("content_hash", "change_seq"):
         data.pop(key)
     for key in ("tags", "scores", "evidence", "entities"):

@@ -41,7 +41,7 @@ from typing import Any
 from archive.agencies import agency_keys, keyword
 from archive.db import MARKS, rows_in, stamp, transaction, utc_now
 from archive.links import RELATED, decode
-from archive.rows import loaded, stored_json
+from archive.rows import loaded, stored_json, tag_result
 from archive.rule_context import rule_context
 from archive.screening import ScreeningParty, citations, publications_citing
 
@@ -344,7 +344,7 @@ def _doc(row: sqlite3.Row) -> dict[str, Any]:
 
 def _result(stored: str | None) -> dict[str, Any]:
     """A stored tag result; {} (no tags: alerts no route) for one that cannot be read."""
-    return loaded(stored, dict) or {}
+    return tag_result(stored) or {}
 
 
 def _with_context(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any]:

@@ -306,6 +306,44 @@ def loaded(stored: Any, kind: type) -> Any:
     return value if isinstance(value, kind) else None
 
 
+def tag_result(stored: Any) -> dict[str, Any] | None:
+    """A stored tag result decoded, or None when it cannot be read or does not hold what the
+    tagger writes (a damaged or hand-edited cell): `tags` a list of strings, `scores` numbers
+    (or null) by tag, `evidence` lists of objects by tag, `entities` lists of objects with a text
+    `value` by kind, `dates` ISO dates by slot (each may be absent)."""
+    result = loaded(stored, dict)
+    if result is None:
+        return None
+    tags = result.get("tags", [])
+    scores = result.get("scores", {})
+    evidence, entities, dates = (result.get(key, {}) for key in ("evidence", "entities", "dates"))
+    shaped = (
+        isinstance(tags, list)
+        and all(isinstance(tag, str) for tag in tags)
+        and isinstance(scores, dict)
+        and all(_number(score) for score in scores.values())
+        and isinstance(evidence, dict)
+        and all(_objects(hits) for hits in evidence.values())
+        and isinstance(entities, dict)
+        and all(_objects(found, "value") for found in entities.values())
+        and isinstance(dates, dict)
+        and all(isinstance(day, str) for day in dates.values())
+    )
+    return result if shaped else None
+
+
+def _number(value: Any) -> bool:
+    return value is None or isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _objects(value: Any, text_key: str | None = None) -> bool:
+    """`value` is a list of objects (each with a string `text_key`, if given)."""
+    return isinstance(value, list) and all(
+        isinstance(item, dict) and (text_key is None or isinstance(item.get(text_key), str))
+        for item in value
+    )
+
+
 def json_cell(column: str) -> str:
     """SQL for the JSON column `column`, NULL where it is not valid JSON (a damaged or hand-edited
     cell): `json_each`, `json_extract` and `json_array_length` over it then read nothing in that

@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from archive.db import transaction, utc_now
-from archive.rows import loaded
+from archive.rows import loaded, tag_result
 from archive.store import StoreResult
 
 FR_SOURCE = "federal_register"
@@ -185,7 +185,7 @@ def _entities(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _result(row: sqlite3.Row) -> dict[str, Any]:
-    return loaded(row["result"], dict) or {}
+    return tag_result(row["result"]) or {}
 
 
 def _change(row: sqlite3.Row) -> dict[str, Any]:

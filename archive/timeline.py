@@ -22,7 +22,6 @@ period and a document tagged with one of the given tags, each with its timeline,
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -34,7 +33,7 @@ from archive.db import MARKS, rows_in
 from archive.document import mentioning
 from archive.index import SearchIndex
 from archive.records import iso_date
-from archive.rows import json_cell, loaded, stored_json
+from archive.rows import json_cell, loaded, stored_json, tag_result
 from archive.sections import amending_publications, section_changes
 
 MAX_DOCUMENTS = 25
@@ -235,7 +234,7 @@ def _events(
             "effective_on": row["effective_on"],
             "comments_close_on": row["comments_close_on"],
         }
-        tagged = _object(_object(row["tag_result"]).get("dates"))
+        tagged = (tag_result(row["tag_result"]) or {}).get("dates", {})
         for slot, kind, what in DATES:
             day = stored.get(slot) or tagged.get(slot)
             if iso_date(day):
@@ -348,12 +347,3 @@ def _tagged(conn: sqlite3.Connection, ids: list[int], tags: Sequence[str]) -> bo
 
 def _strings(value: Any) -> list[str]:
     return [v for v in loaded(value, list) or () if isinstance(v, str) and v]
-
-
-def _object(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    return value if isinstance(value, dict) else {}

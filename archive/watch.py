@@ -148,7 +148,7 @@ def tagged_since(
                 row["id"],
                 f"{row['source']} {row['source_id']}",
                 rows.fr_document(row),
-                rows.loaded(row["tag_result"], dict) or {},  # damaged: no entities
+                rows.tag_result(row["tag_result"]) or {},  # damaged: no entities
             )
             for row in batch
         ]

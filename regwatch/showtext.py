@@ -19,7 +19,7 @@ EVIDENCE_SHOWN = 5
 # What rewrites a damaged stored value: tag result and versions by name, any other (a stored list,
 # the source record `raw`) storing the document again (`archive.store`).
 REMEDIES = {
-    "tag result": "`regwatch tag` the tag result",
+    "tag result": "`regwatch tag --retag` the tag result",
     "versions": "restore regwatch.db from a backup for the versions",
 }
 STORED_AGAIN = "importing or crawling the document again rewrites {}"

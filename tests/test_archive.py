@@ -314,7 +314,10 @@ def tag_all(archive: Archive, tag_for) -> int:
                     {
                         "tags": tags,
                         "scores": {t: 0.8 for t in tags},
-                        "evidence": {t: ["title"] for t in tags},
+                        "evidence": {
+                            t: [{"rule": "r", "text": "Entity List", "field": "title"}]
+                            for t in tags
+                        },
                         "entities": {},
                         "dates": {},
                     },
@@ -379,7 +382,8 @@ def test_publications_for_digests(archive: Archive) -> None:
     assert [i["source_id"] for i in items] == ["2025-00704", "2023-23048", "2021-04505"]
     first = items[0]
     assert first["tags"] == ["export_control"] and first["scores"] == {"export_control": 0.8}
-    assert first["evidence"] == {"export_control": ["title"]} and first["tag_dates"] == {}
+    evidence = [{"rule": "r", "text": "Entity List", "field": "title"}]
+    assert first["evidence"] == {"export_control": evidence} and first["tag_dates"] == {}
     assert first["agencies"][0]["name"] == "Commerce Department"
     assert archive.publications(until="1999-12-31")[0]["tags"] == []
     assert len(archive.publications(limit=3)) == 3

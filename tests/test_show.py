@@ -8,6 +8,7 @@ SQLite file, and on one-line errors.
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import sqlite3
@@ -15,10 +16,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from starlette.testclient import TestClient
 
 from regwatch import steps
 from regwatch.cli import main
 from regwatch.config import load_config
+from regwatch.web.app import create_app
 
 SYNTHETIC = Path(__file__).parent / "fixtures" / "search" / "synthetic-documents.jsonl"
 
@@ -122,7 +125,7 @@ def damaged(config, tmp_path):
 DAMAGED_LINE = (
     "Error: federal_register synthetic-0001: stored agencies, regulation_id_numbers, raw, "
     "tag result cannot be read (damaged); the rest is shown: importing or crawling the document "
-    "again rewrites agencies, regulation_id_numbers, raw; `regwatch tag` the tag result\n"
+    "again rewrites agencies, regulation_id_numbers, raw; `regwatch tag --retag` the tag result\n"
 )
 
 
@@ -159,7 +162,7 @@ def test_importing_and_tagging_again_repair_every_damaged_cell_show_names(damage
     shown = CliRunner().invoke(main, ["--config", str(damaged.source), "show", "synthetic-0001"])
     assert shown.stderr == (
         "Error: federal_register synthetic-0001: stored tag result cannot be read (damaged); the "
-        "rest is shown: `regwatch tag` the tag result\n"
+        "rest is shown: `regwatch tag --retag` the tag result\n"
     )
     doc = json.loads(
         CliRunner()
@@ -172,6 +175,57 @@ def test_importing_and_tagging_again_repair_every_damaged_cell_show_names(damage
     steps.tag(damaged)
     shown = CliRunner().invoke(main, ["--config", str(damaged.source), "show", "synthetic-0001"])
     assert shown.exit_code == 0 and shown.stderr == ""
+
+
+# Hand edits of a stored tag result into valid JSON of another shape (synthetic).
+TAG_RESULT_EDITS = {
+    "scores a list": ("$.scores", "[0.9]"),
+    "a score as text": ("$.scores", '{"export_control": "high"}'),
+    "evidence items not objects": ("$.evidence", '{"export_control": [1]}'),
+    "entities a list": ("$.entities", "[1]"),
+    "a mention not an object": ("$.entities", '{"countries": "China"}'),
+    "dates a list": ("$.dates", '["2024-01-01"]'),
+    "tags not text": ("$.tags", '[{"a": 1}]'),
+}
+TAG_RESULT_LINE = (
+    "federal_register synthetic-0001: stored tag result cannot be read (damaged); the rest is "
+    "shown: `regwatch tag --retag` the tag result"
+)
+
+
+@pytest.mark.parametrize("path, value", TAG_RESULT_EDITS.values(), ids=list(TAG_RESULT_EDITS))
+def test_a_tag_result_of_another_shape_is_named_on_every_reader(config, tmp_path, path, value):
+    """A tag result hand-edited into valid JSON of another shape made `show` print a traceback,
+    and the document page and the JSON API answer 500; now each shows the document and names
+    the tag result, the digest of its week is written, and `tag --retag` repairs it."""
+    home = tmp_path / "home"
+    shutil.copytree(config.home, home)
+    with sqlite3.connect(home / "regwatch.db") as conn:
+        conn.execute(
+            "UPDATE tag_results SET result = json_set(result, ?, json(?)) WHERE publication_id = "
+            "(SELECT id FROM publications WHERE source_id = 'synthetic-0001')",
+            (path, value),
+        )
+    (tmp_path / "regwatch.toml").write_text(
+        f'[archive]\nhome = "{home}"\n[digest]\noutput_dir = "{tmp_path / "digests"}"\n',
+        encoding="utf-8",
+    )
+    edited = load_config(tmp_path / "regwatch.toml", environ={})
+    cli = ["--config", str(edited.source)]
+    shown = CliRunner().invoke(main, [*cli, "show", "synthetic-0001"])
+    assert shown.exit_code == 1 and shown.stderr == f"Error: {TAG_RESULT_LINE}\n"
+    assert shown.stdout.startswith("Synthetic: Revisions to ECCN 3A090.a Advanced Computing")
+    as_json = CliRunner().invoke(main, [*cli, "show", "synthetic-0001", "--format", "json"])
+    assert json.loads(as_json.stdout)["damaged"] == ["tag result"]
+    with TestClient(create_app(edited)) as running:
+        page = running.get("/documents/federal_register/synthetic-0001")
+        api = running.get("/api/documents/federal_register/synthetic-0001")
+    assert page.status_code == 200 and html.escape(TAG_RESULT_LINE, quote=False) in page.text
+    assert api.status_code == 200 and api.json()["damaged"] == ["tag result"]
+    digest = CliRunner().invoke(main, [*cli, "digest", "--until", "2025-03-07", "--days", "7"])
+    assert digest.exit_code == 0, digest.output
+    steps.tag(edited, retag=True)
+    assert CliRunner().invoke(main, [*cli, "show", "synthetic-0001"]).exit_code == 0
 
 
 def test_search_lists_a_document_with_a_damaged_cell_among_the_others(damaged) -> None:
