@@ -99,7 +99,9 @@ def pipeline(config: Config, now: datetime) -> tuple[bool, str]:
             step_ok, texts = step(config)
             ok &= step_ok
             parts += texts
-        parts.append(_alerts_text(steps.alert(config).delivery))
+        alerted = steps.alert(config)
+        ok &= not alerted.unwritten
+        parts.append(_alerts_text(alerted))
     parts.append(_health_text(steps.check_health(config, now=now)))
     return ok, "; ".join(parts)
 
@@ -142,8 +144,8 @@ def _part(name: str, part: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
 
 
 def _alerts(config: Config) -> tuple[bool, str]:
-    delivered = steps.alert(config).delivery
-    return not delivered.failed, _alerts_text(delivered)
+    alerted = steps.alert(config)
+    return not (alerted.delivery.failed or alerted.unwritten), _alerts_text(alerted)
 
 
 def _health(config: Config, now: datetime) -> tuple[bool, str]:
@@ -395,8 +397,10 @@ def _crawl_text(result: steps.CrawlResult) -> str:
     return f"{result.source} {done}"
 
 
-def _alerts_text(done: object) -> str:
-    return f"alerts {done.sent} sent, {done.retrying} to retry, {done.failed} failed"
+def _alerts_text(result: steps.AlertResult) -> str:
+    done = result.delivery
+    unwritten = f"; feeds NOT written: {result.unwritten}" if result.unwritten else ""
+    return f"alerts {done.sent} sent, {done.retrying} to retry, {done.failed} failed{unwritten}"
 
 
 def _health_text(health: steps.HealthResult) -> str:

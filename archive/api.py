@@ -49,7 +49,7 @@ from archive.dbcheck import failure
 from archive.digest_log import SentDigest
 from archive.errors import ArchiveError
 from archive.filters import Filters
-from archive.health import IndexHealth, index_health
+from archive.health import REMEDY, IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.outbox import Alert, RouteFilter
 from archive.records import Publication
@@ -94,16 +94,20 @@ class Archive:
         """Open the archive in `home`: for writing (created if needed) or `readonly`.
 
         A reader never waits for a writer and never changes the index; in a read-only folder it
-        also creates nothing, and with `create` False nowhere: a home without a database is then
-        an `ArchiveError` naming it (what finds documents answers a mistyped home so, never with
-        an empty archive made on the spot). A writer refuses a read-only home with one line, and
-        a broken `field_limits.json` (`rows.limits`) with one `ValueError` line.
+        also creates nothing. With `create` False nothing is created anywhere: a home without a
+        database is then an `ArchiveError` naming it (only what brings documents makes an
+        archive; a mistyped home must not answer with an empty one made on the spot). A writer
+        refuses a read-only home with one line, and a broken `field_limits.json`
+        (`rows.limits`) with one `ValueError` line.
         """
         home = Path(home)
         check_reachable(home)
+        path = home / DB_NAME
+        if not create and not path.exists():
+            raise db.no_archive(path)
         if not readonly:
             rows.limits()
-        if create or not readonly:
+        if create:
             try:
                 home.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -114,7 +118,6 @@ class Archive:
                 f"archive {home} is read-only: this command writes to it "
                 "(`regwatch search` and `regwatch status` only read)"
             )
-        path = home / DB_NAME
         conn = db.connect_readonly(path, create=create) if readonly else db.connect(path)
         conn.row_factory = sqlite3.Row
         try:
@@ -270,14 +273,24 @@ class Archive:
         """A page of hits for a `SearchRequest` (text, filters, sort, page, facets).
 
         Raises `QueryError` on malformed input, `ArchiveError` if the index is missing or damaged
-        while documents are stored.
+        while documents are stored: an engine failure is the index's state with its remedy when
+        the index is gone or unusable now (moved away, rebuilt under a running server), else the
+        engine's line and the remedy should it stay. An index unusable when opened is looked for
+        again first (a long-lived reader sees it restored or rebuilt at once).
         """
+        if self._index.problem is not None:
+            self._index.reopen()
         if self._index.problem is not None:
             problem = self.index_health().problem
             if problem:
                 raise ArchiveError(problem)
             return SearchPage([], 0)
-        return search.search(self._conn, self._index, request)
+        try:
+            return search.search(self._conn, self._index, request)
+        except ArchiveError as exc:
+            self._index.reopen()
+            problem = self.index_health().problem
+            raise ArchiveError(problem or f"{exc}; if it stays, {REMEDY}") from None
 
     @_named
     def matching(self, request: SearchRequest, publication_ids: Sequence[int]) -> set[int]:
@@ -473,6 +486,11 @@ class Archive:
     def backfill_alerts(self, routes: Sequence[RouteFilter], stored_since: str) -> int:
         """Queue alerts for tagged documents first stored on or after `stored_since`."""
         return outbox.backfill(self._conn, routes, stored_since)
+
+    @_named
+    def retry_failed_alerts(self, routes: Sequence[str], now: str) -> int:
+        """Make the failed alerts of `routes` pending again with all their attempts, due `now`."""
+        return outbox.retry_failed(self._conn, routes, now)
 
     @_named
     def due_alerts(self, states: Sequence[str], now: str) -> list[Alert]:

@@ -74,9 +74,7 @@ def connect_readonly(path: Path, *, create: bool = True) -> sqlite3.Connection:
     """
     if not path.exists():
         if not create or not writable(path.parent):
-            raise ArchiveError(
-                f"no archive at {path} yet: `regwatch crawl` or `regwatch import` makes one"
-            )
+            raise no_archive(path)
         connect(path).close()
     conn = _open_readonly(path)
     try:
@@ -93,6 +91,13 @@ def connect_readonly(path: Path, *, create: bool = True) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def no_archive(path: Path) -> ArchiveError:
+    """The error for a home without the database `path` where none may be made."""
+    return ArchiveError(
+        f"no archive at {path} yet: `regwatch crawl` or `regwatch import` makes one"
+    )
 
 
 def writable(path: Path) -> bool:

@@ -98,6 +98,11 @@ class SearchIndex:
         if found != SCHEMA_VERSION:
             self._index, self.problem = None, f"from another regwatch version (schema {found})"
 
+    def reopen(self) -> None:
+        """Open the live index again: it may have been moved, rebuilt or damaged since
+        (`problem` says how it is now)."""
+        self._open()
+
     def _drop_view(self) -> None:
         if self._view is not None:
             shutil.rmtree(self._view, ignore_errors=True)

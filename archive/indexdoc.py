@@ -275,13 +275,15 @@ def fields(row: Sequence[Any]) -> dict[str, list[Any]]:
     cfr = [f for m in entities.get("cfr", ()) for f in cfr_citation(m["value"])]
     _add_all(doc, "cfr", [*_cfr_parts(cfr_refs), *cfr])
     _add_all(doc, "country", (keyword(m["value"]) for m in entities.get("countries", ())))
-    doc["year"] = [int(day[:4])]
+    published = _midnight(day)  # None: a cell hand-edited or damaged into no date (undated)
+    year = day[:4] if published else ""
+    if published:
+        doc["year"], doc["date"] = [int(year)], [published]
     facets = {"tags": tag_list, "agency": names, "type": [kind or ""], "source": [source]}
-    for name, value in combinations(facets | {"year": [day[:4]]}).items():
+    for name, value in combinations(facets | {"year": [year]}).items():
         doc[name] = [value]
-    doc["date"] = [midnight(day)]
-    if closes:
-        doc["comments_close"] = [midnight(closes)]
+    if closing := _midnight(closes):
+        doc["comments_close"] = [closing]
     return doc
 
 
@@ -339,7 +341,11 @@ def _entities(result: str | None) -> dict[str, list[dict[str, Any]]]:
 
 
 @functools.lru_cache(maxsize=CACHED)
-def midnight(iso_date: str) -> str:
-    """A `YYYY-MM-DD` date as UTC midnight in RFC 3339 (the index's date values in JSON);
-    `ValueError` if it is not a date."""
-    return f"{date.fromisoformat(iso_date).isoformat()}T00:00:00Z"
+def _midnight(stored: Any) -> str | None:
+    """A stored `YYYY-MM-DD` date as UTC midnight in RFC 3339 (the index's date values in JSON);
+    None for none, or for one that is no date (a damaged or hand-edited cell: it must not stop
+    every index write and rebuild)."""
+    try:
+        return f"{date.fromisoformat(stored).isoformat()}T00:00:00Z" if stored else None
+    except (TypeError, ValueError):
+        return None

@@ -461,6 +461,20 @@ def due(conn: sqlite3.Connection, states: Sequence[str], now: str) -> list[Alert
     return [_alert(row) for row in found]
 
 
+def retry_failed(conn: sqlite3.Connection, routes: Sequence[str], now: str) -> int:
+    """Give the failed alerts of `routes` their attempts back: pending and due at `now` (a
+    route down longer than its attempts last loses nothing a person sends again); how many."""
+    if not routes:
+        return 0
+    marks = ", ".join("?" * len(routes))
+    with transaction(conn):
+        return conn.execute(
+            "UPDATE alert_outbox SET state = 'pending', attempts = 0, next_attempt_at = ? "
+            f"WHERE state = 'failed' AND route IN ({marks})",
+            (now, *routes),
+        ).rowcount
+
+
 def pending(conn: sqlite3.Connection) -> list[Alert]:
     """Every pending alert, due or not, oldest first (what a dry run shows)."""
     return [_alert(r) for r in conn.execute("SELECT * FROM alert_outbox WHERE state = 'pending'")]

@@ -33,6 +33,7 @@ from archive.indexdoc import TAG_SEPARATOR
 from archive.links import RELATED, decode
 from archive.rows import agency_names
 from nlp.fold import plain
+from regwatch.inert import shorten
 
 SORTS = ("relevance", "newest")
 SNIPPET_CHARS = 240
@@ -151,7 +152,7 @@ def absent_values(searcher: tantivy.Searcher, filters: Filters) -> list[str]:
             score_cutoff=NEAR_SCORE,
         )
         hint = f"; did you mean {near[0]!r}?" if near else ""
-        notes.append(f"no stored document has {facet} {value!r}{hint}")
+        notes.append(f"no stored document has {facet} {shorten(value)!r}{hint}")
     return notes
 
 

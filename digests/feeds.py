@@ -79,7 +79,8 @@ def calendar(events: Sequence[dict[str, Any]]) -> bytes:
         item = Event.new(
             uid=f"{event['document_number']}-{event['kind']}@regwatch",
             start=day,
-            end=day + timedelta(days=1),
+            end=day + timedelta(days=1) if day < date.max else None,  # an all-day DTSTART alone
+            # lasts one day (RFC 5545 3.6.1): 9999-12-31 has no next day
             summary=one_line(f"{label}: {event['title']}"),
             stamp=_time(event["updated_at"]),
         )

@@ -107,10 +107,14 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 
 
 @contextlib.contextmanager
-def _locked(config: Config, command: str) -> Iterator[None]:
-    """Hold the pipeline lock (one pipeline at a time), saying on stderr when it has to wait."""
+def _locked(config: Config, command: str, *, create: bool = True) -> Iterator[None]:
+    """Hold the pipeline lock (one pipeline at a time), saying on stderr when it has to wait;
+    without `create`, only in an existing archive."""
     with steps.pipeline_lock(
-        config, command, lambda holder: _echo(f"waiting for the pipeline lock: {holder}", err=True)
+        config,
+        command,
+        lambda holder: _echo(f"waiting for the pipeline lock: {holder}", err=True),
+        create=create,
     ) as left:
         if left:
             _echo(left, err=True)
@@ -433,7 +437,11 @@ def tag(obj: Context, retag: bool, input_path: Path | None, output_path: Path | 
         if done.rejected:
             raise _error(f"{len(done.rejected)} lines of {input_path} were rejected")
         return
-    with _errors(), _locked(obj.config, "regwatch tag"), _progress("tagging") as progress:
+    with (
+        _errors(),
+        _locked(obj.config, "regwatch tag", create=False),
+        _progress("tagging") as progress,
+    ):
         result = steps.tag(obj.config, retag=retag, progress=progress)
     counts = ", ".join(f"{name} {n}" for name, n in sorted(result.counts.items())) or "no tags"
     click.echo(f"tagged {result.tagged} documents with model {result.model_version}: {counts}")
@@ -489,6 +497,8 @@ def run(obj: Context, base_url: str | None, since, until) -> None:
         first = result.failed_crawls[0]
         raise _error(f"crawl of {first.source} failed: {first.error}")
     _fail_on_undelivered(result.alert.delivery)
+    _fail_on_unwritten(result.digest)
+    _fail_on_unwritten(result.alert)
     _fail_on_tag_failures(tagged)
     _fail_on_tag_failures(result.retag)
 
@@ -529,8 +539,7 @@ def digest(
         first = result.failed[0]
         fate = "may not have been sent" if first.status == "maybe sent" else "not sent"
         raise click.ClickException(f"digest for list {first.list_name} {fate}: {first.detail}")
-    if result.unwritten:
-        raise _error(f"the digest was e-mailed, but its files were not written: {result.unwritten}")
+    _fail_on_unwritten(result)
 
 
 @main.command()
@@ -540,14 +549,21 @@ def digest(
     type=click.IntRange(1, 3660),
     help="First queue alerts for documents stored in the last N days (before the route existed).",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="First give the alerts that failed for good (attempts used up) their attempts back.",
+)
 @pass_context
-def alert(obj: Context, dry_run: bool, backfill_days: int | None) -> None:
+def alert(obj: Context, dry_run: bool, backfill_days: int | None, retry_failed: bool) -> None:
     """Deliver pending chat alerts (with retries and backoff), then write the feeds.
 
     Example: regwatch alert --dry-run
     """
     with _errors():
-        result = steps.alert(obj.config, dry_run=dry_run, backfill_days=backfill_days)
+        result = steps.alert(
+            obj.config, dry_run=dry_run, backfill_days=backfill_days, retry_failed=retry_failed
+        )
     for route, text in result.delivery.messages:
         _echo(f"--- {route}\n{text}")
     if dry_run:
@@ -555,6 +571,7 @@ def alert(obj: Context, dry_run: bool, backfill_days: int | None) -> None:
         return
     _echo_alerts(result)
     _fail_on_undelivered(result.delivery)
+    _fail_on_unwritten(result)
 
 
 @main.command()
@@ -709,6 +726,8 @@ def _echo_alerts(result: Any) -> None:
     done = result.delivery
     if result.backfilled:
         _echo(f"queued {result.backfilled} older alerts (backfill)")
+    if result.retried:
+        _echo(f"gave {result.retried} failed alerts their attempts back")
     _echo(
         f"alerts: {done.sent} sent, {done.retrying} to retry, {done.failed} failed, "
         f"{done.maybe} maybe delivered, {done.deferred} waiting for their route"
@@ -723,8 +742,23 @@ def _fail_on_undelivered(done: Any) -> None:
     if done.failed or done.maybe:
         raise _error(
             f"{done.failed} alerts failed for good, {done.maybe} maybe delivered "
-            "(`regwatch status` shows them per route)"
+            "(`regwatch status` shows them per route; `regwatch alert --retry-failed` sends "
+            "the failed ones again)"
         )
+
+
+def _fail_on_unwritten(result: Any) -> None:
+    """Exit 1 naming the files a digest or an alert run could not write (its mail and alerts
+    went out first: they never wait on a file)."""
+    if not result.unwritten:
+        return
+    if isinstance(result, steps.AlertResult):
+        what = "the feeds were"
+    elif any(entry.status == "sent" for entry in result.lists):
+        what = "the digest was e-mailed, but its files were"
+    else:
+        what = "the digest files were"
+    raise _error(f"{what} not written: {result.unwritten}")
 
 
 def _ledger_lines(ledger: dict[str, list[Any]]) -> Iterator[str]:

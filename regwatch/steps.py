@@ -144,6 +144,10 @@ class AlertResult:
     delivery: AlertRunResult
     backfilled: int
     feeds: list[Path]
+    retried: int = 0  # failed alerts given their attempts back (`retry_failed`)
+    # Why the feeds could not be written after the alerts went out (a full disk, a broken
+    # output folder): delivery never waits on a file.
+    unwritten: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,20 +173,16 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)  # empty result: filter values nothing carries
 
 
-def open_archive(config: Config, *, readonly: bool = False) -> Archive:
-    """Open the archive under the configured home (`readonly` for commands that only read)."""
+def open_archive(config: Config, *, readonly: bool = False, create: bool = False) -> Archive:
+    """Open the archive under the configured home (`readonly` for commands that only read).
+
+    Only what brings documents or runs the schedule (`create`) makes an archive where there is
+    none: any other command there is an `ArchiveError` naming the home, never an empty archive
+    made on the spot (a mistyped home's `status` said "agree", its digest was e-mailed empty).
+    """
     from archive import Archive
 
-    return Archive.open(config.home, readonly=readonly)
-
-
-def open_existing(config: Config) -> Archive:
-    """The archive opened read-only for what finds documents (search, show, the web page); a
-    home without one is an `ArchiveError` naming it, never an empty archive made on the
-    spot that answers "no matches" (a mistyped home, an unmounted volume)."""
-    from archive import Archive
-
-    return Archive.open(config.home, readonly=True, create=False)
+    return Archive.open(config.home, readonly=readonly, create=create)
 
 
 FILTER_NAMES = ("tags", "sub_tags", "agencies", "types", "sources", "eccns", "cfrs", "countries")
@@ -310,7 +310,7 @@ def search(
 
 def _reading(config: Config, reader: Archive | None) -> AbstractContextManager[Archive]:
     """`reader` left open, or the archive opened read-only for one call."""
-    return nullcontext(reader) if reader is not None else open_existing(config)
+    return nullcontext(reader) if reader is not None else open_archive(config, readonly=True)
 
 
 def _split_tags(facets: dict[str, list[tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
@@ -330,7 +330,7 @@ def saved_search_matches(
 ) -> set[int]:
     """Which of `publication_ids` the saved search `name` finds (a filter alert routes can use)."""
     request = search_request(config, f"@{name}", today=today)
-    with open_existing(config) as archive:
+    with open_archive(config, readonly=True) as archive:
         return archive.matching(request, publication_ids)
 
 
@@ -456,17 +456,23 @@ def pipeline_lock(
     command: str,
     on_wait: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
+    *,
+    create: bool = True,
 ) -> Iterator[str | None]:
     """Hold the archive's pipeline lock (one pipeline at a time), waiting up to
     `pipeline.lock_wait_seconds`; yields a line if it took over a killed process's lock.
 
     Raises `regwatch.lock.PipelineBusy` (a `TimeoutError`) naming the holder if the wait runs out
-    (or `stop` is set).
+    (or `stop` is set); without `create`, `ArchiveError` where there is no archive yet (as
+    `open_archive`: the lock must not make the home either).
     """
-    from archive.api import check_reachable
+    from archive.api import DB_NAME, check_reachable
+    from archive.db import no_archive
     from regwatch.lock import hold
 
     check_reachable(config.home)  # before making the home for the lock
+    if not create and not (config.home / DB_NAME).exists():
+        raise no_archive(config.home / DB_NAME)
     wait = config["pipeline.lock_wait_seconds"]
     with hold(config.home, command, wait, on_wait, stop) as left:
         yield left
@@ -484,7 +490,7 @@ def import_file(
     from regwatch.files import open_input, shown
     from regwatch.importer import import_records, read_ahead
 
-    with open_input(name, "import") as (stream, size), open_archive(config) as archive:
+    with open_input(name, "import") as (stream, size), open_archive(config, create=True) as archive:
         report = (lambda _: progress(stream.tell(), size)) if progress and size else None
         lines, count = read_ahead(stream, size, shown(name), workers)
         return import_records(archive, lines, progress=report, workers=count)
@@ -582,7 +588,7 @@ def watch(config: Config, *, limit: int = 20) -> WatchShow:
     from regwatch.watchlist import load_watchlist
 
     watchlist = load_watchlist(config)
-    with open_archive(config, readonly=True) as archive:  # the list shows before a first crawl
+    with open_archive(config, readonly=True) as archive:
         in_use = archive.watch_list() == watchlist.fingerprint
         hits = archive.recent_watch_hits(limit)
     return WatchShow(watchlist.items, watchlist.threshold, watchlist.fingerprint, in_use, hits)
@@ -748,7 +754,7 @@ def digest(
                 f"-{entry['name']}" if config["digest.lists"] else ""
             )
             write = partial(render.write, rendered, Path(config["digest.output_dir"]), stem)
-            paths, failed = _files(write, {}, settings)
+            paths, failed = _files(write, {})
             unwritten = unwritten or failed
             status, detail = "written", None
             if settings is not None:
@@ -758,18 +764,16 @@ def digest(
                     )
             results.append(_list_digest(built, paths, status, detail))
     since = date.fromisoformat(period.start)
-    written, failed = _files(partial(feeds, config, since=since), [], settings)
+    written, failed = _files(partial(feeds, config, since=since), [])
     return DigestResult(results, written, unwritten or failed)
 
 
-def _files(write: Callable[[], T], empty: T, settings: SmtpSettings | None) -> tuple[T, str | None]:
-    """`write()` and None; when the digest is e-mailed (`settings`), a failure to write (a full
-    disk, a broken folder) is `empty` and its message instead: the mail never waits on a file."""
+def _files(write: Callable[[], T], empty: T) -> tuple[T, str | None]:
+    """`write()` and None, or on a failure to write (a full disk, a broken folder) `empty` and
+    its message: no mail, alert or other list waits on a file (the caller fails after them)."""
     try:
         return write(), None
     except OSError as exc:
-        if settings is None:
-            raise
         return empty, str(exc)
 
 
@@ -955,26 +959,32 @@ def alert(
     *,
     dry_run: bool = False,
     backfill_days: int | None = None,
+    retry_failed: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> AlertResult:
     """Deliver due alerts (after queueing `backfill_days` of older documents), write the feeds.
 
     A dry run sends nothing, writes nothing and returns the pending messages.
     """
-    from digests.alerts import deliver
+    from digests.alerts import STAMP, deliver
 
-    if dry_run and backfill_days:
-        raise ValueError("--dry-run and --backfill-days go separately: a backfill writes alerts")
+    if dry_run and (backfill_days or retry_failed):
+        raise ValueError("--dry-run goes alone: a backfill or a retry writes alerts")
     urls = route_urls(config, environ)
     filters = route_filters(config)
     with open_archive(config) as archive:
         archive.register_routes(list(urls))
-        backfilled = 0
+        backfilled = retried = 0
         if backfill_days:
             start = datetime.now(UTC) - timedelta(days=backfill_days)
             backfilled = archive.backfill_alerts(filters, start.strftime("%Y-%m-%dT%H:%M:%S"))
+        if retry_failed:
+            retried = archive.retry_failed_alerts(list(urls), datetime.now(UTC).strftime(STAMP))
         delivered = deliver(archive, urls, _policy(config), dry_run=dry_run)
-    return AlertResult(delivered, backfilled, [] if dry_run else feeds(config))
+    if dry_run:
+        return AlertResult(delivered, backfilled, [])
+    written, unwritten = _files(partial(feeds, config), [])
+    return AlertResult(delivered, backfilled, written, retried, unwritten)
 
 
 def feeds(config: Config, *, since: date | None = None) -> list[Path]:
@@ -1056,31 +1066,31 @@ class HealthResult:
 
 def job_started(config: Config, job_id: str, at: datetime) -> int:
     """Record in the archive that a scheduled job started; returns the run's id."""
-    with open_archive(config) as archive:
+    with open_archive(config, create=True) as archive:
         return archive.job_started(job_id, at)
 
 
 def job_finished(config: Config, run_id: int, at: datetime, ok: bool, summary: str) -> None:
     """Record how a scheduled job's run ended."""
-    with open_archive(config) as archive:
+    with open_archive(config, create=True) as archive:
         archive.job_finished(run_id, at, ok, summary)
 
 
 def last_job_runs(config: Config) -> dict[str, JobRun]:
     """The newest run of every scheduled job, by job id."""
-    with open_archive(config, readonly=True) as archive:
+    with open_archive(config, readonly=True, create=True) as archive:
         return archive.last_job_runs()
 
 
 def last_heartbeat(config: Config) -> Heartbeat | None:
     """The scheduler's newest heartbeat (None if it never ran)."""
-    with open_archive(config, readonly=True) as archive:
+    with open_archive(config, readonly=True, create=True) as archive:
         return archive.heartbeat()
 
 
 def heartbeat(config: Config, pid: int, started_at: datetime, at: datetime) -> None:
     """Record that the scheduler `pid` is alive."""
-    with open_archive(config) as archive:
+    with open_archive(config, create=True) as archive:
         archive.beat(pid, started_at, at)
 
 
@@ -1093,7 +1103,7 @@ def check_health(
 
     now = now or datetime.now(UTC)
     urls = route_urls(config, environ, ops=True)
-    with open_archive(config) as archive:
+    with open_archive(config, create=True) as archive:
         found = problems(
             archive.crawl_records(config["health.max_failed_crawls"]),
             now,

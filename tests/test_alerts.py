@@ -5,6 +5,7 @@ receiver on 127.0.0.1, crawls of the replay server, and the `regwatch alert` / `
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -223,7 +224,7 @@ def test_a_dead_endpoint_does_not_block_a_live_one(tmp_path, receivers):
     assert second.exit_code == 1  # lost unless a person looks: loud, unlike a retry
     assert second.output.splitlines()[-1] == (
         "Error: 1 alerts failed for good, 0 maybe delivered (`regwatch status` shows them per "
-        "route)"
+        "route; `regwatch alert --retry-failed` sends the failed ones again)"
     )
     status = invoke(config, "status").output
     assert "  dead: 3 pending, 1 failed, 0 maybe delivered, 0 sent" in status
@@ -231,6 +232,13 @@ def test_a_dead_endpoint_does_not_block_a_live_one(tmp_path, receivers):
     failed = [row for row in outbox(tmp_path / "home") if row["state"] == "failed"]
     assert failed[0]["last_error"] == "JSON refused or unreachable"
     assert "127.0.0.1" not in status and "json://" not in status
+    # The route is back (here: on another port): the failed alert was lost for good before.
+    revived = receivers()
+    write_config(tmp_path, {"dead": hook(revived), "live": hook(live)}, max_attempts=2)
+    again = invoke(config, "alert", "--retry-failed")
+    assert "gave 1 failed alerts their attempts back" in again.output
+    assert "4 sent, 0 to retry, 0 failed" in again.output and again.exit_code == 0
+    assert len(revived.keys) == 4 and len(live.keys) == 4
 
 
 @pytest.mark.parametrize(("policy", "resent"), [("skip", 0), ("resend", 1)])
@@ -414,6 +422,39 @@ def test_run_exits_1_when_an_alert_failed_for_good(tmp_path, receivers, replay_s
     )
     assert "alerts: 0 sent, 0 to retry, 1 failed" in result.output
     assert result.exit_code == 1
+
+
+def test_a_digest_folder_that_cannot_be_written_never_holds_back_the_alerts(
+    tmp_path, receivers, replay_server
+):
+    """A file where the digest folder should be (a full disk takes the same path) stopped
+    `regwatch run` at the digest with one error line: the pending alerts stayed pending run
+    after run. Now they are delivered and counted, then the run fails naming the files; `alert`
+    alone says what it sent before naming the feeds it could not write."""
+    receiver = receivers()
+    seed(tmp_path / "home", [publication("2023-20401", "Rule while the disk is full")])
+    config = write_config(tmp_path, {"team": hook(receiver)})
+    config.write_text('[crawl]\nsources = ["federal_register"]\n' + config.read_text())
+    (tmp_path / "out").write_text("a file where the digest folder should be\n")
+    result = invoke(
+        config, "run", "--base-url", replay_server, "--since", "2023-10-23", "--until", "2023-10-23"
+    )
+    sent = re.search(r"alerts: (\d+) sent, 0 to retry, 0 failed", result.output)
+    assert sent and int(sent[1]) == len(receiver.requests) >= 1
+    assert result.output.endswith(
+        f"Error: the digest files were not written: [Errno 17] File exists: '{tmp_path / 'out'}'\n"
+    )
+    assert result.exit_code == 1
+    before = len(receiver.requests)
+    seed(tmp_path / "home", [publication("2023-20402", "Second rule")])
+    alone = invoke(config, "alert")
+    sent = re.search(r"^alerts: (\d+) sent, 0 to retry, 0 failed", alone.output)
+    assert sent and int(sent[1]) == len(receiver.requests) - before >= 1
+    feeds = tmp_path / "out" / "feeds"
+    assert alone.output.endswith(
+        f"Error: the feeds were not written: [Errno 20] Not a directory: '{feeds}'\n"
+    )
+    assert alone.exit_code == 1
 
 
 def test_a_damaged_cell_never_stops_the_alerts_of_the_other_documents(tmp_path, receivers):

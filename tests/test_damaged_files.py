@@ -9,6 +9,7 @@ one `Error:` line each command prints, on exit codes, and on every byte of the f
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -214,12 +215,19 @@ def test_a_readonly_home_still_serves_search_and_status(readonly_home: Path) -> 
     assert sorted(p.name for p in home.rglob("*")) == listing
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c[0] in ("search", "show")])
-def test_a_home_without_an_archive_is_one_line_for_readers_and_stays_empty(
+# Every command but those that bring documents (import, crawl, run) and the scheduler.
+WITHOUT_DOCUMENTS = [c for c in COMMANDS if c[0] not in ("import", "crawl", "run")]
+WITHOUT_DOCUMENTS += [["alert"], ["alert", "--dry-run"], ["watch"], ["watch", "--rematch"]]
+
+
+@pytest.mark.parametrize("command", WITHOUT_DOCUMENTS, ids=" ".join)
+def test_a_home_without_an_archive_is_one_line_and_stays_empty(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
     """A mistyped REGWATCH_HOME (or an unmounted volume): a reader made an empty archive there
-    and answered "no matches"; it says there is no archive and creates nothing."""
+    and answered "no matches", and `status`, `digest`, `alert`, `watch`, `tag` and `reindex`
+    made one too (`status` said the index and database agree, and `digest --send` e-mailed an
+    empty digest, recorded as sent); each says there is no archive and creates nothing."""
     missing = tmp_path / "mistyped" / "home"
     monkeypatch.setenv("REGWATCH_HOME", str(missing))
     result = CliRunner().invoke(main, command)
@@ -229,6 +237,23 @@ def test_a_home_without_an_archive_is_one_line_for_readers_and_stays_empty(
         "`regwatch import` makes one"
     )
     assert not (tmp_path / "mistyped").exists()
+
+
+def test_a_stored_date_that_is_no_date_never_stops_the_index(archive: Path) -> None:
+    """One publication date hand-edited into `2024-02-30` failed every `reindex` (and every
+    index write after a change to that row) with "day is out of range for month", naming no
+    document. Now that document is indexed undated, found by its words, and the rest as before."""
+    with sqlite3.connect(archive) as conn:
+        conn.execute(
+            "UPDATE publications SET publication_date = '2024-02-30', comments_close_on = 'soon',"
+            " title = title || ' (hand-edited)' WHERE source_id = '2023-23055'"
+        )
+    rebuilt = CliRunner().invoke(main, ["reindex"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    found = CliRunner().invoke(main, ["search", "supercomputer", "--format", "json"])
+    assert "2023-23055" in {hit["source_id"] for hit in json.loads(found.stdout)}
+    newest = CliRunner().invoke(main, ["search", "", "--source", "federal_register"])
+    assert newest.exit_code == 0, newest.output
 
 
 def test_status_names_the_documents_whose_stored_values_cannot_be_read(archive: Path) -> None:

@@ -117,6 +117,20 @@ def test_a_title_with_line_breaks_and_bidi_overrides_is_one_plain_line_in_feed_a
         assert not CONTROLS.search(written.read_text(encoding="utf-8").replace("\r\n", ""))
 
 
+def test_a_date_on_the_last_day_of_9999_is_an_event_of_that_day(tmp_path):
+    """A synthetic effective date of 9999-12-31 (import accepts it) failed every calendar with
+    "date value out of range" (its DTEND, the day after); `regwatch run` stopped there before
+    delivering any alert, and the calendar was never written again."""
+    home = tmp_path / "home"
+    seed(home, [publication("2023-23055", "Rule in force indefinitely")])
+    with Archive.open(home) as archive:
+        archive.store([publication("2023-23055", "Rule in force indefinitely", action="Rule.")])
+        tag_all(archive, [RouteFilter("team")], dates={"effective_on": "9999-12-31"})
+        _, ics = write_feeds(archive, ["team"], tmp_path / "feeds", date(2023, 11, 1))
+    (event,) = Calendar.from_ical(ics.read_bytes()).events
+    assert event.start == date(9999, 12, 31) and "DTEND" not in event and not event.errors
+
+
 def test_calendar_leaves_out_dates_before_the_first_day(tmp_path):
     home = tmp_path / "home"
     build(tmp_path)

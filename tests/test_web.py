@@ -156,6 +156,12 @@ def test_bad_query_is_a_friendly_message(client) -> None:
         "unknown parameter 'agnecy'; the parameters are q, tag, sub_tag, agency,"
     )
     assert client.get("/feed.atom", params={"q": "export", "tags": "ai"}).status_code == 400
+    nameless = client.get("/api/search?q=export&=BIS")  # was answered unfiltered
+    assert nameless.status_code == 400 and nameless.json()["error"].startswith(
+        "unknown parameter ''"
+    )
+    long = client.get("/api/search", params={"q": "export", "agency": "z" * 60_000}).json()
+    assert len(long["notes"][0]) < 300  # the requester's 60,000 characters were echoed whole
     bad_open = client.get("/api/search", params={"q": "export", "open": "yes"})
     assert bad_open.json() == {"error": "open must be 1 (open for comment) or 0, got 'yes'"}
     assert client.get("/api/search", params={"q": "export", "open": "0"}).status_code == 200
@@ -627,3 +633,24 @@ def test_a_home_without_an_archive_is_a_503_never_no_matches(tmp_path):
     assert answer.status_code == 503 and "no archive at" in answer.text
     assert api.status_code == 503 and "no archive at" in api.json()["error"]
     assert not (tmp_path / "mistyped").exists()
+
+
+def test_an_index_moved_away_under_the_server_is_named_with_its_remedy(tmp_path):
+    """The index moved away (or rebuilt) under a running server: the search answered with the
+    engine's "Failed to acquire Lockfile: IoError(…)" and no remedy, and after a document page
+    reopened the reader without it, one more search failed once the index was back."""
+    (tmp_path / "regwatch.toml").write_text(
+        f'[archive]\nhome = "{tmp_path / "home"}"\n', encoding="utf-8"
+    )
+    config = load_config(tmp_path / "regwatch.toml", environ={})
+    steps.import_file(config, str(FIXTURES / "search" / "synthetic-documents.jsonl"))
+    index, away = tmp_path / "home" / "index", tmp_path / "index.away"
+    with TestClient(create_app(config)) as running:
+        assert running.get("/api/search", params={"q": "synthetic"}).status_code == 200
+        index.rename(away)
+        api = running.get("/api/search", params={"q": "synthetic"})
+        assert api.status_code == 503
+        assert api.json()["error"] == f"search index {index} is missing; run `regwatch reindex`"
+        assert running.get("/documents/federal_register/synthetic-0001").status_code == 200
+        away.rename(index)
+        assert running.get("/api/search", params={"q": "synthetic"}).json()["total"] == 4

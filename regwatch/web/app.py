@@ -76,7 +76,7 @@ class Reader:
 
     def get(self) -> Any:
         if self._archive is None:
-            self._archive = steps.open_existing(self.config)
+            self._archive = steps.open_archive(self.config, readonly=True)
         return self._archive
 
     def drop(self) -> None:

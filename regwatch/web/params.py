@@ -42,7 +42,7 @@ PAGE = re.compile(r"[0-9]{1,4}")  # ASCII digits only: `isdigit` passes "²", wh
 
 def search_arguments(params: Any, *, facets: bool = True) -> dict[str, Any]:
     """`steps.search_request` keyword arguments (without config and today) for `params`."""
-    if unknown := _unknown(params):
+    if (unknown := _unknown(params)) is not None:  # "" too: `?=BIS` was dropped unseen
         raise QueryError(f"unknown parameter {unknown!r}; the parameters are {', '.join(KNOWN)}")
     for name in SINGLE:
         if (times := len(params.getlist(name))) > 1:
