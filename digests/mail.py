@@ -6,11 +6,12 @@ security `starttls` / `ssl` / `none`, user, password, timeout).
 Leaves: a multipart/alternative `EmailMessage` (text first, HTML second) from `message`, whose
 Message-ID derives from `identity` and the sender's domain (a digest sent again after its send
 went unrecorded is the same message to mail clients and servers), and from
-`send` the message accepted by the server for every recipient — or `DeliveryError`, one line
-holding the SMTP error. A server that refuses some recipients while accepting others is a failure,
-`PartlyRefused`, naming the refused addresses (the others got the message); one that took the
-whole message and gave no answer to it (a timeout, a dropped connection) is `MaybeSent`: it may
-have been delivered. One that accepted the message and then fails QUIT (an error reply, a
+`send` the message accepted by the server for every envelope recipient (its To and Cc, or those
+given: a retry goes to the recipients still owed it, headers unchanged) — or `DeliveryError`,
+one line holding the SMTP error. A server that refuses some recipients while accepting others is
+a failure, `PartlyRefused`, naming the refused addresses (the others got the message); one that
+took the whole message and gave no answer to it (a timeout, a dropped connection) is `MaybeSent`:
+it may have been delivered. One that accepted the message and then fails QUIT (an error reply, a
 timeout) is no failure.
 """
 
@@ -100,14 +101,17 @@ def message(
     return msg
 
 
-def send(msg: EmailMessage, settings: SmtpSettings) -> EmailMessage:
-    """Deliver `msg` to its To and Cc recipients; raise `DeliveryError` unless all were accepted."""
+def send(
+    msg: EmailMessage, settings: SmtpSettings, recipients: Sequence[str] | None = None
+) -> EmailMessage:
+    """Deliver `msg` to `recipients` (the envelope; default: its To and Cc) with its headers as
+    they are; raise `DeliveryError` unless all were accepted."""
     try:
         smtp = _connect(settings)
         try:
             if settings.user:
                 smtp.login(settings.user, settings.password or "")
-            refused = smtp.send_message(msg)
+            refused = smtp.send_message(msg, to_addrs=recipients)
         except OSError as exc:  # smtplib's errors too; an answer (SMTPResponseException) is one
             if smtp.data_sent and not isinstance(exc, smtplib.SMTPResponseException):
                 raise MaybeSent(

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from email.utils import parseaddr
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -813,13 +812,13 @@ def unsent_digest_lists(config: Config, period: Period) -> list[str]:
     """The recipient lists with a recipient the digest log holds no sent digest of `period` for."""
     with open_archive(config, readonly=True) as archive:
         lists = config["digest.lists"]
-        return [e["name"] for e in lists if any(_unreached(archive, e, period).values())]
+        return [e["name"] for e in lists if _unreached(archive, e, period)]
 
 
-def _unreached(archive: Archive, entry: dict, period: Period) -> dict[str, list[str]]:
+def _unreached(archive: Archive, entry: dict, period: Period) -> list[str]:
     """The list's `to` and `cc` addresses no send of the period's digest reached."""
     done = archive.digest_recipients(entry["name"], period.start, period.end)
-    return {field: [a for a in entry[field] if a not in done] for field in ("to", "cc")}
+    return [a for a in (*entry["to"], *entry["cc"]) if a not in done]
 
 
 def _digest_lists(config: Config, name: str | None, send: bool) -> list[dict]:
@@ -880,23 +879,23 @@ def _send_once(
 
     period = built.period
     before = archive.sent_digest(entry["name"], period.start, period.end)
-    owed = {field: entry[field] for field in ("to", "cc")}
+    owed = [*entry["to"], *entry["cc"]]
     if before is not None and not force:
-        owed = _unreached(archive, entry, period)  # a refused recipient's retry: only to it
-        if not any(owed.values()):
+        owed = _unreached(archive, entry, period)
+        if not owed:
             return "already maybe sent" if before.maybe else "already sent", before.sent_at
-    msg = mail.message(
+    msg = mail.message(  # the headers as configured; a refused recipient's retry goes only to it
         subject=built.subject,
         sender=config["mail.from"],
-        to=owed["to"],
-        cc=owed["cc"],
+        to=entry["to"],
+        cc=entry["cc"],
         text=rendered.text,
         html=rendered.html,
         identity=built.identity,
     )
     status, detail, refused = "sent", None, frozenset()
     try:
-        mail.send(msg, settings)
+        mail.send(msg, settings, recipients=owed)
     except mail.PartlyRefused as exc:  # the others got it: recorded, so only these are retried
         status, detail, refused = "failed", str(exc), exc.refused
     except mail.MaybeSent as exc:  # recorded: resent only when asked, never every retry run
@@ -908,7 +907,7 @@ def _send_once(
         period.start,
         period.end,
         subject=built.subject,
-        recipients=[a for a in [*owed["to"], *owed["cc"]] if parseaddr(a)[1] not in refused],
+        recipients=[a for a in owed if a not in refused],
         items=built.sent_items,
         maybe=status == "maybe sent",
     )

@@ -22,9 +22,9 @@ class EphemeralController(Controller):
 
 
 class Receiver:
-    """Keeps every accepted message; refuses DATA with `data_replies` and RCPT for `refuse`;
-    answers DATA `data_delay` seconds after keeping the message (a slow server) and QUIT with
-    `quit_reply`."""
+    """Keeps every accepted message; refuses DATA with `data_replies` and RCPT for `refuse` and
+    for a blank address (`<>`); answers DATA `data_delay` seconds after keeping the message (a
+    slow server) and QUIT with `quit_reply`."""
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
@@ -39,6 +39,8 @@ class Receiver:
         return self.quit_reply
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == "<>":  # a blank recipient, refused as real servers do (aiosmtpd takes it)
+            return "501 5.1.3 Bad recipient address syntax"
         if address in self.refuse:
             return "550 5.1.1 no such user"
         envelope.rcpt_tos.append(address)

@@ -246,21 +246,27 @@ def status_line() -> str:
     return next(line for line in output.splitlines() if line.startswith("digest list team: "))
 
 
-def test_one_refused_recipient_fails_the_send(home, smtp):
+@pytest.mark.parametrize("refused", ["law@y.example", "boss@y.example"])
+def test_one_refused_recipient_fails_the_send(home, smtp, refused):
+    """The others got it first: the retry goes to the refused address alone (To or Cc), with
+    the headers of the first send. A Cc's retry went with an empty To header and `RCPT TO:<>`,
+    which the server refused (501): a delivered digest reported "not sent"."""
     receiver, _ = smtp
     add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
-    receiver.refuse = {"law@y.example"}
+    receiver.refuse = {refused}
     failed = digest("--week", "2026-W47", "--send")
     assert error_line(failed) == (
         "Error: digest for list team not sent: SMTP refused some recipients: "
-        "law@y.example (550 5.1.1 no such user)"
+        f"{refused} (550 5.1.1 no such user)"
     )
     receiver.refuse = set()
-    assert digest("--week", "2026-W47", "--send").exit_code == 0
-    assert receiver.envelopes == [  # the others got it first: the retry is for law@ alone
-        ["eng@y.example", "boss@y.example"],
-        ["law@y.example"],
-    ]
+    retried = digest("--week", "2026-W47", "--send")
+    assert retried.exit_code == 0, retried.output
+    everyone = ["eng@y.example", "law@y.example", "boss@y.example"]
+    assert receiver.envelopes == [[a for a in everyone if a != refused], [refused]]
+    headers = [(m["To"], m["Cc"], m["Message-ID"]) for m in receiver.messages]
+    assert headers[0][:2] == ("eng@y.example, law@y.example", "boss@y.example")
+    assert headers[1] == headers[0]
     again = digest("--week", "2026-W47", "--send")
     assert "list team was sent this period on" in again.output and len(receiver.messages) == 2
 
