@@ -8,12 +8,15 @@ dark-mode `@media` rule stays in `<style>`; remote stylesheets are never fetched
 template folder: autoescape by file extension (`*.html` escaped; `*.txt` and `*.md` not, the
 Markdown template escapes with the `md` filter), every printed value plain text (`template_value`:
 no control characters or bidi controls, whatever a template is given) and `StrictUndefined`, so a
-missing value fails loudly instead of rendering blank.
+missing value fails loudly instead of rendering blank. Whatever a template raises (Jinja's errors
+or Python's: `{{ 1/0 }}`, a macro calling itself) is a `ValueError`, one line naming the template
+file and line.
 """
 
 from __future__ import annotations
 
 import re
+import traceback
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -78,7 +81,21 @@ def render(digest: Any, templates_dir: Path | None = None) -> Rendered:
     except jinja2.TemplateError as exc:
         where = f" ({exc.filename}:{exc.lineno})" if getattr(exc, "lineno", None) else ""
         raise ValueError(f"digest template error{where}: {exc.message}") from None
+    except Exception as exc:  # a template is code: `{{ 1/0 }}`, `{{ "a" + 1 }}`, a recursion
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise ValueError(f"digest template error{_template_line(exc)}: {what}") from None
     return Rendered(_inliner().inline(html), text, markdown)
+
+
+def _template_line(exc: Exception) -> str:
+    """` (file:line)` of the innermost template line in `exc`'s traceback (Jinja rewrites its
+    frames to point at the template source), or "" when none is there."""
+    where = [
+        f" ({frame.f_code.co_filename}:{line})"
+        for frame, line in traceback.walk_tb(exc.__traceback__)
+        if "__jinja_exception__" in frame.f_globals
+    ]
+    return where[-1] if where else ""
 
 
 def write(rendered: Rendered, output_dir: Path, stem: str) -> dict[str, Path]:

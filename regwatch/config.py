@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -280,6 +281,20 @@ def _as_path(value: Any) -> Path:
         raise ValueError("starts with ~ but that home folder is unknown here") from None
 
 
+def _as_dir(value: Any) -> Path:
+    """A path (`_as_path`) naming a folder that exists."""
+    path = _as_path(value)
+    if "\0" in str(path):
+        raise ValueError("must be a folder, not a name holding a NUL character")
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ValueError(f"must be a folder that exists ({exc.strerror.lower()})") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise ValueError("must be a folder (it names a file)")
+    return path
+
+
 def _as_email(value: Any) -> str:
     text = _as_str(value)
     if not EMAIL.match(text):
@@ -436,6 +451,7 @@ _CHECKS = {
     "bool": _as_bool,
     "url": _as_url,
     "path": _as_path,
+    "dir": _as_dir,
     "email": _as_email,
     "cron": _as_cron,
     "crons": _as_crons,

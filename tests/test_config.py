@@ -102,6 +102,27 @@ def _fifo(path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("absent", "must be a folder that exists (no such file or directory)"),
+        ("digest.html", "must be a folder (it names a file)"),
+        ("a\\u0000b", "must be a folder, not a name holding a NUL character"),
+    ],
+    ids=["missing", "a-file", "nul"],
+)
+def test_a_templates_dir_that_is_no_folder_is_refused_naming_the_key(tmp_path, name, reason):
+    """A mistyped templates folder was ignored: the bundled templates went out and nobody knew."""
+    (tmp_path / "digest.html").write_text("<p>{{ digest.period.label }}</p>\n")
+    path = write(tmp_path, f'[digest]\ntemplates_dir = "{tmp_path}/{name}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    shown = repr(f"{tmp_path}/{name}".replace("\\u0000", "\0"))
+    assert str(caught.value) == f"{path}: digest.templates_dir {reason}, got {shown}"
+    folder = write(tmp_path, f'[digest]\ntemplates_dir = "{tmp_path}"\n')
+    assert load_config(folder, environ={})["digest.templates_dir"] == tmp_path
+
+
 def test_invalid_environment_value_names_the_variable(tmp_path):
     with pytest.raises(ConfigError, match="REGWATCH_CONTACT"):
         load_config(environ={"REGWATCH_CONTACT": "not-an-address"})

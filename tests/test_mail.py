@@ -314,6 +314,40 @@ def test_a_digest_whose_files_cannot_be_written_is_still_e_mailed(home, tmp_path
     assert "list team was sent this period on" in again.output and len(receiver.messages) == 1
 
 
+@pytest.mark.parametrize(
+    ("line", "failure"),
+    [
+        ("{{ 1/0 }}", "ZeroDivisionError: division by zero"),
+        ('{{ "a" + 1 }}', 'TypeError: can only concatenate str (not "int") to str'),
+        ('{{ "x"|truncate(-5) }}', "AssertionError: expected length >= 3, got -5"),
+        (
+            "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+            "RecursionError: maximum recursion depth exceeded",
+        ),
+    ],
+    ids=["zero-division", "type", "assertion", "recursion"],
+)
+def test_a_custom_template_that_raises_is_one_line_and_nothing_is_sent(
+    home, tmp_path, smtp, line, failure
+):
+    """A Python error in a team's template printed a traceback (only Jinja's own errors were
+    one line); now it is one line naming the template file and line, and nothing is sent."""
+    receiver, _ = smtp
+    add(home, "2026-10001", "2026-11-17", "Entity List additions", ["export_control"])
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "digest.txt").write_text(f"Digest {{{{ digest.period.label }}}}\n{line}\n")
+    config = tmp_path / "regwatch.toml"
+    setting = f"[digest]\ntemplates_dir = '{templates}'\n"
+    config.write_text(setting + config.read_text(encoding="utf-8"), encoding="utf-8")
+    failed = digest("--week", "2026-W47", "--send")
+    assert error_line(failed).startswith(
+        f"Error: digest template error ({templates / 'digest.txt'}:2): {failure}"
+    )
+    assert "Traceback" not in failed.output and receiver.messages == []
+    assert status_line() == "digest list team: never sent"
+
+
 @pytest.mark.parametrize("cell", ['["eng@y.example", "law', '{"eng@y.example": 1}', '[1, ["x"]]'])
 def test_a_damaged_recipients_cell_resends_to_the_list_and_is_named(home, smtp, cell):
     """A digest log row whose recipients cannot be read (damaged or hand-edited) stopped every
