@@ -781,14 +781,43 @@ class Archive:
 
 def holds_archive(home: Path, path: Path) -> bool:
     """Whether writing `path` (links followed) would replace part of the archive in `home`: its
-    database and SQLite's files beside it, its search index (or one being built), or a lock."""
+    database and SQLite's files beside it, its search index (or one being built), or a lock,
+    named so or the same file under another name (a hard link, as `cp -l` backups make)."""
     target, home = Path(os.path.realpath(path)), Path(os.path.realpath(home))
-    if target.parent == home:
-        name = target.name
-        return name.startswith((DB_NAME, INDEX_DIR)) or name.endswith(".lock")
+    if _archive_part(home, target):
+        return True
+    try:
+        written = target.stat()
+    except OSError:  # nothing there yet: no other name can reach it
+        return False
+    return any(_same_file(written, part) for part in _archive_files(home))
+
+
+def _archive_part(home: Path, path: Path) -> bool:
+    """Whether resolved `path` is named as part of the archive in resolved `home`."""
+    if path.parent == home:
+        return path.name.startswith((DB_NAME, INDEX_DIR)) or path.name.endswith(".lock")
     return any(
-        parent.parent == home and parent.name.startswith(INDEX_DIR) for parent in target.parents
+        parent.parent == home and parent.name.startswith(INDEX_DIR) for parent in path.parents
     )
+
+
+def _archive_files(home: Path) -> Iterator[Path]:
+    """Every file and folder of the archive in resolved `home` (the index's, one by one)."""
+    with suppress(OSError):  # no home yet: no archive
+        for entry in home.iterdir():
+            if _archive_part(home, entry):
+                yield entry
+                if entry.is_dir():
+                    yield from entry.rglob("*")
+
+
+def _same_file(info: os.stat_result, path: Path) -> bool:
+    """Whether `path` is the file `info` describes (a file gone meanwhile is not)."""
+    try:
+        return os.path.samestat(info, path.stat())
+    except OSError:
+        return False
 
 
 def check_reachable(home: Path) -> None:

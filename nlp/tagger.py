@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from nlp.document import DocState, document_text, split_text
 from nlp.rules import PATTERNS_DIR, RuleSet, load_rules, rules_version
-from regwatch.files import check_file
 from regwatch.jsonl import LineError, file_lines, parse_lines, read_objects
-from regwatch.outfiles import replacing
+from regwatch.outfiles import replaceable, replacing
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -187,18 +186,13 @@ def tag_jsonl(
     A line that is not a JSON object, or a document the tagger fails on, is left out of the
     output and listed in `rejected`. `output_path` naming the input file itself (by any spelling
     or link) is refused with ValueError before anything is read, and so is one that is not a
-    regular file (a named pipe, a device). The output (a link's target) is written to a temporary
-    file and renamed at the end, so an interrupted run leaves no partial output.
+    regular file (a named pipe, a device) or may not be written (`outfiles.replaceable`). The
+    output (a link's target) is written to a temporary file and renamed at the end, so an
+    interrupted run leaves no partial output.
     """
-    output = Path(os.path.realpath(output_path))  # a link's target is written, not the link
-    if _same_file(Path(input_path), output):
+    if _same_file(Path(input_path), Path(output_path)):
         raise ValueError(f"output {output_path} is the input file itself; choose another path")
-    try:
-        check_file(output)  # renaming over a pipe or device would replace it with a file
-    except FileNotFoundError:
-        pass
-    except ValueError as exc:
-        raise ValueError(f"cannot write {output_path}: {exc}") from None
+    output = replaceable(Path(output_path))  # a link's target; never a pipe, device or read-only
     tagger = tagger or load_tagger()
     tagged, rejected = 0, []
     with replacing(output, encoding="utf-8") as out:

@@ -274,8 +274,7 @@ def search(
     if options["facets"] and output_format not in ("table", "json"):
         raise click.UsageError("--facets works with --format table or json")
     with _errors():
-        if output is not None:
-            steps.check_output(obj.config, output)
+        target = None if output is None else steps.output_target(obj.config, output)
         request = steps.search_request(
             obj.config, query, since=_iso(since), until=_iso(until), **options
         )
@@ -289,11 +288,11 @@ def search(
             _print_table(hits)
             _print_facets(result.facets)
         elif output_format in ("xlsx", "parquet"):
-            write_file(hits, output, output_format)
-        elif output is None:
+            write_file(hits, target, output_format)
+        elif target is None:
             _write_hits(hits, result, request.facets, output_format, sys.stdout)
         else:
-            with replacing(output, encoding="utf-8") as out:
+            with replacing(target, encoding="utf-8") as out:
                 _write_hits(hits, result, request.facets, output_format, out)
         if output is not None:
             _echo(f"wrote {len(hits)} of {result.total} results to {output}")

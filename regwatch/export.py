@@ -2,12 +2,13 @@
 
 Enters: `SearchHit`s (as dicts) and where to write. Leaves: one row per hit with the columns in
 `COLUMNS` (lists joined with "; "), written as CSV to a text stream, or as `.xlsx` / `.parquet`
-through pandas. Every text cell of CSV and Excel is made inert: no control characters or bidi
-controls (`plain_text`: a worksheet refuses the former, and CSV is printed to the terminal that
-asked for it), and no formula: an Excel text cell is a string cell holding the text as stored
-(`=HYPERLINK(…)` shows as typed; one longer than a cell holds is cut, saying so), a CSV one
-that a spreadsheet would read as a formula gets a leading `'` (`csv_cell`: CSV has no cell
-types). Parquet holds the values as stored.
+through pandas, built in memory and written whole or not at all (`outfiles.replace_file`: a full
+disk leaves the old file as it was). Every text cell of CSV and Excel is made inert: no control
+characters or bidi controls (`plain_text`: a worksheet refuses the former, and CSV is printed to
+the terminal that asked for it), and no formula: an Excel text cell is a string cell holding
+the text as stored (`=HYPERLINK(…)` shows as typed; one longer than a cell holds is cut, saying
+so), a CSV one that a spreadsheet would read as a formula gets a leading `'` (`csv_cell`: CSV
+has no cell types). Parquet holds the values as stored.
 Parquet needs pyarrow, which is kept out of the core install (it slows every pandas import):
 without it `ExportError` says how to get it in one line.
 """
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from regwatch.inert import csv_cell, plain_text
+from regwatch.outfiles import replace_file
 
 if TYPE_CHECKING:
     import pandas
@@ -80,26 +83,30 @@ def _sheet_text(value: Any) -> Any:
 
 
 def write_file(hits: Sequence[dict[str, Any]], path: Path, kind: str) -> None:
-    """Write `.xlsx` or `.parquet` to `path` (raise `ExportError` if the engine is missing)."""
+    """Write `.xlsx` or `.parquet` to `path` whole or not at all (raise `ExportError` if the
+    engine is missing): built in memory, then `replace_file`, as pandas writing into `path`
+    left a full disk's file cut short (and openpyxl a traceback)."""
     module, advice = NEEDS[kind]
     if importlib.util.find_spec(module) is None:
         raise ExportError(advice)
     import pandas
 
     rows = table_rows(hits)
+    buffer = io.BytesIO()
     if kind == "xlsx":
         rows = [{name: _fitted(value) for name, value in row.items()} for row in rows]
-        _write_xlsx(pandas.DataFrame(rows, columns=list(COLUMNS)), path)
+        _write_xlsx(pandas.DataFrame(rows, columns=list(COLUMNS)), buffer)
     else:
-        pandas.DataFrame(rows, columns=list(COLUMNS)).to_parquet(path, index=False)
+        pandas.DataFrame(rows, columns=list(COLUMNS)).to_parquet(buffer, index=False)
+    replace_file(path, buffer.getvalue())
 
 
-def _write_xlsx(frame: pandas.DataFrame, path: Path) -> None:
+def _write_xlsx(frame: pandas.DataFrame, stream: BinaryIO) -> None:
     """`frame` as one worksheet whose text cells are string cells: openpyxl stores text starting
     with `=` as a formula, which Excel would run."""
     import pandas
 
-    with pandas.ExcelWriter(path, engine="openpyxl") as writer:
+    with pandas.ExcelWriter(stream, engine="openpyxl") as writer:
         frame.to_excel(writer, index=False)
         for row in writer.sheets["Sheet1"].iter_rows(min_row=2):
             for cell in row:

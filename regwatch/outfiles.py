@@ -1,16 +1,21 @@
-"""Files regwatch writes whole or not at all: digests, feeds, the calendar, tagged files, the
-index's state.
+"""Files regwatch writes whole or not at all: digests, feeds, the calendar, the index's state,
+and every `--output` (tagged files, search exports).
 
 Enters: a path and the bytes it should hold (`replace_file`), or a block that writes them to an
-open file (`replacing`). Leaves: the file replaced in one rename, so a reader (a feed reader, a web
-server, the web page's digest archive, the next command) sees the old file or the new one, never
-half of one; the new bytes are on disk (fsync) before the rename and the rename is (fsync of the
-folder) before the write returns, so a power loss leaves the old file or the new one, never an
-empty one; and a write that fails (a full disk, an exception) leaves the old file as it was and
-no temporary file beside it. The temporary file, `.<name>.<pid>.tmp`, is one a killed process may
+open file (`replacing`); for a path a user named, `replaceable` first.
+Leaves: the file replaced in one rename, so a reader (a feed reader, a web server, the web
+page's digest archive, the next command) sees the old file or the new one, never half of one;
+the new bytes are on disk (fsync) before the rename and the rename is (fsync of the folder)
+before the write returns, so a power loss leaves the old file or the new one, never an empty
+one; and a write that fails (a full disk, an exception) leaves the old file as it was and no
+temporary file beside it. The temporary file, `.<name>.<pid>.tmp`, is one a killed process may
 leave: the next write of the same file removes those of processes no longer running. A file that
-existed keeps its permissions; a new one gets those the process's umask gives. Standard library
-only (with `regwatch.lock`), so every package may import it.
+existed keeps its permissions; a new one gets those the process's umask gives. `replaceable`
+gives the file to replace (a link's target), or `ValueError` in one line when that is not a
+regular file (a directory; a device such as /dev/null or a named pipe, which the rename replaced
+with a file) or the user may not write it or its folder (a write-protected file was replaced all
+the same). Standard library only (with `regwatch.lock` and `regwatch.files`), so every package
+may import it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from regwatch.files import check_file
 from regwatch.lock import alive
+
+
+def replaceable(path: Path) -> Path:
+    """The file writing `path` replaces (a link's target, not the link), checked: `ValueError`
+    "cannot write PATH: reason" when it is there and not a regular file, or when it or its
+    folder may not be written."""
+    target = Path(os.path.realpath(path))
+    try:
+        check_file(target)
+    except FileNotFoundError:
+        pass
+    except ValueError as exc:
+        raise ValueError(f"cannot write {path}: {exc}") from None
+    if any(p.exists() and not os.access(p, os.W_OK) for p in (target, target.parent)):
+        raise ValueError(f"cannot write {path}: permission denied")
+    return target
 
 
 def replace_file(path: Path, data: bytes) -> None:

@@ -34,6 +34,7 @@ from regwatch.config import (
     tag_names,
 )
 from regwatch.lock import exclusive
+from regwatch.outfiles import replaceable
 
 if TYPE_CHECKING:
     import threading
@@ -692,7 +693,7 @@ def tag_file(config: Config, input_path: Path, output_path: Path) -> TagFileResu
     are rejected with their number."""
     from nlp import load_tagger, tag_jsonl
 
-    check_output(config, output_path)
+    output_target(config, output_path)
     return tag_jsonl(input_path, output_path, load_tagger(thresholds=_thresholds(config)))
 
 
@@ -703,13 +704,15 @@ def archive_database(config: Config) -> Path:
     return config.home / DB_NAME
 
 
-def check_output(config: Config, path: Path) -> None:
-    """`ValueError` in one line if writing `path` would replace part of the archive (its
-    database, index or a lock): an export or tagged file named so would destroy it."""
+def output_target(config: Config, path: Path) -> Path:
+    """The file an `--output PATH` replaces (`outfiles.replaceable`: a link's target, a regular
+    file the user may write, or none yet); `ValueError` in one line if it is part of the archive
+    (its database, index or a lock, by any name): an export or tagged file would destroy it."""
     from archive.api import holds_archive
 
     if holds_archive(config.home, path):
         raise ValueError(f"cannot write {path}: it is part of the archive in {config.home}")
+    return replaceable(path)
 
 
 def evaluate(config: Config, path: Path) -> EvalReport:

@@ -6,12 +6,17 @@ configuration file crawling only the Federal Register API's sources: what a comm
 runs in), `replay_server` (base URL of a local
 Federal Register replay server; parametrize it indirectly with a scenario name), `replay` (a
 factory starting servers, optionally with a scenario, all stopped at teardown), `REPLAY_DIR`,
-`smtp` (a real SMTP server on 127.0.0.1: its `tests.smtp.Receiver` and port).
+`smtp` (a real SMTP server on 127.0.0.1: its `tests.smtp.Receiver` and port), `run_readonly`
+(`regwatch` in a child process that file modes bind, root included).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,9 @@ import pytest
 from replay.server import RECORDINGS as REPLAY_DIR
 from replay.server import ReplayServer, serve
 from tests.smtp import EphemeralController, Receiver
+
+REPO = Path(__file__).resolve().parent.parent
+DROP_CAPS = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
 
 
 @pytest.fixture
@@ -77,3 +85,19 @@ def interruptible() -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+def skip_unless_file_modes_bind() -> None:
+    """Skip the test where `run_readonly` cannot be bound by file modes (root without setpriv)."""
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: file modes cannot bind root here")
+
+
+def run_readonly(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`regwatch ARGS` in a child that file modes bind (as root: without CAP_DAC_OVERRIDE), on
+    `home`, run from its parent (where the `home` fixture's config is)."""
+    prefix = DROP_CAPS if os.geteuid() == 0 else []
+    env = {**os.environ, "REGWATCH_HOME": str(home), "PYTHONPATH": str(REPO)}
+    env.pop("REGWATCH_CONFIG", None)
+    command = [*prefix, sys.executable, "-m", "regwatch.cli", *args]
+    return subprocess.run(command, cwd=home.parent, env=env, capture_output=True, text=True)

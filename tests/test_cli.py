@@ -1,9 +1,13 @@
 """The `regwatch` command as a user runs it: real archive files, exact exit codes and messages."""
 
+import contextlib
+import errno
+import importlib.util
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from regwatch.cli import main
-from tests.conftest import FR_ONLY
+from tests.conftest import FR_ONLY, run_readonly, skip_unless_file_modes_bind
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "cli"
@@ -279,48 +283,201 @@ def test_tag_input_output_without_archive(home, tmp_path):
     assert not (home / "regwatch.db").exists()
 
 
+def _outputs(target: Path) -> dict[str, list[str]]:
+    """Every command writing an `--output`, by format, writing `target`."""
+    search = ["search", "entity", "--output", str(target), "--format"]
+    formats = {kind: [*search, kind] for kind in ("csv", "json", "xlsx", "parquet")}
+    return formats | {"tag": ["tag", "--input", str(GOOD), "--output", str(target)]}
+
+
 @pytest.mark.parametrize(
-    "victim", ["regwatch.db", "regwatch.db-wal", "index/meta.json", "index.lock", "link-to-db"]
+    "victim",
+    [
+        "regwatch.db",
+        "regwatch.db-wal",
+        "index/meta.json",
+        "index.lock",
+        "link-to-db",
+        "hard-link-to-db",
+        "hard-link-to-index",
+    ],
 )
 def test_an_export_or_tagged_file_never_replaces_the_archive(home, tmp_path, victim):
     """`--output` naming the archive's database (a slip of the tab key), a file SQLite keeps
-    beside it, its index or a lock (or a link to one): refused in one line, the archive whole."""
+    beside it, its index or a lock, a link to one or another name of the same file (a hard link,
+    as `cp -l` backups make: xlsx wrote into it, and the database became a worksheet): refused
+    in one line, the archive whole."""
     assert invoke("import", str(GOOD)).exit_code == 0
     (tmp_path / "link-to-db").symlink_to(home / "regwatch.db")
-    target = home / victim if victim != "link-to-db" else tmp_path / victim
-    before = (home / "regwatch.db").read_bytes()
-    for args in (
-        ["search", "entity", "--format", "xlsx", "--output", str(target)],
-        ["tag", "--input", str(GOOD), "--output", str(target)],
-    ):
+    os.link(home / "regwatch.db", tmp_path / "hard-link-to-db")
+    os.link(home / "index" / "meta.json", tmp_path / "hard-link-to-index")
+    target = (tmp_path if "link" in victim else home) / victim
+    archive = [home / "regwatch.db", home / "index" / "meta.json"]
+    before = [path.read_bytes() for path in archive]
+    for args in _outputs(target).values():
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 1, result.output
-        assert error_line(result) == (
-            f"Error: cannot write {target}: it is part of the archive in {home}"
+        assert result.output == (
+            f"Error: cannot write {target}: it is part of the archive in {home}\n"
         )
-    assert (home / "regwatch.db").read_bytes() == before
+    assert [path.read_bytes() for path in archive] == before
     assert "10 documents" in invoke("status").output
 
 
-def test_tag_output_that_is_a_pipe_is_refused_and_a_link_is_followed(home, tmp_path):
-    """The tagged file was renamed over the output path: a named pipe a reader waited on (or,
-    as root, /dev/stdout or /dev/full) became a regular file, and the command said it had
-    tagged into it; a symbolic link was replaced, its target left as it was. The file written
-    keeps the permissions it had (it was made anew, readable by its owner only)."""
-    pipe = tmp_path / "pipe.jsonl"
-    os.mkfifo(pipe)
-    result = CliRunner().invoke(main, ["tag", "--input", str(GOOD), "--output", str(pipe)])
-    assert result.exit_code == 1, result.output
-    assert result.output == f"Error: cannot write {pipe}: it is a named pipe, not a regular file\n"
-    assert pipe.is_fifo()
-    target, link = tmp_path / "shared" / "tagged.jsonl", tmp_path / "latest.jsonl"
+def _pipe(tmp_path: Path) -> Path:
+    os.mkfifo(tmp_path / "pipe.csv")
+    return tmp_path / "pipe.csv"
+
+
+def _link_to_pipe(tmp_path: Path) -> Path:
+    (tmp_path / "latest.csv").symlink_to(_pipe(tmp_path))
+    return tmp_path / "latest.csv"
+
+
+def _device(tmp_path: Path) -> Path:
+    """A character device: a /dev/null of its own where mknod is permitted, else a link to the
+    real one (only the link is at risk then)."""
+    path = tmp_path / "null.csv"
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        path.symlink_to("/dev/null")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "still"),
+    [
+        (_pipe, "a named pipe", stat.S_ISFIFO),
+        (_link_to_pipe, "a named pipe", stat.S_ISFIFO),
+        (_device, "a device", stat.S_ISCHR),
+    ],
+    ids=["pipe", "link-to-pipe", "device"],
+)
+def test_every_output_refuses_what_is_not_a_regular_file(home, tmp_path, make, kind, still):
+    """The file written was renamed over the output: a named pipe a reader waited on, a device
+    (as root: /dev/null, /dev/full, whose full disk then read as success, and /dev/stdout, a
+    link) became a regular file, and `search` said `wrote 3 of 10 results to` it."""
+    assert invoke("import", str(GOOD)).exit_code == 0
+    target = make(tmp_path)
+    linked = target.is_symlink()
+    for name, args in _outputs(target).items():
+        result = CliRunner().invoke(main, args)
+        assert (result.exit_code, result.output) == (
+            1,
+            f"Error: cannot write {target}: it is {kind}, not a regular file\n",
+        ), name
+        assert still(os.stat(target).st_mode) and target.is_symlink() == linked, name
+
+
+def test_every_output_refuses_a_file_or_folder_it_may_not_write(home, tmp_path):
+    """A write-protected (0444) output was replaced all the same (a rename asks only the
+    folder), and one in a write-protected folder named the temporary file in its error."""
+    skip_unless_file_modes_bind()
+    assert invoke("import", str(GOOD)).exit_code == 0
+    kept = tmp_path / "kept.csv"
+    kept.write_text("precious\n", encoding="utf-8")
+    kept.chmod(0o444)
+    (tmp_path / "locked").mkdir(mode=0o555)
+    for target in (kept, tmp_path / "locked" / "new.csv"):
+        for name in ("csv", "xlsx", "tag"):
+            done = run_readonly(home, *_outputs(target)[name])
+            assert (done.returncode, done.stdout, done.stderr) == (
+                1,
+                "",
+                f"Error: cannot write {target}: permission denied\n",
+            ), name
+    assert kept.read_text(encoding="utf-8") == "precious\n"
+    assert os.listdir(tmp_path / "locked") == []
+
+
+def test_an_output_link_is_followed(home, tmp_path):
+    """A symbolic link's target is written, the link kept (`search` replaced the link with a
+    file, its target left stale), and the file written keeps the permissions it had (it was made
+    anew, readable by its owner only)."""
+    assert invoke("import", str(GOOD)).exit_code == 0
+    target, link = tmp_path / "shared" / "latest", tmp_path / "latest"
     target.parent.mkdir()
-    target.write_text("stale\n", encoding="utf-8")
-    target.chmod(0o644)
     link.symlink_to(target)
-    assert invoke("tag", "--input", str(GOOD), "--output", str(link)).exit_code == 0
-    assert link.is_symlink() and len(target.read_text(encoding="utf-8").splitlines()) == 10
-    assert target.stat().st_mode & 0o777 == 0o644
+    for name, args in _outputs(link).items():
+        if name == "parquet" and not importlib.util.find_spec("pyarrow"):
+            continue
+        target.write_text("stale\n", encoding="utf-8")
+        target.chmod(0o644)
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+        assert link.is_symlink() and target.read_bytes() != b"stale\n", name
+        assert target.stat().st_mode & 0o777 == 0o644, name
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 10  # tag wrote it last
+
+
+class _FillingUp:
+    """A file on a disk that fills up: the first write keeps half its bytes, then ENOSPC."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
+
+    def write(self, data) -> int:
+        self._stream.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.fixture
+def small_disk(tmp_path, monkeypatch):
+    """A folder and `fill()`, which fills its disk: a 256 KiB tmpfs where `mount` works (root
+    allowed to mount), else a disk simulated by every file opened to be written there after."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)]
+    mounted = shutil.which("mount") and subprocess.run(mount, capture_output=True).returncode == 0
+
+    def fill() -> None:
+        if not mounted:
+            opened = os.fdopen
+            monkeypatch.setattr(os, "fdopen", lambda *a, **k: _FillingUp(opened(*a, **k)))
+            return
+        with contextlib.suppress(OSError), open(folder / "filler", "wb") as filler:
+            while True:
+                filler.write(bytes(4096))
+                filler.flush()
+
+    try:
+        yield folder, fill
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_disk_leaves_the_previous_output_whole(home, small_disk):
+    """xlsx was written into the output itself: a full disk left the previous file cut short
+    (no longer a zip), and a traceback followed the Error line. Every format is written beside
+    it and renamed only when whole."""
+    folder, fill = small_disk
+    assert invoke("import", str(GOOD)).exit_code == 0
+    kinds = ["csv", "json", "xlsx", "tag"] + ["parquet"] * bool(importlib.util.find_spec("pyarrow"))
+    for kind in kinds:
+        args = _outputs(folder / f"kept.{kind}")[kind]
+        assert invoke(*args, *(["--limit", "1"] if kind != "tag" else [])).exit_code == 0
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    fill()
+    listing = sorted(os.listdir(folder))
+    for kind in kinds:
+        result = CliRunner().invoke(main, _outputs(folder / f"kept.{kind}")[kind])
+        assert (result.exit_code, result.output) == (
+            1,
+            f"Error: [Errno {errno.ENOSPC}] {os.strerror(errno.ENOSPC)}\n",
+        ), kind
+        assert sorted(os.listdir(folder)) == listing, kind  # no temporary file left
+    assert {name: (folder / name).read_bytes() for name in before} == before
 
 
 def test_eval_prints_tagger_beside_baseline(home):

@@ -15,8 +15,6 @@ import random
 import shutil
 import sqlite3
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,8 +22,8 @@ from click.testing import CliRunner
 
 from archive import Archive
 from regwatch.cli import main
+from tests.conftest import run_readonly, skip_unless_file_modes_bind
 
-REPO = Path(__file__).resolve().parent.parent
 GOOD = Path(__file__).parent / "fixtures" / "cli" / "fr_documents.jsonl"
 MOVE_ASIDE = "restore it from a backup, or move it aside to start a new archive"
 OFFLINE = "http://127.0.0.1:9/api/v1/"  # nothing listens: a crawl that got this far would fail
@@ -40,7 +38,6 @@ COMMANDS = [
     ["crawl", "--base-url", OFFLINE, "--since", "2024-01-01", "--until", "2024-01-02"],
     ["run", "--base-url", OFFLINE, "--since", "2024-01-01", "--until", "2024-01-02"],
 ]
-DROP_CAPS = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
 
 
 @pytest.fixture
@@ -171,20 +168,10 @@ def test_a_link_to_a_volume_not_mounted_is_named_as_such(
     assert link.is_symlink() and not (tmp_path / "unmounted").exists()
 
 
-def run_readonly(home: Path, *args: str) -> subprocess.CompletedProcess:
-    """`regwatch ARGS` in a child that file modes bind (as root: without CAP_DAC_OVERRIDE)."""
-    prefix = DROP_CAPS if os.geteuid() == 0 else []
-    env = {**os.environ, "REGWATCH_HOME": str(home), "PYTHONPATH": str(REPO)}
-    env.pop("REGWATCH_CONFIG", None)
-    command = [*prefix, sys.executable, "-m", "regwatch.cli", *args]
-    return subprocess.run(command, cwd=home.parent, env=env, capture_output=True, text=True)
-
-
 @pytest.fixture
 def readonly_home(archive: Path):
     home = archive.parent
-    if os.geteuid() == 0 and not shutil.which("setpriv"):
-        pytest.skip("running as root without setpriv: file modes cannot bind root here")
+    skip_unless_file_modes_bind()
     paths = [home, *home.rglob("*")]
     for path in paths:
         path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
