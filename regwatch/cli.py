@@ -27,6 +27,20 @@ from regwatch.inert import ERROR_WIDTH, error_text, json_text, one_line, plain_t
 from regwatch.outfiles import replacing
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _given_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """An empty `--base-url` is a mistake (an unset shell variable), never the real site."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty: give the API's URL, or leave it out")
+    return value
+
+
+BASE_URL = click.option(
+    "--base-url",
+    callback=_given_url,
+    help="Base URL of the source API (e.g. a replay server).",
+)
 FACETS_SHOWN = 15  # values per facet in the table output
 MAX_WORKERS = 64  # import processes: a typo such as 10000 must not fork thousands
 SHOWN = 5  # rejected lines or failed documents named before the summary line
@@ -172,7 +186,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 )
 @click.option("--since", type=DATE, help="First publication date (default: watermark - overlap).")
 @click.option("--until", type=DATE, help="Last publication date (default: today).")
-@click.option("--base-url", help="Base URL of the source API (e.g. a replay server).")
+@BASE_URL
 @pass_context
 def crawl(obj: Context, source: str, since, until, base_url: str | None) -> None:
     """Crawl a source (or `all` of them) into the archive.
@@ -464,7 +478,7 @@ def eval_(obj: Context, file: Path, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--base-url", help="Base URL of the source API (e.g. a replay server).")
+@BASE_URL
 @click.option("--since", type=DATE, help="First publication date to crawl.")
 @click.option("--until", type=DATE, help="Last publication date to crawl.")
 @pass_context

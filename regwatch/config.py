@@ -96,7 +96,22 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             values[key] = _validate(key, spec["default"], spec, "default")
         else:
             values[key] = None
+    _check_output_dir(values, file)
     return Config(values, file)
+
+
+def _check_output_dir(values: Mapping[str, Any], file: Path | None) -> None:
+    """`digest.output_dir` outside the archive's search index folder, which `regwatch reindex`
+    replaces whole (digests and feeds written there went with it)."""
+    from archive.api import INDEX_DIR
+
+    index = (Path(values["archive.home"]) / INDEX_DIR).resolve()
+    output = Path(values["digest.output_dir"]).resolve()
+    if output == index or index in output.parents:
+        raise ConfigError(
+            f"{_where(file)}: digest.output_dir {values['digest.output_dir']} is inside the search "
+            f"index folder {index}, which `regwatch reindex` replaces whole: choose another folder"
+        )
 
 
 def smtp_password(config: Config, environ: Mapping[str, str] | None = None) -> str | None:
@@ -266,10 +281,17 @@ def _as_text(value: Any) -> str:
 
 
 def _as_url(value: Any) -> str:
+    """An http(s) URL with a host, a port in range if given and no white space (each failed at
+    the first crawl, not when the config was loaded)."""
     text = _as_str(value)
     parts = urlparse(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    spaced = any(c.isspace() for c in text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or spaced:
         raise ValueError("must be an http(s) URL")
+    try:
+        parts.port  # noqa: B018 - urllib checks the port when it is read
+    except ValueError:
+        raise ValueError("must be an http(s) URL with a port from 0 to 65535") from None
     return text if text.endswith("/") else text + "/"
 
 

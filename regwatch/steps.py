@@ -974,8 +974,9 @@ def alert(
         raise ValueError("--dry-run goes alone: a backfill or a retry writes alerts")
     urls = route_urls(config, environ)
     filters = route_filters(config)
-    with open_archive(config) as archive:
-        archive.register_routes(list(urls))
+    with open_archive(config, readonly=dry_run) as archive:
+        if not dry_run:  # a route's start decides what it is alerted about: only a real run
+            archive.register_routes(list(urls))
         backfilled = retried = 0
         if backfill_days:
             start = datetime.now(UTC) - timedelta(days=backfill_days)

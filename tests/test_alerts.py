@@ -296,6 +296,11 @@ def test_dry_run_prints_the_message_and_sends_nothing(tmp_path, receivers):
     assert "--- team\n[Quiet rule](https://www.federalregister.gov/d/2023-60001)" in result.output
     assert "dry run: 1 pending alerts, nothing sent" in result.output
     assert receiver.requests == [] and outbox(tmp_path / "home")[0]["attempts"] == 0
+    write_config(tmp_path, {"team": hook(receiver), "later": hook(receiver)})
+    assert invoke(config, "alert", "--dry-run").exit_code == 0
+    with sqlite3.connect(tmp_path / "home" / "regwatch.db") as conn:  # a dry run wrote nothing:
+        routes = [name for (name,) in conn.execute("SELECT name FROM alert_routes")]
+    assert routes == ["team"]  # it recorded the new route's start, changing what it is sent
 
 
 def test_only_a_change_of_title_abstract_tags_or_key_dates_queues_an_update(tmp_path):
@@ -316,6 +321,7 @@ def test_a_first_crawl_into_an_empty_archive_alerts_nobody_and_the_next_one_does
     receiver = receivers()
     config_path = write_config(tmp_path, {"team": hook(receiver)}, timeout_seconds=5.0)
     config = load_config(config_path, environ={})
+    Archive.open(config.home).close()  # an empty archive, as `regwatch schedule` makes one
     steps.alert(config)  # the route exists before anything is stored
     server = replay()
     first = steps.crawl(config, since="2023-10-23", until="2023-10-23", base_url=server.url)
@@ -339,6 +345,7 @@ def test_a_corrected_document_sends_one_updated_alert(tmp_path, replay, receiver
     receiver = receivers()
     config_path = write_config(tmp_path, {"team": hook(receiver)}, timeout_seconds=5.0)
     config = load_config(config_path, environ={})
+    Archive.open(config.home).close()
     steps.alert(config)
     steps.crawl(config, since="2023-10-25", until="2023-10-25", base_url=replay().url)
     steps.tag(config)

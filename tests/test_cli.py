@@ -58,6 +58,17 @@ def test_invalid_config_is_one_line(home, tmp_path):
     assert "crawl.overlap_days must be a whole number" in error_line(result)
 
 
+@pytest.mark.parametrize("command", ["crawl", "run"])
+def test_an_empty_base_url_is_a_usage_error_never_the_real_site(home, command):
+    """`--base-url "$REPLAY"` with the variable unset crawled federalregister.gov itself."""
+    result = CliRunner().invoke(main, [command, "--base-url", " "])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "Error: Invalid value for '--base-url': is empty: give the API's URL, or leave it out"
+    )
+    assert not home.exists()
+
+
 def test_import_then_reimport_writes_nothing_new(home):
     first = invoke("import", str(GOOD))
     assert first.exit_code == 0, first.output

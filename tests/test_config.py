@@ -41,6 +41,19 @@ def test_file_values_and_environment_override(tmp_path):
     assert config.home == tmp_path / "env-home"
 
 
+def test_a_digest_folder_inside_the_search_index_is_refused(tmp_path):
+    """`reindex` replaces the index folder whole: digests and feeds written inside it were
+    deleted by the next rebuild without a word."""
+    path = write(tmp_path, '[digest]\noutput_dir = "/srv/rw/index/digests"\n')
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, environ={"REGWATCH_HOME": "/srv/rw"})
+    assert str(refused.value) == (
+        f"{path}: digest.output_dir /srv/rw/index/digests is inside the search index folder "
+        "/srv/rw/index, which `regwatch reindex` replaces whole: choose another folder"
+    )
+    assert load_config(path, environ={"REGWATCH_HOME": "/srv/other"}).home == Path("/srv/other")
+
+
 def test_config_path_from_environment(tmp_path):
     path = write(tmp_path, '[crawl]\ncontact = "ops@acme.example"\n')
     config = load_config(environ={"REGWATCH_CONFIG": str(path)})
@@ -62,6 +75,10 @@ def test_base_url_gets_a_trailing_slash(tmp_path):
         ("[crawl]\ncontact = 'nobody'\n", "crawl.contact must be an e-mail address"),
         ("[tagging]\nthreshold_ai = 1.5\n", "tagging.threshold_ai must be between 0.0 and 1.0"),
         ("[sources.federal_register]\nbase_url = 'ftp://x'\n", "must be an http(s) URL"),
+        # Each passed until the first crawl, which failed on it:
+        ("[sources.bis]\nbase_url = 'http://127.0.0.1:99999/'\n", "with a port from 0 to 65535"),
+        ("[sources.bis]\nbase_url = 'http://127.0.0.1 /x/'\n", "must be an http(s) URL"),
+        ("[sources.bis]\nbase_url = 'http://:80/'\n", "must be an http(s) URL"),
         ("[crawl\n", "not valid TOML"),
     ],
 )

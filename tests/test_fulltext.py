@@ -353,6 +353,7 @@ def test_tag_input_and_eval_read_a_plain_text_body(tmp_path):
 
 def test_status_counts_bodies_in_a_new_archive(tmp_path):
     config = make_config(tmp_path)
+    Archive.open(config.home).close()  # as a first crawl makes it
     assert steps.status(config).bodies == {"pending": 0, "fetched": 0, "failed": 0}
     with sqlite3.connect(Path(config.home) / "regwatch.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM body_fetches").fetchone() == (0,)

@@ -111,14 +111,14 @@ def test_installed_commands_run_from_any_folder(installed: dict, tmp_path: Path)
     loose += " if u.find_spec(m)])"
     assert run(python, "-c", loose, cwd=cwd, env=env) == "[]\n"
     assert run(regwatch, "--version", cwd=cwd, env=env) == "regwatch, version 0.1.0\n"
-    status = run(regwatch, "status", cwd=cwd, env=env)
-    assert status.startswith(f"archive: {env['REGWATCH_HOME']}\ndocuments: 0 ")
     out = tmp_path / "tagged.jsonl"
     tagged = run(regwatch, "tag", "--input", FIXTURE, "--output", out, cwd=cwd, env=env)
     assert tagged == f"tagged 10 documents into {out}\n"
     assert len(out.read_text(encoding="utf-8").splitlines()) == 10
     imported = run(regwatch, "import", FIXTURE, cwd=cwd, env=env)
     assert "10 new, 0 changed, 0 unchanged, 0 rejected" in imported
+    status = run(regwatch, "status", cwd=cwd, env=env)
+    assert status.startswith(f"archive: {env['REGWATCH_HOME']}\ndocuments: 10 ")
     assert "2023-18772" in run(regwatch, "search", "temporary denial", cwd=cwd, env=env)
     digest = run(regwatch, "digest", "--until", "2025-01-16", cwd=cwd, env=env)
     assert f"digest written to {cwd}/data/digests/" in digest

@@ -221,6 +221,7 @@ def test_a_digest_the_server_never_answered_is_maybe_sent_and_resent_only_with_f
     home, tmp_path, smtp
 ):
     receiver, _ = smtp
+    Archive.open(home).close()
     config = tmp_path / "regwatch.toml"
     config.write_text(config.read_text().replace("timeout = 5", "timeout = 1"))
     receiver.data_delay = 3  # the whole message arrived; the answer comes after the timeout
@@ -282,6 +283,7 @@ def test_send_needs_the_password_variable_when_a_user_is_set(home, tmp_path, smt
 
 
 def test_unreachable_server_and_unknown_list_are_one_line(home, tmp_path):
+    Archive.open(home).close()  # an archive with nothing of the week: a digest is sent all the same
     config = tmp_path / "regwatch.toml"
     text = config.read_text()
     port = text.split("port = ")[1].split("\n")[0]

@@ -155,6 +155,7 @@ def test_an_issue_answered_with_another_days_filings_withdraws_nothing_and_fails
 def test_a_filing_later_published_is_one_family_alerted_once(tmp_path, replay):
     config = make_config(tmp_path)
     url = replay("pi-filing-published").url
+    Archive.open(config.home).close()  # an empty archive, as `regwatch schedule` makes one
     steps.tag(config)  # the route exists before anything is stored
     for source in ("federal_register", "federal_register_pi"):  # the first crawl: a backfill
         assert crawl(config, source, "2026-08-20", url).ok

@@ -138,6 +138,7 @@ def test_a_second_regwatch_run_waits_then_exits_1_naming_the_holder(tmp_path, si
 def test_a_waiting_command_goes_ahead_when_the_holder_finishes(tmp_path):
     config = write_config(tmp_path, "http://127.0.0.1:9/api/v1/")
     home = tmp_path / "home"
+    Archive.open(home).close()  # `tag` makes none
     with hold(home, "the test", 0):
         tagger = regwatch(config, "tag", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = tagger.stderr.readline()
@@ -175,7 +176,7 @@ def test_a_lock_left_by_a_killed_process_is_taken_over_at_once(tmp_path):
 
 def test_a_stale_lock_is_reported_by_the_cli_which_goes_ahead(tmp_path, monkeypatch):
     home = tmp_path / "home"
-    home.mkdir()
+    Archive.open(home).close()  # `tag` makes none
     (home / LOCK_NAME).write_text(
         '{"pid": 999999999, "command": "regwatch schedule", "since": "2026-11-30T06:15:00+00:00"}'
     )

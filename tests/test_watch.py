@@ -385,6 +385,7 @@ def test_configuration_errors_are_one_line_naming_the_key_or_csv_line(tmp_path, 
     team_csv = tmp_path / "team.csv"
     team_csv.write_text("kind,value,country,note\neccn,4E091,,\ncounterparty,Acme,Atlantis,\n")
     config = write_config(tmp_path, receiver, f'[watch]\ncsv = "{team_csv}"\n')
+    Archive.open(tmp_path / "home").close()  # `tag` makes none
     result = invoke(config, "tag")
     assert result.exit_code == 1
     assert result.output.strip() == (
