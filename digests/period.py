@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")  # ASCII: `\d` took ٢٠٢٦ into file names
 
 
 @dataclass(frozen=True)

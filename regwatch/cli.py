@@ -27,6 +27,9 @@ from regwatch.inert import ERROR_WIDTH, error_text, json_text, one_line, plain_t
 from regwatch.outfiles import replacing
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+# `archive.query.MAX_LIMIT`, which imports the engine: a limit out of range is a usage mistake
+# (exit 2) wherever it is given, never a late "out of range" from SQLite (exit 1).
+LIMIT = click.IntRange(1, 10_000)
 
 
 def _given_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -235,7 +238,7 @@ def import_(obj: Context, file: str, workers: int | None) -> None:
 
 @main.command()
 @click.argument("query")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=LIMIT, default=20, show_default=True)
 @click.option("--tag", "tags", multiple=True, help="Only documents with this tag (repeatable).")
 @click.option("--sub-tag", "sub_tags", multiple=True, help="Only with this sub-tag (repeatable).")
 @click.option("--agency", "agencies", multiple=True, help="Agency name or slug (repeatable).")
@@ -402,11 +405,13 @@ def status(obj: Context) -> None:
     for line in [*lines, *_alert_status_lines(report.alerts)]:
         _echo(line)
     sent = report.last_digests
+    with _errors():
+        owed = steps.digest_owed(obj.config, report)
     for name in dict.fromkeys([e["name"] for e in obj.config["digest.lists"]] + list(sent)):
         last = sent.get(name)
         _echo(
             f"digest list {name}: last sent {last.period_start} to {last.period_end} on "
-            f"{last.sent_at} ({last.items} items){_maybe(last.maybe)}"
+            f"{last.sent_at} ({last.items} items){_maybe(last.maybe)}{_owed(owed.get(name))}"
             if last
             else f"digest list {name}: never sent"
         )
@@ -591,7 +596,7 @@ def alert(obj: Context, dry_run: bool, backfill_days: int | None, retry_failed: 
 @click.option("--show", is_flag=True, help="Print the watch-list and recent hits (the default).")
 @click.option("--rematch", is_flag=True, help="Match the last watch.rematch_days days again now.")
 @click.option("--alert", is_flag=True, help="With --rematch: alert routes with watch = true.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=LIMIT, default=20, show_default=True)
 @pass_context
 def watch(obj: Context, show: bool, rematch: bool, alert: bool, limit: int) -> None:
     """Print the watch-list and its newest hits; --rematch matches recent documents again.
@@ -758,6 +763,13 @@ def _fail_on_undelivered(done: Any) -> None:
             "(`regwatch status` shows them per route; `regwatch alert --retry-failed` sends "
             "the failed ones again)"
         )
+
+
+def _owed(recipients: list[str] | None) -> str:
+    """`; NOT yet to …` for a list whose newest period some recipient has not got (refused)."""
+    if not recipients:
+        return ""
+    return f"; NOT yet to {', '.join(recipients)} (the next `digest --send` of it retries)"
 
 
 def _fail_on_unwritten(result: Any) -> None:

@@ -296,9 +296,13 @@ def _as_url(value: Any) -> str:
 
 
 def _as_path(value: Any) -> Path:
-    """A path; `~` and `~user` expand to the home folder (`RuntimeError` when there is none)."""
+    """A path; `~` and `~user` expand to the home folder (`RuntimeError` when there is none); a
+    NUL character is refused here, naming the key (the first use said only "embedded null byte")."""
+    text = _as_str(value)
+    if "\0" in text:
+        raise ValueError("must be a path, not a name holding a NUL character")
     try:
-        return Path(_as_str(value)).expanduser()
+        return Path(text).expanduser()
     except RuntimeError:
         raise ValueError("starts with ~ but that home folder is unknown here") from None
 
@@ -306,8 +310,6 @@ def _as_path(value: Any) -> Path:
 def _as_dir(value: Any) -> Path:
     """A path (`_as_path`) naming a folder that exists."""
     path = _as_path(value)
-    if "\0" in str(path):
-        raise ValueError("must be a folder, not a name holding a NUL character")
     try:
         info = path.stat()
     except OSError as exc:
@@ -351,7 +353,7 @@ def _as_timezone(value: Any) -> str:
     text = _as_str(value)
     try:
         ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder ("America")
         raise ValueError("must be an IANA time zone such as America/New_York") from None
     return text
 

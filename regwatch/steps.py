@@ -354,7 +354,8 @@ def show(
         found = archive.document(document, source, today.isoformat() if today else None)
     if found is None:
         where = f" from {source}" if source else ""
-        raise QueryError(f"no document {document}{where} in the archive")
+        named = document if document.isprintable() else repr(document)  # `x\ny` read as `x`
+        raise QueryError(f"no document {named}{where} in the archive")
     found["links"] = [url for url in found["links"] if http_url(url)]
     for event in found["timeline"]["events"]:
         event["document"]["url"] = http_url(event["document"]["url"])
@@ -506,6 +507,19 @@ def status(config: Config) -> ArchiveStatus:
     """Documents per source, last crawls, watermarks and sizes of the archive."""
     with open_archive(config, readonly=True) as archive:
         return archive.status()
+
+
+def digest_owed(config: Config, report: ArchiveStatus) -> dict[str, list[str]]:
+    """Per configured list, the recipients the period of its newest send has not reached yet (a
+    refused address the next `digest --send` of that period, or the scheduler, retries)."""
+    lists = {entry["name"]: entry for entry in config["digest.lists"]}
+    sent = {name: last for name, last in report.last_digests.items() if name in lists}
+    with open_archive(config, readonly=True) as archive:
+        return {
+            name: owed
+            for name, last in sent.items()
+            if (owed := _unreached(archive, lists[name], last.period_start, last.period_end))
+        }
 
 
 def serve_replay(directory: Path | None, port: int, scenario: str | None = None) -> None:
@@ -815,12 +829,12 @@ def unsent_digest_lists(config: Config, period: Period) -> list[str]:
     """The recipient lists with a recipient the digest log holds no sent digest of `period` for."""
     with open_archive(config, readonly=True) as archive:
         lists = config["digest.lists"]
-        return [e["name"] for e in lists if _unreached(archive, e, period)]
+        return [e["name"] for e in lists if _unreached(archive, e, period.start, period.end)]
 
 
-def _unreached(archive: Archive, entry: dict, period: Period) -> list[str]:
+def _unreached(archive: Archive, entry: dict, start: str, end: str) -> list[str]:
     """The list's `to` and `cc` addresses no send of the period's digest reached."""
-    done = archive.digest_recipients(entry["name"], period.start, period.end)
+    done = archive.digest_recipients(entry["name"], start, end)
     return [a for a in (*entry["to"], *entry["cc"]) if a not in done]
 
 
@@ -884,7 +898,7 @@ def _send_once(
     before = archive.sent_digest(entry["name"], period.start, period.end)
     owed = [*entry["to"], *entry["cc"]]
     if before is not None and not force:
-        owed = _unreached(archive, entry, period)
+        owed = _unreached(archive, entry, period.start, period.end)
         if not owed:
             return "already maybe sent" if before.maybe else "already sent", before.sent_at
     msg = mail.message(  # the headers as configured; a refused recipient's retry goes only to it

@@ -79,6 +79,10 @@ def test_base_url_gets_a_trailing_slash(tmp_path):
         ("[sources.bis]\nbase_url = 'http://127.0.0.1:99999/'\n", "with a port from 0 to 65535"),
         ("[sources.bis]\nbase_url = 'http://127.0.0.1 /x/'\n", "must be an http(s) URL"),
         ("[sources.bis]\nbase_url = 'http://:80/'\n", "must be an http(s) URL"),
+        # Each named no key, in a raw line at first use ("embedded null byte", "Is a directory"):
+        ('[archive]\nhome = "/srv/a\\u0000b"\n', "archive.home must be a path, not a name"),
+        ('[digest]\noutput_dir = "d\\u0000"\n', "digest.output_dir must be a path, not a name"),
+        ("[schedule]\ntimezone = 'America'\n", "schedule.timezone must be an IANA time zone"),
         ("[crawl\n", "not valid TOML"),
     ],
 )
@@ -124,7 +128,7 @@ def _fifo(path: Path) -> Path:
     [
         ("absent", "must be a folder that exists (no such file or directory)"),
         ("digest.html", "must be a folder (it names a file)"),
-        ("a\\u0000b", "must be a folder, not a name holding a NUL character"),
+        ("a\\u0000b", "must be a path, not a name holding a NUL character"),
     ],
     ids=["missing", "a-file", "nul"],
 )

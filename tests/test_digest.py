@@ -71,6 +71,8 @@ def test_periods():
     assert last_complete_week("America/New_York", monday_early_utc) == WEEK
     with pytest.raises(ValueError, match="ISO week such as 2026-W47, got '2026-W54'"):
         iso_week("2026-W54")
+    with pytest.raises(ValueError, match="ISO week such as 2026-W47"):  # named digest-٢٠٢٦-W05
+        iso_week("\u0662\u0660\u0662\u0666-W05")
 
 
 def test_sections_in_order_untagged_counted_not_listed(archive, tmp_path):

@@ -260,9 +260,12 @@ def test_one_refused_recipient_fails_the_send(home, smtp, refused):
         "Error: digest for list team not sent: SMTP refused some recipients: "
         f"{refused} (550 5.1.1 no such user)"
     )
+    status = CliRunner().invoke(main, ["status"]).output  # said "last sent" and no more
+    assert f"(1 items); NOT yet to {refused} (the next `digest --send` of it retries)" in status
     receiver.refuse = set()
     retried = digest("--week", "2026-W47", "--send")
     assert retried.exit_code == 0, retried.output
+    assert "NOT yet to" not in CliRunner().invoke(main, ["status"]).output
     everyone = ["eng@y.example", "law@y.example", "boss@y.example"]
     assert receiver.envelopes == [[a for a in everyone if a != refused], [refused]]
     headers = [(m["To"], m["Cc"], m["Message-ID"]) for m in receiver.messages]

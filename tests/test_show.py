@@ -95,6 +95,8 @@ def test_show_unknown_document_is_one_line(config) -> None:
     assert result.output == "Error: no document synthetic-0001 from bis in the archive\n"
     result = invoke(config, "show", " ")
     assert result.output == "Error: no document number given: name one, as 2024-12345\n"
+    result = invoke(config, "show", "synthetic-0001\nx")  # said "no document synthetic-0001"
+    assert result.output == "Error: no document 'synthetic-0001\\nx' in the archive\n"
 
 
 DAMAGE = {  # synthetic damage, as a hand edit or a salvaged database leaves it
