@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.bodies import body_counts
-from archive.digest_log import SentDigest, damaged_sends, last_sent
+from archive.digest_log import SentDigest, damaged_sends, last_sent, recipients_sent
 from archive.health import IndexHealth, index_health
 from archive.index import SearchIndex
 from archive.ledger import LedgerDay, recent
@@ -70,6 +70,8 @@ class ArchiveStatus:
     damaged: int
     first_damaged: list[tuple[str, str]]
     last_digests: dict[str, SentDigest]
+    # Per list, every recipient a send of its newest period reached (a refused one is retried).
+    last_reached: dict[str, set[str]]
     damaged_digests: list[SentDigest]
     alerts: dict[str, RouteCounts]
     ledger: dict[str, list[LedgerDay]]
@@ -103,7 +105,11 @@ def status(conn: sqlite3.Connection, index: SearchIndex, db_path: Path) -> Archi
         first_tag_failures=first_failed,
         damaged=damaged,
         first_damaged=first_damaged,
-        last_digests=last_sent(conn),
+        last_digests=(newest := last_sent(conn)),
+        last_reached={
+            name: recipients_sent(conn, name, last.period_start, last.period_end)
+            for name, last in newest.items()
+        },
         damaged_digests=damaged_sends(conn),
         alerts=counts(conn),
         ledger=recent(conn),

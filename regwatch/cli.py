@@ -404,9 +404,7 @@ def status(obj: Context) -> None:
     ]
     for line in [*lines, *_alert_status_lines(report.alerts)]:
         _echo(line)
-    sent = report.last_digests
-    with _errors():
-        owed = steps.digest_owed(obj.config, report)
+    sent, owed = report.last_digests, steps.digest_owed(obj.config, report)
     for name in dict.fromkeys([e["name"] for e in obj.config["digest.lists"]] + list(sent)):
         last = sent.get(name)
         _echo(

@@ -37,6 +37,8 @@ PASSWORD_ENV = "REGWATCH_SMTP_PASSWORD"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# `archive.api.INDEX_DIR`: importing the archive (and its engine) cost every config load 0.2 s.
+INDEX_DIR = "index"
 
 
 class ConfigError(ValueError):
@@ -103,8 +105,6 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
 def _check_output_dir(values: Mapping[str, Any], file: Path | None) -> None:
     """`digest.output_dir` outside the archive's search index folder, which `regwatch reindex`
     replaces whole (digests and feeds written there went with it)."""
-    from archive.api import INDEX_DIR
-
     index = (Path(values["archive.home"]) / INDEX_DIR).resolve()
     output = Path(values["digest.output_dir"]).resolve()
     if output == index or index in output.parents:

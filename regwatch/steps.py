@@ -16,7 +16,7 @@ heartbeat).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -513,13 +513,11 @@ def digest_owed(config: Config, report: ArchiveStatus) -> dict[str, list[str]]:
     """Per configured list, the recipients the period of its newest send has not reached yet (a
     refused address the next `digest --send` of that period, or the scheduler, retries)."""
     lists = {entry["name"]: entry for entry in config["digest.lists"]}
-    sent = {name: last for name, last in report.last_digests.items() if name in lists}
-    with open_archive(config, readonly=True) as archive:
-        return {
-            name: owed
-            for name, last in sent.items()
-            if (owed := _unreached(archive, lists[name], last.period_start, last.period_end))
-        }
+    return {
+        name: owed
+        for name, reached in report.last_reached.items()
+        if name in lists and (owed := _owed(lists[name], reached))
+    }
 
 
 def serve_replay(directory: Path | None, port: int, scenario: str | None = None) -> None:
@@ -829,13 +827,17 @@ def unsent_digest_lists(config: Config, period: Period) -> list[str]:
     """The recipient lists with a recipient the digest log holds no sent digest of `period` for."""
     with open_archive(config, readonly=True) as archive:
         lists = config["digest.lists"]
-        return [e["name"] for e in lists if _unreached(archive, e, period.start, period.end)]
+        return [e["name"] for e in lists if _unreached(archive, e, period)]
 
 
-def _unreached(archive: Archive, entry: dict, start: str, end: str) -> list[str]:
+def _unreached(archive: Archive, entry: dict, period: Period) -> list[str]:
     """The list's `to` and `cc` addresses no send of the period's digest reached."""
-    done = archive.digest_recipients(entry["name"], start, end)
-    return [a for a in (*entry["to"], *entry["cc"]) if a not in done]
+    return _owed(entry, archive.digest_recipients(entry["name"], period.start, period.end))
+
+
+def _owed(entry: dict, reached: Container[str]) -> list[str]:
+    """The list's `to` and `cc` addresses not among those `reached`."""
+    return [a for a in (*entry["to"], *entry["cc"]) if a not in reached]
 
 
 def _digest_lists(config: Config, name: str | None, send: bool) -> list[dict]:
@@ -898,7 +900,7 @@ def _send_once(
     before = archive.sent_digest(entry["name"], period.start, period.end)
     owed = [*entry["to"], *entry["cc"]]
     if before is not None and not force:
-        owed = _unreached(archive, entry, period.start, period.end)
+        owed = _unreached(archive, entry, period)
         if not owed:
             return "already maybe sent" if before.maybe else "already sent", before.sent_at
     msg = mail.message(  # the headers as configured; a refused recipient's retry goes only to it

@@ -44,6 +44,10 @@ def test_file_values_and_environment_override(tmp_path):
 def test_a_digest_folder_inside_the_search_index_is_refused(tmp_path):
     """`reindex` replaces the index folder whole: digests and feeds written inside it were
     deleted by the next rebuild without a word."""
+    from archive.api import INDEX_DIR
+    from regwatch import config
+
+    assert config.INDEX_DIR == INDEX_DIR
     path = write(tmp_path, '[digest]\noutput_dir = "/srv/rw/index/digests"\n')
     with pytest.raises(ConfigError) as refused:
         load_config(path, environ={"REGWATCH_HOME": "/srv/rw"})
