@@ -35,8 +35,14 @@ SINGLE = ("q", "since", "until", "open", "sort", "page")
 KNOWN = (*SINGLE[:1], *MULTI, *SINGLE[1:])
 MAX_VALUES = 20  # values of one filter
 # The filter parameter each facet narrows by (a year narrows by `since` and `until`).
-FACET_PARAMS = {"tag": "tag", "sub_tag": "sub_tag", "agency": "agency", "type": "type"}
-FACET_PARAMS |= {"source": "source", "year": None}
+FACET_PARAMS = {
+    "tag": "tag",
+    "sub_tag": "sub_tag",
+    "agency": "agency",
+    "type": "type",
+    "source": "source",
+    "year": None,
+}
 PAGE = re.compile(r"[0-9]{1,4}")  # ASCII digits only: `isdigit` passes "²", which `int` refuses
 
 
